@@ -1,0 +1,1 @@
+"""One module per subcommand: a click command and a typed function returning an exit code."""

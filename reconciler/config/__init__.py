@@ -1,0 +1,1 @@
+"""The desired-state file: its YAML shape, loading with located errors, fmt and export."""

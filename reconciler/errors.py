@@ -1,0 +1,197 @@
+"""One root error for everything a user can cause or meet.
+
+The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one line, exits 1)::
+
+    ReconcilerError
+    ├── ConfigError                one located problem in a desired-state file
+    │   └── ConfigErrors           every problem found in one load (``.errors``)
+    ├── CredentialsError           no usable AccessKey found; names where it looked
+    ├── CloudError                 a call to the MQTT management API failed
+    │   ├── CloudConnectionError   no HTTP answer (refused, reset, timeout)
+    │   └── CloudApiError          the service answered with an error Code
+    │       ├── RetryableApiError  throttling, 5xx, ONS_SYSTEM_ERROR (retried by the client)
+    │       ├── AuthError          bad key, signature, timestamp, nonce, token
+    │       ├── NotFoundError      the GID (or topic, instance, region) does not exist
+    │       ├── AlreadyExistsError the GID already exists
+    │       └── ParameterError     MissingParameter, BIZ_FIELD_CHECK_INVALID, bad values
+    ├── StateError                 the state document cannot be read or written
+    │   ├── StateConflictError     compare-and-swap on the serial lost
+    │   └── LockError              the state lock cannot be taken or released
+    │       └── LockHeldError      someone else holds it (``.holder`` says who)
+    ├── PlanError                  a plan cannot be built, read or used
+    │   ├── PlanRefusedError       guards block the plan (``.reasons``)
+    │   └── StalePlanError         a saved plan no longer matches the world
+    ├── ApplyError                 an apply finished with failed actions
+    └── EmulatorError              the emulator cannot start or load its fixture
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class ReconcilerError(Exception):
+    """Root of every error the CLI reports as a one-line message."""
+
+
+class ConfigError(ReconcilerError):
+    """A problem located in a desired-state (or fixture) file."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        where = self.file or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        text = f"{where}: {self.message}"
+        if self.path:
+            text += f" (at {self.path})"
+        return text
+
+
+class ConfigErrors(ConfigError):
+    """Every problem found in one load; ``str()`` is one line per error."""
+
+    def __init__(self, errors: Sequence[ConfigError]) -> None:
+        if not errors:
+            raise ValueError("ConfigErrors needs at least one error")
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(
+            first.message, file=first.file, line=first.line, column=first.column, path=first.path
+        )
+
+    def format(self) -> str:
+        return "\n".join(err.format() for err in getattr(self, "errors", []))
+
+
+class CredentialsError(ReconcilerError):
+    """No usable credentials were found."""
+
+
+class CloudError(ReconcilerError):
+    """A call to the MQTT management API failed."""
+
+    def __init__(self, message: str, *, action: str | None = None) -> None:
+        self.action = action
+        super().__init__(message)
+
+
+class CloudConnectionError(CloudError):
+    """The request got no HTTP answer (refused, reset, timed out)."""
+
+
+class CloudApiError(CloudError):
+    """The service answered with an error body."""
+
+    def __init__(
+        self,
+        *,
+        action: str,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.api_message = message
+        self.request_id = request_id
+        text = f"{action} failed: {code} (HTTP {status}): {message}"
+        if request_id:
+            text += f" [RequestId {request_id}]"
+        super().__init__(text, action=action)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "status": self.status,
+            "code": self.code,
+            "message": self.api_message,
+            "request_id": self.request_id,
+        }
+
+
+class RetryableApiError(CloudApiError):
+    """Throttling, service unavailable, internal errors: worth another try."""
+
+
+class AuthError(CloudApiError):
+    """The credentials or the signature were rejected."""
+
+
+class NotFoundError(CloudApiError):
+    """The named resource does not exist."""
+
+
+class AlreadyExistsError(CloudApiError):
+    """The GID already exists."""
+
+
+class ParameterError(CloudApiError):
+    """A parameter was missing or invalid."""
+
+
+class StateError(ReconcilerError):
+    """The state document cannot be read or written."""
+
+
+class StateConflictError(StateError):
+    """Another writer moved the state serial since it was read."""
+
+
+class LockError(StateError):
+    """The state lock cannot be taken or released."""
+
+
+class LockHeldError(LockError):
+    """Someone else holds the lock; ``holder`` describes them (a LockInfo or None)."""
+
+    def __init__(self, message: str, holder: object | None = None) -> None:
+        self.holder = holder
+        super().__init__(message)
+
+
+class PlanError(ReconcilerError):
+    """A plan cannot be built, read or used."""
+
+
+class PlanRefusedError(PlanError):
+    """Guards block the plan; ``reasons`` lists each one with the flag that overrides it."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__("plan refused: " + "; ".join(self.reasons))
+
+
+class StalePlanError(PlanError):
+    """A saved plan no longer matches desired state, state or the cloud."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__("saved plan is stale: " + "; ".join(self.reasons))
+
+
+class ApplyError(ReconcilerError):
+    """An apply finished with failed actions."""
+
+
+class EmulatorError(ReconcilerError):
+    """The emulator cannot start or load its fixture."""

@@ -1,0 +1,207 @@
+"""Frozen data models shared by every layer: keys, desired state, inventory, state.
+
+These are the resolved forms. The YAML file's own shape (group sets, includes, string
+shorthand) lives in ``reconciler.config`` and resolves into ``DesiredState``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+# "GID_" or "GID-", then letters, digits, "-" and "_": 7 to 64 characters in all.
+GROUP_ID_PATTERN = r"^GID[_-][A-Za-z0-9_-]{3,60}$"
+GROUP_ID_RE = re.compile(GROUP_ID_PATTERN)
+# Instance ids are "post-cn-..." or "MQ_INST_..."; we only insist on a safe token.
+INSTANCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+INSTANCE_ID_RE = re.compile(INSTANCE_ID_PATTERN)
+
+KNOWN_REGIONS: tuple[str, ...] = (
+    "cn-beijing",
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-shenzhen",
+    "ap-southeast-1",
+    "cn-hangzhou-finance",
+    "cn-shenzhen-finance-1",
+    "cn-shanghai-finance-1",
+    "mq-internet-access",
+)
+DEFAULT_REGION = "cn-hangzhou"
+
+Ownership = Literal["managed", "exclusive"]
+GroupId = Annotated[str, Field(pattern=GROUP_ID_PATTERN)]
+InstanceId = Annotated[str, Field(pattern=INSTANCE_ID_PATTERN)]
+
+
+class FrozenModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ResourceKey(FrozenModel):
+    """A GID's identity. Written on the command line as ``INSTANCE_ID/GROUP_ID``."""
+
+    region: str
+    instance_id: str
+    group_id: str
+
+    def __str__(self) -> str:
+        return f"{self.instance_id}/{self.group_id}"
+
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.region, self.instance_id, self.group_id)
+
+
+def parse_key_text(text: str) -> tuple[str, str]:
+    """Split ``INSTANCE_ID/GROUP_ID``; raises ValueError with a message fit for the user."""
+    instance_id, sep, group_id = text.partition("/")
+    if not sep or not instance_id or not group_id or "/" in group_id:
+        raise ValueError(f"{text!r} is not a KEY of the form INSTANCE_ID/GROUP_ID")
+    return instance_id, group_id
+
+
+# --- desired state (resolved) ---------------------------------------------------------------
+
+
+class DesiredGroup(FrozenModel):
+    group_id: GroupId
+    topic: str | None = None
+    protect: bool = False
+    absent: bool = False
+    description: str | None = None
+
+
+class DesiredInstance(FrozenModel):
+    instance_id: InstanceId
+    region: str = DEFAULT_REGION
+    ownership: Ownership = "managed"
+    # What the user expects; checked against the cloud at plan time. None: not asserted.
+    independent_naming: bool | None = None
+    groups: tuple[DesiredGroup, ...] = ()
+
+    def key(self, group_id: str) -> ResourceKey:
+        return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=group_id)
+
+
+class ProviderConfig(FrozenModel):
+    region: str = DEFAULT_REGION
+    # None: the real service; "embedded": the built-in emulator; otherwise a URL.
+    endpoint: str | None = None
+    profile: str | None = None
+
+
+class LocalBackendConfig(FrozenModel):
+    kind: Literal["local"] = "local"
+    path: str = ".reconciler/state.json"
+
+
+class PostgresBackendConfig(FrozenModel):
+    kind: Literal["postgres"] = "postgres"
+    # Resolved from ${ENV} at load time; SecretStr keeps it out of reprs and dumps.
+    dsn: SecretStr
+    db_schema: str = Field(default="reconciler", alias="schema")
+    workspace: str = "default"
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+BackendConfig = Annotated[LocalBackendConfig | PostgresBackendConfig, Field(discriminator="kind")]
+
+
+class SafetyConfig(FrozenModel):
+    """Delete circuit breaker thresholds."""
+
+    max_deletes: int = Field(default=10, ge=0)
+    max_delete_share: float = Field(default=0.25, ge=0, le=1)
+    # The share rule only applies to instances holding at least this many GIDs.
+    share_min_groups: int = Field(default=20, ge=1)
+
+
+class DesiredState(FrozenModel):
+    version: Literal[1] = 1
+    provider: ProviderConfig = ProviderConfig()
+    backend: BackendConfig = LocalBackendConfig()
+    safety: SafetyConfig = SafetyConfig()
+    instances: tuple[DesiredInstance, ...] = ()
+    # Where it was loaded from, for messages; not part of the digest.
+    source: str | None = Field(default=None, exclude=True)
+
+    def digest(self) -> str:
+        """sha256 of what the plan depends on: instances and safety (not backend secrets)."""
+        payload = self.model_dump_json(include={"version", "safety", "instances"})
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# --- inventory (what the cloud lists) -------------------------------------------------------
+
+
+class CloudGroup(FrozenModel):
+    group_id: str
+    instance_id: str
+    independent_naming: bool
+    create_time: int = 0
+    update_time: int = 0
+
+
+class InstanceInventory(FrozenModel):
+    region: str
+    instance_id: str
+    groups: tuple[CloudGroup, ...] = ()
+
+    def group_ids(self) -> frozenset[str]:
+        return frozenset(group.group_id for group in self.groups)
+
+    def independent_naming(self) -> bool | None:
+        """What the listed GIDs say about the namespace; None when the instance has none."""
+        return self.groups[0].independent_naming if self.groups else None
+
+    def fingerprint(self) -> str:
+        """Stable digest of the listed GID names, for stale-plan detection."""
+        digest = hashlib.sha256()
+        for group_id in sorted(self.group_ids()):
+            digest.update(group_id.encode())
+            digest.update(b"\n")
+        return digest.hexdigest()
+
+
+# --- state (what we created or adopted) -----------------------------------------------------
+
+StateOrigin = Literal["created", "adopted", "imported"]
+
+
+class StateResource(FrozenModel):
+    region: str
+    instance_id: str
+    group_id: str
+    topic: str | None = None
+    protect: bool = False
+    origin: StateOrigin = "created"
+    recorded_at: str = ""
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=self.group_id)
+
+
+class StateDocument(FrozenModel):
+    format_version: Literal[1] = 1
+    lineage: str
+    serial: int = Field(default=0, ge=0)
+    resources: tuple[StateResource, ...] = ()
+
+    def by_key(self) -> dict[ResourceKey, StateResource]:
+        return {resource.key: resource for resource in self.resources}
+
+    def with_resource(self, resource: StateResource) -> StateDocument:
+        """A copy with ``resource`` added or replaced; the serial is left to the backend."""
+        kept = [r for r in self.resources if r.key != resource.key]
+        kept.append(resource)
+        kept.sort(key=lambda r: r.key.sort_key())
+        return self.model_copy(update={"resources": tuple(kept)})
+
+    def without(self, key: ResourceKey) -> StateDocument:
+        kept = tuple(r for r in self.resources if r.key != key)
+        return self.model_copy(update={"resources": kept})

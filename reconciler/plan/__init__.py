@@ -1,0 +1,1 @@
+"""Plans: the data model, the pure diff, building from the three views, saved plan files."""

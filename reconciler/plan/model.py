@@ -1,0 +1,119 @@
+"""The plan's data model: what will change, why, and what guards it. No I/O.
+
+Contract: a ``Plan`` is everything ``apply`` needs and everything a reviewer sees. It is
+serialised as the saved plan file (``plan/planfile.py``) and rendered by ``reconciler.render``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from reconciler.models import FrozenModel, ResourceKey
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    ADOPT = "adopt"
+    DELETE = "delete"
+    FORGET = "forget"
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+    @property
+    def calls_api(self) -> bool:
+        """Adopt and forget only touch the state."""
+        return self in (Action.CREATE, Action.DELETE)
+
+
+_SYMBOLS = {Action.CREATE: "+", Action.ADOPT: "=", Action.DELETE: "-", Action.FORGET: "~"}
+
+
+class GuardKind(StrEnum):
+    PROTECTED = "protected"  # delete of a protected GID
+    ONLINE_CLIENTS = "online_clients"  # delete of a GID with online clients
+    ONLINE_CHECK_SKIPPED = "online_check_skipped"  # --skip-online-check: not looked up
+    MASS_DELETE = "mass_delete"  # circuit breaker
+    TOPIC_CHANGED = "topic_changed"  # topic differs on an existing GID: cannot change in place
+    PROBABLE_RENAME = "probable_rename"  # delete + create of a near-identical name
+    NAMING_CONFLICT = "naming_conflict"  # shared namespace: name used by another instance
+    NAMING_MISMATCH = "naming_mismatch"  # declared independent_naming disagrees with the cloud
+    DELETED_OUTSIDE = "deleted_outside"  # in state, gone from the cloud
+
+
+class Guard(FrozenModel):
+    kind: GuardKind
+    message: str
+    # A blocking guard refuses the plan unless ``override`` (a CLI flag) was given.
+    blocking: bool = False
+    override: str | None = None
+    # True when the user passed the override: shown, but no longer blocking.
+    overridden: bool = False
+
+    @property
+    def refuses(self) -> bool:
+        return self.blocking and not self.overridden
+
+
+class Change(FrozenModel):
+    action: Action
+    region: str
+    instance_id: str
+    group_id: str
+    reason: str
+    topic: str | None = None
+    protect: bool = False
+    guards: tuple[Guard, ...] = ()
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=self.group_id)
+
+
+class PlanSummary(FrozenModel):
+    create: int = 0
+    adopt: int = 0
+    delete: int = 0
+    forget: int = 0
+    unmanaged: int = 0
+
+
+class Plan(FrozenModel):
+    format_version: int = PLAN_FORMAT_VERSION
+    tool_version: str
+    created_at: str
+    desired_source: str | None = None
+    desired_digest: str
+    workspace: str = "default"
+    state_lineage: str | None = None
+    state_serial: int = 0
+    # "REGION/INSTANCE_ID" -> InstanceInventory.fingerprint() at refresh time.
+    inventory_fingerprints: dict[str, str] = Field(default_factory=dict)
+    changes: tuple[Change, ...] = ()
+    unmanaged: tuple[ResourceKey, ...] = ()
+    # Guards about the plan as a whole (mass delete, naming mismatches, skipped checks).
+    guards: tuple[Guard, ...] = ()
+    targets: tuple[str, ...] = ()
+    refresh_only: bool = False
+
+    @property
+    def summary(self) -> PlanSummary:
+        counts = {action.value: 0 for action in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return PlanSummary(**counts, unmanaged=len(self.unmanaged))
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def refusals(self) -> list[Guard]:
+        """Every guard, on the plan or a change, that blocks applying it."""
+        found = [guard for guard in self.guards if guard.refuses]
+        found.extend(guard for change in self.changes for guard in change.guards if guard.refuses)
+        return found

@@ -1,0 +1,1 @@
+"""State backends (local file, PostgreSQL) behind one contract, and their locks."""
