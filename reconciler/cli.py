@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from typing import Any
 
@@ -90,6 +91,4 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 def _want_traceback() -> bool:
-    import os
-
     return os.environ.get("RECONCILER_TRACEBACK", "") not in ("", "0")
