@@ -1,0 +1,431 @@
+"""``OnsMqttClient``: one typed method per OnsMqtt* action, signed, paced, retried, logged.
+
+Every call is a POST with its parameters in an ``application/x-www-form-urlencoded`` body (the
+Tea SDK's wire shape), so nothing signed ever lands in a URL that a proxy or a log might keep.
+Each attempt is signed afresh (new nonce and timestamp): the service rejects a reused nonce.
+
+Thread-safe: one ``requests.Session`` with a connection pool of ``pool_size`` connections,
+token buckets that lock, and no other shared mutable state.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+from urllib.parse import quote_plus
+
+import requests
+from pydantic import BaseModel, ValidationError
+from requests.adapters import HTTPAdapter
+
+from reconciler import __version__
+from reconciler.cloud.credentials import Credentials
+from reconciler.cloud.endpoints import endpoint_for
+from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE, error_from_response
+from reconciler.cloud.responses import (
+    ClientInfo,
+    ClientInfoResponse,
+    ClientSetResponse,
+    GroupIdListResponse,
+    GroupIdRecord,
+    RequestIdResponse,
+    StatsData,
+    StatsResponse,
+)
+from reconciler.cloud.retry import RetryPolicy, is_retryable
+from reconciler.cloud.signing import percent_encode, signed_parameters
+from reconciler.errors import CloudApiError, CloudConnectionError, CloudError
+from reconciler.ratelimit import Rate, TokenBucket
+
+__all__ = [
+    "ACTIONS",
+    "DEFAULT_RATE_LIMITS",
+    "GROUP_ACTIONS",
+    "QUERY_ACTIONS",
+    "OnsMqttClient",
+    "RetryPolicy",
+]
+
+log = logging.getLogger("reconciler.cloud")
+
+GROUP_ID_CREATE = "OnsMqttGroupIdCreate"
+GROUP_ID_DELETE = "OnsMqttGroupIdDelete"
+GROUP_ID_LIST = "OnsMqttGroupIdList"
+QUERY_HISTORY_ONLINE = "OnsMqttQueryHistoryOnline"
+QUERY_CLIENT_BY_TOPIC = "OnsMqttQueryClientByTopic"
+QUERY_CLIENT_BY_GROUP_ID = "OnsMqttQueryClientByGroupId"
+QUERY_CLIENT_BY_CLIENT_ID = "OnsMqttQueryClientByClientId"
+QUERY_MSG_TRANS_TREND = "OnsMqttQueryMsgTransTrend"
+
+GROUP_ACTIONS = frozenset({GROUP_ID_CREATE, GROUP_ID_DELETE, GROUP_ID_LIST})
+QUERY_ACTIONS = frozenset(
+    {
+        QUERY_HISTORY_ONLINE,
+        QUERY_CLIENT_BY_TOPIC,
+        QUERY_CLIENT_BY_GROUP_ID,
+        QUERY_CLIENT_BY_CLIENT_ID,
+        QUERY_MSG_TRANS_TREND,
+    }
+)
+ACTIONS = GROUP_ACTIONS | QUERY_ACTIONS
+# The service documents 30 calls per minute for each query action; pacing ourselves avoids
+# spending retries on Throttling.User answers. The GID actions have no documented limit.
+DEFAULT_RATE_LIMITS: Mapping[str, Rate] = {action: Rate(30, 60.0) for action in QUERY_ACTIONS}
+
+REDACTED = "***"
+# Parameters whose values are secret or derived from the secret.
+_SECRET_PARAMETERS = frozenset({"Signature", "SecurityToken", "AccessKeySecret"})
+# Shorter strings would garble messages when masked and are no secret worth the name.
+_MIN_REDACTED_LENGTH = 4
+_MAX_REASON_CHARS = 200
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class OnsMqttClient:
+    """Client of the MQTT management API (ONS 2019-02-14) for one region."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        region: str,
+        endpoint: str | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        rate_limits: Mapping[str, Rate | None] | None = None,
+        pool_size: int = 16,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        """``rate_limits`` maps an action to a Rate (or None for no pacing) over the defaults;
+        ``sleep``, ``clock`` and ``rng`` exist so tests can run backoff without waiting."""
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
+        self.credentials = credentials
+        self.region = region
+        self.endpoint = endpoint_for(region, endpoint)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._buckets = _buckets(rate_limits, clock)
+        self._redactions = _redaction_forms(credentials.secret_values())
+        self._session = requests.Session()
+        # Our own retry loop re-signs each attempt; urllib3 must not resend a signed request.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = f"reconciler/{__version__}"
+        self._url = self.endpoint + "/"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"OnsMqttClient(region={self.region!r}, endpoint={self.endpoint!r})"
+
+    # -- group management --------------------------------------------------------------------
+
+    def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]:
+        """Every GID of the instance (of the account's non-namespaced instances if None)."""
+        params = _present(InstanceId=instance_id)
+        return self._typed(GROUP_ID_LIST, params, GroupIdListResponse).data.items
+
+    def create_group_id(
+        self, group_id: str, *, instance_id: str | None, topic: str | None = None
+    ) -> str:
+        """Create the GID; returns the RequestId. AlreadyExistsError if it exists."""
+        params = _present(GroupId=group_id, InstanceId=instance_id, Topic=topic)
+        return self._typed(GROUP_ID_CREATE, params, RequestIdResponse).request_id
+
+    def delete_group_id(self, group_id: str, *, instance_id: str | None) -> str:
+        """Delete the GID; returns the RequestId. NotFoundError if it does not exist."""
+        params = _present(GroupId=group_id, InstanceId=instance_id)
+        return self._typed(GROUP_ID_DELETE, params, RequestIdResponse).request_id
+
+    # -- device queries (rate-limited by the service) ------------------------------------------
+
+    def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int:
+        """How many clients of the GID are online now."""
+        params = _present(GroupId=group_id, InstanceId=instance_id)
+        return self._online_count(QUERY_CLIENT_BY_GROUP_ID, params)
+
+    def query_client_by_topic(
+        self, parent_topic: str, sub_topic: str = "", *, instance_id: str | None
+    ) -> int:
+        """How many clients subscribed to the topic are online now."""
+        params = _present(ParentTopic=parent_topic, InstanceId=instance_id)
+        params["SubTopic"] = sub_topic  # required by the service, even when empty
+        return self._online_count(QUERY_CLIENT_BY_TOPIC, params)
+
+    def query_client_by_client_id(self, client_id: str, *, instance_id: str | None) -> ClientInfo:
+        params = _present(ClientId=client_id, InstanceId=instance_id)
+        return self._typed(QUERY_CLIENT_BY_CLIENT_ID, params, ClientInfoResponse).client_info
+
+    def query_history_online(
+        self, group_id: str, begin_ms: int, end_ms: int, *, instance_id: str | None
+    ) -> StatsData:
+        """Online counts of the GID over time (the service cuts the range to one day)."""
+        params = _present(
+            GroupId=group_id, BeginTime=str(begin_ms), EndTime=str(end_ms), InstanceId=instance_id
+        )
+        return self._typed(QUERY_HISTORY_ONLINE, params, StatsResponse).data
+
+    def query_msg_trans_trend(
+        self,
+        parent_topic: str,
+        begin_ms: int,
+        end_ms: int,
+        *,
+        instance_id: str,
+        trans_type: Literal["PUB", "SUB"] = "PUB",
+        tps_type: Literal["TPS", "SUM"] = "TPS",
+        sub_topic: str | None = None,
+        msg_type: Literal["P2P", "SUB"] | None = None,
+        qos: int | None = None,
+    ) -> StatsData:
+        """Message rates (``TPS``) or totals (``SUM``) of a topic over time."""
+        params = _present(
+            ParentTopic=parent_topic,
+            BeginTime=str(begin_ms),
+            EndTime=str(end_ms),
+            InstanceId=instance_id,
+            TransType=trans_type,
+            TpsType=tps_type,
+            SubTopic=sub_topic,
+            MsgType=msg_type,
+            Qos=None if qos is None else str(qos),
+        )
+        return self._typed(QUERY_MSG_TRANS_TREND, params, StatsResponse).data
+
+    # -- the call machinery --------------------------------------------------------------------
+
+    def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """One action with retries; the decoded JSON body of the success answer."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+        bucket = self._buckets.get(action)
+        if bucket is not None:
+            self._take_token(bucket, deadline=None)
+        started = self._clock()
+        attempt = 1
+        while True:
+            try:
+                return self._attempt(action, params, attempt)
+            except CloudError as err:
+                if not is_retryable(err) or attempt >= self.retry.max_attempts:
+                    raise
+                delay = self.retry.backoff(attempt, self._rng)
+                deadline = started + self.retry.deadline
+                if self._clock() + delay > deadline:
+                    raise
+                log.debug("%s: retrying in %.3fs after %s", action, delay, _short(err))
+                self._sleep(delay)
+                if bucket is not None and not self._take_token(bucket, deadline=deadline):
+                    raise
+            attempt += 1
+
+    def _typed(self, action: str, params: Mapping[str, str], model: type[ModelT]) -> ModelT:
+        body = self.call(action, params)
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise CloudError(
+                f"{action}: unexpected answer from {self.endpoint}: {where}: {problem['msg']}",
+                action=action,
+            ) from exc
+
+    def _online_count(self, action: str, params: Mapping[str, str]) -> int:
+        try:
+            return self._typed(action, params, ClientSetResponse).client_set.online_count
+        except CloudApiError as err:
+            if err.code == NO_CLIENT_ONLINE_CODE:
+                return 0
+            raise
+
+    def _take_token(self, bucket: TokenBucket, *, deadline: float | None) -> bool:
+        while not bucket.try_acquire():
+            wait = max(bucket.wait_time(), 0.001)
+            if deadline is not None and self._clock() + wait > deadline:
+                return False
+            self._sleep(wait)
+        return True
+
+    def _attempt(self, action: str, params: Mapping[str, str], attempt: int) -> dict[str, Any]:
+        creds = self.credentials
+        token = creds.security_token.get_secret_value() if creds.security_token else None
+        signed = signed_parameters(
+            "POST",
+            action,
+            params,
+            access_key_id=creds.access_key_id,
+            access_key_secret=creds.access_key_secret.get_secret_value(),
+            region_id=self.region,
+            security_token=token,
+        )
+        begun = time.perf_counter()
+        try:
+            response = self._session.post(self._url, data=signed, timeout=self.timeout)
+        except requests.Timeout as exc:
+            self._log(action, attempt, begun, signed, status=None, code="Timeout", request_id=None)
+            raise CloudConnectionError(
+                f"{action}: no answer from {self.endpoint} within {self.timeout:g}s", action=action
+            ) from exc
+        except requests.RequestException as exc:
+            reason = self._redact(_root_cause(exc))
+            self._log(action, attempt, begun, signed, status=None, code=reason, request_id=None)
+            raise CloudConnectionError(
+                f"{action}: cannot reach {self.endpoint}: {reason}", action=action
+            ) from exc
+        if not 200 <= response.status_code < 300:
+            error = error_from_response(
+                action, response.status_code, response.content, redact=self._redact
+            )
+            self._log(
+                action,
+                attempt,
+                begun,
+                signed,
+                status=response.status_code,
+                code=error.code,
+                request_id=error.request_id,
+            )
+            raise error
+        try:
+            body = response.json()
+        except ValueError as exc:
+            self._log(
+                action,
+                attempt,
+                begun,
+                signed,
+                status=response.status_code,
+                code="NotJson",
+                request_id=None,
+            )
+            raise CloudError(
+                f"{action}: HTTP {response.status_code} from {self.endpoint} is not JSON",
+                action=action,
+            ) from exc
+        if not isinstance(body, dict):
+            raise CloudError(f"{action}: the answer is not a JSON object", action=action)
+        request_id = body.get("RequestId")
+        self._log(
+            action,
+            attempt,
+            begun,
+            signed,
+            status=response.status_code,
+            code=None,
+            request_id=request_id,
+        )
+        return body
+
+    def _log(
+        self,
+        action: str,
+        attempt: int,
+        begun: float,
+        signed: Mapping[str, str],
+        *,
+        status: int | None,
+        code: str | None,
+        request_id: object,
+    ) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        log.debug(
+            "%s attempt %d: status=%s code=%s RequestId=%s elapsed=%.3fs params=%s",
+            action,
+            attempt,
+            status if status is not None else "-",
+            code or "-",
+            request_id or "-",
+            time.perf_counter() - begun,
+            redacted_parameters(signed),
+        )
+
+    def _redact(self, text: str) -> str:
+        for form in self._redactions:
+            text = text.replace(form, REDACTED)
+        return text
+
+
+def redacted_parameters(params: Mapping[str, str]) -> dict[str, str]:
+    """The parameters with every secret or secret-derived value masked, for logging."""
+    return {
+        name: (REDACTED if name in _SECRET_PARAMETERS else value) for name, value in params.items()
+    }
+
+
+def _redaction_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each secret as sent and as it shows inside a string to sign (encoded once and twice)."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if len(secret) < _MIN_REDACTED_LENGTH:
+            continue
+        once = percent_encode(secret)
+        forms.update({secret, once, percent_encode(once), quote_plus(secret)})
+    # Longest first, so a longer encoded form is not cut apart by a shorter one.
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def _present(**params: str | None) -> dict[str, str]:
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def _buckets(
+    overrides: Mapping[str, Rate | None] | None, clock: Callable[[], float]
+) -> dict[str, TokenBucket]:
+    rates: dict[str, Rate | None] = dict(DEFAULT_RATE_LIMITS)
+    for action, rate in (overrides or {}).items():
+        if action not in ACTIONS:
+            raise ValueError(f"rate limit for unknown action {action!r}")
+        rates[action] = rate
+    return {
+        action: TokenBucket(rate, clock=clock) for action, rate in rates.items() if rate is not None
+    }
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error, without their wrapper noise."""
+    cause: BaseException = exc
+    for _ in range(10):
+        inner = getattr(cause, "reason", None)
+        if not isinstance(inner, BaseException) and cause.args:
+            inner = cause.args[0]
+        if not isinstance(inner, BaseException) or inner is cause:
+            break
+        cause = inner
+    text = f"{type(cause).__name__}: {cause}"
+    return text if len(text) <= _MAX_REASON_CHARS else text[:_MAX_REASON_CHARS] + "..."
+
+
+def _short(err: CloudError) -> str:
+    if isinstance(err, CloudApiError):
+        return f"{err.code} (HTTP {err.status})"
+    return str(err)

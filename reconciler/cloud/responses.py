@@ -1,0 +1,96 @@
+"""Pydantic models of the documented success bodies, wire names kept as aliases.
+
+Response models ignore unknown fields (unlike our own frozen models): the service may add
+fields at any time and that must not break a client.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class GroupIdRecord(WireModel):
+    group_id: str = Field(alias="GroupId")
+    instance_id: str = Field(alias="InstanceId")
+    independent_naming: bool = Field(alias="IndependentNaming")
+    create_time: int = Field(alias="CreateTime")  # ms since the epoch
+    update_time: int = Field(alias="UpdateTime")
+
+
+class GroupIdList(WireModel):
+    items: list[GroupIdRecord] = Field(default_factory=list, alias="MqttGroupIdDo")
+
+
+class GroupIdListResponse(WireModel):
+    request_id: str = Field(alias="RequestId")
+    data: GroupIdList = Field(default_factory=GroupIdList, alias="Data")
+
+
+class RequestIdResponse(WireModel):
+    """Create and delete answer only their RequestId."""
+
+    request_id: str = Field(alias="RequestId")
+
+
+class ClientSet(WireModel):
+    online_count: int = Field(alias="OnlineCount")
+
+
+class ClientSetResponse(WireModel):
+    request_id: str = Field(alias="RequestId")
+    client_set: ClientSet = Field(alias="MqttClientSetDo")
+
+
+class Subscription(WireModel):
+    parent_topic: str = Field(alias="ParentTopic")
+    sub_topic: str = Field(default="", alias="SubTopic")
+    qos: int = Field(alias="Qos")
+
+
+class SubscriptionList(WireModel):
+    items: list[Subscription] = Field(default_factory=list, alias="SubscriptionDo")
+
+
+class ClientInfo(WireModel):
+    client_id: str = Field(alias="ClientId")
+    online: bool = Field(alias="Online")
+    last_touch: int | None = Field(default=None, alias="LastTouch")  # ms since the epoch
+    socket_channel: str | None = Field(default=None, alias="SocketChannel")  # "/ip:port"
+    # "SubScriptonData" is the service's own spelling.
+    subscriptions: SubscriptionList = Field(
+        default_factory=SubscriptionList, alias="SubScriptonData"
+    )
+
+
+class ClientInfoResponse(WireModel):
+    request_id: str = Field(alias="RequestId")
+    client_info: ClientInfo = Field(alias="MqttClientInfoDo")
+
+
+class StatsPoint(WireModel):
+    x: int = Field(alias="X")  # ms since the epoch
+    y: int | float = Field(alias="Y")  # counts are ints, TPS may be fractional
+
+
+class StatsRecords(WireModel):
+    items: list[StatsPoint] = Field(default_factory=list, alias="StatsDataDo")
+
+
+class StatsData(WireModel):
+    title: str = Field(default="", alias="Title")
+    x_unit: str = Field(default="", alias="XUnit")
+    y_unit: str = Field(default="", alias="YUnit")
+    records: StatsRecords = Field(default_factory=StatsRecords, alias="Records")
+
+    @property
+    def points(self) -> list[StatsPoint]:
+        return self.records.items
+
+
+class StatsResponse(WireModel):
+    request_id: str = Field(alias="RequestId")
+    data: StatsData = Field(alias="Data")

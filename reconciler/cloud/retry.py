@@ -1,0 +1,49 @@
+"""When and how long to wait before trying a failed call again.
+
+Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff and Jitter"):
+the n-th retry waits a uniform random time in ``[0, min(max_delay, base_delay * 2**(n-1))]``,
+which spreads competing clients apart better than fixed or equal-jitter backoff.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from reconciler.errors import CloudConnectionError, CloudError, RetryableApiError
+
+_SHARED_RNG = random.Random()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``max_attempts`` counts the first try; ``deadline`` (seconds) bounds attempts and waits."""
+
+    max_attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    deadline: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.base_delay < 0 or self.max_delay < 0 or self.deadline <= 0:
+            raise ValueError("delays must be >= 0 and the deadline > 0")
+
+    def backoff_ceiling(self, retry_number: int) -> float:
+        """The largest wait before retry ``retry_number`` (1 for the first retry)."""
+        return min(self.max_delay, self.base_delay * 2.0 ** max(0, retry_number - 1))
+
+    def backoff(self, retry_number: int, rng: random.Random | None = None) -> float:
+        """Full jitter: uniform in ``[0, backoff_ceiling(retry_number)]``."""
+        ceiling = self.backoff_ceiling(retry_number)
+        generator = rng if rng is not None else _SHARED_RNG
+        return generator.uniform(0.0, ceiling)
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def is_retryable(error: CloudError) -> bool:
+    """Throttling, 5xx, backend faults and lost connections; never parameter or auth errors."""
+    return isinstance(error, RetryableApiError | CloudConnectionError)
