@@ -1,0 +1,44 @@
+"""Apply: lock -> stale check -> execute (or dry-run) -> persist after each step -> unlock.
+
+``runner`` orders the steps; ``executor`` runs the calls (bounded, paced, journaled);
+``journal`` funnels state writes through one writer; ``calls`` maps changes to API calls (the
+dry-run list); ``stale`` explains why a saved plan no longer applies; ``result`` is the report.
+"""
+
+from __future__ import annotations
+
+from reconciler.apply.calls import PlannedCall, planned_calls
+from reconciler.apply.executor import (
+    DEFAULT_PARALLELISM,
+    ApplyObserver,
+    ClientForRegion,
+    ExecutionOptions,
+    GroupApi,
+    execute,
+)
+from reconciler.apply.interrupt import stop_on_sigint
+from reconciler.apply.journal import StateJournal
+from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
+from reconciler.apply.runner import ApplyRun, RunSettings, apply_desired, apply_saved
+from reconciler.apply.stale import stale_reasons
+
+__all__ = [
+    "DEFAULT_PARALLELISM",
+    "ActionOutcome",
+    "ApplyObserver",
+    "ApplyResult",
+    "ApplyRun",
+    "ClientForRegion",
+    "ExecutionOptions",
+    "GroupApi",
+    "OutcomeStatus",
+    "PlannedCall",
+    "RunSettings",
+    "StateJournal",
+    "apply_desired",
+    "apply_saved",
+    "execute",
+    "planned_calls",
+    "stale_reasons",
+    "stop_on_sigint",
+]

@@ -1,0 +1,299 @@
+"""Run a plan's changes against the cloud: bounded concurrency, paced, journaled.
+
+The feeder (the calling thread) walks the changes in plan order. State-only steps (adopt,
+forget) are recorded at once. API calls wait for a free worker slot and, with a rate, a token
+from their action's bucket, then run on a thread pool. Each finished call is recorded in the
+``StateJournal`` before it is reported to the observer. Setting ``stop`` (SIGINT) stops the
+feeder; calls in flight finish and are recorded. One failed call never stops the others.
+Retries of transient errors are the client's job, not ours.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from reconciler.apply.calls import PlannedCall, planned_calls
+from reconciler.apply.journal import StateJournal
+from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
+from reconciler.cloud.responses import GroupIdRecord
+from reconciler.errors import (
+    AlreadyExistsError,
+    CloudApiError,
+    CloudError,
+    NotFoundError,
+    StateError,
+)
+from reconciler.models import StateOrigin, StateResource
+from reconciler.plan.model import Action, Change
+from reconciler.ratelimit import Rate, TokenBucket
+
+DEFAULT_PARALLELISM = 8
+# The codes that mean "this GID does not exist" (others name a missing instance or topic).
+GROUP_NOT_FOUND_CODES = frozenset({"BIZ_SUBSCRIPTION_NOT_FOUND", "BIZ_PUBLISH_INFO_NOT_FOUND"})
+_POLL_SECONDS = 0.1
+_STATE_STEP_DETAIL = {Action.ADOPT: "adopted", Action.FORGET: "forgotten", Action.UPDATE: "updated"}
+
+
+class GroupApi(Protocol):
+    """The part of ``reconciler.cloud.client.OnsMqttClient`` an apply uses."""
+
+    def create_group_id(
+        self, group_id: str, *, instance_id: str, topic: str | None = None
+    ) -> str: ...
+
+    def delete_group_id(self, group_id: str, *, instance_id: str) -> str: ...
+
+    def list_group_ids(self, instance_id: str | None) -> list[GroupIdRecord]: ...
+
+
+ClientForRegion = Callable[[str], GroupApi]
+
+
+class ApplyObserver(Protocol):
+    """Progress hooks; called one at a time (never concurrently), from any thread."""
+
+    def started(self, total: int) -> None: ...
+
+    def finished(self, outcome: ActionOutcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    parallelism: int = DEFAULT_PARALLELISM
+    # Applies to each API action separately (creates and deletes each get a bucket).
+    rate: Rate | None = None
+
+
+def execute(
+    changes: Sequence[Change],
+    *,
+    client_for: ClientForRegion,
+    journal: StateJournal,
+    options: ExecutionOptions = ExecutionOptions(),
+    observer: ApplyObserver | None = None,
+    stop: threading.Event | None = None,
+) -> ApplyResult:
+    """Apply ``changes`` in order; returns one outcome per change, never raises for a failed
+    call. The journal is flushed before returning; a state that cannot be saved is reported in
+    ``ApplyResult.state_error``."""
+    if options.parallelism < 1:
+        raise ValueError("parallelism must be at least 1")
+    run = _Run(client_for, journal, options, observer, stop or threading.Event())
+    return run.execute(planned_calls(changes))
+
+
+class _Run:
+    def __init__(
+        self,
+        client_for: ClientForRegion,
+        journal: StateJournal,
+        options: ExecutionOptions,
+        observer: ApplyObserver | None,
+        stop: threading.Event,
+    ) -> None:
+        self._client_for = client_for
+        self._journal = journal
+        self._options = options
+        self._observer = observer
+        self._observer_lock = threading.Lock()
+        self._stop = stop
+        # Set by SIGINT (``stop``) or by a state write that failed: stop scheduling, since
+        # every further call would widen the gap between the cloud and the state.
+        self._halt = threading.Event()
+        self._slots = threading.Semaphore(options.parallelism)
+        self._buckets: dict[str, TokenBucket] = {}
+        if options.rate is not None:
+            self._buckets = {
+                Action.CREATE.value: TokenBucket(options.rate),
+                Action.DELETE.value: TokenBucket(options.rate),
+            }
+
+    def _halted(self) -> bool:
+        if self._stop.is_set() or self._journal.error is not None:
+            self._halt.set()
+        return self._halt.is_set()
+
+    def execute(self, calls: list[PlannedCall]) -> ApplyResult:
+        outcomes: list[ActionOutcome | None] = [None] * len(calls)
+        self._notify_started(len(calls))
+        futures: list[Future[None]] = []
+        with ThreadPoolExecutor(
+            max_workers=self._options.parallelism, thread_name_prefix="apply"
+        ) as pool:
+            for index, call in enumerate(calls):
+                if self._halted():
+                    break
+                if call.kind == "state":
+                    self._finish(outcomes, index, self._state_step(call))
+                    continue
+                if not self._take_slot():
+                    break
+                if not self._take_token(call.change.action):
+                    self._slots.release()
+                    break
+                futures.append(pool.submit(self._call_in_worker, outcomes, index, call))
+            # Leaving the ``with`` waits for every call in flight.
+        for future in futures:
+            future.result()  # _call_in_worker never raises; this surfaces bugs, not API errors
+
+        state_error = None
+        try:
+            document = self._journal.flush()
+        except StateError as exc:
+            state_error = str(exc)
+            document = self._journal.document
+        final = tuple(
+            outcome
+            if outcome is not None
+            else ActionOutcome(
+                change=call.change, status=OutcomeStatus.NOT_ATTEMPTED, detail="not attempted"
+            )
+            for outcome, call in zip(outcomes, calls, strict=True)
+        )
+        return ApplyResult(
+            outcomes=final,
+            interrupted=self._stop.is_set(),
+            state_error=state_error,
+            state_serial=document.serial,
+            state_writes=self._journal.writes,
+        )
+
+    # --- scheduling -------------------------------------------------------------------------
+
+    def _take_slot(self) -> bool:
+        while not self._slots.acquire(timeout=_POLL_SECONDS):
+            if self._halted():
+                return False
+        if self._halted():
+            self._slots.release()
+            return False
+        return True
+
+    def _take_token(self, action: Action) -> bool:
+        bucket = self._buckets.get(action.value)
+        if bucket is None:
+            return True
+        while not bucket.try_acquire():
+            # Waking on ``stop`` keeps Ctrl-C prompt even at a slow rate.
+            if self._stop.wait(min(bucket.wait_time(), _POLL_SECONDS)) or self._halted():
+                return False
+        return True
+
+    # --- doing ------------------------------------------------------------------------------
+
+    def _call_in_worker(
+        self, outcomes: list[ActionOutcome | None], index: int, call: PlannedCall
+    ) -> None:
+        try:
+            outcome = self._api_call(call)
+        finally:
+            self._slots.release()
+        self._finish(outcomes, index, outcome)
+
+    def _finish(
+        self, outcomes: list[ActionOutcome | None], index: int, outcome: ActionOutcome
+    ) -> None:
+        if outcome.status is OutcomeStatus.DONE:
+            self._record(outcome.change)
+        outcomes[index] = outcome
+        if self._observer is not None:
+            with self._observer_lock:
+                self._observer.finished(outcome)
+
+    def _notify_started(self, total: int) -> None:
+        if self._observer is not None:
+            with self._observer_lock:
+                self._observer.started(total)
+
+    def _record(self, change: Change) -> None:
+        if change.action in (Action.DELETE, Action.FORGET):
+            self._journal.drop(change.key)
+            return
+        if change.action is Action.UPDATE:
+            self._journal.set_protect(change.key, change.protect)
+            return
+        origin: StateOrigin = "adopted" if change.action is Action.ADOPT else "created"
+        self._journal.put(
+            StateResource(
+                region=change.region,
+                instance_id=change.instance_id,
+                group_id=change.group_id,
+                topic=change.topic,
+                protect=change.protect,
+                origin=origin,
+                recorded_at=now_text(),
+            )
+        )
+
+    def _state_step(self, call: PlannedCall) -> ActionOutcome:
+        detail = _STATE_STEP_DETAIL[call.change.action]
+        return ActionOutcome(change=call.change, status=OutcomeStatus.DONE, detail=detail)
+
+    def _api_call(self, call: PlannedCall) -> ActionOutcome:
+        change = call.change
+        try:
+            client = self._client_for(change.region)
+            if change.action is Action.CREATE:
+                return self._create(client, change)
+            return self._delete(client, change)
+        except CloudError as exc:
+            return failed(change, exc)
+        except Exception as exc:  # a bug must not cost the state of the calls that worked
+            return ActionOutcome(
+                change=change,
+                status=OutcomeStatus.FAILED,
+                detail="failed",
+                error_message=f"unexpected {type(exc).__name__}: {exc}",
+            )
+
+    def _create(self, client: GroupApi, change: Change) -> ActionOutcome:
+        try:
+            request_id = client.create_group_id(
+                change.group_id, instance_id=change.instance_id, topic=change.topic
+            )
+        except AlreadyExistsError as exc:
+            # A retried create whose first attempt landed, or a race: confirm by listing.
+            listed = client.list_group_ids(change.instance_id)
+            if any(record.group_id == change.group_id for record in listed):
+                return done(change, "already existed", exc.request_id)
+            return failed(change, exc)
+        return done(change, "created", request_id)
+
+    def _delete(self, client: GroupApi, change: Change) -> ActionOutcome:
+        try:
+            request_id = client.delete_group_id(change.group_id, instance_id=change.instance_id)
+        except NotFoundError as exc:
+            if exc.code in GROUP_NOT_FOUND_CODES:
+                return done(change, "already gone", exc.request_id)
+            raise
+        return done(change, "deleted", request_id)
+
+
+def done(change: Change, detail: str, request_id: str | None) -> ActionOutcome:
+    return ActionOutcome(
+        change=change, status=OutcomeStatus.DONE, detail=detail, request_id=request_id
+    )
+
+
+def failed(change: Change, exc: CloudError) -> ActionOutcome:
+    if isinstance(exc, CloudApiError):
+        return ActionOutcome(
+            change=change,
+            status=OutcomeStatus.FAILED,
+            detail="failed",
+            request_id=exc.request_id,
+            error_code=exc.code,
+            error_message=exc.api_message,
+        )
+    return ActionOutcome(
+        change=change, status=OutcomeStatus.FAILED, detail="failed", error_message=str(exc)
+    )
+
+
+def now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,235 @@
+"""Text and JSON for what an apply did (``ApplyResult``) and would do (a dry-run call list).
+
+``reconciler.apply`` sits above this layer, so its types are read through the small protocols
+below rather than imported; ``ActionOutcome``, ``ApplyResult`` and ``PlannedCall`` satisfy them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from reconciler.plan.model import Action, Change
+
+_GREEN, _RED, _YELLOW, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m"
+_ACTION_COLOURS = {
+    Action.CREATE: _GREEN,
+    Action.DELETE: _RED,
+    Action.ADOPT: _YELLOW,
+    Action.FORGET: _YELLOW,
+}
+_PLAIN = ""  # actions without a colour of their own (state-only updates)
+
+
+class OutcomeView(Protocol):
+    @property
+    def change(self) -> Change: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def error_code(self) -> str | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+
+
+class ApplyResultView(Protocol):
+    @property
+    def format_version(self) -> int: ...
+    @property
+    def outcomes(self) -> Sequence[OutcomeView]: ...
+    @property
+    def interrupted(self) -> bool: ...
+    @property
+    def state_error(self) -> str | None: ...
+    @property
+    def state_serial(self) -> int | None: ...
+    @property
+    def state_writes(self) -> int: ...
+
+
+class CallView(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def params(self) -> Mapping[str, str]: ...
+    @property
+    def change(self) -> Change: ...
+
+
+def _paint(text: str, colour: str, enabled: bool) -> str:
+    return f"{colour}{text}{_RESET}" if enabled and colour else text
+
+
+def outcome_line(outcome: OutcomeView, *, color: bool = False) -> str:
+    """One line per finished action, e.g. ``+ post-cn-x/GID_a created (RequestId ...)``."""
+    change = outcome.change
+    symbol = _paint(change.action.symbol, _ACTION_COLOURS.get(change.action, _PLAIN), color)
+    text = f"{symbol} {change.key} {outcome.detail}"
+    if outcome.status == "failed":
+        text = f"{symbol} {change.key} {_paint('failed', _RED, color)}: {_error_text(outcome)}"
+    elif outcome.request_id:
+        text += f" (RequestId {outcome.request_id})"
+    return text
+
+
+def _error_text(outcome: OutcomeView) -> str:
+    parts = [part for part in (outcome.error_code, outcome.error_message) if part]
+    text = ": ".join(parts) or "unknown error"
+    if outcome.request_id:
+        text += f" (RequestId {outcome.request_id})"
+    return text
+
+
+def _by_status(result: ApplyResultView, status: str) -> list[OutcomeView]:
+    return [outcome for outcome in result.outcomes if outcome.status == status]
+
+
+def _count_words(outcomes: Sequence[OutcomeView]) -> str:
+    counts = Counter(outcome.detail for outcome in outcomes)
+    order = [
+        "created",
+        "already existed",
+        "adopted",
+        "updated",
+        "deleted",
+        "already gone",
+        "forgotten",
+    ]
+    words = [f"{counts[detail]} {detail}" for detail in order if counts[detail]]
+    words.extend(f"{n} {detail}" for detail, n in counts.items() if detail not in order)
+    return ", ".join(words) if words else "nothing to do"
+
+
+def render_result_text(result: ApplyResultView, *, color: bool = False) -> str:
+    """The final report. On success one summary line; otherwise it lists exactly what was
+    done, what failed (Code and RequestId) and what was not attempted, and what to do next."""
+    done = _by_status(result, "done")
+    failed = _by_status(result, "failed")
+    skipped = _by_status(result, "not_attempted")
+    lines: list[str] = []
+    if not failed and not skipped and not result.interrupted and result.state_error is None:
+        lines.append(_paint(f"Apply complete: {_count_words(done)}.", _BOLD, color))
+        return "\n".join(lines) + "\n"
+
+    headline = "Apply interrupted" if result.interrupted else "Apply failed"
+    lines.append(
+        _paint(
+            f"{headline}: {len(done)} done, {len(failed)} failed, {len(skipped)} not attempted.",
+            _BOLD,
+            color,
+        )
+    )
+    if done:
+        lines.append(f"Done ({_count_words(done)}):")
+        lines.extend(f"  {outcome_line(outcome, color=color)}" for outcome in done)
+    if failed:
+        lines.append("Failed:")
+        lines.extend(f"  {outcome_line(outcome, color=color)}" for outcome in failed)
+    if skipped:
+        lines.append("Not attempted:")
+        lines.extend(f"  {item.change.action.symbol} {item.change.key}" for item in skipped)
+    if result.state_error is not None:
+        lines.append(
+            f"The state could not be saved: {result.state_error}. The next plan adopts GIDs "
+            "created here and forgets GIDs deleted here."
+        )
+    elif done:
+        lines.append(f"Everything done is recorded in the state (serial {result.state_serial}).")
+    lines.append("Run the apply again to finish; it picks up where this one stopped.")
+    return "\n".join(lines) + "\n"
+
+
+def result_document(result: ApplyResultView) -> dict[str, Any]:
+    def entry(outcome: OutcomeView) -> dict[str, Any]:
+        change = outcome.change
+        item: dict[str, Any] = {
+            "action": change.action.value,
+            "region": change.region,
+            "instance_id": change.instance_id,
+            "group_id": change.group_id,
+            "status": outcome.status,
+            "detail": outcome.detail,
+            "request_id": outcome.request_id,
+        }
+        if outcome.status == "failed":
+            item["error"] = {"code": outcome.error_code, "message": outcome.error_message}
+        return item
+
+    done = _by_status(result, "done")
+    failed = _by_status(result, "failed")
+    skipped = _by_status(result, "not_attempted")
+    return {
+        "format_version": result.format_version,
+        "status": (
+            "interrupted"
+            if result.interrupted
+            else "failed"
+            if failed or skipped or result.state_error
+            else "ok"
+        ),
+        "summary": {
+            "done": len(done),
+            "failed": len(failed),
+            "not_attempted": len(skipped),
+            **dict(Counter(outcome.detail for outcome in done)),
+        },
+        "done": [entry(outcome) for outcome in done],
+        "failed": [entry(outcome) for outcome in failed],
+        "not_attempted": [entry(outcome) for outcome in skipped],
+        "state": {
+            "serial": result.state_serial,
+            "writes": result.state_writes,
+            "error": result.state_error,
+        },
+    }
+
+
+def render_result_json(result: ApplyResultView) -> str:
+    return json.dumps(result_document(result), indent=2) + "\n"
+
+
+def call_line(call: CallView) -> str:
+    if call.kind == "state":
+        return f"state-only {call.action} {call.change.key} (no API call)"
+    params = " ".join(f"{name}={value}" for name, value in call.params.items())
+    return f"{call.action} {params}"
+
+
+def render_calls_text(calls: Sequence[CallView]) -> str:
+    """The dry-run list: every API call in the order an apply would send it."""
+    api = sum(1 for call in calls if call.kind == "api")
+    steps = len(calls) - api
+    if not calls:
+        return "Dry run: No changes.\n"
+    lines = [
+        f"Dry run: {api} API call{'s' if api != 1 else ''} and {steps} state-only "
+        f"step{'s' if steps != 1 else ''}; nothing is sent and the state is not written."
+    ]
+    width = len(str(len(calls)))
+    lines.extend(f"{n:>{width}}. {call_line(call)}" for n, call in enumerate(calls, start=1))
+    return "\n".join(lines) + "\n"
+
+
+def render_calls_json(calls: Sequence[CallView]) -> str:
+    document = {
+        "format_version": 1,
+        "dry_run": True,
+        "calls": [
+            {
+                "kind": call.kind,
+                "action": call.action,
+                "params": dict(call.params),
+                "key": str(call.change.key),
+            }
+            for call in calls
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
