@@ -1,0 +1,188 @@
+"""The state backend contract: a versioned document plus an exclusive lock.
+
+Every backend (``local.py``, ``postgres.py``) passes the one conformance suite in
+``tests/state/test_conformance.py``; code above this layer sees only ``StateBackend``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from types import TracebackType
+
+from reconciler.errors import LockHeldError, StateConflictError
+from reconciler.models import FrozenModel, StateDocument
+
+# Backoff of ``StateBackend.lock`` when a timeout is given: first wait, growth, ceiling.
+FIRST_WAIT_SECONDS = 0.1
+BACKOFF_FACTOR = 2.0
+MAX_WAIT_SECONDS = 5.0
+
+OnWait = Callable[["LockInfo | None"], None]
+
+
+class LockInfo(FrozenModel):
+    """Who holds (or asks for) the state lock; stored beside the lock so a blocked caller can
+    say who is in the way.
+
+    ``id`` (uuid4) is the lock id that ``unlock`` and ``force_unlock`` take. ``created`` is a
+    UTC ISO-8601 time. ``ci_job`` names the CI job (a URL when the CI offers one), None outside
+    CI. ``backend`` is the backend's ``describe()`` (filled in by ``lock`` when empty). ``pid``
+    is the holder's process id on the host named in ``who``.
+    """
+
+    id: str
+    operation: str
+    who: str
+    version: str
+    created: str
+    ci_job: str | None = None
+    backend: str = ""
+    pid: int | None = None
+
+    def summary(self) -> str:
+        """``lock <id> held by <who> since <when> (<operation>, <CI job>)``."""
+        return (
+            f"lock {self.id} held by {self.who} since {self.created} "
+            f"({self.operation}, {self.ci_job or 'not in CI'})"
+        )
+
+
+def describe_holder(holder: LockInfo | None) -> str:
+    return holder.summary() if holder is not None else "a lock held by an unknown holder"
+
+
+class StateBackend(ABC):
+    """One workspace's state document and its lock.
+
+    Contract:
+    - ``read()`` returns the stored document, or None when nothing was ever written. A stored
+      document that cannot be read or parsed raises ``StateError`` naming where it lives; it is
+      never treated as empty.
+    - ``write(doc, expected_serial=n)`` is a compare-and-swap: it stores ``doc`` with serial
+      ``n + 1`` only if the stored serial is still ``n`` (``n == 0`` means "nothing stored
+      yet"), and returns the stored document. Otherwise, or when ``doc.lineage`` differs from
+      the stored lineage, it raises ``StateConflictError`` and changes nothing. A successful
+      write is durable when it returns (a crash right after loses nothing).
+    - ``lock(info, timeout=, on_wait=)`` takes the workspace's exclusive lock and returns its
+      id (``info.id``). While someone else holds it: with ``timeout == 0`` raise
+      ``LockHeldError`` at once; otherwise call ``on_wait(holder)`` before each wait, retry with
+      exponential backoff, and raise ``LockHeldError`` when ``timeout`` seconds have passed.
+      ``LockHeldError.holder`` is the holder's ``LockInfo`` (None when unknown). Locks are
+      exclusive between processes, threads and backend instances alike; a lock whose holder
+      process died is free again without anyone's help.
+    - ``unlock(lock_id)`` releases a lock this backend instance took; any other id raises
+      ``LockError`` and changes nothing.
+    - ``force_unlock(lock_id)`` breaks the current lock, whoever holds it, but only when
+      ``lock_id`` is the current lock's id (else ``LockError``). A backend that cannot break a
+      live holder says so with ``LockError``.
+    - ``lock_holder()`` returns the current holder's ``LockInfo``, or None when unlocked (stale
+      info left by a crashed holder counts as unlocked).
+    - ``describe()`` is a one-line label for messages; it never contains a secret.
+    - ``close()`` releases locks still held by this instance and frees connections; the
+      instance is not used afterwards. Backends are context managers that close on exit.
+    - Methods are safe to call from several threads.
+    """
+
+    workspace: str
+
+    @abstractmethod
+    def read(self) -> StateDocument | None: ...
+
+    @abstractmethod
+    def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument: ...
+
+    def lock(self, info: LockInfo, *, timeout: float = 0.0, on_wait: OnWait | None = None) -> str:
+        if not info.backend:
+            info = info.model_copy(update={"backend": self.describe()})
+        deadline = time.monotonic() + max(timeout, 0.0)
+        wait = FIRST_WAIT_SECONDS
+        while True:
+            try:
+                self._try_lock(info)
+            except LockHeldError as held:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _held_error(held.holder, timeout) from None
+                if on_wait is not None:
+                    on_wait(_as_lock_info(held.holder))
+                # Jitter keeps racing waiters from retrying in lockstep.
+                time.sleep(min(wait * random.uniform(0.8, 1.2), remaining))
+                wait = min(wait * BACKOFF_FACTOR, MAX_WAIT_SECONDS)
+                continue
+            return info.id
+
+    @abstractmethod
+    def _try_lock(self, info: LockInfo) -> None:
+        """Take the lock once without waiting, or raise ``LockHeldError`` with the holder."""
+
+    @abstractmethod
+    def unlock(self, lock_id: str) -> None: ...
+
+    @abstractmethod
+    def force_unlock(self, lock_id: str) -> None: ...
+
+    @abstractmethod
+    def lock_holder(self) -> LockInfo | None: ...
+
+    @abstractmethod
+    def describe(self) -> str: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> StateBackend:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _as_lock_info(holder: object | None) -> LockInfo | None:
+    return holder if isinstance(holder, LockInfo) else None
+
+
+def _held_error(holder: object | None, timeout: float) -> LockHeldError:
+    info = _as_lock_info(holder)
+    text = f"state is locked: {describe_holder(info)}"
+    if timeout > 0:
+        text += f"; gave up after waiting {timeout:g}s"
+    else:
+        text += "; wait for it with --lock-timeout"
+    if info is not None:
+        text += f", or if its holder is gone: reconciler force-unlock {info.id}"
+    return LockHeldError(text, holder=info)
+
+
+def held_by(holder: LockInfo | None) -> LockHeldError:
+    """The error ``_try_lock`` raises when someone else holds the lock."""
+    return _held_error(holder, 0.0)
+
+
+def check_swap(
+    stored: StateDocument | None, doc: StateDocument, expected_serial: int, *, where: str
+) -> None:
+    """Raise StateConflictError unless ``doc`` may replace ``stored`` at ``expected_serial``."""
+    if stored is None:
+        if expected_serial != 0:
+            raise StateConflictError(
+                f"state in {where} is missing but serial {expected_serial} was expected"
+            )
+        return
+    if stored.lineage != doc.lineage:
+        raise StateConflictError(
+            f"state in {where} has lineage {stored.lineage}, not {doc.lineage}: "
+            "it is a different state"
+        )
+    if stored.serial != expected_serial:
+        raise StateConflictError(
+            f"state in {where} is at serial {stored.serial}, not {expected_serial}: "
+            "another run changed it since it was read"
+        )

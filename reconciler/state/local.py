@@ -1,0 +1,246 @@
+"""The local backend: a JSON state file written atomically, locked with ``flock``.
+
+Files beside ``state.json``: ``state.json.backup`` (the previous version),
+``state.json.lock`` (the flock target; never deleted, since deleting a flock file lets two
+processes lock two different inodes) and ``state.json.lock.info`` (the holder's LockInfo).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reconciler.errors import LockError, StateError
+from reconciler.models import LocalBackendConfig, StateDocument
+from reconciler.state.base import LockInfo, StateBackend, check_swap, describe_holder, held_by
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+class LocalBackend(StateBackend):
+    def __init__(self, config: LocalBackendConfig, *, base_dir: Path) -> None:
+        path = Path(config.path).expanduser()
+        self.path = path if path.is_absolute() else base_dir / path
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.info_path = self.path.with_name(self.path.name + ".lock.info")
+        self.workspace = "default"
+        # lock id -> the open descriptor holding the flock
+        self._held: dict[str, int] = {}
+        self._mutex = threading.Lock()
+
+    def describe(self) -> str:
+        return f"local {self.path}"
+
+    # --- the document ---------------------------------------------------------------------
+
+    def read(self) -> StateDocument | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
+        return self._parse(text)
+
+    def _parse(self, text: str) -> StateDocument:
+        hint = f"; the previous version is in {self.backup_path}" if self._has_backup() else ""
+        try:
+            return StateDocument.model_validate_json(text)
+        except ValidationError as exc:
+            problem = _first_problem(exc)
+            raise StateError(f"state file {self.path} is corrupt: {problem}{hint}") from exc
+
+    def _has_backup(self) -> bool:
+        return self.backup_path.exists()
+
+    def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
+        self._ensure_dir()
+        with self._write_mutex():
+            stored = self.read()
+            check_swap(stored, doc, expected_serial, where=str(self.path))
+            new = doc.model_copy(update={"serial": expected_serial + 1})
+            self._replace(new.model_dump_json(indent=2) + "\n", keep_backup=stored is not None)
+            return new
+
+    def _replace(self, text: str, *, keep_backup: bool) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if keep_backup:
+                self._keep_backup()
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise StateError(f"cannot write state file {self.path}: {exc}") from exc
+
+    def _keep_backup(self) -> None:
+        # A hard link keeps the previous version without a window where state.json is missing.
+        staged = self.backup_path.with_name(self.backup_path.name + ".tmp")
+        with contextlib.suppress(FileNotFoundError):
+            staged.unlink()
+        try:
+            os.link(self.path, staged)
+        except OSError:  # filesystems without hard links
+            shutil.copy2(self.path, staged)
+        os.replace(staged, self.backup_path)
+
+    @contextlib.contextmanager
+    def _write_mutex(self) -> Iterator[None]:
+        # Writes are normally made under the state lock, but the compare-and-swap must hold even
+        # for callers that opted out of it (--no-lock), so read-compare-rename runs under a
+        # short flock on the directory (not on the lock file, which our own lock() may hold).
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with self._mutex:
+                yield
+        finally:
+            os.close(fd)
+
+    def _ensure_dir(self) -> None:
+        try:
+            self.path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create state directory {self.path.parent}: {exc}") from exc
+
+    # --- the lock -------------------------------------------------------------------------
+
+    def _try_lock(self, info: LockInfo) -> None:
+        self._ensure_dir()
+        fd = self._open_lock_file()
+        if not _try_flock(fd):
+            os.close(fd)
+            raise held_by(self._read_info())
+        try:
+            # Whatever info is there is stale: its holder's flock is gone.
+            self._write_info(info)
+        except BaseException:
+            os.close(fd)
+            raise
+        with self._mutex:
+            self._held[info.id] = fd
+
+    def unlock(self, lock_id: str) -> None:
+        with self._mutex:
+            fd = self._held.pop(lock_id, None)
+        if fd is None:
+            raise LockError(self._not_ours(lock_id))
+        try:
+            self._remove_info_if(lock_id)
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def force_unlock(self, lock_id: str) -> None:
+        with self._mutex:
+            ours = lock_id in self._held
+        if ours:
+            self.unlock(lock_id)
+            return
+        info = self._read_info()
+        if info is None or info.id != lock_id:
+            current = f"the current lock is {info.id}" if info else "no lock info is recorded"
+            raise LockError(f"cannot force-unlock {lock_id}: {current} ({self.info_path})")
+        fd = self._open_lock_file()
+        try:
+            if not _try_flock(fd):
+                pid = f" (pid {info.pid})" if info.pid else ""
+                raise LockError(
+                    f"cannot force-unlock {lock_id}: its holder {info.who}{pid} is still running "
+                    "and the local backend cannot break a live process's flock; stop that "
+                    "process and the lock is released"
+                )
+            self._remove_info_if(lock_id)
+        finally:
+            os.close(fd)
+
+    def lock_holder(self) -> LockInfo | None:
+        if not self.lock_path.exists():
+            return None
+        fd = self._open_lock_file()
+        try:
+            if _try_flock(fd):
+                return None  # free; any info file is a crashed holder's leftover
+            return self._read_info()
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        with self._mutex:
+            held = list(self._held)
+        for lock_id in held:
+            with contextlib.suppress(LockError):
+                self.unlock(lock_id)
+
+    def _open_lock_file(self) -> int:
+        try:
+            return os.open(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as exc:
+            raise LockError(f"cannot open lock file {self.lock_path}: {exc.strerror}") from exc
+
+    def _read_info(self) -> LockInfo | None:
+        try:
+            return LockInfo.model_validate_json(self.info_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            # Missing (between a holder's flock and its info write) or half-written by an older
+            # tool: the holder is unknown, which callers report as such.
+            return None
+
+    def _write_info(self, info: LockInfo) -> None:
+        tmp = self.info_path.with_name(f".{self.info_path.name}.{os.getpid()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(info.model_dump_json(indent=2) + "\n")
+            os.replace(tmp, self.info_path)
+        except OSError as exc:
+            raise LockError(f"cannot write lock info {self.info_path}: {exc}") from exc
+
+    def _remove_info_if(self, lock_id: str) -> None:
+        info = self._read_info()
+        if info is not None and info.id == lock_id:
+            with contextlib.suppress(FileNotFoundError):
+                self.info_path.unlink()
+
+    def _not_ours(self, lock_id: str) -> str:
+        holder = self.lock_holder()
+        now = f"the state is {describe_holder(holder)}" if holder else "the state is not locked"
+        return f"cannot unlock {lock_id}: this process does not hold that lock ({now})"
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    if error["type"] == "json_invalid":
+        return "not valid JSON"
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])

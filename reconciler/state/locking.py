@@ -1,0 +1,116 @@
+"""Lock metadata (who, where, which CI job), holding a lock for a block, and --lock-timeout."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from reconciler import __version__
+from reconciler.state.base import LockInfo, OnWait, StateBackend
+
+
+def new_lock_info(
+    operation: str, *, backend: str = "", env: Mapping[str, str] | None = None
+) -> LockInfo:
+    """A fresh LockInfo for this process; ``backend`` is filled in by ``lock`` when empty."""
+    return LockInfo(
+        id=str(uuid.uuid4()),
+        operation=operation,
+        who=f"{_user()}@{socket.gethostname()}",
+        version=__version__,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        ci_job=ci_job(os.environ if env is None else env),
+        backend=backend,
+        pid=os.getpid(),
+    )
+
+
+def ci_job(env: Mapping[str, str]) -> str | None:
+    """Name the CI job from the usual environment variables; None outside CI."""
+    if env.get("GITHUB_ACTIONS") == "true":
+        run_id = env.get("GITHUB_RUN_ID", "")
+        server, repo = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY")
+        where = f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else ""
+        name = "/".join(
+            part for part in (env.get("GITHUB_WORKFLOW"), env.get("GITHUB_JOB")) if part
+        )
+        text = f"GitHub Actions {name or 'job'}"
+        if run_id:
+            text += f" run {run_id}"
+        return f"{text} {where}".strip()
+    if env.get("GITLAB_CI"):
+        return env.get("CI_JOB_URL") or f"GitLab CI job {env.get('CI_JOB_ID', '?')}"
+    if env.get("BUILDKITE_BUILD_URL"):
+        return env["BUILDKITE_BUILD_URL"]
+    if env.get("JENKINS_URL") or env.get("BUILD_URL"):
+        return env.get("BUILD_URL") or "Jenkins job"
+    if env.get("CIRCLE_BUILD_URL"):
+        return env["CIRCLE_BUILD_URL"]
+    if env.get("CI", "").lower() in ("1", "true", "yes"):
+        return "CI"
+    return None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers running as a bare uid)
+        return f"uid{os.getuid()}"
+
+
+def format_waiting(holder: LockInfo | None) -> str:
+    """``waiting for lock <id> held by <who> since <when> (<operation>, <CI job>)``."""
+    if holder is None:
+        return "waiting for a lock held by an unknown holder"
+    return f"waiting for {holder.summary()}"
+
+
+@contextmanager
+def hold_lock(
+    backend: StateBackend,
+    operation: str,
+    *,
+    timeout: float = 0.0,
+    on_wait: OnWait | None = None,
+) -> Iterator[LockInfo]:
+    """Hold the backend's lock for the block; raise LockHeldError naming the holder when it
+    cannot be had within ``timeout`` seconds (0: one try)."""
+    info = new_lock_info(operation, backend=backend.describe())
+    lock_id = backend.lock(info, timeout=timeout, on_wait=on_wait)
+    try:
+        yield info
+    finally:
+        backend.unlock(lock_id)
+
+
+_DURATION_RE = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|h|m|s)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"30s"``, ``"5m"``, ``"1m30s"``, ``"1h"``, ``"250ms"``, ``"0"`` or a bare
+    number of seconds; raises ValueError with a message fit for the user."""
+    cleaned = text.strip().lower()
+    try:
+        seconds = float(cleaned)
+    except ValueError:
+        pass
+    else:
+        if seconds < 0:
+            raise ValueError(f"duration {text!r} is negative")
+        return seconds
+    total, position = 0.0, 0
+    for match in _DURATION_RE.finditer(cleaned):
+        if match.start() != position:
+            break
+        total += float(match["value"]) * _UNIT_SECONDS[match["unit"]]
+        position = match.end()
+    if not cleaned or position != len(cleaned):
+        raise ValueError(f"{text!r} is not a duration like 30s, 5m, 1m30s or 0")
+    return total

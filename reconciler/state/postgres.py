@@ -1,0 +1,350 @@
+"""The PostgreSQL backend (psycopg 3): one row per workspace, a locks row and an advisory lock.
+
+Why both a session advisory lock and a locks row: the advisory lock is what excludes (the server
+drops it when the holder's session dies, so a crashed or ``kill -9``-ed holder frees it by
+itself), the row is what names the holder. A row whose advisory lock is free is a crashed
+holder's leftover and is ignored, then overwritten by the next locker. ``force_unlock`` finds
+the session holding the advisory lock in ``pg_locks`` and terminates it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import threading
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from pydantic import ValidationError
+
+from reconciler.errors import LockError, StateConflictError, StateError
+from reconciler.models import PostgresBackendConfig, StateDocument
+from reconciler.state.base import LockInfo, StateBackend, check_swap, describe_holder, held_by
+
+CONNECT_TIMEOUT_SECONDS = 10
+# How long force_unlock waits for a terminated holder's session to be gone.
+TERMINATE_WAIT_MS = 5000
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+class PostgresBackend(StateBackend):
+    def __init__(self, config: PostgresBackendConfig) -> None:
+        self._dsn = config.dsn.get_secret_value()
+        self.schema = config.db_schema
+        self.workspace = config.workspace
+        self._key = advisory_key("lock", self.schema, self.workspace)
+        self._states = sql.Identifier(self.schema, "states")
+        self._locks = sql.Identifier(self.schema, "locks")
+        self._mutex = threading.Lock()
+        # lock id -> the dedicated session holding the advisory lock
+        self._held: dict[str, Connection] = {}
+        self._conn = self._connect()
+        try:
+            self._ensure_tables()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def describe(self) -> str:
+        return f"postgres {redact_dsn(self._dsn)} schema={self.schema} workspace={self.workspace}"
+
+    # --- connections and errors -------------------------------------------------------------
+
+    def _connect(self) -> Connection:
+        try:
+            return psycopg.connect(
+                self._dsn,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                application_name="reconciler",
+            )
+        except psycopg.Error as exc:
+            raise self._error("cannot connect to PostgreSQL", exc) from exc
+
+    def _error(
+        self, doing: str, exc: psycopg.Error, kind: type[StateError] = StateError
+    ) -> StateError:
+        # psycopg messages can echo connection info; never let the password through.
+        detail = redact_text(str(exc).strip(), self._dsn)
+        return kind(f"{doing} ({redact_dsn(self._dsn)}): {detail}")
+
+    def _ensure_tables(self) -> None:
+        try:
+            with self._mutex:
+                found = self._conn.execute(
+                    "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
+                    (self._states.as_string(self._conn), self._locks.as_string(self._conn)),
+                ).fetchone()
+                if found and found[0]:
+                    return
+                with self._conn.transaction():
+                    # Two processes racing on CREATE ... IF NOT EXISTS can still collide on the
+                    # catalog's unique index; a transaction-level advisory lock serialises them.
+                    self._conn.execute(
+                        "SELECT pg_advisory_xact_lock(%s)", (advisory_key("ddl", self.schema),)
+                    )
+                    for statement in self._ddl():
+                        self._conn.execute(statement)
+        except psycopg.Error as exc:
+            raise self._error(
+                f"cannot create the state tables in schema {self.schema}", exc
+            ) from exc
+
+    def _ddl(self) -> list[sql.Composed]:
+        return [
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)),
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                " workspace text PRIMARY KEY,"
+                " lineage text NOT NULL,"
+                " serial bigint NOT NULL CHECK (serial > 0),"
+                " document jsonb NOT NULL,"
+                " updated_at timestamptz NOT NULL DEFAULT now())"
+            ).format(self._states),
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                " workspace text PRIMARY KEY,"
+                " lock_id text NOT NULL,"
+                " info jsonb NOT NULL,"
+                " locked_at timestamptz NOT NULL DEFAULT now())"
+            ).format(self._locks),
+        ]
+
+    def _query(
+        self, statement: sql.Composed | str, params: tuple[Any, ...], doing: str
+    ) -> tuple[list[tuple[Any, ...]], int]:
+        """Run one statement on the shared session; returns its rows and row count."""
+        try:
+            with self._mutex:
+                cursor = self._conn.execute(statement, params)
+                # Fetch under the mutex so another thread's statement cannot interleave.
+                rows = cursor.fetchall() if cursor.description else []
+                return rows, cursor.rowcount
+        except psycopg.Error as exc:
+            raise self._error(doing, exc) from exc
+
+    # --- the document -----------------------------------------------------------------------
+
+    def read(self) -> StateDocument | None:
+        rows, _ = self._query(
+            sql.SQL("SELECT document FROM {} WHERE workspace = %s").format(self._states),
+            (self.workspace,),
+            "cannot read the state",
+        )
+        if not rows:
+            return None
+        try:
+            return StateDocument.model_validate(rows[0][0])
+        except ValidationError as exc:
+            raise StateError(
+                f"state of workspace {self.workspace} in {self.schema}.states is corrupt: "
+                f"{exc.errors()[0]['msg']}"
+            ) from exc
+
+    def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
+        new = doc.model_copy(update={"serial": expected_serial + 1})
+        document = Jsonb(new.model_dump(mode="json"))
+        if expected_serial == 0:
+            statement = sql.SQL(
+                "INSERT INTO {} (workspace, lineage, serial, document, updated_at)"
+                " VALUES (%s, %s, %s, %s, now()) ON CONFLICT (workspace) DO NOTHING"
+            ).format(self._states)
+            params: tuple[Any, ...] = (self.workspace, new.lineage, new.serial, document)
+        else:
+            statement = sql.SQL(
+                "UPDATE {} SET serial = %s, document = %s, updated_at = now()"
+                " WHERE workspace = %s AND serial = %s AND lineage = %s"
+            ).format(self._states)
+            params = (new.serial, document, self.workspace, expected_serial, new.lineage)
+        _, count = self._query(statement, params, "cannot write the state")
+        if count != 1:
+            where = f"workspace {self.workspace} of {self.schema}.states"
+            check_swap(self.read(), doc, expected_serial, where=where)
+            raise StateConflictError(f"state in {where} changed while it was being written")
+        return new
+
+    # --- the lock ---------------------------------------------------------------------------
+
+    def _try_lock(self, info: LockInfo) -> None:
+        conn = self._connect()
+        try:
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+            if not (got and got[0]):
+                conn.close()
+                raise held_by(self.lock_holder())
+            # Any row already there belongs to a holder whose session died: overwrite it.
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (workspace, lock_id, info, locked_at)"
+                    " VALUES (%s, %s, %s, now()) ON CONFLICT (workspace) DO UPDATE"
+                    " SET lock_id = EXCLUDED.lock_id, info = EXCLUDED.info, locked_at = now()"
+                ).format(self._locks),
+                (self.workspace, info.id, Jsonb(info.model_dump(mode="json"))),
+            )
+        except psycopg.Error as exc:
+            conn.close()
+            raise self._error("cannot take the state lock", exc, LockError) from exc
+        with self._mutex:
+            self._held[info.id] = conn
+
+    def unlock(self, lock_id: str) -> None:
+        with self._mutex:
+            conn = self._held.pop(lock_id, None)
+        if conn is None:
+            holder = self.lock_holder()
+            now = f"the state is {describe_holder(holder)}" if holder else "the state is not locked"
+            raise LockError(
+                f"cannot unlock {lock_id}: this process does not hold that lock ({now})"
+            )
+        try:
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE workspace = %s AND lock_id = %s").format(self._locks),
+                (self.workspace, lock_id),
+            )
+            conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+        except psycopg.Error as exc:
+            raise LockError(
+                f"lock {lock_id} was lost before it was released: its PostgreSQL session ended "
+                "(force-unlocked, or the connection dropped)"
+            ) from exc
+        finally:
+            conn.close()
+
+    def force_unlock(self, lock_id: str) -> None:
+        with self._mutex:
+            ours = lock_id in self._held
+        if ours:
+            self.unlock(lock_id)
+            return
+        rows, _ = self._query(
+            sql.SQL("SELECT lock_id FROM {} WHERE workspace = %s").format(self._locks),
+            (self.workspace,),
+            "cannot read the lock",
+        )
+        current = rows[0][0] if rows else None
+        if current != lock_id:
+            now = f"the current lock is {current}" if current else "no lock is recorded"
+            raise LockError(f"cannot force-unlock {lock_id}: {now} (workspace {self.workspace})")
+        for pid in self._holder_pids():
+            try:
+                rows, _ = self._query(
+                    "SELECT pg_terminate_backend(%s, %s)",
+                    (pid, TERMINATE_WAIT_MS),
+                    f"cannot terminate the PostgreSQL session (pid {pid}) holding lock {lock_id}",
+                )
+            except StateError as exc:
+                raise LockError(str(exc)) from exc
+            if not rows[0][0]:
+                raise LockError(
+                    f"the PostgreSQL session (pid {pid}) holding lock {lock_id} did not end "
+                    f"within {TERMINATE_WAIT_MS // 1000}s"
+                )
+        self._query(
+            sql.SQL("DELETE FROM {} WHERE workspace = %s AND lock_id = %s").format(self._locks),
+            (self.workspace, lock_id),
+            "cannot remove the lock row",
+        )
+
+    def _holder_pids(self) -> list[int]:
+        classid, objid = _split_key(self._key)
+        rows, _ = self._query(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 1",
+            (classid, objid),
+            "cannot look up the lock holder",
+        )
+        return [int(row[0]) for row in rows]
+
+    def lock_holder(self) -> LockInfo | None:
+        if not self._holder_pids():
+            return None  # a row left now is a crashed holder's
+        rows, _ = self._query(
+            sql.SQL("SELECT info FROM {} WHERE workspace = %s").format(self._locks),
+            (self.workspace,),
+            "cannot read the lock",
+        )
+        if not rows:
+            return None
+        try:
+            return LockInfo.model_validate(rows[0][0])
+        except ValidationError:
+            return None  # written by another tool version: the holder is unknown
+
+    def close(self) -> None:
+        with self._mutex:
+            held = list(self._held)
+        for lock_id in held:
+            with contextlib.suppress(LockError):
+                self.unlock(lock_id)
+        self._conn.close()
+
+
+def advisory_key(*parts: str) -> int:
+    """A stable signed 64-bit advisory lock key for ``parts``."""
+    digest = hashlib.sha256("\0".join(("reconciler", *parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _split_key(key: int) -> tuple[int, int]:
+    # pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low 32 bits).
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    return unsigned >> 32, unsigned & 0xFFFFFFFF
+
+
+REDACTED = "***"
+_KV_PASSWORD_RE = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with its password replaced by ``***`` (URL and key=value forms)."""
+    if "://" not in dsn:
+        return _KV_PASSWORD_RE.sub(lambda m: m.group(1) + REDACTED, dsn)
+    try:
+        parts = urlsplit(dsn)
+        netloc = parts.netloc
+        userinfo, at, hostinfo = netloc.rpartition("@")
+        if at and ":" in userinfo:
+            user = userinfo.split(":", 1)[0]
+            netloc = f"{user}:{REDACTED}@{hostinfo}"
+        query = parts.query
+        if query:
+            pairs = [
+                (key, REDACTED if key.lower() == "password" else value)
+                for key, value in parse_qsl(query, keep_blank_values=True)
+            ]
+            query = urlencode(pairs, safe="*", quote_via=quote)
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return f"{dsn.split('://', 1)[0]}://{REDACTED}"
+
+
+def _passwords(dsn: str) -> list[str]:
+    found: list[str] = []
+    if "://" in dsn:
+        try:
+            parts = urlsplit(dsn)
+            if parts.password:
+                found.append(parts.password)
+            userinfo = parts.netloc.rpartition("@")[0]
+            if ":" in userinfo:
+                found.append(userinfo.split(":", 1)[1])  # as written, percent-encoded
+            found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v]
+        except ValueError:
+            pass
+    for match in _KV_PASSWORD_RE.finditer(dsn):
+        found.append(match.group(2).strip("'"))
+    return [secret for secret in found if secret]
+
+
+def redact_text(text: str, dsn: str) -> str:
+    """``text`` with the DSN and its password replaced wherever they appear."""
+    text = text.replace(dsn, redact_dsn(dsn))
+    for secret in sorted(set(_passwords(dsn)), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
