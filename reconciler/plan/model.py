@@ -20,6 +20,9 @@ class Action(StrEnum):
     ADOPT = "adopt"
     DELETE = "delete"
     FORGET = "forget"
+    # State only: record a changed ``protect`` of a GID we already manage, so protection
+    # stays sticky when the GID later leaves the file.
+    UPDATE = "update"
 
     @property
     def symbol(self) -> str:
@@ -31,7 +34,13 @@ class Action(StrEnum):
         return self in (Action.CREATE, Action.DELETE)
 
 
-_SYMBOLS = {Action.CREATE: "+", Action.ADOPT: "=", Action.DELETE: "-", Action.FORGET: "~"}
+_SYMBOLS = {
+    Action.CREATE: "+",
+    Action.ADOPT: "=",
+    Action.DELETE: "-",
+    Action.FORGET: "~",
+    Action.UPDATE: "*",
+}
 
 
 class GuardKind(StrEnum):
@@ -54,6 +63,8 @@ class Guard(FrozenModel):
     override: str | None = None
     # True when the user passed the override: shown, but no longer blocking.
     overridden: bool = False
+    # What a plan-level guard is about: "INSTANCE_ID" or "INSTANCE_ID/GROUP_ID" (None: the plan).
+    subject: str | None = None
 
     @property
     def refuses(self) -> bool:
@@ -69,6 +80,8 @@ class Change(FrozenModel):
     topic: str | None = None
     protect: bool = False
     guards: tuple[Guard, ...] = ()
+    # Deletes only: OnsMqttQueryClientByGroupId's OnlineCount (None: not looked up).
+    online_clients: int | None = None
 
     @property
     def key(self) -> ResourceKey:
@@ -80,6 +93,7 @@ class PlanSummary(FrozenModel):
     adopt: int = 0
     delete: int = 0
     forget: int = 0
+    update: int = 0
     unmanaged: int = 0
 
 
@@ -100,6 +114,9 @@ class Plan(FrozenModel):
     guards: tuple[Guard, ...] = ()
     targets: tuple[str, ...] = ()
     refresh_only: bool = False
+    # "REGION/INSTANCE_ID" -> the GIDs listed at refresh time, so a stale plan can say which
+    # GIDs appeared or vanished (saved plan files only; the JSON renderer leaves it out).
+    inventory_group_ids: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @property
     def summary(self) -> PlanSummary:
