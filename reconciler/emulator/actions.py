@@ -1,0 +1,337 @@
+"""The eight OnsMqtt actions: parameter checks, naming rules, regions and the BIZ_* answers.
+
+Each handler takes the request's parameters and returns the success body without
+``RequestId`` (the server adds it), or raises ``ApiError`` with the service's code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from reconciler.emulator.protocol import ApiError, invalid, missing
+from reconciler.emulator.store import (
+    CLIENT_ID_SEPARATOR,
+    EmulatorStore,
+    InstanceRecord,
+    StatsPoint,
+)
+from reconciler.models import GROUP_ID_RE, KNOWN_REGIONS
+
+GROUP_ACTIONS = ("OnsMqttGroupIdCreate", "OnsMqttGroupIdDelete", "OnsMqttGroupIdList")
+QUERY_ACTIONS = (
+    "OnsMqttQueryHistoryOnline",
+    "OnsMqttQueryClientByTopic",
+    "OnsMqttQueryClientByGroupId",
+    "OnsMqttQueryClientByClientId",
+    "OnsMqttQueryMsgTransTrend",
+)
+ALL_ACTIONS = GROUP_ACTIONS + QUERY_ACTIONS
+ONE_DAY_MS = 24 * 60 * 60 * 1000
+MAX_CLIENT_ID_LENGTH = 64
+
+Params = Mapping[str, str]
+Body = dict[str, Any]
+
+
+def _opt(params: Params, name: str) -> str | None:
+    """An optional parameter; blank counts as absent, as the SDKs send blanks for unset fields."""
+    value = params.get(name, "").strip()
+    return value or None
+
+
+def _req(params: Params, name: str) -> str:
+    value = _opt(params, name)
+    if value is None:
+        raise missing(name)
+    return value
+
+
+def _instance_not_found(instance_id: str) -> ApiError:
+    return ApiError(404, "BIZ_INSTANCE_NOT_FOUND", f"The instance {instance_id} does not exist.")
+
+
+def _group_not_found(group_id: str) -> ApiError:
+    return ApiError(400, "BIZ_SUBSCRIPTION_NOT_FOUND", f"The group {group_id} does not exist.")
+
+
+def _topic_not_found(topic: str) -> ApiError:
+    return ApiError(400, "BIZ_TOPIC_NOT_FOUND", f"The topic {topic} does not exist.")
+
+
+def _check_group_id(group_id: str) -> None:
+    if not GROUP_ID_RE.match(group_id):
+        raise invalid(
+            f"GroupId {group_id} is invalid: it must start with GID_ or GID-, be 7 to 64"
+            " characters long and use only letters, digits, '-' and '_'."
+        )
+
+
+def _millis(params: Params, name: str) -> int:
+    text = _req(params, name)
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise invalid(f"{name} must be a time in milliseconds, not {text!r}.") from exc
+
+
+def _time_range(params: Params) -> tuple[int, int]:
+    begin, end = _millis(params, "BeginTime"), _millis(params, "EndTime")
+    if begin > end:
+        raise invalid("BeginTime must not be after EndTime.")
+    # The service answers at most one day of data, counted from BeginTime.
+    return begin, min(end, begin + ONE_DAY_MS)
+
+
+def _stats(title: str, x_unit: str, y_unit: str, points: Sequence[StatsPoint]) -> Body:
+    records = [{"X": p.x, "Y": int(p.y) if p.y == int(p.y) else round(p.y, 3)} for p in points]
+    return {
+        "Data": {
+            "Title": title,
+            "XUnit": x_unit,
+            "YUnit": y_unit,
+            "Records": {"StatsDataDo": records},
+        }
+    }
+
+
+class Actions:
+    def __init__(self, store: EmulatorStore) -> None:
+        self.store = store
+        self._handlers: dict[str, Callable[[Params], Body]] = {
+            "OnsMqttGroupIdCreate": self.group_id_create,
+            "OnsMqttGroupIdDelete": self.group_id_delete,
+            "OnsMqttGroupIdList": self.group_id_list,
+            "OnsMqttQueryHistoryOnline": self.query_history_online,
+            "OnsMqttQueryClientByTopic": self.query_client_by_topic,
+            "OnsMqttQueryClientByGroupId": self.query_client_by_group_id,
+            "OnsMqttQueryClientByClientId": self.query_client_by_client_id,
+            "OnsMqttQueryMsgTransTrend": self.query_msg_trans_trend,
+        }
+
+    def handler(self, action: str) -> Callable[[Params], Body]:
+        handler = self._handlers.get(action)
+        if handler is None:
+            raise ApiError(
+                404,
+                "InvalidAction.NotFound",
+                f"Specified api {action} is not found, please check your url and method.",
+            )
+        return handler
+
+    # --- instance resolution --------------------------------------------------------------
+
+    def _region(self, params: Params) -> str | None:
+        region = _opt(params, "RegionId")
+        if (
+            region is not None
+            and region not in KNOWN_REGIONS
+            and not any(inst.region == region for inst in self.store.instances())
+        ):
+            raise ApiError(400, "BIZ_REGION_NOT_FOUND", f"The region {region} does not exist.")
+        return region
+
+    def _named_instance(self, params: Params) -> InstanceRecord | None:
+        """The instance named by ``InstanceId`` (checked against ``RegionId``), else None."""
+        region = self._region(params)
+        instance_id = _opt(params, "InstanceId")
+        if instance_id is None:
+            return None
+        instance = self.store.instance(instance_id)
+        if instance is None:
+            raise _instance_not_found(instance_id)
+        if region is not None and region != instance.region:
+            raise ApiError(
+                404,
+                "BIZ_INSTANCE_NOT_FOUND",
+                f"The instance {instance_id} does not exist in region {region}.",
+            )
+        return instance
+
+    def _shared_instances(self, params: Params) -> list[InstanceRecord]:
+        """Instances without an independent namespace that an unnamed call may address.
+
+        The Tea SDK sends no RegionId, so then every region counts. None at all means the
+        caller had to name a (namespaced) instance.
+        """
+        region = self._region(params)
+        shared = [
+            inst
+            for inst in self.store.instances()
+            if not inst.independent_naming and (region is None or inst.region == region)
+        ]
+        if not shared:
+            raise missing("InstanceId")
+        return shared
+
+    def _instance_of_group(self, params: Params, group_id: str) -> InstanceRecord:
+        named = self._named_instance(params)
+        if named is not None:
+            if self.store.group(named.instance_id, group_id) is None:
+                raise _group_not_found(group_id)
+            return named
+        holders = set(self.store.instances_holding(group_id))
+        for inst in self._shared_instances(params):
+            if inst.instance_id in holders:
+                return inst
+        raise _group_not_found(group_id)
+
+    # --- group management -----------------------------------------------------------------
+
+    def group_id_create(self, params: Params) -> Body:
+        group_id = _req(params, "GroupId")
+        _check_group_id(group_id)
+        instance = self._named_instance(params)
+        if instance is None:
+            shared = self._shared_instances(params)
+            if len(shared) != 1:
+                raise missing("InstanceId")
+            instance = shared[0]
+        topic = _opt(params, "Topic")
+        if topic is not None and not self.store.has_topic(instance.instance_id, topic):
+            raise _topic_not_found(topic)
+        shared_ids = (
+            []
+            if instance.independent_naming
+            else [i.instance_id for i in self.store.instances() if not i.independent_naming]
+        )
+        with self.store.transaction() as db:
+            # Shared-namespace instances of the account see each other's names.
+            for other in shared_ids:
+                taken = db.execute(
+                    "SELECT 1 FROM groups WHERE instance_id = ? AND group_id = ?",
+                    (other, group_id),
+                ).fetchone()
+                if taken is not None and other != instance.instance_id:
+                    raise ApiError(
+                        400,
+                        "BIZ_SUBSCRIPTION_EXISTED",
+                        f"The group {group_id} already exists in instance {other}, which shares"
+                        " the account-wide namespace.",
+                    )
+            if not self.store.insert_group(db, instance.instance_id, group_id, topic):
+                raise ApiError(
+                    400, "BIZ_SUBSCRIPTION_EXISTED", f"The group {group_id} already exists."
+                )
+        return {}
+
+    def group_id_delete(self, params: Params) -> Body:
+        group_id = _req(params, "GroupId")
+        _check_group_id(group_id)
+        instance = self._instance_of_group(params, group_id)
+        with self.store.transaction() as db:
+            if not self.store.delete_group(db, instance.instance_id, group_id):
+                raise _group_not_found(group_id)
+        return {}
+
+    def group_id_list(self, params: Params) -> Body:
+        named = self._named_instance(params)
+        instances = [named] if named is not None else self._shared_instances(params)
+        by_id = {inst.instance_id: inst for inst in instances}
+        rows = [
+            {
+                "GroupId": group.group_id,
+                "InstanceId": group.instance_id,
+                "IndependentNaming": by_id[group.instance_id].independent_naming,
+                "CreateTime": group.create_time,
+                "UpdateTime": group.update_time,
+            }
+            for group in self.store.groups(list(by_id))
+        ]
+        return {"Data": {"MqttGroupIdDo": rows}}
+
+    # --- device queries -------------------------------------------------------------------
+
+    def query_client_by_group_id(self, params: Params) -> Body:
+        group_id = _req(params, "GroupId")
+        _check_group_id(group_id)
+        instance = self._instance_of_group(params, group_id)
+        count = self.store.online_count_by_group(instance.instance_id, group_id)
+        return {"MqttClientSetDo": {"OnlineCount": count}}
+
+    def query_client_by_topic(self, params: Params) -> Body:
+        parent_topic = _req(params, "ParentTopic")
+        sub_topic = params.get("SubTopic", "").strip()
+        named = self._named_instance(params)
+        instances = [named] if named is not None else self._shared_instances(params)
+        holders = [i for i in instances if self.store.has_topic(i.instance_id, parent_topic)]
+        if not holders:
+            raise _topic_not_found(parent_topic)
+        count = sum(
+            self.store.online_count_by_topic(i.instance_id, parent_topic, sub_topic)
+            for i in holders
+        )
+        return {"MqttClientSetDo": {"OnlineCount": count}}
+
+    def query_client_by_client_id(self, params: Params) -> Body:
+        client_id = _req(params, "ClientId")
+        group_id, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
+        if not sep or not device or len(client_id) > MAX_CLIENT_ID_LENGTH:
+            raise invalid(
+                f"ClientId {client_id} is invalid: it must read GROUP_ID@@@DEVICE_ID and be at"
+                f" most {MAX_CLIENT_ID_LENGTH} characters long."
+            )
+        _check_group_id(group_id)
+        named = self._named_instance(params)
+        instances = [named] if named is not None else self._shared_instances(params)
+        for inst in instances:
+            client = self.store.client(inst.instance_id, client_id)
+            if client is not None:
+                subscriptions = [
+                    {"ParentTopic": s.parent_topic, "SubTopic": s.sub_topic, "Qos": s.qos}
+                    for s in client.subscriptions
+                ]
+                return {
+                    "MqttClientInfoDo": {
+                        "ClientId": client.client_id,
+                        "Online": client.online,
+                        "LastTouch": client.last_touch,
+                        "SocketChannel": client.socket,
+                        "SubScriptonData": {"SubscriptionDo": subscriptions},
+                    }
+                }
+        raise ApiError(
+            400, "BIZ_CONSUMER_NOT_ONLINE", f"The client {client_id} has never been online."
+        )
+
+    def query_history_online(self, params: Params) -> Body:
+        group_id = _req(params, "GroupId")
+        begin, end = _time_range(params)
+        _check_group_id(group_id)
+        instance = self._instance_of_group(params, group_id)
+        points = self.store.online_history(instance.instance_id, group_id, begin, end)
+        return _stats(f"{group_id} online clients", "time(ms)", "clients", points)
+
+    def query_msg_trans_trend(self, params: Params) -> Body:
+        begin, end = _time_range(params)
+        instance_id = _req(params, "InstanceId")
+        parent_topic = _req(params, "ParentTopic")
+        tps_type = _req(params, "TpsType")
+        trans_type = _req(params, "TransType")
+        if tps_type not in ("TPS", "SUM"):
+            raise invalid(f"TpsType must be TPS or SUM, not {tps_type}.")
+        if trans_type not in ("PUB", "SUB"):
+            raise invalid(f"TransType must be PUB or SUB, not {trans_type}.")
+        msg_type = _opt(params, "MsgType")
+        if msg_type is not None and msg_type not in ("P2P", "SUB"):
+            raise invalid(f"MsgType must be P2P or SUB, not {msg_type}.")
+        qos_text = _opt(params, "Qos")
+        if qos_text is not None and qos_text not in ("0", "1", "2"):
+            raise invalid(f"Qos must be 0, 1 or 2, not {qos_text}.")
+        instance = self._named_instance(params)
+        assert instance is not None and instance.instance_id == instance_id
+        if not self.store.has_topic(instance_id, parent_topic):
+            raise _topic_not_found(parent_topic)
+        points = self.store.message_trend(
+            instance_id,
+            parent_topic,
+            begin,
+            end,
+            trans_type=trans_type,
+            summed=tps_type == "SUM",
+            sub_topic=_opt(params, "SubTopic"),
+            msg_type=msg_type,
+            qos=None if qos_text is None else int(qos_text),
+        )
+        unit = "msg" if tps_type == "SUM" else "msg/s"
+        return _stats(f"{parent_topic} {trans_type} {tps_type}", "time(ms)", unit, points)

@@ -1,0 +1,115 @@
+"""The wire shapes of the RPC protocol: request parameters in, JSON or XML bodies out."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, Code and Message, as the service writes them."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        super().__init__(f"{code} (HTTP {status}): {message}")
+
+
+def missing(name: str) -> ApiError:
+    return ApiError(
+        400,
+        "MissingParameter",
+        f'The input parameter "{name}" that is mandatory for processing this request'
+        " is not supplied.",
+    )
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError(400, "BIZ_FIELD_CHECK_INVALID", message)
+
+
+def merge_parameters(query: str, body: bytes, content_type: str) -> dict[str, str]:
+    """Query-string and form-body parameters merged (body wins), blank values kept.
+
+    Both SDK wire shapes are accepted: the core SDK puts everything in the query, Tea puts the
+    action's parameters in the body. A body without a content type is read as a form too.
+    """
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if body and kind in ("", FORM_CONTENT_TYPE):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise invalid("the request body is not UTF-8") from exc
+        params.update(parse_qsl(text, keep_blank_values=True))
+    return params
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4()).upper()
+
+
+@dataclass(frozen=True)
+class Encoded:
+    body: bytes
+    content_type: str
+
+
+def wants_xml(params: Mapping[str, str]) -> bool:
+    """The service answers XML unless ``Format`` says JSON (any case)."""
+    return params.get("Format", "XML").strip().upper() != "JSON"
+
+
+def encode_success(action: str, body: Mapping[str, Any], *, xml: bool) -> Encoded:
+    if xml:
+        return Encoded(_xml_document(f"{action}Response", body), "text/xml;charset=utf-8")
+    return _json(body)
+
+
+def encode_error(error: ApiError, *, request_id: str, host_id: str, xml: bool) -> Encoded:
+    body = {
+        "RequestId": request_id,
+        "HostId": host_id,
+        "Code": error.code,
+        "Message": error.message,
+        "Recommend": f"https://api.aliyun.com/troubleshoot?q={error.code}",
+    }
+    if xml:
+        return Encoded(_xml_document("Error", body), "text/xml;charset=utf-8")
+    return _json(body)
+
+
+def _json(body: Mapping[str, Any]) -> Encoded:
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Encoded(text.encode("utf-8"), "application/json;charset=utf-8")
+
+
+def _xml_document(root: str, body: Mapping[str, Any]) -> bytes:
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>']
+    _xml_element(parts, root, body)
+    return "".join(parts).encode("utf-8")
+
+
+def _xml_element(parts: list[str], name: str, value: Any) -> None:
+    # Lists repeat their element name, as the service's XML does: <Data><Item/><Item/></Data>.
+    if isinstance(value, list):
+        for item in value:
+            _xml_element(parts, name, item)
+        return
+    parts.append(f"<{name}>")
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            _xml_element(parts, str(key), child)
+    elif isinstance(value, bool):
+        parts.append("true" if value else "false")
+    elif value is not None:
+        parts.append(escape(str(value)))
+    parts.append(f"</{name}>")

@@ -1,0 +1,245 @@
+"""The emulator's HTTP/1.1 server: one request, one action, answered as the service would.
+
+Each response is written as ONE buffer (status line, headers and body together): writing the
+headers and the body separately stalls keep-alive clients on Nagle plus delayed ACK (~40 ms a
+call). Injected latency sleeps before the action runs and holds no lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from reconciler.emulator.actions import Actions
+from reconciler.emulator.auth import Authenticator
+from reconciler.emulator.faults import Fault, FaultInjector
+from reconciler.emulator.protocol import (
+    ApiError,
+    Encoded,
+    encode_error,
+    encode_success,
+    merge_parameters,
+    missing,
+    new_request_id,
+    wants_xml,
+)
+from reconciler.emulator.store import EmulatorStore
+from reconciler.emulator.throttle import Throttler
+from reconciler.errors import EmulatorError
+from reconciler.models import DEFAULT_REGION
+from reconciler.ratelimit import Rate
+
+MAX_BODY_BYTES = 1 << 20
+IDLE_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    latency_ms: float = 0.0
+    fault_rate: float = 0.0
+    # Per-action overrides of the default throttles (30/min for the query actions); None lifts one.
+    throttles: Mapping[str, Rate | None] = field(default_factory=dict)
+    fault_seed: int | None = None
+
+
+class _Service:
+    """Everything a request handler needs, shared by all handler threads."""
+
+    def __init__(self, store: EmulatorStore, options: EmulatorOptions) -> None:
+        self.store = store
+        self.options = options
+        self.actions = Actions(store)
+        self.authenticator = Authenticator(store)
+        self.throttler = Throttler(options.throttles)
+        self.faults = FaultInjector(options.fault_rate, seed=options.fault_seed)
+
+    def answer(
+        self, method: str, params: Mapping[str, str], fault: Fault | None
+    ) -> tuple[int, Encoded]:
+        request_id = new_request_id()
+        xml = wants_xml(params)
+        region = params.get("RegionId") or DEFAULT_REGION
+        action = params.get("Action", "")
+        try:
+            if not action:
+                raise missing("Action")
+            handler = self.actions.handler(action)
+            access_key_id = self.authenticator.authenticate(method, params)
+            self.throttler.check(access_key_id, action)
+            if fault is not None and not fault.drops_connection:
+                raise fault.error()
+            body: dict[str, Any] = {"RequestId": request_id, **handler(params)}
+        except ApiError as err:
+            host_id = f"ons.{region}.aliyuncs.com"
+            return err.status, encode_error(err, request_id=request_id, host_id=host_id, xml=xml)
+        return 200, encode_success(action, body, xml=xml)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = IDLE_TIMEOUT_SECONDS
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        service = self.server.service
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            return
+        body = self.rfile.read(length) if length else b""
+        fault = service.faults.pick()
+        if fault is Fault.DROP_BEFORE:
+            self._drop()
+            return
+        if service.options.latency_ms > 0:
+            time.sleep(service.options.latency_ms / 1000.0)
+        _, _, query = self.path.partition("?")
+        try:
+            params = merge_parameters(query, body, self.headers.get("Content-Type", ""))
+        except ApiError as err:
+            status, encoded = (
+                err.status,
+                encode_error(
+                    err, request_id=new_request_id(), host_id="ons.aliyuncs.com", xml=True
+                ),
+            )
+        else:
+            status, encoded = service.answer(method, params, fault)
+        if fault is Fault.DROP_AFTER:
+            self._drop()
+            return
+        self._write(status, encoded)
+
+    def _write(self, status: int, encoded: Encoded) -> None:
+        phrase = HTTPStatus(status).phrase
+        head = (
+            f"HTTP/1.1 {status} {phrase}\r\n"
+            f"Content-Type: {encoded.content_type}\r\n"
+            f"Content-Length: {len(encoded.body)}\r\n"
+            "Connection: keep-alive\r\n"
+            "\r\n"
+        )
+        self.wfile.write(head.encode("latin-1") + encoded.body)
+        self.log_request(status, len(encoded.body))
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Quiet by default: the CLI prints its own start line; per-request logs would flood.
+        return
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], service: _Service) -> None:
+        self.service = service
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+
+    def close_open_connections(self) -> None:
+        """Cut idle keep-alive connections so a stopped emulator really is gone."""
+        with self._open_lock:
+            connections = list(self._open)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class EmulatorServer:
+    """The emulator on ``host:port`` (0 picks a free port); ``start()`` serves in the background."""
+
+    def __init__(
+        self,
+        store: EmulatorStore,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        options: EmulatorOptions | None = None,
+        owns_store: bool = False,
+    ) -> None:
+        """With ``owns_store`` the server closes the store when it stops."""
+        self.store = store
+        self._owns_store = owns_store
+        self.options = options or EmulatorOptions()
+        self._service = _Service(store, self.options)
+        try:
+            self._httpd = _HTTPServer((host, port), self._service)
+        except OSError as exc:
+            raise EmulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self._httpd.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def set_throttle(self, action: str, rate: Rate | None) -> None:
+        """Change one action's limit while serving (None lifts it)."""
+        self._service.throttler.set_rate(action, rate)
+
+    def throttles(self) -> dict[str, Rate]:
+        return self._service.throttler.rates()
+
+    def start(self) -> EmulatorServer:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name=f"emulator-{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.close_open_connections()
+        self._httpd.server_close()
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
