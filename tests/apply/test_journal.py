@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from reconciler.apply import StateJournal
+from reconciler.errors import StateConflictError, StateError
+from reconciler.models import StateDocument, StateResource
+from reconciler.state import new_state
+from tests.apply.helpers import key, local_backend, state_group_ids
+
+
+def resource(group_id: str) -> StateResource:
+    return StateResource(region="cn-hangzhou", instance_id="post-cn-test0001", group_id=group_id)
+
+
+class GatedWriter:
+    """Holds the first write until released, so later records pile up behind it."""
+
+    def __init__(self) -> None:
+        self.first_write_started = threading.Event()
+        self.release = threading.Event()
+        self.batches: list[int] = []
+        self._stored = 0
+
+    def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
+        if not self.batches:
+            self.first_write_started.set()
+            assert self.release.wait(10)
+        assert expected_serial == self._stored
+        self.batches.append(len(doc.resources))
+        self._stored = expected_serial + 1
+        return doc.model_copy(update={"serial": self._stored})
+
+
+def test_records_arriving_during_a_write_are_committed_together() -> None:
+    writer = GatedWriter()
+    journal = StateJournal(writer, new_state())
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        first = pool.submit(journal.put, resource("GID_first"))
+        assert writer.first_write_started.wait(10)
+        others = [pool.submit(journal.put, resource(f"GID_n{i:03d}")) for i in range(99)]
+        for future in others:
+            future.result()  # enqueue only: they never wait for the writer
+        writer.release.set()
+        first.result()
+    document = journal.flush()
+    assert writer.batches == [1, 100]
+    assert document.serial == 2
+    assert len(document.resources) == 100
+
+
+def test_journal_writes_through_the_local_backend_with_cas(tmp_path: Path) -> None:
+    backend = local_backend(tmp_path)
+    journal = StateJournal(backend, new_state())
+    journal.put(resource("GID_a"))
+    journal.put(resource("GID_b"))
+    journal.drop(key("GID_a"))
+    journal.put(resource("GID_c"))
+    journal.set_protect(key("GID_c"), True)
+    document = journal.flush()
+    stored = backend.read()
+    assert stored == document
+    assert state_group_ids(stored) == {"GID_b", "GID_c"}
+    assert stored is not None and stored.by_key()[key("GID_c")].protect
+    assert journal.writes == stored.serial
+
+
+class FailingWriter:
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.stored: StateDocument | None = None
+
+    def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
+        if self.failures:
+            self.failures -= 1
+            raise StateConflictError("serial moved")
+        self.stored = doc.model_copy(update={"serial": expected_serial + 1})
+        return self.stored
+
+
+def test_a_failed_write_keeps_the_changes_for_the_final_flush() -> None:
+    errors: list[StateError] = []
+    writer = FailingWriter(failures=1)
+    journal = StateJournal(writer, new_state(), on_error=errors.append)
+    journal.put(resource("GID_a"))
+    assert journal.error is not None and len(errors) == 1
+    journal.put(resource("GID_b"))  # queued behind the error, not written yet
+    assert writer.stored is None
+    document = journal.flush()
+    assert state_group_ids(document) == {"GID_a", "GID_b"}
+
+
+def test_flush_raises_when_the_state_still_cannot_be_written() -> None:
+    journal = StateJournal(FailingWriter(failures=2), new_state())
+    journal.put(resource("GID_a"))
+    with pytest.raises(StateConflictError):
+        journal.flush()
