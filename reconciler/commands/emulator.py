@@ -1,0 +1,239 @@
+"""``reconciler emulator serve``: the local emulator of the MQTT management API as a process."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+import click
+
+from reconciler.emulator.actions import ALL_ACTIONS
+from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
+from reconciler.emulator.fixture import load_fixture
+from reconciler.emulator.server import EmulatorOptions, EmulatorServer
+from reconciler.emulator.store import EmulatorStore
+from reconciler.errors import EmulatorError
+from reconciler.models import DEFAULT_REGION
+from reconciler.ratelimit import Rate, parse_rate
+
+SECRET_ENV = "RECONCILER_EMULATOR_ACCESS_KEY_SECRET"  # noqa: S105 (a variable name)
+_NO_LIMIT = ("off", "none", "unlimited")
+
+
+@click.group("emulator")
+def emulator_group() -> None:
+    """A local emulator of the MQTT management API (for tests, demos and benchmarks)."""
+
+
+def _parse_throttles(values: Sequence[str]) -> dict[str, Rate | None]:
+    throttles: dict[str, Rate | None] = {}
+    for text in values:
+        action, sep, rate_text = text.partition("=")
+        if not sep or action not in ALL_ACTIONS:
+            raise click.BadParameter(
+                f"{text!r} is not ACTION=RATE with ACTION one of {', '.join(ALL_ACTIONS)}",
+                param_hint="--throttle",
+            )
+        if rate_text.strip().lower() in _NO_LIMIT:
+            throttles[action] = None
+            continue
+        try:
+            throttles[action] = parse_rate(rate_text)
+        except ValueError as exc:
+            raise click.BadParameter(f"{exc} (or 'off')", param_hint="--throttle") from exc
+    return throttles
+
+
+def _parse_topics(values: Sequence[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for text in values:
+        instance_id, sep, topic = text.partition("=")
+        if not sep or not instance_id or not topic:
+            raise click.BadParameter(f"{text!r} is not INSTANCE=TOPIC", param_hint="--topic")
+        pairs.append((instance_id, topic))
+    return pairs
+
+
+def _origin(access_key_id: str, known_before: set[str]) -> str:
+    return "the database" if access_key_id in known_before else "the fixture"
+
+
+def _open_store(db: str | None) -> EmulatorStore:
+    try:
+        return EmulatorStore(db)
+    except sqlite3.Error as exc:
+        raise EmulatorError(f"cannot open the emulator database {db}: {exc}") from exc
+
+
+def _seed(
+    store: EmulatorStore,
+    *,
+    fixture: str | None,
+    access_key_id: str | None,
+    access_key_secret: str | None,
+    secret_source: str,
+    region: str,
+    instances: Sequence[str],
+    topics: Sequence[tuple[str, str]],
+) -> list[str]:
+    """Apply the fixture and the command-line declarations; return the credential lines."""
+    before = set(store.account_ids())
+    if fixture is not None:
+        load_fixture(fixture, store)
+    lines = [
+        f"accepting AccessKeyId {key} (secret from {_origin(key, before)})"
+        for key in store.account_ids()
+    ]
+    if access_key_id is not None:
+        assert access_key_secret is not None
+        store.add_account(access_key_id, access_key_secret)
+        lines = [line for line in lines if f" {access_key_id} " not in line]
+        lines.append(f"accepting AccessKeyId {access_key_id} (secret from {secret_source})")
+    elif not lines:
+        store.add_account(DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET)
+        lines.append(
+            f"accepting AccessKeyId {DEV_ACCESS_KEY_ID} (the built-in development secret,"
+            " reconciler.emulator.embedded.DEV_ACCESS_KEY_SECRET)"
+        )
+    for instance_id in instances:
+        store.add_instance(instance_id, region=region, independent_naming=True)
+    for instance_id, topic in topics:
+        if store.instance(instance_id) is None:
+            raise click.BadParameter(
+                f"instance {instance_id!r} is not declared (use --instance or the fixture)",
+                param_hint="--topic",
+            )
+        store.add_topic(instance_id, topic)
+    return lines
+
+
+@emulator_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 = any free port.",
+)
+@click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (kept across restarts).")
+@click.option(
+    "--fixture",
+    type=click.Path(dir_okay=False, exists=True),
+    help="YAML file seeding accounts, instances, GIDs, devices and history.",
+)
+@click.option("--access-key-id", help="AccessKeyId to accept.")
+@click.option(
+    "--access-key-secret", envvar=SECRET_ENV, help=f"Its secret (or ${SECRET_ENV}); never printed."
+)
+@click.option("--region", default=DEFAULT_REGION, show_default=True, help="Region of --instance.")
+@click.option("--instance", "instances", multiple=True, help="Declare a namespaced instance.")
+@click.option("--topic", "topics", multiple=True, help="INSTANCE=TOPIC: declare a parent topic.")
+@click.option(
+    "--throttle",
+    "throttles",
+    multiple=True,
+    help="ACTION=RATE (N/s, N/min or off); the query actions default to 30/min.",
+)
+@click.option(
+    "--fault-rate",
+    default=0.0,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of requests answered with 500/503 or a dropped connection.",
+)
+@click.option("--fault-seed", type=int, help="Seed for reproducible fault injection.")
+@click.option(
+    "--latency-ms", default=0.0, type=click.FloatRange(min=0.0), help="Sleep before each answer."
+)
+@click.pass_context
+def serve_command(  # noqa: PLR0917 (click passes options positionally)
+    ctx: click.Context,
+    host: str,
+    port: int,
+    db: str | None,
+    fixture: str | None,
+    access_key_id: str | None,
+    access_key_secret: str | None,
+    region: str,
+    instances: tuple[str, ...],
+    topics: tuple[str, ...],
+    throttles: tuple[str, ...],
+    fault_rate: float,
+    fault_seed: int | None,
+    latency_ms: float,
+) -> int:
+    """Serve the eight OnsMqtt actions over HTTP until Ctrl-C or SIGTERM."""
+    if (access_key_id is None) != (access_key_secret is None):
+        raise click.BadParameter(
+            "give --access-key-id and --access-key-secret together",
+            param_hint="--access-key-id/--access-key-secret",
+        )
+    source = ctx.get_parameter_source("access_key_secret")
+    secret_source = (
+        f"${SECRET_ENV}"
+        if source is click.core.ParameterSource.ENVIRONMENT
+        else "--access-key-secret"
+    )
+    options = EmulatorOptions(
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        throttles=_parse_throttles(throttles),
+        fault_seed=fault_seed,
+    )
+    topic_pairs = _parse_topics(topics)
+    store = _open_store(db)
+    try:
+        credential_lines = _seed(
+            store,
+            fixture=fixture,
+            access_key_id=access_key_id,
+            access_key_secret=access_key_secret,
+            secret_source=secret_source,
+            region=region,
+            instances=instances,
+            topics=topic_pairs,
+        )
+        server = EmulatorServer(store, host=host, port=port, options=options)
+    except BaseException:
+        store.close()
+        raise
+    return _serve_until_stopped(server, credential_lines, db)
+
+
+def _serve_until_stopped(
+    server: EmulatorServer, credential_lines: list[str], db: str | None
+) -> int:
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.start()
+        # Tests and benches parse this exact first line for the bound port.
+        click.echo(f"reconciler emulator listening on {server.url}")
+        for line in credential_lines:
+            click.echo(line)
+        instances = server.store.instances()
+        shown = ", ".join(
+            f"{i.instance_id} ({i.region}, {'namespaced' if i.independent_naming else 'shared'})"
+            for i in instances[:10]
+        )
+        more = f" and {len(instances) - 10} more" if len(instances) > 10 else ""
+        click.echo(f"instances: {shown or 'none'}{more}")
+        limits = ", ".join(f"{a}={r}" for a, r in sorted(server.throttles().items()))
+        click.echo(f"throttles: {limits or 'none'}")
+        click.echo(f"database: {db or 'in memory'}; press Ctrl-C to stop")
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+        server.store.close()
+    click.echo("emulator stopped")
+    return 0

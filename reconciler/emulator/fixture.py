@@ -1,0 +1,327 @@
+"""Seed an emulator store from a YAML fixture file; every mistake names file:line:column.
+
+Shape (all lists optional; times are ms epoch, ISO 8601, or ``now`` / ``now-15m`` / ``now-2h``)::
+
+    version: 1
+    accounts:
+      - access_key_id: LTAI5tExample
+        access_key_secret: example-secret
+        sts_tokens: [token-1, {token: token-2, expires: 2030-01-01T00:00:00Z}]
+    instances:
+      - instance_id: post-cn-demo
+        region: cn-hangzhou          # default cn-hangzhou
+        independent_naming: true     # default true
+        topics: [orders]
+        groups: [GID_orders, {group_id: GID_billing, topic: orders, create_time: now-1d}]
+        devices:
+          - client_id: GID_orders@@@device-1
+            online: true             # default true
+            last_touch: now-5m       # default now
+            socket: /10.0.0.7:50112
+            subscriptions: [{parent_topic: orders, sub_topic: /room/1/, qos: 1}]
+        online_history: [{group_id: GID_orders, at: now-1h, count: 3}]
+        message_history:
+          - {parent_topic: orders, at: now-1h, trans_type: PUB, tps: 2.5, total: 150,
+             msg_type: SUB, qos: 1, sub_topic: ""}
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from reconciler.emulator.store import DEFAULT_SOCKET, EmulatorStore, Subscription
+from reconciler.errors import ConfigError
+
+T = TypeVar("T")
+_RELATIVE = re.compile(r"^now\s*(?:-\s*(\d+)\s*(ms|s|m|h|d))?$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+class _Node:
+    """A YAML value with the location it came from, for error messages."""
+
+    def __init__(self, value: Any, source: str, line: int | None, column: int | None) -> None:
+        self.value = value
+        self.source = source
+        self.line = line
+        self.column = column
+
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(message, file=self.source, line=self.line, column=self.column)
+
+    def mapping(self, what: str, allowed: Iterable[str]) -> dict[str, _Node]:
+        if not isinstance(self.value, Mapping):
+            raise self.error(f"{what} must be a mapping")
+        allowed_keys = set(allowed)
+        children: dict[str, _Node] = {}
+        for key, value in self.value.items():
+            line, column = _position(self.value, key, "key")
+            if str(key) not in allowed_keys:
+                raise ConfigError(
+                    f"unknown key {key!r} in {what} (allowed: {', '.join(sorted(allowed_keys))})",
+                    file=self.source,
+                    line=line,
+                    column=column,
+                )
+            vline, vcolumn = _position(self.value, key, "value")
+            children[str(key)] = _Node(value, self.source, vline, vcolumn)
+        return children
+
+    def items(self, what: str) -> list[_Node]:
+        if self.value is None:
+            return []
+        if not isinstance(self.value, list):
+            raise self.error(f"{what} must be a list")
+        nodes = []
+        for index, value in enumerate(self.value):
+            line, column = _position(self.value, index, "item")
+            nodes.append(_Node(value, self.source, line, column))
+        return nodes
+
+    def text(self, what: str) -> str:
+        if not isinstance(self.value, str) or not self.value:
+            raise self.error(f"{what} must be a non-empty string")
+        return self.value
+
+    def flag(self, what: str) -> bool:
+        if not isinstance(self.value, bool):
+            raise self.error(f"{what} must be true or false")
+        return self.value
+
+    def number(self, what: str) -> float:
+        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+            raise self.error(f"{what} must be a number")
+        return float(self.value)
+
+    def millis(self, what: str) -> int:
+        """A moment as ms epoch: an integer, an ISO timestamp or ``now[-N(ms|s|m|h|d)]``."""
+        value = self.value
+        if isinstance(value, bool):
+            raise self.error(f"{what} must be a time")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+            return int(moment.timestamp() * 1000)
+        if isinstance(value, date):
+            return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp() * 1000)
+        if isinstance(value, str):
+            match = _RELATIVE.match(value.strip())
+            if match:
+                back = int(match.group(1) or 0) * _UNIT_MS[match.group(2) or "ms"]
+                return int(time.time() * 1000) - back
+            try:
+                return _Node(datetime.fromisoformat(value), self.source, None, None).millis(what)
+            except ValueError:
+                pass
+        raise self.error(f"{what} must be ms since the epoch, an ISO time or now-<N><unit>")
+
+
+def _position(container: Any, key: Any, kind: str) -> tuple[int | None, int | None]:
+    lc = getattr(container, "lc", None)
+    if lc is None:
+        return None, None
+    try:
+        line, column = getattr(lc, kind)(key)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None, None
+    return int(line) + 1, int(column) + 1
+
+
+def _optional(node: dict[str, _Node], key: str, read: Callable[[_Node], T], default: T) -> T:
+    child = node.get(key)
+    return default if child is None or child.value is None else read(child)
+
+
+def load_fixture_text(text: str, source: str, store: EmulatorStore) -> None:
+    """Parse ``text`` and seed ``store``; raises ConfigError naming source:line:column."""
+    try:
+        document = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise ConfigError(
+            f"not valid YAML: {exc.problem}",
+            file=source,
+            line=None if mark is None else mark.line + 1,
+            column=None if mark is None else mark.column + 1,
+        ) from exc
+    except YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", file=source) from exc
+    root = _Node(document if document is not None else {}, source, 1, 1)
+    top = root.mapping("the fixture", ("version", "accounts", "instances"))
+    version = top.get("version")
+    if version is not None and version.value != 1:
+        raise version.error("version must be 1")
+    for account in top["accounts"].items("accounts") if "accounts" in top else []:
+        _load_account(account, store)
+    for instance in top["instances"].items("instances") if "instances" in top else []:
+        _load_instance(instance, store)
+
+
+def load_fixture(path: str | Path, store: EmulatorStore) -> None:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the fixture: {exc.strerror or exc}", file=str(path)
+        ) from exc
+    load_fixture_text(text, str(path), store)
+
+
+def _load_account(node: _Node, store: EmulatorStore) -> None:
+    fields = node.mapping("an account", ("access_key_id", "access_key_secret", "sts_tokens"))
+    for key in ("access_key_id", "access_key_secret"):
+        if key not in fields:
+            raise node.error(f"an account needs {key}")
+    tokens: list[tuple[str, int | None]] = []
+    for entry in fields["sts_tokens"].items("sts_tokens") if "sts_tokens" in fields else []:
+        if isinstance(entry.value, str):
+            tokens.append((entry.text("an STS token"), None))
+            continue
+        token = entry.mapping("an STS token", ("token", "expires"))
+        if "token" not in token:
+            raise entry.error("an STS token needs token")
+        expires = _optional(token, "expires", lambda n: n.millis("expires"), None)
+        tokens.append((token["token"].text("token"), expires))
+    store.add_account(
+        fields["access_key_id"].text("access_key_id"),
+        fields["access_key_secret"].text("access_key_secret"),
+        sts_tokens=tokens,
+    )
+
+
+def _load_instance(node: _Node, store: EmulatorStore) -> None:
+    fields = node.mapping(
+        "an instance",
+        (
+            "instance_id",
+            "region",
+            "independent_naming",
+            "topics",
+            "groups",
+            "devices",
+            "online_history",
+            "message_history",
+        ),
+    )
+    if "instance_id" not in fields:
+        raise node.error("an instance needs instance_id")
+    instance_id = fields["instance_id"].text("instance_id")
+    topics = (
+        [t.text("a topic") for t in fields["topics"].items("topics")] if "topics" in fields else []
+    )
+    store.add_instance(
+        instance_id,
+        region=_optional(fields, "region", lambda n: n.text("region"), "cn-hangzhou"),
+        independent_naming=_optional(
+            fields, "independent_naming", lambda n: n.flag("independent_naming"), True
+        ),
+        topics=topics,
+    )
+    for group in fields["groups"].items("groups") if "groups" in fields else []:
+        _load_group(group, instance_id, store)
+    for device in fields["devices"].items("devices") if "devices" in fields else []:
+        _load_device(device, instance_id, store)
+    history = fields["online_history"].items("online_history") if "online_history" in fields else []
+    for sample in history:
+        values = sample.mapping("an online sample", ("group_id", "at", "count"))
+        for key in ("group_id", "at", "count"):
+            if key not in values:
+                raise sample.error(f"an online sample needs {key}")
+        store.add_online_sample(
+            instance_id,
+            values["group_id"].text("group_id"),
+            values["at"].millis("at"),
+            int(values["count"].number("count")),
+        )
+    messages = (
+        fields["message_history"].items("message_history") if "message_history" in fields else []
+    )
+    for sample in messages:
+        _load_message_sample(sample, instance_id, store)
+
+
+def _load_group(node: _Node, instance_id: str, store: EmulatorStore) -> None:
+    if isinstance(node.value, str):
+        store.add_group(instance_id, node.text("a group id"))
+        return
+    fields = node.mapping("a group", ("group_id", "topic", "create_time", "update_time"))
+    if "group_id" not in fields:
+        raise node.error("a group needs group_id")
+    store.add_group(
+        instance_id,
+        fields["group_id"].text("group_id"),
+        topic=_optional(fields, "topic", lambda n: n.text("topic"), None),
+        create_time=_optional(fields, "create_time", lambda n: n.millis("create_time"), None),
+        update_time=_optional(fields, "update_time", lambda n: n.millis("update_time"), None),
+    )
+
+
+def _load_device(node: _Node, instance_id: str, store: EmulatorStore) -> None:
+    fields = node.mapping(
+        "a device", ("client_id", "online", "last_touch", "socket", "subscriptions")
+    )
+    if "client_id" not in fields:
+        raise node.error("a device needs client_id")
+    subscriptions = []
+    for sub in fields["subscriptions"].items("subscriptions") if "subscriptions" in fields else []:
+        values = sub.mapping("a subscription", ("parent_topic", "sub_topic", "qos"))
+        if "parent_topic" not in values:
+            raise sub.error("a subscription needs parent_topic")
+        qos = int(_optional(values, "qos", lambda n: n.number("qos"), 0.0))
+        if qos not in (0, 1, 2):
+            raise values["qos"].error("qos must be 0, 1 or 2")
+        sub_topic = values.get("sub_topic")
+        subscriptions.append(
+            Subscription(
+                values["parent_topic"].text("parent_topic"),
+                ""
+                if sub_topic is None or sub_topic.value in (None, "")
+                else sub_topic.text("sub_topic"),
+                qos,
+            )
+        )
+    client = fields["client_id"]
+    try:
+        store.add_client(
+            client.text("client_id"),
+            instance_id=instance_id,
+            online=_optional(fields, "online", lambda n: n.flag("online"), True),
+            last_touch=_optional(fields, "last_touch", lambda n: n.millis("last_touch"), None),
+            socket=_optional(fields, "socket", lambda n: n.text("socket"), DEFAULT_SOCKET),
+            subscriptions=subscriptions,
+        )
+    except ValueError as exc:
+        raise client.error(str(exc)) from exc
+
+
+def _load_message_sample(node: _Node, instance_id: str, store: EmulatorStore) -> None:
+    fields = node.mapping(
+        "a message sample",
+        ("parent_topic", "at", "trans_type", "tps", "total", "msg_type", "qos", "sub_topic"),
+    )
+    for key in ("parent_topic", "at", "trans_type"):
+        if key not in fields:
+            raise node.error(f"a message sample needs {key}")
+    try:
+        store.add_message_sample(
+            instance_id,
+            fields["parent_topic"].text("parent_topic"),
+            fields["at"].millis("at"),
+            trans_type=fields["trans_type"].text("trans_type"),
+            tps=_optional(fields, "tps", lambda n: n.number("tps"), 0.0),
+            total=int(_optional(fields, "total", lambda n: n.number("total"), 0.0)),
+            msg_type=_optional(fields, "msg_type", lambda n: n.text("msg_type"), "SUB"),
+            qos=int(_optional(fields, "qos", lambda n: n.number("qos"), 0.0)),
+            sub_topic=_optional(fields, "sub_topic", lambda n: str(n.value), ""),
+        )
+    except ValueError as exc:
+        raise node.error(str(exc)) from exc
