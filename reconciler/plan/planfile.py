@@ -1,0 +1,243 @@
+"""Saved plan files: the JSON document, its schema, loading, and explaining staleness.
+
+The document is the Plan model's JSON plus two derived fields a CI job can read without our
+code: ``summary`` (counts per action) and ``appliable`` (false when a guard refuses). Loading
+drops both and validates the rest against the model. The plan holds no secret by construction:
+no credentials, endpoints or backend settings, only names, digests and reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from reconciler.errors import PlanError, PlanRefusedError
+from reconciler.models import DesiredState, InstanceInventory, StateDocument
+from reconciler.plan.model import PLAN_FORMAT_VERSION, Plan, PlanSummary
+
+DERIVED_FIELDS = ("summary", "appliable")
+SCHEMA_ID = "https://reconciler.dev/schemas/plan.schema.json"
+_SHOWN_NAMES = 10
+
+
+def plan_document(plan: Plan, *, include_inventory: bool = True) -> dict[str, Any]:
+    """The saved-plan JSON as a dict; ``include_inventory=False`` leaves out the listed GIDs
+    (``--format json`` on stdout), which only serve to explain a stale plan."""
+    exclude = None if include_inventory else {"inventory_group_ids"}
+    document = plan.model_dump(mode="json", exclude=exclude)
+    document["summary"] = plan.summary.model_dump(mode="json")
+    document["appliable"] = not plan.refusals()
+    return document
+
+
+def dumps_plan(plan: Plan, *, include_inventory: bool = True) -> str:
+    return json.dumps(plan_document(plan, include_inventory=include_inventory), indent=2) + "\n"
+
+
+def save_plan(plan: Plan, path: str | Path) -> Path:
+    """Write atomically (temp file, fsync, rename) so a reader never sees half a plan."""
+    target = Path(path)
+    text = dumps_plan(plan)
+    directory = target.parent if str(target.parent) else Path()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise PlanError(f"cannot write plan file {target}: {exc.strerror or exc}") from exc
+    return target
+
+
+def load_plan(path: str | Path) -> Plan:
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"cannot read plan file {source}: {exc.strerror or exc}") from exc
+    return loads_plan(text, str(source))
+
+
+def loads_plan(text: str, source: str = "<plan>") -> Plan:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanError(
+            f"{source}:{exc.lineno}:{exc.colno}: not a plan file (invalid JSON: {exc.msg})"
+        ) from exc
+    if not isinstance(document, dict) or "format_version" not in document:
+        raise PlanError(f"{source}: not a plan file (no format_version)")
+    version = document["format_version"]
+    if version != PLAN_FORMAT_VERSION:
+        raise PlanError(
+            f"{source}: plan format version {version!r}; this reconciler reads version "
+            f"{PLAN_FORMAT_VERSION}: plan again with this version"
+        )
+    for name in DERIVED_FIELDS:
+        document.pop(name, None)
+    try:
+        return Plan.model_validate(document)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "<root>"
+        raise PlanError(f"{source}: not a valid plan file: {where}: {error['msg']}") from exc
+
+
+def ensure_appliable(plan: Plan) -> None:
+    """Raise PlanRefusedError naming every refusing guard and the flag that overrides it."""
+    refusals = plan.refusals()
+    if refusals:
+        raise PlanRefusedError(
+            [
+                f"{g.subject + ': ' if g.subject else ''}{g.message}"
+                + (f" (override: {g.override})" if g.override else "")
+                for g in refusals
+            ]
+        )
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """JSON Schema of the saved-plan document (the model plus the derived fields)."""
+    schema = Plan.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = SCHEMA_ID
+    schema["title"] = "reconciler saved plan"
+    schema["description"] = (
+        "Output of `reconciler plan -o FILE` and `reconciler plan --format json` "
+        "(which leaves out inventory_group_ids)."
+    )
+    summary = PlanSummary.model_json_schema(mode="serialization")
+    schema.setdefault("$defs", {})["PlanSummary"] = summary
+    schema["properties"]["summary"] = {"$ref": "#/$defs/PlanSummary"}
+    schema["properties"]["appliable"] = {
+        "type": "boolean",
+        "description": "false when a guard refuses the plan; apply refuses it too",
+    }
+    schema["required"] = sorted({*schema.get("required", ()), "format_version", "summary"})
+    return schema
+
+
+# --- staleness ------------------------------------------------------------------------------
+
+
+def check_fresh(
+    plan: Plan,
+    desired: DesiredState,
+    state: StateDocument | None,
+    inventories: Mapping[str, InstanceInventory],
+    *,
+    workspace: str | None = None,
+) -> list[str]:
+    """Every reason ``plan`` no longer matches the world; empty when it may be applied.
+
+    ``inventories`` maps ``REGION/INSTANCE_ID`` to what the cloud lists now. The plan's
+    snapshot of the world and the current one are compared with deepdiff, and each difference
+    becomes a sentence; a changed inventory lists the GIDs that appeared or vanished.
+    """
+    from deepdiff import DeepDiff  # noqa: PLC0415  (slow import; apply path only)
+
+    then = _snapshot_of_plan(plan, workspace)
+    now = _snapshot_now(plan, desired, state, inventories, workspace)
+    diff = DeepDiff(then, now, view="tree")
+    changed_paths: set[tuple[str, ...]] = set()
+    for report in ("values_changed", "type_changes", "dictionary_item_added"):
+        for level in diff.get(report, ()):
+            changed_paths.add(tuple(str(part) for part in level.path(output_format="list")))
+
+    reasons: list[str] = []
+    if ("workspace",) in changed_paths:
+        reasons.append(
+            f"the plan was made for workspace {plan.workspace!r}, but this is workspace "
+            f"{workspace!r}"
+        )
+    if ("state_lineage",) in changed_paths and plan.state_lineage is None:
+        reasons.append(
+            f"the plan was made on an empty state, but the state now exists (lineage "
+            f"{now['state_lineage']}, serial {now['state_serial']})"
+        )
+    elif ("state_lineage",) in changed_paths:
+        reasons.append(
+            f"the state lineage changed from {plan.state_lineage} to {now['state_lineage']}: "
+            "it is a different state"
+        )
+    elif ("state_serial",) in changed_paths:
+        reasons.append(
+            f"the state serial moved from {plan.state_serial} to {now['state_serial']} since "
+            "the plan (another apply or a state command ran)"
+        )
+    if ("desired_digest",) in changed_paths:
+        source = plan.desired_source or "the desired-state file"
+        reasons.append(
+            f"{source} changed since the plan (digest {plan.desired_digest[:12]} is now "
+            f"{desired.digest()[:12]})"
+        )
+    for label in sorted(plan.inventory_fingerprints):
+        if ("inventory", label) in changed_paths:
+            reasons.append(_inventory_reason(plan, label, inventories.get(label)))
+    return reasons
+
+
+def _snapshot_of_plan(plan: Plan, workspace: str | None) -> dict[str, Any]:
+    return {
+        "workspace": plan.workspace if workspace is not None else None,
+        "state_lineage": plan.state_lineage,
+        "state_serial": plan.state_serial,
+        "desired_digest": plan.desired_digest,
+        "inventory": dict(plan.inventory_fingerprints),
+    }
+
+
+def _snapshot_now(
+    plan: Plan,
+    desired: DesiredState,
+    state: StateDocument | None,
+    inventories: Mapping[str, InstanceInventory],
+    workspace: str | None,
+) -> dict[str, Any]:
+    lineage = state.lineage if state is not None else None
+    serial = state.serial if state is not None else 0
+    # A plan made on no state stays fresh while nothing was written (serial 0).
+    if plan.state_lineage is None and serial == 0:
+        lineage = None
+    return {
+        "workspace": workspace,
+        "state_lineage": lineage,
+        "state_serial": serial,
+        "desired_digest": desired.digest(),
+        "inventory": {
+            label: inventories[label].fingerprint() if label in inventories else None
+            for label in plan.inventory_fingerprints
+        },
+    }
+
+
+def _inventory_reason(plan: Plan, label: str, now: InstanceInventory | None) -> str:
+    if now is None:
+        return f"instance {label} was not listed now"
+    before = plan.inventory_group_ids.get(label)
+    if before is None:
+        return f"the GIDs of instance {label} changed since the plan"
+    current = now.group_ids()
+    appeared = sorted(current - set(before))
+    vanished = sorted(set(before) - current)
+    parts = []
+    if appeared:
+        parts.append(f"appeared: {_names(appeared)}")
+    if vanished:
+        parts.append(f"vanished: {_names(vanished)}")
+    return f"the GIDs of instance {label} changed since the plan ({'; '.join(parts)})"
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_SHOWN_NAMES])
+    if len(names) > _SHOWN_NAMES:
+        shown += f" and {len(names) - _SHOWN_NAMES} more"
+    return shown

@@ -1,0 +1,114 @@
+"""What every plan renderer shares: sections per instance, guard wording, the summary line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reconciler.plan.model import Action, Change, Guard, Plan
+
+
+@dataclass
+class InstanceSection:
+    region: str
+    instance_id: str
+    changes: list[Change] = field(default_factory=list)
+    # Plan-level guards about this instance or one of its GIDs (topic changes, naming).
+    guards: list[Guard] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.instance_id} ({self.region})"
+
+    def counts(self) -> dict[Action, int]:
+        found = dict.fromkeys(Action, 0)
+        for change in self.changes:
+            found[change.action] += 1
+        return found
+
+
+def sections(plan: Plan) -> list[InstanceSection]:
+    """Changes grouped by instance, in (region, instance) order, with their guards."""
+    by_ref: dict[tuple[str, str], InstanceSection] = {}
+    for change in plan.changes:
+        ref = (change.region, change.instance_id)
+        if ref not in by_ref:
+            by_ref[ref] = InstanceSection(change.region, change.instance_id)
+        by_ref[ref].changes.append(change)
+    for guard in plan.guards:
+        if guard.subject is None:
+            continue
+        instance_id = guard.subject.partition("/")[0]
+        matching = [s for s in by_ref.values() if s.instance_id == instance_id]
+        if not matching:
+            region = _region_from_labels(plan, instance_id)
+            section = InstanceSection(region, instance_id)
+            by_ref[(region, instance_id)] = section
+            matching = [section]
+        matching[0].guards.append(guard)
+    return [by_ref[ref] for ref in sorted(by_ref)]
+
+
+def _region_from_labels(plan: Plan, instance_id: str) -> str:
+    for label in plan.inventory_fingerprints:
+        region, _, listed = label.partition("/")
+        if listed == instance_id:
+            return region
+    return "?"
+
+
+def general_guards(plan: Plan) -> list[Guard]:
+    """Plan-level guards not about one instance (the circuit breaker)."""
+    return [guard for guard in plan.guards if guard.subject is None]
+
+
+def guard_text(guard: Guard) -> str:
+    """One line: refusing guards say how to override, overridden ones say what allowed them."""
+    if guard.refuses:
+        text = f"refused: {guard.message}"
+        if guard.override:
+            text += f" (override: {guard.override})"
+        else:
+            text += " (cannot be overridden)"
+        return text
+    if guard.blocking and guard.overridden:
+        return f"allowed by {guard.override}: {guard.message}"
+    return f"note: {guard.message}"
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return "No changes."
+    s = plan.summary
+    counts = f"{s.create} to create, {s.adopt} to adopt, {s.delete} to delete, {s.forget} to forget"
+    if s.update:
+        counts += f", {s.update} to update"
+    return f"Plan: {counts}; {s.unmanaged} unmanaged."
+
+
+def change_reason(change: Change) -> str:
+    """The reason, plus the online-client count a delete was checked for."""
+    if change.online_clients is None:
+        return change.reason
+    return f"{change.reason}; {change.online_clients} client(s) online"
+
+
+def headline_notes(plan: Plan) -> list[str]:
+    notes: list[str] = []
+    if plan.refresh_only:
+        notes.append(
+            "Refresh only: the state records drift (vanished GIDs are forgotten); nothing is "
+            "created, adopted or deleted."
+        )
+    if plan.targets:
+        notes.append(
+            f"Targeted plan ({', '.join(plan.targets)}): the rest of the file is not planned."
+        )
+    return notes
+
+
+def instance_summary(section: InstanceSection) -> str:
+    counts = section.counts()
+    parts = [f"{count} to {action.value}" for action, count in counts.items() if count]
+    if section.guards and not parts:
+        parts.append(f"{len(section.guards)} note(s)")
+    return ", ".join(parts) or "no changes"

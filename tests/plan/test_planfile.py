@@ -1,0 +1,139 @@
+"""Saved plan files: round trip, refusals, the schema (and its drift), staleness reasons."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reconciler.errors import PlanError, PlanRefusedError
+from reconciler.plan.planfile import (
+    check_fresh,
+    ensure_appliable,
+    load_plan,
+    plan_document,
+    plan_json_schema,
+    save_plan,
+)
+from reconciler.render.json import render_json
+from tests.render.sample import empty_plan, sample_plan
+
+from .helpers import INST, REGION, desired, instance, inventory, plan_of, state
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
+LABEL = f"{REGION}/{INST}"
+
+
+def test_checked_in_schema_matches_the_model() -> None:
+    generated = json.dumps(plan_json_schema(), indent=2, sort_keys=True) + "\n"
+    if os.environ.get("RECONCILER_UPDATE_SNAPSHOTS", "") not in ("", "0"):
+        SCHEMA_PATH.write_text(generated, encoding="utf-8")
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == generated, (
+        "schemas/plan.schema.json is out of date; run with RECONCILER_UPDATE_SNAPSHOTS=1"
+    )
+
+
+@pytest.mark.parametrize("document", ["file", "json"])
+def test_plan_documents_validate_against_the_schema(document: str, tmp_path: Path) -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    plan = sample_plan()
+    if document == "file":
+        instance_doc = json.loads(save_plan(plan, tmp_path / "p.json").read_text())
+    else:
+        instance_doc = json.loads(render_json(plan))
+    jsonschema.validate(instance_doc, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**instance_doc, "changes": [{"action": "rename"}]}, schema)
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    plan = sample_plan()
+    path = save_plan(plan, tmp_path / "plan.json")
+    assert load_plan(path) == plan
+    document = json.loads(path.read_text())
+    assert document["inventory_group_ids"][LABEL]
+    assert document["summary"]["delete"] == 5
+    assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
+
+
+def test_plan_file_holds_no_secret(tmp_path: Path) -> None:
+    text = save_plan(sample_plan(), tmp_path / "p.json").read_text()
+    for word in ("secret", "password", "dsn", "token", "AccessKey"):
+        assert word.lower() not in text.lower()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{nope", "invalid JSON"),
+        ("[]", "no format_version"),
+        ('{"format_version": 99}', "format version 99"),
+        ('{"format_version": 1, "changes": 3}', "not a valid plan file"),
+    ],
+)
+def test_bad_plan_files_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(text)
+    with pytest.raises(PlanError, match=message) as info:
+        load_plan(path)
+    assert "\n" not in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_missing_plan_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match="cannot read plan file"):
+        load_plan(tmp_path / "nope.json")
+
+
+def test_refused_plan_is_not_appliable() -> None:
+    with pytest.raises(PlanRefusedError) as info:
+        ensure_appliable(sample_plan())
+    assert any("--allow-online-delete" in reason for reason in info.value.reasons)
+    assert plan_document(sample_plan())["appliable"] is False
+    ensure_appliable(empty_plan())
+
+
+def _world() -> tuple:  # type: ignore[type-arg]
+    want = desired(instance(INST, "GID_aaa"))
+    have = state((INST, "GID_aaa"), serial=3)
+    inv = inventory(INST, ["GID_aaa", "GID_old"])
+    return want, have, inv, plan_of(want, [inv], have)
+
+
+def test_fresh_plan_has_no_reasons() -> None:
+    want, have, inv, plan = _world()
+    assert check_fresh(plan, want, have, {LABEL: inv}, workspace="default") == []
+
+
+def test_stale_plan_explains_every_change() -> None:
+    _want, have, _inv, plan = _world()
+    edited = desired(instance(INST, "GID_aaa", "GID_bbb"))
+    moved = have.model_copy(update={"serial": 4})
+    now = inventory(INST, ["GID_aaa", "GID_new"])
+    reasons = check_fresh(plan, edited, moved, {LABEL: now}, workspace="prod")
+    text = "\n".join(reasons)
+    assert "workspace 'default', but this is workspace 'prod'" in text
+    assert "state serial moved from 3 to 4" in text
+    assert "d.yaml changed since the plan" in text
+    assert "appeared: GID_new" in text and "vanished: GID_old" in text
+    assert len(reasons) == 4
+
+
+def test_other_lineage_and_unlisted_instance_are_stale() -> None:
+    want, have, _inv, plan = _world()
+    other = have.model_copy(update={"lineage": "99999999-2222-3333-4444-555555555555"})
+    reasons = check_fresh(plan, want, other, {})
+    assert any("lineage changed" in r for r in reasons)
+    assert any("was not listed" in r for r in reasons)
+
+
+def test_plan_on_no_state_stays_fresh_until_state_is_written() -> None:
+    want = desired(instance(INST, "GID_aaa"))
+    inv = inventory(INST)
+    plan = plan_of(want, [inv], None)
+    created = state(serial=0)
+    assert check_fresh(plan, want, created, {LABEL: inv}) == []
+    assert check_fresh(plan, want, state(serial=1), {LABEL: inv}) != []
