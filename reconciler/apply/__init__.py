@@ -2,7 +2,8 @@
 
 ``runner`` orders the steps; ``executor`` runs the calls (bounded, paced, journaled);
 ``journal`` funnels state writes through one writer; ``calls`` maps changes to API calls (the
-dry-run list); ``stale`` explains why a saved plan no longer applies; ``result`` is the report.
+dry-run list); ``result`` is the report. Staleness of saved plans is explained by
+``reconciler.plan.planfile.check_fresh``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from reconciler.apply.interrupt import stop_on_sigint
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
 from reconciler.apply.runner import ApplyRun, RunSettings, apply_desired, apply_saved
-from reconciler.apply.stale import stale_reasons
 
 __all__ = [
     "DEFAULT_PARALLELISM",
@@ -39,6 +39,5 @@ __all__ = [
     "apply_saved",
     "execute",
     "planned_calls",
-    "stale_reasons",
     "stop_on_sigint",
 ]

@@ -40,7 +40,8 @@ _STATE_STEP_DETAIL = {Action.ADOPT: "adopted", Action.FORGET: "forgotten", Actio
 
 
 class GroupApi(Protocol):
-    """The part of ``reconciler.cloud.client.OnsMqttClient`` an apply uses."""
+    """The part of ``reconciler.cloud.client.OnsMqttClient`` an apply uses (the plan's
+    refresh and online-client look-ups included)."""
 
     def create_group_id(
         self, group_id: str, *, instance_id: str, topic: str | None = None
@@ -48,7 +49,9 @@ class GroupApi(Protocol):
 
     def delete_group_id(self, group_id: str, *, instance_id: str) -> str: ...
 
-    def list_group_ids(self, instance_id: str | None) -> list[GroupIdRecord]: ...
+    def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]: ...
+
+    def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int: ...
 
 
 ClientForRegion = Callable[[str], GroupApi]

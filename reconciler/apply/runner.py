@@ -9,8 +9,8 @@ orders the steps and never prints.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from reconciler.apply.calls import PlannedCall, planned_calls
@@ -20,18 +20,19 @@ from reconciler.apply.executor import (
     ExecutionOptions,
     execute,
 )
+from reconciler.apply.interrupt import stop_on_sigint
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ApplyResult
-from reconciler.apply.stale import stale_reasons
-from reconciler.errors import PlanError, PlanRefusedError, StalePlanError
-from reconciler.models import CloudGroup, InstanceInventory, StateDocument
+from reconciler.errors import PlanError, StalePlanError
+from reconciler.models import DesiredState, InstanceInventory, StateDocument
+from reconciler.plan.builder import refresh
 from reconciler.plan.model import Plan
+from reconciler.plan.planfile import check_fresh, ensure_appliable
 from reconciler.state import new_state
 from reconciler.state.base import OnWait, StateBackend
 from reconciler.state.locking import hold_lock
 
 LOCK_OPERATION = "apply"
-_LIST_PARALLELISM = 8
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class RunSettings:
     dry_run: bool = False
     observer: ApplyObserver | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    # Turn SIGINT into ``stop`` while the calls run (the CLI sets this; library callers may
+    # not want their signal handlers touched).
+    catch_sigint: bool = False
 
 
 def apply_desired(
@@ -72,7 +76,7 @@ def apply_desired(
         state = backend.read()
         plan = build_plan(state)
         review(plan)
-        _refuse_guarded(plan)
+        ensure_appliable(plan)
         if not plan.has_changes:
             return ApplyRun(plan=plan)
         if settings.dry_run:
@@ -87,7 +91,7 @@ def apply_saved(
     plan: Plan,
     backend: StateBackend,
     *,
-    desired_digest: str,
+    desired: DesiredState,
     client_for: ClientForRegion,
     settings: RunSettings,
 ) -> ApplyRun:
@@ -97,34 +101,17 @@ def apply_saved(
         backend, LOCK_OPERATION, timeout=settings.lock_timeout, on_wait=settings.on_wait
     ):
         state = backend.read()
-        inventories = list_inventories(plan.inventory_fingerprints, client_for)
-        reasons = stale_reasons(
-            plan,
-            workspace=backend.workspace,
-            desired_digest=desired_digest,
-            state=state,
-            inventories=inventories,
-        )
+        inventories = list_inventories(plan, desired, client_for)
+        reasons = check_fresh(plan, desired, state, inventories, workspace=backend.workspace)
         if reasons:
             raise StalePlanError(reasons)
-        _refuse_guarded(plan)
+        ensure_appliable(plan)
         if not plan.has_changes:
             return ApplyRun(plan=plan)
         if settings.dry_run:
             return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
         result = _execute(plan, backend, state, client_for, settings)
         return ApplyRun(plan=plan, result=result)
-
-
-def _refuse_guarded(plan: Plan) -> None:
-    refusals = plan.refusals()
-    if refusals:
-        raise PlanRefusedError(
-            [
-                f"{guard.message} (override: {guard.override})" if guard.override else guard.message
-                for guard in refusals
-            ]
-        )
 
 
 def _execute(
@@ -135,40 +122,34 @@ def _execute(
     settings: RunSettings,
 ) -> ApplyResult:
     journal = StateJournal(backend, state if state is not None else new_state())
-    return execute(
-        plan.changes,
-        client_for=client_for,
-        journal=journal,
-        options=settings.execution,
-        observer=settings.observer,
-        stop=settings.stop,
-    )
+    with ExitStack() as stack:
+        if settings.catch_sigint:
+            stack.enter_context(stop_on_sigint(settings.stop))
+        return execute(
+            plan.changes,
+            client_for=client_for,
+            journal=journal,
+            options=settings.execution,
+            observer=settings.observer,
+            stop=settings.stop,
+        )
 
 
 def list_inventories(
-    labels: Iterable[str], client_for: ClientForRegion
-) -> Mapping[str, InstanceInventory]:
-    """List each ``REGION/INSTANCE_ID`` once, in parallel; CloudError propagates."""
-
-    def one(label: str) -> InstanceInventory:
+    plan: Plan, desired: DesiredState, client_for: ClientForRegion
+) -> dict[str, InstanceInventory]:
+    """What the cloud lists now for every instance the plan fingerprinted, by
+    ``REGION/INSTANCE_ID``; a declared instance the cloud does not know is a PlanError."""
+    refs: list[tuple[str, str]] = []
+    for label in plan.inventory_fingerprints:
         region, sep, instance_id = label.partition("/")
         if not sep:
-            raise PlanError(f"saved plan names instance {label!r}, not REGION/INSTANCE_ID")
-        records = client_for(region).list_group_ids(instance_id)
-        groups = tuple(
-            CloudGroup(
-                group_id=record.group_id,
-                instance_id=record.instance_id,
-                independent_naming=record.independent_naming,
-                create_time=record.create_time,
-                update_time=record.update_time,
-            )
-            for record in records
-        )
-        return InstanceInventory(region=region, instance_id=instance_id, groups=groups)
-
-    wanted = sorted(set(labels))
-    if not wanted:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(_LIST_PARALLELISM, len(wanted))) as pool:
-        return dict(zip(wanted, pool.map(one, wanted), strict=True))
+            raise PlanError(f"the saved plan names instance {label!r}, not REGION/INSTANCE_ID")
+        refs.append((region, instance_id))
+    declared = {(instance.region, instance.instance_id) for instance in desired.instances}
+    refreshed = refresh(
+        client_for,
+        [ref for ref in refs if ref in declared],
+        [ref for ref in refs if ref not in declared],
+    )
+    return refreshed.by_label()
