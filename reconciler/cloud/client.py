@@ -11,12 +11,13 @@ token buckets that lock, and no other shared mutable state.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlencode
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -83,6 +84,8 @@ _SECRET_PARAMETERS = frozenset({"Signature", "SecurityToken", "AccessKeySecret"}
 _MIN_REDACTED_LENGTH = 4
 _MAX_REASON_CHARS = 200
 
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -126,6 +129,7 @@ class OnsMqttClient:
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = f"reconciler/{__version__}"
         self._url = self.endpoint + "/"
+        _settle_environment(self._session, self._url)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -289,7 +293,12 @@ class OnsMqttClient:
         )
         begun = time.perf_counter()
         try:
-            response = self._session.post(self._url, data=signed, timeout=self.timeout)
+            response = self._session.post(
+                self._url,
+                data=urlencode(signed).encode("ascii"),
+                headers=_FORM,
+                timeout=self.timeout,
+            )
         except requests.Timeout as exc:
             self._log(action, attempt, begun, signed, status=None, code="Timeout", request_id=None)
             raise CloudConnectionError(
@@ -392,6 +401,19 @@ def _redaction_forms(secrets: Iterable[str]) -> tuple[str, ...]:
         forms.update({secret, once, percent_encode(once), quote_plus(secret)})
     # Longest first, so a longer encoded form is not cut apart by a shorter one.
     return tuple(sorted(forms, key=len, reverse=True))
+
+
+def _settle_environment(session: requests.Session, url: str) -> None:
+    """Read proxy and CA-bundle settings from the environment once, not on every call.
+
+    requests re-reads them per request (``trust_env``), which cost a fifth of a call's CPU
+    time on loopback; the environment does not change under a running client.
+    """
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
 
 
 def _present(**params: str | None) -> dict[str, str]:
