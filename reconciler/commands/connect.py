@@ -1,0 +1,157 @@
+"""Which cloud a command talks to, and with which credentials.
+
+Endpoint precedence: ``--endpoint`` > ``RECONCILER_ENDPOINT`` > ``provider.endpoint`` > the
+real regional endpoint. ``embedded`` starts the built-in emulator in this process (SQLite in
+``<workdir>/emulator.sqlite``, the declared instances and their topics created on first use,
+the local development credentials) and talks to it over HTTP through the same signed client,
+so the quickstart exercises the real code path with no account.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping as MappingABC
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.models import DesiredInstance, ProviderConfig
+
+if TYPE_CHECKING:
+    from reconciler.cloud.client import OnsMqttClient
+    from reconciler.cloud.credentials import Credentials
+    from reconciler.emulator.server import EmulatorServer
+    from reconciler.ratelimit import Rate
+
+ENDPOINT_ENV = "RECONCILER_ENDPOINT"
+EMBEDDED = "embedded"
+DEFAULT_WORKDIR = Path(".reconciler")
+
+
+class CloudSession:
+    """One client per region, made on first use; credentials resolved once, lazily."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None,
+        endpoint_label: str,
+        embedded: bool,
+        profile: str | None = None,
+        credentials: Credentials | None = None,
+        rate_limits: MappingABC[str, Rate | None] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.endpoint_label = endpoint_label
+        self.embedded = embedded
+        self._profile = profile
+        self._credentials = credentials
+        self._rate_limits = rate_limits
+        self._clients: dict[str, OnsMqttClient] = {}
+        self._lock = threading.Lock()
+
+    def credentials(self) -> Credentials:
+        with self._lock:
+            return self._credentials_locked()
+
+    def _credentials_locked(self) -> Credentials:
+        if self._credentials is None:
+            from reconciler.cloud.credentials import resolve_credentials  # noqa: PLC0415
+
+            self._credentials = resolve_credentials(profile=self._profile)
+        return self._credentials
+
+    def client(self, region: str) -> OnsMqttClient:
+        with self._lock:
+            found = self._clients.get(region)
+            if found is None:
+                from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
+
+                found = OnsMqttClient(
+                    self._credentials_locked(),
+                    region=region,
+                    endpoint=self.endpoint,
+                    rate_limits=self._rate_limits,
+                )
+                self._clients[region] = found
+            return found
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+
+def resolve_endpoint(
+    provider: ProviderConfig, endpoint: str | None = None, env: Mapping[str, str] | None = None
+) -> str | None:
+    """The endpoint setting that wins: a URL, ``embedded``, or None for the real service."""
+    environ = os.environ if env is None else env
+    for candidate in (endpoint, environ.get(ENDPOINT_ENV), provider.endpoint):
+        if candidate is not None and candidate.strip():
+            return candidate.strip()
+    return None
+
+
+def embedded_instances(
+    instances: Sequence[DesiredInstance],
+) -> list[tuple[str, str, bool, list[str]]]:
+    """``(region, instance_id, independent_naming, parent topics)`` for start_embedded."""
+    found = []
+    for instance in instances:
+        topics = sorted(
+            {group.topic.split("/", 1)[0] for group in instance.groups if group.topic} - {""}
+        )
+        naming = instance.independent_naming if instance.independent_naming is not None else True
+        found.append((instance.region, instance.instance_id, naming, topics))
+    return found
+
+
+@contextmanager
+def cloud_session(
+    provider: ProviderConfig,
+    *,
+    endpoint: str | None = None,
+    instances: Sequence[DesiredInstance] = (),
+    workdir: Path = DEFAULT_WORKDIR,
+    rate_limits: MappingABC[str, Rate | None] | None = None,
+) -> Iterator[CloudSession]:
+    """A session for the chosen endpoint; an embedded emulator is stopped on exit."""
+    chosen = resolve_endpoint(provider, endpoint)
+    server: EmulatorServer | None = None
+    if chosen == EMBEDDED:
+        from reconciler.cloud.credentials import Credentials  # noqa: PLC0415
+        from reconciler.emulator import embedded  # noqa: PLC0415
+
+        server = embedded.start_embedded(workdir / "emulator.sqlite", embedded_instances(instances))
+        session = CloudSession(
+            endpoint=server.url,
+            endpoint_label=f"embedded emulator at {server.url} ({workdir / 'emulator.sqlite'})",
+            embedded=True,
+            credentials=Credentials.model_validate(
+                {
+                    "access_key_id": embedded.DEV_ACCESS_KEY_ID,
+                    "access_key_secret": embedded.DEV_ACCESS_KEY_SECRET,
+                    "source": "embedded emulator development key",
+                }
+            ),
+            rate_limits=rate_limits,
+        )
+    else:
+        label = chosen if chosen is not None else f"ons.{provider.region}.aliyuncs.com"
+        session = CloudSession(
+            endpoint=chosen,
+            endpoint_label=label,
+            embedded=False,
+            profile=provider.profile,
+            rate_limits=rate_limits,
+        )
+    try:
+        yield session
+    finally:
+        session.close()
+        if server is not None:
+            server.stop()

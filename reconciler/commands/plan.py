@@ -1,0 +1,294 @@
+"""``reconciler plan FILE``: refresh, diff, guard, and show what apply would do.
+
+Exit codes: 0 success (with ``--detailed-exitcode``: no changes), 1 error or a plan refused by
+a guard, 2 changes present (``--detailed-exitcode`` only). A refused plan is still printed in
+full, and still written with ``-o`` (marked ``"appliable": false``) so the artifact a CI job
+keeps is the truth; ``apply`` refuses it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import ReconcilerError
+from reconciler.models import parse_key_text
+
+if TYPE_CHECKING:
+    from reconciler.models import DesiredState, StateDocument
+    from reconciler.plan.builder import BuiltPlan, ClientFor
+    from reconciler.plan.diff import PlanOptions
+    from reconciler.plan.model import Plan
+
+FORMATS = ("text", "json", "markdown")
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+
+
+def use_color(no_color: bool, stream: object | None = None) -> bool:
+    """Colour only on a terminal, never with --no-color or NO_COLOR (no-color.org)."""
+    if no_color or os.environ.get("NO_COLOR", ""):
+        return False
+    target = stream if stream is not None else sys.stdout
+    isatty = getattr(target, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def render_plan(plan: Plan, output_format: str, *, color: bool = False) -> str:
+    if output_format == "json":
+        from reconciler.render.json import render_json  # noqa: PLC0415
+
+        return render_json(plan)
+    if output_format == "markdown":
+        from reconciler.render.markdown import render_markdown  # noqa: PLC0415
+
+        return render_markdown(plan)
+    from reconciler.render.text import render_text  # noqa: PLC0415
+
+    return render_text(plan, color=color)
+
+
+def make_plan(
+    desired: DesiredState,
+    state: StateDocument | None,
+    client_for: ClientFor,
+    options: PlanOptions,
+    *,
+    workspace: str,
+    desired_source: str | None,
+    parallelism: int = 8,
+    progress: Callable[[str], None] | None = None,
+) -> BuiltPlan:
+    """Build a plan stamped with this tool's version and the current time (used by apply too)."""
+    from reconciler.plan.builder import build_plan  # noqa: PLC0415
+    from reconciler.plan.diff import PlanMeta  # noqa: PLC0415
+
+    meta = PlanMeta(
+        tool_version=__version__,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        workspace=workspace,
+        desired_source=desired_source,
+    )
+    return build_plan(
+        desired,
+        state,
+        client_for,
+        options,
+        meta,
+        parallelism=parallelism,
+        progress=progress,
+    )
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    file: Path
+    output_format: str = "text"
+    out: Path | None = None
+    detailed_exitcode: bool = False
+    targets: tuple[str, ...] = ()
+    refresh_only: bool = False
+    allow_protected_delete: tuple[str, ...] = ()
+    allow_online_delete: bool = False
+    skip_online_check: bool = False
+    allow_mass_delete: bool = False
+    endpoint: str | None = None
+    lock: bool = True
+    lock_timeout: float = 0.0
+    color: bool = False
+    parallelism: int = 8
+
+
+def run_plan(request: PlanRequest, *, echo: Callable[[str, bool], None]) -> int:
+    """Plan ``request.file``; ``echo(text, to_stderr)`` writes. Returns the exit code."""
+    from reconciler.commands.connect import cloud_session  # noqa: PLC0415
+    from reconciler.config import load_desired  # noqa: PLC0415
+    from reconciler.plan.diff import PlanOptions  # noqa: PLC0415
+    from reconciler.state import open_backend  # noqa: PLC0415
+    from reconciler.state.locking import format_waiting, hold_lock  # noqa: PLC0415
+
+    def say(message: str) -> None:
+        echo(message, True)
+
+    desired = load_desired(request.file)
+    options = PlanOptions(
+        targets=request.targets,
+        refresh_only=request.refresh_only,
+        allow_protected_delete=frozenset(request.allow_protected_delete),
+        allow_online_delete=request.allow_online_delete,
+        skip_online_check=request.skip_online_check,
+        allow_mass_delete=request.allow_mass_delete,
+    )
+    backend = open_backend(desired.backend, base_dir=Path.cwd())
+    try:
+        with cloud_session(
+            desired.provider, endpoint=request.endpoint, instances=desired.instances
+        ) as session:
+            if session.embedded:
+                say(f"Using the {session.endpoint_label}.")
+            if request.lock:
+                with hold_lock(
+                    backend,
+                    "plan",
+                    timeout=request.lock_timeout,
+                    on_wait=lambda holder: say(format_waiting(holder)),
+                ):
+                    state = backend.read()
+                    built = make_plan(
+                        desired,
+                        state,
+                        session.client,
+                        options,
+                        workspace=backend.workspace,
+                        desired_source=str(request.file),
+                        parallelism=request.parallelism,
+                        progress=say,
+                    )
+            else:
+                built = make_plan(
+                    desired,
+                    backend.read(),
+                    session.client,
+                    options,
+                    workspace=backend.workspace,
+                    desired_source=str(request.file),
+                    parallelism=request.parallelism,
+                    progress=say,
+                )
+    finally:
+        backend.close()
+
+    plan = built.plan
+    echo(render_plan(plan, request.output_format, color=request.color), False)
+    if request.out is not None:
+        from reconciler.plan.planfile import save_plan  # noqa: PLC0415
+
+        save_plan(plan, request.out)
+        if plan.refusals():
+            say(f"Saved the plan to {request.out}; it is refused, so apply will not run it.")
+        elif plan.has_changes:
+            say(f"Saved the plan to {request.out}; apply it with: reconciler apply {request.out}")
+        else:
+            say(f"Saved the plan to {request.out}.")
+    refusals = plan.refusals()
+    if refusals:
+        from reconciler.plan.planfile import ensure_appliable  # noqa: PLC0415
+
+        try:
+            ensure_appliable(plan)
+        except ReconcilerError as err:
+            say(f"Error: {err}")
+        return EXIT_ERROR
+    if request.detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _keys(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            parse_key_text(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    return values
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from reconciler.state.locking import parse_duration  # noqa: PLC0415
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+
+
+@click.command("plan")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@click.option(
+    "-o", "--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON)."
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 2 with changes, 1 on error."
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KEY",
+    help="Plan only INSTANCE_ID/GROUP_ID, or a whole INSTANCE_ID (repeatable).",
+)
+@click.option(
+    "--refresh-only", is_flag=True, help="Only record drift (forget vanished GIDs) in the state."
+)
+@click.option(
+    "--allow-protected-delete",
+    multiple=True,
+    metavar="KEY",
+    callback=_keys,
+    help="Allow deleting this protected INSTANCE_ID/GROUP_ID (repeatable).",
+)
+@click.option(
+    "--allow-online-delete", is_flag=True, help="Allow deleting GIDs with online clients."
+)
+@click.option(
+    "--skip-online-check", is_flag=True, help="Do not look up online clients before deletes."
+)
+@click.option("--allow-mass-delete", is_flag=True, help="Override the delete circuit breaker.")
+@click.option("--endpoint", metavar="URL", help="API endpoint (or 'embedded'); overrides the file.")
+@click.option("--lock/--no-lock", default=True, show_default=True, help="Lock the state.")
+@click.option(
+    "--lock-timeout", default="0s", metavar="DURATION", callback=_duration, show_default=True
+)
+@click.option("--no-color", is_flag=True, help="No colours (NO_COLOR works too).")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
+def plan_command(
+    file: Path,
+    *,
+    output_format: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    refresh_only: bool,
+    allow_protected_delete: tuple[str, ...],
+    allow_online_delete: bool,
+    skip_online_check: bool,
+    allow_mass_delete: bool,
+    endpoint: str | None,
+    lock: bool,
+    lock_timeout: float,
+    no_color: bool,
+    parallelism: int,
+) -> int:
+    """Show what apply would change to make the cloud match FILE."""
+    request = PlanRequest(
+        file=file,
+        output_format=output_format,
+        out=out,
+        detailed_exitcode=detailed_exitcode,
+        targets=targets,
+        refresh_only=refresh_only,
+        allow_protected_delete=allow_protected_delete,
+        allow_online_delete=allow_online_delete,
+        skip_online_check=skip_online_check,
+        allow_mass_delete=allow_mass_delete,
+        endpoint=endpoint,
+        lock=lock,
+        lock_timeout=lock_timeout,
+        color=output_format == "text" and use_color(no_color),
+        parallelism=parallelism,
+    )
+    return run_plan(request, echo=_echo)
+
+
+def _echo(text: str, to_stderr: bool) -> None:
+    click.echo(text, err=to_stderr, nl=to_stderr)

@@ -1,0 +1,23 @@
+"""``reconciler show PLANFILE``: render a saved plan (no lock, no cloud)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.commands.plan import FORMATS, render_plan, use_color
+
+
+@click.command("show")
+@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@click.option("--no-color", is_flag=True, help="No colours (NO_COLOR works too).")
+def show_command(planfile: Path, output_format: str, no_color: bool) -> int:
+    """Render a plan saved with `reconciler plan -o PLANFILE`."""
+    from reconciler.plan.planfile import load_plan  # noqa: PLC0415
+
+    plan = load_plan(planfile)
+    color = output_format == "text" and use_color(no_color)
+    click.echo(render_plan(plan, output_format, color=color), nl=False)
+    return 0

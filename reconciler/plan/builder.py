@@ -1,0 +1,257 @@
+"""Building a plan: refresh the inventory, run the pure diff, look up online clients.
+
+I/O lives here and only here in the plan layer: one ``OnsMqttGroupIdList`` per planned
+instance (in parallel, bounded), one account-wide listing per region that has a shared-namespace
+instance (to find names used by instances we do not manage), and one
+``OnsMqttQueryClientByGroupId`` per delete once the circuit breaker let the plan through (the
+client paces them to the service's 30 calls per minute).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from reconciler.cloud.responses import GroupIdRecord
+from reconciler.errors import CloudApiError, NotFoundError, PlanError
+from reconciler.models import (
+    CloudGroup,
+    DesiredState,
+    InstanceInventory,
+    ResourceKey,
+    StateDocument,
+)
+from reconciler.plan.diff import (
+    InstanceRef,
+    PlanMeta,
+    PlanOptions,
+    diff_plan,
+    inventory_label,
+    online_check_keys,
+    parse_targets,
+    planned_instances,
+    with_online_counts,
+)
+from reconciler.plan.model import Guard, GuardKind, Plan
+
+DEFAULT_PARALLELISM = 8
+
+
+class GroupApi(Protocol):
+    """The part of ``OnsMqttClient`` a plan needs."""
+
+    def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]: ...
+
+    def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int: ...
+
+
+ClientFor = Callable[[str], GroupApi]
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What the cloud lists: every planned instance, plus instances only seen in listings of a
+    shared namespace; ``naming`` holds IndependentNaming where a listing told it."""
+
+    inventories: dict[InstanceRef, InstanceInventory]
+    naming: dict[InstanceRef, bool]
+    notes: tuple[Guard, ...] = ()
+
+    def by_label(self) -> dict[str, InstanceInventory]:
+        return {inventory_label(*ref): inv for ref, inv in self.inventories.items()}
+
+
+@dataclass(frozen=True)
+class BuiltPlan:
+    plan: Plan
+    refreshed: Refreshed
+
+
+def to_cloud_group(record: GroupIdRecord) -> CloudGroup:
+    return CloudGroup(
+        group_id=record.group_id,
+        instance_id=record.instance_id,
+        independent_naming=record.independent_naming,
+        create_time=record.create_time,
+        update_time=record.update_time,
+    )
+
+
+def split_listing(
+    region: str, instance_id: str, records: Iterable[GroupIdRecord]
+) -> tuple[InstanceInventory, dict[InstanceRef, list[CloudGroup]]]:
+    """The instance's own GIDs, and those of other instances a shared-namespace listing may
+    include (the service lists across such instances): never count those as ours."""
+    own: list[CloudGroup] = []
+    others: dict[InstanceRef, list[CloudGroup]] = defaultdict(list)
+    for record in records:
+        group = to_cloud_group(record)
+        if record.instance_id in ("", instance_id):
+            own.append(group.model_copy(update={"instance_id": instance_id}))
+        else:
+            others[(region, record.instance_id)].append(group)
+    inventory = InstanceInventory(region=region, instance_id=instance_id, groups=tuple(own))
+    return inventory, others
+
+
+def refresh(
+    client_for: ClientFor,
+    declared: Iterable[InstanceRef],
+    state_only: Iterable[InstanceRef] = (),
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Refreshed:
+    """List each instance once, in parallel. A declared instance the cloud does not know is an
+    error; one only in the state lists as empty (its GIDs get forgotten)."""
+    declared_refs = sorted(set(declared))
+    state_refs = sorted(set(state_only) - set(declared_refs))
+    refs = declared_refs + state_refs
+    strict = set(declared_refs)
+
+    def one(ref: InstanceRef) -> tuple[InstanceInventory, dict[InstanceRef, list[CloudGroup]]]:
+        region, instance_id = ref
+        try:
+            records = client_for(region).list_group_ids(instance_id)
+        except NotFoundError as err:
+            if ref in strict:
+                raise PlanError(
+                    f"instance {instance_id} ({region}) is declared but the cloud does not "
+                    f"know it: {err.code}"
+                ) from err
+            records = []
+        return split_listing(region, instance_id, records)
+
+    inventories: dict[InstanceRef, InstanceInventory] = {}
+    naming: dict[InstanceRef, bool] = {}
+    seen_elsewhere: dict[InstanceRef, list[CloudGroup]] = defaultdict(list)
+    if refs:
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(refs)))) as pool:
+            for ref, (inventory, others) in zip(refs, pool.map(one, refs), strict=True):
+                inventories[ref] = inventory
+                if others:
+                    # Only a shared-namespace listing names other instances.
+                    naming[ref] = False
+                for other, groups in others.items():
+                    seen_elsewhere[other].extend(groups)
+    _add_foreign(inventories, seen_elsewhere)
+    return Refreshed(inventories=inventories, naming=naming)
+
+
+def _add_foreign(
+    inventories: dict[InstanceRef, InstanceInventory],
+    seen: Mapping[InstanceRef, Iterable[CloudGroup]],
+) -> None:
+    for ref, groups in seen.items():
+        if ref in inventories:
+            continue  # listed on its own: that listing is the truth
+        unique = {g.group_id: g for g in groups}
+        inventories[ref] = InstanceInventory(
+            region=ref[0], instance_id=ref[1], groups=tuple(unique.values())
+        )
+
+
+def add_shared_namespace(
+    client_for: ClientFor,
+    refreshed: Refreshed,
+    regions: Iterable[str],
+) -> Refreshed:
+    """One account-wide listing per region (no InstanceId): the GIDs of every shared-namespace
+    instance, including those the file does not declare."""
+    inventories = dict(refreshed.inventories)
+    notes = list(refreshed.notes)
+    for region in sorted(set(regions)):
+        try:
+            records = client_for(region).list_group_ids(None)
+        except CloudApiError as err:
+            notes.append(
+                Guard(
+                    kind=GuardKind.NAMING_CONFLICT,
+                    message=(
+                        f"could not list the shared namespace of {region} ({err.code}); "
+                        "names were checked against the declared instances only"
+                    ),
+                )
+            )
+            continue
+        found: dict[InstanceRef, list[CloudGroup]] = defaultdict(list)
+        for record in records:
+            if not record.independent_naming:
+                found[(region, record.instance_id)].append(to_cloud_group(record))
+        _add_foreign(inventories, found)
+    return Refreshed(inventories=inventories, naming=refreshed.naming, notes=tuple(notes))
+
+
+def lookup_online(
+    client_for: ClientFor, keys: Sequence[ResourceKey], *, parallelism: int = DEFAULT_PARALLELISM
+) -> dict[ResourceKey, int]:
+    """Online clients per GID; a GID deleted since the listing has none."""
+
+    def one(key: ResourceKey) -> int:
+        try:
+            return client_for(key.region).query_client_by_group_id(
+                key.group_id, instance_id=key.instance_id
+            )
+        except NotFoundError:
+            return 0
+
+    if not keys:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(keys)))) as pool:
+        return dict(zip(keys, pool.map(one, keys), strict=True))
+
+
+def build_plan(
+    desired: DesiredState,
+    state: StateDocument | None,
+    client_for: ClientFor,
+    options: PlanOptions,
+    meta: PlanMeta,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+    progress: Progress | None = None,
+) -> BuiltPlan:
+    """Refresh, diff, and (unless skipped or the breaker refuses) check online clients."""
+    say = progress or (lambda _message: None)
+    refs = planned_instances(desired, state, parse_targets(options.targets))
+    declared = {(inst.region, inst.instance_id) for inst in desired.instances}
+    say(f"Refreshing {len(refs)} instance(s)...")
+    refreshed = refresh(
+        client_for,
+        [ref for ref in refs if ref in declared],
+        [ref for ref in refs if ref not in declared],
+        parallelism=parallelism,
+    )
+    shared_regions = _shared_regions(desired, refreshed, refs)
+    if shared_regions:
+        refreshed = add_shared_namespace(client_for, refreshed, shared_regions)
+
+    plan = diff_plan(desired, refreshed.inventories, state, options, meta, naming=refreshed.naming)
+    if refreshed.notes:
+        plan = plan.model_copy(update={"guards": (*plan.guards, *refreshed.notes)})
+    keys = online_check_keys(plan, options)
+    if keys:
+        say(f"Checking online clients of {len(keys)} GID(s) to delete (30 look-ups a minute)...")
+        plan = with_online_counts(
+            plan, lookup_online(client_for, keys, parallelism=parallelism), options
+        )
+    return BuiltPlan(plan=plan, refreshed=refreshed)
+
+
+def _shared_regions(
+    desired: DesiredState, refreshed: Refreshed, refs: Sequence[InstanceRef]
+) -> set[str]:
+    declared_naming = {(i.region, i.instance_id): i.independent_naming for i in desired.instances}
+    regions: set[str] = set()
+    for ref in refs:
+        inventory = refreshed.inventories.get(ref)
+        listed = inventory.independent_naming() if inventory is not None else None
+        naming = listed if listed is not None else refreshed.naming.get(ref)
+        if naming is None:
+            naming = declared_naming.get(ref)
+        if naming is False:
+            regions.add(ref[0])
+    return regions
