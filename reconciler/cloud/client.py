@@ -227,7 +227,12 @@ class OnsMqttClient:
     # -- the call machinery --------------------------------------------------------------------
 
     def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
-        """One action with retries; the decoded JSON body of the success answer."""
+        """One action with retries; the decoded JSON body of the success answer.
+
+        Waiting for the first pacing token is not bounded (pacing is intended, not a failure);
+        from the first attempt on, no retry starts past ``retry.deadline`` seconds, and the
+        last error is raised as it came.
+        """
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         bucket = self._buckets.get(action)

@@ -300,3 +300,15 @@ def test_credentials_repr_and_client_repr_hide_secrets():
     assert SECRET not in repr(client) + repr(creds)
     assert TOKEN not in repr(client) + repr(creds)
     client.close()
+
+
+def test_environment_proxy_is_honoured(monkeypatch):
+    # Read once at construction (not per call), but still honoured.
+    with scripted([]) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        with make_client("http://ons.example.invalid:8080") as client:
+            assert client.list_group_ids("i") == []
+    (got,) = proxy.requests
+    assert got.path == "http://ons.example.invalid:8080/"
