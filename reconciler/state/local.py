@@ -11,7 +11,9 @@ import contextlib
 import fcntl
 import os
 import shutil
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from reconciler.state.base import LockInfo, StateBackend, check_swap, describe_h
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+# How long a blocked caller waits for a new holder's info to appear before calling it unknown.
+HOLDER_SETTLE_SECONDS = 1.0
 
 
 class LocalBackend(StateBackend):
@@ -125,7 +129,7 @@ class LocalBackend(StateBackend):
         fd = self._open_lock_file()
         if not _try_flock(fd):
             os.close(fd)
-            raise held_by(self._read_info())
+            raise held_by(self._current_holder())
         try:
             # Whatever info is there is stale: its holder's flock is gone.
             self._write_info(info)
@@ -175,7 +179,7 @@ class LocalBackend(StateBackend):
         try:
             if _try_flock(fd):
                 return None  # free; any info file is a crashed holder's leftover
-            return self._read_info()
+            return self._current_holder()
         finally:
             os.close(fd)
 
@@ -191,6 +195,18 @@ class LocalBackend(StateBackend):
             return os.open(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         except OSError as exc:
             raise LockError(f"cannot open lock file {self.lock_path}: {exc.strerror}") from exc
+
+    def _current_holder(self) -> LockInfo | None:
+        """The info of the live flock holder. A new holder writes its info just after taking
+        the flock, so missing info, or a crashed holder's leftover, is re-read for a moment."""
+        deadline = time.monotonic() + HOLDER_SETTLE_SECONDS
+        while True:
+            info = self._read_info()
+            if info is not None and _may_be_alive(info):
+                return info
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
 
     def _read_info(self) -> LockInfo | None:
         try:
@@ -220,6 +236,19 @@ class LocalBackend(StateBackend):
         holder = self.lock_holder()
         now = f"the state is {describe_holder(holder)}" if holder else "the state is not locked"
         return f"cannot unlock {lock_id}: this process does not hold that lock ({now})"
+
+
+def _may_be_alive(info: LockInfo) -> bool:
+    """False only when the holder's process is known to be gone (same host, no such pid)."""
+    if info.pid is None or not info.who.endswith("@" + socket.gethostname()):
+        return True
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
 
 
 def _try_flock(fd: int) -> bool:

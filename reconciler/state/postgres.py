@@ -13,8 +13,9 @@ import contextlib
 import hashlib
 import re
 import threading
+import time
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -28,6 +29,8 @@ from reconciler.state.base import LockInfo, StateBackend, check_swap, describe_h
 CONNECT_TIMEOUT_SECONDS = 10
 # How long force_unlock waits for a terminated holder's session to be gone.
 TERMINATE_WAIT_MS = 5000
+# How long a blocked caller waits for a new holder's row before calling the holder unknown.
+HOLDER_SETTLE_SECONDS = 1.0
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -111,6 +114,7 @@ class PostgresBackend(StateBackend):
                 " workspace text PRIMARY KEY,"
                 " lock_id text NOT NULL,"
                 " info jsonb NOT NULL,"
+                " session_pid integer NOT NULL,"
                 " locked_at timestamptz NOT NULL DEFAULT now())"
             ).format(self._locks),
         ]
@@ -180,9 +184,10 @@ class PostgresBackend(StateBackend):
             # Any row already there belongs to a holder whose session died: overwrite it.
             conn.execute(
                 sql.SQL(
-                    "INSERT INTO {} (workspace, lock_id, info, locked_at)"
-                    " VALUES (%s, %s, %s, now()) ON CONFLICT (workspace) DO UPDATE"
-                    " SET lock_id = EXCLUDED.lock_id, info = EXCLUDED.info, locked_at = now()"
+                    "INSERT INTO {} (workspace, lock_id, info, session_pid, locked_at)"
+                    " VALUES (%s, %s, %s, pg_backend_pid(), now())"
+                    " ON CONFLICT (workspace) DO UPDATE SET lock_id = EXCLUDED.lock_id,"
+                    " info = EXCLUDED.info, session_pid = EXCLUDED.session_pid, locked_at = now()"
                 ).format(self._locks),
                 (self.workspace, info.id, Jsonb(info.model_dump(mode="json"))),
             )
@@ -232,18 +237,20 @@ class PostgresBackend(StateBackend):
             raise LockError(f"cannot force-unlock {lock_id}: {now} (workspace {self.workspace})")
         for pid in self._holder_pids():
             try:
-                rows, _ = self._query(
+                # False when the session was already on its way out; checked again below.
+                self._query(
                     "SELECT pg_terminate_backend(%s, %s)",
                     (pid, TERMINATE_WAIT_MS),
                     f"cannot terminate the PostgreSQL session (pid {pid}) holding lock {lock_id}",
                 )
             except StateError as exc:
                 raise LockError(str(exc)) from exc
-            if not rows[0][0]:
-                raise LockError(
-                    f"the PostgreSQL session (pid {pid}) holding lock {lock_id} did not end "
-                    f"within {TERMINATE_WAIT_MS // 1000}s"
-                )
+        survivors = self._holder_pids()
+        if survivors:
+            raise LockError(
+                f"the PostgreSQL session (pid {survivors[0]}) holding lock {lock_id} did not "
+                f"end within {TERMINATE_WAIT_MS // 1000}s"
+            )
         self._query(
             sql.SQL("DELETE FROM {} WHERE workspace = %s AND lock_id = %s").format(self._locks),
             (self.workspace, lock_id),
@@ -262,19 +269,28 @@ class PostgresBackend(StateBackend):
         return [int(row[0]) for row in rows]
 
     def lock_holder(self) -> LockInfo | None:
-        if not self._holder_pids():
-            return None  # a row left now is a crashed holder's
-        rows, _ = self._query(
-            sql.SQL("SELECT info FROM {} WHERE workspace = %s").format(self._locks),
-            (self.workspace,),
-            "cannot read the lock",
-        )
-        if not rows:
-            return None
-        try:
-            return LockInfo.model_validate(rows[0][0])
-        except ValidationError:
-            return None  # written by another tool version: the holder is unknown
+        # A new holder writes its row just after taking the advisory lock, so a row that is
+        # missing or names another session (a crashed holder's) is re-read for a moment.
+        deadline = time.monotonic() + HOLDER_SETTLE_SECONDS
+        while True:
+            pids = self._holder_pids()
+            if not pids:
+                return None  # unlocked; a row left now is a crashed holder's
+            rows, _ = self._query(
+                sql.SQL("SELECT info, session_pid FROM {} WHERE workspace = %s").format(
+                    self._locks
+                ),
+                (self.workspace,),
+                "cannot read the lock",
+            )
+            if rows and rows[0][1] in pids:
+                try:
+                    return LockInfo.model_validate(rows[0][0])
+                except ValidationError:
+                    return None  # written by another tool version: the holder is unknown
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
 
     def close(self) -> None:
         with self._mutex:
@@ -302,7 +318,12 @@ _KV_PASSWORD_RE = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I
 
 
 def redact_dsn(dsn: str) -> str:
-    """The DSN with its password replaced by ``***`` (URL and key=value forms)."""
+    """The DSN with its password replaced by ``***`` (URL and key=value forms), also wherever
+    else the password is repeated in it."""
+    return _replace_passwords(_redact_structure(dsn), dsn)
+
+
+def _redact_structure(dsn: str) -> str:
     if "://" not in dsn:
         return _KV_PASSWORD_RE.sub(lambda m: m.group(1) + REDACTED, dsn)
     try:
@@ -329,11 +350,10 @@ def _passwords(dsn: str) -> list[str]:
     if "://" in dsn:
         try:
             parts = urlsplit(dsn)
-            if parts.password:
-                found.append(parts.password)
             userinfo = parts.netloc.rpartition("@")[0]
             if ":" in userinfo:
-                found.append(userinfo.split(":", 1)[1])  # as written, percent-encoded
+                raw = userinfo.split(":", 1)[1]
+                found += [raw, unquote(raw)]  # as written (percent-encoded) and as meant
             found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v]
         except ValueError:
             pass
@@ -344,7 +364,10 @@ def _passwords(dsn: str) -> list[str]:
 
 def redact_text(text: str, dsn: str) -> str:
     """``text`` with the DSN and its password replaced wherever they appear."""
-    text = text.replace(dsn, redact_dsn(dsn))
+    return _replace_passwords(text.replace(dsn, redact_dsn(dsn)), dsn)
+
+
+def _replace_passwords(text: str, dsn: str) -> str:
     for secret in sorted(set(_passwords(dsn)), key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text

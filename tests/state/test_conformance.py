@@ -1,0 +1,245 @@
+"""The one contract every state backend meets (reconciler.state.base.StateBackend)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from reconciler.errors import LockError, LockHeldError, StateConflictError
+from reconciler.models import StateResource
+from reconciler.state import new_state
+from reconciler.state.base import LockInfo, StateBackend
+from reconciler.state.locking import new_lock_info
+from tests.state.conftest import BackendKit
+
+
+def _resource(group_id: str) -> StateResource:
+    return StateResource(region="cn-hangzhou", instance_id="post-cn-test0001", group_id=group_id)
+
+
+# --- the document ---------------------------------------------------------------------------
+
+
+def test_read_is_none_before_the_first_write(backend: StateBackend) -> None:
+    assert backend.read() is None
+
+
+def test_write_then_read_roundtrips_the_document(kit: BackendKit) -> None:
+    doc = new_state().with_resource(_resource("GID_orders")).with_resource(_resource("GID_bills"))
+    written = kit.open().write(doc, expected_serial=0)
+    assert written.serial == 1
+    assert written.lineage == doc.lineage
+    again = kit.open().read()  # a second instance sees it: it is stored, not cached
+    assert again == written
+    assert again is not None
+    assert [r.group_id for r in again.resources] == ["GID_bills", "GID_orders"]
+
+
+def test_each_write_increments_the_serial(backend: StateBackend) -> None:
+    doc = backend.write(new_state(), expected_serial=0)
+    for expected in (2, 3, 4):
+        doc = backend.write(
+            doc.with_resource(_resource(f"GID_n{expected}")), expected_serial=doc.serial
+        )
+        assert doc.serial == expected
+    assert backend.read() == doc
+
+
+def test_write_with_a_stale_serial_is_a_conflict_and_changes_nothing(kit: BackendKit) -> None:
+    first, second = kit.open(), kit.open()
+    base = first.write(new_state(), expected_serial=0)
+    moved = first.write(base.with_resource(_resource("GID_first")), expected_serial=base.serial)
+    with pytest.raises(StateConflictError, match="serial 2, not 1"):
+        second.write(base.with_resource(_resource("GID_second")), expected_serial=base.serial)
+    assert second.read() == moved
+
+
+def test_first_write_conflicts_when_a_state_already_exists(backend: StateBackend) -> None:
+    stored = backend.write(new_state(), expected_serial=0)
+    with pytest.raises(StateConflictError):
+        backend.write(stored.with_resource(_resource("GID_late")), expected_serial=0)
+    assert backend.read() == stored
+
+
+def test_write_expecting_a_serial_when_nothing_is_stored_is_a_conflict(
+    backend: StateBackend,
+) -> None:
+    with pytest.raises(StateConflictError, match="missing"):
+        backend.write(new_state(), expected_serial=3)
+    assert backend.read() is None
+
+
+def test_write_of_another_lineage_is_refused(backend: StateBackend) -> None:
+    stored = backend.write(new_state(), expected_serial=0)
+    stranger = new_state().with_resource(_resource("GID_alien"))
+    with pytest.raises(StateConflictError, match="lineage"):
+        backend.write(stranger, expected_serial=stored.serial)
+    assert backend.read() == stored
+
+
+# --- the lock -------------------------------------------------------------------------------
+
+
+def test_lock_then_unlock_frees_the_lock(kit: BackendKit) -> None:
+    backend = kit.open()
+    info = new_lock_info("apply")
+    assert backend.lock(info) == info.id
+    backend.unlock(info.id)
+    assert backend.lock_holder() is None
+    other = kit.open()
+    again = new_lock_info("plan")
+    assert other.lock(again) == again.id
+    other.unlock(again.id)
+
+
+def test_lock_holder_describes_the_holder(kit: BackendKit) -> None:
+    backend = kit.open()
+    info = new_lock_info("apply")
+    backend.lock(info)
+    holder = kit.open().lock_holder()
+    assert holder is not None
+    assert holder.model_dump(exclude={"backend"}) == info.model_dump(exclude={"backend"})
+    assert holder.backend == backend.describe()
+    backend.unlock(info.id)
+    assert kit.open().lock_holder() is None
+
+
+def test_second_lock_fails_naming_the_holder(kit: BackendKit) -> None:
+    first, second = kit.open(), kit.open()
+    info = new_lock_info("apply")
+    first.lock(info)
+    with pytest.raises(LockHeldError) as caught:
+        second.lock(new_lock_info("plan"))
+    assert isinstance(caught.value.holder, LockInfo)
+    assert caught.value.holder.id == info.id
+    assert info.id in str(caught.value)
+    assert info.who in str(caught.value)
+    # the same instance cannot take it twice either
+    with pytest.raises(LockHeldError):
+        first.lock(new_lock_info("plan"))
+    first.unlock(info.id)
+
+
+def test_lock_with_timeout_waits_and_succeeds_when_released(kit: BackendKit) -> None:
+    holder_backend, waiter = kit.open(), kit.open()
+    held = new_lock_info("apply")
+    holder_backend.lock(held)
+    seen: list[LockInfo | None] = []
+    released = threading.Event()
+
+    def release_once_waiting(holder: LockInfo | None) -> None:
+        seen.append(holder)
+        if not released.is_set():
+            released.set()
+            threading.Thread(target=holder_backend.unlock, args=(held.id,)).start()
+
+    wanted = new_lock_info("plan")
+    assert waiter.lock(wanted, timeout=60, on_wait=release_once_waiting) == wanted.id
+    assert seen
+    assert seen[0] is not None
+    assert seen[0].id == held.id
+    assert kit.open().lock_holder() == waiter.lock_holder()
+    waiter.unlock(wanted.id)
+
+
+def test_lock_with_timeout_gives_up_naming_the_holder(kit: BackendKit) -> None:
+    first, second = kit.open(), kit.open()
+    info = new_lock_info("apply")
+    first.lock(info)
+    waits: list[LockInfo | None] = []
+    with pytest.raises(LockHeldError, match="gave up") as caught:
+        second.lock(new_lock_info("plan"), timeout=0.3, on_wait=waits.append)
+    assert waits
+    assert isinstance(caught.value.holder, LockInfo)
+    assert caught.value.holder.id == info.id
+    first.unlock(info.id)
+
+
+def test_unlock_with_a_wrong_id_fails_and_keeps_the_lock(kit: BackendKit) -> None:
+    backend = kit.open()
+    info = new_lock_info("apply")
+    backend.lock(info)
+    with pytest.raises(LockError, match="does not hold"):
+        backend.unlock("00000000-0000-4000-8000-000000000000")
+    with pytest.raises(LockError, match="does not hold"):
+        kit.open().unlock(info.id)  # another instance cannot unlock it either
+    holder = kit.open().lock_holder()
+    assert holder is not None
+    assert holder.id == info.id
+    backend.unlock(info.id)
+
+
+def test_lock_of_a_dead_holder_is_free_and_its_info_overwritten(kit: BackendKit) -> None:
+    dead, alive = kit.open(), kit.open()
+    stale = new_lock_info("apply")
+    dead.lock(stale)
+    kit.abandon(dead, stale.id)
+    fresh = new_lock_info("plan")
+    # A server may take a moment to notice a closed session; waiting is allowed, not timed.
+    alive.lock(fresh, timeout=30)
+    holder = kit.open().lock_holder()
+    assert holder is not None
+    assert holder.id == fresh.id
+    alive.unlock(fresh.id)
+
+
+def test_force_unlock_clears_a_dead_holders_lock(kit: BackendKit) -> None:
+    dead, operator = kit.open(), kit.open()
+    stale = new_lock_info("apply")
+    dead.lock(stale)
+    kit.abandon(dead, stale.id)
+    operator.force_unlock(stale.id)
+    fresh = new_lock_info("apply")
+    operator.lock(fresh)
+    operator.unlock(fresh.id)
+
+
+def test_force_unlock_of_own_lock_releases_it(backend: StateBackend) -> None:
+    info = new_lock_info("apply")
+    backend.lock(info)
+    backend.force_unlock(info.id)
+    assert backend.lock_holder() is None
+
+
+def test_force_unlock_with_a_wrong_id_fails_and_keeps_the_lock(kit: BackendKit) -> None:
+    holder_backend = kit.open()
+    info = new_lock_info("apply")
+    holder_backend.lock(info)
+    with pytest.raises(LockError, match=f"current lock is {info.id}"):
+        kit.open().force_unlock("00000000-0000-4000-8000-000000000000")
+    holder = kit.open().lock_holder()
+    assert holder is not None
+    assert holder.id == info.id
+    holder_backend.unlock(info.id)
+
+
+def test_force_unlock_when_nothing_is_locked_fails(backend: StateBackend) -> None:
+    with pytest.raises(LockError, match="cannot force-unlock"):
+        backend.force_unlock("00000000-0000-4000-8000-000000000000")
+
+
+def test_close_releases_held_locks(kit: BackendKit) -> None:
+    backend = kit.open()
+    backend.lock(new_lock_info("apply"))
+    backend.close()
+    other = kit.open()
+    info = new_lock_info("plan")
+    other.lock(info)
+    other.unlock(info.id)
+
+
+def test_describe_names_the_backend_without_secrets(kit: BackendKit) -> None:
+    backend = kit.open()
+    text = backend.describe()
+    assert text.startswith(kit.kind)
+    if kit.secret is not None:
+        assert kit.secret not in text
+        assert "***" in text
+    info = new_lock_info("apply")
+    backend.lock(info)
+    holder = backend.lock_holder()
+    assert holder is not None
+    if kit.secret is not None:
+        assert kit.secret not in holder.model_dump_json()
+    backend.unlock(info.id)

@@ -1,0 +1,201 @@
+"""PostgreSQL backend specifics: DSN redaction, table creation races, breaking a live lock."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from pydantic import SecretStr
+
+from reconciler.errors import LockError, StateError
+from reconciler.models import PostgresBackendConfig
+from reconciler.state import new_state
+from reconciler.state.locking import new_lock_info
+from reconciler.state.postgres import PostgresBackend, advisory_key, redact_dsn, redact_text
+from tests.state import pgutil
+
+
+@pytest.mark.parametrize(
+    ("dsn", "redacted"),
+    [
+        ("postgresql://u:hunter2@db:5432/app", "postgresql://u:***@db:5432/app"),
+        ("postgres://u:p%40ss@db/app?sslmode=require", "postgres://u:***@db/app?sslmode=require"),
+        ("postgresql://db/app?user=u&password=hunter2", "postgresql://db/app?user=u&password=***"),
+        ("postgresql://u@db/app", "postgresql://u@db/app"),
+        ("postgresql://127.0.0.1:5432/test", "postgresql://127.0.0.1:5432/test"),
+        ("host=db user=u password=hunter2 dbname=app", "host=db user=u password=*** dbname=app"),
+        ("host=db password = 'hun ter2' dbname=app", "host=db password = *** dbname=app"),
+        ("host=db PASSWORD=hunter2", "host=db PASSWORD=***"),
+    ],
+)
+def test_redact_dsn_hides_the_password(dsn: str, redacted: str) -> None:
+    assert redact_dsn(dsn) == redacted
+
+
+def test_redact_text_hides_the_dsn_and_the_bare_password() -> None:
+    dsn = "postgresql://u:p%40ss@db/app"
+    text = f'could not use "{dsn}": password p@ss rejected, raw p%40ss'
+    cleaned = redact_text(text, dsn)
+    assert "p@ss" not in cleaned
+    assert "p%40ss" not in cleaned
+    assert "postgresql://u:***@db/app" in cleaned
+    kv = "host=db password='s3 cret'"
+    assert "s3 cret" not in redact_text("echo: s3 cret", kv)
+
+
+def test_advisory_key_is_stable_and_fits_bigint() -> None:
+    key = advisory_key("lock", "reconciler", "default")
+    assert key == advisory_key("lock", "reconciler", "default")
+    assert key != advisory_key("lock", "reconciler", "prod")
+    assert -(2**63) <= key < 2**63
+
+
+@pytest.fixture
+def pg() -> Iterator[tuple[str, str]]:
+    dsn = pgutil.pg_dsn()
+    schema = pgutil.unique_schema()
+    yield dsn, schema
+    pgutil.drop_schema(dsn, schema)
+
+
+def _config(dsn: str, schema: str, workspace: str = "default") -> PostgresBackendConfig:
+    return PostgresBackendConfig(dsn=SecretStr(dsn), schema=schema, workspace=workspace)
+
+
+def test_unreachable_server_error_never_shows_the_password() -> None:
+    dsn = "postgresql://someone:Sup3rSecretPw@127.0.0.1:1/nowhere"
+    with pytest.raises(StateError, match="cannot connect to PostgreSQL") as caught:
+        PostgresBackend(_config(dsn, "s"))
+    assert "Sup3rSecretPw" not in str(caught.value)
+    assert "someone:***@127.0.0.1:1" in str(caught.value)
+
+
+def test_bad_dsn_error_never_shows_the_password() -> None:
+    dsn = "postgresql://someone:Sup3rSecretPw@127.0.0.1:1/x?bogus_option=Sup3rSecretPw"
+    with pytest.raises(StateError) as caught:
+        PostgresBackend(_config(dsn, "s"))
+    assert "Sup3rSecretPw" not in str(caught.value)
+
+
+def test_racing_processes_create_the_tables_once(pg: tuple[str, str]) -> None:
+    dsn, schema = pg
+    errors: list[BaseException] = []
+    opened: list[PostgresBackend] = []
+    start = threading.Barrier(6)
+
+    def open_one() -> None:
+        start.wait()
+        try:
+            opened.append(PostgresBackend(_config(dsn, schema)))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert opened[0].write(new_state(), expected_serial=0).serial == 1
+    for backend in opened:
+        backend.close()
+
+
+def test_workspaces_in_one_schema_are_independent(pg: tuple[str, str]) -> None:
+    dsn, schema = pg
+    with (
+        PostgresBackend(_config(dsn, schema, "staging")) as staging,
+        PostgresBackend(_config(dsn, schema, "prod")) as prod,
+    ):
+        staging.write(new_state(), expected_serial=0)
+        assert prod.read() is None
+        info = new_lock_info("apply")
+        staging.lock(info)
+        other = new_lock_info("apply")
+        prod.lock(other)  # not blocked by staging's lock
+        prod.unlock(other.id)
+        staging.unlock(info.id)
+
+
+def test_force_unlock_terminates_a_live_holders_session(pg: tuple[str, str]) -> None:
+    dsn, schema = pg
+    holder = PostgresBackend(_config(dsn, schema))
+    operator = PostgresBackend(_config(dsn, schema))
+    info = new_lock_info("apply")
+    holder.lock(info)
+    operator.force_unlock(info.id)
+    assert operator.lock_holder() is None
+    fresh = new_lock_info("apply")
+    operator.lock(fresh)
+    # the evicted holder learns its lock is gone instead of silently "releasing" the new one
+    with pytest.raises(LockError, match="was lost"):
+        holder.unlock(info.id)
+    current = operator.lock_holder()
+    assert current is not None
+    assert current.id == fresh.id
+    operator.unlock(fresh.id)
+    holder.close()
+    operator.close()
+
+
+def test_corrupt_document_is_an_error(pg: tuple[str, str]) -> None:
+    dsn, schema = pg
+    with PostgresBackend(_config(dsn, schema)) as backend:
+        backend.write(new_state(), expected_serial=0)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'UPDATE "{schema}".states SET document = \'{{"serial": 1}}\'')
+        with pytest.raises(StateError, match="corrupt"):
+            backend.read()
+
+
+@pytest.fixture
+def limited_role(pg: tuple[str, str]) -> Iterator[str]:
+    """A login role that may use the state tables but create nothing, as CI runners often are."""
+    dsn, schema = pg
+    PostgresBackend(_config(dsn, schema)).close()
+    role = f"rt_role_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        conn.execute(
+            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}'
+        )
+    try:
+        yield pgutil.as_user(dsn, role)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}')
+            conn.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM {role}')
+            conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_role_without_create_rights_uses_existing_tables(
+    pg: tuple[str, str], limited_role: str
+) -> None:
+    _, schema = pg
+    with PostgresBackend(_config(limited_role, schema)) as backend:
+        assert backend.write(new_state(), expected_serial=0).serial == 1
+        info = new_lock_info("apply")
+        backend.lock(info)
+        backend.unlock(info.id)
+
+
+def test_force_unlock_without_the_right_to_terminate_says_so(
+    pg: tuple[str, str], limited_role: str
+) -> None:
+    dsn, schema = pg
+    with (
+        PostgresBackend(_config(dsn, schema)) as holder,
+        PostgresBackend(_config(limited_role, schema)) as operator,
+    ):
+        info = new_lock_info("apply")
+        holder.lock(info)
+        with pytest.raises(LockError, match="cannot terminate the PostgreSQL session"):
+            operator.force_unlock(info.id)
+        still = operator.lock_holder()
+        assert still is not None
+        assert still.id == info.id
+        holder.unlock(info.id)
