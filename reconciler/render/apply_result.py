@@ -11,16 +11,19 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from reconciler.plan.model import Action, Change
+from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.planfile import plan_document
 
-_GREEN, _RED, _YELLOW, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m"
+_RED, _BOLD, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+# The plan renderer's colours, so a change looks the same in the plan and in the apply log.
 _ACTION_COLOURS = {
-    Action.CREATE: _GREEN,
+    Action.CREATE: "\x1b[32m",
     Action.DELETE: _RED,
-    Action.ADOPT: _YELLOW,
-    Action.FORGET: _YELLOW,
+    Action.ADOPT: "\x1b[36m",
+    Action.FORGET: "\x1b[35m",
+    Action.UPDATE: "\x1b[33m",
 }
-_PLAIN = ""  # actions without a colour of their own (state-only updates)
+_PLAIN = ""
 
 
 class OutcomeView(Protocol):
@@ -192,10 +195,6 @@ def result_document(result: ApplyResultView) -> dict[str, Any]:
     }
 
 
-def render_result_json(result: ApplyResultView) -> str:
-    return json.dumps(result_document(result), indent=2) + "\n"
-
-
 def call_line(call: CallView) -> str:
     if call.kind == "state":
         return f"state-only {call.action} {call.change.key} (no API call)"
@@ -218,18 +217,33 @@ def render_calls_text(calls: Sequence[CallView]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_calls_json(calls: Sequence[CallView]) -> str:
-    document = {
+def calls_document(calls: Sequence[CallView]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": call.kind,
+            "action": call.action,
+            "params": dict(call.params),
+            "key": str(call.change.key),
+        }
+        for call in calls
+    ]
+
+
+def render_apply_json(
+    plan: Plan,
+    *,
+    result: ApplyResultView | None = None,
+    calls: Sequence[CallView] | None = None,
+) -> str:
+    """``apply --format json``: the plan applied, then the dry-run calls or the result
+    (``result`` is null when there was nothing to do)."""
+    document: dict[str, Any] = {
         "format_version": 1,
-        "dry_run": True,
-        "calls": [
-            {
-                "kind": call.kind,
-                "action": call.action,
-                "params": dict(call.params),
-                "key": str(call.change.key),
-            }
-            for call in calls
-        ],
+        "dry_run": calls is not None,
+        "plan": plan_document(plan, include_inventory=False),
     }
+    if calls is not None:
+        document["calls"] = calls_document(calls)
+    else:
+        document["result"] = result_document(result) if result is not None else None
     return json.dumps(document, indent=2) + "\n"

@@ -1,0 +1,106 @@
+"""``reconciler import KEY``: adopt one existing GID into the state.
+
+KEY is ``INSTANCE_ID/GROUP_ID``; the region (and the GID's ``topic`` and ``protect``, when the
+file declares it) come from the instance's entry in the desired-state file. Under the state
+lock: refuse a GID already in the state, list the instance, refuse a GID the cloud does not
+have, then record it with origin ``imported``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.apply.executor import now_text
+from reconciler.commands.connect import cloud_session
+from reconciler.config import load_desired
+from reconciler.errors import StateError
+from reconciler.models import DesiredInstance, DesiredState, StateResource, parse_key_text
+from reconciler.state import new_state, open_backend
+from reconciler.state.locking import format_waiting, hold_lock, parse_duration
+
+DEFAULT_CONFIG = "reconciler.yaml"
+
+
+class ImportRefusedError(StateError):
+    """The GID cannot be imported (not declared instance, missing, already in state)."""
+
+
+@click.command("import")
+@click.argument("key", metavar="KEY")
+@click.option(
+    "-c",
+    "--config",
+    "config",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Desired-state file naming the instance (for its region and backend).",
+)
+@click.option("--endpoint", metavar="URL", help="Talk to this endpoint (overrides the file).")
+@click.option("--lock-timeout", default="0s", show_default=True, metavar="DURATION")
+def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout: str) -> int:
+    """Adopt the existing GID KEY (INSTANCE_ID/GROUP_ID) into the state."""
+    try:
+        instance_id, group_id = parse_key_text(key)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="KEY") from exc
+    try:
+        timeout = parse_duration(lock_timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lock-timeout") from exc
+
+    desired = load_desired(config)
+    instance = _declared_instance(desired, instance_id, config)
+    declared = next((g for g in instance.groups if g.group_id == group_id), None)
+    resource_key = instance.key(group_id)
+
+    with (
+        open_backend(desired.backend, base_dir=Path.cwd()) as backend,
+        cloud_session(desired.provider, endpoint=endpoint, instances=desired.instances) as cloud,
+        hold_lock(
+            backend,
+            "import",
+            timeout=timeout,
+            on_wait=lambda holder: click.echo(format_waiting(holder), err=True),
+        ),
+    ):
+        state = backend.read()
+        if state is not None and resource_key in state.by_key():
+            raise ImportRefusedError(f"{resource_key} is already in the state ({backend.describe()})")
+        listed = cloud.client(instance.region).list_group_ids(instance_id)
+        if not any(record.group_id == group_id for record in listed):
+            raise ImportRefusedError(
+                f"{resource_key} does not exist in the cloud ({instance.region}, "
+                f"{len(listed)} GID(s) listed); nothing to import"
+            )
+        base = state if state is not None else new_state()
+        resource = StateResource(
+            region=instance.region,
+            instance_id=instance_id,
+            group_id=group_id,
+            topic=declared.topic if declared is not None else None,
+            protect=declared.protect if declared is not None else False,
+            origin="imported",
+            recorded_at=now_text(),
+        )
+        stored = backend.write(base.with_resource(resource), expected_serial=base.serial)
+    click.echo(f"Imported {resource_key} into the state (serial {stored.serial}).")
+    if declared is None:
+        click.echo(
+            f"Note: {group_id} is not declared under {instance_id} in {config}: the next plan "
+            "deletes it unless you add it to the file.",
+            err=True,
+        )
+    return 0
+
+
+def _declared_instance(desired: DesiredState, instance_id: str, config: Path) -> DesiredInstance:
+    for instance in desired.instances:
+        if instance.instance_id == instance_id:
+            return instance
+    raise ImportRefusedError(
+        f"instance {instance_id} is not declared in {config}; add it there first "
+        "(its region comes from the file)"
+    )
