@@ -68,7 +68,9 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
     ):
         state = backend.read()
         if state is not None and resource_key in state.by_key():
-            raise ImportRefusedError(f"{resource_key} is already in the state ({backend.describe()})")
+            raise ImportRefusedError(
+                f"{resource_key} is already in the state ({backend.describe()})"
+            )
         listed = cloud.client(instance.region).list_group_ids(instance_id)
         if not any(record.group_id == group_id for record in listed):
             raise ImportRefusedError(
