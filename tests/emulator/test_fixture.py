@@ -1,0 +1,134 @@
+"""The YAML fixture seeds accounts, instances, GIDs, devices and history; mistakes are located."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.emulator.fixture import load_fixture, load_fixture_text
+from reconciler.emulator.store import EmulatorStore, Subscription
+from reconciler.errors import ConfigError
+
+FIXTURE = """\
+version: 1
+accounts:
+  - access_key_id: LTAI-fixture
+    access_key_secret: fixture-secret
+    sts_tokens: [tok-a, {token: tok-b, expires: 2030-01-01T00:00:00Z}]
+instances:
+  - instance_id: post-cn-fix1
+    region: cn-shanghai
+    topics: [orders, telemetry]
+    groups:
+      - GID_orders
+      - {group_id: GID_billing, topic: orders, create_time: 1700000000000}
+    devices:
+      - client_id: GID_orders@@@dev1
+        last_touch: 1700000000000
+        socket: /10.0.0.7:50112
+        subscriptions: [{parent_topic: orders, sub_topic: /room/1/, qos: 1}]
+      - client_id: GID_orders@@@dev2
+        online: false
+    online_history:
+      - {group_id: GID_orders, at: 1699999000000, count: 3}
+    message_history:
+      - {parent_topic: orders, at: 1700000000000, trans_type: PUB, tps: 2.5, total: 150, qos: 1}
+  - instance_id: MQ_INST_shared
+    independent_naming: false
+    groups: [GID_shared]
+"""
+
+
+def test_fixture_seeds_everything(tmp_path):
+    path = tmp_path / "world.yaml"
+    path.write_text(FIXTURE)
+    store = EmulatorStore(None)
+    load_fixture(path, store)
+    assert store.account_secret("LTAI-fixture") == "fixture-secret"
+    assert store.sts_tokens("LTAI-fixture") == {"tok-a": None, "tok-b": 1893456000000}
+    shared, fix1 = store.instances()  # sorted by id; upper case first
+    assert (fix1.instance_id, fix1.region, fix1.independent_naming) == (
+        "post-cn-fix1",
+        "cn-shanghai",
+        True,
+    )
+    assert (shared.instance_id, shared.region, shared.independent_naming) == (
+        "MQ_INST_shared",
+        "cn-hangzhou",
+        False,
+    )
+    assert store.topics("post-cn-fix1") == ["orders", "telemetry"]
+    assert store.group_ids("post-cn-fix1") == ["GID_billing", "GID_orders"]
+    billing = store.group("post-cn-fix1", "GID_billing")
+    assert billing is not None and (billing.topic, billing.create_time) == ("orders", 1700000000000)
+    dev1 = store.client("post-cn-fix1", "GID_orders@@@dev1")
+    assert dev1 is not None
+    assert (dev1.online, dev1.last_touch, dev1.socket) == (True, 1700000000000, "/10.0.0.7:50112")
+    assert dev1.subscriptions == (Subscription("orders", "/room/1/", 1),)
+    assert store.online_count_by_group("post-cn-fix1", "GID_orders") == 1
+    history = store.online_history("post-cn-fix1", "GID_orders", 0, 1700000000000)
+    assert [(p.x, p.y) for p in history] == [(1699999000000, 3), (1700000000000, 1)]
+    trend = store.message_trend(
+        "post-cn-fix1", "orders", 0, 2 * 10**12, trans_type="PUB", summed=True
+    )
+    assert [(p.x, p.y) for p in trend] == [(1700000000000, 150)]
+
+
+def test_relative_times_are_accepted():
+    store = EmulatorStore(None)
+    load_fixture_text(
+        "instances:\n  - instance_id: post-cn-rel\n"
+        "    groups: [{group_id: GID_recent, create_time: now-1h}]\n",
+        "rel.yaml",
+        store,
+    )
+    group = store.group("post-cn-rel", "GID_recent")
+    assert group is not None and group.create_time > 1_700_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "words"),
+    [
+        (
+            "instances:\n  - instance_id: x\n    colour: red\n",
+            "bad.yaml:3:5",
+            "unknown key 'colour'",
+        ),
+        ("instances:\n  - region: cn-hangzhou\n", "bad.yaml:2:5", "needs instance_id"),
+        ("accounts:\n  - access_key_id: k\n", "bad.yaml:2:5", "needs access_key_secret"),
+        (
+            "instances:\n  - instance_id: x\n    independent_naming: maybe\n",
+            "bad.yaml:3:25",
+            "true or false",
+        ),
+        (
+            "instances:\n  - instance_id: x\n    devices: [{client_id: no-separator}]\n",
+            "bad.yaml:3:27",
+            "GROUP_ID@@@DEVICE_ID",
+        ),
+        ("version: 2\n", "bad.yaml:1:10", "version must be 1"),
+        ("instances: [\n", "bad.yaml:2:1", "not valid YAML"),
+        ("instances: {a: 1}\n", "bad.yaml:1:12", "must be a list"),
+    ],
+)
+def test_mistakes_name_file_line_and_column(text, where, words):
+    with pytest.raises(ConfigError) as caught:
+        load_fixture_text(text, "bad.yaml", EmulatorStore(None))
+    message = str(caught.value)
+    assert message.startswith(where), message
+    assert words in message
+    assert "\n" not in message
+
+
+def test_missing_fixture_file_is_one_line_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the fixture"):
+        load_fixture(tmp_path / "absent.yaml", EmulatorStore(None))
+
+
+def test_fixture_secret_never_appears_in_errors():
+    with pytest.raises(ConfigError) as caught:
+        load_fixture_text(
+            "accounts:\n  - {access_key_id: k, access_key_secret: s3cr3t-value, extra: 1}\n",
+            "bad.yaml",
+            EmulatorStore(None),
+        )
+    assert "s3cr3t-value" not in str(caught.value)

@@ -1,0 +1,181 @@
+"""``reconciler emulator serve`` as a real process: URL line, SDK calls, clean stop, restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from aliyunsdkcore.client import AcsClient
+from aliyunsdkons.request.v20190214.OnsMqttGroupIdCreateRequest import OnsMqttGroupIdCreateRequest
+from aliyunsdkons.request.v20190214.OnsMqttGroupIdListRequest import OnsMqttGroupIdListRequest
+
+from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID
+from tests.emulator.wire import signed_call
+from tests.fixtures.emulator import ROOT, TEST_ACCESS_KEY_SECRET, start_emulator_process
+
+
+def _core(process, request, **params):
+    client = AcsClient(process.access_key_id, process.access_key_secret, process.region)
+    request.set_endpoint(process.url.removeprefix("http://"))
+    request.set_protocol_type("http")
+    for name, value in params.items():
+        getattr(request, f"set_{name}")(value)
+    return json.loads(client.do_action_with_exception(request))
+
+
+def _listed(process):
+    body = _core(process, OnsMqttGroupIdListRequest(), InstanceId=process.instance_id)
+    return [row["GroupId"] for row in body["Data"]["MqttGroupIdDo"]]
+
+
+def test_serve_drives_the_core_sdk_and_stops_cleanly_on_sigint(emulator_process):
+    _core(
+        emulator_process,
+        OnsMqttGroupIdCreateRequest(),
+        GroupId="GID_proc",
+        InstanceId=emulator_process.instance_id,
+        Topic="orders",
+    )
+    assert _listed(emulator_process) == ["GID_proc"]
+    assert emulator_process.stop(signal.SIGINT) == 0
+    out = emulator_process.process.stdout.read()
+    err = emulator_process.process.stderr.read()
+    printed = emulator_process.first_lines[0] + out + err
+    assert (
+        "accepting AccessKeyId LTAI5tEmulatorTestKey (secret from --access-key-secret)" in printed
+    )
+    assert TEST_ACCESS_KEY_SECRET not in printed
+    assert "emulator stopped" in out
+
+
+def test_sigterm_also_exits_zero():
+    process = start_emulator_process()
+    try:
+        assert process.stop(signal.SIGTERM) == 0
+    finally:
+        process.process.stdout.close()
+        process.process.stderr.close()
+
+
+def test_db_survives_a_restart(tmp_path):
+    db = tmp_path / "emulator.sqlite"
+    first = start_emulator_process(db=db)
+    try:
+        _core(
+            first, OnsMqttGroupIdCreateRequest(), GroupId="GID_kept", InstanceId=first.instance_id
+        )
+        created = _core(first, OnsMqttGroupIdListRequest(), InstanceId=first.instance_id)
+    finally:
+        assert first.stop() == 0
+        first.process.stdout.close()
+        first.process.stderr.close()
+    second = start_emulator_process(db=db)
+    try:
+        again = _core(second, OnsMqttGroupIdListRequest(), InstanceId=second.instance_id)
+        strip = lambda body: body["Data"]["MqttGroupIdDo"]  # noqa: E731
+        assert strip(again) == strip(created)  # same names and the same CreateTime
+    finally:
+        second.stop()
+        second.process.stdout.close()
+        second.process.stderr.close()
+
+
+def _run(*args, timeout=30):
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", "emulator", "serve", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def test_bad_options_are_one_line_errors():
+    for args, words in [
+        (["--throttle", "OnsMqttNope=1/s"], "--throttle"),
+        (["--throttle", "OnsMqttGroupIdList=fast"], "not a rate"),
+        (["--topic", "no-equals"], "INSTANCE=TOPIC"),
+        (["--topic", "post-cn-undeclared=orders", "--port", "0"], "not declared"),
+        (["--access-key-id", "only-the-id"], "together"),
+        (["--fault-rate", "2"], "--fault-rate"),
+    ]:
+        result = _run(*args)
+        assert result.returncode != 0
+        error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+        assert len(error_lines) == 1 and words in error_lines[0], result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_bad_fixture_is_a_located_error(tmp_path):
+    fixture = tmp_path / "world.yaml"
+    fixture.write_text("instances:\n  - instance_id: x\n    colour: red\n")
+    result = _run("--fixture", str(fixture), "--port", "0")
+    assert result.returncode == 1
+    assert f"{fixture}:3:5: unknown key 'colour'" in result.stderr
+
+
+def test_dev_credentials_when_none_given_and_throttle_override_printed():
+    process = start_emulator_process(
+        "--throttle", "OnsMqttGroupIdList=2/s", "--throttle", "OnsMqttQueryClientByTopic=off"
+    )
+    try:
+        process.stop()
+        out = process.process.stdout.read()
+    finally:
+        process.process.stdout.close()
+        process.process.stderr.close()
+    assert "OnsMqttGroupIdList=2/s" in out
+    assert "OnsMqttQueryClientByTopic" not in out
+
+
+def _popen(*args, env=None):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    first = process.stdout.readline()
+    assert first.startswith("reconciler emulator listening on http://127.0.0.1:"), first
+    return process, first.split(" on ", 1)[1].strip()
+
+
+def _finish(process):
+    """SIGINT, then everything printed after the first line; asserts exit 0."""
+    try:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+        return process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_fixture_credentials(tmp_path):
+    fixture = tmp_path / "world.yaml"
+    fixture.write_text("accounts:\n  - {access_key_id: LTAI-fix, access_key_secret: fix-secret}\n")
+    process, url = _popen("--fixture", str(fixture))
+    response = signed_call(url, "OnsMqttGroupIdList", {}, key="LTAI-fix", secret="fix-secret")
+    assert response.json()["Code"] == "MissingParameter"  # authenticated; no instance named
+    rest = _finish(process)
+    assert "accepting AccessKeyId LTAI-fix (secret from the fixture)" in rest
+    assert "fix-secret" not in rest
+    assert DEV_ACCESS_KEY_ID not in rest
+
+
+def test_secret_from_the_environment_is_named_not_printed():
+    env = {**os.environ, "RECONCILER_EMULATOR_ACCESS_KEY_SECRET": "env-secret-value"}
+    process, url = _popen("--access-key-id", "LTAI-env", env=env)
+    response = signed_call(url, "OnsMqttGroupIdList", {}, key="LTAI-env", secret="env-secret-value")
+    assert response.json()["Code"] == "MissingParameter"
+    rest = _finish(process)
+    assert "LTAI-env (secret from $RECONCILER_EMULATOR_ACCESS_KEY_SECRET)" in rest
+    assert "env-secret-value" not in rest
