@@ -1,0 +1,495 @@
+"""Every check of a parsed desired-state document, returning ``Issue`` objects (never raising).
+
+Two kinds of checks run on the same plain data (dicts, lists, scalars) whatever parser built it:
+``check_shape`` is one pydantic validation of the whole document against ``schema.DesiredFile``
+(its errors translated into plain messages), ``check_meaning`` walks the raw data for what a
+schema cannot say (duplicates after group sets are merged, unknown set names, contradictions,
+``${VAR}`` references, unknown regions). Both tolerate any shape, so one load reports every
+problem at once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from reconciler.config import schema
+from reconciler.config.interpolate import interpolate
+from reconciler.config.issues import Issue, Loc
+from reconciler.config.suggest import did_you_mean, one_of
+from reconciler.models import DEFAULT_REGION, KNOWN_REGIONS
+
+_UNION_TAGS = frozenset({schema.GROUP_SHORTHAND_TAG, schema.GROUP_MAPPING_TAG})
+_GID_RULE = "a Group ID starts with GID_ or GID- followed by 3 to 60 letters, digits, '-' or '_'"
+_INSTANCE_RULE = "an instance id is letters, digits, '.', '-' and '_' (for example post-cn-0pp1234)"
+_REGION_RULE = "a region is lower-case words joined by '-' (for example cn-hangzhou)"
+_TOPIC_RULE = "a parent topic is 3 to 64 letters, digits, '-' or '_'"
+_SET_RULE = "a group set name is up to 64 letters, digits, '.', '-' and '_'"
+
+
+@dataclass(frozen=True, slots=True)
+class Expanded:
+    """The interpolated values of the fields that allow ``${VAR}``."""
+
+    endpoint: str | None = None
+    profile: str | None = None
+    dsn: str | None = None
+
+
+# --- shape: one pydantic validation -----------------------------------------------------------
+
+
+def check_shape(data: Any) -> tuple[schema.DesiredFile | None, list[Issue]]:
+    """Validate the whole document in one call; on failure translate every pydantic error."""
+    try:
+        return schema.DesiredFile.model_validate(data), []
+    except ValidationError as exc:
+        return None, [_translate(error) for error in exc.errors(include_url=False)]
+
+
+def _translate(error: ErrorDetails) -> Issue:
+    loc: list[str | int] = []
+    at_key = False
+    previous: Any = None
+    for part in error["loc"]:
+        if part == "[key]":
+            at_key = True
+        elif not (isinstance(previous, int) and part in _UNION_TAGS):
+            loc.append(part)
+        previous = part
+    path = tuple(loc)
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        key = path[-1]
+        hint = did_you_mean(key, allowed_keys(path[:-1])) if isinstance(key, str) else ""
+        return Issue(path, f"unknown key {key!r}{hint}", at_key=True)
+    if kind == "missing":
+        return Issue(path[:-1], f"missing required key {path[-1]!r}")
+    if at_key:
+        if kind == "string_pattern_mismatch":
+            return Issue(path, f"{_show(value)} is not a valid group set name: {_SET_RULE}", True)
+        return Issue(path, f"a group set name must be a string, found {_describe(value)}", True)
+    if path == ("version",):
+        return Issue(path, f"unsupported version {_show(value)}: this file format is version 1")
+    if kind == "string_pattern_mismatch":
+        return Issue(path, f"{_show(value)} is not valid: {_pattern_rule(path)}")
+    if kind == "literal_error":
+        return Issue(path, f"{_show(value)} is not allowed here: expected {ctx.get('expected')}")
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = ctx.get("ge", ctx.get("le"))
+        relation = "at least" if kind == "greater_than_equal" else "at most"
+        return Issue(path, f"must be {relation} {bound}, found {_show(value)}")
+    if kind == "string_too_short":
+        return Issue(path, "must not be empty")
+    if kind == "string_too_long":
+        return Issue(path, f"is longer than {ctx.get('max_length')} characters")
+    expected = _EXPECTED.get(kind)
+    if expected is None:
+        return Issue(path, error["msg"])
+    if (path and path[-1] == "groups") or _is_group_entry(path):
+        expected = "a GID string or a mapping with keys " + one_of(schema.GROUP_KEYS)
+    return Issue(path, f"expected {expected}, found {_describe(value)}{_hint(kind, value)}")
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+}
+
+
+def _is_group_entry(path: Loc) -> bool:
+    return (len(path) == 4 and path[0] == "instances" and path[2] == "groups") or (
+        len(path) == 3 and path[0] == "group_sets"
+    )
+
+
+def _pattern_rule(path: Loc) -> str:
+    last = path[-1] if path else ""
+    if isinstance(last, int) and len(path) >= 2 and path[-2] == "include":
+        return _SET_RULE
+    if last == "region":
+        return _REGION_RULE
+    if last == "topic":
+        return _TOPIC_RULE
+    if last == "id" and len(path) == 3 and path[0] == "instances":
+        return _INSTANCE_RULE
+    return _GID_RULE
+
+
+def _hint(kind: str, value: Any) -> str:
+    if kind == "string_type" and isinstance(value, bool):
+        return " (yes, no, on, off, true and false are booleans in YAML: quote the value)"
+    if kind == "string_type" and isinstance(value, int | float | datetime.date):
+        return " (quote the value to make it a string)"
+    if kind == "bool_type" and isinstance(value, str):
+        return " (write true or false without quotes)"
+    return ""
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, datetime.date):
+        return "a date"
+    if isinstance(value, bytes):
+        return "binary data"
+    return f"a {type(value).__name__}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def allowed_keys(loc: Loc) -> tuple[str, ...]:
+    """The keys a mapping at ``loc`` may hold (for did-you-mean)."""
+    shape = tuple("*" if isinstance(part, int) else part for part in loc)
+    if shape[:1] == ("group_sets",) and len(shape) == 3:
+        return schema.GROUP_KEYS
+    return _KEYS_BY_SHAPE.get(shape, ())
+
+
+_KEYS_BY_SHAPE: dict[tuple[str, ...], tuple[str, ...]] = {
+    (): schema.TOP_KEYS,
+    ("provider",): schema.PROVIDER_KEYS,
+    ("backend",): schema.BACKEND_KEYS,
+    ("backend", "local"): schema.LOCAL_KEYS,
+    ("backend", "postgres"): schema.POSTGRES_KEYS,
+    ("defaults",): schema.DEFAULTS_KEYS,
+    ("safety",): schema.SAFETY_KEYS,
+    ("instances", "*"): schema.INSTANCE_KEYS,
+    ("instances", "*", "groups", "*"): schema.GROUP_KEYS,
+}
+
+
+# --- meaning: what a schema cannot say --------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Origin:
+    loc: Loc
+    absent: bool
+    set_name: str | None
+
+
+def check_meaning(
+    data: dict[Any, Any], env: Mapping[str, str] | None
+) -> tuple[list[Issue], Expanded]:
+    """Semantic checks on raw data of any shape; ``env=None`` skips ``${VAR}`` expansion."""
+    issues: list[Issue] = []
+    version = data.get("version")
+    if isinstance(version, bool):
+        issues.append(Issue(("version",), "unsupported version: expected the number 1"))
+    provider = _mapping(data.get("provider"))
+    default_region = provider.get("region", DEFAULT_REGION)
+    if not isinstance(default_region, str):
+        default_region = DEFAULT_REGION
+    elif "region" in provider:
+        _check_region(default_region, ("provider", "region"), issues)
+    endpoint = _expand(provider.get("endpoint"), ("provider", "endpoint"), env, issues)
+    if endpoint is not None and not _valid_endpoint(endpoint):
+        issues.append(
+            Issue(("provider", "endpoint"), "expected 'embedded' or an http:// or https:// URL")
+        )
+    profile = _expand(provider.get("profile"), ("provider", "profile"), env, issues)
+    dsn = _check_backend(data.get("backend"), env, issues)
+    set_groups = _check_group_sets(data.get("group_sets"), issues)
+    used_sets = _check_instances(data.get("instances"), default_region, set_groups, issues)
+    for name in set_groups:
+        if name not in used_sets:
+            issues.append(
+                Issue(
+                    ("group_sets", name),
+                    f"group set {name!r} is not included by any instance",
+                    at_key=True,
+                    warning=True,
+                )
+            )
+    return issues, Expanded(endpoint=endpoint, profile=profile, dsn=dsn)
+
+
+def _valid_endpoint(endpoint: str) -> bool:
+    # Left unexpanded (fmt), a reference cannot be judged.
+    return (
+        endpoint == "embedded" or "${" in endpoint or endpoint.startswith(("http://", "https://"))
+    )
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _check_region(region: str, loc: Loc, issues: list[Issue]) -> None:
+    if region not in KNOWN_REGIONS:
+        issues.append(
+            Issue(
+                loc,
+                f"unknown region {region!r}{did_you_mean(region, KNOWN_REGIONS)}; "
+                "fine if the region is new",
+                warning=True,
+            )
+        )
+
+
+def _expand(value: Any, loc: Loc, env: Mapping[str, str] | None, issues: list[Issue]) -> str | None:
+    if not isinstance(value, str):
+        return None
+    if env is None or "${" not in value:
+        return value
+    expanded, problems = interpolate(value, env)
+    issues.extend(Issue(loc, problem) for problem in problems)
+    return expanded
+
+
+def _check_backend(backend: Any, env: Mapping[str, str] | None, issues: list[Issue]) -> str | None:
+    if not isinstance(backend, dict):
+        return None
+    kinds = [kind for kind in schema.BACKEND_KEYS if kind in backend]
+    if len(kinds) != 1:
+        found = "both" if kinds else "neither"
+        issues.append(
+            Issue(("backend",), f"expected exactly one of 'local' or 'postgres', {found} given")
+        )
+    if "postgres" in backend and backend["postgres"] is None:
+        issues.append(Issue(("backend", "postgres"), "the postgres backend needs a 'dsn'"))
+    for kind, keys in (("local", ("path",)), ("postgres", ("schema", "workspace"))):
+        block = _mapping(backend.get(kind))
+        for key in keys:
+            value = block.get(key)
+            if isinstance(value, str) and "${" in value:
+                issues.append(
+                    Issue(
+                        ("backend", kind, key),
+                        "${...} is only expanded in " + one_of(_INTERPOLATED),
+                    )
+                )
+    postgres = _mapping(backend.get("postgres"))
+    raw = postgres.get("dsn")
+    if isinstance(raw, str) and "${" not in raw and _has_password(raw):
+        issues.append(
+            Issue(
+                ("backend", "postgres", "dsn"),
+                "the DSN holds a password: give it as ${ENV_VAR} to keep the secret out of "
+                "the file",
+                warning=True,
+            )
+        )
+    return _expand(raw, ("backend", "postgres", "dsn"), env, issues)
+
+
+_INTERPOLATED = ("provider.endpoint", "provider.profile", "backend.postgres.dsn")
+
+
+def _has_password(dsn: str) -> bool:
+    if "password=" in dsn:
+        return True
+    _, sep, rest = dsn.partition("://")
+    userinfo = rest.partition("@")[0] if sep and "@" in rest else ""
+    return ":" in userinfo
+
+
+def _group_facts(entry: Any) -> tuple[str, bool] | None:
+    """(GID, absent) of a group entry, or None when the entry is malformed (shape reports it)."""
+    if isinstance(entry, str):
+        return entry, False
+    if isinstance(entry, dict):
+        gid = entry.get("id")
+        if isinstance(gid, str):
+            return gid, entry.get("absent") is True
+    return None
+
+
+def _check_contradictions(entry: Any, loc: Loc, issues: list[Issue]) -> None:
+    if isinstance(entry, dict) and entry.get("absent") is True:
+        if entry.get("protect") is True:
+            issues.append(
+                Issue(
+                    (*loc, "protect"),
+                    "a GID cannot be both protected and absent: remove 'protect: true' "
+                    "before marking it absent",
+                )
+            )
+        if entry.get("topic") is not None:
+            issues.append(
+                Issue((*loc, "topic"), "an absent GID is deleted, so its topic has no meaning")
+            )
+
+
+def _check_group_sets(
+    group_sets: Any, issues: list[Issue]
+) -> dict[str, list[tuple[str, bool, int]]]:
+    result: dict[str, list[tuple[str, bool, int]]] = {}
+    if not isinstance(group_sets, dict):
+        return result
+    for name, entries in group_sets.items():
+        if not isinstance(name, str):
+            continue
+        facts: list[tuple[str, bool, int]] = []
+        result[name] = facts
+        if not isinstance(entries, list):
+            continue
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            fact = _group_facts(entry)
+            if fact is None:
+                continue
+            loc = ("group_sets", name, index)
+            if not isinstance(entry, str):
+                _check_contradictions(entry, loc, issues)
+            first = seen.setdefault(fact[0], index)
+            if first != index:
+                issues.append(
+                    Issue(
+                        loc,
+                        f"duplicate GID {fact[0]!r} in group set {name!r}: first listed at {{0}}",
+                        related=(("group_sets", name, first),),
+                    )
+                )
+                continue
+            facts.append((fact[0], fact[1], index))
+    return result
+
+
+def _check_instances(
+    instances: Any,
+    default_region: str,
+    set_groups: dict[str, list[tuple[str, bool, int]]],
+    issues: list[Issue],
+) -> set[str]:
+    used_sets: set[str] = set()
+    if not isinstance(instances, list):
+        return used_sets
+    seen_instances: dict[tuple[str, str], int] = {}
+    for index, instance in enumerate(instances):
+        if not isinstance(instance, dict):
+            continue
+        base: Loc = ("instances", index)
+        region = instance.get("region", default_region)
+        if "region" in instance and isinstance(region, str):
+            _check_region(region, (*base, "region"), issues)
+        instance_id = instance.get("id")
+        if isinstance(instance_id, str) and isinstance(region, str):
+            first = seen_instances.setdefault((region, instance_id), index)
+            if first != index:
+                issues.append(
+                    Issue(
+                        (*base, "id"),
+                        f"instance {instance_id!r} in {region} is declared twice: "
+                        "first at {0}; merge the two entries",
+                        related=(("instances", first, "id"),),
+                    )
+                )
+        label = repr(instance_id) if isinstance(instance_id, str) else f"#{index}"
+        merged: dict[str, _Origin] = {}
+        include = instance.get("include")
+        if isinstance(include, list):
+            _merge_includes(
+                include,
+                base=base,
+                label=label,
+                set_groups=set_groups,
+                merged=merged,
+                used_sets=used_sets,
+                issues=issues,
+            )
+        groups = instance.get("groups")
+        if isinstance(groups, list):
+            for position, entry in enumerate(groups):
+                fact = _group_facts(entry)
+                if fact is None:
+                    continue
+                loc = (*base, "groups", position)
+                if not isinstance(entry, str):
+                    _check_contradictions(entry, loc, issues)
+                gid, absent = fact
+                origin = merged.get(gid)
+                if origin is None:
+                    merged[gid] = _Origin(loc, absent, None)
+                    continue
+                issues.append(_duplicate(gid, label, origin, absent=absent, loc=loc, via_set=None))
+    return used_sets
+
+
+def _merge_includes(
+    include: list[Any],
+    *,
+    base: Loc,
+    label: str,
+    set_groups: dict[str, list[tuple[str, bool, int]]],
+    merged: dict[str, _Origin],
+    used_sets: set[str],
+    issues: list[Issue],
+) -> None:
+    included: dict[str, int] = {}
+    for position, name in enumerate(include):
+        if not isinstance(name, str):
+            continue
+        loc = (*base, "include", position)
+        first = included.setdefault(name, position)
+        if first != position:
+            issues.append(
+                Issue(
+                    loc,
+                    f"group set {name!r} is included twice",
+                    related=((*base, "include", first),),
+                )
+            )
+            continue
+        facts = set_groups.get(name)
+        if facts is None:
+            issues.append(Issue(loc, f"unknown group set {name!r}{did_you_mean(name, set_groups)}"))
+            continue
+        used_sets.add(name)
+        for gid, absent, index in facts:
+            origin = merged.get(gid)
+            if origin is None:
+                merged[gid] = _Origin(("group_sets", name, index), absent, name)
+                continue
+            issues.append(_duplicate(gid, label, origin, absent=absent, loc=loc, via_set=name))
+
+
+def _duplicate(
+    gid: str, label: str, origin: _Origin, *, absent: bool, loc: Loc, via_set: str | None
+) -> Issue:
+    first = f"in group set {origin.set_name!r}" if origin.set_name else "declared"
+    if via_set is None:
+        subject = f"duplicate GID {gid!r} in instance {label}"
+        here = "here"
+    else:
+        subject = f"group set {via_set!r} brings GID {gid!r} into instance {label} a second time"
+        here = f"here, via group set {via_set!r}"
+    if origin.absent != absent:
+        first_state, this_state = ("absent", "present") if origin.absent else ("present", "absent")
+        message = (
+            f"GID {gid!r} is both present and absent in instance {label}: {this_state} {here}, "
+            f"{first_state} at {{0}}"
+        )
+    else:
+        message = f"{subject}: already {first} at {{0}}"
+    return Issue(loc, message, related=(origin.loc,))

@@ -1,0 +1,238 @@
+"""Load a desired-state file: fast when it is right, precise when it is wrong.
+
+The happy path parses with libyaml and validates the whole document with one pydantic call
+(a 100,000-GID file costs little more than parsing it). Only when something is wrong, or a
+warning must be located, is the text re-parsed with ruamel.yaml's round-trip composer, which
+knows the line and column of every node; every problem is then reported at once, each as
+``FILE:LINE:COLUMN: message (at instances[2].groups[5].id)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reconciler.config import checks, fastyaml
+from reconciler.config.issues import ConfigWarning, Issue, format_loc
+from reconciler.config.resolve import resolve
+from reconciler.config.schema import DesiredFile
+from reconciler.errors import ConfigError, ConfigErrors
+from reconciler.models import DesiredState
+
+if TYPE_CHECKING:
+    from reconciler.config.locate import Located, Locator
+
+# 100,000 GIDs take about 5 MB; far beyond that a file is a mistake, not a configuration.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_EMPTY = "the file is empty: a desired-state file starts with 'version: 1'"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """A loaded file: the resolved state and the warnings that did not stop the load."""
+
+    state: DesiredState
+    warnings: tuple[ConfigWarning, ...] = ()
+
+    @property
+    def instance_count(self) -> int:
+        return len(self.state.instances)
+
+    @property
+    def group_count(self) -> int:
+        return sum(len(instance.groups) for instance in self.state.instances)
+
+
+def load_desired(path: str | Path, *, env: Mapping[str, str] | None = None) -> DesiredState:
+    """The resolved desired state in ``path``; raises ConfigErrors listing every problem."""
+    return load_desired_result(path, env=env).state
+
+
+def load_desired_text(
+    text: str, source: str = "<string>", *, env: Mapping[str, str] | None = None
+) -> DesiredState:
+    return load_desired_text_result(text, source, env=env).state
+
+
+def load_desired_result(
+    path: str | Path, *, env: Mapping[str, str] | None = None, expand_env: bool = True
+) -> LoadResult:
+    """Like ``load_desired`` but also returns the warnings (unknown regions, unused sets...)."""
+    source = str(path)
+    return load_desired_text_result(read_text(path), source, env=env, expand_env=expand_env)
+
+
+def load_desired_text_result(
+    text: str,
+    source: str = "<string>",
+    *,
+    env: Mapping[str, str] | None = None,
+    expand_env: bool = True,
+) -> LoadResult:
+    """Load from text. ``expand_env=False`` leaves ``${VAR}`` unexpanded (fmt needs no secrets)."""
+    environment = (os.environ if env is None else env) if expand_env else None
+    failure: BaseException | None = None
+    issues: list[Issue] = []
+    if fastyaml.too_deep(text):
+        failure = RecursionError("nesting too deep")
+    else:
+        try:
+            data = fastyaml.load_fast(text)
+        except Exception as exc:  # any parse failure: the precise pass explains it
+            failure = exc
+        else:
+            doc, issues, expanded = _check(data, environment)
+            if doc is not None and expanded is not None and not _has_errors(issues):
+                state = resolve(doc, expanded, source=source)
+                warnings = _locate_warnings(text, source, issues) if issues else ()
+                return LoadResult(state, warnings)
+    raise ConfigErrors(_diagnose(text, source, environment, failure, issues))
+
+
+def read_text(path: str | Path) -> str:
+    """The file's text; unreadable, huge and non-UTF-8 files are ConfigErrors."""
+    source = str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigErrors(
+            [ConfigError(f"cannot read the file: {exc.strerror}", file=source)]
+        ) from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigErrors(
+            [ConfigError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB", file=source)]
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad = data[exc.start : exc.start + 1].hex()
+        raise ConfigErrors(
+            [
+                ConfigError(
+                    f"not valid UTF-8: byte 0x{bad} at offset {exc.start}; save the file as UTF-8",
+                    file=source,
+                    line=line,
+                    column=column,
+                )
+            ]
+        ) from exc
+
+
+def _has_errors(issues: list[Issue]) -> bool:
+    return any(not issue.warning for issue in issues)
+
+
+def _check(
+    data: Any, env: Mapping[str, str] | None
+) -> tuple[DesiredFile | None, list[Issue], checks.Expanded | None]:
+    if data is None:
+        return None, [Issue((), _EMPTY)], None
+    if not isinstance(data, dict):
+        found = "a list" if isinstance(data, list) else "a single value"
+        message = f"the top level must be a mapping with 'version' and 'instances', found {found}"
+        return None, [Issue((), message)], None
+    doc, shape_issues = checks.check_shape(data)
+    meaning_issues, expanded = checks.check_meaning(data, env)
+    return doc, shape_issues + meaning_issues, expanded
+
+
+def _diagnose(
+    text: str,
+    source: str,
+    env: Mapping[str, str] | None,
+    failure: BaseException | None,
+    fast_issues: list[Issue],
+) -> list[ConfigError]:
+    # ruamel.yaml is imported only when a problem must be located: it costs startup time.
+    from reconciler.config import locate  # noqa: PLC0415
+
+    if not text.strip():
+        return [ConfigError(_EMPTY, file=source, line=1, column=1)]
+    try:
+        composed = locate.compose(text)
+    except locate.SyntaxProblem as exc:
+        return [_error(source, exc.problem)]
+    builder = locate.Builder()
+    data = builder.build(composed.root)
+    locator = locate.Locator(composed)
+    errors = [_error(source, problem) for problem in composed.problems + builder.problems]
+    _, issues, _ = _check(data, env)
+    errors.extend(_located(source, locator, issue) for issue in issues if not issue.warning)
+    if not errors:
+        # The two parsers disagree (a corner of YAML 1.1 vs 1.2): report what the fast one saw.
+        errors = [_located(source, locator, issue) for issue in fast_issues if not issue.warning]
+        if not errors:
+            errors = [_fast_failure(source, failure)]
+    errors.sort(key=_order)
+    return errors
+
+
+def _fast_failure(source: str, failure: BaseException | None) -> ConfigError:
+    mark = getattr(failure, "problem_mark", None)
+    problem = getattr(failure, "problem", None) or str(failure or "cannot be read")
+    if isinstance(failure, fastyaml.DuplicateKeyFound):
+        problem = f"duplicate key {failure}"
+    if mark is not None:
+        return ConfigError(problem, file=source, line=mark.line + 1, column=mark.column + 1)
+    return ConfigError(str(problem), file=source)
+
+
+def _order(error: ConfigError) -> tuple[int, int]:
+    return (error.line or 0, error.column or 0)
+
+
+def _error(source: str, problem: Located) -> ConfigError:
+    position = problem.position
+    return ConfigError(
+        problem.message,
+        file=source,
+        line=position.line if position else None,
+        column=position.column if position else None,
+        path=problem.path,
+    )
+
+
+def _located(source: str, locator: Locator, issue: Issue) -> ConfigError:
+    position = locator.find(issue.loc, at_key=issue.at_key)
+    return ConfigError(
+        _message(locator, issue),
+        file=source,
+        line=position.line if position else None,
+        column=position.column if position else None,
+        path=format_loc(issue.loc) or None,
+    )
+
+
+def _message(locator: Locator, issue: Issue) -> str:
+    if not issue.related:
+        return issue.message
+    places = []
+    for loc in issue.related:
+        position = locator.find(loc)
+        places.append(position.describe() if position else format_loc(loc))
+    return issue.message.format(*places)
+
+
+def _locate_warnings(text: str, source: str, issues: list[Issue]) -> tuple[ConfigWarning, ...]:
+    from reconciler.config import locate  # noqa: PLC0415
+
+    try:
+        composed: locate.Composed | None = locate.compose(text)
+    except locate.SyntaxProblem:
+        composed = None
+    locator = locate.Locator(composed)
+    result = []
+    for issue in issues:
+        error = _located(source, locator, issue)
+        result.append(
+            ConfigWarning(
+                error.message, file=source, line=error.line, column=error.column, path=error.path
+            )
+        )
+    return tuple(result)

@@ -1,0 +1,88 @@
+"""A validated ``DesiredFile`` -> the resolved ``models.DesiredState`` the planner reads.
+
+Resolution fills what the file leaves out: an instance's region from ``provider.region``, its
+ownership and its groups' ``protect`` from ``defaults``, and it stamps each included group set
+in. A set's groups are built once and shared by every instance that includes it.
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from reconciler.config.checks import Expanded
+from reconciler.config.schema import DesiredFile, GroupSpec
+from reconciler.models import (
+    BackendConfig,
+    DesiredGroup,
+    DesiredInstance,
+    DesiredState,
+    LocalBackendConfig,
+    PostgresBackendConfig,
+    ProviderConfig,
+    SafetyConfig,
+)
+
+
+def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> DesiredState:
+    default_protect = doc.defaults.protect
+
+    def build(entry: str | GroupSpec) -> DesiredGroup:
+        if isinstance(entry, str):
+            return DesiredGroup(group_id=entry, protect=default_protect)
+        # A tombstone does not inherit defaults.protect: that would forbid every delete.
+        protect = (
+            entry.protect if entry.protect is not None else default_protect and not entry.absent
+        )
+        return DesiredGroup(
+            group_id=entry.id,
+            topic=entry.topic,
+            protect=protect,
+            absent=entry.absent,
+            description=entry.description,
+        )
+
+    sets = {name: [build(entry) for entry in entries] for name, entries in doc.group_sets.items()}
+    instances = []
+    for spec in doc.instances:
+        groups = [group for name in spec.include for group in sets[name]]
+        groups.extend(build(entry) for entry in spec.groups)
+        # Sorted so that reordering the file (fmt) never changes the plan digest.
+        groups.sort(key=_group_id)
+        instances.append(
+            DesiredInstance(
+                instance_id=spec.id,
+                region=spec.region or doc.provider.region,
+                ownership=spec.ownership or doc.defaults.ownership,
+                independent_naming=spec.independent_naming,
+                groups=tuple(groups),
+            )
+        )
+    return DesiredState(
+        version=1,
+        provider=ProviderConfig(
+            region=doc.provider.region, endpoint=expanded.endpoint, profile=expanded.profile
+        ),
+        backend=_backend(doc, expanded),
+        safety=SafetyConfig(**doc.safety.model_dump()),
+        instances=tuple(instances),
+        source=source,
+    )
+
+
+def _group_id(group: DesiredGroup) -> str:
+    return group.group_id
+
+
+def _backend(doc: DesiredFile, expanded: Expanded) -> BackendConfig:
+    backend = doc.backend
+    if backend is None or "postgres" not in backend.model_fields_set:
+        path = backend.local.path if backend is not None and backend.local is not None else None
+        return LocalBackendConfig(path=path) if path is not None else LocalBackendConfig()
+    postgres = backend.postgres
+    if postgres is None:  # `postgres:` with no settings: the DSN is missing (already reported)
+        raise ValueError("postgres backend without a dsn")
+    return PostgresBackendConfig(
+        dsn=SecretStr(expanded.dsn if expanded.dsn is not None else postgres.dsn),
+        db_schema=postgres.db_schema,
+        workspace=postgres.workspace,
+    )

@@ -1,0 +1,178 @@
+"""The desired-state file's own shape (format v1), as written by people.
+
+These models describe the YAML document before resolution: group sets, ``include``, the string
+shorthand for a group, and optional settings that fall back to ``defaults`` / ``provider``.
+``reconciler.config.resolve`` turns a validated ``DesiredFile`` into ``models.DesiredState``.
+
+Models are strict (a quoted ``"true"`` is not a boolean, ``123`` is not a string) because a YAML
+file's types are easy to get wrong silently; the error messages say how to fix it.
+The JSON Schema in ``schemas/desired-state.schema.json`` is generated from these models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from reconciler.models import DEFAULT_REGION, GROUP_ID_PATTERN, INSTANCE_ID_PATTERN, Ownership
+
+FORMAT_VERSION = 1
+REGION_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+# Parent topics: 3 to 64 letters, digits, "-" and "_" (the service's naming rule).
+TOPIC_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
+SET_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+
+# Tags of the group union: they appear in pydantic error locations and are stripped from paths.
+GROUP_SHORTHAND_TAG = "id-string"
+GROUP_MAPPING_TAG = "mapping"
+
+GroupIdText = Annotated[
+    str,
+    Field(
+        pattern=GROUP_ID_PATTERN,
+        description="A Group ID: GID_ or GID- then 3 to 60 letters, digits, '-' or '_'.",
+    ),
+]
+RegionText = Annotated[str, Field(pattern=REGION_PATTERN, description="A region id.")]
+SetName = Annotated[str, Field(pattern=SET_NAME_PATTERN)]
+
+
+class FileModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class ProviderSpec(FileModel):
+    """Where the MQTT management API is."""
+
+    region: RegionText = Field(
+        default=DEFAULT_REGION, description="Default region of instances that name none."
+    )
+    endpoint: str | None = Field(
+        default=None,
+        description="'embedded' for the built-in emulator, or an http(s) URL; "
+        "${ENV_VAR} references are expanded.",
+    )
+    profile: str | None = Field(
+        default=None,
+        description="aliyun CLI profile for credentials; ${ENV_VAR} references are expanded.",
+    )
+
+
+class LocalBackendSpec(FileModel):
+    path: str = Field(default=".reconciler/state.json", min_length=1)
+
+
+class PostgresBackendSpec(FileModel):
+    dsn: str = Field(
+        min_length=1,
+        description="PostgreSQL connection string; give it as ${ENV_VAR} to keep the "
+        "password out of the file. Never written anywhere.",
+    )
+    db_schema: str = Field(default="reconciler", alias="schema", min_length=1)
+    workspace: str = Field(default="default", min_length=1)
+
+
+class BackendSpec(FileModel):
+    """Exactly one of ``local`` or ``postgres``."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"minProperties": 1, "maxProperties": 1},
+    )
+
+    local: LocalBackendSpec | None = None
+    postgres: PostgresBackendSpec | None = None
+
+
+class DefaultsSpec(FileModel):
+    ownership: Ownership = Field(
+        default="managed",
+        description="managed: never touch GIDs not in the file or state; "
+        "exclusive: delete GIDs not in the file.",
+    )
+    protect: bool = Field(default=False, description="Default 'protect' of present groups.")
+
+
+class SafetySpec(FileModel):
+    """The delete circuit breaker: a plan deleting more than this is refused without override."""
+
+    max_deletes: int = Field(default=10, ge=0)
+    max_delete_share: float = Field(default=0.25, ge=0, le=1)
+    share_min_groups: int = Field(default=20, ge=1)
+
+
+class GroupSpec(FileModel):
+    """One group in its long form; the plain string ``GID_x`` is short for ``{id: GID_x}``."""
+
+    id: GroupIdText
+    topic: Annotated[str, Field(pattern=TOPIC_PATTERN)] | None = Field(
+        default=None, description="Parent topic, used only when the GID is created."
+    )
+    protect: bool | None = Field(
+        default=None, description="Refuse to delete this GID without an explicit override."
+    )
+    absent: bool = Field(default=False, description="Tombstone: delete this GID if it exists.")
+    description: str | None = Field(default=None, max_length=1024)
+
+
+def _group_kind(value: Any) -> str:
+    # Anything that is not a string is checked as the long form, so a list or a number gets
+    # one clear "expected a mapping" error instead of one error per union member.
+    return GROUP_SHORTHAND_TAG if isinstance(value, str) else GROUP_MAPPING_TAG
+
+
+GroupEntry = Annotated[
+    Annotated[GroupIdText, Tag(GROUP_SHORTHAND_TAG)] | Annotated[GroupSpec, Tag(GROUP_MAPPING_TAG)],
+    Discriminator(_group_kind),
+]
+
+
+class InstanceSpec(FileModel):
+    id: Annotated[str, Field(pattern=INSTANCE_ID_PATTERN, description="Instance id.")]
+    region: RegionText | None = Field(default=None, description="Default: provider.region.")
+    ownership: Ownership | None = Field(default=None, description="Default: defaults.ownership.")
+    independent_naming: bool | None = Field(
+        default=None,
+        description="Whether the instance has its own GID namespace; checked against the cloud.",
+    )
+    include: list[SetName] = Field(default_factory=list, description="Group sets to stamp in.")
+    groups: list[GroupEntry] = Field(default_factory=list)
+
+
+class DesiredFile(FileModel):
+    """A desired-state file, format version 1."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        title="reconciler desired state",
+        json_schema_extra={"additionalProperties": False},
+    )
+
+    version: Literal[1] = Field(description="Format version; must be 1.")
+    provider: ProviderSpec = Field(default_factory=ProviderSpec)
+    backend: BackendSpec | None = Field(
+        default=None, description="Where state is kept. Default: local .reconciler/state.json."
+    )
+    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
+    safety: SafetySpec = Field(default_factory=SafetySpec)
+    group_sets: dict[SetName, list[GroupEntry]] = Field(
+        default_factory=dict, description="Named lists of groups, stamped in with 'include'."
+    )
+    instances: list[InstanceSpec] = Field(default_factory=list)
+
+
+# Canonical key order per kind of mapping, used by fmt and by the did-you-mean suggestions.
+TOP_KEYS = ("version", "provider", "backend", "defaults", "safety", "group_sets", "instances")
+PROVIDER_KEYS = ("region", "endpoint", "profile")
+BACKEND_KEYS = ("local", "postgres")
+LOCAL_KEYS = ("path",)
+POSTGRES_KEYS = ("dsn", "schema", "workspace")
+DEFAULTS_KEYS = ("ownership", "protect")
+SAFETY_KEYS = ("max_deletes", "max_delete_share", "share_min_groups")
+INSTANCE_KEYS = ("id", "region", "ownership", "independent_naming", "include", "groups")
+GROUP_KEYS = ("id", "topic", "protect", "absent", "description")
