@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
+from reconciler.cli import main
 from reconciler.cloud.client import OnsMqttClient
 from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.retry import RetryPolicy
@@ -60,3 +64,52 @@ def local_backend(tmp_path: Path) -> LocalBackend:
 
 def state_group_ids(doc: StateDocument | None) -> set[str]:
     return {resource.group_id for resource in doc.resources} if doc is not None else set()
+
+
+def state_equals_cloud(doc: StateDocument | None, cloud_group_ids: list[str]) -> bool:
+    return state_group_ids(doc) == set(cloud_group_ids)
+
+
+# --- the CLI in this process ---------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    captured = capsys.readouterr()
+    code = info.value.code
+    return Run(code if isinstance(code, int) else 1, captured.out, captured.err)
+
+
+def write_desired(
+    *groups: str,
+    name: str = "desired.yaml",
+    instance_id: str = TEST_INSTANCE_ID,
+    extra: str = "",
+    backend: str = "backend:\n  local:\n    path: state.json\n",
+) -> Path:
+    """A desired file declaring ``groups`` (YAML entries: ``GID_a`` or ``{id: ..., ...}``)."""
+    entries = "".join(f"      - {group}\n" for group in groups) or "      []\n"
+    body = (
+        "version: 1\n"
+        + backend
+        + textwrap.dedent(extra)
+        + f"instances:\n  - id: {instance_id}\n    groups:\n"
+        + (entries if groups else "")
+    )
+    if not groups:
+        body = body.replace("    groups:\n", "    groups: []\n")
+    path = Path(name)
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def cwd_backend() -> LocalBackend:
+    return LocalBackend(LocalBackendConfig(path="state.json"), base_dir=Path.cwd())
