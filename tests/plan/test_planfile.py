@@ -10,6 +10,8 @@ import jsonschema
 import pytest
 
 from reconciler.errors import PlanError, PlanRefusedError
+from reconciler.models import DesiredState, InstanceInventory, StateDocument
+from reconciler.plan.model import Plan
 from reconciler.plan.planfile import (
     check_fresh,
     ensure_appliable,
@@ -96,7 +98,7 @@ def test_refused_plan_is_not_appliable() -> None:
     ensure_appliable(empty_plan())
 
 
-def _world() -> tuple:  # type: ignore[type-arg]
+def _world() -> tuple[DesiredState, StateDocument, InstanceInventory, Plan]:
     want = desired(instance(INST, "GID_aaa"))
     have = state((INST, "GID_aaa"), serial=3)
     inv = inventory(INST, ["GID_aaa", "GID_old"])

@@ -1,0 +1,195 @@
+"""Benchmark `reconciler plan` on a large estate, against an emulator in its own process.
+
+Prints, from one run, side by side:
+  1. `reconciler plan` wall time over 100 instances x 1,000 GIDs (about 1.5% drift) as a ratio
+     to a bare `yaml.load(..., Loader=yaml.CSafeLoader)` of the same desired file (target <= 2x);
+  2. the plan process's peak RSS (target <= 400 MB);
+  3. a 1-instance, 10-GID plan's wall time as a ratio to `python -c "import requests"`
+     (start-up cost; target <= 4x).
+
+Usage: python bench/bench_plan.py [--instances 100] [--groups 1000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reconciler.emulator.store import EmulatorStore  # noqa: E402
+from reconciler.models import LocalBackendConfig, StateDocument, StateResource  # noqa: E402
+from reconciler.state.local import LocalBackend  # noqa: E402
+
+KEY_ID = "LTAI5tBenchPlanKey"
+KEY_SECRET = "bench-plan-secret"
+REGION = "cn-hangzhou"
+URL_LINE = re.compile(r"^reconciler emulator listening on (http://\S+)$")
+SMALL_INSTANCE = "post-cn-small0001"
+
+
+def instance_id(i: int) -> str:
+    return f"post-cn-bench{i:04d}"
+
+
+def cloud_gid(i: int, j: int) -> str:
+    return f"GID_bench_{i:03d}_{j:04d}"
+
+
+def seed(db: Path, instances: int, groups: int) -> None:
+    store = EmulatorStore(str(db))
+    store.add_account(KEY_ID, KEY_SECRET)
+    for i in range(instances):
+        store.add_instance(instance_id(i), region=REGION, topics=["orders"])
+    store.add_instance(SMALL_INSTANCE, region=REGION, topics=["orders"])
+    with store.transaction() as conn:
+        for i in range(instances):
+            for j in range(groups):
+                store.insert_group(conn, instance_id(i), cloud_gid(i, j), "orders")
+        for j in range(10):
+            store.insert_group(conn, SMALL_INSTANCE, f"GID_small_{j:02d}", "orders")
+    store.close()
+
+
+def write_estate(work: Path, instances: int, groups: int) -> Path:
+    """The big desired file and its state. Per instance: the last 5 cloud GIDs are unmanaged,
+    10 new GIDs are declared (creates); 10 instances drop one managed GID (10 deletes, below
+    the circuit breaker, so the online-client check runs for real)."""
+    lines = ["version: 1", "backend:", "  local:", "    path: big-state.json", "instances:"]
+    resources = []
+    for i in range(instances):
+        lines += [f"  - id: {instance_id(i)}", "    groups:"]
+        managed = range(groups - 5)
+        for j in managed:
+            resources.append(
+                StateResource(region=REGION, instance_id=instance_id(i), group_id=cloud_gid(i, j))
+            )
+            if j == 0 and i < 10:
+                continue  # removed from the file: a delete
+            lines.append(f"      - {cloud_gid(i, j)}")
+        lines += [f"      - {{id: GID_new_{i:03d}_{k:02d}, topic: orders}}" for k in range(10)]
+    path = work / "big.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    doc = StateDocument(lineage="00000000-0000-4000-8000-000000000001", resources=tuple(resources))
+    LocalBackend(LocalBackendConfig(path="big-state.json"), base_dir=work).write(
+        doc, expected_serial=0
+    )
+    small = ["version: 1", "backend:", "  local:", "    path: small-state.json", "instances:"]
+    small += [f"  - id: {SMALL_INSTANCE}", "    groups:"]
+    small += [f"      - GID_small_{j:02d}" for j in range(10)]
+    (work / "small.yaml").write_text("\n".join(small) + "\n", encoding="utf-8")
+    return path
+
+
+def start_emulator(db: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline().strip()
+    match = URL_LINE.match(first)
+    if match is None:
+        process.kill()
+        raise SystemExit(f"emulator did not start: {first!r}")
+    return process, match.group(1)
+
+
+def run_timed(args: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS (KiB) and exit code of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    err = process.stderr.read().decode() if process.stderr else ""
+    if process.returncode not in (0, 2):
+        raise SystemExit(f"{' '.join(args)} failed ({process.returncode}): {err.strip()}")
+    return elapsed, usage.ru_maxrss, process.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=100)
+    parser.add_argument("--groups", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    options = parser.parse_args()
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+    }
+    env.update(
+        {
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY_ID,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY_SECRET,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+        }
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-plan-") as tmp:
+        work = Path(tmp)
+        print(f"seeding {options.instances} instances x {options.groups} GIDs ...", flush=True)
+        seed(work / "emulator.sqlite", options.instances, options.groups)
+        desired = write_estate(work, options.instances, options.groups)
+        size_mb = desired.stat().st_size / 1e6
+        emulator, url = start_emulator(work / "emulator.sqlite", env)
+        try:
+            plan = [sys.executable, "-m", "reconciler", "plan", "--endpoint", url]
+            plan_times, rss = [], []
+            yaml_times = []
+            for _ in range(options.repeat):
+                started = time.perf_counter()
+                with desired.open(encoding="utf-8") as handle:
+                    yaml.load(handle, Loader=yaml.CSafeLoader)
+                yaml_times.append(time.perf_counter() - started)
+                seconds, peak, code = run_timed(
+                    [*plan, str(desired), "--detailed-exitcode"], cwd=work, env=env
+                )
+                plan_times.append(seconds)
+                rss.append(peak)
+            small_times, requests_times = [], []
+            for _ in range(max(5, options.repeat)):
+                seconds, _, _ = run_timed([*plan, "small.yaml"], cwd=work, env=env)
+                small_times.append(seconds)
+                seconds, _, _ = run_timed(
+                    [sys.executable, "-c", "import requests"], cwd=work, env=env
+                )
+                requests_times.append(seconds)
+        finally:
+            emulator.terminate()
+            emulator.wait(timeout=30)
+
+    plan_s, yaml_s = statistics.median(plan_times), statistics.median(yaml_times)
+    small_s, requests_s = statistics.median(small_times), statistics.median(requests_times)
+    peak_mb = max(rss) / 1024
+    print(f"desired file: {size_mb:.1f} MB, {options.instances} instances; plan exit code {code}")
+    print(
+        f"large plan:   {plan_s:6.2f} s   bare CSafeLoader load {yaml_s:6.2f} s   "
+        f"ratio {plan_s / yaml_s:5.2f}x   (target <= 2x)"
+    )
+    print(f"peak RSS:     {peak_mb:6.0f} MB  (target <= 400 MB)")
+    print(
+        f"small plan:   {small_s:6.3f} s   python -c 'import requests' {requests_s:6.3f} s   "
+        f"ratio {small_s / requests_s:5.2f}x   (target <= 4x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
