@@ -1,0 +1,243 @@
+"""``reconciler state list | show KEY | rm KEY...``: inspect and edit the state document.
+
+The backend is the one the desired-state file (``-c/--config``) names. ``list`` and ``show``
+take the state lock unless ``--lock=false`` (or ``--no-lock``); ``rm`` always does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.config import load_desired
+from reconciler.errors import StateError
+from reconciler.models import (
+    DesiredState,
+    ResourceKey,
+    StateDocument,
+    StateResource,
+    parse_key_text,
+)
+from reconciler.render.state import render_removed, render_state_list, render_state_resource
+from reconciler.state import open_backend
+from reconciler.state.base import LockInfo, OnWait, StateBackend
+from reconciler.state.locking import format_waiting, hold_lock, parse_duration
+
+DEFAULT_CONFIG = "reconciler.yaml"
+
+F = Callable[..., Any]
+
+
+class StateKeyError(StateError):
+    """A KEY names nothing in the state, or more than one resource."""
+
+
+# --- logic: functions of a StateBackend, no printing ----------------------------------------
+
+
+def read_state(
+    backend: StateBackend,
+    *,
+    lock: bool = True,
+    timeout: float = 0.0,
+    on_wait: OnWait | None = None,
+    operation: str = "state list",
+) -> StateDocument | None:
+    """The stored state, read under the lock unless ``lock`` is False."""
+    if not lock:
+        return backend.read()
+    with hold_lock(backend, operation, timeout=timeout, on_wait=on_wait):
+        return backend.read()
+
+
+def resolve_key(
+    text: str, doc: StateDocument | None, desired: DesiredState | None
+) -> StateResource:
+    """The state resource a KEY (``INSTANCE_ID/GROUP_ID``) names. The region is the state
+    entry's; when the instance id appears in several regions, the desired file's decides."""
+    try:
+        instance_id, group_id = parse_key_text(text)
+    except ValueError as exc:
+        raise StateKeyError(str(exc)) from exc
+    matches = [
+        r
+        for r in (doc.resources if doc is not None else ())
+        if r.instance_id == instance_id and r.group_id == group_id
+    ]
+    if len(matches) > 1 and desired is not None:
+        regions = {i.region for i in desired.instances if i.instance_id == instance_id}
+        matches = [r for r in matches if r.region in regions] or matches
+    if not matches:
+        raise StateKeyError(f"{text} is not in the state")
+    if len(matches) > 1:
+        regions_text = ", ".join(sorted(r.region for r in matches))
+        raise StateKeyError(
+            f"{text} is in the state in several regions ({regions_text}); declare the "
+            "instance in the desired file to pick one"
+        )
+    return matches[0]
+
+
+def remove_from_state(
+    backend: StateBackend,
+    keys: Sequence[str],
+    desired: DesiredState | None,
+    *,
+    timeout: float = 0.0,
+    on_wait: OnWait | None = None,
+) -> tuple[list[ResourceKey], StateDocument]:
+    """Forget ``keys`` (all or nothing, one write, under the lock); the GIDs stay in the cloud.
+    Returns the removed keys and the stored document."""
+    with hold_lock(backend, "state rm", timeout=timeout, on_wait=on_wait):
+        doc = backend.read()
+        if doc is None:
+            raise StateKeyError(f"the state is empty ({backend.describe()}); nothing to remove")
+        removed: list[ResourceKey] = []
+        for text in keys:
+            key = resolve_key(text, doc, desired).key
+            if key not in removed:
+                removed.append(key)
+        updated = doc
+        for key in removed:
+            updated = updated.without(key)
+        return removed, backend.write(updated, expected_serial=doc.serial)
+
+
+# --- the commands ---------------------------------------------------------------------------
+
+
+def config_option(function: F) -> F:
+    return click.option(
+        "-c",
+        "--config",
+        "config",
+        default=DEFAULT_CONFIG,
+        show_default=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Desired-state file naming the backend (and the instances' regions).",
+    )(function)
+
+
+def lock_timeout_option(function: F) -> F:
+    return click.option(
+        "--lock-timeout",
+        default="0s",
+        show_default=True,
+        metavar="DURATION",
+        callback=_duration,
+        help="Wait this long for the state lock (e.g. 30s, 5m, 1m30s).",
+    )(function)
+
+
+def lock_options(function: F) -> F:
+    """``--lock[=BOOL]`` (so ``--lock=false`` works), ``--no-lock`` and ``--lock-timeout``."""
+    function = lock_timeout_option(function)
+    function = click.option(
+        "--no-lock", "no_lock", is_flag=True, help="Read without the lock (same as --lock=false)."
+    )(function)
+    return click.option(
+        "--lock",
+        "lock",
+        type=click.BOOL,
+        default=True,
+        is_flag=False,
+        flag_value=True,
+        metavar="[BOOL]",
+        show_default=True,
+        help="Take the state lock while reading.",
+    )(function)
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+
+
+def _print_wait() -> OnWait:
+    """Print the waiting message once per holder, not on every retry."""
+    seen: set[str | None] = set()
+
+    def on_wait(holder: LockInfo | None) -> None:
+        marker = holder.id if holder is not None else None
+        if marker not in seen:
+            seen.add(marker)
+            click.echo(format_waiting(holder), err=True)
+
+    return on_wait
+
+
+def _open(config: Path) -> tuple[DesiredState, StateBackend]:
+    desired = load_desired(config)
+    return desired, open_backend(desired.backend, base_dir=Path.cwd())
+
+
+@click.group("state")
+def state_group() -> None:
+    """Inspect and edit the state (what reconciler created or adopted)."""
+
+
+@state_group.command("list")
+@config_option
+@lock_options
+def list_command(*, config: Path, lock: bool, no_lock: bool, lock_timeout: float) -> int:
+    """List the resources in the state, one INSTANCE_ID/GROUP_ID per line."""
+    _, backend = _open(config)
+    with backend:
+        doc = read_state(
+            backend,
+            lock=lock and not no_lock,
+            timeout=lock_timeout,
+            on_wait=_print_wait(),
+            operation="state list",
+        )
+    click.echo(render_state_list(doc), nl=False)
+    return 0
+
+
+@state_group.command("show")
+@click.argument("key", metavar="KEY")
+@config_option
+@lock_options
+def show_command(*, key: str, config: Path, lock: bool, no_lock: bool, lock_timeout: float) -> int:
+    """Show one resource of the state: KEY is INSTANCE_ID/GROUP_ID."""
+    desired, backend = _open(config)
+    with backend:
+        doc = read_state(
+            backend,
+            lock=lock and not no_lock,
+            timeout=lock_timeout,
+            on_wait=_print_wait(),
+            operation="state show",
+        )
+        resource = _named(key, doc, desired, backend)
+    click.echo(render_state_resource(resource), nl=False)
+    return 0
+
+
+@state_group.command("rm")
+@click.argument("keys", metavar="KEY...", nargs=-1, required=True)
+@config_option
+@lock_timeout_option
+def rm_command(*, keys: tuple[str, ...], config: Path, lock_timeout: float) -> int:
+    """Forget resources (KEY is INSTANCE_ID/GROUP_ID); the GIDs stay in the cloud."""
+    desired, backend = _open(config)
+    with backend:
+        removed, doc = remove_from_state(
+            backend, keys, desired, timeout=lock_timeout, on_wait=_print_wait()
+        )
+    click.echo(render_removed(removed, doc), nl=False)
+    return 0
+
+
+def _named(
+    key: str, doc: StateDocument | None, desired: DesiredState, backend: StateBackend
+) -> StateResource:
+    try:
+        return resolve_key(key, doc, desired)
+    except StateKeyError as exc:
+        raise StateKeyError(f"{exc} ({backend.describe()})") from None

@@ -1,0 +1,61 @@
+"""Text for ``reconciler state ...`` and ``force-unlock``: pure functions returning strings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconciler.models import ResourceKey, StateDocument, StateResource
+from reconciler.state.base import LockInfo
+
+
+def render_state_list(doc: StateDocument | None) -> str:
+    """One ``INSTANCE_ID/GROUP_ID`` per line, sorted; nothing for an empty state."""
+    if doc is None:
+        return ""
+    keys = sorted((r.key for r in doc.resources), key=ResourceKey.sort_key)
+    return "".join(f"{key}\n" for key in keys)
+
+
+def render_state_resource(resource: StateResource) -> str:
+    fields: list[tuple[str, str]] = [
+        ("region", resource.region),
+        ("instance_id", resource.instance_id),
+        ("group_id", resource.group_id),
+        ("topic", resource.topic if resource.topic is not None else "(none)"),
+        ("protect", "true" if resource.protect else "false"),
+        ("origin", resource.origin),
+        ("recorded_at", resource.recorded_at or "(unknown)"),
+    ]
+    width = max(len(name) for name, _ in fields)
+    lines = [f"# {resource.key}"] + [f"{name.ljust(width)} = {value}" for name, value in fields]
+    return "\n".join(lines) + "\n"
+
+
+def render_removed(keys: Sequence[ResourceKey], doc: StateDocument) -> str:
+    lines = [f"Removed {key} from the state." for key in keys]
+    lines.append(
+        f"State serial is now {doc.serial}. The GID(s) still exist in the cloud; "
+        "reconciler no longer manages them."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def render_force_unlock_prompt(lock_id: str, holder: LockInfo | None, backend: str) -> str:
+    if holder is not None and holder.id == lock_id:
+        who = f"Lock {lock_id} is held by {holder.who} since {holder.created} " + (
+            f"({holder.operation}, {holder.ci_job or 'not in CI'})."
+        )
+    elif holder is not None:
+        who = f"Lock {lock_id} is not the current lock: {holder.summary()}."
+    else:
+        who = f"No live process holds the state lock; lock {lock_id} may be a crashed run's."
+    return (
+        f"{who}\n"
+        f"Backend: {backend}\n"
+        "Force-unlocking lets another run change the state while this one may still be "
+        "working.\nOnly 'yes' will be accepted to confirm."
+    )
+
+
+def render_force_unlocked(lock_id: str, backend: str) -> str:
+    return f"Lock {lock_id} on {backend} has been released.\n"

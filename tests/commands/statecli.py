@@ -1,0 +1,65 @@
+"""Running the CLI for the state and force-unlock command tests: in process and as a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from reconciler.cli import cli
+from reconciler.models import StateResource
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DESIRED = """\
+version: 1
+backend:
+{backend}
+instances:
+  - id: post-cn-test0001
+    region: cn-shanghai
+    groups: [GID_orders]
+"""
+LOCAL_BACKEND = "  local:\n    path: state/state.json\n"
+POSTGRES_BACKEND = "  postgres:\n    dsn: ${{RECONCILER_CMD_TEST_DSN}}\n    schema: {schema}\n"
+
+
+def write_desired(directory: Path, backend: str = LOCAL_BACKEND) -> Path:
+    path = directory / "reconciler.yaml"
+    path.write_text(DESIRED.format(backend=backend.rstrip("\n")), encoding="utf-8")
+    return path
+
+
+def resource(
+    group_id: str, *, instance: str = "post-cn-test0001", region: str = "cn-shanghai"
+) -> StateResource:
+    return StateResource(
+        region=region,
+        instance_id=instance,
+        group_id=group_id,
+        topic="orders",
+        origin="created",
+        recorded_at="2026-01-02T03:04:05+00:00",
+    )
+
+
+def invoke(args: list[str], *, input: str | None = None) -> Result:
+    """In process; ReconcilerErrors surface as ``result.exception`` (cli.main prints them)."""
+    return CliRunner().invoke(cli, args, input=input)
+
+
+def spawn(args: list[str], cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )

@@ -1,0 +1,124 @@
+"""``reconciler force-unlock LOCK_ID [--force]`` on the local and PostgreSQL backends."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from reconciler.commands import force_unlock as force_unlock_module
+from reconciler.errors import LockError
+from reconciler.models import LocalBackendConfig, PostgresBackendConfig
+from reconciler.state import open_backend
+from reconciler.state.base import StateBackend
+from reconciler.state.locking import new_lock_info
+from tests.commands.statecli import POSTGRES_BACKEND, invoke, spawn, write_desired
+from tests.state import pgutil
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    write_desired(tmp_path)
+    return tmp_path
+
+
+def _backend(workdir: Path) -> StateBackend:
+    return open_backend(LocalBackendConfig(path="state/state.json"), base_dir=workdir)
+
+
+def _crashed_lock(workdir: Path) -> str:
+    """A lock whose holder died: the flock is gone, its info file is left behind."""
+    with _backend(workdir) as backend:
+        info = new_lock_info("apply")
+        backend.lock(info)
+        os.close(backend._held.pop(info.id))  # type: ignore[attr-defined]
+    return info.id
+
+
+def test_force_flag_clears_a_crashed_holders_lock(workdir: Path) -> None:
+    lock_id = _crashed_lock(workdir)
+    info_file = workdir / "state" / "state.json.lock.info"
+    assert info_file.exists()
+    result = invoke(["force-unlock", lock_id, "--force"])
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output
+        == f"Lock {lock_id} on local {workdir / 'state' / 'state.json'} has been released.\n"
+    )
+    assert not info_file.exists()
+
+
+def test_without_a_terminal_or_force_it_refuses(workdir: Path) -> None:
+    lock_id = _crashed_lock(workdir)
+    proc = spawn(["force-unlock", lock_id], cwd=workdir, stdin=subprocess.DEVNULL)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert out == ""
+    assert err == (
+        f"Error: refusing to force-unlock {lock_id} without confirmation: there is no terminal "
+        "to ask on; re-run with --force if its holder is really gone\n"
+    )
+    assert (workdir / "state" / "state.json.lock.info").exists()
+
+
+def test_on_a_terminal_it_asks_and_only_yes_confirms(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(force_unlock_module, "stdin_is_terminal", lambda: True)
+    with _backend(workdir) as holder:
+        info = new_lock_info("apply")
+        holder.lock(info)
+        declined = invoke(["force-unlock", info.id], input="y\n")
+        assert isinstance(declined.exception, LockError)
+        assert "cancelled; nothing changed" in str(declined.exception)
+        assert f"Lock {info.id} is held by {info.who} since {info.created}" in declined.output
+        assert "Only 'yes' will be accepted" in declined.output
+        still = holder.lock_holder()
+        assert still is not None
+        assert still.id == info.id
+        holder.unlock(info.id)
+    lock_id = _crashed_lock(workdir)
+    confirmed = invoke(["force-unlock", lock_id], input="yes\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "may be a crashed run's" in confirmed.output
+    assert f"Lock {lock_id} on local" in confirmed.output
+
+
+def test_a_wrong_lock_id_is_refused(workdir: Path) -> None:
+    with _backend(workdir) as holder:
+        info = new_lock_info("apply")
+        holder.lock(info)
+        result = invoke(["force-unlock", "00000000-0000-4000-8000-000000000000", "--force"])
+        assert isinstance(result.exception, LockError)
+        assert f"the current lock is {info.id}" in str(result.exception)
+        holder.unlock(info.id)
+
+
+@pytest.fixture
+def pg_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+    dsn = pgutil.pg_dsn()
+    schema = pgutil.unique_schema()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECONCILER_CMD_TEST_DSN", dsn)
+    write_desired(tmp_path, POSTGRES_BACKEND.format(schema=schema))
+    yield tmp_path, schema
+    pgutil.drop_schema(dsn, schema)
+
+
+def test_postgres_force_unlock_breaks_a_live_holder(pg_workdir: tuple[Path, str]) -> None:
+    _, schema = pg_workdir
+    config = PostgresBackendConfig(dsn=SecretStr(pgutil.pg_dsn()), schema=schema)
+    with open_backend(config, base_dir=Path.cwd()) as holder:
+        info = new_lock_info("apply")
+        holder.lock(info)
+        result = invoke(["force-unlock", info.id, "--force"])
+        assert result.exit_code == 0, result.output
+        assert f"Lock {info.id} on postgres " in result.output
+        assert holder.lock_holder() is None
+        with pytest.raises(LockError, match="was lost"):
+            holder.unlock(info.id)
