@@ -76,7 +76,9 @@ class LocalBackend(StateBackend):
             return new
 
     def _replace(self, text: str, *, keep_backup: bool) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        # One fixed name is safe (writers are serialised by _write_mutex) and means a crash
+        # leaves at most one leftover, truncated by the next write.
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -217,7 +219,7 @@ class LocalBackend(StateBackend):
             return None
 
     def _write_info(self, info: LockInfo) -> None:
-        tmp = self.info_path.with_name(f".{self.info_path.name}.{os.getpid()}.tmp")
+        tmp = self.info_path.with_name(f".{self.info_path.name}.tmp")  # written under the flock
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -243,3 +243,55 @@ def test_describe_names_the_backend_without_secrets(kit: BackendKit) -> None:
     if kit.secret is not None:
         assert kit.secret not in holder.model_dump_json()
     backend.unlock(info.id)
+
+
+def test_concurrent_writers_from_one_serial_exactly_one_wins(kit: BackendKit) -> None:
+    base = kit.open().write(new_state(), expected_serial=0)
+    writers = [kit.open() for _ in range(6)]
+    start = threading.Barrier(len(writers))
+    won: list[str] = []
+    lost: list[StateConflictError] = []
+
+    def write(index: int, backend: StateBackend) -> None:
+        doc = base.with_resource(_resource(f"GID_writer{index}"))
+        start.wait()
+        try:
+            backend.write(doc, expected_serial=base.serial)
+            won.append(f"GID_writer{index}")
+        except StateConflictError as exc:
+            lost.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(i, backend)) for i, backend in enumerate(writers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1
+    assert len(lost) == len(writers) - 1
+    stored = kit.open().read()
+    assert stored is not None
+    assert stored.serial == base.serial + 1
+    assert [r.group_id for r in stored.resources] == won
+
+
+def test_concurrent_first_writes_exactly_one_wins(kit: BackendKit) -> None:
+    writers = [kit.open() for _ in range(4)]
+    start = threading.Barrier(len(writers))
+    results: list[bool] = []
+
+    def write(backend: StateBackend) -> None:
+        start.wait()
+        try:
+            backend.write(new_state(), expected_serial=0)
+            results.append(True)
+        except StateConflictError:
+            results.append(False)
+
+    threads = [threading.Thread(target=write, args=(backend,)) for backend in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, False, False, True]
