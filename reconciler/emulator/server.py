@@ -8,7 +8,9 @@ call). Injected latency sleeps before the action runs and holds no lock.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -36,6 +38,7 @@ from reconciler.errors import EmulatorError
 from reconciler.models import DEFAULT_REGION
 from reconciler.ratelimit import Rate
 
+logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20
 IDLE_TIMEOUT_SECONDS = 120.0
 
@@ -77,9 +80,17 @@ class _Service:
                 raise fault.error()
             body: dict[str, Any] = {"RequestId": request_id, **handler(params)}
         except ApiError as err:
-            host_id = f"ons.{region}.aliyuncs.com"
-            return err.status, encode_error(err, request_id=request_id, host_id=host_id, xml=xml)
+            return self._error(err, request_id, region, xml)
+        except Exception as exc:  # a bug or a broken database: answer as the service would
+            logger.exception("emulator failed on %s", action)
+            failure = ApiError(500, "InternalError", f"The request processing has failed: {exc}")
+            return self._error(failure, request_id, region, xml)
         return 200, encode_success(action, body, xml=xml)
+
+    @staticmethod
+    def _error(err: ApiError, request_id: str, region: str, xml: bool) -> tuple[int, Encoded]:
+        host_id = f"ons.{region}.aliyuncs.com"
+        return err.status, encode_error(err, request_id=request_id, host_id=host_id, xml=xml)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -96,9 +107,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         service = self.server.service
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
+            self.send_error(HTTPStatus.BAD_REQUEST, "bad Content-Length")
             return
         body = self.rfile.read(length) if length else b""
         fault = service.faults.pick()
@@ -165,6 +179,12 @@ class _HTTPServer(ThreadingHTTPServer):
         finally:
             with self._open_lock:
                 self._open.discard(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up mid-request are routine (timeouts, fault tests); the rest is a bug.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        logger.exception("emulator connection from %s failed", client_address)
 
     def close_open_connections(self) -> None:
         """Cut idle keep-alive connections so a stopped emulator really is gone."""

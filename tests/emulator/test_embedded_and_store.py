@@ -124,3 +124,16 @@ def test_a_hundred_instances_of_a_thousand_gids_fit(tmp_path):
     )
     assert "USING INDEX" in str(plan)
     store.close()
+
+
+def test_a_broken_database_answers_internal_error(emulator):
+    emulator.store.close()
+    response = signed_call(
+        emulator.url,
+        "OnsMqttGroupIdList",
+        {"InstanceId": emulator.instance_id},
+        key=emulator.access_key_id,
+        secret=emulator.access_key_secret,
+    )
+    assert response.status_code == 500
+    assert response.json()["Code"] == "InternalError"
