@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,3 +116,56 @@ def write_desired(
 
 def cwd_backend() -> LocalBackend:
     return LocalBackend(LocalBackendConfig(path="state.json"), base_dir=Path.cwd())
+
+
+# --- apply in a subprocess (to SIGKILL or SIGINT it) ----------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def subprocess_env(url: str) -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_color")
+    }
+    env.update(
+        {
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": TEST_ACCESS_KEY_SECRET,
+            "RECONCILER_ENDPOINT": url,
+        }
+    )
+    return env
+
+
+def spawn_apply(cwd: Path, url: str, *args: str) -> subprocess.Popen[str]:
+    """``reconciler apply ...`` with stdout piped: one line per finished action."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", *args],
+        cwd=cwd,
+        env=subprocess_env(url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_progress(process: subprocess.Popen[str], lines: int) -> list[str]:
+    """Read stdout until ``lines`` actions have finished (or the process ends)."""
+    assert process.stdout is not None
+    seen: list[str] = []
+    applying = False
+    done = 0
+    while done < lines:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if line.startswith("Applying "):
+            applying = True
+        elif applying:
+            done += 1
+    return seen
