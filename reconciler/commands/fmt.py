@@ -1,0 +1,114 @@
+"""``reconciler fmt FILE... [--check] [--diff]``: rewrite files in canonical form."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from reconciler.config.fmt import format_text
+from reconciler.config.loader import load_desired_text_result, read_text
+from reconciler.errors import ConfigError, ConfigErrors
+
+
+@dataclass
+class Formatted:
+    path: Path
+    original: str = ""
+    formatted: str = ""
+    errors: list[ConfigError] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return not self.errors and self.original != self.formatted
+
+
+def format_file(path: Path) -> Formatted:
+    """The canonical text of ``path``; an invalid file is not formatted (its errors instead)."""
+    source = str(path)
+    try:
+        text = read_text(path)
+        # ${VAR} is left alone: formatting must work without the CI secrets.
+        load_desired_text_result(text, source, expand_env=False)
+        return Formatted(path, text, format_text(text, source))
+    except ConfigErrors as exc:
+        return Formatted(path, errors=exc.errors)
+
+
+def unified_diff(item: Formatted) -> str:
+    name = str(item.path)
+    return "".join(
+        difflib.unified_diff(
+            item.original.splitlines(keepends=True),
+            item.formatted.splitlines(keepends=True),
+            fromfile=f"{name} (original)",
+            tofile=f"{name} (formatted)",
+        )
+    )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    mode = path.stat().st_mode & 0o7777
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _plural(count: int) -> str:
+    return f"{count} file" + ("" if count == 1 else "s")
+
+
+def summary(results: Sequence[Formatted], *, write: bool) -> str:
+    changed = sum(1 for item in results if item.changed)
+    same = sum(1 for item in results if not item.changed and not item.errors)
+    invalid = sum(1 for item in results if item.errors)
+    verb = "reformatted" if write else "would be reformatted"
+    parts = [f"{_plural(changed)} {verb}", f"{_plural(same)} left unchanged"]
+    if invalid:
+        parts.append(f"{_plural(invalid)} invalid (not formatted)")
+    return "fmt: " + ", ".join(parts)
+
+
+@click.command("fmt")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff.")
+@click.pass_context
+def fmt_command(ctx: click.Context, files: tuple[Path, ...], check: bool, show_diff: bool) -> int:
+    """Rewrite desired-state FILEs in canonical form, keeping comments.
+
+    GIDs are sorted within each instance and group set, `{id: GID_x}` becomes `GID_x`, keys
+    take the canonical order and indentation is two spaces. Invalid files are not touched.
+    """
+    write = not (check or show_diff)
+    results = [format_file(path) for path in files]
+    for item in results:
+        for error in item.errors:
+            click.echo(error.format(), err=True)
+        if not item.changed:
+            continue
+        if show_diff:
+            click.echo(unified_diff(item), nl=False)
+        if check:
+            click.echo(f"would reformat {item.path}", err=True)
+        if write:
+            write_atomically(item.path, item.formatted)
+            click.echo(f"reformatted {item.path}", err=True)
+    click.echo(summary(results, write=write), err=True)
+    failed = any(item.errors for item in results) or (
+        check and any(item.changed for item in results)
+    )
+    if failed:
+        ctx.exit(1)
+    return 0

@@ -1,0 +1,73 @@
+"""``reconciler validate FILE...``: check desired-state files, listing every problem."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from reconciler.config import LoadResult, load_desired_result
+from reconciler.errors import ConfigError, ConfigErrors
+
+
+@dataclass
+class FileCheck:
+    path: str
+    result: LoadResult | None = None
+    errors: list[ConfigError] = field(default_factory=list)
+
+
+def check_files(paths: Sequence[Path]) -> list[FileCheck]:
+    checks = []
+    for path in paths:
+        try:
+            checks.append(FileCheck(str(path), result=load_desired_result(path)))
+        except ConfigErrors as exc:
+            checks.append(FileCheck(str(path), errors=exc.errors))
+    return checks
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def render_checks(checks: Sequence[FileCheck]) -> tuple[list[str], list[str]]:
+    """(stdout lines, stderr lines): one line per valid file, warning and error."""
+    out: list[str] = []
+    err: list[str] = []
+    for check in checks:
+        if check.result is not None:
+            err.extend(warning.format() for warning in check.result.warnings)
+            out.append(
+                f"{check.path}: valid ({_plural(check.result.instance_count, 'instance')}, "
+                f"{_plural(check.result.group_count, 'group')})"
+            )
+        else:
+            err.extend(error.format() for error in check.errors)
+    failed = [check for check in checks if check.errors]
+    if failed:
+        count = sum(len(check.errors) for check in failed)
+        err.append(
+            f"validate: {_plural(count, 'error')} in {_plural(len(failed), 'file')} "
+            f"(of {len(checks)} checked)"
+        )
+    return out, err
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def validate_command(ctx: click.Context, files: tuple[Path, ...]) -> int:
+    """Check desired-state FILEs: exit 0 when all are valid, 1 listing every error."""
+    checks = check_files(files)
+    out, err = render_checks(checks)
+    for line in out:
+        click.echo(line)
+    for line in err:
+        click.echo(line, err=True)
+    code = 1 if any(check.errors for check in checks) else 0
+    if code:
+        ctx.exit(code)
+    return code
