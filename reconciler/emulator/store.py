@@ -84,10 +84,10 @@ CREATE TABLE IF NOT EXISTS message_history (
     qos INTEGER NOT NULL,
     at_ms INTEGER NOT NULL,
     tps REAL NOT NULL,
-    total INTEGER NOT NULL
+    total INTEGER NOT NULL,
+    -- One sample per series and moment, so re-applying a fixture does not double the traffic.
+    PRIMARY KEY (instance_id, parent_topic, trans_type, at_ms, sub_topic, msg_type, qos)
 );
-CREATE INDEX IF NOT EXISTS message_history_by_topic
-    ON message_history (instance_id, parent_topic, trans_type, at_ms);
 """
 
 
@@ -492,7 +492,7 @@ class EmulatorStore:
         with self.transaction() as db:
             self._require_instance(db, instance_id)
             db.execute(
-                "INSERT INTO message_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO message_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     instance_id,
                     parent_topic,

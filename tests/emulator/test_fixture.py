@@ -132,3 +132,18 @@ def test_fixture_secret_never_appears_in_errors():
             EmulatorStore(None),
         )
     assert "s3cr3t-value" not in str(caught.value)
+
+
+def test_reapplying_a_fixture_to_the_same_database_changes_nothing(tmp_path):
+    path = tmp_path / "world.yaml"
+    path.write_text(FIXTURE)
+    db = str(tmp_path / "emulator.sqlite")
+    for _ in range(2):
+        store = EmulatorStore(db)
+        load_fixture(path, store)
+        trend = store.message_trend(
+            "post-cn-fix1", "orders", 0, 2 * 10**12, trans_type="PUB", summed=True
+        )
+        assert [(p.x, p.y) for p in trend] == [(1700000000000, 150)]
+        assert store.group_ids("post-cn-fix1") == ["GID_billing", "GID_orders"]
+        store.close()
