@@ -1,13 +1,14 @@
 """Benchmark `reconciler plan` on a large estate, against an emulator in its own process.
 
 Prints, from one run, side by side:
-  1. `reconciler plan` wall time over 100 instances x 1,000 GIDs (about 1.5% drift) as a ratio
+  1. `reconciler plan` wall time over 100 instances x 1,000 GIDs (1% new GIDs, 10 deletes,
+     0.5% unmanaged) as a ratio
      to a bare `yaml.load(..., Loader=yaml.CSafeLoader)` of the same desired file (target <= 2x);
   2. the plan process's peak RSS (target <= 400 MB);
   3. a 1-instance, 10-GID plan's wall time as a ratio to `python -c "import requests"`
      (start-up cost; target <= 4x).
 
-Usage: python bench/bench_plan.py [--instances 100] [--groups 1000] [--repeat 3]
+Usage: python bench/bench_plan.py [--instances 100] [--groups 1000] [--repeat 3] [--shape long]
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def seed(db: Path, instances: int, groups: int) -> None:
     store.close()
 
 
-def write_estate(work: Path, instances: int, groups: int) -> Path:
+def write_estate(work: Path, instances: int, groups: int, *, shape: str = "long") -> Path:
     """The big desired file and its state. Per instance: the last 5 cloud GIDs are unmanaged,
     10 new GIDs are declared (creates); 10 instances drop one managed GID (10 deletes, below
     the circuit breaker, so the online-client check runs for real)."""
@@ -76,7 +77,10 @@ def write_estate(work: Path, instances: int, groups: int) -> Path:
             )
             if j == 0 and i < 10:
                 continue  # removed from the file: a delete
-            lines.append(f"      - {cloud_gid(i, j)}")
+            if shape == "long":
+                lines.append(f"      - {{id: {cloud_gid(i, j)}, topic: orders}}")
+            else:
+                lines.append(f"      - {cloud_gid(i, j)}")
         lines += [f"      - {{id: GID_new_{i:03d}_{k:02d}, topic: orders}}" for k in range(10)]
     path = work / "big.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -129,6 +133,13 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=100)
     parser.add_argument("--groups", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--shape",
+        choices=("long", "short"),
+        default="long",
+        help="long: {id, topic} per GID (about 5 MB, the size DESIGN.md measured); "
+        "short: the bare GID string",
+    )
     options = parser.parse_args()
 
     env = {
@@ -147,7 +158,7 @@ def main() -> None:
         work = Path(tmp)
         print(f"seeding {options.instances} instances x {options.groups} GIDs ...", flush=True)
         seed(work / "emulator.sqlite", options.instances, options.groups)
-        desired = write_estate(work, options.instances, options.groups)
+        desired = write_estate(work, options.instances, options.groups, shape=options.shape)
         size_mb = desired.stat().st_size / 1e6
         emulator, url = start_emulator(work / "emulator.sqlite", env)
         try:
@@ -179,7 +190,10 @@ def main() -> None:
     plan_s, yaml_s = statistics.median(plan_times), statistics.median(yaml_times)
     small_s, requests_s = statistics.median(small_times), statistics.median(requests_times)
     peak_mb = max(rss) / 1024
-    print(f"desired file: {size_mb:.1f} MB, {options.instances} instances; plan exit code {code}")
+    print(
+        f"desired file: {size_mb:.1f} MB ({options.shape} form), {options.instances} instances "
+        f"x {options.groups} GIDs; plan exit code {code}"
+    )
     print(
         f"large plan:   {plan_s:6.2f} s   bare CSafeLoader load {yaml_s:6.2f} s   "
         f"ratio {plan_s / yaml_s:5.2f}x   (target <= 2x)"

@@ -8,6 +8,7 @@ keeps is the truth; ``apply`` refuses it.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -110,6 +111,19 @@ class PlanRequest:
 
 def run_plan(request: PlanRequest, *, echo: Callable[[str, bool], None]) -> int:
     """Plan ``request.file``; ``echo(text, to_stderr)`` writes. Returns the exit code."""
+    # A large estate allocates a few hundred thousand small objects that all live until the
+    # end; the cyclic collector would rescan them again and again (measured: about a third of
+    # the wall time at 100,000 GIDs) and find nothing to free. It is off for the run only.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_plan(request, echo)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
     from reconciler.commands.connect import cloud_session  # noqa: PLC0415
     from reconciler.config import load_desired  # noqa: PLC0415
     from reconciler.plan.diff import PlanOptions  # noqa: PLC0415

@@ -38,6 +38,8 @@ from reconciler.plan.diff import (
 from reconciler.plan.model import Guard, GuardKind, Plan
 
 DEFAULT_PARALLELISM = 8
+# Shared by every constructed CloudGroup: one set instead of one per row (100,000 rows).
+_CLOUD_GROUP_FIELDS = set(CloudGroup.model_fields)  # never mutated: the models are frozen
 
 
 class GroupApi(Protocol):
@@ -71,10 +73,13 @@ class BuiltPlan:
     refreshed: Refreshed
 
 
-def to_cloud_group(record: GroupIdRecord) -> CloudGroup:
-    return CloudGroup(
+def to_cloud_group(record: GroupIdRecord, instance_id: str | None = None) -> CloudGroup:
+    # The record was validated when parsed; constructing skips a second validation of what
+    # may be 100,000 rows.
+    return CloudGroup.model_construct(
+        _fields_set=_CLOUD_GROUP_FIELDS,
         group_id=record.group_id,
-        instance_id=record.instance_id,
+        instance_id=instance_id or record.instance_id,
         independent_naming=record.independent_naming,
         create_time=record.create_time,
         update_time=record.update_time,
@@ -89,12 +94,13 @@ def split_listing(
     own: list[CloudGroup] = []
     others: dict[InstanceRef, list[CloudGroup]] = defaultdict(list)
     for record in records:
-        group = to_cloud_group(record)
         if record.instance_id in ("", instance_id):
-            own.append(group.model_copy(update={"instance_id": instance_id}))
+            own.append(to_cloud_group(record, instance_id))
         else:
-            others[(region, record.instance_id)].append(group)
-    inventory = InstanceInventory(region=region, instance_id=instance_id, groups=tuple(own))
+            others[(region, record.instance_id)].append(to_cloud_group(record))
+    inventory = InstanceInventory.model_construct(
+        region=region, instance_id=instance_id, groups=tuple(own)
+    )
     return inventory, others
 
 

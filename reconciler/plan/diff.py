@@ -129,8 +129,8 @@ class _Acc:
     changes: list[Change] = field(default_factory=list)
     unmanaged: list[ResourceKey] = field(default_factory=list)
     guards: list[Guard] = field(default_factory=list)
-    # Every GID name seen per key, to check targets matched something.
-    seen: set[ResourceKey] = field(default_factory=set)
+    # Every (instance_id, group_id) seen, to check targets matched something.
+    seen: set[tuple[str, str]] = field(default_factory=set)
 
 
 def diff_plan(
@@ -219,16 +219,26 @@ def _plan_instance(
         (tombstones if group.absent else present)[group.group_id] = group
 
     names = set(cloud) | set(in_state) | set(present) | set(tombstones)
+    region, instance_id = instance.region, instance.instance_id
     for group_id in names:
-        key = instance.key(group_id)
-        acc.seen.add(key)
+        acc.seen.add((instance_id, group_id))
         exists = group_id in cloud
         recorded = in_state.get(group_id)
+        wanted = present.get(group_id)
+        if (
+            wanted is not None
+            and exists
+            and recorded is not None
+            and not options.refresh_only
+            and wanted.protect == recorded.protect
+            and (wanted.topic is None or recorded.topic in (None, wanted.topic))
+        ):
+            continue  # the common case on a large estate: nothing to say
         if options.refresh_only:
             if recorded is not None and not exists:
-                acc.changes.append(_forget(key, recorded, refresh_only=True))
+                acc.changes.append(_forget(recorded.key, recorded, refresh_only=True))
             continue
-        wanted = present.get(group_id)
+        key = _key(region, instance_id, group_id)
         if wanted is not None:
             _plan_present(key, wanted, exists, recorded, acc)
             continue
@@ -320,7 +330,7 @@ def _plan_removed_instance(
     cloud = inventory.group_ids()
     for group_id, recorded in in_state.items():
         key = recorded.key
-        acc.seen.add(key)
+        acc.seen.add((key.instance_id, group_id))
         if group_id not in cloud:
             change = _forget(key, recorded, refresh_only=options.refresh_only)
             if not options.refresh_only:
@@ -336,6 +346,11 @@ def _plan_removed_instance(
                 f"managed by reconciler; its instance {ref[1]} is no longer declared in the file"
             )
             acc.changes.append(_delete(key, reason, recorded, recorded.protect, options))
+
+
+def _key(region: str, instance_id: str, group_id: str) -> ResourceKey:
+    # The names were validated when their models were built; skip validating them again.
+    return ResourceKey.model_construct(region=region, instance_id=instance_id, group_id=group_id)
 
 
 def _change(
@@ -431,11 +446,11 @@ def _subject_targeted(subject: str | None, targets: tuple[Target, ...]) -> bool:
     return any(t.instance_id == instance_id and t.group_id in (None, group_id) for t in targets)
 
 
-def _check_targets_matched(targets: tuple[Target, ...], seen: set[ResourceKey]) -> None:
+def _check_targets_matched(targets: tuple[Target, ...], seen: set[tuple[str, str]]) -> None:
     for target in targets:
         if target.group_id is None:
             continue
-        if not any(target.covers(key) for key in seen):
+        if (target.instance_id, target.group_id) not in seen:
             raise PlanError(
                 f"--target {target.instance_id}/{target.group_id}: no such GID in the file, "
                 "the state or the cloud"
