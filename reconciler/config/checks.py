@@ -93,7 +93,7 @@ def _translate(error: ErrorDetails) -> Issue:
     expected = _EXPECTED.get(kind)
     if expected is None:
         return Issue(path, error["msg"])
-    if (path and path[-1] == "groups") or _is_group_entry(path):
+    if _is_group_entry(path):
         expected = "a GID string or a mapping with keys " + one_of(schema.GROUP_KEYS)
     return Issue(path, f"expected {expected}, found {_describe(value)}{_hint(kind, value)}")
 
@@ -264,7 +264,7 @@ def _expand(value: Any, loc: Loc, env: Mapping[str, str] | None, issues: list[Is
         return value
     expanded, problems = interpolate(value, env)
     issues.extend(Issue(loc, problem) for problem in problems)
-    return expanded
+    return None if problems else expanded
 
 
 def _check_backend(backend: Any, env: Mapping[str, str] | None, issues: list[Issue]) -> str | None:

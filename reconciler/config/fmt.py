@@ -66,7 +66,24 @@ def format_text(text: str, source: str = "<string>") -> str:
     return out.getvalue()
 
 
+def _keep_anchors(value: Any, seen: set[int]) -> None:
+    """ruamel drops anchors nobody refers to (yet); a formatter must not delete them."""
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    anchor = getattr(value, "anchor", None)
+    if anchor is not None and getattr(anchor, "value", None):
+        anchor.always_dump = True
+    if isinstance(value, CommentedMap):
+        for item in value.values():
+            _keep_anchors(item, seen)
+    elif isinstance(value, CommentedSeq):
+        for item in value:
+            _keep_anchors(item, seen)
+
+
 def _format_document(document: CommentedMap) -> None:
+    _keep_anchors(document, set())
     _attach_comments_forward(document, column=0)
     _reorder(document, schema.TOP_KEYS)
     provider = document.get("provider")

@@ -235,4 +235,5 @@ def _locate_warnings(text: str, source: str, issues: list[Issue]) -> tuple[Confi
                 error.message, file=source, line=error.line, column=error.column, path=error.path
             )
         )
+    result.sort(key=lambda warning: (warning.line or 0, warning.column or 0))
     return tuple(result)
