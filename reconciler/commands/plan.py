@@ -12,6 +12,7 @@ import gc
 import os
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,7 +61,7 @@ def render_plan(plan: Plan, output_format: str, *, color: bool = False) -> str:
 
 def make_plan(
     desired: DesiredState,
-    state: StateDocument | None,
+    state: StateDocument | Callable[[], StateDocument | None] | None,
     client_for: ClientFor,
     options: PlanOptions,
     *,
@@ -149,28 +150,20 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
         ) as session:
             if session.embedded:
                 say(f"Using the {session.endpoint_label}.")
-            if request.lock:
-                with hold_lock(
+            lock = (
+                hold_lock(
                     backend,
                     "plan",
                     timeout=request.lock_timeout,
                     on_wait=lambda holder: say(format_waiting(holder)),
-                ):
-                    state = backend.read()
-                    built = make_plan(
-                        desired,
-                        state,
-                        session.client,
-                        options,
-                        workspace=backend.workspace,
-                        desired_source=str(request.file),
-                        parallelism=request.parallelism,
-                        progress=say,
-                    )
-            else:
+                )
+                if request.lock
+                else nullcontext()
+            )
+            with lock:
                 built = make_plan(
                     desired,
-                    backend.read(),
+                    backend.read,
                     session.client,
                     options,
                     workspace=backend.workspace,

@@ -52,6 +52,7 @@ class GroupApi(Protocol):
 
 ClientFor = Callable[[str], GroupApi]
 Progress = Callable[[str], None]
+StateReader = Callable[[], StateDocument | None]
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ def lookup_online(
 
 def build_plan(
     desired: DesiredState,
-    state: StateDocument | None,
+    state: StateDocument | StateReader | None,
     client_for: ClientFor,
     options: PlanOptions,
     meta: PlanMeta,
@@ -220,22 +221,43 @@ def build_plan(
     parallelism: int = DEFAULT_PARALLELISM,
     progress: Progress | None = None,
 ) -> BuiltPlan:
-    """Refresh, diff, and (unless skipped or the breaker refuses) check online clients."""
+    """Refresh, diff, and (unless skipped or the breaker refuses) check online clients.
+
+    ``state`` may be a reader: the declared instances are then listed while it reads (the
+    listing mostly waits on the network, reading a large state is CPU), and the instances
+    found only in the state are listed after.
+    """
     say = progress or (lambda _message: None)
-    refs = planned_instances(desired, state, parse_targets(options.targets))
+    targets = parse_targets(options.targets)
     declared = {(inst.region, inst.instance_id) for inst in desired.instances}
-    say(f"Refreshing {len(refs)} instance(s)...")
-    refreshed = refresh(
-        client_for,
-        [ref for ref in refs if ref in declared],
-        [ref for ref in refs if ref not in declared],
-        parallelism=parallelism,
+    early = sorted(
+        ref for ref in declared if not targets or any(t.covers_instance(ref[1]) for t in targets)
     )
+    say(f"Refreshing {len(early)} instance(s)...")
+    with ThreadPoolExecutor(max_workers=1) as background:
+        listing = background.submit(refresh, client_for, early, parallelism=parallelism)
+        try:
+            current = state() if callable(state) else state
+        finally:
+            refreshed = listing.result()
+    refs = planned_instances(desired, current, targets)
+    listed = set(early)
+    late = [ref for ref in refs if ref not in listed]
+    if late:
+        more = refresh(client_for, [], late, parallelism=parallelism)
+        inventories = dict(refreshed.inventories)
+        for ref, inventory in more.inventories.items():
+            # A direct listing beats what a shared-namespace listing showed of an instance.
+            if ref in late or ref not in inventories:
+                inventories[ref] = inventory
+        refreshed = Refreshed(inventories=inventories, naming={**refreshed.naming, **more.naming})
     shared_regions = _shared_regions(desired, refreshed, refs)
     if shared_regions:
         refreshed = add_shared_namespace(client_for, refreshed, shared_regions)
 
-    plan = diff_plan(desired, refreshed.inventories, state, options, meta, naming=refreshed.naming)
+    plan = diff_plan(
+        desired, refreshed.inventories, current, options, meta, naming=refreshed.naming
+    )
     if refreshed.notes:
         plan = plan.model_copy(update={"guards": (*plan.guards, *refreshed.notes)})
     keys = online_check_keys(plan, options)
