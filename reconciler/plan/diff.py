@@ -18,7 +18,8 @@ Instances only in the state (gone from the file) plan their state resources like
 declared", but never report or delete anything the state does not hold: their ownership is
 unknown.
 
-The online-client look-ups are I/O, so they happen in ``builder``: ``online_check_keys`` says
+Guards live in ``guards``, options and targets in ``options``. The online-client look-ups are
+I/O, so they happen in ``builder``: ``online_check_keys`` says
 which deletes need one (none when ``--skip-online-check`` or when the circuit breaker already
 refuses, so its rate-limited calls are not wasted), and ``with_online_counts`` attaches the
 answers.
@@ -26,9 +27,8 @@ answers.
 
 from __future__ import annotations
 
-import difflib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.errors import PlanError
@@ -41,64 +41,38 @@ from reconciler.models import (
     StateDocument,
     StateResource,
 )
+from reconciler.plan.guards import (
+    circuit_breaker,
+    effective_naming,
+    flag_naming_conflicts,
+    flag_probable_renames,
+    naming_mismatch,
+    online_check_keys,
+    online_guards_without_lookup,
+    with_online_counts,
+)
 from reconciler.plan.model import Action, Change, Guard, GuardKind, Plan
+from reconciler.plan.options import (
+    InstanceRef,
+    PlanMeta,
+    PlanOptions,
+    Target,
+    inventory_label,
+    parse_targets,
+)
 
-# (region, instance_id)
-InstanceRef = tuple[str, str]
-
-RENAME_RATIO = 0.8
-# Beyond this many delete x create pairs in one instance, only normalised-equal names are
-# compared: difflib over a mass change would cost more than the whole refresh.
-RENAME_PAIR_LIMIT = 250_000
-
-
-@dataclass(frozen=True)
-class PlanOptions:
-    """What the command line asks of the planner."""
-
-    targets: tuple[str, ...] = ()
-    refresh_only: bool = False
-    allow_protected_delete: frozenset[str] = frozenset()
-    allow_online_delete: bool = False
-    skip_online_check: bool = False
-    allow_mass_delete: bool = False
-
-
-@dataclass(frozen=True)
-class PlanMeta:
-    """Facts about where the plan comes from; copied into the Plan as they are."""
-
-    tool_version: str
-    created_at: str
-    workspace: str = "default"
-    desired_source: str | None = None
-
-
-def inventory_label(region: str, instance_id: str) -> str:
-    return f"{region}/{instance_id}"
-
-
-@dataclass(frozen=True)
-class Target:
-    instance_id: str
-    group_id: str | None
-
-    @classmethod
-    def parse(cls, text: str) -> Target:
-        instance_id, sep, group_id = text.partition("/")
-        if not instance_id or (sep and (not group_id or "/" in group_id)):
-            raise PlanError(f"--target {text!r} is not INSTANCE_ID or INSTANCE_ID/GROUP_ID")
-        return cls(instance_id, group_id or None)
-
-    def covers_instance(self, instance_id: str) -> bool:
-        return self.instance_id == instance_id
-
-    def covers(self, key: ResourceKey) -> bool:
-        return self.instance_id == key.instance_id and self.group_id in (None, key.group_id)
-
-
-def parse_targets(texts: Iterable[str]) -> tuple[Target, ...]:
-    return tuple(Target.parse(text) for text in texts)
+__all__ = [
+    "InstanceRef",
+    "PlanMeta",
+    "PlanOptions",
+    "Target",
+    "diff_plan",
+    "inventory_label",
+    "online_check_keys",
+    "parse_targets",
+    "planned_instances",
+    "with_online_counts",
+]
 
 
 def planned_instances(
@@ -155,7 +129,7 @@ def diff_plan(
     if state is not None:
         for resource in state.resources:
             state_by_instance[(resource.region, resource.instance_id)][resource.group_id] = resource
-    namings = _effective_naming(inventories, naming or {})
+    namings = effective_naming(inventories, naming or {})
 
     acc = _Acc()
     for ref in refs:
@@ -167,7 +141,9 @@ def diff_plan(
         if instance is None:
             _plan_removed_instance(ref, inventory, in_state, options, acc)
         else:
-            _check_naming_mismatch(instance, namings.get(ref), acc)
+            mismatch = naming_mismatch(instance, namings.get(ref))
+            if mismatch is not None:
+                acc.guards.append(mismatch)
             _plan_instance(instance, inventory, in_state, options, acc)
 
     _check_targets_matched(targets, acc.seen)
@@ -175,11 +151,13 @@ def diff_plan(
     unmanaged = [k for k in acc.unmanaged if _targeted(k, targets)]
     guards = [g for g in acc.guards if _subject_targeted(g.subject, targets)]
 
-    changes = _flag_naming_conflicts(changes, inventories, namings)
-    changes = _flag_probable_renames(changes)
-    changes, breaker = _circuit_breaker(changes, inventories, desired, options)
+    changes = flag_naming_conflicts(changes, inventories, namings)
+    changes = flag_probable_renames(changes)
+    changes, breaker = circuit_breaker(changes, inventories, desired, options)
     guards.extend(breaker)
-    changes = _online_guards_without_lookup(changes, options, breaker_refuses=_refuses(breaker))
+    changes = online_guards_without_lookup(
+        changes, options, breaker_refuses=any(g.refuses for g in breaker)
+    )
 
     changes.sort(key=lambda c: (c.region, c.instance_id, c.group_id))
     unmanaged.sort(key=lambda k: k.sort_key())
@@ -455,256 +433,3 @@ def _check_targets_matched(targets: tuple[Target, ...], seen: set[tuple[str, str
                 f"--target {target.instance_id}/{target.group_id}: no such GID in the file, "
                 "the state or the cloud"
             )
-
-
-# --- naming -----------------------------------------------------------------------------------
-
-
-def _effective_naming(
-    inventories: Mapping[InstanceRef, InstanceInventory], naming: Mapping[InstanceRef, bool]
-) -> dict[InstanceRef, bool]:
-    found: dict[InstanceRef, bool] = dict(naming)
-    for ref, inventory in inventories.items():
-        listed = inventory.independent_naming()
-        if listed is not None:
-            found[ref] = listed
-    return found
-
-
-def _check_naming_mismatch(instance: DesiredInstance, cloud: bool | None, acc: _Acc) -> None:
-    declared = instance.independent_naming
-    if declared is None or cloud is None or declared == cloud:
-        return
-    acc.guards.append(
-        Guard(
-            kind=GuardKind.NAMING_MISMATCH,
-            subject=instance.instance_id,
-            blocking=True,
-            message=(
-                f"instance {instance.instance_id} declares independent_naming: "
-                f"{str(declared).lower()} but the cloud says {str(cloud).lower()}; fix the file"
-            ),
-        )
-    )
-
-
-def _flag_naming_conflicts(
-    changes: list[Change],
-    inventories: Mapping[InstanceRef, InstanceInventory],
-    namings: Mapping[InstanceRef, bool],
-) -> list[Change]:
-    """Creates in shared-namespace instances whose name another such instance uses or creates."""
-    shared = {ref for ref, independent in namings.items() if not independent}
-    if not shared:
-        return changes
-    owners: dict[str, set[str]] = defaultdict(set)
-    for ref in shared:
-        inventory = inventories.get(ref)
-        if inventory is not None:
-            for group_id in inventory.group_ids():
-                owners[group_id].add(ref[1])
-    creators: dict[str, set[str]] = defaultdict(set)
-    for change in changes:
-        if change.action is Action.CREATE and (change.region, change.instance_id) in shared:
-            creators[change.group_id].add(change.instance_id)
-
-    flagged: list[Change] = []
-    for change in changes:
-        if change.action is not Action.CREATE or (change.region, change.instance_id) not in shared:
-            flagged.append(change)
-            continue
-        others = sorted(owners[change.group_id] - {change.instance_id})
-        also_creating = sorted(creators[change.group_id] - {change.instance_id})
-        message = None
-        if others:
-            message = (
-                f"{change.group_id} already exists in instance {', '.join(others)}; instances "
-                "without an independent namespace share GID names across the account"
-            )
-        elif also_creating:
-            message = (
-                f"{change.group_id} is also declared for instance {', '.join(also_creating)}; "
-                "instances without an independent namespace share GID names across the account"
-            )
-        if message is None:
-            flagged.append(change)
-            continue
-        guard = Guard(kind=GuardKind.NAMING_CONFLICT, message=message, blocking=True)
-        flagged.append(change.model_copy(update={"guards": (*change.guards, guard)}))
-    return flagged
-
-
-# --- probable renames ------------------------------------------------------------------------
-
-
-def _normalised(group_id: str) -> str:
-    return group_id.lower().replace("-", "").replace("_", "")
-
-
-def _flag_probable_renames(changes: list[Change]) -> list[Change]:
-    deletes: dict[InstanceRef, list[Change]] = defaultdict(list)
-    creates: dict[InstanceRef, list[Change]] = defaultdict(list)
-    for change in changes:
-        ref = (change.region, change.instance_id)
-        if change.action is Action.DELETE:
-            deletes[ref].append(change)
-        elif change.action is Action.CREATE:
-            creates[ref].append(change)
-
-    partner: dict[ResourceKey, str] = {}
-    for ref, deleted in deletes.items():
-        created = creates.get(ref)
-        if not created:
-            continue
-        exhaustive = len(deleted) * len(created) <= RENAME_PAIR_LIMIT
-        by_norm: dict[str, list[str]] = defaultdict(list)
-        for create in created:
-            by_norm[_normalised(create.group_id)].append(create.group_id)
-        for delete in deleted:
-            match = _best_match(delete.group_id, created, by_norm, exhaustive=exhaustive)
-            if match is not None:
-                partner[delete.key] = f"{delete.group_id} -> {match}"
-                partner[ResourceKey(region=ref[0], instance_id=ref[1], group_id=match)] = (
-                    f"{delete.group_id} -> {match}"
-                )
-    if not partner:
-        return changes
-
-    flagged: list[Change] = []
-    for change in changes:
-        pair = partner.get(change.key) if change.action in (Action.CREATE, Action.DELETE) else None
-        if pair is None:
-            flagged.append(change)
-            continue
-        guard = Guard(
-            kind=GuardKind.PROBABLE_RENAME,
-            message=(
-                f"probable rename {pair}: GIDs cannot be renamed; clients still using the old "
-                "name fail authentication on their next reconnect"
-            ),
-        )
-        flagged.append(change.model_copy(update={"guards": (*change.guards, guard)}))
-    return flagged
-
-
-def _best_match(
-    name: str, created: list[Change], by_norm: Mapping[str, list[str]], *, exhaustive: bool
-) -> str | None:
-    same = by_norm.get(_normalised(name))
-    if same:
-        return same[0]
-    if not exhaustive:
-        return None
-    matcher = difflib.SequenceMatcher(None, b=name, autojunk=False)
-    best: tuple[float, str] | None = None
-    for create in created:
-        matcher.set_seq1(create.group_id)
-        if matcher.real_quick_ratio() < RENAME_RATIO or matcher.quick_ratio() < RENAME_RATIO:
-            continue
-        ratio = matcher.ratio()
-        if ratio >= RENAME_RATIO and (best is None or ratio > best[0]):
-            best = (ratio, create.group_id)
-    return best[1] if best else None
-
-
-# --- circuit breaker and online clients -----------------------------------------------------
-
-
-def _refuses(guards: Iterable[Guard]) -> bool:
-    return any(guard.refuses for guard in guards)
-
-
-def _circuit_breaker(
-    changes: list[Change],
-    inventories: Mapping[InstanceRef, InstanceInventory],
-    desired: DesiredState,
-    options: PlanOptions,
-) -> tuple[list[Change], list[Guard]]:
-    safety = desired.safety
-    per_instance: dict[InstanceRef, int] = defaultdict(int)
-    for change in changes:
-        if change.action is Action.DELETE:
-            per_instance[(change.region, change.instance_id)] += 1
-    total = sum(per_instance.values())
-    reasons: list[str] = []
-    if total > safety.max_deletes:
-        reasons.append(f"{total} deletes exceed safety.max_deletes ({safety.max_deletes})")
-    for ref, count in sorted(per_instance.items()):
-        inventory = inventories.get(ref)
-        size = len(inventory.groups) if inventory is not None else 0
-        if size >= safety.share_min_groups and count / size > safety.max_delete_share:
-            reasons.append(
-                f"{count} of the {size} GIDs of {ref[1]} ({count / size:.0%}) exceed "
-                f"safety.max_delete_share ({safety.max_delete_share:.0%})"
-            )
-    if not reasons:
-        return changes, []
-    guard = Guard(
-        kind=GuardKind.MASS_DELETE,
-        message="delete circuit breaker: " + "; ".join(reasons),
-        blocking=True,
-        override="--allow-mass-delete",
-        overridden=options.allow_mass_delete,
-    )
-    return changes, [guard]
-
-
-def _online_guards_without_lookup(
-    changes: list[Change], options: PlanOptions, *, breaker_refuses: bool
-) -> list[Change]:
-    if options.skip_online_check:
-        message = "online clients not checked (--skip-online-check)"
-    elif breaker_refuses:
-        message = "online clients not checked: the delete circuit breaker refused the plan first"
-    else:
-        return changes
-    guard = Guard(kind=GuardKind.ONLINE_CHECK_SKIPPED, message=message)
-    return [
-        c.model_copy(update={"guards": (*c.guards, guard)}) if c.action is Action.DELETE else c
-        for c in changes
-    ]
-
-
-def online_check_keys(plan: Plan, options: PlanOptions) -> list[ResourceKey]:
-    """Deletes whose online clients must be looked up before the plan is complete.
-
-    None when the check is skipped or the breaker refuses; protected deletes that stay
-    refused are not looked up either (the rate-limited calls would be wasted).
-    """
-    if options.skip_online_check or any(
-        g.kind is GuardKind.MASS_DELETE and g.refuses for g in plan.guards
-    ):
-        return []
-    return [
-        change.key
-        for change in plan.changes
-        if change.action is Action.DELETE
-        and not any(g.kind is GuardKind.PROTECTED and g.refuses for g in change.guards)
-    ]
-
-
-def with_online_counts(plan: Plan, counts: Mapping[ResourceKey, int], options: PlanOptions) -> Plan:
-    """Attach looked-up online-client counts to the deletes; > 0 refuses unless overridden."""
-    if not counts:
-        return plan
-    changes: list[Change] = []
-    for change in plan.changes:
-        count = counts.get(change.key) if change.action is Action.DELETE else None
-        if count is None:
-            changes.append(change)
-            continue
-        guards = change.guards
-        if count > 0:
-            guards = (
-                *guards,
-                Guard(
-                    kind=GuardKind.ONLINE_CLIENTS,
-                    message=f"{count} client(s) online; deleting the GID cuts them off on "
-                    "their next reconnect",
-                    blocking=True,
-                    override="--allow-online-delete",
-                    overridden=options.allow_online_delete,
-                ),
-            )
-        changes.append(change.model_copy(update={"online_clients": count, "guards": guards}))
-    return plan.model_copy(update={"changes": tuple(changes)})

@@ -11,7 +11,7 @@ from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.commands.connect import CloudSession
 from reconciler.errors import PlanError
-from reconciler.models import SafetyConfig
+from reconciler.models import SafetyConfig, StateDocument
 from reconciler.plan.builder import ClientFor, GroupApi, build_plan, refresh
 from reconciler.plan.diff import PlanOptions
 from reconciler.plan.model import Action, GuardKind
@@ -178,3 +178,26 @@ def test_refresh_keeps_other_instances_out_of_an_inventory() -> None:
     assert refreshed.inventories[(REGION, "MQ_INST_a")].group_ids() == {"GID_mine"}
     assert refreshed.inventories[(REGION, "MQ_INST_b")].group_ids() == {"GID_theirs"}
     assert refreshed.naming == {(REGION, "MQ_INST_a"): False}
+
+
+def test_state_is_read_while_listing_and_state_only_targets_work(
+    emulator: RunningEmulator, client_for: ClientFor, calls: Counter[str]
+) -> None:
+    emulator.store.add_instance("post-cn-old00001", region=REGION)
+    emulator.store.add_group("post-cn-old00001", "GID_leftover")
+    have = state(("post-cn-old00001", "GID_leftover"))
+    reads: list[int] = []
+
+    def read_state() -> StateDocument:
+        reads.append(1)
+        return have
+
+    options = PlanOptions(targets=("post-cn-old00001",), skip_online_check=True)
+    plan = build_plan(
+        desired(instance(INST, "GID_new")), read_state, client_for, options, META
+    ).plan
+    assert reads == [1]
+    assert [(c.action, c.group_id) for c in plan.changes] == [(Action.DELETE, "GID_leftover")]
+    # The targeted state-only instance is listed; the untargeted declared one is not.
+    assert calls["list:post-cn-old00001"] == 1
+    assert calls[f"list:{INST}"] == 0

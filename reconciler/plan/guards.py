@@ -1,0 +1,267 @@
+"""The guards a plan carries: naming checks, probable renames, the delete circuit breaker and
+the online-client check. Pure functions over changes; each guard says why, and how to override
+it when it can be overridden.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Mapping
+
+from reconciler.models import DesiredInstance, DesiredState, InstanceInventory, ResourceKey
+from reconciler.plan.model import Action, Change, Guard, GuardKind, Plan
+from reconciler.plan.options import InstanceRef, PlanOptions
+
+RENAME_RATIO = 0.8
+# Beyond this many delete x create pairs in one instance, only normalised-equal names are
+# compared: difflib over a mass change would cost more than the whole refresh.
+RENAME_PAIR_LIMIT = 250_000
+
+
+# --- naming -----------------------------------------------------------------------------------
+
+
+def effective_naming(
+    inventories: Mapping[InstanceRef, InstanceInventory], naming: Mapping[InstanceRef, bool]
+) -> dict[InstanceRef, bool]:
+    found: dict[InstanceRef, bool] = dict(naming)
+    for ref, inventory in inventories.items():
+        listed = inventory.independent_naming()
+        if listed is not None:
+            found[ref] = listed
+    return found
+
+
+def naming_mismatch(instance: DesiredInstance, cloud: bool | None) -> Guard | None:
+    """A refusing guard when the declared independent_naming disagrees with the cloud."""
+    declared = instance.independent_naming
+    if declared is None or cloud is None or declared == cloud:
+        return None
+    return Guard(
+        kind=GuardKind.NAMING_MISMATCH,
+        subject=instance.instance_id,
+        blocking=True,
+        message=(
+            f"instance {instance.instance_id} declares independent_naming: "
+            f"{str(declared).lower()} but the cloud says {str(cloud).lower()}; fix the file"
+        ),
+    )
+
+
+def flag_naming_conflicts(
+    changes: list[Change],
+    inventories: Mapping[InstanceRef, InstanceInventory],
+    namings: Mapping[InstanceRef, bool],
+) -> list[Change]:
+    """Creates in shared-namespace instances whose name another such instance uses or creates."""
+    shared = {ref for ref, independent in namings.items() if not independent}
+    if not shared:
+        return changes
+    owners: dict[str, set[str]] = defaultdict(set)
+    for ref in shared:
+        inventory = inventories.get(ref)
+        if inventory is not None:
+            for group_id in inventory.group_ids():
+                owners[group_id].add(ref[1])
+    creators: dict[str, set[str]] = defaultdict(set)
+    for change in changes:
+        if change.action is Action.CREATE and (change.region, change.instance_id) in shared:
+            creators[change.group_id].add(change.instance_id)
+
+    flagged: list[Change] = []
+    for change in changes:
+        if change.action is not Action.CREATE or (change.region, change.instance_id) not in shared:
+            flagged.append(change)
+            continue
+        others = sorted(owners[change.group_id] - {change.instance_id})
+        also_creating = sorted(creators[change.group_id] - {change.instance_id})
+        message = None
+        if others:
+            message = (
+                f"{change.group_id} already exists in instance {', '.join(others)}; instances "
+                "without an independent namespace share GID names across the account"
+            )
+        elif also_creating:
+            message = (
+                f"{change.group_id} is also declared for instance {', '.join(also_creating)}; "
+                "instances without an independent namespace share GID names across the account"
+            )
+        if message is None:
+            flagged.append(change)
+            continue
+        guard = Guard(kind=GuardKind.NAMING_CONFLICT, message=message, blocking=True)
+        flagged.append(change.model_copy(update={"guards": (*change.guards, guard)}))
+    return flagged
+
+
+# --- probable renames ------------------------------------------------------------------------
+
+
+def _normalised(group_id: str) -> str:
+    return group_id.lower().replace("-", "").replace("_", "")
+
+
+def flag_probable_renames(changes: list[Change]) -> list[Change]:
+    deletes: dict[InstanceRef, list[Change]] = defaultdict(list)
+    creates: dict[InstanceRef, list[Change]] = defaultdict(list)
+    for change in changes:
+        ref = (change.region, change.instance_id)
+        if change.action is Action.DELETE:
+            deletes[ref].append(change)
+        elif change.action is Action.CREATE:
+            creates[ref].append(change)
+
+    partner: dict[ResourceKey, str] = {}
+    for ref, deleted in deletes.items():
+        created = creates.get(ref)
+        if not created:
+            continue
+        exhaustive = len(deleted) * len(created) <= RENAME_PAIR_LIMIT
+        by_norm: dict[str, list[str]] = defaultdict(list)
+        for create in created:
+            by_norm[_normalised(create.group_id)].append(create.group_id)
+        for delete in deleted:
+            match = _best_match(delete.group_id, created, by_norm, exhaustive=exhaustive)
+            if match is not None:
+                partner[delete.key] = f"{delete.group_id} -> {match}"
+                partner[ResourceKey(region=ref[0], instance_id=ref[1], group_id=match)] = (
+                    f"{delete.group_id} -> {match}"
+                )
+    if not partner:
+        return changes
+
+    flagged: list[Change] = []
+    for change in changes:
+        pair = partner.get(change.key) if change.action in (Action.CREATE, Action.DELETE) else None
+        if pair is None:
+            flagged.append(change)
+            continue
+        guard = Guard(
+            kind=GuardKind.PROBABLE_RENAME,
+            message=(
+                f"probable rename {pair}: GIDs cannot be renamed; clients still using the old "
+                "name fail authentication on their next reconnect"
+            ),
+        )
+        flagged.append(change.model_copy(update={"guards": (*change.guards, guard)}))
+    return flagged
+
+
+def _best_match(
+    name: str, created: list[Change], by_norm: Mapping[str, list[str]], *, exhaustive: bool
+) -> str | None:
+    same = by_norm.get(_normalised(name))
+    if same:
+        return same[0]
+    if not exhaustive:
+        return None
+    matcher = difflib.SequenceMatcher(None, b=name, autojunk=False)
+    best: tuple[float, str] | None = None
+    for create in created:
+        matcher.set_seq1(create.group_id)
+        if matcher.real_quick_ratio() < RENAME_RATIO or matcher.quick_ratio() < RENAME_RATIO:
+            continue
+        ratio = matcher.ratio()
+        if ratio >= RENAME_RATIO and (best is None or ratio > best[0]):
+            best = (ratio, create.group_id)
+    return best[1] if best else None
+
+
+# --- circuit breaker and online clients -----------------------------------------------------
+
+
+def circuit_breaker(
+    changes: list[Change],
+    inventories: Mapping[InstanceRef, InstanceInventory],
+    desired: DesiredState,
+    options: PlanOptions,
+) -> tuple[list[Change], list[Guard]]:
+    safety = desired.safety
+    per_instance: dict[InstanceRef, int] = defaultdict(int)
+    for change in changes:
+        if change.action is Action.DELETE:
+            per_instance[(change.region, change.instance_id)] += 1
+    total = sum(per_instance.values())
+    reasons: list[str] = []
+    if total > safety.max_deletes:
+        reasons.append(f"{total} deletes exceed safety.max_deletes ({safety.max_deletes})")
+    for ref, count in sorted(per_instance.items()):
+        inventory = inventories.get(ref)
+        size = len(inventory.groups) if inventory is not None else 0
+        if size >= safety.share_min_groups and count / size > safety.max_delete_share:
+            reasons.append(
+                f"{count} of the {size} GIDs of {ref[1]} ({count / size:.0%}) exceed "
+                f"safety.max_delete_share ({safety.max_delete_share:.0%})"
+            )
+    if not reasons:
+        return changes, []
+    guard = Guard(
+        kind=GuardKind.MASS_DELETE,
+        message="delete circuit breaker: " + "; ".join(reasons),
+        blocking=True,
+        override="--allow-mass-delete",
+        overridden=options.allow_mass_delete,
+    )
+    return changes, [guard]
+
+
+def online_guards_without_lookup(
+    changes: list[Change], options: PlanOptions, *, breaker_refuses: bool
+) -> list[Change]:
+    if options.skip_online_check:
+        message = "online clients not checked (--skip-online-check)"
+    elif breaker_refuses:
+        message = "online clients not checked: the delete circuit breaker refused the plan first"
+    else:
+        return changes
+    guard = Guard(kind=GuardKind.ONLINE_CHECK_SKIPPED, message=message)
+    return [
+        c.model_copy(update={"guards": (*c.guards, guard)}) if c.action is Action.DELETE else c
+        for c in changes
+    ]
+
+
+def online_check_keys(plan: Plan, options: PlanOptions) -> list[ResourceKey]:
+    """Deletes whose online clients must be looked up before the plan is complete.
+
+    None when the check is skipped or the breaker refuses; protected deletes that stay
+    refused are not looked up either (the rate-limited calls would be wasted).
+    """
+    if options.skip_online_check or any(
+        g.kind is GuardKind.MASS_DELETE and g.refuses for g in plan.guards
+    ):
+        return []
+    return [
+        change.key
+        for change in plan.changes
+        if change.action is Action.DELETE
+        and not any(g.kind is GuardKind.PROTECTED and g.refuses for g in change.guards)
+    ]
+
+
+def with_online_counts(plan: Plan, counts: Mapping[ResourceKey, int], options: PlanOptions) -> Plan:
+    """Attach looked-up online-client counts to the deletes; > 0 refuses unless overridden."""
+    if not counts:
+        return plan
+    changes: list[Change] = []
+    for change in plan.changes:
+        count = counts.get(change.key) if change.action is Action.DELETE else None
+        if count is None:
+            changes.append(change)
+            continue
+        guards = change.guards
+        if count > 0:
+            guards = (
+                *guards,
+                Guard(
+                    kind=GuardKind.ONLINE_CLIENTS,
+                    message=f"{count} client(s) online; deleting the GID cuts them off on "
+                    "their next reconnect",
+                    blocking=True,
+                    override="--allow-online-delete",
+                    overridden=options.allow_online_delete,
+                ),
+            )
+        changes.append(change.model_copy(update={"online_clients": count, "guards": guards}))
+    return plan.model_copy(update={"changes": tuple(changes)})
