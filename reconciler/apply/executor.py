@@ -125,8 +125,10 @@ class _Run:
         outcomes: list[ActionOutcome | None] = [None] * len(calls)
         self._notify_started(len(calls))
         futures: list[Future[None]] = []
+        # One thread more than calls in flight: the worker that happens to write the state
+        # (group commit) must not hold back the next call.
         with ThreadPoolExecutor(
-            max_workers=self._options.parallelism, thread_name_prefix="apply"
+            max_workers=self._options.parallelism + 1, thread_name_prefix="apply"
         ) as pool:
             for index, call in enumerate(calls):
                 if self._halted():
