@@ -186,3 +186,20 @@ def test_bad_rate_and_lock_timeout_are_usage_errors(
     assert bad_rate.code == 2 and "--rate" in bad_rate.err
     bad_timeout = run_cli(capsys, "apply", "desired.yaml", "--lock-timeout", "soon")
     assert bad_timeout.code == 2 and "--lock-timeout" in bad_timeout.err
+
+
+def test_a_changed_protect_is_recorded_without_an_api_call(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_desired("GID_alpha")
+    assert run_cli(capsys, "apply", "desired.yaml", "--auto-approve").code == 0
+    write_desired("{id: GID_alpha, protect: true}")
+    dry = run_cli(capsys, "apply", "desired.yaml", "--dry-run")
+    assert "state-only update post-cn-test0001/GID_alpha (no API call)" in dry.out
+    result = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
+    assert result.code == 0, result.err
+    assert "Apply complete: 1 updated." in result.out
+    state = cwd_backend().read()
+    assert state is not None
+    (alpha,) = state.resources
+    assert alpha.protect and alpha.origin == "created"
