@@ -94,10 +94,17 @@ GUARD_FLAGS = (
 )
 @click.option("--endpoint", metavar="URL", help="Talk to this endpoint (overrides the file).")
 @click.option("--no-color", is_flag=True, help="No colours (NO_COLOR is honoured too).")
-@click.option("--allow-protected-delete", multiple=True, metavar="KEY")
-@click.option("--allow-online-delete", is_flag=True)
-@click.option("--skip-online-check", is_flag=True)
-@click.option("--allow-mass-delete", is_flag=True)
+@click.option(
+    "--allow-protected-delete",
+    multiple=True,
+    metavar="KEY",
+    help="Allow deleting this protected GID (repeatable; desired file only).",
+)
+@click.option(
+    "--allow-online-delete", is_flag=True, help="Allow deleting GIDs with clients online."
+)
+@click.option("--skip-online-check", is_flag=True, help="Do not look up online clients.")
+@click.option("--allow-mass-delete", is_flag=True, help="Override the delete circuit breaker.")
 @click.option("--target", multiple=True, metavar="KEY", help="Only INSTANCE_ID[/GROUP_ID].")
 def apply_command(
     *,
@@ -116,7 +123,12 @@ def apply_command(
     allow_mass_delete: bool,
     target: tuple[str, ...],
 ) -> int:
-    """Apply FILE (a desired-state file) or PLANFILE (a saved plan)."""
+    """Apply FILE (a desired-state file: plan, show, ask) or PLANFILE (a saved plan from
+    `reconciler plan -o`: applied as reviewed, refused if anything moved since).
+
+    Exit codes: 0 done (or no changes), 1 error or some action failed (the report says what
+    was done and what not; run it again to finish), 130 interrupted by Ctrl-C.
+    """
     out = Output(json_mode=output_format == "json", no_color=no_color)
     settings = RunSettings(
         execution=ExecutionOptions(parallelism=parallelism, rate=_rate(rate)),
