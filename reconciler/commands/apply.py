@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -223,7 +224,7 @@ def _apply_file(
             review=out.show_plan,
             approve=approve,
             client_for=cloud.client,
-            settings=_with_observer(settings, observer),
+            settings=replace(settings, observer=observer),
         )
     return out.finish(run, dry_run=settings.dry_run)
 
@@ -245,23 +246,11 @@ def _apply_saved(
             backend,
             desired=desired,
             client_for=cloud.client,
-            settings=_with_observer(settings, observer),
+            settings=replace(settings, observer=observer),
         )
     if not run.plan.has_changes or run.calls:
         out.show_plan(run.plan)
     return out.finish(run, dry_run=settings.dry_run)
-
-
-def _with_observer(settings: RunSettings, observer: ApplyObserver) -> RunSettings:
-    return RunSettings(
-        execution=settings.execution,
-        lock_timeout=settings.lock_timeout,
-        on_wait=settings.on_wait,
-        dry_run=settings.dry_run,
-        observer=observer,
-        stop=settings.stop,
-        catch_sigint=settings.catch_sigint,
-    )
 
 
 # --- inputs -------------------------------------------------------------------------------------
