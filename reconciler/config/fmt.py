@@ -107,6 +107,8 @@ def _format_document(document: CommentedMap) -> None:
             _format_groups(sets, name)
     instances = document.get("instances")
     if isinstance(instances, CommentedSeq):
+        if not instances.fa.flow_style() and instances:
+            _claim_leading_comment(document, "instances", instances)
         for index, instance in enumerate(instances):
             if isinstance(instance, CommentedMap):
                 _reorder(instance, schema.INSTANCE_KEYS)
@@ -116,11 +118,10 @@ def _format_document(document: CommentedMap) -> None:
 
 def _format_groups(parent: CommentedMap, key: str) -> None:
     groups = parent.get(key)
-    if not isinstance(groups, CommentedSeq) or groups.fa.flow_style() or not groups:
-        if isinstance(groups, CommentedSeq):
-            _sort_seq(groups, _group_sort_key)
+    if not isinstance(groups, CommentedSeq) or not groups:
         return
-    _claim_leading_comment(parent, key, groups)
+    if not groups.fa.flow_style():
+        _claim_leading_comment(parent, key, groups)
     for index, group in enumerate(groups):
         if isinstance(group, CommentedMap):
             if list(group.keys()) == ["id"] and not group.merge:
@@ -280,9 +281,12 @@ def _detach_tail(container: CommentedBase) -> list[str]:
     token = _slot_token(owner, key, slot)
     if token is None:
         return []
-    eol, following = _split(token)
+    eol, _ = _split(token)
     _set_slot(owner, key, slot, eol)
-    return following
+    # Kept verbatim, indentation included: these comments stay where they were, at the end.
+    text: str = token.value
+    lines = text.split("\n")[1:] if eol is not None or text.startswith("\n") else text.split("\n")
+    return [line for line in lines if line.strip().startswith("#")]
 
 
 def _attach_tail(container: CommentedBase, lines: list[str]) -> None:
@@ -293,8 +297,7 @@ def _attach_tail(container: CommentedBase, lines: list[str]) -> None:
         return
     owner, key, slot = where
     token = _slot_token(owner, key, slot)
-    column = _comment_column(owner)
-    text = "".join(" " * column + line + "\n" for line in lines)
+    text = "".join(line + "\n" for line in lines)
     if token is None:
         _set_slot(owner, key, slot, CommentToken("\n" + text, CommentMark(0), None))
     else:

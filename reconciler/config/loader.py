@@ -216,7 +216,11 @@ def _message(locator: Locator, issue: Issue) -> str:
     for loc in issue.related:
         position = locator.find(loc)
         places.append(position.describe() if position else format_loc(loc))
-    return issue.message.format(*places)
+    # Plain replacement, not str.format: the message may quote user text holding braces.
+    message = issue.message
+    for index, place in enumerate(places):
+        message = message.replace("{" + str(index) + "}", place)
+    return message
 
 
 def _locate_warnings(text: str, source: str, issues: list[Issue]) -> tuple[ConfigWarning, ...]:

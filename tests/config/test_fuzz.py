@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reconciler.config import load_desired, load_desired_text
@@ -123,6 +123,7 @@ def test_random_bytes_raise_only_config_errors(data: bytes) -> None:
 
 @FUZZ
 @given(STRUCTURES)
+@example(["${NOPE}", "${NOPE}"])  # braces in a quoted GID once broke message formatting
 def test_random_structures_raise_only_config_errors(data: Any) -> None:
     _load_or_config_error(yaml.safe_dump(data))
     _load_or_config_error(yaml.safe_dump({"version": 1, "instances": [data]}))
