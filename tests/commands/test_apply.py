@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,21 @@ def test_a_changed_protect_is_recorded_without_an_api_call(
     assert state is not None
     (alpha,) = state.resources
     assert alpha.protect and alpha.origin == "created"
+
+
+def test_lock_timeout_waits_for_the_holder_and_says_who_it_is(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_desired("GID_alpha")
+    holder = cwd_backend()
+    lock_id = holder.lock(new_lock_info("plan"))
+    releaser = threading.Timer(0.5, holder.unlock, args=(lock_id,))
+    releaser.start()
+    try:
+        result = run_cli(capsys, "apply", "desired.yaml", "--auto-approve", "--lock-timeout", "60s")
+    finally:
+        releaser.join()
+        holder.close()
+    assert result.code == 0, result.err
+    assert f"waiting for lock {lock_id} held by" in result.err
+    assert cloud(emulator) == {"GID_alpha"}
