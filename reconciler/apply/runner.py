@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 
 from reconciler.apply.calls import PlannedCall, planned_calls
@@ -23,7 +23,7 @@ from reconciler.apply.executor import (
 from reconciler.apply.interrupt import stop_on_sigint
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ApplyResult
-from reconciler.errors import PlanError, StalePlanError
+from reconciler.errors import ApplyError, PlanError, StalePlanError
 from reconciler.models import DesiredState, InstanceInventory, StateDocument
 from reconciler.plan.builder import refresh
 from reconciler.plan.model import Plan
@@ -49,6 +49,8 @@ class ApplyRun:
 @dataclass(frozen=True)
 class RunSettings:
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
+    # False skips the state lock; only a dry run (which writes nothing) may.
+    lock: bool = True
     lock_timeout: float = 0.0
     on_wait: OnWait | None = None
     dry_run: bool = False
@@ -70,9 +72,7 @@ def apply_desired(
 ) -> ApplyRun:
     """Plan from a desired file under the lock, show it (``review``), ask (``approve``, not
     called for a dry run or an empty plan), then execute."""
-    with hold_lock(
-        backend, LOCK_OPERATION, timeout=settings.lock_timeout, on_wait=settings.on_wait
-    ):
+    with _state_lock(backend, settings):
         state = backend.read()
         plan = build_plan(state)
         review(plan)
@@ -97,9 +97,7 @@ def apply_saved(
 ) -> ApplyRun:
     """Apply a reviewed plan file: under the lock, re-list its instances and refuse it
     (``StalePlanError``, every reason) unless the world is still the one it was made on."""
-    with hold_lock(
-        backend, LOCK_OPERATION, timeout=settings.lock_timeout, on_wait=settings.on_wait
-    ):
+    with _state_lock(backend, settings):
         state = backend.read()
         inventories = list_inventories(plan, desired, client_for)
         reasons = check_fresh(plan, desired, state, inventories, workspace=backend.workspace)
@@ -112,6 +110,16 @@ def apply_saved(
             return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
         result = _execute(plan, backend, state, client_for, settings)
         return ApplyRun(plan=plan, result=result)
+
+
+def _state_lock(backend: StateBackend, settings: RunSettings) -> AbstractContextManager[object]:
+    if settings.lock:
+        return hold_lock(
+            backend, LOCK_OPERATION, timeout=settings.lock_timeout, on_wait=settings.on_wait
+        )
+    if not settings.dry_run:
+        raise ApplyError("only a dry run may skip the state lock: apply writes the state")
+    return nullcontext()
 
 
 def _execute(

@@ -28,13 +28,24 @@ from reconciler.apply import (
     apply_desired,
     apply_saved,
 )
-from reconciler.commands.connect import cloud_session
-from reconciler.commands.plan import make_plan, use_color
+from reconciler.commands.connect import CloudSession, cloud_session
+from reconciler.commands.options import (
+    GuardFlags,
+    endpoint_option,
+    format_option,
+    guard_options,
+    lock_options,
+    lock_wait_printer,
+    no_color_option,
+    state_backend,
+    use_color,
+)
+from reconciler.commands.plan import make_plan
 from reconciler.config import load_desired
 from reconciler.errors import ApplyError, PlanError
 from reconciler.models import DesiredState, StateDocument
-from reconciler.plan.diff import PlanOptions
 from reconciler.plan.model import Plan
+from reconciler.plan.options import PlanOptions
 from reconciler.plan.planfile import loads_plan
 from reconciler.ratelimit import Rate, parse_rate
 from reconciler.render.apply_result import (
@@ -45,9 +56,7 @@ from reconciler.render.apply_result import (
 )
 from reconciler.render.plan_view import summary_line
 from reconciler.render.text import render_text
-from reconciler.state import open_backend
-from reconciler.state.base import LockInfo
-from reconciler.state.locking import format_waiting, parse_duration
+from reconciler.state.base import StateBackend
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -57,13 +66,6 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 APPROVE_PROMPT = (
     "Do you want to perform these actions? Only 'yes' will be accepted to approve.\n  Enter a value"
-)
-GUARD_FLAGS = (
-    "--allow-protected-delete",
-    "--allow-online-delete",
-    "--skip-online-check",
-    "--allow-mass-delete",
-    "--target",
 )
 
 
@@ -79,34 +81,11 @@ GUARD_FLAGS = (
     help="API calls in flight at once.",
 )
 @click.option("--rate", metavar="RATE", help="Pace creates and deletes, each: e.g. 50/s, 600/min.")
-@click.option(
-    "--lock-timeout",
-    default="0s",
-    show_default=True,
-    metavar="DURATION",
-    help="Wait this long for the state lock (e.g. 30s, 5m).",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
-@click.option("--endpoint", metavar="URL", help="Talk to this endpoint (overrides the file).")
-@click.option("--no-color", is_flag=True, help="No colours (NO_COLOR is honoured too).")
-@click.option(
-    "--allow-protected-delete",
-    multiple=True,
-    metavar="KEY",
-    help="Allow deleting this protected GID (repeatable; desired file only).",
-)
-@click.option(
-    "--allow-online-delete", is_flag=True, help="Allow deleting GIDs with clients online."
-)
-@click.option("--skip-online-check", is_flag=True, help="Do not look up online clients.")
-@click.option("--allow-mass-delete", is_flag=True, help="Override the delete circuit breaker.")
-@click.option("--target", multiple=True, metavar="KEY", help="Only INSTANCE_ID[/GROUP_ID].")
+@lock_options("Take the state lock (only a --dry-run may skip it).")
+@format_option(("text", "json"))
+@endpoint_option()
+@no_color_option
+@guard_options
 def apply_command(
     *,
     file: Path,
@@ -114,48 +93,38 @@ def apply_command(
     dry_run: bool,
     parallelism: int,
     rate: str | None,
-    lock_timeout: str,
+    lock: bool,
+    lock_timeout: float,
     output_format: str,
     endpoint: str | None,
     no_color: bool,
-    allow_protected_delete: tuple[str, ...],
-    allow_online_delete: bool,
-    skip_online_check: bool,
-    allow_mass_delete: bool,
-    target: tuple[str, ...],
+    guards: GuardFlags,
 ) -> int:
     """Apply FILE (a desired-state file: plan, show, ask) or PLANFILE (a saved plan from
-    `reconciler plan -o`: applied as reviewed, refused if anything moved since).
+    `reconciler plan -o`: applied as reviewed, refused if anything moved since). --target and
+    the --allow-*/--skip-* guard flags only apply to a desired file.
 
     Exit codes: 0 done (or no changes), 1 error or some action failed (the report says what
     was done and what not; run it again to finish), 130 interrupted by Ctrl-C.
     """
+    if not lock and not dry_run:
+        raise click.UsageError(
+            "--lock=false (--no-lock) is refused: apply writes the state, so it always takes "
+            "the lock; only --dry-run may skip it"
+        )
     out = Output(json_mode=output_format == "json", no_color=no_color)
     settings = RunSettings(
         execution=ExecutionOptions(parallelism=parallelism, rate=_rate(rate)),
-        lock_timeout=_duration(lock_timeout),
-        on_wait=out.lock_wait,
+        lock=lock,
+        lock_timeout=lock_timeout,
+        on_wait=lock_wait_printer(),
         dry_run=dry_run,
         catch_sigint=True,
     )
     text = _read(file)
     saved = _saved_plan(text, file)
     if saved is not None:
-        given = [
-            flag
-            for flag, value in zip(
-                GUARD_FLAGS,
-                (
-                    allow_protected_delete,
-                    allow_online_delete,
-                    skip_online_check,
-                    allow_mass_delete,
-                    target,
-                ),
-                strict=True,
-            )
-            if value
-        ]
+        given = guards.given()
         if given:
             raise click.UsageError(
                 f"{', '.join(given)} only apply when planning from a desired file; "
@@ -163,16 +132,9 @@ def apply_command(
             )
         return _apply_saved(saved, file, endpoint, settings, out)
 
-    options = PlanOptions(
-        targets=target,
-        allow_protected_delete=frozenset(allow_protected_delete),
-        allow_online_delete=allow_online_delete,
-        skip_online_check=skip_online_check,
-        allow_mass_delete=allow_mass_delete,
-    )
     return _apply_file(
         file,
-        options=options,
+        options=guards.plan_options(),
         auto_approve=auto_approve,
         endpoint=endpoint,
         settings=settings,
@@ -192,14 +154,8 @@ def _apply_file(
     settings: RunSettings,
     out: Output,
 ) -> int:
-    desired = _load_desired(file)
-    with (
-        open_backend(desired.backend, base_dir=Path.cwd()) as backend,
-        cloud_session(desired.provider, endpoint=endpoint, instances=desired.instances) as cloud,
-        out.progress() as observer,
-    ):
-        if cloud.embedded:
-            out.note(f"Using the {cloud.endpoint_label}.")
+    desired = load_desired(file)
+    with _session(desired, endpoint, out) as (backend, cloud, observer):
 
         def plan_now(state: StateDocument | None) -> Plan:
             built = make_plan(
@@ -232,14 +188,8 @@ def _apply_file(
 def _apply_saved(
     plan: Plan, file: Path, endpoint: str | None, settings: RunSettings, out: Output
 ) -> int:
-    desired = _load_desired(_desired_path(plan, file))
-    with (
-        open_backend(desired.backend, base_dir=Path.cwd()) as backend,
-        cloud_session(desired.provider, endpoint=endpoint, instances=desired.instances) as cloud,
-        out.progress() as observer,
-    ):
-        if cloud.embedded:
-            out.note(f"Using the {cloud.endpoint_label}.")
+    desired = load_desired(_desired_path(plan, file))
+    with _session(desired, endpoint, out) as (backend, cloud, observer):
         out.note(f"Applying saved plan {file}: {summary_line(plan)}")
         run = apply_saved(
             plan,
@@ -253,6 +203,21 @@ def _apply_saved(
     return out.finish(run, dry_run=settings.dry_run)
 
 
+@contextmanager
+def _session(
+    desired: DesiredState, endpoint: str | None, out: Output
+) -> Iterator[tuple[StateBackend, CloudSession, ApplyObserver]]:
+    """The state backend, the cloud and the progress display, for either way in."""
+    with (
+        state_backend(desired) as backend,
+        cloud_session(desired.provider, endpoint=endpoint, instances=desired.instances) as cloud,
+        out.progress() as observer,
+    ):
+        if cloud.embedded:
+            out.note(f"Using the {cloud.endpoint_label}.")
+        yield backend, cloud, observer
+
+
 # --- inputs -------------------------------------------------------------------------------------
 
 
@@ -263,13 +228,6 @@ def _rate(text: str | None) -> Rate | None:
         return parse_rate(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rate") from exc
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--lock-timeout") from exc
 
 
 def _read(file: Path) -> str:
@@ -308,10 +266,6 @@ def _desired_path(plan: Plan, plan_file: Path) -> Path:
     )
 
 
-def _load_desired(path: Path) -> DesiredState:
-    return load_desired(path)
-
-
 # --- output -------------------------------------------------------------------------------------
 
 
@@ -329,9 +283,6 @@ class Output:
 
     def note(self, message: str) -> None:
         click.echo(message, err=True)
-
-    def lock_wait(self, holder: LockInfo | None) -> None:
-        click.echo(format_waiting(holder), err=True)
 
     def show_plan(self, plan: Plan) -> None:
         if not self.json_mode:

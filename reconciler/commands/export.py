@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.commands.options import endpoint_option
 from reconciler.config.export import DEFAULT_SCHEMA_REF, render_export
 from reconciler.config.loader import load_desired_text_result
 from reconciler.models import DEFAULT_REGION, ProviderConfig
@@ -26,7 +27,7 @@ def schema_ref_for(output: Path | None, cwd: Path) -> str:
 @click.command("export")
 @click.option("--instance", "instance_id", required=True, help="Instance id to list.")
 @click.option("--region", default=None, help=f"Region of the instance [default: {DEFAULT_REGION}].")
-@click.option("--endpoint", default=None, help="API endpoint URL, or 'embedded'.")
+@endpoint_option("API endpoint URL, or 'embedded'; overrides $RECONCILER_ENDPOINT.")
 @click.option(
     "-o",
     "--output",

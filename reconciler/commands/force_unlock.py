@@ -11,13 +11,10 @@ from pathlib import Path
 
 import click
 
-from reconciler.config import load_desired
+from reconciler.commands.options import config_option, open_state
 from reconciler.errors import LockError
 from reconciler.render.state import render_force_unlock_prompt, render_force_unlocked
-from reconciler.state import open_backend
 from reconciler.state.base import StateBackend
-
-DEFAULT_CONFIG = "reconciler.yaml"
 
 
 class ForceUnlockRefusedError(LockError):
@@ -46,19 +43,11 @@ def force_unlock(backend: StateBackend, lock_id: str, *, confirm: bool) -> None:
 @click.command("force-unlock")
 @click.argument("lock_id", metavar="LOCK_ID")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
-@click.option(
-    "-c",
-    "--config",
-    "config",
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Desired-state file naming the backend.",
-)
+@config_option("Desired-state file naming the backend.")
 def force_unlock_command(*, lock_id: str, force: bool, config: Path) -> int:
     """Release the state lock LOCK_ID left by a run that is gone."""
-    desired = load_desired(config)
-    with open_backend(desired.backend, base_dir=Path.cwd()) as backend:
+    _, backend = open_state(config)
+    with backend:
         force_unlock(backend, lock_id, confirm=not force)
         label = backend.describe()
     click.echo(render_force_unlocked(lock_id, label), nl=False)

@@ -14,13 +14,18 @@ import click
 
 from reconciler.apply.executor import now_text
 from reconciler.commands.connect import cloud_session
+from reconciler.commands.options import (
+    config_option,
+    endpoint_option,
+    lock_timeout_option,
+    lock_wait_printer,
+    state_backend,
+)
 from reconciler.config import load_desired
 from reconciler.errors import StateError
 from reconciler.models import DesiredInstance, DesiredState, StateResource, parse_key_text
-from reconciler.state import new_state, open_backend
-from reconciler.state.locking import format_waiting, hold_lock, parse_duration
-
-DEFAULT_CONFIG = "reconciler.yaml"
+from reconciler.state import new_state
+from reconciler.state.locking import hold_lock
 
 
 class ImportRefusedError(StateError):
@@ -29,27 +34,15 @@ class ImportRefusedError(StateError):
 
 @click.command("import")
 @click.argument("key", metavar="KEY")
-@click.option(
-    "-c",
-    "--config",
-    "config",
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Desired-state file naming the instance (for its region and backend).",
-)
-@click.option("--endpoint", metavar="URL", help="Talk to this endpoint (overrides the file).")
-@click.option("--lock-timeout", default="0s", show_default=True, metavar="DURATION")
-def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout: str) -> int:
+@config_option("Desired-state file naming the instance (for its region and backend).")
+@endpoint_option()
+@lock_timeout_option
+def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout: float) -> int:
     """Adopt the existing GID KEY (INSTANCE_ID/GROUP_ID) into the state."""
     try:
         instance_id, group_id = parse_key_text(key)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="KEY") from exc
-    try:
-        timeout = parse_duration(lock_timeout)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--lock-timeout") from exc
 
     desired = load_desired(config)
     instance = _declared_instance(desired, instance_id, config)
@@ -57,14 +50,9 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
     resource_key = instance.key(group_id)
 
     with (
-        open_backend(desired.backend, base_dir=Path.cwd()) as backend,
+        state_backend(desired) as backend,
         cloud_session(desired.provider, endpoint=endpoint, instances=desired.instances) as cloud,
-        hold_lock(
-            backend,
-            "import",
-            timeout=timeout,
-            on_wait=lambda holder: click.echo(format_waiting(holder), err=True),
-        ),
+        hold_lock(backend, "import", timeout=lock_timeout, on_wait=lock_wait_printer()),
     ):
         state = backend.read()
         if state is not None and resource_key in state.by_key():

@@ -9,11 +9,9 @@ keeps is the truth; ``apply`` refuses it.
 from __future__ import annotations
 
 import gc
-import os
-import sys
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,8 +19,17 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler import __version__
+from reconciler.commands.options import (
+    GuardFlags,
+    endpoint_option,
+    format_option,
+    guard_options,
+    lock_options,
+    lock_wait_printer,
+    no_color_option,
+    use_color,
+)
 from reconciler.errors import ReconcilerError
-from reconciler.models import parse_key_text
 
 if TYPE_CHECKING:
     from reconciler.models import DesiredState, StateDocument
@@ -34,15 +41,6 @@ FORMATS = ("text", "json", "markdown")
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
-
-
-def use_color(no_color: bool, stream: object | None = None) -> bool:
-    """Colour only on a terminal, never with --no-color or NO_COLOR (no-color.org)."""
-    if no_color or os.environ.get("NO_COLOR", ""):
-        return False
-    target = stream if stream is not None else sys.stdout
-    isatty = getattr(target, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def render_plan(plan: Plan, output_format: str, *, color: bool = False) -> str:
@@ -97,12 +95,8 @@ class PlanRequest:
     output_format: str = "text"
     out: Path | None = None
     detailed_exitcode: bool = False
-    targets: tuple[str, ...] = ()
+    guards: GuardFlags = field(default_factory=GuardFlags)
     refresh_only: bool = False
-    allow_protected_delete: tuple[str, ...] = ()
-    allow_online_delete: bool = False
-    skip_online_check: bool = False
-    allow_mass_delete: bool = False
     endpoint: str | None = None
     lock: bool = True
     lock_timeout: float = 0.0
@@ -127,22 +121,14 @@ def run_plan(request: PlanRequest, *, echo: Callable[[str, bool], None]) -> int:
 def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
     from reconciler.commands.connect import cloud_session  # noqa: PLC0415
     from reconciler.config import load_desired  # noqa: PLC0415
-    from reconciler.plan.diff import PlanOptions  # noqa: PLC0415
     from reconciler.state import open_backend  # noqa: PLC0415
-    from reconciler.state.locking import format_waiting, hold_lock  # noqa: PLC0415
+    from reconciler.state.locking import hold_lock  # noqa: PLC0415
 
     def say(message: str) -> None:
         echo(message, True)
 
     desired = load_desired(request.file)
-    options = PlanOptions(
-        targets=request.targets,
-        refresh_only=request.refresh_only,
-        allow_protected_delete=frozenset(request.allow_protected_delete),
-        allow_online_delete=request.allow_online_delete,
-        skip_online_check=request.skip_online_check,
-        allow_mass_delete=request.allow_mass_delete,
-    )
+    options = request.guards.plan_options(refresh_only=request.refresh_only)
     backend = open_backend(desired.backend, base_dir=Path.cwd())
     try:
         with cloud_session(
@@ -155,7 +141,7 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
                     backend,
                     "plan",
                     timeout=request.lock_timeout,
-                    on_wait=lambda holder: say(format_waiting(holder)),
+                    on_wait=lock_wait_printer(),
                 )
                 if request.lock
                 else nullcontext()
@@ -200,76 +186,37 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
     return EXIT_OK
 
 
-def _keys(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    for value in values:
-        try:
-            parse_key_text(value)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
-    return values
-
-
-def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    from reconciler.state.locking import parse_duration  # noqa: PLC0415
-
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
-
-
 @click.command("plan")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@format_option(FORMATS)
 @click.option(
     "-o", "--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON)."
 )
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 2 with changes, 1 on error."
 )
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="KEY",
-    help="Plan only INSTANCE_ID/GROUP_ID, or a whole INSTANCE_ID (repeatable).",
-)
+@guard_options
 @click.option(
     "--refresh-only", is_flag=True, help="Only record drift (forget vanished GIDs) in the state."
 )
+@endpoint_option()
+@lock_options("Take the state lock while planning.")
+@no_color_option
 @click.option(
-    "--allow-protected-delete",
-    multiple=True,
-    metavar="KEY",
-    callback=_keys,
-    help="Allow deleting this protected INSTANCE_ID/GROUP_ID (repeatable).",
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Instances listed at once.",
 )
-@click.option(
-    "--allow-online-delete", is_flag=True, help="Allow deleting GIDs with online clients."
-)
-@click.option(
-    "--skip-online-check", is_flag=True, help="Do not look up online clients before deletes."
-)
-@click.option("--allow-mass-delete", is_flag=True, help="Override the delete circuit breaker.")
-@click.option("--endpoint", metavar="URL", help="API endpoint (or 'embedded'); overrides the file.")
-@click.option("--lock/--no-lock", default=True, show_default=True, help="Lock the state.")
-@click.option(
-    "--lock-timeout", default="0s", metavar="DURATION", callback=_duration, show_default=True
-)
-@click.option("--no-color", is_flag=True, help="No colours (NO_COLOR works too).")
-@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
 def plan_command(
     file: Path,
     *,
     output_format: str,
     out: Path | None,
     detailed_exitcode: bool,
-    targets: tuple[str, ...],
+    guards: GuardFlags,
     refresh_only: bool,
-    allow_protected_delete: tuple[str, ...],
-    allow_online_delete: bool,
-    skip_online_check: bool,
-    allow_mass_delete: bool,
     endpoint: str | None,
     lock: bool,
     lock_timeout: float,
@@ -282,12 +229,8 @@ def plan_command(
         output_format=output_format,
         out=out,
         detailed_exitcode=detailed_exitcode,
-        targets=targets,
+        guards=guards,
         refresh_only=refresh_only,
-        allow_protected_delete=allow_protected_delete,
-        allow_online_delete=allow_online_delete,
-        skip_online_check=skip_online_check,
-        allow_mass_delete=allow_mass_delete,
         endpoint=endpoint,
         lock=lock,
         lock_timeout=lock_timeout,

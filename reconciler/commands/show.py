@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from reconciler.commands.plan import FORMATS, render_plan, use_color
+from reconciler.commands.options import format_option, no_color_option, use_color
+from reconciler.commands.plan import FORMATS, render_plan
 
 
 @click.command("show")
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
-@click.option("--no-color", is_flag=True, help="No colours (NO_COLOR works too).")
+@format_option(FORMATS)
+@no_color_option
 def show_command(planfile: Path, output_format: str, no_color: bool) -> int:
     """Render a plan saved with `reconciler plan -o PLANFILE`."""
     from reconciler.plan.planfile import load_plan  # noqa: PLC0415

@@ -6,13 +6,18 @@ take the state lock unless ``--lock=false`` (or ``--no-lock``); ``rm`` always do
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
-from reconciler.config import load_desired
+from reconciler.commands.options import (
+    config_option,
+    lock_options,
+    lock_timeout_option,
+    lock_wait_printer,
+    open_state,
+)
 from reconciler.errors import StateError
 from reconciler.models import (
     DesiredState,
@@ -22,13 +27,8 @@ from reconciler.models import (
     parse_key_text,
 )
 from reconciler.render.state import render_removed, render_state_list, render_state_resource
-from reconciler.state import open_backend
-from reconciler.state.base import LockInfo, OnWait, StateBackend
-from reconciler.state.locking import format_waiting, hold_lock, parse_duration
-
-DEFAULT_CONFIG = "reconciler.yaml"
-
-F = Callable[..., Any]
+from reconciler.state.base import OnWait, StateBackend
+from reconciler.state.locking import hold_lock
 
 
 class StateKeyError(StateError):
@@ -109,135 +109,64 @@ def remove_from_state(
 # --- the commands ---------------------------------------------------------------------------
 
 
-def config_option(function: F) -> F:
-    return click.option(
-        "-c",
-        "--config",
-        "config",
-        default=DEFAULT_CONFIG,
-        show_default=True,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Desired-state file naming the backend (and the instances' regions).",
-    )(function)
-
-
-def lock_timeout_option(function: F) -> F:
-    return click.option(
-        "--lock-timeout",
-        default="0s",
-        show_default=True,
-        metavar="DURATION",
-        callback=_duration,
-        help="Wait this long for the state lock (e.g. 30s, 5m, 1m30s).",
-    )(function)
-
-
-def lock_options(function: F) -> F:
-    """``--lock[=BOOL]`` (so ``--lock=false`` works), ``--no-lock`` and ``--lock-timeout``."""
-    function = lock_timeout_option(function)
-    function = click.option(
-        "--no-lock", "no_lock", is_flag=True, help="Read without the lock (same as --lock=false)."
-    )(function)
-    return click.option(
-        "--lock",
-        "lock",
-        type=click.BOOL,
-        default=True,
-        is_flag=False,
-        flag_value=True,
-        metavar="[BOOL]",
-        show_default=True,
-        help="Take the state lock while reading.",
-    )(function)
-
-
-def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
-
-
-def _print_wait() -> OnWait:
-    """Print the waiting message once per holder, not on every retry."""
-    seen: set[str | None] = set()
-
-    def on_wait(holder: LockInfo | None) -> None:
-        marker = holder.id if holder is not None else None
-        if marker not in seen:
-            seen.add(marker)
-            click.echo(format_waiting(holder), err=True)
-
-    return on_wait
-
-
-def _open(config: Path) -> tuple[DesiredState, StateBackend]:
-    desired = load_desired(config)
-    return desired, open_backend(desired.backend, base_dir=Path.cwd())
-
-
 @click.group("state")
 def state_group() -> None:
     """Inspect and edit the state (what reconciler created or adopted)."""
 
 
 @state_group.command("list")
-@config_option
-@lock_options
-def list_command(*, config: Path, lock: bool, no_lock: bool, lock_timeout: float) -> int:
+@config_option()
+@lock_options()
+def list_command(*, config: Path, lock: bool, lock_timeout: float) -> int:
     """List the resources in the state, one INSTANCE_ID/GROUP_ID per line."""
-    _, backend = _open(config)
-    with backend:
-        doc = read_state(
-            backend,
-            lock=lock and not no_lock,
-            timeout=lock_timeout,
-            on_wait=_print_wait(),
-            operation="state list",
-        )
+    _, doc, _ = _read(config, lock=lock, lock_timeout=lock_timeout, operation="state list")
     click.echo(render_state_list(doc), nl=False)
     return 0
 
 
 @state_group.command("show")
 @click.argument("key", metavar="KEY")
-@config_option
-@lock_options
-def show_command(*, key: str, config: Path, lock: bool, no_lock: bool, lock_timeout: float) -> int:
+@config_option()
+@lock_options()
+def show_command(*, key: str, config: Path, lock: bool, lock_timeout: float) -> int:
     """Show one resource of the state: KEY is INSTANCE_ID/GROUP_ID."""
-    desired, backend = _open(config)
-    with backend:
-        doc = read_state(
-            backend,
-            lock=lock and not no_lock,
-            timeout=lock_timeout,
-            on_wait=_print_wait(),
-            operation="state show",
-        )
-        resource = _named(key, doc, desired, backend)
+    desired, doc, label = _read(
+        config, lock=lock, lock_timeout=lock_timeout, operation="state show"
+    )
+    try:
+        resource = resolve_key(key, doc, desired)
+    except StateKeyError as exc:
+        raise StateKeyError(f"{exc} ({label})") from None
     click.echo(render_state_resource(resource), nl=False)
     return 0
 
 
 @state_group.command("rm")
 @click.argument("keys", metavar="KEY...", nargs=-1, required=True)
-@config_option
+@config_option()
 @lock_timeout_option
 def rm_command(*, keys: tuple[str, ...], config: Path, lock_timeout: float) -> int:
     """Forget resources (KEY is INSTANCE_ID/GROUP_ID); the GIDs stay in the cloud."""
-    desired, backend = _open(config)
+    desired, backend = open_state(config)
     with backend:
         removed, doc = remove_from_state(
-            backend, keys, desired, timeout=lock_timeout, on_wait=_print_wait()
+            backend, keys, desired, timeout=lock_timeout, on_wait=lock_wait_printer()
         )
     click.echo(render_removed(removed, doc), nl=False)
     return 0
 
 
-def _named(
-    key: str, doc: StateDocument | None, desired: DesiredState, backend: StateBackend
-) -> StateResource:
-    try:
-        return resolve_key(key, doc, desired)
-    except StateKeyError as exc:
-        raise StateKeyError(f"{exc} ({backend.describe()})") from None
+def _read(
+    config: Path, *, lock: bool, lock_timeout: float, operation: str
+) -> tuple[DesiredState, StateDocument | None, str]:
+    """The desired file, the stored state and the backend's label, for list and show."""
+    desired, backend = open_state(config)
+    with backend:
+        doc = read_state(
+            backend,
+            lock=lock,
+            timeout=lock_timeout,
+            on_wait=lock_wait_printer(),
+            operation=operation,
+        )
+        return desired, doc, backend.describe()

@@ -222,3 +222,23 @@ def test_lock_timeout_waits_for_the_holder_and_says_who_it_is(
     assert result.code == 0, result.err
     assert f"waiting for lock {lock_id} held by" in result.err
     assert cloud(emulator) == {"GID_alpha"}
+
+
+def test_only_a_dry_run_may_skip_the_lock(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_desired("GID_alpha")
+    holder = cwd_backend()
+    lock_id = holder.lock(new_lock_info("plan"))
+    try:
+        for opt_out in (["--lock=false"], ["--no-lock"]):
+            refused = run_cli(capsys, "apply", "desired.yaml", "--auto-approve", *opt_out)
+            assert refused.code == 2, refused.err
+            assert "only --dry-run may skip it" in refused.err
+            dry = run_cli(capsys, "apply", "desired.yaml", "--dry-run", *opt_out)
+            assert dry.code == 0, dry.err
+            assert "OnsMqttGroupIdCreate" in dry.out
+    finally:
+        holder.unlock(lock_id)
+        holder.close()
+    assert cloud(emulator) == set()

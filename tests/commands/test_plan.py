@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 
 from reconciler.cli import main
-from reconciler.commands.plan import use_color
+from reconciler.commands.options import use_color
 from reconciler.models import LocalBackendConfig, StateDocument, StateResource
 from reconciler.state.local import LocalBackend
 from reconciler.state.locking import new_lock_info
@@ -402,8 +402,9 @@ def test_plan_takes_the_state_lock(workdir: Path, capsys: pytest.CaptureFixture[
         blocked = run(capsys, "plan", "desired.yaml")
         assert blocked.code == 1
         assert lock_id in blocked.err
-        unlocked = run(capsys, "plan", "desired.yaml", "--no-lock")
-        assert unlocked.code == 0
+        for opt_out in (["--no-lock"], ["--lock=false"], ["--lock", "false"]):
+            unlocked = run(capsys, "plan", "desired.yaml", *opt_out)
+            assert unlocked.code == 0, opt_out
     finally:
         holder.unlock(lock_id)
         holder.close()

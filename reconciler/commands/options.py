@@ -1,0 +1,275 @@
+"""Command-line options and small helpers that several commands share.
+
+One definition per option keeps the spelling, defaults and help text the same in every
+command: ``-c/--config``, ``--endpoint``, ``--format``, ``--no-color``, the state lock
+(``--lock[=BOOL]``, ``--no-lock``, ``--lock-timeout``) and the plan guards. Only click is
+imported at module level: ``reconciler plan --help`` should not pay for the state backends.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from reconciler.models import DesiredState
+    from reconciler.plan.options import PlanOptions
+    from reconciler.state.base import LockInfo, OnWait, StateBackend
+
+DEFAULT_CONFIG = "reconciler.yaml"
+
+F = Callable[..., Any]
+Decorator = Callable[[F], F]
+
+
+# --- the desired-state file and the backend it names ------------------------------------------
+
+
+def config_option(
+    help: str = "Desired-state file naming the backend (and the instances' regions).",
+) -> Decorator:
+    """``-c/--config FILE`` (default ``reconciler.yaml``), passed as ``config: Path``."""
+    return click.option(
+        "-c",
+        "--config",
+        "config",
+        default=DEFAULT_CONFIG,
+        show_default=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help,
+    )
+
+
+def open_state(config: Path) -> tuple[DesiredState, StateBackend]:
+    """Load the desired-state file and open the backend it names."""
+    from reconciler.config import load_desired  # noqa: PLC0415
+
+    desired = load_desired(config)
+    return desired, state_backend(desired)
+
+
+def state_backend(desired: DesiredState) -> StateBackend:
+    """Open the backend ``desired`` names; a relative local path is relative to the cwd."""
+    from reconciler.state import open_backend  # noqa: PLC0415
+
+    return open_backend(desired.backend, base_dir=Path.cwd())
+
+
+# --- endpoint and output ----------------------------------------------------------------------
+
+
+def endpoint_option(
+    help: str = "API endpoint URL, or 'embedded'; overrides the file and $RECONCILER_ENDPOINT.",
+) -> Decorator:
+    """``--endpoint URL``, passed as ``endpoint: str | None``."""
+    return click.option("--endpoint", default=None, metavar="URL", help=help)
+
+
+def format_option(choices: Sequence[str]) -> Decorator:
+    """``--format`` among ``choices`` (the first is the default), passed as ``output_format``."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def no_color_option(function: F) -> F:
+    """``--no-color``, passed as ``no_color: bool``; see ``use_color``."""
+    return click.option("--no-color", is_flag=True, help="No colours (NO_COLOR works too).")(
+        function
+    )
+
+
+def use_color(no_color: bool, stream: object | None = None) -> bool:
+    """Colour only on a terminal, never with --no-color or NO_COLOR (no-color.org)."""
+    if no_color or os.environ.get("NO_COLOR", ""):
+        return False
+    target = stream if stream is not None else sys.stdout
+    isatty = getattr(target, "isatty", None)
+    return bool(isatty and isatty())
+
+
+# --- the state lock ---------------------------------------------------------------------------
+
+
+def lock_timeout_option(function: F) -> F:
+    """``--lock-timeout DURATION``, passed as ``lock_timeout: float`` (seconds)."""
+    return click.option(
+        "--lock-timeout",
+        default="0s",
+        show_default=True,
+        metavar="DURATION",
+        callback=_duration,
+        help="Wait this long for the state lock (e.g. 30s, 5m, 1m30s).",
+    )(function)
+
+
+def lock_options(help: str = "Take the state lock while reading.") -> Decorator:
+    """``--lock[=BOOL]`` (so ``--lock=false`` works, as in Terraform), ``--no-lock`` (the
+    same as ``--lock=false``) and ``--lock-timeout``; the command receives ``lock: bool``
+    (already combined with ``--no-lock``) and ``lock_timeout: float``."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def with_lock(*args: Any, lock: bool, no_lock: bool, **kwargs: Any) -> Any:
+            return function(*args, lock=lock and not no_lock, **kwargs)
+
+        decorated = lock_timeout_option(with_lock)
+        decorated = click.option(
+            "--no-lock",
+            "no_lock",
+            is_flag=True,
+            help="Do not take the state lock (same as --lock=false).",
+        )(decorated)
+        return click.option(
+            "--lock",
+            "lock",
+            type=click.BOOL,
+            default=True,
+            is_flag=False,
+            flag_value=True,
+            metavar="[BOOL]",
+            help=f"{help}  [default: true]",
+        )(decorated)
+
+    return decorate
+
+
+def lock_wait_printer() -> OnWait:
+    """An ``on_wait`` for the lock that says on stderr who we wait for, once per holder (the
+    backend calls it before every retry)."""
+    from reconciler.state.locking import format_waiting  # noqa: PLC0415
+
+    seen: set[str | None] = set()
+
+    def on_wait(holder: LockInfo | None) -> None:
+        marker = holder.id if holder is not None else None
+        if marker not in seen:
+            seen.add(marker)
+            click.echo(format_waiting(holder), err=True)
+
+    return on_wait
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from reconciler.state.locking import parse_duration  # noqa: PLC0415
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+
+
+# --- plan guards (plan, and apply of a desired file) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class GuardFlags:
+    """The flags that narrow a plan or override its safety guards."""
+
+    targets: tuple[str, ...] = ()
+    allow_protected_delete: tuple[str, ...] = ()
+    allow_online_delete: bool = False
+    skip_online_check: bool = False
+    allow_mass_delete: bool = False
+
+    def given(self) -> list[str]:
+        """The flags that were set, spelled as on the command line."""
+        flags = (
+            ("--target", self.targets),
+            ("--allow-protected-delete", self.allow_protected_delete),
+            ("--allow-online-delete", self.allow_online_delete),
+            ("--skip-online-check", self.skip_online_check),
+            ("--allow-mass-delete", self.allow_mass_delete),
+        )
+        return [flag for flag, value in flags if value]
+
+    def plan_options(self, *, refresh_only: bool = False) -> PlanOptions:
+        from reconciler.plan.options import PlanOptions  # noqa: PLC0415
+
+        return PlanOptions(
+            targets=self.targets,
+            refresh_only=refresh_only,
+            allow_protected_delete=frozenset(self.allow_protected_delete),
+            allow_online_delete=self.allow_online_delete,
+            skip_online_check=self.skip_online_check,
+            allow_mass_delete=self.allow_mass_delete,
+        )
+
+
+def guard_options(function: F) -> F:
+    """``--target``, ``--allow-protected-delete``, ``--allow-online-delete``,
+    ``--skip-online-check`` and ``--allow-mass-delete``, passed as one ``guards: GuardFlags``."""
+
+    @functools.wraps(function)
+    def with_guards(
+        *args: Any,
+        targets: tuple[str, ...],
+        allow_protected_delete: tuple[str, ...],
+        allow_online_delete: bool,
+        skip_online_check: bool,
+        allow_mass_delete: bool,
+        **kwargs: Any,
+    ) -> Any:
+        guards = GuardFlags(
+            targets=targets,
+            allow_protected_delete=allow_protected_delete,
+            allow_online_delete=allow_online_delete,
+            skip_online_check=skip_online_check,
+            allow_mass_delete=allow_mass_delete,
+        )
+        return function(*args, guards=guards, **kwargs)
+
+    decorators: list[Decorator] = [
+        click.option(
+            "--target",
+            "targets",
+            multiple=True,
+            metavar="KEY",
+            help="Plan only INSTANCE_ID/GROUP_ID, or a whole INSTANCE_ID (repeatable).",
+        ),
+        click.option(
+            "--allow-protected-delete",
+            multiple=True,
+            metavar="KEY",
+            callback=_keys,
+            help="Allow deleting this protected INSTANCE_ID/GROUP_ID (repeatable).",
+        ),
+        click.option(
+            "--allow-online-delete", is_flag=True, help="Allow deleting GIDs with online clients."
+        ),
+        click.option(
+            "--skip-online-check",
+            is_flag=True,
+            help="Do not look up online clients before deletes.",
+        ),
+        click.option(
+            "--allow-mass-delete", is_flag=True, help="Override the delete circuit breaker."
+        ),
+    ]
+    decorated: F = with_guards
+    for decorator in reversed(decorators):
+        decorated = decorator(decorated)
+    return decorated
+
+
+def _keys(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from reconciler.models import parse_key_text  # noqa: PLC0415
+
+    for value in values:
+        try:
+            parse_key_text(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    return values
