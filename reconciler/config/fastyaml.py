@@ -1,6 +1,13 @@
 """The happy path: parse with libyaml (PyYAML's ``CSafeLoader``), fast and without positions.
 
-Two gaps of the C loader are closed here, cheaply:
+A typical file (plain mappings, lists and scalars: no tags, anchors, aliases or merge keys) is
+built straight from libyaml's event stream. PyYAML would first compose a node for every value
+(each with two position marks) and only then construct: for 100,000 GIDs that node tree
+peaks at about 200 MB and, freed, leaves the heap fragmented, while the values themselves take
+40 MB. Anything outside that common subset, and any problem at all, falls back to PyYAML's own
+composer and constructors below, so the two paths cannot disagree on what a file means.
+
+Two gaps of the C loader are closed on that fallback path, cheaply:
 
 * it silently keeps the last of duplicate keys; ``construct_mapping`` below is a drop-in for
   PyYAML's that notices them (it is no slower: one dict lookup per key replaces PyYAML's
@@ -14,15 +21,33 @@ Any failure here is only a signal: the loader re-parses with ruamel.yaml to loca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
-from yaml.events import CollectionEndEvent, CollectionStartEvent
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.events import (
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
+)
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 VALUE_TAG = "tag:yaml.org,2002:value"
+STR_TAG = "tag:yaml.org,2002:str"
+# The implicit scalar tags the event path constructs itself (with PyYAML's constructors).
+_PLAIN_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp")
+)
 # A valid file nests about 7 levels deep; anything near this is a mistake or an attack.
 MAX_DEPTH = 50
 # Below this bound on the depth, libyaml's recursive composer is safe (it crashes near 30,000).
@@ -76,13 +101,110 @@ class _FastLoader(yaml.CSafeLoader):
         return merged
 
 
+class _Unusual(Exception):
+    """The event path met something it leaves to PyYAML's composer (or a problem)."""
+
+
 def load_fast(text: str) -> Any:
     """Parse ``text``; raises yaml.YAMLError, DuplicateKeyFound or RecursionError on problems."""
+    try:
+        return _load_from_events(text)
+    except _Unusual:
+        pass
+    if too_deep(text):
+        raise RecursionError("nesting too deep")
     loader = _FastLoader(text)
     try:
         return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+def _load_from_events(text: str) -> Any:
+    """What ``_FastLoader.get_single_data`` returns, built from the events in one pass.
+
+    Raises _Unusual for anything outside plain mappings, sequences and implicitly typed
+    scalars, nesting deeper than MAX_DEPTH, and every error (the fallback reports it).
+    """
+    loader = _FastLoader(text)
+    try:
+        return _build(loader)
+    except _Unusual:
+        raise
+    except Exception as exc:  # a syntax error, a duplicate key, a bad timestamp...
+        raise _Unusual from exc
+    finally:
+        loader.dispose()
+
+
+def _build(loader: _FastLoader) -> Any:
+    get_event: Callable[[], Any] = loader.get_event
+    resolvers = loader.yaml_implicit_resolvers
+    if None in resolvers or loader.yaml_path_resolvers:
+        raise _Unusual  # resolution would depend on more than the scalar's first character
+    if type(get_event()) is not StreamStartEvent:
+        raise _Unusual
+    event = get_event()
+    if type(event) is StreamEndEvent:
+        return None
+    if type(event) is not DocumentStartEvent:
+        raise _Unusual
+    no_key = _NO_KEY
+    # Open collections, and for each the key waiting for its value (no_key in lists and
+    # between a mapping's entries).
+    stack: list[Any] = []
+    keys: list[Any] = []
+    while True:
+        event = get_event()
+        kind = type(event)
+        if kind is ScalarEvent:
+            if event.tag is not None or event.anchor is not None:
+                raise _Unusual
+            value = event.value
+            if event.implicit[0]:
+                tag = STR_TAG
+                for candidate, regexp in resolvers.get(value[:1], ()):
+                    if regexp.match(value):
+                        tag = candidate
+                        break
+                if tag != STR_TAG:
+                    if tag not in _PLAIN_SCALAR_TAGS:
+                        raise _Unusual  # "<<", "=", ...
+                    node = ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
+                    value = loader.yaml_constructors[tag](loader, node)
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            if event.tag is not None or event.anchor is not None:
+                raise _Unusual
+            if stack and keys[-1] is no_key and type(stack[-1]) is dict:
+                raise _Unusual  # a collection as a mapping key
+            if len(stack) >= MAX_DEPTH:
+                raise _Unusual
+            stack.append({} if kind is MappingStartEvent else [])
+            keys.append(no_key)
+            continue
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            value = stack.pop()
+            keys.pop()
+        else:
+            raise _Unusual  # an alias
+        if not stack:
+            break
+        parent = stack[-1]
+        if type(parent) is list:
+            parent.append(value)
+        elif keys[-1] is no_key:
+            if value in parent:
+                raise _Unusual  # a duplicate key: the fallback raises DuplicateKeyFound
+            keys[-1] = value
+        else:
+            parent[keys[-1]] = value
+            keys[-1] = no_key
+    if type(get_event()) is not DocumentEndEvent or type(get_event()) is not StreamEndEvent:
+        raise _Unusual  # several documents
+    return value
+
+
+_NO_KEY = object()
 
 
 def too_deep(text: str) -> bool:

@@ -2,9 +2,12 @@
 
 The happy path parses with libyaml and validates the whole document with one pydantic call
 (a 100,000-GID file costs little more than parsing it). Only when something is wrong, or a
-warning must be located, is the text re-parsed with ruamel.yaml's round-trip composer, which
-knows the line and column of every node; every problem is then reported at once, each as
-``FILE:LINE:COLUMN: message (at instances[2].groups[5].id)``.
+warning must be located, is the text read again with libyaml's parser, keeping line and column
+(``locate``); every problem is then reported at once, each as
+``FILE:LINE:COLUMN: message (at instances[2].groups[5].id)``. When the fast path parsed the
+file, only the nodes on the paths of the problems are composed: locating them costs about one
+libyaml scan of the text. When it could not (a syntax error, a duplicate key...), the whole
+tree is composed and the data rebuilt from it, noting every problem on the way.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from reconciler.errors import ConfigError, ConfigErrors
 from reconciler.models import DesiredState
 
 if TYPE_CHECKING:
-    from reconciler.config.locate import Located, Locator
+    from reconciler.config.locate import Located, Locator, Wanted
 
 # 100,000 GIDs take about 5 MB; far beyond that a file is a mistake, not a configuration.
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -76,19 +79,18 @@ def load_desired_text_result(
     environment = (os.environ if env is None else env) if expand_env else None
     failure: BaseException | None = None
     issues: list[Issue] = []
-    if fastyaml.too_deep(text):
-        failure = RecursionError("nesting too deep")
+    try:
+        # Also refuses text nested too deep for libyaml (RecursionError).
+        data = fastyaml.load_fast(text)
+    except Exception as exc:  # any parse failure: the precise pass explains it
+        failure = exc
     else:
-        try:
-            data = fastyaml.load_fast(text)
-        except Exception as exc:  # any parse failure: the precise pass explains it
-            failure = exc
-        else:
-            doc, issues, expanded = _check(data, environment)
-            if doc is not None and expanded is not None and not _has_errors(issues):
-                state = resolve(doc, expanded, source=source)
-                warnings = _locate_warnings(text, source, issues) if issues else ()
-                return LoadResult(state, warnings)
+        doc, issues, expanded = _check(data, environment)
+        del data  # free the raw tree (100,000 GIDs: tens of MB) before resolving
+        if doc is not None and expanded is not None and not _has_errors(issues):
+            state = resolve(doc, expanded, source=source)
+            warnings = _locate_warnings(text, source, issues) if issues else ()
+            return LoadResult(state, warnings)
     raise ConfigErrors(_diagnose(text, source, environment, failure, issues))
 
 
@@ -149,11 +151,20 @@ def _diagnose(
     failure: BaseException | None,
     fast_issues: list[Issue],
 ) -> list[ConfigError]:
-    # ruamel.yaml is imported only when a problem must be located: it costs startup time.
     from reconciler.config import locate  # noqa: PLC0415
 
     if not text.strip():
         return [ConfigError(_EMPTY, file=source, line=1, column=1)]
+    if failure is None:
+        # The fast path read the file: its checks' issues only lack positions.
+        try:
+            wanted = locate.compose(text, _wanted(fast_issues))
+        except locate.SyntaxProblem as exc:
+            return [_error(source, exc.problem)]
+        if not wanted.recursive_alias:  # else the builder below must say where it is
+            locator = locate.Locator(wanted)
+            found = [_located(source, locator, i) for i in fast_issues if not i.warning]
+            return sorted(found, key=_order)
     try:
         composed = locate.compose(text)
     except locate.SyntaxProblem as exc:
@@ -227,7 +238,7 @@ def _locate_warnings(text: str, source: str, issues: list[Issue]) -> tuple[Confi
     from reconciler.config import locate  # noqa: PLC0415
 
     try:
-        composed: locate.Composed | None = locate.compose(text)
+        composed: locate.Composed | None = locate.compose(text, _wanted(issues))
     except locate.SyntaxProblem:
         composed = None
     locator = locate.Locator(composed)
@@ -241,3 +252,9 @@ def _locate_warnings(text: str, source: str, issues: list[Issue]) -> tuple[Confi
         )
     result.sort(key=lambda warning: (warning.line or 0, warning.column or 0))
     return tuple(result)
+
+
+def _wanted(issues: list[Issue]) -> Wanted:
+    from reconciler.config import locate  # noqa: PLC0415
+
+    return locate.wanted_paths(loc for issue in issues for loc in (issue.loc, *issue.related))

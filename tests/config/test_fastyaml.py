@@ -1,0 +1,92 @@
+"""The event-built fast path must mean exactly what PyYAML's composer + constructors mean."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from reconciler.config import fastyaml
+
+
+def _composed(text: str) -> Any:
+    loader = fastyaml._FastLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _same(left: Any, right: Any) -> bool:
+    if isinstance(left, float) and isinstance(right, float) and math.isnan(left):
+        return math.isnan(right)
+    if isinstance(left, dict) and isinstance(right, dict):
+        return list(left) == list(right) and all(_same(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(_same, left, right))
+    return type(left) is type(right) and left == right
+
+
+TYPICAL = [
+    "",
+    "# only a comment\n",
+    "---\n",
+    "version: 1\ninstances:\n  - id: post-cn-1\n    groups:\n      - GID_a\n"
+    "      - {id: GID_b, topic: orders, protect: yes}\n",
+    "- a\n- b: [1, 2.5, .inf, -.nan, 0x1f, 0o7, 1_000, 1:30, +1, -2]\n",
+    "a: yes\nb: No\nc: ~\nd: null\ne: 2001-12-14t21:59:43.10-05:00\nf: 2002-12-14\ng:\n",
+    "x: 'q'\ny: \"2\"\nz: |\n  hi\nw: >\n  folded\n",
+    "2: a\n1.5: b\ntrue: c\n~: d\n",
+    "[[[[[1]]]]]",
+    "'<<': 1\n'=': 2\n",
+]
+
+
+@pytest.mark.parametrize("text", TYPICAL)
+def test_typical_files_take_the_event_path_and_mean_the_same(text: str) -> None:
+    assert _same(fastyaml._load_from_events(text), _composed(text))
+
+
+UNUSUAL = [
+    "<<: {a: 1}\nb: 2\n",
+    "a: &x 1\nb: *x\n",
+    "!!str 1",
+    "a: !!int '3'\n",
+    "a: !!set {x, y}\n",
+    "a: ! x\n",
+    "[" * 51 + "]" * 51,
+]
+
+
+@pytest.mark.parametrize("text", UNUSUAL)
+def test_unusual_files_fall_back_to_the_composer(text: str) -> None:
+    with pytest.raises(fastyaml._Unusual):
+        fastyaml._load_from_events(text)
+    assert _same(fastyaml.load_fast(text), _composed(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("a: 1\na: 2\n", fastyaml.DuplicateKeyFound),
+        ("{a: 1, a: 1}", fastyaml.DuplicateKeyFound),
+        ("--- 1\n--- 2\n", Exception),
+        ("a: [\n", Exception),
+        ("a: b: c\n", Exception),
+        ("a: *nowhere\n", Exception),
+        ("a: 2001-13-45\n", Exception),
+        ("? [a, b]\n: 1\n", Exception),
+        ("a: =\n", Exception),
+        ("1: a\ntrue: b\n", fastyaml.DuplicateKeyFound),
+        ("[" * 2000 + "]" * 2000, RecursionError),
+    ],
+)
+def test_problems_raise_what_the_composer_raises(text: str, error: type[Exception]) -> None:
+    with pytest.raises(error) as fast:
+        fastyaml.load_fast(text)
+    if error is not RecursionError:
+        with pytest.raises(error) as composed:
+            _composed(text)
+        assert type(fast.value) is type(composed.value)
+        assert str(fast.value) == str(composed.value)
