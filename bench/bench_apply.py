@@ -18,8 +18,6 @@ Usage: python bench/bench_apply.py [--creates 2000] [--latency-ms 50] [--paralle
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -27,88 +25,41 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _common import child_env, clear_proxies, start_emulator, stop
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkons.request.v20190214.OnsMqttGroupIdCreateRequest import (
     OnsMqttGroupIdCreateRequest,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 ACCESS_KEY_ID = "LTAI5tBenchApplyKey"
 ACCESS_KEY_SECRET = "bench-apply-secret-not-a-real-one"
 REGION = "cn-hangzhou"
 OURS = "post-cn-benchapply1"
 SDKS = "post-cn-benchapply2"
-URL_LINE = re.compile(r"^reconciler emulator listening on (http://\S+)$")
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-)
 
 
-def clear_proxies() -> None:
-    # The official SDK honours HTTP_PROXY and ignores NO_PROXY; loopback must go direct.
-    for name in PROXY_VARIABLES:
-        os.environ.pop(name, None)
-
-
-def child_env(url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    env["ALIBABA_CLOUD_ACCESS_KEY_ID"] = ACCESS_KEY_ID
-    env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = ACCESS_KEY_SECRET
-    env["RECONCILER_ENDPOINT"] = url
+def apply_env(url: str) -> dict[str, str]:
+    env = child_env(
+        {
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ACCESS_KEY_SECRET,
+            "RECONCILER_ENDPOINT": url,
+        }
+    )
     env.pop("NO_COLOR", None)
     return env
 
 
-def start_emulator(latency_ms: float, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    args = [
-        sys.executable,
-        "-m",
-        "reconciler",
-        "emulator",
-        "serve",
-        "--port",
-        "0",
-        "--access-key-id",
-        ACCESS_KEY_ID,
-        "--access-key-secret",
-        ACCESS_KEY_SECRET,
-        "--region",
-        REGION,
-        "--instance",
-        OURS,
-        "--instance",
-        SDKS,
-        "--latency-ms",
-        str(latency_ms),
-        *extra,
-    ]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT
+def start_bench_emulator(latency_ms: float, throttle: str) -> tuple[subprocess.Popen[str], str]:
+    return start_emulator(
+        "--throttle",
+        throttle,
+        access_key_id=ACCESS_KEY_ID,
+        access_key_secret=ACCESS_KEY_SECRET,
+        region=REGION,
+        instances=(OURS, SDKS),
+        latency_ms=latency_ms,
     )
-    assert process.stdout is not None
-    first = process.stdout.readline().strip()
-    match = URL_LINE.match(first)
-    if match is None:
-        process.kill()
-        raise SystemExit(f"emulator did not start: {first!r}")
-    return process, match.group(1)
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def write_desired(directory: Path, count: int, prefix: str) -> Path:
@@ -140,7 +91,7 @@ def run_apply(url: str, count: int, prefix: str, *extra: str) -> ApplyTiming:
         process = subprocess.Popen(
             [sys.executable, "-m", "reconciler", "apply", "desired.yaml", "--auto-approve", *extra],
             cwd=directory,
-            env=child_env(url),
+            env=apply_env(url),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -199,7 +150,7 @@ def main() -> None:
     parallel = ("--parallelism", str(args.parallelism))
 
     print(f"(a) {n} creates, emulator latency {args.latency_ms:g} ms, no throttling")
-    emulator, url = start_emulator(args.latency_ms, "--throttle", "OnsMqttGroupIdCreate=off")
+    emulator, url = start_bench_emulator(args.latency_ms, "OnsMqttGroupIdCreate=off")
     try:
         ours = run_apply(url, n, "ours", *parallel)
         if ours.exit_code != 0 or ours.created != n:
@@ -215,7 +166,7 @@ def main() -> None:
 
     rate = f"{args.throttle:g}/s"
     print(f"(b) {n_throttled} creates, emulator throttles OnsMqttGroupIdCreate at {rate}")
-    emulator, url = start_emulator(args.latency_ms, "--throttle", f"OnsMqttGroupIdCreate={rate}")
+    emulator, url = start_bench_emulator(args.latency_ms, f"OnsMqttGroupIdCreate={rate}")
     try:
         paced = run_apply(url, n_throttled, "paced", *parallel, "--rate", rate)
     finally:

@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from _common import clear_proxies, start_emulator, stop
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkons.request.v20190214.OnsMqttGroupIdCreateRequest import (
     OnsMqttGroupIdCreateRequest,
@@ -36,69 +32,13 @@ from aliyunsdkons.request.v20190214.OnsMqttGroupIdListRequest import (
     OnsMqttGroupIdListRequest,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from reconciler.cloud.client import OnsMqttClient, RetryPolicy  # noqa: E402
-from reconciler.cloud.credentials import resolve_credentials  # noqa: E402
+from reconciler.cloud.client import OnsMqttClient, RetryPolicy
+from reconciler.cloud.credentials import resolve_credentials
 
 ACCESS_KEY_ID = "LTAI5tBenchKey"
 ACCESS_KEY_SECRET = "bench-secret-not-a-real-one"
 REGION = "cn-hangzhou"
 INSTANCE_ID = "post-cn-bench0001"
-URL_LINE = re.compile(r"^reconciler emulator listening on (http://\S+)$")
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-)
-
-
-def clear_proxies() -> None:
-    # The official SDKs honour HTTP_PROXY and ignore NO_PROXY; loopback must go direct.
-    for name in PROXY_VARIABLES:
-        os.environ.pop(name, None)
-
-
-def start_emulator(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
-    args = [
-        sys.executable,
-        "-m",
-        "reconciler",
-        "emulator",
-        "serve",
-        "--port",
-        "0",
-        "--access-key-id",
-        ACCESS_KEY_ID,
-        "--access-key-secret",
-        ACCESS_KEY_SECRET,
-        "--region",
-        REGION,
-        "--instance",
-        INSTANCE_ID,
-        "--topic",
-        f"{INSTANCE_ID}=orders",
-        "--latency-ms",
-        str(latency_ms),
-    ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline().strip()
-    match = URL_LINE.match(first)
-    if match is None:
-        process.kill()
-        raise SystemExit(f"emulator did not start: {first!r}")
-    # Keep draining stdout so the emulator never blocks on a full pipe.
-    threading.Thread(target=process.stdout.read, daemon=True).start()
-    return process, match.group(1)
 
 
 def our_client(url: str, pool_size: int) -> OnsMqttClient:
@@ -200,7 +140,14 @@ def main() -> None:
     args = parser.parse_args()
     clear_proxies()
 
-    process, url = start_emulator(args.latency_ms)
+    process, url = start_emulator(
+        access_key_id=ACCESS_KEY_ID,
+        access_key_secret=ACCESS_KEY_SECRET,
+        region=REGION,
+        instances=(INSTANCE_ID,),
+        topics=(f"{INSTANCE_ID}=orders",),
+        latency_ms=args.latency_ms,
+    )
     try:
         with our_client(url, pool_size=max(args.threads, 1)) as client:
             for n in range(args.gids):
@@ -211,8 +158,7 @@ def main() -> None:
             ours_par = measure(call, args.seconds, threads=args.threads)
         sdk_seq = measure(sdk_call(url, args.action), args.seconds)
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        stop(process, timeout=15)
 
     print(
         f"emulator {url}, latency {args.latency_ms:g} ms, action {args.action}, "

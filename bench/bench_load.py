@@ -20,12 +20,10 @@ import time
 from pathlib import Path
 
 import yaml
+from _common import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from reconciler.config import load_desired  # noqa: E402 - after the path is set
-from reconciler.errors import ConfigErrors  # noqa: E402
+from reconciler.config import load_desired
+from reconciler.errors import ConfigErrors
 
 CHILD = """
 import json, resource, sys, time

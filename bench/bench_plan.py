@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -24,18 +23,15 @@ import time
 from pathlib import Path
 
 import yaml
+from _common import child_env, start_emulator, stop
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from reconciler.emulator.store import EmulatorStore  # noqa: E402
-from reconciler.models import LocalBackendConfig, StateDocument, StateResource  # noqa: E402
-from reconciler.state.local import LocalBackend  # noqa: E402
+from reconciler.emulator.store import EmulatorStore
+from reconciler.models import LocalBackendConfig, StateDocument, StateResource
+from reconciler.state.local import LocalBackend
 
 KEY_ID = "LTAI5tBenchPlanKey"
 KEY_SECRET = "bench-plan-secret"
 REGION = "cn-hangzhou"
-URL_LINE = re.compile(r"^reconciler emulator listening on (http://\S+)$")
 SMALL_INSTANCE = "post-cn-small0001"
 
 
@@ -95,24 +91,6 @@ def write_estate(work: Path, instances: int, groups: int, *, shape: str = "long"
     return path
 
 
-def start_emulator(db: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0", "--db", str(db)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline().strip()
-    match = URL_LINE.match(first)
-    if match is None:
-        process.kill()
-        raise SystemExit(f"emulator did not start: {first!r}")
-    return process, match.group(1)
-
-
 def run_timed(args: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, int, int]:
     """Wall seconds, peak RSS (KiB) and exit code of one child process."""
     started = time.perf_counter()
@@ -142,17 +120,8 @@ def main() -> None:
     )
     options = parser.parse_args()
 
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.lower() not in ("http_proxy", "https_proxy", "all_proxy")
-    }
-    env.update(
-        {
-            "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY_ID,
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY_SECRET,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-        }
+    env = child_env(
+        {"ALIBABA_CLOUD_ACCESS_KEY_ID": KEY_ID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY_SECRET}
     )
     with tempfile.TemporaryDirectory(prefix="bench-plan-") as tmp:
         work = Path(tmp)
@@ -160,7 +129,7 @@ def main() -> None:
         seed(work / "emulator.sqlite", options.instances, options.groups)
         desired = write_estate(work, options.instances, options.groups, shape=options.shape)
         size_mb = desired.stat().st_size / 1e6
-        emulator, url = start_emulator(work / "emulator.sqlite", env)
+        emulator, url = start_emulator(db=work / "emulator.sqlite")
         try:
             plan = [sys.executable, "-m", "reconciler", "plan", "--endpoint", url]
             plan_times, rss = [], []
@@ -184,8 +153,7 @@ def main() -> None:
                 )
                 requests_times.append(seconds)
         finally:
-            emulator.terminate()
-            emulator.wait(timeout=30)
+            stop(emulator)
 
     plan_s, yaml_s = statistics.median(plan_times), statistics.median(yaml_times)
     small_s, requests_s = statistics.median(small_times), statistics.median(requests_times)
