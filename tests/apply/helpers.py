@@ -24,6 +24,7 @@ from tests.fixtures.emulator import (
     TEST_ACCESS_KEY_SECRET,
     TEST_INSTANCE_ID,
     TEST_REGION,
+    RunningEmulator,
 )
 
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.2, deadline=30.0)
@@ -63,6 +64,11 @@ def key(group_id: str, instance_id: str = TEST_INSTANCE_ID) -> ResourceKey:
 
 def local_backend(tmp_path: Path) -> LocalBackend:
     return LocalBackend(LocalBackendConfig(path="state.json"), base_dir=tmp_path)
+
+
+def cloud(emulator: RunningEmulator) -> set[str]:
+    """The GIDs the test instance has in the emulator."""
+    return set(emulator.store.group_ids(TEST_INSTANCE_ID))
 
 
 def state_group_ids(doc: StateDocument | None) -> set[str]:

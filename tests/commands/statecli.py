@@ -10,7 +10,9 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.models import StateResource
+from reconciler.models import LocalBackendConfig, StateResource
+from reconciler.state import open_backend
+from reconciler.state.base import StateBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +33,11 @@ def write_desired(directory: Path, backend: str = LOCAL_BACKEND) -> Path:
     path = directory / "reconciler.yaml"
     path.write_text(DESIRED.format(backend=backend.rstrip("\n")), encoding="utf-8")
     return path
+
+
+def local_state(directory: Path) -> StateBackend:
+    """The local backend ``write_desired``'s default file names."""
+    return open_backend(LocalBackendConfig(path="state/state.json"), base_dir=directory)
 
 
 def resource(

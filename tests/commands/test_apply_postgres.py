@@ -28,15 +28,6 @@ def pg_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
         pgutil.drop_schema(dsn, schema)
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
-    monkeypatch.setenv("RECONCILER_ENDPOINT", emulator.url)
-    return tmp_path
-
-
 def pg_backend_yaml(schema: str, workspace: str) -> str:
     return (
         "backend:\n  postgres:\n    dsn: ${APPLY_TEST_PG_DSN}\n"

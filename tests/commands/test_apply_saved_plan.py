@@ -9,21 +9,8 @@ import pytest
 
 from reconciler.models import StateResource
 from reconciler.state import new_state
-from tests.apply.helpers import cwd_backend, run_cli, state_group_ids, write_desired
+from tests.apply.helpers import cloud, cwd_backend, run_cli, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
-    monkeypatch.setenv("RECONCILER_ENDPOINT", emulator.url)
-    return tmp_path
-
-
-def cloud(emulator: RunningEmulator) -> set[str]:
-    return set(emulator.store.group_ids(TEST_INSTANCE_ID))
 
 
 def save_plan(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,50 +12,38 @@ from pydantic import SecretStr
 
 from reconciler.commands import force_unlock as force_unlock_module
 from reconciler.errors import LockError
-from reconciler.models import LocalBackendConfig, PostgresBackendConfig
+from reconciler.models import PostgresBackendConfig
 from reconciler.state import open_backend
-from reconciler.state.base import StateBackend
 from reconciler.state.locking import new_lock_info
-from tests.commands.statecli import POSTGRES_BACKEND, invoke, spawn, write_desired
+from tests.commands.statecli import POSTGRES_BACKEND, invoke, local_state, spawn, write_desired
 from tests.state import pgutil
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    write_desired(tmp_path)
-    return tmp_path
-
-
-def _backend(workdir: Path) -> StateBackend:
-    return open_backend(LocalBackendConfig(path="state/state.json"), base_dir=workdir)
-
-
-def _crashed_lock(workdir: Path) -> str:
+def _crashed_lock(state_workdir: Path) -> str:
     """A lock whose holder died: the flock is gone, its info file is left behind."""
-    with _backend(workdir) as backend:
+    with local_state(state_workdir) as backend:
         info = new_lock_info("apply")
         backend.lock(info)
         os.close(backend._held.pop(info.id))  # type: ignore[attr-defined]
     return info.id
 
 
-def test_force_flag_clears_a_crashed_holders_lock(workdir: Path) -> None:
-    lock_id = _crashed_lock(workdir)
-    info_file = workdir / "state" / "state.json.lock.info"
+def test_force_flag_clears_a_crashed_holders_lock(state_workdir: Path) -> None:
+    lock_id = _crashed_lock(state_workdir)
+    info_file = state_workdir / "state" / "state.json.lock.info"
     assert info_file.exists()
     result = invoke(["force-unlock", lock_id, "--force"])
     assert result.exit_code == 0, result.output
     assert (
         result.output
-        == f"Lock {lock_id} on local {workdir / 'state' / 'state.json'} has been released.\n"
+        == f"Lock {lock_id} on local {state_workdir / 'state' / 'state.json'} has been released.\n"
     )
     assert not info_file.exists()
 
 
-def test_without_a_terminal_or_force_it_refuses(workdir: Path) -> None:
-    lock_id = _crashed_lock(workdir)
-    proc = spawn(["force-unlock", lock_id], cwd=workdir, stdin=subprocess.DEVNULL)
+def test_without_a_terminal_or_force_it_refuses(state_workdir: Path) -> None:
+    lock_id = _crashed_lock(state_workdir)
+    proc = spawn(["force-unlock", lock_id], cwd=state_workdir, stdin=subprocess.DEVNULL)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert out == ""
@@ -63,14 +51,14 @@ def test_without_a_terminal_or_force_it_refuses(workdir: Path) -> None:
         f"Error: refusing to force-unlock {lock_id} without confirmation: there is no terminal "
         "to ask on; re-run with --force if its holder is really gone\n"
     )
-    assert (workdir / "state" / "state.json.lock.info").exists()
+    assert (state_workdir / "state" / "state.json.lock.info").exists()
 
 
 def test_on_a_terminal_it_asks_and_only_yes_confirms(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
+    state_workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(force_unlock_module, "stdin_is_terminal", lambda: True)
-    with _backend(workdir) as holder:
+    with local_state(state_workdir) as holder:
         info = new_lock_info("apply")
         holder.lock(info)
         declined = invoke(["force-unlock", info.id], input="y\n")
@@ -82,15 +70,15 @@ def test_on_a_terminal_it_asks_and_only_yes_confirms(
         assert still is not None
         assert still.id == info.id
         holder.unlock(info.id)
-    lock_id = _crashed_lock(workdir)
+    lock_id = _crashed_lock(state_workdir)
     confirmed = invoke(["force-unlock", lock_id], input="yes\n")
     assert confirmed.exit_code == 0, confirmed.output
     assert "may be a crashed run's" in confirmed.output
     assert f"Lock {lock_id} on local" in confirmed.output
 
 
-def test_a_wrong_lock_id_is_refused(workdir: Path) -> None:
-    with _backend(workdir) as holder:
+def test_a_wrong_lock_id_is_refused(state_workdir: Path) -> None:
+    with local_state(state_workdir) as holder:
         info = new_lock_info("apply")
         holder.lock(info)
         result = invoke(["force-unlock", "00000000-0000-4000-8000-000000000000", "--force"])

@@ -10,15 +10,6 @@ from tests.apply.helpers import cwd_backend, key, run_cli, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
-    monkeypatch.setenv("RECONCILER_ENDPOINT", emulator.url)
-    return tmp_path
-
-
 def test_import_records_an_existing_gid_with_its_declared_settings(
     workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,49 +8,24 @@ from __future__ import annotations
 
 import json
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from reconciler.cli import main
 from reconciler.commands.options import use_color
 from reconciler.models import LocalBackendConfig, StateDocument, StateResource
 from reconciler.state.local import LocalBackend
 from reconciler.state.locking import new_lock_info
+from tests.apply.helpers import Run
+from tests.apply.helpers import run_cli as run
 from tests.fixtures.emulator import RunningEmulator
 
 INST = "post-cn-test0001"
 REGION = "cn-hangzhou"
 ROOT = Path(__file__).resolve().parents[2]
 LINEAGE = "6a1f0c9e-0000-4000-8000-00000000beef"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
-    monkeypatch.setenv("RECONCILER_ENDPOINT", emulator.url)
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = info.value.code
-    return Run(code if isinstance(code, int) else 1, captured.out, captured.err)
 
 
 def write_desired(body: str, name: str = "desired.yaml") -> Path:

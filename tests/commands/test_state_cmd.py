@@ -8,36 +8,26 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import LockHeldError, StateError
-from reconciler.models import LocalBackendConfig, StateDocument
-from reconciler.state import new_state, open_backend
-from reconciler.state.base import StateBackend
+from reconciler.models import StateDocument
+from reconciler.state import new_state
 from reconciler.state.locking import new_lock_info
-from tests.commands.statecli import invoke, resource, spawn, write_desired
+from tests.commands.statecli import invoke, local_state, resource, spawn
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    write_desired(tmp_path)
-    return tmp_path
-
-
-def _backend(workdir: Path) -> StateBackend:
-    return open_backend(LocalBackendConfig(path="state/state.json"), base_dir=workdir)
-
-
-def _seed(workdir: Path, *group_ids: str, extra: tuple = ()) -> StateDocument:
+def _seed(state_workdir: Path, *group_ids: str, extra: tuple = ()) -> StateDocument:
     doc = new_state()
     for group_id in group_ids:
         doc = doc.with_resource(resource(group_id))
     for item in extra:
         doc = doc.with_resource(item)
-    with _backend(workdir) as backend:
+    with local_state(state_workdir) as backend:
         return backend.write(doc, expected_serial=0)
 
 
-def test_list_prints_one_key_per_line_sorted(workdir: Path) -> None:
-    _seed(workdir, "GID_orders", "GID_bills", extra=(resource("GID_a", instance="post-cn-b"),))
+def test_list_prints_one_key_per_line_sorted(state_workdir: Path) -> None:
+    _seed(
+        state_workdir, "GID_orders", "GID_bills", extra=(resource("GID_a", instance="post-cn-b"),)
+    )
     result = invoke(["state", "list"])
     assert result.exit_code == 0, result.output
     assert result.output == (
@@ -45,15 +35,15 @@ def test_list_prints_one_key_per_line_sorted(workdir: Path) -> None:
     )
 
 
-def test_list_of_no_state_prints_nothing(workdir: Path) -> None:
+def test_list_of_no_state_prints_nothing(state_workdir: Path) -> None:
     result = invoke(["state", "list"])
     assert result.exit_code == 0
     assert result.output == ""
 
 
-def test_list_takes_the_lock_unless_told_not_to(workdir: Path) -> None:
-    _seed(workdir, "GID_orders")
-    with _backend(workdir) as holder:
+def test_list_takes_the_lock_unless_told_not_to(state_workdir: Path) -> None:
+    _seed(state_workdir, "GID_orders")
+    with local_state(state_workdir) as holder:
         info = new_lock_info("apply")
         holder.lock(info)
         refused = invoke(["state", "list"])
@@ -66,12 +56,12 @@ def test_list_takes_the_lock_unless_told_not_to(workdir: Path) -> None:
         holder.unlock(info.id)
 
 
-def test_list_with_lock_timeout_waits_for_the_holder(workdir: Path) -> None:
-    _seed(workdir, "GID_orders")
-    with _backend(workdir) as holder:
+def test_list_with_lock_timeout_waits_for_the_holder(state_workdir: Path) -> None:
+    _seed(state_workdir, "GID_orders")
+    with local_state(state_workdir) as holder:
         info = new_lock_info("apply")
         holder.lock(info)
-        proc = spawn(["state", "list", "--lock-timeout", "2m"], cwd=workdir)
+        proc = spawn(["state", "list", "--lock-timeout", "2m"], cwd=state_workdir)
         assert proc.stderr is not None
         waiting = proc.stderr.readline()
         assert waiting.startswith(f"waiting for lock {info.id} held by {info.who} since ")
@@ -83,14 +73,14 @@ def test_list_with_lock_timeout_waits_for_the_holder(workdir: Path) -> None:
     assert err.count("waiting for lock") == 0  # printed once per holder, not per retry
 
 
-def test_bad_lock_timeout_is_a_usage_error(workdir: Path) -> None:
+def test_bad_lock_timeout_is_a_usage_error(state_workdir: Path) -> None:
     result = invoke(["state", "list", "--lock-timeout", "soon"])
     assert result.exit_code == 2
     assert "--lock-timeout" in result.output
 
 
-def test_show_prints_the_resource(workdir: Path) -> None:
-    _seed(workdir, "GID_orders")
+def test_show_prints_the_resource(state_workdir: Path) -> None:
+    _seed(state_workdir, "GID_orders")
     result = invoke(["state", "show", "post-cn-test0001/GID_orders"])
     assert result.exit_code == 0, result.output
     assert result.output == (
@@ -105,8 +95,8 @@ def test_show_prints_the_resource(workdir: Path) -> None:
     )
 
 
-def test_show_of_an_unknown_key_names_it(workdir: Path) -> None:
-    _seed(workdir, "GID_orders")
+def test_show_of_an_unknown_key_names_it(state_workdir: Path) -> None:
+    _seed(state_workdir, "GID_orders")
     result = invoke(["state", "show", "post-cn-test0001/GID_nope"])
     assert isinstance(result.exception, StateError)
     assert "post-cn-test0001/GID_nope is not in the state" in str(result.exception)
@@ -115,17 +105,17 @@ def test_show_of_an_unknown_key_names_it(workdir: Path) -> None:
     assert "INSTANCE_ID/GROUP_ID" in str(bad.exception)
 
 
-def test_show_picks_the_region_the_file_declares(workdir: Path) -> None:
+def test_show_picks_the_region_the_file_declares(state_workdir: Path) -> None:
     twin = resource("GID_orders", region="cn-beijing").model_copy(update={"topic": "other"})
-    _seed(workdir, "GID_orders", extra=(twin,))
+    _seed(state_workdir, "GID_orders", extra=(twin,))
     result = invoke(["state", "show", "post-cn-test0001/GID_orders"])
     assert result.exit_code == 0, result.output
     assert "region      = cn-shanghai" in result.output
 
 
-def test_show_of_an_undeclared_instance_in_two_regions_is_ambiguous(workdir: Path) -> None:
+def test_show_of_an_undeclared_instance_in_two_regions_is_ambiguous(state_workdir: Path) -> None:
     _seed(
-        workdir,
+        state_workdir,
         extra=(
             resource("GID_x1", instance="post-cn-other", region="cn-beijing"),
             resource("GID_x1", instance="post-cn-other", region="cn-hangzhou"),
@@ -136,32 +126,32 @@ def test_show_of_an_undeclared_instance_in_two_regions_is_ambiguous(workdir: Pat
     assert "several regions (cn-beijing, cn-hangzhou)" in str(result.exception)
 
 
-def test_rm_forgets_only_the_named_resources(workdir: Path) -> None:
-    before = _seed(workdir, "GID_orders", "GID_bills", "GID_keep")
+def test_rm_forgets_only_the_named_resources(state_workdir: Path) -> None:
+    before = _seed(state_workdir, "GID_orders", "GID_bills", "GID_keep")
     result = invoke(["state", "rm", "post-cn-test0001/GID_orders", "post-cn-test0001/GID_bills"])
     assert result.exit_code == 0, result.output
     assert "Removed post-cn-test0001/GID_orders from the state." in result.output
     assert f"serial is now {before.serial + 1}" in result.output
-    with _backend(workdir) as backend:
+    with local_state(state_workdir) as backend:
         after = backend.read()
     assert after is not None
     assert [r.group_id for r in after.resources] == ["GID_keep"]
     assert after.lineage == before.lineage
 
 
-def test_rm_of_an_unknown_key_changes_nothing(workdir: Path) -> None:
-    before = _seed(workdir, "GID_orders")
+def test_rm_of_an_unknown_key_changes_nothing(state_workdir: Path) -> None:
+    before = _seed(state_workdir, "GID_orders")
     result = invoke(["state", "rm", "post-cn-test0001/GID_orders", "post-cn-test0001/GID_nope"])
     assert isinstance(result.exception, StateError)
     assert "GID_nope is not in the state" in str(result.exception)
-    with _backend(workdir) as backend:
+    with local_state(state_workdir) as backend:
         assert backend.read() == before
         assert backend.lock_holder() is None  # the lock was released on the error
 
 
-def test_rm_refuses_while_someone_holds_the_lock(workdir: Path) -> None:
-    before = _seed(workdir, "GID_orders")
-    with _backend(workdir) as holder:
+def test_rm_refuses_while_someone_holds_the_lock(state_workdir: Path) -> None:
+    before = _seed(state_workdir, "GID_orders")
+    with local_state(state_workdir) as holder:
         info = new_lock_info("apply")
         holder.lock(info)
         result = invoke(["state", "rm", "post-cn-test0001/GID_orders"])
@@ -170,9 +160,9 @@ def test_rm_refuses_while_someone_holds_the_lock(workdir: Path) -> None:
         holder.unlock(info.id)
 
 
-def test_errors_are_one_line_without_traceback(workdir: Path) -> None:
-    _seed(workdir, "GID_orders")
-    proc = spawn(["state", "show", "post-cn-test0001/GID_nope"], cwd=workdir)
+def test_errors_are_one_line_without_traceback(state_workdir: Path) -> None:
+    _seed(state_workdir, "GID_orders")
+    proc = spawn(["state", "show", "post-cn-test0001/GID_nope"], cwd=state_workdir)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert out == ""

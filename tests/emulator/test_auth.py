@@ -18,6 +18,17 @@ def _params(emulator):
     return {"InstanceId": emulator.instance_id}
 
 
+def _signed_post(emulator):
+    """The list call's parameters, signed for POST with the test account."""
+    return signed_parameters(
+        "POST",
+        LIST,
+        _params(emulator),
+        access_key_id=emulator.access_key_id,
+        access_key_secret=emulator.access_key_secret,
+    )
+
+
 @pytest.mark.parametrize(("method", "in_body"), [("POST", True), ("POST", False), ("GET", False)])
 def test_accepts_every_wire_shape(emulator, method, in_body):
     body = ok(call(emulator, LIST, _params(emulator), method=method, in_body=in_body))
@@ -25,13 +36,7 @@ def test_accepts_every_wire_shape(emulator, method, in_body):
 
 
 def test_accepts_parameters_split_between_query_and_body(emulator):
-    signed = signed_parameters(
-        "POST",
-        LIST,
-        _params(emulator),
-        access_key_id=emulator.access_key_id,
-        access_key_secret=emulator.access_key_secret,
-    )
+    signed = _signed_post(emulator)
     common = {k: v for k, v in signed.items() if k != "InstanceId"}
     response = requests.post(
         emulator.url + "/", params=common, data={"InstanceId": emulator.instance_id}, timeout=10
@@ -40,13 +45,7 @@ def test_accepts_parameters_split_between_query_and_body(emulator):
 
 
 def test_signature_covers_the_method(emulator):
-    signed = signed_parameters(
-        "POST",
-        LIST,
-        _params(emulator),
-        access_key_id=emulator.access_key_id,
-        access_key_secret=emulator.access_key_secret,
-    )
+    signed = _signed_post(emulator)
     response = requests.get(emulator.url + "/", params=signed, timeout=10)
     assert error_code(response, 400) == "SignatureDoesNotMatch"
 
