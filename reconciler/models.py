@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated, Literal
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -39,6 +40,41 @@ InstanceId = Annotated[str, Field(pattern=INSTANCE_ID_PATTERN)]
 
 class FrozenModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+FrozenT = TypeVar("FrozenT", bound="FrozenModel")
+
+
+def construct_trusted(cls: type[FrozenT], fields_set: set[str], values: dict[str, Any]) -> FrozenT:
+    """An instance from values validated elsewhere (internal, for the 100,000-row paths).
+
+    ``values`` must hold every field, in declaration order; ``fields_set`` is kept (share one
+    set among many instances: see ``share_fields_sets``). Like ``model_construct`` without its
+    per-field bookkeeping, about five times cheaper; fit only for FrozenModel subclasses, which
+    have no private attributes, extras or post-init hooks.
+    """
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
+
+
+def share_fields_sets(models: Iterable[BaseModel]) -> None:
+    """Make equal ``model_fields_set`` sets one shared object (internal, for large states).
+
+    pydantic gives every validated instance its own set of the field names it was given:
+    about 700 bytes for a 7-field model, 70 MB over 100,000 state resources. Sharing is safe
+    for frozen models: nothing adds to the set of a frozen instance, and copies get their own.
+    """
+    shared: dict[frozenset[str], set[str]] = {}
+    for model in models:
+        names = model.__pydantic_fields_set__
+        key = frozenset(names)
+        one = shared.setdefault(key, names)
+        if one is not names:
+            object.__setattr__(model, "__pydantic_fields_set__", one)
 
 
 class ResourceKey(FrozenModel):

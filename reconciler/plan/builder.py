@@ -23,6 +23,7 @@ from reconciler.models import (
     InstanceInventory,
     ResourceKey,
     StateDocument,
+    construct_trusted,
 )
 from reconciler.plan.diff import (
     InstanceRef,
@@ -77,14 +78,14 @@ class BuiltPlan:
 def to_cloud_group(record: GroupIdRecord, instance_id: str | None = None) -> CloudGroup:
     # The record was validated when parsed; constructing skips a second validation of what
     # may be 100,000 rows.
-    return CloudGroup.model_construct(
-        _fields_set=_CLOUD_GROUP_FIELDS,
-        group_id=record.group_id,
-        instance_id=instance_id or record.instance_id,
-        independent_naming=record.independent_naming,
-        create_time=record.create_time,
-        update_time=record.update_time,
-    )
+    values = {
+        "group_id": record.group_id,
+        "instance_id": instance_id or record.instance_id,
+        "independent_naming": record.independent_naming,
+        "create_time": record.create_time,
+        "update_time": record.update_time,
+    }
+    return construct_trusted(CloudGroup, _CLOUD_GROUP_FIELDS, values)
 
 
 def split_listing(

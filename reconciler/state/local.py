@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reconciler.errors import LockError, StateError
-from reconciler.models import LocalBackendConfig, StateDocument
+from reconciler.models import LocalBackendConfig, StateDocument, share_fields_sets
 from reconciler.state.base import LockInfo, StateBackend, check_swap, describe_holder, held_by
 
 FILE_MODE = 0o600
@@ -58,10 +58,12 @@ class LocalBackend(StateBackend):
     def _parse(self, text: str) -> StateDocument:
         hint = f"; the previous version is in {self.backup_path}" if self._has_backup() else ""
         try:
-            return StateDocument.model_validate_json(text)
+            doc = StateDocument.model_validate_json(text)
         except ValidationError as exc:
             problem = _first_problem(exc)
             raise StateError(f"state file {self.path} is corrupt: {problem}{hint}") from exc
+        share_fields_sets(doc.resources)
+        return doc
 
     def _has_backup(self) -> bool:
         return self.backup_path.exists()

@@ -1,0 +1,54 @@
+"""The internal fast paths of models.py build what validation builds, and sharing is safe."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from reconciler.models import (
+    CloudGroup,
+    DesiredGroup,
+    StateDocument,
+    StateResource,
+    construct_trusted,
+    share_fields_sets,
+)
+
+
+def test_construct_trusted_equals_a_validated_model() -> None:
+    values = {"group_id": "GID_a_b", "topic": "t1", "protect": True, "absent": False}
+    validated = DesiredGroup(**values, description=None)
+    fields = {"group_id", "topic", "protect", "absent", "description"}
+    built = construct_trusted(DesiredGroup, fields, {**values, "description": None})
+    assert built == validated
+    assert built.model_dump_json() == validated.model_dump_json()
+    assert repr(built) == repr(validated)
+    assert built.model_fields_set == validated.model_fields_set
+
+
+def test_construct_trusted_keeps_the_models_frozen() -> None:
+    values = {
+        "group_id": "GID_x",
+        "instance_id": "i",
+        "independent_naming": True,
+        "create_time": 1,
+        "update_time": 2,
+    }
+    group = construct_trusted(CloudGroup, set(values), values)
+    with pytest.raises(ValidationError):
+        group.group_id = "GID_y"  # type: ignore[misc]
+    assert group.group_id == "GID_x"
+
+
+def test_shared_fields_sets_do_not_leak_through_copies() -> None:
+    resources = tuple(
+        StateResource(region="r", instance_id="i", group_id=f"GID_{n:03d}") for n in range(3)
+    )
+    doc = StateDocument(lineage="l", resources=resources)
+    share_fields_sets(doc.resources)
+    first, second = doc.resources[0], doc.resources[1]
+    assert first.model_fields_set is second.model_fields_set
+    copied = first.model_copy(update={"protect": True})
+    assert "protect" in copied.model_fields_set
+    assert "protect" not in second.model_fields_set
+    assert second.model_fields_set == {"region", "instance_id", "group_id"}
