@@ -86,15 +86,15 @@ def _format_document(document: CommentedMap) -> None:
     _keep_anchors(document, set())
     _attach_comments_forward(document, column=0)
     _reorder(document, schema.TOP_KEYS)
-    provider = document.get("provider")
-    if isinstance(provider, CommentedMap):
-        _reorder(provider, schema.PROVIDER_KEYS)
-    defaults = document.get("defaults")
-    if isinstance(defaults, CommentedMap):
-        _reorder(defaults, schema.DEFAULTS_KEYS)
-    safety = document.get("safety")
-    if isinstance(safety, CommentedMap):
-        _reorder(safety, schema.SAFETY_KEYS)
+    sections: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("provider", schema.PROVIDER_KEYS),
+        ("defaults", schema.DEFAULTS_KEYS),
+        ("safety", schema.SAFETY_KEYS),
+    )
+    for name, keys in sections:
+        section = document.get(name)
+        if isinstance(section, CommentedMap):
+            _reorder(section, keys)
     backend = document.get("backend")
     if isinstance(backend, CommentedMap):
         for kind, keys in (("local", schema.LOCAL_KEYS), ("postgres", schema.POSTGRES_KEYS)):

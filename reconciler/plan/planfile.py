@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from reconciler.errors import PlanError, PlanRefusedError
 from reconciler.models import DesiredState, InstanceInventory, StateDocument
 from reconciler.plan.model import PLAN_FORMAT_VERSION, Plan, PlanSummary
+from reconciler.schemadoc import schema_document
 
 DERIVED_FIELDS = ("summary", "appliable")
 SCHEMA_ID = "https://reconciler.dev/schemas/plan.schema.json"
@@ -106,13 +107,12 @@ def ensure_appliable(plan: Plan) -> None:
 
 def plan_json_schema() -> dict[str, Any]:
     """JSON Schema of the saved-plan document (the model plus the derived fields)."""
-    schema = Plan.model_json_schema(mode="serialization")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = SCHEMA_ID
-    schema["title"] = "reconciler saved plan"
-    schema["description"] = (
-        "Output of `reconciler plan -o FILE` and `reconciler plan --format json` "
-        "(which leaves out inventory_group_ids)."
+    schema = schema_document(
+        Plan,
+        schema_id=SCHEMA_ID,
+        title="reconciler saved plan",
+        description="Output of `reconciler plan -o FILE` and `reconciler plan --format json` "
+        "(which leaves out inventory_group_ids).",
     )
     summary = PlanSummary.model_json_schema(mode="serialization")
     schema.setdefault("$defs", {})["PlanSummary"] = summary

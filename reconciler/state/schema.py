@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.models import StateDocument
+from reconciler.schemadoc import schema_document
 
 SCHEMA_ID = "https://reconciler.dev/schemas/state.schema.json"
 
 
 def state_json_schema() -> dict[str, Any]:
     """The schema of a stored state document (local state.json, the postgres document column)."""
-    schema = StateDocument.model_json_schema(mode="serialization")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = SCHEMA_ID
-    schema["title"] = "reconciler state"
-    schema["description"] = (
-        "What reconciler created or adopted. `lineage` identifies one state for its whole life; "
-        "`serial` grows by one on every write (compare-and-swap)."
+    return schema_document(
+        StateDocument,
+        schema_id=SCHEMA_ID,
+        title="reconciler state",
+        description="What reconciler created or adopted. `lineage` identifies one state for its "
+        "whole life; `serial` grows by one on every write (compare-and-swap).",
     )
-    return schema
