@@ -7,7 +7,6 @@ Subcommands live in ``reconciler.commands.<module>`` and are imported only when 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import sys
 from typing import Any
@@ -36,12 +35,7 @@ EXIT_INTERRUPTED = 130
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        # TODO(foundation): drop the find_spec filter once every command module exists.
-        return sorted(
-            name
-            for name, target in COMMANDS.items()
-            if importlib.util.find_spec(target.partition(":")[0]) is not None
-        )
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
