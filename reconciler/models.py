@@ -196,11 +196,14 @@ class InstanceInventory(FrozenModel):
 
     def fingerprint(self) -> str:
         """Stable digest of the listed GID names, for stale-plan detection."""
-        digest = hashlib.sha256()
-        for group_id in sorted(self.group_ids()):
-            digest.update(group_id.encode())
-            digest.update(b"\n")
-        return digest.hexdigest()
+        return group_ids_fingerprint(sorted(self.group_ids()))
+
+
+def group_ids_fingerprint(sorted_group_ids: Iterable[str]) -> str:
+    """``InstanceInventory.fingerprint`` of the given names, already sorted and unique."""
+    # sha256 over each name followed by a newline, hashed in one call.
+    text = "".join(f"{group_id}\n" for group_id in sorted_group_ids)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # --- state (what we created or adopted) -----------------------------------------------------
