@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -150,17 +152,24 @@ def test_a_plan_refused_by_a_guard_is_never_applied(
     assert state_group_ids(cwd_backend().read()) == set()
 
 
+@contextmanager
+def locked_elsewhere() -> Iterator[str]:
+    """The state locked by another holder for the block; yields the lock id."""
+    holder = cwd_backend()
+    lock_id = holder.lock(new_lock_info("plan"))
+    try:
+        yield lock_id
+    finally:
+        holder.unlock(lock_id)
+        holder.close()
+
+
 def test_apply_names_the_lock_holder_when_the_state_is_locked(
     workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_desired("GID_alpha")
-    holder = cwd_backend()
-    lock_id = holder.lock(new_lock_info("plan"))
-    try:
+    with locked_elsewhere() as lock_id:
         result = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
-    finally:
-        holder.unlock(lock_id)
-        holder.close()
     assert result.code == 1
     assert f"lock {lock_id} held by" in result.err
     assert cloud(emulator) == set()
@@ -215,9 +224,7 @@ def test_only_a_dry_run_may_skip_the_lock(
     workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_desired("GID_alpha")
-    holder = cwd_backend()
-    lock_id = holder.lock(new_lock_info("plan"))
-    try:
+    with locked_elsewhere():
         for opt_out in (["--lock=false"], ["--no-lock"]):
             refused = run_cli(capsys, "apply", "desired.yaml", "--auto-approve", *opt_out)
             assert refused.code == 2, refused.err
@@ -225,7 +232,4 @@ def test_only_a_dry_run_may_skip_the_lock(
             dry = run_cli(capsys, "apply", "desired.yaml", "--dry-run", *opt_out)
             assert dry.code == 0, dry.err
             assert "OnsMqttGroupIdCreate" in dry.out
-    finally:
-        holder.unlock(lock_id)
-        holder.close()
     assert cloud(emulator) == set()
