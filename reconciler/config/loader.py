@@ -26,7 +26,7 @@ from reconciler.errors import ConfigError, ConfigErrors
 from reconciler.models import DesiredState
 
 if TYPE_CHECKING:
-    from reconciler.config.locate import Located, Locator, Wanted
+    from reconciler.config.locate import Finder, Located, Wanted
 
 # 100,000 GIDs take about 5 MB; far beyond that a file is a mistake, not a configuration.
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -155,25 +155,28 @@ def _diagnose(
 
     if not text.strip():
         return [ConfigError(_EMPTY, file=source, line=1, column=1)]
-    if failure is None:
-        # The fast path read the file: its checks' issues only lack positions.
-        try:
-            wanted = locate.compose(text, _wanted(fast_issues))
-        except locate.SyntaxProblem as exc:
-            return [_error(source, exc.problem)]
-        if not wanted.recursive_alias:  # else the builder below must say where it is
-            locator = locate.Locator(wanted)
-            found = [_located(source, locator, i) for i in fast_issues if not i.warning]
-            return sorted(found, key=_order)
     try:
-        composed = locate.compose(text)
+        if failure is None:
+            # The fast path read the file: its checks' issues only lack positions.
+            pruned = locate.compose(text, _wanted(fast_issues))
+            if not pruned.recursive_alias:  # else the rebuild below says where it is
+                finder = locate.Locator(pruned)
+                found = [_located(source, finder, i) for i in fast_issues if not i.warning]
+                return sorted(found, key=_order)
+        rebuilt = locate.rebuild(text)
     except locate.SyntaxProblem as exc:
         return [_error(source, exc.problem)]
-    builder = locate.Builder()
-    data = builder.build(composed.root)
-    locator = locate.Locator(composed)
-    errors = [_error(source, problem) for problem in composed.problems + builder.problems]
-    _, issues, _ = _check(data, env)
+    except locate.NotYaml:
+        # ruamel.yaml (slower) words syntax errors as this tool always has; see locate_ruamel.
+        from reconciler.config import locate_ruamel  # noqa: PLC0415
+
+        try:
+            rebuilt = locate_ruamel.rebuild(text)
+        except locate.SyntaxProblem as exc:
+            return [_error(source, exc.problem)]
+    locator = rebuilt.locator
+    errors = [_error(source, problem) for problem in rebuilt.problems]
+    _, issues, _ = _check(rebuilt.data, env)
     errors.extend(_located(source, locator, issue) for issue in issues if not issue.warning)
     if not errors:
         # The two parsers disagree (a corner of YAML 1.1 vs 1.2): report what the fast one saw.
@@ -209,7 +212,7 @@ def _error(source: str, problem: Located) -> ConfigError:
     )
 
 
-def _located(source: str, locator: Locator, issue: Issue) -> ConfigError:
+def _located(source: str, locator: Finder, issue: Issue) -> ConfigError:
     position = locator.find(issue.loc, at_key=issue.at_key)
     return ConfigError(
         _message(locator, issue),
@@ -220,7 +223,7 @@ def _located(source: str, locator: Locator, issue: Issue) -> ConfigError:
     )
 
 
-def _message(locator: Locator, issue: Issue) -> str:
+def _message(locator: Finder, issue: Issue) -> str:
     if not issue.related:
         return issue.message
     places = []
@@ -237,11 +240,18 @@ def _message(locator: Locator, issue: Issue) -> str:
 def _locate_warnings(text: str, source: str, issues: list[Issue]) -> tuple[ConfigWarning, ...]:
     from reconciler.config import locate  # noqa: PLC0415
 
+    locator: Finder
     try:
-        composed: locate.Composed | None = locate.compose(text, _wanted(issues))
+        locator = locate.Locator(locate.compose(text, _wanted(issues)))
     except locate.SyntaxProblem:
-        composed = None
-    locator = locate.Locator(composed)
+        locator = locate.Locator(None)
+    except locate.NotYaml:
+        from reconciler.config import locate_ruamel  # noqa: PLC0415
+
+        try:
+            locator = locate_ruamel.Locator(locate_ruamel.compose(text))
+        except locate.SyntaxProblem:
+            locator = locate.Locator(None)
     result = []
     for issue in issues:
         error = _located(source, locator, issue)

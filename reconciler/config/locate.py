@@ -1,27 +1,40 @@
-"""The precise path: re-parse with ruamel.yaml's round-trip composer to say where problems are.
+"""The precise path: re-read the text with libyaml's parser to say where problems are.
 
-Only used once something is wrong (or a warning must be located): it is several times slower
-than libyaml. It composes the node tree (every node knows its line and column), builds the same
-plain data the fast path builds (scalars are constructed by PyYAML's own constructors under
-YAML 1.1 rules, so both paths agree on ``yes``, ``010`` and dates), noting on the way what
-only the text can show (duplicate keys, duplicate anchors, unsupported tags), and then answers
-"where is ``instances[2].groups[5].id``?" by walking the nodes.
+Only used once something is wrong (or a warning must be located). libyaml's C parser streams
+events that carry line and column; this module composes them into a node tree in Python,
+noting on the way what only the text can show (where each alias ``*name`` is used, anchors
+defined twice, nesting too deep) and then answers "where is ``instances[2].groups[5].id``?"
+by walking the nodes. Two ways to compose:
+
+* ``compose(text)`` builds the whole tree, for ``Builder`` to rebuild the plain data the fast
+  path could not (duplicate keys, bad tags...), noting every problem it meets;
+* ``compose(text, wanted=...)`` keeps only the nodes on the paths asked about (and anchored
+  values, which a later alias may lead into): when the fast path parsed the file and only its
+  checks found problems, locating them costs little more than libyaml scanning the text.
+
+Scalars are resolved and constructed by PyYAML's own resolver and constructors, the ones the
+fast path uses, so both paths agree on ``yes``, ``010`` and dates.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.composer import Composer
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.reader import ReaderError
+from yaml.composer import ComposerError
+from yaml.error import Mark, MarkedYAMLError, YAMLError
+from yaml.events import (
+    AliasEvent,
+    CollectionStartEvent,
+    MappingEndEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.config.fastyaml import MAX_DEPTH, MERGE_TAG, VALUE_TAG
 from reconciler.config.issues import Loc, format_loc
@@ -29,6 +42,8 @@ from reconciler.config.issues import Loc, format_loc
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
+_BREAKS = "\n\r\x85\u2028\u2029"  # line breaks in YAML 1.1
+_NAME_ENDS = " \t,[]{}" + _BREAKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,44 +72,39 @@ class SyntaxProblem(Exception):
         super().__init__(problem.message)
 
 
+class NotYaml(Exception):
+    """Text libyaml reads otherwise than ruamel.yaml: ``locate_ruamel`` says what is wrong.
+
+    Raised when libyaml's scanner or parser refuses the text (its wording of syntax errors is
+    not the one this tool has always used), and for the few places where YAML 1.1 and the
+    round-trip parser read valid text differently: tabs (libyaml allows them inside plain
+    scalars), anchor and alias names followed by ':' and the like (part of the name for
+    ruamel.yaml), and the non-specific tag ``!``.
+    """
+
+
 def _position(mark: Any) -> Position | None:
     if mark is None:
         return None
     return Position(mark.line + 1, mark.column + 1)
 
 
-class _PositionComposer(Composer):
-    """Notes where each alias is used and refuses reused anchor names."""
+# --- composing nodes from libyaml's events ----------------------------------------------------
 
-    problems: list[Located]
-    alias_sites: set[int]
+# What to keep of a node: everything (ALL), only the children on wanted paths (a dict from key
+# or index to what to keep of that child), or nothing (None).
+_ALL: dict[Any, Any] = {}  # identity matters: `interest is _ALL`
+Wanted = dict[Any, Any]
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if not hasattr(self, "problems"):
-            self.problems = []
-            self.alias_sites = set()
-        event = self.parser.peek_event()
-        if isinstance(event, AliasEvent):
-            node = super().compose_node(parent, index)
-            # A copy sharing the target's children, positioned at the alias: errors about the
-            # aliased value as a whole point where it is used, deeper ones into the anchor.
-            copy: Node
-            if isinstance(node, ScalarNode):
-                copy = ScalarNode(
-                    node.tag, node.value, event.start_mark, event.end_mark, node.style
-                )
-            else:
-                copy = type(node)(node.tag, node.value, event.start_mark, event.end_mark)
-            self.alias_sites.add(id(copy))
-            return copy
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None and anchor in self.anchors:
-            first = _position(self.anchors[anchor].start_mark)
-            where = f" (first at {first.describe()})" if first else ""
-            self.problems.append(
-                Located(_position(event.start_mark), f"anchor &{anchor} is defined twice{where}")
-            )
-        return super().compose_node(parent, index)
+
+def wanted_paths(locs: Iterable[Loc]) -> Wanted:
+    """The tree of paths ``compose`` must keep so that ``Locator`` can find each of ``locs``."""
+    root: Wanted = {}
+    for loc in locs:
+        node = root
+        for part in loc:
+            node = node.setdefault(part, {})
+    return root
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,38 +112,328 @@ class Composed:
     root: Node | None
     problems: list[Located]
     alias_sites: frozenset[int]  # ids of the nodes standing for an alias (`*name`)
+    # An alias used inside the value it names: only the full build reports it well.
+    recursive_alias: bool = False
 
 
-def compose(text: str) -> Composed:
-    """The node tree of ``text`` and problems found while composing; raises SyntaxProblem."""
-    parser = YAML(typ="rt")
-    parser.version = (1, 1)  # the rules PyYAML's fast path uses
-    parser.max_depth = MAX_DEPTH
-    parser.Composer = _PositionComposer
+def compose(text: str, wanted: Wanted | None = None) -> Composed:
+    """The node tree of ``text`` (pruned to ``wanted`` paths if given).
+
+    Raises SyntaxProblem for what the composer refuses (an undefined alias, several documents,
+    nesting too deep) and NotYaml when libyaml's scanner or parser cannot read the text.
+    """
+    if "\t" in text:
+        raise NotYaml("a tab character")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            root = parser.compose(text)
-    except MarkedYAMLError as exc:
+        loader = yaml.CSafeLoader(text)
+    except UnicodeError as exc:  # lone surrogates cannot even be encoded for libyaml
+        raise NotYaml(str(exc)) from exc
+    try:
+        composer = _Composer(text, loader.get_event, loader.resolve, wanted)
+        root = composer.single_document()
+    except ComposerError as exc:
         raise SyntaxProblem(_syntax_problem(text, exc)) from exc
-    except ReaderError as exc:
-        raise SyntaxProblem(_reader_problem(text, exc)) from exc
-    except (YAMLError, RecursionError) as exc:
-        raise SyntaxProblem(Located(None, f"YAML syntax error: {exc}")) from exc
-    composer = parser.composer
+    except YAMLError as exc:
+        raise NotYaml(str(exc)) from exc
+    finally:
+        loader.dispose()
     return Composed(
-        root,
-        list(getattr(composer, "problems", [])),
-        frozenset(getattr(composer, "alias_sites", ())),
+        root, composer.problems, frozenset(composer.alias_sites), composer.recursive_alias
     )
+
+
+class _Composer:
+    """PyYAML's composer over libyaml's events, with positions for aliases and pruning.
+
+    A node is built only when wanted: the fast path already has the data, so an unwanted
+    subtree is consumed event by event without resolving a single tag. Anchored values are
+    always built whole, since an alias used later may lead anywhere into them.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        get_event: Callable[[], Any],  # libyaml's events (loosely typed stubs)
+        resolve: Callable[[type[Node], str, tuple[bool, bool]], str],
+        wanted: Wanted | None,
+    ) -> None:
+        self._text = text
+        self._get = get_event
+        self._resolve = resolve
+        self._wanted = _ALL if wanted is None else wanted
+        self._anchors: dict[str, Node] = {}
+        self._open: set[str] = set()  # anchors whose value is being composed
+        self._pending: Any = None
+        self.problems: list[Located] = []
+        self.alias_sites: set[int] = set()
+        self.recursive_alias = False
+
+    def _next(self) -> Any:
+        event = self._pending
+        if event is not None:
+            self._pending = None
+            return event
+        return self._get()
+
+    def _peek(self) -> Any:
+        if self._pending is None:
+            self._pending = self._get()
+        return self._pending
+
+    def single_document(self) -> Node | None:
+        self._next()  # STREAM-START
+        document: Node | None = None
+        if not isinstance(self._peek(), StreamEndEvent):
+            self._next()  # DOCUMENT-START
+            document = self._node(self._next(), self._wanted, 0)
+            self._next()  # DOCUMENT-END
+            self._anchors = {}
+        if not isinstance(self._peek(), StreamEndEvent):
+            event = self._next()
+            raise ComposerError(
+                "expected a single document in the stream",
+                document.start_mark if document is not None else None,
+                "but found another document",
+                event.start_mark,
+            )
+        self._next()  # STREAM-END
+        return document
+
+    def _node(self, event: Any, interest: Wanted | None, depth: int) -> Node | None:
+        if isinstance(event, AliasEvent):
+            return self._alias(event, interest)
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise SyntaxProblem(
+                Located(_position(event.start_mark), f"nesting is deeper than {MAX_DEPTH} levels")
+            )
+        anchor: str | None = event.anchor
+        if event.tag == "!":
+            raise NotYaml("the non-specific tag '!'")
+        if anchor is not None:
+            named = self._text.find("&" + anchor, event.start_mark.index)
+            self._check_name_end(named + 1 + len(anchor))
+            first = self._anchors.get(anchor)
+            if first is not None:
+                where = _position(first.start_mark)
+                self.problems.append(
+                    Located(
+                        _position(event.start_mark),
+                        f"anchor &{anchor} is defined twice (first at {where.describe()})"
+                        if where
+                        else f"anchor &{anchor} is defined twice",
+                    )
+                )
+            interest = _ALL
+        if isinstance(event, ScalarEvent):
+            if interest is None:
+                return None
+            node: Node = self._scalar(event)
+            if anchor is not None:
+                self._anchors[anchor] = node
+            return node
+        if interest is None:
+            self._skip(depth)
+            return None
+        tag, start = event.tag, event.start_mark
+        if isinstance(event, SequenceStartEvent):
+            if tag is None or tag == "!":
+                tag = _SEQ_TAG
+            items: list[Node | None] = []
+            node = SequenceNode(tag, items, start, None, event.flow_style)
+        else:
+            if tag is None or tag == "!":
+                tag = _MAP_TAG
+            pairs: list[tuple[Node, Node]] = []
+            node = MappingNode(tag, pairs, start, None, event.flow_style)
+        if anchor is not None:
+            self._anchors[anchor] = node
+            self._open.add(anchor)
+        if isinstance(node, SequenceNode):
+            self._sequence(items, interest, depth)
+        else:
+            self._mapping(pairs, interest, depth, flow=bool(node.flow_style))
+        node.end_mark = self._next().end_mark
+        if anchor is not None:
+            self._open.discard(anchor)
+        return node
+
+    def _alias(self, event: Any, interest: Wanted | None) -> Node | None:
+        name = event.anchor
+        self._check_name_end(event.end_mark.index)
+        target = self._anchors.get(name) if name is not None else None
+        if target is None:
+            raise ComposerError(None, None, f"found undefined alias {name!r}", event.start_mark)
+        if name in self._open:
+            self.recursive_alias = True
+        if interest is None:
+            return None
+        # A copy sharing the target's children, positioned at the alias: errors about the
+        # aliased value as a whole point where it is used, deeper ones into the anchor.
+        copy: Node
+        if isinstance(target, ScalarNode):
+            copy = ScalarNode(
+                target.tag, target.value, event.start_mark, event.end_mark, target.style
+            )
+        else:
+            copy = type(target)(target.tag, target.value, event.start_mark, event.end_mark)
+        self.alias_sites.add(id(copy))
+        return copy
+
+    def _check_name_end(self, index: int) -> None:
+        # libyaml ends a name at the first character outside [A-Za-z0-9_-]; ruamel.yaml reads
+        # on to a space or a flow indicator, so `*name:` is an alias named 'name:' there.
+        if index < len(self._text) and self._text[index] not in _NAME_ENDS:
+            raise NotYaml(f"an anchor or alias name followed by {self._text[index]!r}")
+
+    def _scalar(self, event: Any) -> ScalarNode:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self._resolve(ScalarNode, event.value, event.implicit)
+        start, end = event.start_mark, event.end_mark
+        if start.index == len(self._text):
+            start = end = self._at_end(start)
+        return ScalarNode(tag, event.value, start, end, event.style)
+
+    def _at_end(self, mark: Any) -> Any:
+        """A mark at the end of the text where the round-trip parser puts it.
+
+        When the last line has no line break, libyaml pretends one at the end: its marks there
+        are on the next line, column 0; ruamel.yaml (and every position this tool has always
+        reported) stays at the end of the last line.
+        """
+        text = self._text
+        if mark.index != len(text) or mark.column != 0 or not text or text[-1] in _BREAKS:
+            return mark
+        line_start = max(text.rfind(character) for character in _BREAKS) + 1
+        return Mark(mark.name, mark.index, mark.line - 1, len(text) - line_start, None, 0)
+
+    def _empty_value_mark(self, event: Any, key: Node, flow: bool) -> Any:
+        """Where the round-trip parser puts a mapping's missing value (``key:`` and no value).
+
+        libyaml puts it right after the colon in block mappings and at the next token in flow
+        mappings; ruamel.yaml, the other way round, at the next key (or where the mapping
+        ends) unless a comment follows the colon, and right after the colon in flow mappings.
+        Positions reported before libyaml was used here stay where they were.
+        """
+        if flow:
+            colon = self._text.find(":", key.end_mark.index)
+            between = self._text[key.end_mark.index : colon]
+            if colon < 0 or between.strip(" \t") or colon >= event.start_mark.index:
+                return event.start_mark  # a key written in a way not worth following
+            return Mark(
+                event.start_mark.name,
+                colon + 1,
+                key.end_mark.line,
+                key.end_mark.column + len(between) + 1,
+                None,
+                0,
+            )
+        following = self._peek()
+        if not isinstance(following, MappingEndEvent) and self._comment_after(event.start_mark):
+            return event.start_mark
+        return self._at_end(following.start_mark)
+
+    def _comment_after(self, mark: Any) -> bool:
+        text = self._text
+        line_end = text.find("\n", mark.index)
+        rest = text[mark.index : line_end if line_end >= 0 else len(text)]
+        return rest.lstrip(" \t").startswith("#")
+
+    def _sequence(self, items: list[Node | None], interest: Wanted, depth: int) -> None:
+        index = 0
+        while not isinstance(self._peek(), SequenceEndEvent):
+            child = interest if interest is _ALL else interest.get(index)
+            items.append(self._node(self._next(), child, depth))
+            index += 1
+
+    def _mapping(
+        self, pairs: list[tuple[Node, Node]], interest: Wanted, depth: int, *, flow: bool
+    ) -> None:
+        everything = interest is _ALL
+        while not isinstance(self._peek(), MappingEndEvent):
+            event = self._next()
+            # Only a plain key can be on a wanted path (the locator skips the others).
+            plain = everything or isinstance(event, ScalarEvent | AliasEvent)
+            key = self._node(event, _ALL if plain else None, depth)
+            child = _ALL if everything else _value_interest(interest, key)
+            event = self._next()
+            value = self._node(event, child, depth)
+            if key is None or value is None:
+                continue
+            if _missing(event):
+                value.start_mark = value.end_mark = self._empty_value_mark(event, key, flow)
+            pairs.append((key, value))
+
+    def _skip(self, depth: int) -> None:
+        """Consume the rest of an unwanted collection, composing only anchored values."""
+        level = 1  # the nesting below the collection at ``depth``
+        while level:
+            event = self._peek()
+            if isinstance(event, MappingEndEvent | SequenceEndEvent):
+                level -= 1
+                self._next()
+                continue
+            # An alias's anchor is the name it uses: _node checks it; an anchored value is
+            # composed whole; a node too deep makes _node raise.
+            if event.anchor is not None or depth + level > MAX_DEPTH:
+                self._node(self._next(), None, depth + level - 1)
+                continue
+            if isinstance(event, CollectionStartEvent):
+                level += 1
+            self._next()
+
+
+def _missing(event: Any) -> bool:
+    """True for the empty scalar a parser makes up for ``key:`` with no value."""
+    if type(event) is not ScalarEvent:
+        return False
+    start: Any = event.start_mark
+    end: Any = event.end_mark
+    return (
+        event.value == ""
+        and not event.style
+        and event.tag is None
+        and event.anchor is None
+        and start.index == end.index
+    )
+
+
+def _value_interest(interest: Wanted, key: Node | None) -> Wanted | None:
+    if not isinstance(key, ScalarNode):
+        return None
+    if key.tag == MERGE_TAG:
+        return _ALL  # the locator searches merged mappings for the wanted keys
+    try:
+        return interest.get(key_value(key))
+    except TypeError:  # an unhashable key is no part of a path
+        return None
+
+
+_KEYS = yaml.constructor.SafeConstructor()
+
+
+def key_value(node: ScalarNode) -> Any:
+    """A mapping key's value as the fast path constructs it (its text if it cannot)."""
+    tag = _STR_TAG if node.tag in (VALUE_TAG, None) else str(node.tag)
+    if tag == _STR_TAG:
+        return node.value
+    constructor = _KEYS.yaml_constructors.get(tag)
+    if constructor is None:
+        return node.value
+    try:
+        return constructor(_KEYS, ScalarNode(tag, node.value, style=node.style))
+    except Exception:  # an unreadable key matches nothing; the builder reports it
+        return node.value
+
+
+# --- syntax errors ----------------------------------------------------------------------------
 
 
 def _syntax_problem(text: str, exc: MarkedYAMLError) -> Located:
     mark = exc.problem_mark or exc.context_mark
     position = _position(mark)
     problem = str(exc.problem or exc.context or "invalid YAML")
-    if "maximum depth" in problem:
-        return Located(position, f"nesting is deeper than {MAX_DEPTH} levels")
     if position is not None and _tab_indented(text, position.line):
         return Located(position, "tab character in indentation: YAML indents with spaces only")
     message = f"YAML syntax error: {problem}"
@@ -151,19 +451,6 @@ def _tab_indented(text: str, line_number: int) -> bool:
     line = lines[line_number - 1]
     indent = line[: len(line) - len(line.lstrip(" \t"))]
     return "\t" in indent
-
-
-def _reader_problem(text: str, exc: ReaderError) -> Located:
-    position = exc.position if isinstance(exc.position, int) else 0
-    before = text[:position]
-    line = before.count("\n") + 1
-    column = position - (before.rfind("\n") + 1) + 1
-    character = exc.character
-    code = character if isinstance(character, int) else ord(str(character)[:1] or "\0")
-    return Located(
-        Position(line, column),
-        f"character U+{code:04X} is not allowed in YAML ({exc.reason})",
-    )
 
 
 # --- plain data from nodes --------------------------------------------------------------------
@@ -205,6 +492,8 @@ class Builder:
 
     def scalar(self, node: ScalarNode, loc: Loc) -> Any:
         tag = node.tag or _STR_TAG
+        if tag == _STR_TAG:
+            return node.value  # what PyYAML's construct_yaml_str does, minus two calls
         if tag in (MERGE_TAG, VALUE_TAG):
             tag = _STR_TAG
         constructor = self._scalars.yaml_constructors.get(tag)
@@ -212,9 +501,7 @@ class Builder:
             self._problem(node, f"unsupported tag {node.tag!r}", loc)
             return node.value
         try:
-            return constructor(
-                self._scalars, yaml.nodes.ScalarNode(tag, node.value, style=node.style)
-            )
+            return constructor(self._scalars, ScalarNode(tag, node.value, style=node.style))
         except Exception as exc:  # PyYAML raises ValueError & co. for e.g. `!!int abc`
             self._problem(
                 node, f"cannot read {node.value!r} as {tag.rsplit(':', 1)[-1]}: {exc}", loc
@@ -275,17 +562,38 @@ class Builder:
 # --- paths to positions -----------------------------------------------------------------------
 
 
+class Finder(Protocol):
+    def find(self, loc: Loc, *, at_key: bool = False) -> Position | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """The plain data rebuilt from the text, the problems met doing it, and its locator."""
+
+    data: Any
+    problems: list[Located]
+    locator: Finder
+
+
+def rebuild(text: str) -> Rebuilt:
+    """Compose the whole of ``text`` and build its data; raises SyntaxProblem or NotYaml."""
+    composed = compose(text)
+    builder = Builder()
+    data = builder.build(composed.root)
+    return Rebuilt(data, composed.problems + builder.problems, Locator(composed))
+
+
 class Locator:
     """Answers where a data path is in the text, walking the node tree.
 
     A path that passes through an alias is located at the alias (``*name``): that is where
-    the value takes the meaning the problem is about; the anchor is only its template.
+    the value takes the meaning the problem is about; the anchor is only its template. A tree
+    composed with ``wanted`` answers the paths it was composed for.
     """
 
     def __init__(self, composed: Composed | None) -> None:
         self._root = composed.root if composed else None
         self._aliases = composed.alias_sites if composed else frozenset()
-        self._keys = yaml.constructor.SafeConstructor()
 
     def find(self, loc: Loc, *, at_key: bool = False) -> Position | None:
         node = self._root
@@ -304,7 +612,7 @@ class Locator:
                     return _position(pair[0].start_mark)
                 node = pair[1]
             elif isinstance(node, SequenceNode) and isinstance(part, int):
-                if not 0 <= part < len(node.value):
+                if not 0 <= part < len(node.value) or node.value[part] is None:
                     break
                 node = node.value[part]
             else:
@@ -317,7 +625,7 @@ class Locator:
         found = None
         for key_node, value_node in node.value:
             is_key = isinstance(key_node, ScalarNode) and key_node.tag != MERGE_TAG
-            if is_key and self._key(key_node) == part:
+            if is_key and key_value(key_node) == part:
                 found = (key_node, value_node)  # the last duplicate is the one kept
         if found is not None or depth > MAX_DEPTH:
             return found
@@ -332,13 +640,3 @@ class Locator:
             if key_node.tag == MERGE_TAG:
                 sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
                 yield from (source for source in sources if isinstance(source, MappingNode))
-
-    def _key(self, node: ScalarNode) -> Any:
-        tag = _STR_TAG if node.tag in (VALUE_TAG, None) else str(node.tag)
-        constructor = self._keys.yaml_constructors.get(tag)
-        if constructor is None:
-            return node.value
-        try:
-            return constructor(self._keys, yaml.nodes.ScalarNode(tag, node.value, style=node.style))
-        except Exception:  # an unreadable key matches nothing; the builder reported it
-            return node.value
