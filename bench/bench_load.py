@@ -6,7 +6,14 @@ validation + semantic checks + resolution) against ``yaml.load(..., Loader=yaml.
 alternating the two and keeping each one's best of N rounds. Target: ratio <= 1.5.
 Peak memory (VmHWM, the resident high-water mark) of each is measured in a fresh subprocess.
 
-    python bench/bench_load.py [--instances 100] [--gids 1000] [--rounds 3] [--with-error]
+It also times what ``reconciler validate`` does (``load_desired_result``) on the same file with
+one problem near its end, each as a ratio to the same bare load: one error in the last instance
+(located from libyaml's events, composing only the nodes on its path; target <= 3x), one
+unknown-region warning (likewise), and one duplicate key (the fast path fails: the whole tree is
+composed and the data rebuilt). ``--with-syntax-error`` adds a YAML syntax error in the last
+instance, which is still worded by ruamel.yaml's round-trip parser (slow: tens of seconds).
+
+    python bench/bench_load.py [--instances 100] [--gids 1000] [--rounds 3] [--with-syntax-error]
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pathlib import Path
 import yaml
 from _common import ROOT
 
-from reconciler.config import load_desired
+from reconciler.config import load_desired, load_desired_result
 from reconciler.errors import ConfigErrors
 
 CHILD = """
@@ -87,6 +94,40 @@ def time_once(path: Path, mode: str) -> float:
     return time.perf_counter() - start
 
 
+def with_problems(text: str, instances: int, gids: int) -> dict[str, tuple[str, str]]:
+    """(description, text) of the file with one problem in its last instance, by name."""
+    last_id = f"  - id: post-cn-bench{instances - 1:04d}\n"
+    last_gid = f"GID_bench-{instances - 1:04d}_{gids - 1:05d}"
+    flag = "    independent_naming: true\n"
+    at_last = text.rindex(flag)
+    return {
+        "error": ("one error in the last instance", text.replace(last_gid, "gid_bad", 1)),
+        "warning": (
+            "one unknown-region warning in the last instance",
+            text.replace(last_id, last_id + "    region: cn-hangzou\n", 1),
+        ),
+        "duplicate": (
+            "one duplicate key in the last instance (full rebuild)",
+            text[:at_last] + flag + text[at_last:],
+        ),
+        "syntax": (
+            "one YAML syntax error in the last instance (ruamel.yaml)",
+            text.replace(last_gid, last_gid + ": [", 1),
+        ),
+    }
+
+
+def validate_once(path: Path) -> tuple[float, str]:
+    """Seconds for what `reconciler validate` does, and the first problem it reports."""
+    start = time.perf_counter()
+    try:
+        result = load_desired_result(path)
+    except ConfigErrors as exc:
+        return time.perf_counter() - start, exc.errors[0].format()
+    elapsed = time.perf_counter() - start
+    return elapsed, result.warnings[0].format() if result.warnings else "valid"
+
+
 def child(path: Path, mode: str) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", CHILD.format(root=str(ROOT)), str(path), mode],
@@ -104,7 +145,9 @@ def main() -> int:
     parser.add_argument("--gids", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--with-error", action="store_true", help="also time locating one error (slow path)"
+        "--with-syntax-error",
+        action="store_true",
+        help="also time a YAML syntax error (worded by ruamel.yaml: slow)",
     )
     args = parser.parse_args()
 
@@ -131,16 +174,26 @@ def main() -> int:
             f"({loaded['maxrss_kib'] / bare['maxrss_kib']:.2f}x)"
         )
 
-        if args.with_error:
-            text = path.read_text(encoding="utf-8")
-            path.write_text(text.replace("GID_bench-0099_00999", "gid_bad", 1), encoding="utf-8")
-            start = time.perf_counter()
-            try:
-                load_desired(path)
-            except ConfigErrors as exc:
-                elapsed = time.perf_counter() - start
-                print(f"one error located (ruamel round-trip re-parse): {elapsed:.2f} s")
-                print(f"  {exc.errors[0].format()}")
+        text = path.read_text(encoding="utf-8")
+        problems = with_problems(text, args.instances, args.gids)
+        names = ["error", "warning", "duplicate"] + (["syntax"] if args.with_syntax_error else [])
+        print("validate (load_desired_result) with one problem, as a ratio to the bare load above:")
+        for name in names:
+            description, variant = problems[name]
+            variant_path = Path(directory) / f"{name}.yaml"
+            variant_path.write_text(variant, encoding="utf-8")
+            rounds = 1 if name == "syntax" else args.rounds
+            validate_best = float("inf")
+            reported = ""
+            for _ in range(rounds):
+                elapsed, reported = validate_once(variant_path)
+                validate_best = min(validate_best, elapsed)
+            target = " (target <= 3.00x)" if name in ("error", "warning") else ""
+            print(
+                f"  {description}: {validate_best:.2f} s, "
+                f"{validate_best / best['bare']:.2f}x bare{target}"
+            )
+            print(f"    {reported[:150]}")
     return 0
 
 
