@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -30,10 +30,68 @@ COMMANDS: dict[str, str] = {
     "emulator": "reconciler.commands.emulator:emulator_group",
 }
 
+EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
+class CommandLineError(click.ClickException):
+    """A usage error as one line, exit 1: exit 2 belongs to ``plan --detailed-exitcode``
+    ("changes present"), so a CI job must not mistake a typo for a plan with changes."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, message: str, command_path: str) -> None:
+        # click's messages may wrap (a did-you-mean list); the contract is one line.
+        one_line = " ".join(message.split()).removesuffix(".")
+        super().__init__(f"{one_line} (see '{command_path} --help')")
+
+
+class MissingCommandError(click.ClickException):
+    """A group run without a subcommand: its help on stderr, exit 1 (only --help exits 0)."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, help_text: str) -> None:
+        super().__init__(help_text)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.message, file=file, err=file is None)
+
+
+def _one_line(err: click.UsageError, fallback: click.Context) -> click.ClickException:
+    if isinstance(err, click.exceptions.NoArgsIsHelpError):
+        return MissingCommandError(err.format_message())
+    if err.ctx is not None:
+        path = err.ctx.command_path
+    else:  # raised by a command body without its context: name the command at least
+        sub = fallback.invoked_subcommand
+        path = f"{fallback.command_path} {sub}" if sub else fallback.command_path
+    return CommandLineError(err.format_message(), path)
+
+
 class LazyGroup(click.Group):
+    """Imports a subcommand only when it runs, and reports every usage error in one line
+    with exit 1 (``make_context`` parses the root's arguments, ``invoke`` everything below)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as err:
+            context = err.ctx or click.Context(self, info_name=info_name, parent=parent)
+            raise _one_line(err, context) from err
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as err:
+            raise _one_line(err, ctx) from err
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -48,10 +106,17 @@ class LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="reconciler")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Declarative reconciler for the Group IDs of Alibaba Cloud MQTT instances."""
+    if ctx.invoked_subcommand is None:
+        raise MissingCommandError(ctx.get_help())
 
 
 def main(argv: list[str] | None = None) -> Any:

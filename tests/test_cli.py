@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+import pytest
 from click.testing import CliRunner
 
-from reconciler.cli import COMMANDS, cli
+from reconciler.cli import COMMANDS, cli, main
 
 
 def test_every_registered_command_loads_and_is_listed() -> None:
@@ -18,3 +21,83 @@ def test_every_registered_command_loads_and_is_listed() -> None:
     assert result.exit_code == 0
     listed = result.output.split("Commands:", 1)[1]
     assert all(f"  {name} " in listed for name in COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("args", "command_path", "words"),
+    [
+        (
+            ["plan", "d.yaml", "--detailed-exitcode", "--allow-protected-delete", "garbage"],
+            "reconciler plan",
+            "--allow-protected-delete",
+        ),
+        (["plan", "d.yaml", "--lock-timeout", "banana"], "reconciler plan", "banana"),
+        (["plan", "d.yaml", "--parallelism", "0"], "reconciler plan", "--parallelism"),
+        (["plan", "d.yaml", "--format", "xml"], "reconciler plan", "'xml'"),
+        (["plan", "d.yaml", "--no-such-option"], "reconciler plan", "--no-such-option"),
+        (["plan"], "reconciler plan", "Missing argument 'FILE'"),
+        (["import", "bad"], "reconciler import", "INSTANCE_ID/GROUP_ID"),
+        (["emulator", "serve", "--fault-rate", "2"], "reconciler emulator serve", "--fault-rate"),
+        (["state", "list", "--lock-timeout", "x"], "reconciler state list", "--lock-timeout"),
+        (["--bogus"], "reconciler", "--bogus"),
+        (["nope"], "reconciler", "No such command 'nope'"),
+    ],
+)
+def test_usage_errors_exit_1_with_one_line(
+    args: list[str],
+    command_path: str,
+    words: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Exit 2 means "changes present" to `plan --detailed-exitcode`: a usage error must not.
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run_main(args, capsys)
+    assert code == 1, err
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith("Error: ") and words in err
+    assert err.rstrip().endswith(f"(see '{command_path} --help')"), err
+
+
+def test_a_usage_error_in_a_command_body_names_the_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.yaml").write_text("version: 1\ninstances: []\n", encoding="utf-8")
+    code, _, err = _run_main(["apply", "d.yaml", "--no-lock"], capsys)
+    assert code == 1
+    assert err.startswith("Error: --lock=false (--no-lock) is refused")
+    assert err.rstrip().endswith("(see 'reconciler apply --help')")
+
+
+@pytest.mark.parametrize("args", [[], ["state"], ["emulator"]])
+def test_a_group_without_a_command_prints_its_help_and_exits_1(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run_main(args, capsys)
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"Usage: {' '.join(['reconciler', *args])} [OPTIONS] COMMAND")
+
+
+def test_help_exits_0_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run_main(["--help"], capsys)
+    assert code == 0
+    assert out.startswith("Usage: reconciler")
+
+
+def test_usage_errors_exit_1_under_click_runner_too() -> None:
+    result = CliRunner().invoke(cli, ["plan", "--format", "xml", "d.yaml"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Invalid value for '--format'")
+
+
+def _run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    captured = capsys.readouterr()
+    code = exited.value.code
+    assert isinstance(code, int)
+    return code, captured.out, captured.err

@@ -180,9 +180,9 @@ def test_bad_rate_and_lock_timeout_are_usage_errors(
 ) -> None:
     write_desired("GID_alpha")
     bad_rate = run_cli(capsys, "apply", "desired.yaml", "--rate", "fast")
-    assert bad_rate.code == 2 and "--rate" in bad_rate.err
+    assert bad_rate.code == 1 and "--rate" in bad_rate.err
     bad_timeout = run_cli(capsys, "apply", "desired.yaml", "--lock-timeout", "soon")
-    assert bad_timeout.code == 2 and "--lock-timeout" in bad_timeout.err
+    assert bad_timeout.code == 1 and "--lock-timeout" in bad_timeout.err
 
 
 def test_a_changed_protect_is_recorded_without_an_api_call(
@@ -227,7 +227,7 @@ def test_only_a_dry_run_may_skip_the_lock(
     with locked_elsewhere():
         for opt_out in (["--lock=false"], ["--no-lock"]):
             refused = run_cli(capsys, "apply", "desired.yaml", "--auto-approve", *opt_out)
-            assert refused.code == 2, refused.err
+            assert refused.code == 1, refused.err
             assert "only --dry-run may skip it" in refused.err
             dry = run_cli(capsys, "apply", "desired.yaml", "--dry-run", *opt_out)
             assert dry.code == 0, dry.err

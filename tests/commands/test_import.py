@@ -70,5 +70,5 @@ def test_import_refuses_an_undeclared_instance_and_a_malformed_key(
     assert undeclared.code == 1
     assert "instance post-cn-elsewhere is not declared in reconciler.yaml" in undeclared.err
     malformed = run_cli(capsys, "import", "GID_console")
-    assert malformed.code == 2
+    assert malformed.code == 1
     assert "INSTANCE_ID/GROUP_ID" in malformed.err

@@ -185,7 +185,7 @@ def test_bad_override_key_is_a_usage_error(
 ) -> None:
     write_desired(groups_yaml())
     result = run(capsys, "plan", "desired.yaml", "--allow-protected-delete", "GID_nokey")
-    assert result.code == 2
+    assert result.code == 1
     assert "INSTANCE_ID/GROUP_ID" in result.err
 
 
@@ -385,7 +385,7 @@ def test_plan_takes_the_state_lock(workdir: Path, capsys: pytest.CaptureFixture[
         holder.close()
     assert run(capsys, "plan", "desired.yaml", "--lock-timeout", "2s").code == 0
     bad = run(capsys, "plan", "desired.yaml", "--lock-timeout", "soon")
-    assert bad.code == 2 and "duration" in bad.err
+    assert bad.code == 1 and "duration" in bad.err
 
 
 def test_config_errors_are_one_line_per_problem(

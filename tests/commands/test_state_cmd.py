@@ -75,7 +75,7 @@ def test_list_with_lock_timeout_waits_for_the_holder(state_workdir: Path) -> Non
 
 def test_bad_lock_timeout_is_a_usage_error(state_workdir: Path) -> None:
     result = invoke(["state", "list", "--lock-timeout", "soon"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "--lock-timeout" in result.output
 
 
