@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from reconciler.cloud.responses import GroupIdRecord
-from reconciler.errors import CloudApiError, NotFoundError, PlanError
+from reconciler.errors import CloudApiError, NotFoundError, ParameterError, PlanError
 from reconciler.models import (
     CloudGroup,
     DesiredState,
@@ -168,29 +168,41 @@ def add_shared_namespace(
     regions: Iterable[str],
 ) -> Refreshed:
     """One account-wide listing per region (no InstanceId): the GIDs of every shared-namespace
-    instance, including those the file does not declare."""
+    instance, including those the file does not declare. An instance it names is one of them
+    (``naming`` False), so its naming is known even when its own listing was empty."""
     inventories = dict(refreshed.inventories)
+    naming = dict(refreshed.naming)
     notes = list(refreshed.notes)
     for region in sorted(set(regions)):
         try:
             records = client_for(region).list_group_ids(None)
+        except ParameterError as err:
+            if err.code.startswith("MissingParameter"):
+                # InstanceId is optional only for shared-namespace instances: the service
+                # asks for it when the region has none to list, so no name is taken there.
+                continue
+            notes.append(_unlisted_note(region, err))
+            continue
         except CloudApiError as err:
-            notes.append(
-                Guard(
-                    kind=GuardKind.NAMING_CONFLICT,
-                    message=(
-                        f"could not list the shared namespace of {region} ({err.code}); "
-                        "names were checked against the declared instances only"
-                    ),
-                )
-            )
+            notes.append(_unlisted_note(region, err))
             continue
         found: dict[InstanceRef, list[CloudGroup]] = defaultdict(list)
         for record in records:
             if not record.independent_naming:
                 found[(region, record.instance_id)].append(to_cloud_group(record))
+        naming.update(dict.fromkeys(found, False))
         _add_foreign(inventories, found)
-    return Refreshed(inventories=inventories, naming=refreshed.naming, notes=tuple(notes))
+    return Refreshed(inventories=inventories, naming=naming, notes=tuple(notes))
+
+
+def _unlisted_note(region: str, err: CloudApiError) -> Guard:
+    return Guard(
+        kind=GuardKind.NAMING_CONFLICT,
+        message=(
+            f"could not list the shared namespace of {region} ({err.code}); "
+            "names were checked against the declared instances only"
+        ),
+    )
 
 
 def lookup_online(
@@ -273,14 +285,20 @@ def build_plan(
 def _shared_regions(
     desired: DesiredState, refreshed: Refreshed, refs: Sequence[InstanceRef]
 ) -> set[str]:
-    declared_naming = {(i.region, i.instance_id): i.independent_naming for i in desired.instances}
+    """Regions to list the shared namespace of: those of planned instances that share it, by
+    the cloud's word or else the file's, and of declared instances whose naming nothing tells
+    (no GIDs, none declared): they might share it too."""
+    declared = {(i.region, i.instance_id): i for i in desired.instances}
     regions: set[str] = set()
     for ref in refs:
         inventory = refreshed.inventories.get(ref)
         listed = inventory.independent_naming() if inventory is not None else None
         naming = listed if listed is not None else refreshed.naming.get(ref)
-        if naming is None:
-            naming = declared_naming.get(ref)
+        instance = declared.get(ref)
+        if naming is None and instance is not None:
+            naming = instance.independent_naming
+            if naming is None:
+                regions.add(ref[0])
         if naming is False:
             regions.add(ref[0])
     return regions

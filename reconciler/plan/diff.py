@@ -51,6 +51,8 @@ from reconciler.plan.guards import (
     naming_mismatch,
     online_check_keys,
     online_guards_without_lookup,
+    unverified_naming,
+    unverified_naming_notes,
     with_online_counts,
 )
 from reconciler.plan.model import Action, Change, Guard, GuardKind, Plan
@@ -166,7 +168,16 @@ def diff_plan(
     unmanaged = [k for k in acc.unmanaged if _targeted(k, targets)]
     guards = [g for g in acc.guards if _subject_targeted(g.subject, targets)]
 
-    changes = flag_naming_conflicts(changes, inventories, namings)
+    # An instance no listing tells the naming of (it has no GIDs) is planned per its declared
+    # value; without one it may share the namespace, so its creates are checked as if it did.
+    unverified = unverified_naming(refs, declared, namings)
+    planned_naming = {
+        **namings,
+        **{ref: value for ref, value in unverified.items() if value is not None},
+    }
+    unknown = {ref for ref, value in unverified.items() if value is None}
+    changes = flag_naming_conflicts(changes, inventories, planned_naming, unknown=unknown)
+    guards.extend(unverified_naming_notes(unverified, changes))
     changes = flag_probable_renames(changes)
     changes, breaker = circuit_breaker(changes, inventories, desired, options)
     guards.extend(breaker)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from reconciler.models import DesiredInstance, DesiredState, InstanceInventory, ResourceKey
 from reconciler.plan.model import Action, Change, Guard, GuardKind, Plan
@@ -49,12 +49,59 @@ def naming_mismatch(instance: DesiredInstance, cloud: bool | None) -> Guard | No
     )
 
 
+def unverified_naming(
+    refs: Iterable[InstanceRef],
+    declared: Mapping[InstanceRef, DesiredInstance],
+    namings: Mapping[InstanceRef, bool],
+) -> dict[InstanceRef, bool | None]:
+    """Declared instances whose naming no listing told (they have no GIDs, and an empty
+    instance is in no listing): ref -> the declared independent_naming (None: not declared)."""
+    return {
+        ref: declared[ref].independent_naming
+        for ref in refs
+        if ref in declared and ref not in namings
+    }
+
+
+def unverified_naming_notes(
+    unverified: Mapping[InstanceRef, bool | None], changes: list[Change]
+) -> list[Guard]:
+    """A note per such instance that has creates planned (the only changes naming affects)."""
+    creating = {(c.region, c.instance_id) for c in changes if c.action is Action.CREATE}
+    notes: list[Guard] = []
+    for ref in sorted(unverified.keys() & creating):
+        declared = unverified[ref]
+        how = (
+            f"planned as declared (independent_naming: {str(declared).lower()})"
+            if declared is not None
+            else "its creates were checked against the shared namespace of the region"
+        )
+        notes.append(
+            Guard(
+                kind=GuardKind.NAMING_UNVERIFIED,
+                subject=ref[1],
+                message=(
+                    f"independent_naming of {ref[1]} cannot be verified: the instance has no "
+                    f"GIDs; {how}"
+                ),
+            )
+        )
+    return notes
+
+
 def flag_naming_conflicts(
     changes: list[Change],
     inventories: Mapping[InstanceRef, InstanceInventory],
     namings: Mapping[InstanceRef, bool],
+    *,
+    unknown: Collection[InstanceRef] = (),
 ) -> list[Change]:
-    """Creates in shared-namespace instances whose name another such instance uses or creates."""
+    """Creates in shared-namespace instances whose name another such instance uses or creates.
+
+    ``unknown``: instances whose naming can be told neither by the cloud nor by the file;
+    their creates are checked against the names the shared-namespace instances hold, since
+    they may be one of them (an empty shared instance is in no listing).
+    """
     shared = {ref for ref, independent in namings.items() if not independent}
     if not shared:
         return changes
@@ -71,28 +118,41 @@ def flag_naming_conflicts(
 
     flagged: list[Change] = []
     for change in changes:
-        if change.action is not Action.CREATE or (change.region, change.instance_id) not in shared:
-            flagged.append(change)
-            continue
-        others = sorted(owners[change.group_id] - {change.instance_id})
-        also_creating = sorted(creators[change.group_id] - {change.instance_id})
-        message = None
-        if others:
-            message = (
-                f"{change.group_id} already exists in instance {', '.join(others)}; instances "
-                "without an independent namespace share GID names across the account"
-            )
-        elif also_creating:
-            message = (
-                f"{change.group_id} is also declared for instance {', '.join(also_creating)}; "
-                "instances without an independent namespace share GID names across the account"
-            )
-        if message is None:
+        ref = (change.region, change.instance_id)
+        checked = ref in shared or ref in unknown
+        message = _naming_conflict(change, owners, creators, unverified=ref in unknown)
+        if change.action is not Action.CREATE or not checked or message is None:
             flagged.append(change)
             continue
         guard = Guard(kind=GuardKind.NAMING_CONFLICT, message=message, blocking=True)
         flagged.append(change.model_copy(update={"guards": (*change.guards, guard)}))
     return flagged
+
+
+def _naming_conflict(
+    change: Change,
+    owners: Mapping[str, set[str]],
+    creators: Mapping[str, set[str]],
+    *,
+    unverified: bool,
+) -> str | None:
+    if change.action is not Action.CREATE:
+        return None
+    others = sorted(owners.get(change.group_id, set()) - {change.instance_id})
+    also_creating = sorted(creators.get(change.group_id, set()) - {change.instance_id})
+    shared_rule = "instances without an independent namespace share GID names across the account"
+    if others:
+        message = f"{change.group_id} already exists in instance {', '.join(others)}; "
+    elif also_creating:
+        message = f"{change.group_id} is also declared for instance {', '.join(also_creating)}; "
+    else:
+        return None
+    if not unverified:
+        return message + shared_rule
+    return message + (
+        f"{shared_rule}, and whether {change.instance_id} is one cannot be verified (it has no "
+        "GIDs): declare its independent_naming in the file (true: it has its own namespace)"
+    )
 
 
 # --- probable renames ------------------------------------------------------------------------

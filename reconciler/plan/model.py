@@ -52,6 +52,7 @@ class GuardKind(StrEnum):
     PROBABLE_RENAME = "probable_rename"  # delete + create of a near-identical name
     NAMING_CONFLICT = "naming_conflict"  # shared namespace: name used by another instance
     NAMING_MISMATCH = "naming_mismatch"  # declared independent_naming disagrees with the cloud
+    NAMING_UNVERIFIED = "naming_unverified"  # an empty instance: no listing tells its naming
     DELETED_OUTSIDE = "deleted_outside"  # in state, gone from the cloud
 
 

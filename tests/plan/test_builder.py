@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pytest
 
@@ -14,7 +14,7 @@ from reconciler.errors import PlanError
 from reconciler.models import SafetyConfig, StateDocument
 from reconciler.plan.builder import ClientFor, GroupApi, build_plan, refresh
 from reconciler.plan.diff import PlanOptions
-from reconciler.plan.model import Action, GuardKind
+from reconciler.plan.model import Action, Guard, GuardKind
 from tests.fixtures.emulator import RunningEmulator
 
 from .helpers import INST, META, REGION, desired, group, instance, resource, state
@@ -71,9 +71,11 @@ def test_each_instance_is_listed_once(
     want = desired(*(instance(f"post-cn-test000{n}", "GID_new") for n in range(1, 5)))
     have = state(("post-cn-test0005", "GID_old"))
     built = build_plan(want, have, client_for, PlanOptions(), META, parallelism=3)
-    assert sorted(k for k in calls if k.startswith("list:")) == [
+    assert sorted(k for k in calls if k.startswith("list:post-cn-")) == [
         f"list:post-cn-test000{n}" for n in range(1, 6)
     ]
+    # Plus the region's shared namespace, once: the empty instances may share it.
+    assert set(calls) - {f"list:post-cn-test000{n}" for n in range(1, 6)} == {"list:None"}
     assert set(calls.values()) == {1}
     assert (built.plan.summary.create, built.plan.summary.unmanaged) == (4, 1)
     assert built.plan.summary.forget == 1
@@ -201,3 +203,98 @@ def test_state_is_read_while_listing_and_state_only_targets_work(
     # The targeted state-only instance is listed; the untargeted declared one is not.
     assert calls["list:post-cn-old00001"] == 1
     assert calls[f"list:{INST}"] == 0
+
+
+# --- naming of instances that have no GIDs ----------------------------------------------------
+
+SHARED_HOLDER = "MQ_INST_9_s2"
+SHARED_EMPTY = "MQ_INST_9_s3"
+
+
+def _shared_pair(emulator: RunningEmulator) -> None:
+    store = emulator.store
+    for instance_id in (SHARED_HOLDER, SHARED_EMPTY):
+        store.add_instance(instance_id, region=REGION, independent_naming=False)
+    store.add_group(SHARED_HOLDER, "GID_clash")
+
+
+def _kinds(guards: Iterable[Guard]) -> list[GuardKind]:
+    return [g.kind for g in guards]
+
+
+def test_empty_shared_instance_create_is_checked_against_the_shared_namespace(
+    emulator: RunningEmulator, client_for: ClientFor
+) -> None:
+    _shared_pair(emulator)
+    plan = build_plan(
+        desired(instance(SHARED_EMPTY, "GID_clash", "GID_fresh")),
+        None,
+        client_for,
+        PlanOptions(),
+        META,
+    ).plan
+    (refusal,) = plan.refusals()
+    assert refusal.kind is GuardKind.NAMING_CONFLICT
+    assert f"GID_clash already exists in instance {SHARED_HOLDER}" in refusal.message
+    assert "declare its independent_naming" in refusal.message
+    (note,) = plan.guards
+    assert (note.kind, note.subject, note.blocking) == (
+        GuardKind.NAMING_UNVERIFIED,
+        SHARED_EMPTY,
+        False,
+    )
+    assert note.message.startswith(
+        f"independent_naming of {SHARED_EMPTY} cannot be verified: the instance has no GIDs"
+    )
+
+
+def test_empty_instance_declared_shared_is_checked_as_shared(
+    emulator: RunningEmulator, client_for: ClientFor
+) -> None:
+    _shared_pair(emulator)
+    want = desired(instance(SHARED_EMPTY, "GID_clash", independent_naming=False))
+    plan = build_plan(want, None, client_for, PlanOptions(), META).plan
+    assert _kinds(plan.refusals()) == [GuardKind.NAMING_CONFLICT]
+    assert "planned as declared (independent_naming: false)" in plan.guards[0].message
+
+
+def test_empty_namespaced_instance_declared_shared_says_it_cannot_verify(
+    client_for: ClientFor, calls: Counter[str]
+) -> None:
+    want = desired(instance(INST, "GID_new", independent_naming=False))
+    plan = build_plan(want, None, client_for, PlanOptions(), META).plan
+    assert plan.refusals() == []
+    assert [c.action for c in plan.changes] == [Action.CREATE]
+    (note,) = plan.guards
+    assert note.kind is GuardKind.NAMING_UNVERIFIED and not note.blocking
+    assert note.message == (
+        f"independent_naming of {INST} cannot be verified: the instance has no GIDs; planned "
+        "as declared (independent_naming: false)"
+    )
+    # The region has no shared-namespace instance: the unnamed listing is asked for an
+    # InstanceId, which means no name is taken there, not that the listing failed.
+    assert calls["list:None"] == 1
+
+
+def test_empty_namespaced_instance_beside_a_shared_one_is_refused_until_declared(
+    emulator: RunningEmulator, client_for: ClientFor
+) -> None:
+    _shared_pair(emulator)
+    undeclared = desired(instance(INST, "GID_clash"))
+    plan = build_plan(undeclared, None, client_for, PlanOptions(), META).plan
+    assert _kinds(plan.refusals()) == [GuardKind.NAMING_CONFLICT]
+    declared = desired(instance(INST, "GID_clash", independent_naming=True))
+    plan = build_plan(declared, None, client_for, PlanOptions(), META).plan
+    assert plan.refusals() == []
+    assert _kinds(plan.guards) == [GuardKind.NAMING_UNVERIFIED]
+
+
+def test_instance_with_gids_needs_no_shared_listing(
+    emulator: RunningEmulator, client_for: ClientFor, calls: Counter[str]
+) -> None:
+    emulator.store.add_group(INST, "GID_there")
+    plan = build_plan(
+        desired(instance(INST, "GID_there", "GID_new")), None, client_for, PlanOptions(), META
+    ).plan
+    assert calls["list:None"] == 0
+    assert plan.guards == ()

@@ -1,0 +1,68 @@
+"""`reconciler plan` and `apply` end to end for the plan audit's findings: the real CLI,
+config loader, local state and the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.apply.helpers import cloud, run_cli, write_desired
+from tests.fixtures.emulator import TEST_INSTANCE_ID as INST
+from tests.fixtures.emulator import RunningEmulator
+
+REGION = "cn-hangzhou"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
+    monkeypatch.setenv("RECONCILER_ENDPOINT", emulator.url)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return tmp_path
+
+
+# --- naming of an instance without GIDs --------------------------------------------------------
+
+
+def test_create_in_an_empty_shared_instance_clashing_with_another_is_refused(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = emulator.store
+    for instance_id in ("MQ_INST_9_s2", "MQ_INST_9_s3"):
+        store.add_instance(instance_id, region=REGION, independent_naming=False)
+    store.add_group("MQ_INST_9_s2", "GID_clash")
+    write_desired("GID_clash", instance_id="MQ_INST_9_s3")
+
+    result = run_cli(capsys, "plan", "desired.yaml", "--detailed-exitcode")
+    assert result.code == 1
+    assert "GID_clash already exists in instance MQ_INST_9_s2" in result.out
+    assert (
+        "independent_naming of MQ_INST_9_s3 cannot be verified: the instance has no GIDs"
+        in result.out
+    )
+    applied = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
+    assert applied.code == 1
+    assert "BIZ_SUBSCRIPTION_EXISTED" not in applied.out + applied.err
+    assert store.group_ids("MQ_INST_9_s3") == []
+
+
+def test_empty_namespaced_instance_declared_shared_is_noted(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_desired("GID_new", instance_id=INST)
+    Path("desired.yaml").write_text(
+        Path("desired.yaml")
+        .read_text(encoding="utf-8")
+        .replace(f"  - id: {INST}\n", f"  - id: {INST}\n    independent_naming: false\n"),
+        encoding="utf-8",
+    )
+    result = run_cli(capsys, "plan", "desired.yaml")
+    assert result.code == 0, result.err
+    assert (
+        f"note: independent_naming of {INST} cannot be verified: the instance has no GIDs; "
+        "planned as declared (independent_naming: false)" in result.out
+    )
+    assert cloud(emulator) == set()
