@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import threading
 import time
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -25,6 +23,7 @@ from pydantic import ValidationError
 from reconciler.errors import LockError, StateConflictError, StateError
 from reconciler.models import PostgresBackendConfig, StateDocument
 from reconciler.state.base import LockInfo, StateBackend, check_swap, describe_holder, held_by
+from reconciler.state.dsn import describe_dsn, scrub
 
 CONNECT_TIMEOUT_SECONDS = 10
 # How long force_unlock waits for a terminated holder's session to be gone.
@@ -54,7 +53,7 @@ class PostgresBackend(StateBackend):
             raise
 
     def describe(self) -> str:
-        return f"postgres {redact_dsn(self._dsn)} schema={self.schema} workspace={self.workspace}"
+        return f"postgres {describe_dsn(self._dsn)} schema={self.schema} workspace={self.workspace}"
 
     # --- connections and errors -------------------------------------------------------------
 
@@ -72,9 +71,9 @@ class PostgresBackend(StateBackend):
     def _error(
         self, doing: str, exc: psycopg.Error, kind: type[StateError] = StateError
     ) -> StateError:
-        # psycopg messages can echo connection info; never let the password through.
-        detail = redact_text(str(exc).strip(), self._dsn)
-        return kind(f"{doing} ({redact_dsn(self._dsn)}): {detail}")
+        # psycopg messages can echo connection info, even of a DSN that does not parse.
+        detail = scrub(str(exc).strip(), self._dsn)
+        return kind(f"{doing} {describe_dsn(self._dsn)}: {detail}")
 
     def _ensure_tables(self) -> None:
         try:
@@ -311,63 +310,3 @@ def _split_key(key: int) -> tuple[int, int]:
     # pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low 32 bits).
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     return unsigned >> 32, unsigned & 0xFFFFFFFF
-
-
-REDACTED = "***"
-_KV_PASSWORD_RE = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
-def redact_dsn(dsn: str) -> str:
-    """The DSN with its password replaced by ``***`` (URL and key=value forms), also wherever
-    else the password is repeated in it."""
-    return _replace_passwords(_redact_structure(dsn), dsn)
-
-
-def _redact_structure(dsn: str) -> str:
-    if "://" not in dsn:
-        return _KV_PASSWORD_RE.sub(lambda m: m.group(1) + REDACTED, dsn)
-    try:
-        parts = urlsplit(dsn)
-        netloc = parts.netloc
-        userinfo, at, hostinfo = netloc.rpartition("@")
-        if at and ":" in userinfo:
-            user = userinfo.split(":", 1)[0]
-            netloc = f"{user}:{REDACTED}@{hostinfo}"
-        query = parts.query
-        if query:
-            pairs = [
-                (key, REDACTED if key.lower() == "password" else value)
-                for key, value in parse_qsl(query, keep_blank_values=True)
-            ]
-            query = urlencode(pairs, safe="*", quote_via=quote)
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return f"{dsn.split('://', 1)[0]}://{REDACTED}"
-
-
-def _passwords(dsn: str) -> list[str]:
-    found: list[str] = []
-    if "://" in dsn:
-        try:
-            parts = urlsplit(dsn)
-            userinfo = parts.netloc.rpartition("@")[0]
-            if ":" in userinfo:
-                raw = userinfo.split(":", 1)[1]
-                found += [raw, unquote(raw)]  # as written (percent-encoded) and as meant
-            found += [v for k, v in parse_qsl(parts.query) if k.lower() == "password" and v]
-        except ValueError:
-            pass
-    for match in _KV_PASSWORD_RE.finditer(dsn):
-        found.append(match.group(2).strip("'"))
-    return [secret for secret in found if secret]
-
-
-def redact_text(text: str, dsn: str) -> str:
-    """``text`` with the DSN and its password replaced wherever they appear."""
-    return _replace_passwords(text.replace(dsn, redact_dsn(dsn)), dsn)
-
-
-def _replace_passwords(text: str, dsn: str) -> str:
-    for secret in sorted(set(_passwords(dsn)), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
