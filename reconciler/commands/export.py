@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.commands.options import endpoint_option
+from reconciler.commands.options import endpoint_option, writable_place, write_file
 from reconciler.config.export import DEFAULT_SCHEMA_REF, render_export
 from reconciler.config.loader import load_desired_text_result
 from reconciler.models import DEFAULT_REGION, ProviderConfig
@@ -33,6 +33,7 @@ def schema_ref_for(output: Path | None, cwd: Path) -> str:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    callback=writable_place,
     help="Write to this file instead of standard output.",
 )
 def export_command(
@@ -64,6 +65,6 @@ def export_command(
     if output is None:
         click.echo(export.text, nl=False)
     else:
-        output.write_text(export.text, encoding="utf-8")
+        write_file(output, export.text)
         click.echo(f"wrote {output} ({export.group_count} groups of {instance_id})", err=True)
     return 0

@@ -69,14 +69,16 @@ def _plural(count: int) -> str:
     return f"{count} file" + ("" if count == 1 else "s")
 
 
-def summary(results: Sequence[Formatted], *, write: bool) -> str:
-    changed = sum(1 for item in results if item.changed)
+def summary(results: Sequence[Formatted], *, write: bool, unwritable: int = 0) -> str:
+    changed = sum(1 for item in results if item.changed) - unwritable
     same = sum(1 for item in results if not item.changed and not item.errors)
     invalid = sum(1 for item in results if item.errors)
     verb = "reformatted" if write else "would be reformatted"
     parts = [f"{_plural(changed)} {verb}", f"{_plural(same)} left unchanged"]
     if invalid:
         parts.append(f"{_plural(invalid)} invalid (not formatted)")
+    if unwritable:
+        parts.append(f"{_plural(unwritable)} not written")
     return "fmt: " + ", ".join(parts)
 
 
@@ -93,6 +95,7 @@ def fmt_command(ctx: click.Context, files: tuple[Path, ...], check: bool, show_d
     """
     write = not (check or show_diff)
     results = [format_file(path) for path in files]
+    unwritable = 0
     for item in results:
         for error in item.errors:
             click.echo(error.format(), err=True)
@@ -103,11 +106,18 @@ def fmt_command(ctx: click.Context, files: tuple[Path, ...], check: bool, show_d
         if check:
             click.echo(f"would reformat {item.path}", err=True)
         if write:
-            write_atomically(item.path, item.formatted)
+            try:
+                write_atomically(item.path, item.formatted)
+            except OSError as exc:
+                unwritable += 1
+                click.echo(f"{item.path}: cannot write the file: {exc.strerror or exc}", err=True)
+                continue
             click.echo(f"reformatted {item.path}", err=True)
-    click.echo(summary(results, write=write), err=True)
-    failed = any(item.errors for item in results) or (
-        check and any(item.changed for item in results)
+    click.echo(summary(results, write=write, unwritable=unwritable), err=True)
+    failed = (
+        unwritable > 0
+        or any(item.errors for item in results)
+        or (check and any(item.changed for item in results))
     )
     if failed:
         ctx.exit(1)

@@ -72,6 +72,39 @@ def endpoint_option(
     return click.option("--endpoint", default=None, metavar="URL", help=help)
 
 
+def output_file_option(help: str) -> Decorator:
+    """``-o/--out FILE``, passed as ``out: Path | None``; a missing directory is a usage
+    error found before any work is done, not after a whole plan or listing."""
+    return click.option(
+        "-o",
+        "--out",
+        "out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        callback=writable_place,
+        help=help,
+    )
+
+
+def writable_place(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is None:
+        return None
+    directory = value.parent
+    if not directory.is_dir():
+        raise click.BadParameter(
+            f"cannot write {value}: the directory {directory} does not exist", ctx=ctx, param=param
+        )
+    return value
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write a file the user named; a failure is one line naming the path."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
 def format_option(choices: Sequence[str]) -> Decorator:
     """``--format`` among ``choices`` (the first is the default), passed as ``output_format``."""
     return click.option(

@@ -27,6 +27,7 @@ from reconciler.commands.options import (
     lock_options,
     lock_wait_printer,
     no_color_option,
+    output_file_option,
     use_color,
 )
 from reconciler.errors import ReconcilerError
@@ -181,7 +182,7 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
         except ReconcilerError as err:
             say(f"Error: {err}")
         return EXIT_ERROR
-    if request.detailed_exitcode and plan.has_changes:
+    if request.detailed_exitcode and plan.has_differences:
         return EXIT_CHANGES
     return EXIT_OK
 
@@ -189,9 +190,7 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
 @click.command("plan")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @format_option(FORMATS)
-@click.option(
-    "-o", "--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON)."
-)
+@output_file_option("Save the plan (JSON) to this file.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 2 with changes, 1 on error."
 )
