@@ -71,8 +71,9 @@ class PostgresBackend(StateBackend):
     def _error(
         self, doing: str, exc: psycopg.Error, kind: type[StateError] = StateError
     ) -> StateError:
-        # psycopg messages can echo connection info, even of a DSN that does not parse.
-        detail = scrub(str(exc).strip(), self._dsn)
+        # psycopg messages can echo connection info, even of a DSN that does not parse, and
+        # span lines ("\n\tIs the server running..."); our errors are one line.
+        detail = " ".join(scrub(str(exc), self._dsn).split())
         return kind(f"{doing} {describe_dsn(self._dsn)}: {detail}")
 
     def _ensure_tables(self) -> None:

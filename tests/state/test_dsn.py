@@ -70,6 +70,7 @@ def test_connection_errors_never_show_a_secret(dsn: str, secrets: tuple[str, ...
         PostgresBackend(_config(dsn))
     for secret in secrets:
         assert secret not in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize(("dsn", "secrets"), LEAKY_DSNS)

@@ -45,6 +45,16 @@ def test_unreachable_server_error_never_shows_the_password() -> None:
     assert "(host=127.0.0.1 port=1 dbname=nowhere user=someone)" in str(caught.value)
 
 
+def test_connection_refused_is_one_line() -> None:
+    with pytest.raises(StateError) as caught:
+        PostgresBackend(_config("postgresql://127.0.0.1:1/test", "s"))
+    message = str(caught.value)
+    assert "Is the server running" in message  # psycopg's hint, joined onto the same line
+    assert "\n" not in message
+    assert "\t" not in message
+    assert "  " not in message
+
+
 def test_bad_dsn_error_never_shows_the_password() -> None:
     dsn = "postgresql://someone:Sup3rSecretPw@127.0.0.1:1/x?bogus_option=Sup3rSecretPw"
     with pytest.raises(StateError) as caught:
