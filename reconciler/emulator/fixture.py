@@ -37,8 +37,15 @@ from typing import Any, TypeVar
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from reconciler.emulator.store import DEFAULT_SOCKET, EmulatorStore, Subscription
+from reconciler.emulator.actions import MAX_CLIENT_ID_LENGTH
+from reconciler.emulator.store import (
+    CLIENT_ID_SEPARATOR,
+    DEFAULT_SOCKET,
+    EmulatorStore,
+    Subscription,
+)
 from reconciler.errors import ConfigError
+from reconciler.models import GROUP_ID_RE
 
 T = TypeVar("T")
 _RELATIVE = re.compile(r"^now\s*(?:-\s*(\d+)\s*(ms|s|m|h|d))?$")
@@ -90,6 +97,32 @@ class _Node:
         if not isinstance(self.value, str) or not self.value:
             raise self.error(f"{what} must be a non-empty string")
         return self.value
+
+    def group_id(self, what: str) -> str:
+        """A GID the emulator's own create would accept."""
+        value = self.text(what)
+        if not GROUP_ID_RE.match(value):
+            raise self.error(
+                f"{what} {value!r} is invalid: it must start with GID_ or GID-, be 7 to 64"
+                " characters long and use only letters, digits, '-' and '_'"
+            )
+        return value
+
+    def client_id(self, what: str) -> str:
+        """``<GroupId>@@@<DeviceId>``, at most MAX_CLIENT_ID_LENGTH characters."""
+        value = self.text(what)
+        group_id, separator, device = value.partition(CLIENT_ID_SEPARATOR)
+        if not separator or not device or len(value) > MAX_CLIENT_ID_LENGTH:
+            raise self.error(
+                f"{what} {value!r} is invalid: it must read GROUP_ID@@@DEVICE_ID and be at"
+                f" most {MAX_CLIENT_ID_LENGTH} characters long"
+            )
+        if not GROUP_ID_RE.match(group_id):
+            raise self.error(
+                f"{what} {value!r} is invalid: its group {group_id!r} must start with GID_ or"
+                " GID-, be 7 to 64 characters long and use only letters, digits, '-' and '_'"
+            )
+        return value
 
     def flag(self, what: str) -> bool:
         if not isinstance(self.value, bool):
@@ -238,7 +271,7 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
                 raise sample.error(f"an online sample needs {key}")
         store.add_online_sample(
             instance_id,
-            values["group_id"].text("group_id"),
+            values["group_id"].group_id("group_id"),
             values["at"].millis("at"),
             int(values["count"].number("count")),
         )
@@ -251,14 +284,14 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
 
 def _load_group(node: _Node, instance_id: str, store: EmulatorStore) -> None:
     if isinstance(node.value, str):
-        store.add_group(instance_id, node.text("a group id"))
+        store.add_group(instance_id, node.group_id("a group id"))
         return
     fields = node.mapping("a group", ("group_id", "topic", "create_time", "update_time"))
     if "group_id" not in fields:
         raise node.error("a group needs group_id")
     store.add_group(
         instance_id,
-        fields["group_id"].text("group_id"),
+        fields["group_id"].group_id("group_id"),
         topic=_optional(fields, "topic", lambda n: n.text("topic"), None),
         create_time=_optional(fields, "create_time", lambda n: n.millis("create_time"), None),
         update_time=_optional(fields, "update_time", lambda n: n.millis("update_time"), None),
@@ -292,7 +325,7 @@ def _load_device(node: _Node, instance_id: str, store: EmulatorStore) -> None:
     client = fields["client_id"]
     try:
         store.add_client(
-            client.text("client_id"),
+            client.client_id("client_id"),
             instance_id=instance_id,
             online=_optional(fields, "online", lambda n: n.flag("online"), True),
             last_touch=_optional(fields, "last_touch", lambda n: n.millis("last_touch"), None),

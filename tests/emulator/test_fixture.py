@@ -105,6 +105,38 @@ def test_relative_times_are_accepted():
             "bad.yaml:3:27",
             "GROUP_ID@@@DEVICE_ID",
         ),
+        (
+            "instances:\n  - instance_id: x\n    groups: [GID_ok1, bogus]\n",
+            "bad.yaml:3:23",
+            "a group id 'bogus' is invalid: it must start with GID_ or GID-",
+        ),
+        (
+            "instances:\n  - instance_id: x\n    groups:\n      - {group_id: GID_e1}\n",
+            "bad.yaml:4:20",
+            "group_id 'GID_e1' is invalid",
+        ),
+        (
+            "instances:\n  - instance_id: x\n"
+            "    online_history: [{group_id: GID_has space, at: 1, count: 1}]\n",
+            "bad.yaml:3:33",
+            "group_id 'GID_has space' is invalid",
+        ),
+        (
+            "instances:\n  - instance_id: x\n    devices: [{client_id: bogus@@@dev1}]\n",
+            "bad.yaml:3:27",
+            "its group 'bogus' must start with GID_ or GID-",
+        ),
+        (
+            "instances:\n  - instance_id: x\n    devices: [{client_id: GID_orders@@@}]\n",
+            "bad.yaml:3:27",
+            "GROUP_ID@@@DEVICE_ID",
+        ),
+        (
+            "instances:\n  - instance_id: x\n"
+            f"    devices: [{{client_id: GID_orders@@@{'d' * 60}}}]\n",
+            "bad.yaml:3:27",
+            "at most 64 characters",
+        ),
         ("version: 2\n", "bad.yaml:1:10", "version must be 1"),
         ("instances: [\n", "bad.yaml:2:1", "not valid YAML"),
         ("instances: {a: 1}\n", "bad.yaml:1:12", "must be a list"),
