@@ -54,7 +54,7 @@ from reconciler.render.apply_result import (
     render_calls_text,
     render_result_text,
 )
-from reconciler.render.plan_view import summary_line
+from reconciler.render.plan_view import not_applied_text, summary_line
 from reconciler.render.text import render_text
 from reconciler.state.base import StateBackend
 
@@ -320,6 +320,8 @@ class Output:
             self.echo(render_calls_text(run.calls))
         elif run.result is not None:
             self.echo(render_result_text(run.result, color=self.color))
+        if not self.json_mode and not run.declined:
+            self.echo(not_applied_text(run.plan))
 
         if run.declined:
             return EXIT_FAILED

@@ -55,7 +55,7 @@ from reconciler.plan.guards import (
     unverified_naming_notes,
     with_online_counts,
 )
-from reconciler.plan.model import Action, Change, Guard, GuardKind, Plan
+from reconciler.plan.model import Action, Change, Guard, GuardKind, NotInPlace, Plan
 from reconciler.plan.options import (
     InstanceRef,
     PlanMeta,
@@ -108,6 +108,7 @@ class _Acc:
     """Changes and guards gathered while walking the instances."""
 
     changes: list[Change] = field(default_factory=list)
+    not_in_place: list[NotInPlace] = field(default_factory=list)
     unmanaged: list[ResourceKey] = field(default_factory=list)
     guards: list[Guard] = field(default_factory=list)
     # Every (instance_id, group_id) seen, to check GID targets matched something; gathered
@@ -166,6 +167,7 @@ def diff_plan(
     _check_targets_matched(targets, acc.seen)
     changes = [c for c in acc.changes if _targeted(c.key, targets)]
     unmanaged = [k for k in acc.unmanaged if _targeted(k, targets)]
+    not_in_place = [d for d in acc.not_in_place if _targeted(d.key, targets)]
     guards = [g for g in acc.guards if _subject_targeted(g.subject, targets)]
 
     # An instance no listing tells the naming of (it has no GIDs) is planned per its declared
@@ -187,6 +189,7 @@ def diff_plan(
 
     changes.sort(key=lambda c: (c.region, c.instance_id, c.group_id))
     unmanaged.sort(key=lambda k: k.sort_key())
+    not_in_place.sort(key=lambda d: d.key.sort_key())
     listed_sorted = {inventory_label(*ref): tuple(sorted(listed[ref])) for ref in refs}
     return Plan(
         tool_version=meta.tool_version,
@@ -201,6 +204,7 @@ def diff_plan(
         },
         inventory_group_ids=listed_sorted,
         changes=tuple(changes),
+        not_in_place=tuple(not_in_place),
         unmanaged=tuple(unmanaged),
         guards=tuple(guards),
         targets=options.targets,
@@ -299,15 +303,14 @@ def _plan_present(
         )
         return
     if wanted.topic is not None and recorded.topic is not None and wanted.topic != recorded.topic:
-        acc.guards.append(
-            Guard(
-                kind=GuardKind.TOPIC_CHANGED,
-                subject=str(key),
-                message=(
-                    f"{key.group_id}: topic is {wanted.topic!r} in the file but the GID was "
-                    f"created with {recorded.topic!r}; a GID's topic cannot change in place "
-                    "(revert the file, or create a GID with a new name)"
-                ),
+        # A GID's topic is set at creation only: shown and counted, never applied.
+        acc.not_in_place.append(
+            NotInPlace(
+                region=key.region,
+                instance_id=key.instance_id,
+                group_id=key.group_id,
+                current=recorded.topic,
+                desired=wanted.topic,
             )
         )
     if wanted.protect != recorded.protect:

@@ -48,7 +48,8 @@ class GuardKind(StrEnum):
     ONLINE_CLIENTS = "online_clients"  # delete of a GID with online clients
     ONLINE_CHECK_SKIPPED = "online_check_skipped"  # --skip-online-check: not looked up
     MASS_DELETE = "mass_delete"  # circuit breaker
-    TOPIC_CHANGED = "topic_changed"  # topic differs on an existing GID: cannot change in place
+    # No longer produced (a changed topic is a ``NotInPlace``); kept so older saved plans load.
+    TOPIC_CHANGED = "topic_changed"
     PROBABLE_RENAME = "probable_rename"  # delete + create of a near-identical name
     NAMING_CONFLICT = "naming_conflict"  # shared namespace: name used by another instance
     NAMING_MISMATCH = "naming_mismatch"  # declared independent_naming disagrees with the cloud
@@ -89,6 +90,24 @@ class Change(FrozenModel):
         return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=self.group_id)
 
 
+class NotInPlace(FrozenModel):
+    """A difference between the file and an existing GID that no action can apply: a GID
+    cannot be changed in place, so it is shown and counted, never applied. Today the only such
+    attribute is ``topic`` (used only at creation); ``current`` is what the GID was created with
+    (recorded in the state: the listing does not return it)."""
+
+    region: str
+    instance_id: str
+    group_id: str
+    attribute: str = "topic"
+    current: str
+    desired: str
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=self.group_id)
+
+
 class PlanSummary(FrozenModel):
     create: int = 0
     adopt: int = 0
@@ -96,6 +115,8 @@ class PlanSummary(FrozenModel):
     forget: int = 0
     update: int = 0
     unmanaged: int = 0
+    # Differences shown but not applicable (``Plan.not_in_place``).
+    not_in_place: int = 0
 
 
 class Plan(FrozenModel):
@@ -110,6 +131,8 @@ class Plan(FrozenModel):
     # "REGION/INSTANCE_ID" -> InstanceInventory.fingerprint() at refresh time.
     inventory_fingerprints: dict[str, str] = Field(default_factory=dict)
     changes: tuple[Change, ...] = ()
+    # Differences apply cannot make (a changed topic): shown, counted, never applied.
+    not_in_place: tuple[NotInPlace, ...] = ()
     unmanaged: tuple[ResourceKey, ...] = ()
     # Guards about the plan as a whole (mass delete, naming mismatches, skipped checks).
     guards: tuple[Guard, ...] = ()
@@ -124,11 +147,20 @@ class Plan(FrozenModel):
         counts = {action.value: 0 for action in Action}
         for change in self.changes:
             counts[change.action.value] += 1
-        return PlanSummary(**counts, unmanaged=len(self.unmanaged))
+        return PlanSummary(
+            **counts, unmanaged=len(self.unmanaged), not_in_place=len(self.not_in_place)
+        )
 
     @property
     def has_changes(self) -> bool:
+        """Something for apply to do."""
         return bool(self.changes)
+
+    @property
+    def has_differences(self) -> bool:
+        """The file and the world differ: changes, or differences apply cannot make
+        (``plan --detailed-exitcode`` exits 2 for either)."""
+        return bool(self.changes or self.not_in_place)
 
     def refusals(self) -> list[Guard]:
         """Every guard, on the plan or a change, that blocks applying it."""

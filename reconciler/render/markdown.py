@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from reconciler.plan.model import Action, Guard, Plan
 from reconciler.render.plan_view import (
+    NOT_IN_PLACE_SYMBOL,
     InstanceSection,
     change_reason,
     general_guards,
     guard_text,
     headline_notes,
     instance_summary,
+    not_in_place_text,
     sections,
     summary_line,
 )
@@ -148,6 +150,10 @@ def _section(section: InstanceSection, room: int) -> tuple[str | None, int]:
     for change in section.changes:
         change_lines.append(f"{change.action.symbol} {change.group_id}  # {change_reason(change)}")
         change_lines.extend(f"    ! {guard_text(guard)}" for guard in change.guards)
+    change_lines.extend(
+        f"{NOT_IN_PLACE_SYMBOL} {d.group_id}  # {not_in_place_text(d)}"
+        for d in section.not_in_place
+    )
     notes = [f"- {_guard(guard)}" for guard in section.guards]
     fence_open, fence_close = "```diff\n", "```\n\n"
 

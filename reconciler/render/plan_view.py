@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reconciler.plan.model import Action, Change, Guard, Plan
+from reconciler.plan.model import Action, Change, Guard, NotInPlace, Plan
 
 
 @dataclass
@@ -12,6 +12,8 @@ class InstanceSection:
     region: str
     instance_id: str
     changes: list[Change] = field(default_factory=list)
+    # Differences apply cannot make (shown with ``!``).
+    not_in_place: list[NotInPlace] = field(default_factory=list)
     # Plan-level guards about this instance or one of its GIDs (topic changes, naming).
     guards: list[Guard] = field(default_factory=list)
 
@@ -34,6 +36,11 @@ def sections(plan: Plan) -> list[InstanceSection]:
         if ref not in by_ref:
             by_ref[ref] = InstanceSection(change.region, change.instance_id)
         by_ref[ref].changes.append(change)
+    for difference in plan.not_in_place:
+        ref = (difference.region, difference.instance_id)
+        if ref not in by_ref:
+            by_ref[ref] = InstanceSection(difference.region, difference.instance_id)
+        by_ref[ref].not_in_place.append(difference)
     for guard in plan.guards:
         if guard.subject is None:
             continue
@@ -75,14 +82,32 @@ def guard_text(guard: Guard) -> str:
     return f"note: {guard.message}"
 
 
+NOT_IN_PLACE_SYMBOL = "!"
+
+
 def summary_line(plan: Plan) -> str:
-    if not plan.has_changes:
+    if not plan.has_differences:
         return "No changes."
     s = plan.summary
     counts = f"{s.create} to create, {s.adopt} to adopt, {s.delete} to delete, {s.forget} to forget"
     if s.update:
         counts += f", {s.update} to update"
+    if s.not_in_place:
+        counts += f"; {s.not_in_place} cannot be applied in place"
     return f"Plan: {counts}; {s.unmanaged} unmanaged."
+
+
+def not_in_place_text(difference: NotInPlace) -> str:
+    """``topic orders -> shadow: cannot be changed in place (...)``, after the GID's name."""
+    return (
+        f"{difference.attribute} {difference.current} -> {difference.desired}: cannot be "
+        "changed in place (revert it, or create a GID under a new name)"
+    )
+
+
+def not_applied_text(plan: Plan) -> str:
+    """What apply leaves undone because it cannot be done: one line each; empty if none."""
+    return "".join(f"Not applied: {d.key} {not_in_place_text(d)}\n" for d in plan.not_in_place)
 
 
 def change_reason(change: Change) -> str:
@@ -109,6 +134,8 @@ def headline_notes(plan: Plan) -> list[str]:
 def instance_summary(section: InstanceSection) -> str:
     counts = section.counts()
     parts = [f"{count} to {action.value}" for action, count in counts.items() if count]
+    if section.not_in_place:
+        parts.append(f"{len(section.not_in_place)} cannot be applied in place")
     if section.guards and not parts:
         parts.append(f"{len(section.guards)} note(s)")
     return ", ".join(parts) or "no changes"

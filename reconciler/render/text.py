@@ -1,4 +1,5 @@
-"""A plan as terminal text: ``+`` create, ``-`` delete, ``=`` adopt, ``~`` forget, ``*`` update.
+"""A plan as terminal text: ``+`` create, ``-`` delete, ``=`` adopt, ``~`` forget, ``*`` update,
+``!`` a difference that cannot be applied in place.
 
 Plain ANSI escapes rather than rich: ``reconciler plan`` must start fast, and this is all the
 colour it needs. Whether to colour is the caller's decision (terminal, NO_COLOR, --no-color).
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 from reconciler.plan.model import Action, Guard, Plan
 from reconciler.render.plan_view import (
+    NOT_IN_PLACE_SYMBOL,
     change_reason,
     general_guards,
     guard_text,
     headline_notes,
+    not_in_place_text,
     sections,
     summary_line,
 )
@@ -45,12 +48,16 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
 
     for section in sections(plan):
         lines.append(paint(section.title, _BOLD))
-        width = max((len(c.group_id) for c in section.changes), default=0)
+        names = [c.group_id for c in section.changes] + [d.group_id for d in section.not_in_place]
+        width = max(map(len, names), default=0)
         for change in section.changes:
             style = _ACTION_COLOURS[change.action]
             label = f"{change.action.symbol} {change.group_id.ljust(width)}"
             lines.append(f"  {paint(label, style)}  {change.action.value}: {change_reason(change)}")
             lines.extend(f"      {_guard(guard, paint)}" for guard in change.guards)
+        for difference in section.not_in_place:
+            label = f"{NOT_IN_PLACE_SYMBOL} {difference.group_id.ljust(width)}"
+            lines.append(f"  {paint(label, _NOTE)}  {not_in_place_text(difference)}")
         lines.extend(f"  {_guard(guard, paint)}" for guard in section.guards)
         lines.append("")
 

@@ -143,6 +143,7 @@ def test_every_kind_of_delete_and_forget(
         "forget": 2,
         "update": 0,
         "unmanaged": 0,
+        "not_in_place": 0,
     }
 
 
@@ -249,9 +250,9 @@ def test_changed_topic_is_shown_not_applied(
     )
     write_desired(groups_yaml("{id: GID_topical, topic: billing}"))
     result = run(capsys, "plan", "desired.yaml", "--detailed-exitcode")
-    assert result.code == 0
-    assert "topic is 'billing' in the file but the GID was created with 'orders'" in result.out
-    assert result.out.splitlines()[-1] == "No changes."
+    assert result.code == 2
+    assert "! GID_topical  topic orders -> billing: cannot be changed in place" in result.out
+    assert result.out.splitlines()[-1].endswith("; 1 cannot be applied in place; 0 unmanaged.")
 
 
 def test_probable_rename_is_flagged(

@@ -246,12 +246,23 @@ def test_changed_topic_is_shown_and_not_applied() -> None:
         [inventory(INST, ["GID_aaa"])],
         state(resource(INST, "GID_aaa", topic="old")),
     )
-    assert plan.changes == ()
-    (guard,) = plan.guards
-    assert guard.kind is GuardKind.TOPIC_CHANGED
-    assert guard.subject == f"{INST}/GID_aaa"
-    assert "'new'" in guard.message and "'old'" in guard.message
-    assert not guard.refuses
+    assert plan.changes == () and plan.guards == ()
+    (difference,) = plan.not_in_place
+    assert (difference.group_id, difference.attribute) == ("GID_aaa", "topic")
+    assert (difference.current, difference.desired) == ("old", "new")
+    assert plan.has_differences and not plan.has_changes
+    assert plan.summary.not_in_place == 1
+    assert plan.refusals() == []
+
+
+def test_changed_topic_follows_the_targets() -> None:
+    plan = plan_of(
+        desired(instance(INST, group("GID_aaa", topic="new"), "GID_bbb")),
+        [inventory(INST, ["GID_aaa", "GID_bbb"])],
+        state(resource(INST, "GID_aaa", topic="old"), (INST, "GID_bbb")),
+        PlanOptions(targets=(f"{INST}/GID_bbb",)),
+    )
+    assert plan.not_in_place == ()
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ config loader, local state and the emulator."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,58 @@ def test_empty_namespaced_instance_declared_shared_is_noted(
         "planned as declared (independent_naming: false)" in result.out
     )
     assert cloud(emulator) == set()
+
+
+# --- a changed topic ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def topic_changed(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GID_orders was created with topic orders; the file now says shadow."""
+    emulator.store.add_topic(INST, "shadow")
+    write_desired("{id: GID_orders, topic: orders}")
+    assert run_cli(capsys, "apply", "desired.yaml", "--auto-approve").code == 0
+    write_desired("{id: GID_orders, topic: shadow}")
+
+
+SHOWN = (
+    "  ! GID_orders  topic orders -> shadow: cannot be changed in place (revert it, or create "
+    "a GID under a new name)"
+)
+SUMMARY = (
+    "Plan: 0 to create, 0 to adopt, 0 to delete, 0 to forget; 1 cannot be applied in place; "
+    "0 unmanaged."
+)
+
+
+@pytest.mark.usefixtures("topic_changed")
+def test_changed_topic_is_a_difference_for_detailed_exitcode(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_cli(capsys, "plan", "desired.yaml", "--detailed-exitcode")
+    assert result.code == 2, result.err
+    assert result.out.splitlines() == [f"{INST} ({REGION})", SHOWN, "", SUMMARY]
+    as_json = run_cli(capsys, "plan", "desired.yaml", "--format", "json")
+    document = json.loads(as_json.out)
+    assert document["summary"]["not_in_place"] == 1
+    assert [d["group_id"] for d in document["not_in_place"]] == ["GID_orders"]
+
+
+@pytest.mark.usefixtures("topic_changed")
+def test_apply_reports_a_changed_topic_as_not_applied(
+    emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    applied = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
+    assert applied.code == 0, applied.err
+    assert SHOWN in applied.out
+    assert (
+        f"Not applied: {INST}/GID_orders topic orders -> shadow: cannot be changed in place"
+        in applied.out
+    )
+    assert run_cli(capsys, "plan", "desired.yaml", "-o", "plan.json").code == 0
+    saved = run_cli(capsys, "apply", "plan.json")
+    assert saved.code == 0, saved.err
+    assert f"Not applied: {INST}/GID_orders topic orders" in saved.out
+    assert cloud(emulator) == {"GID_orders"}

@@ -14,7 +14,7 @@ from reconciler.plan.model import Plan
 from reconciler.render.json import render_json
 from reconciler.render.markdown import MAX_CHARS, render_markdown
 from reconciler.render.text import render_text
-from tests.plan.helpers import desired, group, instance, inventory, plan_of, state
+from tests.plan.helpers import desired, group, instance, inventory, plan_of, resource, state
 
 from .sample import empty_plan, sample_plan
 
@@ -54,8 +54,8 @@ def test_text_shows_every_symbol_and_ends_with_the_summary() -> None:
     text = render_text(sample_plan())
     lines = text.splitlines()
     assert (
-        lines[-1]
-        == "Plan: 4 to create, 1 to adopt, 5 to delete, 1 to forget, 1 to update; 1 unmanaged."
+        lines[-1] == "Plan: 4 to create, 1 to adopt, 5 to delete, 1 to forget, 1 to update; "
+        "1 cannot be applied in place; 1 unmanaged."
     )
     for symbol in (
         "+ GID_new",
@@ -63,6 +63,7 @@ def test_text_shows_every_symbol_and_ends_with_the_summary() -> None:
         "= GID_adopted",
         "~ GID_vanished",
         "* GID_guarded",
+        "! GID_kept       topic orders -> orders-v2: cannot be changed in place",
     ):
         assert any(line.strip().startswith(symbol) for line in lines), symbol
     assert "\x1b[" not in text
@@ -71,6 +72,27 @@ def test_text_shows_every_symbol_and_ends_with_the_summary() -> None:
 
 def test_no_changes_says_so() -> None:
     assert render_text(empty_plan()).splitlines()[-1] == "No changes."
+
+
+def test_a_changed_topic_alone_is_a_difference_not_no_changes() -> None:
+    plan = plan_of(
+        desired(instance("post-cn-x0001", group("GID_orders", topic="shadow"))),
+        [inventory("post-cn-x0001", ["GID_orders"])],
+        state(resource("post-cn-x0001", "GID_orders", topic="orders")),
+    )
+    assert (plan.has_changes, plan.has_differences) == (False, True)
+    lines = render_text(plan).splitlines()
+    assert lines == [
+        "post-cn-x0001 (cn-hangzhou)",
+        "  ! GID_orders  topic orders -> shadow: cannot be changed in place (revert it, or "
+        "create a GID under a new name)",
+        "",
+        "Plan: 0 to create, 0 to adopt, 0 to delete, 0 to forget; 1 cannot be applied in "
+        "place; 0 unmanaged.",
+    ]
+    markdown = render_markdown(plan)
+    assert "**Plan: 0 to create, 0 to adopt, 0 to delete, 0 to forget; 1 cannot" in markdown
+    assert "! GID_orders  # topic orders -> shadow: cannot be changed in place" in markdown
 
 
 def test_json_is_the_documented_shape() -> None:
@@ -83,7 +105,18 @@ def test_json_is_the_documented_shape() -> None:
         "forget": 1,
         "update": 1,
         "unmanaged": 1,
+        "not_in_place": 1,
     }
+    assert document["not_in_place"] == [
+        {
+            "region": "cn-hangzhou",
+            "instance_id": "post-cn-test0001",
+            "group_id": "GID_kept",
+            "attribute": "topic",
+            "current": "orders",
+            "desired": "orders-v2",
+        }
+    ]
     assert document["appliable"] is False
     assert "inventory_group_ids" not in document
     change = document["changes"][0]
