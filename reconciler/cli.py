@@ -7,8 +7,10 @@ Subcommands live in ``reconciler.commands.<module>`` and are imported only when 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import IO, Any
 
 import click
@@ -31,6 +33,9 @@ COMMANDS: dict[str, str] = {
 }
 
 EXIT_ERROR = 1
+DEBUG_ENV = "RECONCILER_DEBUG"
+# The client's logger (named here, not imported: the root must not load the cloud package).
+CLOUD_LOGGER = "reconciler.cloud"
 EXIT_INTERRUPTED = 130
 
 
@@ -112,11 +117,47 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="reconciler")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar=DEBUG_ENV,
+    help=f"Log every API call (secrets masked) on stderr; also ${DEBUG_ENV}=1.",
+)
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, debug: bool) -> None:
     """Declarative reconciler for the Group IDs of Alibaba Cloud MQTT instances."""
     if ctx.invoked_subcommand is None:
         raise MissingCommandError(ctx.get_help())
+    ctx.call_on_close(show_cloud_log(logging.DEBUG if debug else logging.INFO))
+
+
+class _StderrLines(logging.Handler):
+    """One line on stderr per record, looked up at each write (tests swap the stream)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad log call must not break a command
+            self.handleError(record)
+            return
+        prefix = "debug: " if record.levelno <= logging.DEBUG else ""
+        click.echo(prefix + " ".join(message.splitlines()), err=True)
+
+
+def show_cloud_log(level: int) -> Callable[[], None]:
+    """Show the cloud client's retries and pacing waits (INFO) or every call (DEBUG, the
+    client masks secrets) on stderr for one command; returns the undo."""
+    logger = logging.getLogger(CLOUD_LOGGER)
+    handler = _StderrLines(level)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+    return undo
 
 
 def main(argv: list[str] | None = None) -> Any:

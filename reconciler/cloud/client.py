@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
@@ -85,6 +86,9 @@ _MIN_REDACTED_LENGTH = 4
 _MAX_REASON_CHARS = 200
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+# Pacing waits shorter than this are the normal rhythm, not worth a line.
+PACING_NOTE_MIN_WAIT = 1.0
+PACING_NOTE_INTERVAL = 10.0
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -121,6 +125,8 @@ class OnsMqttClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._buckets = _buckets(rate_limits, clock)
+        self._pacing_noted: dict[str, float] = {}
+        self._pacing_lock = threading.Lock()
         self._redactions = _redaction_forms(credentials.secret_values())
         self._session = requests.Session()
         # Our own retry loop re-signs each attempt; urllib3 must not resend a signed request.
@@ -237,22 +243,31 @@ class OnsMqttClient:
             raise ValueError(f"unknown action {action!r}")
         bucket = self._buckets.get(action)
         if bucket is not None:
-            self._take_token(bucket, deadline=None)
+            self._take_token(action, bucket, deadline=None)
         started = self._clock()
         attempt = 1
         while True:
             try:
                 return self._attempt(action, params, attempt)
             except CloudError as err:
-                if not is_retryable(err) or attempt >= self.retry.max_attempts:
+                attempts = self.retry.attempts_for(refused=_connection_refused(err))
+                if not is_retryable(err) or attempt >= attempts:
                     raise
                 delay = self.retry.backoff(attempt, self._rng)
                 deadline = started + self.retry.deadline
                 if self._clock() + delay > deadline:
                     raise
-                log.debug("%s: retrying in %.3fs after %s", action, delay, _short(err))
+                # Said at WARNING so a command shows it: a silent wait looks like a hang.
+                log.warning(
+                    "%s: %s, retrying in %.1fs (attempt %d of %d)",
+                    action,
+                    _short(err),
+                    delay,
+                    attempt + 1,
+                    attempts,
+                )
                 self._sleep(delay)
-                if bucket is not None and not self._take_token(bucket, deadline=deadline):
+                if bucket is not None and not self._take_token(action, bucket, deadline=deadline):
                     raise
             attempt += 1
 
@@ -276,13 +291,27 @@ class OnsMqttClient:
                 return 0
             raise
 
-    def _take_token(self, bucket: TokenBucket, *, deadline: float | None) -> bool:
+    def _take_token(self, action: str, bucket: TokenBucket, *, deadline: float | None) -> bool:
         while not bucket.try_acquire():
             wait = max(bucket.wait_time(), 0.001)
             if deadline is not None and self._clock() + wait > deadline:
                 return False
+            self._say_pacing(action, bucket, wait)
             self._sleep(wait)
         return True
+
+    def _say_pacing(self, action: str, bucket: TokenBucket, wait: float) -> None:
+        """Log a long pacing wait at INFO, at most once per ``PACING_NOTE_INTERVAL`` per
+        action: many threads wait on one bucket, and one line says enough."""
+        if wait < PACING_NOTE_MIN_WAIT or not log.isEnabledFor(logging.INFO):
+            return
+        now = self._clock()
+        with self._pacing_lock:
+            last = self._pacing_noted.get(action)
+            if last is not None and now - last < PACING_NOTE_INTERVAL:
+                return
+            self._pacing_noted[action] = now
+        log.info("%s: waiting %.0fs for the %s rate limit", action, wait, bucket.rate)
 
     def _attempt(self, action: str, params: Mapping[str, str], attempt: int) -> dict[str, Any]:
         creds = self.credentials
@@ -455,4 +484,25 @@ def _root_cause(exc: BaseException) -> str:
 def _short(err: CloudError) -> str:
     if isinstance(err, CloudApiError):
         return f"{err.code} (HTTP {err.status})"
-    return str(err)
+    if _connection_refused(err):
+        return "connection refused"
+    text = str(err)
+    return text.removeprefix(f"{err.action}: ") if err.action else text
+
+
+def _connection_refused(err: BaseException) -> bool:
+    """Whether nothing listens at the endpoint (the cause chain holds ECONNREFUSED)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [err]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        for inner in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+            if isinstance(inner, BaseException):
+                pending.append(inner)
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return False

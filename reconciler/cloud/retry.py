@@ -17,16 +17,22 @@ _SHARED_RNG = random.Random()
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """``max_attempts`` counts the first try; ``deadline`` (seconds) bounds attempts and waits."""
+    """``max_attempts`` counts the first try; ``deadline`` (seconds) bounds attempts and waits.
+
+    A refused connection (nothing listens at the endpoint: a wrong URL or port, a stopped
+    emulator) rarely heals within a minute, unlike a reset, a timeout or a 5xx, so it gets only
+    ``refused_attempts`` tries: the user hears of the typo in about a second, not after 40.
+    """
 
     max_attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 20.0
     deadline: float = 120.0
+    refused_attempts: int = 3
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        if self.max_attempts < 1 or self.refused_attempts < 1:
+            raise ValueError("max_attempts and refused_attempts must be at least 1")
         if self.base_delay < 0 or self.max_delay < 0 or self.deadline <= 0:
             raise ValueError("delays must be >= 0 and the deadline > 0")
 
@@ -39,6 +45,10 @@ class RetryPolicy:
         ceiling = self.backoff_ceiling(retry_number)
         generator = rng if rng is not None else _SHARED_RNG
         return generator.uniform(0.0, ceiling)
+
+    def attempts_for(self, *, refused: bool) -> int:
+        """How many tries a call gets, the first included."""
+        return min(self.max_attempts, self.refused_attempts) if refused else self.max_attempts
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
