@@ -88,9 +88,11 @@ def to_cloud_group(record: GroupIdRecord, instance_id: str | None = None) -> Clo
     return construct_trusted(CloudGroup, _CLOUD_GROUP_FIELDS, values)
 
 
-def split_listing(
-    region: str, instance_id: str, records: Iterable[GroupIdRecord]
-) -> tuple[InstanceInventory, dict[InstanceRef, list[CloudGroup]]]:
+# An instance's own inventory, and the GIDs its listing showed of other instances.
+_Listing = tuple[InstanceInventory, dict[InstanceRef, list[CloudGroup]]]
+
+
+def split_listing(region: str, instance_id: str, records: Iterable[GroupIdRecord]) -> _Listing:
     """The instance's own GIDs, and those of other instances a shared-namespace listing may
     include (the service lists across such instances): never count those as ours."""
     own: list[CloudGroup] = []
@@ -120,33 +122,52 @@ def refresh(
     refs = declared_refs + state_refs
     strict = set(declared_refs)
 
-    def one(ref: InstanceRef) -> tuple[InstanceInventory, dict[InstanceRef, list[CloudGroup]]]:
+    def one(ref: InstanceRef) -> _Listing | NotFoundError:
         region, instance_id = ref
         try:
             records = client_for(region).list_group_ids(instance_id)
         except NotFoundError as err:
             if ref in strict:
-                raise PlanError(
-                    f"instance {instance_id} ({region}) is declared but the cloud does not "
-                    f"know it: {err.code}"
-                ) from err
+                return err  # every unknown instance is named at once, below
             records = []
         return split_listing(region, instance_id, records)
 
     inventories: dict[InstanceRef, InstanceInventory] = {}
     naming: dict[InstanceRef, bool] = {}
     seen_elsewhere: dict[InstanceRef, list[CloudGroup]] = defaultdict(list)
+    unknown: list[tuple[InstanceRef, NotFoundError]] = []
     if refs:
         with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(refs)))) as pool:
-            for ref, (inventory, others) in zip(refs, pool.map(one, refs), strict=True):
+            for ref, listing in zip(refs, pool.map(one, refs), strict=True):
+                if isinstance(listing, NotFoundError):
+                    unknown.append((ref, listing))
+                    continue
+                inventory, others = listing
                 inventories[ref] = inventory
                 if others:
                     # Only a shared-namespace listing names other instances.
                     naming[ref] = False
                 for other, groups in others.items():
                     seen_elsewhere[other].extend(groups)
+    if unknown:
+        raise _unknown_instances(unknown)
     _add_foreign(inventories, seen_elsewhere)
     return Refreshed(inventories=inventories, naming=naming)
+
+
+def _unknown_instances(unknown: Sequence[tuple[InstanceRef, NotFoundError]]) -> PlanError:
+    """One error naming every declared instance the cloud does not know."""
+    if len(unknown) == 1:
+        (((region, instance_id), err),) = unknown
+        return PlanError(
+            f"instance {instance_id} ({region}) is declared but the cloud does not know it: "
+            f"{err.code}"
+        )
+    named = ", ".join(f"{iid} ({region}): {err.code}" for (region, iid), err in unknown)
+    return PlanError(
+        f"{len(unknown)} declared instances are unknown to the cloud (fix their id or region "
+        f"in the file): {named}"
+    )
 
 
 def _add_foreign(

@@ -298,3 +298,16 @@ def test_instance_with_gids_needs_no_shared_listing(
     ).plan
     assert calls["list:None"] == 0
     assert plan.guards == ()
+
+
+def test_every_unknown_declared_instance_is_named_in_one_error(client_for: ClientFor) -> None:
+    want = desired(
+        instance("post-cn-missing1", "GID_aaa"), instance(INST), instance("post-cn-missing2")
+    )
+    with pytest.raises(PlanError) as info:
+        build_plan(want, None, client_for, PlanOptions(), META)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("2 declared instances are unknown to the cloud")
+    assert "post-cn-missing1 (cn-hangzhou): BIZ_INSTANCE_NOT_FOUND" in message
+    assert "post-cn-missing2 (cn-hangzhou): BIZ_INSTANCE_NOT_FOUND" in message
