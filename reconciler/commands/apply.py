@@ -31,6 +31,7 @@ from reconciler.apply import (
 from reconciler.commands.connect import CloudSession, cloud_session
 from reconciler.commands.options import (
     GuardFlags,
+    check_target_instances,
     endpoint_option,
     format_option,
     guard_options,
@@ -135,6 +136,7 @@ def apply_command(
     return _apply_file(
         file,
         options=guards.plan_options(),
+        options_targets=guards.targets,
         auto_approve=auto_approve,
         endpoint=endpoint,
         settings=settings,
@@ -149,13 +151,14 @@ def _apply_file(
     file: Path,
     *,
     options: PlanOptions,
+    options_targets: tuple[str, ...],
     auto_approve: bool,
     endpoint: str | None,
     settings: RunSettings,
     out: Output,
 ) -> int:
     desired = load_desired(file)
-    with _session(desired, endpoint, out) as (backend, cloud, observer):
+    with _session(desired, endpoint, out, targets=options_targets) as (backend, cloud, observer):
 
         def plan_now(state: StateDocument | None) -> Plan:
             built = make_plan(
@@ -205,17 +208,22 @@ def _apply_saved(
 
 @contextmanager
 def _session(
-    desired: DesiredState, endpoint: str | None, out: Output
+    desired: DesiredState, endpoint: str | None, out: Output, *, targets: tuple[str, ...] = ()
 ) -> Iterator[tuple[StateBackend, CloudSession, ApplyObserver]]:
-    """The state backend, the cloud and the progress display, for either way in."""
-    with (
-        state_backend(desired) as backend,
-        cloud_session(desired.provider, endpoint=endpoint, instances=desired.instances) as cloud,
-        out.progress() as observer,
-    ):
-        if cloud.embedded:
-            out.note(f"Using the {cloud.endpoint_label}.")
-        yield backend, cloud, observer
+    """The state backend, the cloud and the progress display, for either way in; every
+    argument is checked before the first line is written."""
+    with state_backend(desired) as backend:
+        check_target_instances(desired, targets, backend.read)
+        with (
+            cloud_session(
+                desired.provider, endpoint=endpoint, instances=desired.instances
+            ) as cloud,
+            out.progress() as observer,
+        ):
+            cloud.check()
+            if cloud.embedded:
+                out.note(f"Using the {cloud.endpoint_label}.")
+            yield backend, cloud, observer
 
 
 # --- inputs -------------------------------------------------------------------------------------

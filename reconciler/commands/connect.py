@@ -63,6 +63,10 @@ class CloudSession:
             self._credentials = resolve_credentials(profile=self._profile)
         return self._credentials
 
+    def check(self) -> None:
+        """Resolve the credentials now, so a missing key is reported before any output."""
+        self.credentials()
+
     def client(self, region: str) -> OnsMqttClient:
         with self._lock:
             found = self._clients.get(region)
@@ -141,6 +145,10 @@ def cloud_session(
             rate_limits=rate_limits,
         )
     else:
+        if chosen is not None:
+            from reconciler.cloud.endpoints import normalise_endpoint  # noqa: PLC0415
+
+            normalise_endpoint(chosen)  # a bad URL is reported before any work, not at a call
         label = chosen if chosen is not None else f"ons.{provider.region}.aliyuncs.com"
         session = CloudSession(
             endpoint=chosen,

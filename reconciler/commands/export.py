@@ -48,6 +48,7 @@ def export_command(
     chosen_region = region or DEFAULT_REGION
     provider = ProviderConfig(region=chosen_region, endpoint=endpoint)
     with cloud_session(provider, endpoint=endpoint) as session:
+        session.check()
         records = session.client(chosen_region).list_group_ids(instance_id)
     mine = [record for record in records if record.instance_id in (instance_id, "")]
     naming = mine[0].independent_naming if mine else None

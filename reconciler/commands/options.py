@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from reconciler.models import DesiredState
+    from reconciler.models import DesiredState, StateDocument
     from reconciler.plan.options import PlanOptions
     from reconciler.state.base import LockInfo, OnWait, StateBackend
 
@@ -270,6 +270,7 @@ def guard_options(function: F) -> F:
             "targets",
             multiple=True,
             metavar="KEY",
+            callback=_targets,
             help="Plan only INSTANCE_ID/GROUP_ID, or a whole INSTANCE_ID (repeatable).",
         ),
         click.option(
@@ -306,3 +307,37 @@ def _keys(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
     return values
+
+
+def _targets(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    for value in values:
+        instance_id, sep, group_id = value.partition("/")
+        if not instance_id or (sep and (not group_id or "/" in group_id)):
+            raise click.BadParameter(
+                f"{value!r} is not INSTANCE_ID or INSTANCE_ID/GROUP_ID", ctx=ctx, param=param
+            )
+    return values
+
+
+def check_target_instances(
+    desired: DesiredState, targets: Sequence[str], read_state: Callable[[], StateDocument | None]
+) -> None:
+    """Refuse a ``--target`` naming an instance neither in the file nor in the state, before
+    any output, lock or listing (the plan checks it again; a GID can only be checked there,
+    against the cloud). The state is read, without the lock, only when a target names an
+    instance the file does not declare."""
+    declared = {instance.instance_id for instance in desired.instances}
+    unknown = [t for t in targets if t.partition("/")[0] not in declared]
+    if not unknown:
+        return
+    state = read_state()
+    recorded = {r.instance_id for r in state.resources} if state is not None else set()
+    for target in unknown:
+        instance_id = target.partition("/")[0]
+        if instance_id not in recorded:
+            raise click.UsageError(
+                f"--target {target}: instance {instance_id} is neither declared in the file "
+                "nor in the state"
+            )

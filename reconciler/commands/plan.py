@@ -21,6 +21,7 @@ import click
 from reconciler import __version__
 from reconciler.commands.options import (
     GuardFlags,
+    check_target_instances,
     endpoint_option,
     format_option,
     guard_options,
@@ -132,9 +133,11 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
     options = request.guards.plan_options(refresh_only=request.refresh_only)
     backend = open_backend(desired.backend, base_dir=Path.cwd())
     try:
+        check_target_instances(desired, request.guards.targets, backend.read)
         with cloud_session(
             desired.provider, endpoint=request.endpoint, instances=desired.instances
         ) as session:
+            session.check()
             if session.embedded:
                 say(f"Using the {session.endpoint_label}.")
             lock = (
