@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.commands.options import endpoint_option, writable_place, write_file
+from reconciler.commands.options import endpoint_option, output_file_option, write_file
 from reconciler.config.export import DEFAULT_SCHEMA_REF, render_export
 from reconciler.config.loader import load_desired_text_result
 from reconciler.models import DEFAULT_REGION, ProviderConfig
@@ -28,16 +28,9 @@ def schema_ref_for(output: Path | None, cwd: Path) -> str:
 @click.option("--instance", "instance_id", required=True, help="Instance id to list.")
 @click.option("--region", default=None, help=f"Region of the instance [default: {DEFAULT_REGION}].")
 @endpoint_option("API endpoint URL, or 'embedded'; overrides $RECONCILER_ENDPOINT.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    callback=writable_place,
-    help="Write to this file instead of standard output.",
-)
+@output_file_option("Write to this file instead of standard output.", hidden_alias="--output")
 def export_command(
-    instance_id: str, region: str | None, endpoint: str | None, output: Path | None
+    instance_id: str, region: str | None, endpoint: str | None, out: Path | None
 ) -> int:
     """List an instance's GIDs and write a desired-state file declaring exactly them.
 
@@ -57,15 +50,15 @@ def export_command(
         region=chosen_region,
         group_ids=[record.group_id for record in mine],
         independent_naming=naming,
-        schema_ref=schema_ref_for(output, Path.cwd()),
+        schema_ref=schema_ref_for(out, Path.cwd()),
     )
     # The promise is a file `validate` accepts: check it before anyone relies on it.
-    load_desired_text_result(export.text, str(output or "<export>"), expand_env=False)
+    load_desired_text_result(export.text, str(out or "<export>"), expand_env=False)
     for name in export.skipped:
         click.echo(f"warning: left out {name!r}: not a valid Group ID name", err=True)
-    if output is None:
+    if out is None:
         click.echo(export.text, nl=False)
     else:
-        write_file(output, export.text)
-        click.echo(f"wrote {output} ({export.group_count} groups of {instance_id})", err=True)
+        write_file(out, export.text)
+        click.echo(f"wrote {out} ({export.group_count} groups of {instance_id})", err=True)
     return 0

@@ -17,11 +17,11 @@ from reconciler.commands.connect import cloud_session
 from reconciler.commands.options import (
     config_option,
     endpoint_option,
+    load_config,
     lock_timeout_option,
     lock_wait_printer,
     state_backend,
 )
-from reconciler.config import load_desired
 from reconciler.errors import StateError
 from reconciler.models import DesiredInstance, DesiredState, StateResource, parse_key_text
 from reconciler.state import new_state
@@ -44,7 +44,7 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="KEY") from exc
 
-    desired = load_desired(config)
+    desired = load_config(config)
     instance = _declared_instance(desired, instance_id, config)
     declared = next((g for g in instance.groups if g.group_id == group_id), None)
     resource_key = instance.key(group_id)

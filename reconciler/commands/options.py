@@ -49,10 +49,22 @@ def config_option(
 
 def open_state(config: Path) -> tuple[DesiredState, StateBackend]:
     """Load the desired-state file and open the backend it names."""
-    from reconciler.config import load_desired  # noqa: PLC0415
-
-    desired = load_desired(config)
+    desired = load_config(config)
     return desired, state_backend(desired)
+
+
+def load_config(config: Path) -> DesiredState:
+    """Load the ``-c/--config`` file; when the default name is missing, say how to name one
+    (someone running ``state list`` in the wrong directory does not know the default)."""
+    from reconciler.config import load_desired  # noqa: PLC0415
+    from reconciler.errors import ConfigError  # noqa: PLC0415
+
+    try:
+        return load_desired(config)
+    except ConfigError as err:
+        if str(config) == DEFAULT_CONFIG and not config.exists():
+            raise click.ClickException(f"{err} (pass -c/--config FILE)") from err
+        raise
 
 
 def state_backend(desired: DesiredState) -> StateBackend:
@@ -72,18 +84,41 @@ def endpoint_option(
     return click.option("--endpoint", default=None, metavar="URL", help=help)
 
 
-def output_file_option(help: str) -> Decorator:
+def output_file_option(help: str, *, hidden_alias: str | None = None) -> Decorator:
     """``-o/--out FILE``, passed as ``out: Path | None``; a missing directory is a usage
-    error found before any work is done, not after a whole plan or listing."""
-    return click.option(
-        "-o",
-        "--out",
-        "out",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        callback=writable_place,
-        help=help,
-    )
+    error found before any work is done, not after a whole plan or listing. ``hidden_alias``
+    (e.g. ``--output``) keeps an older spelling working without listing it in --help."""
+    path_type = click.Path(dir_okay=False, path_type=Path)
+
+    def decorate(function: F) -> F:
+        decorated = function
+        if hidden_alias is not None:
+
+            @functools.wraps(function)
+            def merged(*args: Any, out: Path | None, out_alias: Path | None, **kwargs: Any) -> Any:
+                if out is not None and out_alias is not None:
+                    raise click.UsageError(f"give -o/--out or {hidden_alias}, not both")
+                return function(*args, out=out if out is not None else out_alias, **kwargs)
+
+            decorated = click.option(
+                hidden_alias,
+                "out_alias",
+                type=path_type,
+                default=None,
+                hidden=True,
+                callback=writable_place,
+            )(merged)
+        return click.option(
+            "-o",
+            "--out",
+            "out",
+            type=path_type,
+            default=None,
+            callback=writable_place,
+            help=help,
+        )(decorated)
+
+    return decorate
 
 
 def writable_place(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:

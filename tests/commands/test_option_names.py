@@ -1,0 +1,68 @@
+"""One spelling for the same thing across commands, and a hint when the default config is
+missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+from tests.apply.helpers import run_cli
+from tests.fixtures.emulator import RunningEmulator
+
+
+@pytest.mark.parametrize("spelling", ["-o", "--out", "--output"])
+def test_export_takes_out_like_plan_and_keeps_output_as_an_alias(
+    spelling: str, workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(
+        capsys, "export", "--instance", emulator.instance_id, spelling, "exported.yaml"
+    )
+    assert result.code == 0, result.err
+    assert (workdir / "exported.yaml").read_text(encoding="utf-8").startswith("# yaml-language")
+
+
+def test_export_help_lists_out_not_the_alias() -> None:
+    text = CliRunner().invoke(cli, ["export", "--help"]).output
+    assert "-o, --out FILE" in text
+    assert "--output" not in text
+    plan_help = CliRunner().invoke(cli, ["plan", "--help"]).output
+    assert "-o, --out FILE" in plan_help
+
+
+def test_export_refuses_both_spellings_at_once(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(
+        capsys, "export", "--instance", emulator.instance_id, "-o", "a.yaml", "--output", "b.yaml"
+    )
+    assert result.code == 1
+    assert "not both" in result.err
+
+
+@pytest.mark.parametrize(
+    "args", [["state", "list"], ["import", "post-cn-test0001/GID_abcd"], ["force-unlock", "x"]]
+)
+def test_a_missing_default_config_says_how_to_name_one(
+    args: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, *args)
+    assert result.code == 1
+    assert result.err.startswith("Error: reconciler.yaml: cannot read the file")
+    assert result.err.rstrip().endswith("(pass -c/--config FILE)")
+
+
+def test_a_missing_named_config_has_no_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, "state", "list", "-c", "other.yaml")
+    assert result.code == 1
+    assert "other.yaml: cannot read the file" in result.err
+    assert "pass -c" not in result.err
