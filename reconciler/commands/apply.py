@@ -103,7 +103,7 @@ def apply_command(
 ) -> int:
     """Apply FILE (a desired-state file: plan, show, ask) or PLANFILE (a saved plan from
     `reconciler plan -o`: applied as reviewed, refused if anything moved since). --target and
-    the --allow-*/--skip-* guard flags only apply to a desired file.
+    the --allow-*/--skip-* guard flags apply only to a desired file.
 
     Exit codes: 0 done (or no changes), 1 error or some action failed (the report says what
     was done and what not; run it again to finish), 130 interrupted by Ctrl-C.
@@ -127,8 +127,9 @@ def apply_command(
     if saved is not None:
         given = guards.given()
         if given:
+            verb = "only applies" if len(given) == 1 else "only apply"
             raise click.UsageError(
-                f"{', '.join(given)} only apply when planning from a desired file; "
+                f"{', '.join(given)} {verb} when planning from a desired file; "
                 "a saved plan is applied as reviewed: plan again with the flag"
             )
         return _apply_saved(saved, file, endpoint, settings, out)

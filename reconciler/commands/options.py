@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
@@ -183,6 +183,28 @@ def lock_timeout_option(function: F) -> F:
     )(function)
 
 
+class StrictBool(click.ParamType[bool]):
+    """true/false (also 1/0, yes/no, on/off, any case), and an error that says so: click's
+    BOOL lists its whole vocabulary, the empty string first."""
+
+    name = "boolean"
+    _VALUES: ClassVar[Mapping[str, bool]] = {
+        "true": True, "1": True, "yes": True, "on": True,
+        "false": False, "0": False, "no": False, "off": False,
+    }  # fmt: skip
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bool:
+        if isinstance(value, bool):
+            return value
+        found = self._VALUES.get(str(value).strip().lower())
+        if found is None:
+            self.fail(f"{value!r}: expected true or false", param, ctx)
+        return found
+
+
+STRICT_BOOL = StrictBool()
+
+
 def lock_options(help: str = "Take the state lock while reading.") -> Decorator:
     """``--lock[=BOOL]`` (so ``--lock=false`` works, as in Terraform), ``--no-lock`` (the
     same as ``--lock=false``) and ``--lock-timeout``; the command receives ``lock: bool``
@@ -203,7 +225,7 @@ def lock_options(help: str = "Take the state lock while reading.") -> Decorator:
         return click.option(
             "--lock",
             "lock",
-            type=click.BOOL,
+            type=STRICT_BOOL,
             default=True,
             is_flag=False,
             flag_value=True,

@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from reconciler.cloud.error_codes import error_class_for
+from reconciler.errors import RetryableApiError
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.plan.planfile import plan_document
 
@@ -146,8 +148,23 @@ def render_result_text(result: ApplyResultView, *, color: bool = False) -> str:
         )
     elif done:
         lines.append(f"Everything done is recorded in the state (serial {result.state_serial}).")
-    lines.append("Run the apply again to finish; it picks up where this one stopped.")
+    if all(_transient(outcome) for outcome in failed):
+        lines.append("Run the apply again to finish; it picks up where this one stopped.")
+    else:
+        # Running again only repeats a hard error (a missing topic, a bad key, a parameter).
+        lines.append(
+            "Fix the cause above and run the apply again; it picks up where this one stopped."
+        )
     return "\n".join(lines) + "\n"
+
+
+def _transient(outcome: OutcomeView) -> bool:
+    """A failure that may pass by itself: throttling, a 5xx, a lost connection (no Code)."""
+    if outcome.error_code is None:
+        message = outcome.error_message or ""
+        return not message.startswith("unexpected ")
+    # The status is not kept with the outcome; 5xx answers carry codes listed as retryable.
+    return issubclass(error_class_for(outcome.error_code, 400), RetryableApiError)
 
 
 def result_document(result: ApplyResultView) -> dict[str, Any]:

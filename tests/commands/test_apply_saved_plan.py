@@ -171,4 +171,4 @@ def test_guard_flags_are_refused_with_a_saved_plan(
     save_plan(capsys)
     result = run_cli(capsys, "apply", "plan.json", "--allow-mass-delete")
     assert result.code == 1
-    assert "--allow-mass-delete only apply when planning from a desired file" in result.err
+    assert "--allow-mass-delete only applies when planning from a desired file" in result.err

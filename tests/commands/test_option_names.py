@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from tests.apply.helpers import run_cli
+from tests.apply.helpers import run_cli, write_desired
 from tests.fixtures.emulator import RunningEmulator
 
 
@@ -66,3 +66,26 @@ def test_a_missing_named_config_has_no_hint(
     assert result.code == 1
     assert "other.yaml: cannot read the file" in result.err
     assert "pass -c" not in result.err
+
+
+def test_a_bad_lock_value_says_true_or_false(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_desired("GID_alpha")
+    result = run_cli(capsys, "plan", "desired.yaml", "--lock", "maybe")
+    assert result.code == 1
+    assert "Invalid value for '--lock': 'maybe': expected true or false" in result.err
+    assert "Recognized" not in result.err
+    for value in ("FALSE", "no", "0", "off"):
+        assert run_cli(capsys, "plan", "desired.yaml", f"--lock={value}").code == 0, value
+
+
+def test_apply_of_a_missing_topic_says_fix_the_cause_not_just_run_again(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_desired("{id: GID_topical, topic: no-such-topic}")
+    result = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
+    assert result.code == 1
+    assert "BIZ_TOPIC_NOT_FOUND" in result.out
+    assert "Fix the cause above and run the apply again" in result.out
+    assert "Run the apply again to finish" not in result.out
