@@ -43,6 +43,7 @@ from reconciler.models import (
     StateResource,
     group_ids_fingerprint,
 )
+from reconciler.plan.desired_summary import summarize_desired
 from reconciler.plan.guards import (
     circuit_breaker,
     effective_naming,
@@ -203,6 +204,8 @@ def diff_plan(
             label: group_ids_fingerprint(names) for label, names in listed_sorted.items()
         },
         inventory_group_ids=listed_sorted,
+        desired_instances=summarize_desired(desired),
+        desired_safety=desired.safety,
         changes=tuple(changes),
         not_in_place=tuple(not_in_place),
         unmanaged=tuple(unmanaged),

@@ -10,7 +10,8 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from reconciler.models import FrozenModel, ResourceKey
+from reconciler.models import FrozenModel, ResourceKey, SafetyConfig
+from reconciler.plan.desired_summary import DesiredInstanceSummary
 
 PLAN_FORMAT_VERSION = 1
 
@@ -141,6 +142,10 @@ class Plan(FrozenModel):
     # "REGION/INSTANCE_ID" -> the GIDs listed at refresh time, so a stale plan can say which
     # GIDs appeared or vanished (saved plan files only; the JSON renderer leaves it out).
     inventory_group_ids: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # "REGION/INSTANCE_ID" -> the declared GIDs and their settings, and the safety settings,
+    # so a stale plan can say what changed in the desired file (saved plan files only).
+    desired_instances: dict[str, DesiredInstanceSummary] = Field(default_factory=dict)
+    desired_safety: SafetyConfig | None = None
 
     @property
     def summary(self) -> PlanSummary:

@@ -19,18 +19,21 @@ from pydantic import ValidationError
 
 from reconciler.errors import PlanError, PlanRefusedError
 from reconciler.models import DesiredState, InstanceInventory, StateDocument
+from reconciler.plan.desired_summary import explain_desired_change
 from reconciler.plan.model import PLAN_FORMAT_VERSION, Plan, PlanSummary
 from reconciler.schemadoc import schema_document
 
 DERIVED_FIELDS = ("summary", "appliable")
+# Recorded only to explain a stale plan: saved plan files carry them, --format json does not.
+EXPLANATION_FIELDS = ("inventory_group_ids", "desired_instances", "desired_safety")
 SCHEMA_ID = "https://reconciler.dev/schemas/plan.schema.json"
 _SHOWN_NAMES = 10
 
 
 def plan_document(plan: Plan, *, include_inventory: bool = True) -> dict[str, Any]:
-    """The saved-plan JSON as a dict; ``include_inventory=False`` leaves out the listed GIDs
-    (``--format json`` on stdout), which only serve to explain a stale plan."""
-    exclude = None if include_inventory else {"inventory_group_ids"}
+    """The saved-plan JSON as a dict; ``include_inventory=False`` leaves out the listed and
+    declared GIDs (``--format json`` on stdout), which only serve to explain a stale plan."""
+    exclude = None if include_inventory else set(EXPLANATION_FIELDS)
     document = plan.model_dump(mode="json", exclude=exclude)
     document["summary"] = plan.summary.model_dump(mode="json")
     document["appliable"] = not plan.refusals()
@@ -174,11 +177,7 @@ def check_fresh(
             "the plan (another apply or a state command ran)"
         )
     if ("desired_digest",) in changed_paths:
-        source = plan.desired_source or "the desired-state file"
-        reasons.append(
-            f"{source} changed since the plan (digest {plan.desired_digest[:12]} is now "
-            f"{desired.digest()[:12]})"
-        )
+        reasons.append(_desired_reason(plan, desired))
     for label in sorted(plan.inventory_fingerprints):
         if ("inventory", label) in changed_paths:
             reasons.append(_inventory_reason(plan, label, inventories.get(label)))
@@ -217,6 +216,22 @@ def _snapshot_now(
             for label in plan.inventory_fingerprints
         },
     }
+
+
+def _desired_reason(plan: Plan, desired: DesiredState) -> str:
+    source = plan.desired_source or "the desired-state file"
+    parts = (
+        explain_desired_change(plan.desired_instances, plan.desired_safety, desired)
+        if plan.desired_instances or plan.desired_safety is not None
+        else []
+    )
+    if parts:
+        return f"{source} changed since the plan: {'; '.join(parts)}"
+    # A plan saved without the record (or a change it does not cover): the digests only.
+    return (
+        f"{source} changed since the plan (digest {plan.desired_digest[:12]} is now "
+        f"{desired.digest()[:12]})"
+    )
 
 
 def _inventory_reason(plan: Plan, label: str, now: InstanceInventory | None) -> str:

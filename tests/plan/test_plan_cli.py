@@ -122,3 +122,21 @@ def test_apply_reports_a_changed_topic_as_not_applied(
     assert saved.code == 0, saved.err
     assert f"Not applied: {INST}/GID_orders topic orders" in saved.out
     assert cloud(emulator) == {"GID_orders"}
+
+
+# --- a stale saved plan explains what changed in the desired file ------------------------------
+
+
+def test_stale_plan_says_what_changed_in_the_desired_file(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_desired("GID_alpha", "GID_gamma")
+    assert run_cli(capsys, "plan", "desired.yaml", "-o", "plan.json").code == 0
+    write_desired("{id: GID_alpha, protect: true}", "GID_bravo")
+    result = run_cli(capsys, "apply", "plan.json")
+    assert result.code == 1
+    assert (
+        f"desired.yaml changed since the plan: {INST}: GID_bravo added, GID_gamma removed, "
+        "protect of GID_alpha changed (false -> true)"
+    ) in result.err
+    assert cloud(emulator) == set()

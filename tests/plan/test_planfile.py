@@ -10,12 +10,14 @@ import jsonschema
 import pytest
 
 from reconciler.errors import PlanError, PlanRefusedError
-from reconciler.models import DesiredState, InstanceInventory, StateDocument
+from reconciler.models import DesiredState, InstanceInventory, SafetyConfig, StateDocument
 from reconciler.plan.model import Plan
 from reconciler.plan.planfile import (
     check_fresh,
+    dumps_plan,
     ensure_appliable,
     load_plan,
+    loads_plan,
     plan_document,
     plan_json_schema,
     save_plan,
@@ -23,7 +25,7 @@ from reconciler.plan.planfile import (
 from reconciler.render.json import render_json
 from tests.render.sample import empty_plan, sample_plan
 
-from .helpers import INST, REGION, desired, instance, inventory, plan_of, state
+from .helpers import INST, OTHER, REGION, desired, group, instance, inventory, plan_of, state
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
 LABEL = f"{REGION}/{INST}"
@@ -139,3 +141,76 @@ def test_plan_on_no_state_stays_fresh_until_state_is_written() -> None:
     created = state(serial=0)
     assert check_fresh(plan, want, created, {LABEL: inv}) == []
     assert check_fresh(plan, want, state(serial=1), {LABEL: inv}) != []
+
+
+# --- what changed in the desired file ---------------------------------------------------------
+
+
+def _desired_reason(before: DesiredState, after: DesiredState) -> str:
+    invs = [inventory(i.instance_id) for i in before.instances]
+    plan = loads_plan(dumps_plan(plan_of(before, invs)))  # as saved and loaded
+    reasons = [r for r in check_fresh(plan, after, None, {}) if "changed since" in r]
+    assert len(reasons) == 1
+    return reasons[0]
+
+
+def test_stale_desired_file_says_which_gids_and_settings_changed() -> None:
+    before = desired(
+        instance(INST, "GID_keep", "GID_gone", group("GID_safe", topic="orders")),
+        instance(OTHER, group("GID_zzz", protect=True), "GID_www"),
+    )
+    after = desired(
+        instance(INST, "GID_keep", group("GID_safe", topic="shadow"), "GID_new"),
+        instance(OTHER, "GID_zzz", group("GID_www", description="the web")),
+    )
+    assert _desired_reason(before, after) == (
+        f"d.yaml changed since the plan: {INST}: GID_new added, GID_gone removed, topic of "
+        f"GID_safe changed (orders -> shadow); {OTHER}: protect of GID_zzz changed "
+        "(true -> false), description of GID_www changed"
+    )
+
+
+def test_stale_desired_file_names_instance_and_safety_changes() -> None:
+    before = desired(instance(INST, "GID_aaa"), instance(OTHER, "GID_bbb"))
+    after = desired(
+        instance(INST, "GID_aaa", ownership="exclusive", independent_naming=True),
+        instance("post-cn-test0003"),
+        safety=SafetyConfig(max_deletes=3),
+    )
+    assert _desired_reason(before, after) == (
+        "d.yaml changed since the plan: safety: max_deletes 10 -> 3; "
+        f"{INST}: ownership changed (managed -> exclusive), independent_naming changed "
+        f"(unset -> true); {OTHER}: instance removed ({REGION}); post-cn-test0003: instance "
+        f"added ({REGION})"
+    )
+
+
+def test_stale_desired_file_reordered_says_so() -> None:
+    before = desired(instance(INST, "GID_aaa", "GID_bbb"))
+    after = desired(instance(INST, "GID_bbb", "GID_aaa"))
+    assert _desired_reason(before, after).endswith(f"{INST}: the order of its GIDs changed")
+
+
+def test_many_changed_gids_are_counted_not_all_listed() -> None:
+    names = [f"GID_n{i:04d}" for i in range(25)]
+    reason = _desired_reason(desired(instance(INST)), desired(instance(INST, *names)))
+    assert reason.endswith("GID_n0009 and 15 more added")
+
+
+def test_plan_without_the_desired_record_falls_back_to_digests() -> None:
+    want = desired(instance(INST, "GID_aaa"))
+    plan = plan_of(want, [inventory(INST)]).model_copy(
+        update={"desired_instances": {}, "desired_safety": None}
+    )
+    (reason,) = check_fresh(plan, desired(instance(INST, "GID_bbb")), None, {LABEL: inventory()})
+    assert reason.startswith(f"d.yaml changed since the plan (digest {plan.desired_digest[:12]}")
+
+
+def test_desired_record_of_plain_gids_costs_about_their_names() -> None:
+    names = [f"GID_generated_{i:05d}" for i in range(20_000)]
+    plan = plan_of(desired(instance(INST, *names)), [inventory(INST, names)], state())
+    document = plan_document(plan)
+    listed = len(json.dumps(document["inventory_group_ids"], indent=2))
+    declared = len(json.dumps(document["desired_instances"], indent=2))
+    assert declared < 1.1 * listed
+    assert "desired_instances" not in json.loads(render_json(plan))

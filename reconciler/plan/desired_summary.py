@@ -1,0 +1,150 @@
+"""A compact record of the desired file a plan was made from, to say what changed since.
+
+A saved plan keeps its desired file's digest to refuse a stale plan; this record lets the
+refusal say *what* changed ("post-cn-a: GID_x added; post-cn-b: protect of GID_z changed")
+instead of only that the digest moved. Per instance it keeps the GID names in file order and
+the settings of only the GIDs that have any (most have none), so 100,000 plain GIDs cost about
+what their names do. Nothing in a desired instance is secret (the backend, which may hold a
+DSN, is not recorded). No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import Field
+
+from reconciler.models import DesiredGroup, DesiredState, FrozenModel, SafetyConfig
+from reconciler.plan.options import inventory_label
+
+# Settings shown by name, in this order; a group's omitted setting has its default.
+_GROUP_SETTINGS = ("topic", "protect", "absent", "description")
+_SHOWN_NAMES = 10
+
+Setting = str | bool
+
+
+class DesiredInstanceSummary(FrozenModel):
+    ownership: str = "managed"
+    independent_naming: bool | None = None
+    # In file order: the digest depends on it.
+    group_ids: tuple[str, ...] = ()
+    # Only GIDs with a setting off its default, and only those settings.
+    settings: dict[str, dict[str, Setting]] = Field(default_factory=dict)
+
+
+def summarize_desired(desired: DesiredState) -> dict[str, DesiredInstanceSummary]:
+    """``REGION/INSTANCE_ID`` -> its summary, for every declared instance."""
+    found: dict[str, DesiredInstanceSummary] = {}
+    for instance in desired.instances:
+        settings = {
+            group.group_id: values for group in instance.groups if (values := _settings(group))
+        }
+        found[inventory_label(instance.region, instance.instance_id)] = (
+            DesiredInstanceSummary.model_construct(
+                ownership=instance.ownership,
+                independent_naming=instance.independent_naming,
+                group_ids=tuple(group.group_id for group in instance.groups),
+                settings=settings,
+            )
+        )
+    return found
+
+
+def _settings(group: DesiredGroup) -> dict[str, Setting]:
+    # Checked field by field: the common GID has none, and this runs for each of 100,000.
+    if group.topic is None and not group.protect and not group.absent and group.description is None:
+        return {}
+    values: dict[str, Setting | None] = {
+        "topic": group.topic,
+        "protect": group.protect or None,
+        "absent": group.absent or None,
+        "description": group.description,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def explain_desired_change(
+    before: Mapping[str, DesiredInstanceSummary],
+    safety_before: SafetyConfig | None,
+    desired: DesiredState,
+) -> list[str]:
+    """What changed, one part per instance (``post-cn-a: GID_x added, GID_y removed``) plus
+    one for the safety settings; empty when nothing recorded differs."""
+    after = summarize_desired(desired)
+    parts: list[str] = []
+    if safety_before is not None and safety_before != desired.safety:
+        parts.append(_safety_change(safety_before, desired.safety))
+    for label in sorted(before.keys() | after.keys()):
+        instance_id = label.partition("/")[2] or label
+        then, now = before.get(label), after.get(label)
+        if then is None:
+            parts.append(f"{instance_id}: instance added ({label.partition('/')[0]})")
+        elif now is None:
+            parts.append(f"{instance_id}: instance removed ({label.partition('/')[0]})")
+        else:
+            words = _instance_change(then, now)
+            if words:
+                parts.append(f"{instance_id}: {', '.join(words)}")
+    if not parts and list(before) != list(after):
+        parts.append("the order of the instances changed")
+    return parts
+
+
+def _instance_change(then: DesiredInstanceSummary, now: DesiredInstanceSummary) -> list[str]:
+    words: list[str] = []
+    for name in ("ownership", "independent_naming"):
+        old, new = getattr(then, name), getattr(now, name)
+        if old != new:
+            words.append(f"{name} changed ({_value(old)} -> {_value(new)})")
+    if then.group_ids == now.group_ids and then.settings == now.settings:
+        return words
+    old_names, new_names = set(then.group_ids), set(now.group_ids)
+    added = [g for g in now.group_ids if g not in old_names]
+    removed = [g for g in then.group_ids if g not in new_names]
+    if added:
+        words.append(f"{_names(added)} added")
+    if removed:
+        words.append(f"{_names(removed)} removed")
+    kept = [g for g in now.group_ids if g in old_names]
+    for setting in _GROUP_SETTINGS:
+        changed = [
+            g
+            for g in kept
+            if then.settings.get(g, {}).get(setting) != now.settings.get(g, {}).get(setting)
+        ]
+        if not changed:
+            continue
+        text = f"{setting} of {_names(changed)} changed"
+        if len(changed) == 1 and setting != "description":
+            old = then.settings.get(changed[0], {}).get(setting)
+            new = now.settings.get(changed[0], {}).get(setting)
+            text += f" ({_value(old, setting)} -> {_value(new, setting)})"
+        words.append(text)
+    if not words and then.group_ids != now.group_ids:
+        words.append("the order of its GIDs changed")
+    return words
+
+
+def _safety_change(then: SafetyConfig, now: SafetyConfig) -> str:
+    changed = [
+        f"{name} {getattr(then, name)} -> {getattr(now, name)}"
+        for name in SafetyConfig.model_fields
+        if getattr(then, name) != getattr(now, name)
+    ]
+    return f"safety: {', '.join(changed)}"
+
+
+def _value(value: Setting | None, setting: str | None = None) -> str:
+    if value is None:
+        return "false" if setting in ("protect", "absent") else "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_SHOWN_NAMES])
+    if len(names) > _SHOWN_NAMES:
+        shown += f" and {len(names) - _SHOWN_NAMES} more"
+    return shown
