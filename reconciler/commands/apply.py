@@ -247,15 +247,21 @@ def _read(file: Path) -> str:
 
 
 def _saved_plan(text: str, file: Path) -> Plan | None:
-    """A saved plan is a JSON object with the plan's fields; anything else is a desired file
-    (YAML may also start with ``{``, but then it is not JSON with ``desired_digest``)."""
-    if not text.lstrip().startswith("{"):
+    """A FILE named ``*.json``, or starting with ``{`` and not named ``*.yaml``/``*.yml``, is
+    taken for a saved plan, so a truncated or hand-damaged plan is reported as bad JSON
+    (line:column), not as a YAML syntax error. A valid JSON object without the plan's
+    ``desired_digest`` is a desired file in YAML's flow style, unless the name says ``.json``:
+    then the plan check says what is missing."""
+    suffix = file.suffix.lower()
+    named_json = suffix == ".json"
+    looks_json = text.lstrip().startswith("{") and suffix not in (".yaml", ".yml")
+    if not named_json and not looks_json:
         return None
     try:
         document = json.loads(text)
     except json.JSONDecodeError:
-        return None
-    if not isinstance(document, dict) or "desired_digest" not in document:
+        return loads_plan(text, str(file))  # raises, with line:column
+    if not named_json and (not isinstance(document, dict) or "desired_digest" not in document):
         return None
     return loads_plan(text, str(file))
 
