@@ -46,7 +46,6 @@ from reconciler.config import load_desired
 from reconciler.errors import ApplyError, PlanError
 from reconciler.models import DesiredState, StateDocument
 from reconciler.plan.model import Plan
-from reconciler.plan.options import PlanOptions
 from reconciler.plan.planfile import loads_plan
 from reconciler.ratelimit import Rate, parse_rate
 from reconciler.render.apply_result import (
@@ -136,8 +135,7 @@ def apply_command(
 
     return _apply_file(
         file,
-        options=guards.plan_options(),
-        options_targets=guards.targets,
+        guards=guards,
         auto_approve=auto_approve,
         endpoint=endpoint,
         settings=settings,
@@ -151,15 +149,15 @@ def apply_command(
 def _apply_file(
     file: Path,
     *,
-    options: PlanOptions,
-    options_targets: tuple[str, ...],
+    guards: GuardFlags,
     auto_approve: bool,
     endpoint: str | None,
     settings: RunSettings,
     out: Output,
 ) -> int:
     desired = load_desired(file)
-    with _session(desired, endpoint, out, targets=options_targets) as (backend, cloud, observer):
+    options = guards.plan_options()
+    with _session(desired, endpoint, out, targets=guards.targets) as (backend, cloud, observer):
 
         def plan_now(state: StateDocument | None) -> Plan:
             built = make_plan(
@@ -171,6 +169,8 @@ def _apply_file(
                 desired_source=str(file),
                 progress=out.note,
             )
+            for warning in guards.unmatched_warnings(built.plan):
+                out.note(warning)
             return built.plan
 
         def approve(plan: Plan) -> bool:

@@ -20,6 +20,7 @@ import click
 
 if TYPE_CHECKING:
     from reconciler.models import DesiredState, StateDocument
+    from reconciler.plan.model import Plan
     from reconciler.plan.options import PlanOptions
     from reconciler.state.base import LockInfo, OnWait, StateBackend
 
@@ -284,6 +285,22 @@ class GuardFlags:
             ("--allow-mass-delete", self.allow_mass_delete),
         )
         return [flag for flag, value in flags if value]
+
+    def unmatched_warnings(self, plan: Plan) -> list[str]:
+        """A warning for each ``--allow-protected-delete KEY`` that overrides nothing in
+        ``plan`` (a typo, or a GID no longer deleted): silently ignoring it hides the typo."""
+        from reconciler.plan.model import GuardKind  # noqa: PLC0415
+
+        protected = {
+            str(change.key)
+            for change in plan.changes
+            if any(guard.kind is GuardKind.PROTECTED for guard in change.guards)
+        }
+        return [
+            f"warning: --allow-protected-delete {key} matches no protected delete in this plan"
+            for key in self.allow_protected_delete
+            if key not in protected
+        ]
 
     def plan_options(self, *, refresh_only: bool = False) -> PlanOptions:
         from reconciler.plan.options import PlanOptions  # noqa: PLC0415

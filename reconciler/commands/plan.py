@@ -166,6 +166,8 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
 
     plan = built.plan
     echo(render_plan(plan, request.output_format, color=request.color), False)
+    for warning in request.guards.unmatched_warnings(plan):
+        say(warning)
     if request.out is not None:
         from reconciler.plan.planfile import save_plan  # noqa: PLC0415
 
