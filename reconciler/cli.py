@@ -11,25 +11,64 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import click
+from click.utils import make_default_short_help
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
 
-# command name -> "module:attribute" of a click.Command
-COMMANDS: dict[str, str] = {
-    "validate": "reconciler.commands.validate:validate_command",
-    "fmt": "reconciler.commands.fmt:fmt_command",
-    "export": "reconciler.commands.export:export_command",
-    "plan": "reconciler.commands.plan:plan_command",
-    "show": "reconciler.commands.show:show_command",
-    "apply": "reconciler.commands.apply:apply_command",
-    "state": "reconciler.commands.state:state_group",
-    "import": "reconciler.commands.import_:import_command",
-    "force-unlock": "reconciler.commands.force_unlock:force_unlock_command",
-    "emulator": "reconciler.commands.emulator:emulator_group",
+
+class CommandEntry(NamedTuple):
+    """Where a subcommand lives, and its short help: ``reconciler --help`` lists every command
+    without importing any (tests/test_cli.py checks each text equals the command's own)."""
+
+    target: str  # "module:attribute" of a click.Command
+    short_help: str
+
+
+COMMANDS: dict[str, CommandEntry] = {
+    "validate": CommandEntry(
+        "reconciler.commands.validate:validate_command",
+        "Check desired-state FILEs: exit 0 when all are valid, 1 listing every error.",
+    ),
+    "fmt": CommandEntry(
+        "reconciler.commands.fmt:fmt_command",
+        "Rewrite desired-state FILEs in canonical form, keeping comments.",
+    ),
+    "export": CommandEntry(
+        "reconciler.commands.export:export_command",
+        "List an instance's GIDs and write a desired-state file declaring exactly them.",
+    ),
+    "plan": CommandEntry(
+        "reconciler.commands.plan:plan_command",
+        "Show what apply would change to make the cloud match FILE.",
+    ),
+    "show": CommandEntry(
+        "reconciler.commands.show:show_command",
+        "Render a plan saved with `reconciler plan -o PLANFILE`.",
+    ),
+    "apply": CommandEntry(
+        "reconciler.commands.apply:apply_command",
+        "Make the cloud match FILE (a desired file) or PLANFILE (a saved plan).",
+    ),
+    "state": CommandEntry(
+        "reconciler.commands.state:state_group",
+        "Inspect and edit the state (what reconciler created or adopted).",
+    ),
+    "import": CommandEntry(
+        "reconciler.commands.import_:import_command",
+        "Adopt the existing GID KEY (INSTANCE_ID/GROUP_ID) into the state.",
+    ),
+    "force-unlock": CommandEntry(
+        "reconciler.commands.force_unlock:force_unlock_command",
+        "Release the state lock LOCK_ID left by a run that is gone.",
+    ),
+    "emulator": CommandEntry(
+        "reconciler.commands.emulator:emulator_group",
+        "A local emulator of the MQTT management API (for tests, demos and benchmarks).",
+    ),
 }
 
 EXIT_ERROR = 1
@@ -100,10 +139,20 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands and their short help from the registry: no command module is
+        imported for ``reconciler --help``."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, make_default_short_help(COMMANDS[name].short_help, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
             return None
+        target = entry.target
         module_name, _, attribute = target.partition(":")
         command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -9,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import COMMANDS, cli, main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_registered_command_loads_and_is_listed() -> None:
@@ -101,3 +105,29 @@ def _run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int,
     code = exited.value.code
     assert isinstance(code, int)
     return code, captured.out, captured.err
+
+
+def test_registry_short_help_equals_each_commands_own() -> None:
+    context = click.Context(cli)
+    for name, entry in COMMANDS.items():
+        command = cli.get_command(context, name)
+        assert command is not None
+        assert entry.short_help == command.get_short_help_str(limit=1000), name
+
+
+def test_root_help_imports_no_command_module() -> None:
+    script = (
+        "import sys\n"
+        "from reconciler.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('reconciler.commands.'))\n"
+        "print('LOADED', loaded, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert "LOADED []" in done.stderr
+    assert "Make the cloud match FILE" in done.stdout

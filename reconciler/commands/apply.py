@@ -100,9 +100,11 @@ def apply_command(
     no_color: bool,
     guards: GuardFlags,
 ) -> int:
-    """Apply FILE (a desired-state file: plan, show, ask) or PLANFILE (a saved plan from
-    `reconciler plan -o`: applied as reviewed, refused if anything moved since). --target and
-    the --allow-*/--skip-* guard flags apply only to a desired file.
+    """Make the cloud match FILE (a desired file) or PLANFILE (a saved plan).
+
+    FILE is planned, shown and applied after you answer yes. PLANFILE (from
+    `reconciler plan -o`) is applied as reviewed, and refused if anything moved since. --target
+    and the --allow-*/--skip-* guard flags apply only to a desired file.
 
     Exit codes: 0 done (or no changes), 1 error or some action failed (the report says what
     was done and what not; run it again to finish), 130 interrupted by Ctrl-C.
