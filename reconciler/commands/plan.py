@@ -45,7 +45,10 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 
 
-def render_plan(plan: Plan, output_format: str, *, color: bool = False) -> str:
+def render_plan(
+    plan: Plan, output_format: str, *, color: bool = False, plan_file: Path | None = None
+) -> str:
+    """``plan_file``: where the plan is saved, if it is (Markdown names it when truncated)."""
     if output_format == "json":
         from reconciler.render.json import render_json  # noqa: PLC0415
 
@@ -53,7 +56,7 @@ def render_plan(plan: Plan, output_format: str, *, color: bool = False) -> str:
     if output_format == "markdown":
         from reconciler.render.markdown import render_markdown  # noqa: PLC0415
 
-        return render_markdown(plan)
+        return render_markdown(plan, plan_file=None if plan_file is None else str(plan_file))
     from reconciler.render.text import render_text  # noqa: PLC0415
 
     return render_text(plan, color=color)
@@ -165,7 +168,10 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
         backend.close()
 
     plan = built.plan
-    echo(render_plan(plan, request.output_format, color=request.color), False)
+    echo(
+        render_plan(plan, request.output_format, color=request.color, plan_file=request.out),
+        False,
+    )
     for warning in request.guards.unmatched_warnings(plan):
         say(warning)
     if request.out is not None:

@@ -20,5 +20,5 @@ def show_command(planfile: Path, output_format: str, no_color: bool) -> int:
 
     plan = load_plan(planfile)
     color = output_format == "text" and use_color(no_color)
-    click.echo(render_plan(plan, output_format, color=color), nl=False)
+    click.echo(render_plan(plan, output_format, color=color, plan_file=planfile), nl=False)
     return 0

@@ -25,9 +25,9 @@ MAX_CHARS = 60_000
 _FOOTER_RESERVE = 600
 
 
-def render_markdown(
-    plan: Plan, *, max_chars: int = MAX_CHARS, full_plan_hint: str = "reconciler show plan.json"
-) -> str:
+def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | None = None) -> str:
+    """``plan_file``: where the plan was saved (``-o``) or read from (``show``), named in the
+    notice of a truncated rendering; None when it was not saved."""
     budget = _Budget(max_chars - _FOOTER_RESERVE)
     head: list[str] = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
     head.extend(f"> {note}" for note in headline_notes(plan))
@@ -72,11 +72,14 @@ def render_markdown(
         else:
             unmanaged_omitted = len(plan.unmanaged)
 
+    # A section left out hides every change line it had, not only those of the cut one.
+    hidden_changes = truncated_changes + sum(_change_lines(s) for s in all_sections[shown:])
     left_out = []
+    if hidden_changes:
+        total = sum(_change_lines(s) for s in all_sections)
+        left_out.append(f"{hidden_changes:,} of {total:,} change(s)")
     if shown < len(all_sections):
-        left_out.append(f"{len(all_sections) - shown} instance section(s)")
-    if truncated_changes:
-        left_out.append(f"{truncated_changes} change line(s)")
+        left_out.append(f"{len(all_sections) - shown} of {len(all_sections)} instance section(s)")
     if omitted_rows:
         left_out.append(f"{omitted_rows} summary row(s)")
     if unmanaged_omitted:
@@ -85,10 +88,20 @@ def render_markdown(
     if left_out:
         body += (
             f"\n> **Truncated** to stay under {max_chars:,} characters: "
-            f"{', '.join(left_out)} not shown. See the whole plan with `{full_plan_hint}` "
-            "(save it with `reconciler plan -o plan.json`).\n"
+            f"{', '.join(left_out)} not shown. {_whole_plan_hint(plan_file)}\n"
         )
     return body
+
+
+def _change_lines(section: InstanceSection) -> int:
+    """The change lines a section renders (guards under a change are not counted)."""
+    return len(section.changes) + len(section.not_in_place)
+
+
+def _whole_plan_hint(plan_file: str | None) -> str:
+    if plan_file is not None:
+        return f"See the whole plan with `reconciler show {plan_file}`."
+    return "To see the whole plan, save it with `-o FILE` and run `reconciler show FILE`."
 
 
 class _Budget:

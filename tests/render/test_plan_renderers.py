@@ -142,7 +142,7 @@ def test_markdown_stays_under_the_cap_and_says_how_to_see_the_rest() -> None:
     assert len(text) < MAX_CHARS
     assert text.startswith("### reconciler plan\n\n**Plan: 8000 to create")
     assert "**Truncated**" in text
-    assert "reconciler show plan.json" in text
+    assert "save it with `-o FILE` and run `reconciler show FILE`" in text
     assert text.count("<details>") == text.count("</details>")
 
 
