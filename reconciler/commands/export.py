@@ -8,20 +8,42 @@ from pathlib import Path
 import click
 
 from reconciler.commands.options import endpoint_option, output_file_option, write_file
-from reconciler.config.export import DEFAULT_SCHEMA_REF, render_export
+from reconciler.config.export import render_export
 from reconciler.config.loader import load_desired_text_result
 from reconciler.models import DEFAULT_REGION, ProviderConfig
 
 SCHEMA_FILE = Path("schemas") / "desired-state.schema.json"
+# Where the schema is published: used when no checkout's schemas/ is above the output file.
+PUBLISHED_SCHEMA_REF = "https://reconciler.dev/schemas/desired-state.schema.json"
+TOPICS_NOTE = "# Topics are not exported: OnsMqttGroupIdList does not return a GID's parent topic."
+NAMING_NOTE = (
+    "    # independent_naming is left out: an instance without GIDs lists nothing to tell it;"
+    " set it if you know it."
+)
 
 
 def schema_ref_for(output: Path | None, cwd: Path) -> str:
-    """The $schema path as seen from where the file is written (relative, as editors want)."""
-    schema = cwd / SCHEMA_FILE
-    if output is None or not schema.exists():
-        return DEFAULT_SCHEMA_REF
-    start = (cwd / output).resolve().parent
-    return Path(os.path.relpath(schema.resolve(), start)).as_posix()
+    """The $schema reference as seen from the file written (stdout: from ``cwd``): relative
+    to the nearest ``schemas/desired-state.schema.json`` in the output's directory or above
+    it (a checkout of this repository), else the published URL."""
+    start = (cwd / output).resolve().parent if output is not None else cwd.resolve()
+    for directory in (start, *start.parents):
+        schema = directory / SCHEMA_FILE
+        if schema.is_file():
+            return Path(os.path.relpath(schema, start)).as_posix()
+    return PUBLISHED_SCHEMA_REF
+
+
+def with_notes(text: str, *, instance_id: str, naming_known: bool) -> str:
+    """Say in the file what the listing could not tell: topics always, the namespace mode of
+    an instance without GIDs."""
+    lines = text.splitlines()
+    header_end = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    lines.insert(header_end, TOPICS_NOTE)
+    if not naming_known:
+        at = lines.index(f"  - id: {instance_id}") + 1
+        lines.insert(at, NAMING_NOTE)
+    return "\n".join(lines) + "\n"
 
 
 @click.command("export")
@@ -52,13 +74,14 @@ def export_command(
         independent_naming=naming,
         schema_ref=schema_ref_for(out, Path.cwd()),
     )
+    text = with_notes(export.text, instance_id=instance_id, naming_known=naming is not None)
     # The promise is a file `validate` accepts: check it before anyone relies on it.
-    load_desired_text_result(export.text, str(out or "<export>"), expand_env=False)
+    load_desired_text_result(text, str(out or "<export>"), expand_env=False)
     for name in export.skipped:
         click.echo(f"warning: left out {name!r}: not a valid Group ID name", err=True)
     if out is None:
-        click.echo(export.text, nl=False)
+        click.echo(text, nl=False)
     else:
-        write_file(out, export.text)
+        write_file(out, text)
         click.echo(f"wrote {out} ({export.group_count} groups of {instance_id})", err=True)
     return 0
