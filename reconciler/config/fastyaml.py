@@ -40,6 +40,9 @@ from yaml.events import (
     StreamStartEvent,
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import ParserError
+from yaml.reader import ReaderError
+from yaml.scanner import ScannerError
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 VALUE_TAG = "tag:yaml.org,2002:value"
@@ -52,6 +55,8 @@ _PLAIN_SCALAR_TAGS = frozenset(
 MAX_DEPTH = 50
 # Below this bound on the depth, libyaml's recursive composer is safe (it crashes near 30,000).
 _SAFE_DEPTH_BOUND = 1000
+# What libyaml's reader, scanner and parser raise: the text is not YAML at all.
+SYNTAX_ERRORS = (ReaderError, ScannerError, ParserError)
 
 
 class DuplicateKeyFound(Exception):
@@ -124,14 +129,18 @@ def _load_from_events(text: str) -> Any:
     """What ``_FastLoader.get_single_data`` returns, built from the events in one pass.
 
     Raises _Unusual for anything outside plain mappings, sequences and implicitly typed
-    scalars, nesting deeper than MAX_DEPTH, and every error (the fallback reports it).
+    scalars, nesting deeper than MAX_DEPTH, and errors the fallback would word otherwise;
+    syntax errors (SYNTAX_ERRORS) and DuplicateKeyFound pass through.
     """
     loader = _FastLoader(text)
     try:
         return _build(loader)
-    except _Unusual:
+    except (_Unusual, DuplicateKeyFound, *SYNTAX_ERRORS):
+        # A syntax error or duplicate key met here is what PyYAML's composer would meet too
+        # (every event before it was plain: no alias, anchor or tag): no need to read the
+        # text a second time to hear it again.
         raise
-    except Exception as exc:  # a syntax error, a duplicate key, a bad timestamp...
+    except Exception as exc:  # a bad timestamp...
         raise _Unusual from exc
     finally:
         loader.dispose()
@@ -194,7 +203,7 @@ def _build(loader: _FastLoader) -> Any:
             parent.append(value)
         elif keys[-1] is no_key:
             if value in parent:
-                raise _Unusual  # a duplicate key: the fallback raises DuplicateKeyFound
+                raise DuplicateKeyFound(str(value))
             keys[-1] = value
         else:
             parent[keys[-1]] = value

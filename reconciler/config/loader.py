@@ -6,8 +6,10 @@ warning must be located, is the text read again with libyaml's parser, keeping l
 (``locate``); every problem is then reported at once, each as
 ``FILE:LINE:COLUMN: message (at instances[2].groups[5].id)``. When the fast path parsed the
 file, only the nodes on the paths of the problems are composed: locating them costs about one
-libyaml scan of the text. When it could not (a syntax error, a duplicate key...), the whole
-tree is composed and the data rebuilt from it, noting every problem on the way.
+libyaml scan of the text. When it could not (a duplicate key, a bad tag...), the whole tree is
+composed and the data rebuilt from it, noting every problem on the way. Text libyaml cannot read
+at all (a syntax error) is read by ruamel.yaml's round-trip parser, for its wording: whole when
+small, else only an excerpt around libyaml's error (``locate_ruamel.explain_near``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ if TYPE_CHECKING:
 
 # 100,000 GIDs take about 5 MB; far beyond that a file is a mistake, not a configuration.
 MAX_FILE_BYTES = 64 * 1024 * 1024
+# Up to this size (about 0.3 s of ruamel.yaml) a text libyaml cannot read is read whole by the
+# round-trip parser, for the words this tool has always used. A larger text (ruamel.yaml reads
+# 6 MB in most of a minute) is read as libyaml reads it, and only an excerpt around a syntax
+# error by ruamel.yaml: see ``locate_ruamel.explain_near``.
+ROUND_TRIP_MAX_CHARS = 64 * 1024
 _EMPTY = "the file is empty: a desired-state file starts with 'version: 1'"
 
 
@@ -155,18 +162,24 @@ def _diagnose(
 
     if not text.strip():
         return [ConfigError(_EMPTY, file=source, line=1, column=1)]
+    strict = len(text) <= ROUND_TRIP_MAX_CHARS
+    if not strict and isinstance(failure, fastyaml.SYNTAX_ERRORS):
+        # libyaml met a syntax error: composing the text again would only meet it again.
+        return [_explain_near(source, text, failure)]
     try:
         if failure is None:
             # The fast path read the file: its checks' issues only lack positions.
-            pruned = locate.compose(text, _wanted(fast_issues))
+            pruned = locate.compose(text, _wanted(fast_issues), strict=strict)
             if not pruned.recursive_alias:  # else the rebuild below says where it is
                 finder = locate.Locator(pruned)
                 found = [_located(source, finder, i) for i in fast_issues if not i.warning]
                 return sorted(found, key=_order)
-        rebuilt = locate.rebuild(text)
+        rebuilt = locate.rebuild(text, strict=strict)
     except locate.SyntaxProblem as exc:
         return [_error(source, exc.problem)]
-    except locate.NotYaml:
+    except locate.NotYaml as exc:
+        if not strict:
+            return [_explain_near(source, text, exc.error)]
         # ruamel.yaml (slower) words syntax errors as this tool always has; see locate_ruamel.
         from reconciler.config import locate_ruamel  # noqa: PLC0415
 
@@ -185,6 +198,12 @@ def _diagnose(
             errors = [_fast_failure(source, failure)]
     errors.sort(key=_order)
     return errors
+
+
+def _explain_near(source: str, text: str, error: BaseException | None) -> ConfigError:
+    from reconciler.config import locate_ruamel  # noqa: PLC0415
+
+    return _error(source, locate_ruamel.explain_near(text, error))
 
 
 def _fast_failure(source: str, failure: BaseException | None) -> ConfigError:
@@ -242,7 +261,8 @@ def _locate_warnings(text: str, source: str, issues: list[Issue]) -> tuple[Confi
 
     locator: Finder
     try:
-        locator = locate.Locator(locate.compose(text, _wanted(issues)))
+        strict = len(text) <= ROUND_TRIP_MAX_CHARS
+        locator = locate.Locator(locate.compose(text, _wanted(issues), strict=strict))
     except locate.SyntaxProblem:
         locator = locate.Locator(None)
     except locate.NotYaml:

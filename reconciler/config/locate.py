@@ -35,6 +35,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
 from reconciler.config.fastyaml import MAX_DEPTH, MERGE_TAG, VALUE_TAG
 from reconciler.config.issues import Loc, format_loc
@@ -76,11 +77,16 @@ class NotYaml(Exception):
     """Text libyaml reads otherwise than ruamel.yaml: ``locate_ruamel`` says what is wrong.
 
     Raised when libyaml's scanner or parser refuses the text (its wording of syntax errors is
-    not the one this tool has always used), and for the few places where YAML 1.1 and the
-    round-trip parser read valid text differently: tabs (libyaml allows them inside plain
-    scalars), anchor and alias names followed by ':' and the like (part of the name for
-    ruamel.yaml), and the non-specific tag ``!``.
+    not the one this tool has always used; ``error`` is libyaml's), and, when ``compose`` is
+    strict, for the few places where YAML 1.1 and the round-trip parser read valid text
+    differently: tabs (libyaml allows them inside plain scalars), anchor and alias names
+    followed by ':' and the like (part of the name for ruamel.yaml), and the non-specific tag
+    ``!``.
     """
+
+    def __init__(self, reason: str, error: YAMLError | None = None) -> None:
+        self.error = error
+        super().__init__(reason)
 
 
 def _position(mark: Any) -> Position | None:
@@ -116,25 +122,28 @@ class Composed:
     recursive_alias: bool = False
 
 
-def compose(text: str, wanted: Wanted | None = None) -> Composed:
+def compose(text: str, wanted: Wanted | None = None, *, strict: bool = True) -> Composed:
     """The node tree of ``text`` (pruned to ``wanted`` paths if given).
 
     Raises SyntaxProblem for what the composer refuses (an undefined alias, several documents,
-    nesting too deep) and NotYaml when libyaml's scanner or parser cannot read the text.
+    nesting too deep) and NotYaml when libyaml's scanner or parser cannot read the text, or,
+    if ``strict``, when the round-trip parser would read it otherwise. Not ``strict``, text
+    libyaml reads is read as libyaml reads it, as the fast path did (for large texts, which
+    the round-trip parser takes too long to read).
     """
-    if "\t" in text:
+    if strict and "\t" in text:
         raise NotYaml("a tab character")
     try:
         loader = yaml.CSafeLoader(text)
     except UnicodeError as exc:  # lone surrogates cannot even be encoded for libyaml
         raise NotYaml(str(exc)) from exc
     try:
-        composer = _Composer(text, loader.get_event, loader.resolve, wanted)
+        composer = _Composer(text, loader.get_event, loader.resolve, wanted, strict=strict)
         root = composer.single_document()
     except ComposerError as exc:
-        raise SyntaxProblem(_syntax_problem(text, exc)) from exc
+        raise SyntaxProblem(syntax_problem(text, exc)) from exc
     except YAMLError as exc:
-        raise NotYaml(str(exc)) from exc
+        raise NotYaml(str(exc), exc) from exc
     finally:
         loader.dispose()
     return Composed(
@@ -156,8 +165,11 @@ class _Composer:
         get_event: Callable[[], Any],  # libyaml's events (loosely typed stubs)
         resolve: Callable[[type[Node], str, tuple[bool, bool]], str],
         wanted: Wanted | None,
+        *,
+        strict: bool = True,
     ) -> None:
         self._text = text
+        self._strict = strict
         self._get = get_event
         self._resolve = resolve
         self._wanted = _ALL if wanted is None else wanted
@@ -208,11 +220,12 @@ class _Composer:
                 Located(_position(event.start_mark), f"nesting is deeper than {MAX_DEPTH} levels")
             )
         anchor: str | None = event.anchor
-        if event.tag == "!":
+        if event.tag == "!" and self._strict:
             raise NotYaml("the non-specific tag '!'")
         if anchor is not None:
-            named = self._text.find("&" + anchor, event.start_mark.index)
-            self._check_name_end(named + 1 + len(anchor))
+            if self._strict:
+                named = self._text.find("&" + anchor, event.start_mark.index)
+                self._check_name_end(named + 1 + len(anchor))
             first = self._anchors.get(anchor)
             if first is not None:
                 where = _position(first.start_mark)
@@ -281,6 +294,8 @@ class _Composer:
         return copy
 
     def _check_name_end(self, index: int) -> None:
+        if not self._strict:
+            return
         # libyaml ends a name at the first character outside [A-Za-z0-9_-]; ruamel.yaml reads
         # on to a space or a flow indicator, so `*name:` is an alias named 'name:' there.
         if index < len(self._text) and self._text[index] not in _NAME_ENDS:
@@ -430,7 +445,8 @@ def key_value(node: ScalarNode) -> Any:
 # --- syntax errors ----------------------------------------------------------------------------
 
 
-def _syntax_problem(text: str, exc: MarkedYAMLError) -> Located:
+def syntax_problem(text: str, exc: MarkedYAMLError) -> Located:
+    """libyaml's own wording of a syntax error (its marks are exact)."""
     mark = exc.problem_mark or exc.context_mark
     position = _position(mark)
     problem = str(exc.problem or exc.context or "invalid YAML")
@@ -442,6 +458,22 @@ def _syntax_problem(text: str, exc: MarkedYAMLError) -> Located:
         if context is not None and context != position:
             message += f" ({exc.context} at {context.describe()})"
     return Located(position, message)
+
+
+def reader_problem(text: str, exc: ReaderError) -> Located:
+    """libyaml's wording of a character YAML does not allow (its position counts bytes)."""
+    index = len(text.encode("utf-8", "surrogatepass")[: exc.position].decode("utf-8", "ignore"))
+    return character_problem(text, index, exc.character, str(exc.reason))
+
+
+def character_problem(text: str, index: int, character: object, reason: str) -> Located:
+    """A character YAML does not allow, at ``index`` of ``text``."""
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    code = character if isinstance(character, int) else ord(str(character)[:1] or "\0")
+    return Located(
+        Position(line, column), f"character U+{code:04X} is not allowed in YAML ({reason})"
+    )
 
 
 def _tab_indented(text: str, line_number: int) -> bool:
@@ -575,9 +607,9 @@ class Rebuilt:
     locator: Finder
 
 
-def rebuild(text: str) -> Rebuilt:
+def rebuild(text: str, *, strict: bool = True) -> Rebuilt:
     """Compose the whole of ``text`` and build its data; raises SyntaxProblem or NotYaml."""
-    composed = compose(text)
+    composed = compose(text, strict=strict)
     builder = Builder()
     data = builder.build(composed.root)
     return Rebuilt(data, composed.problems + builder.problems, Locator(composed))

@@ -4,14 +4,16 @@
 syntax error, a character YAML forbids), this module says what is wrong in ruamel.yaml's words,
 which name the token found where another was expected ("expected <block end>, but found
 '<block sequence start>'") where libyaml only says what it missed. It is several times slower
-than libyaml, so it only ever reads text that is not valid YAML. Same interface as ``locate``:
+than libyaml, so it only ever reads text that is not valid YAML, and of a large text only an
+excerpt around the error libyaml met (``explain_near``). Same interface as ``locate``:
 ``compose``, ``Builder`` and ``Locator``; the node classes are ruamel's.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
+from reconciler.config import excerpt, locate
 from reconciler.config.fastyaml import MAX_DEPTH, MERGE_TAG, VALUE_TAG
 from reconciler.config.issues import Loc, format_loc
 from reconciler.config.locate import Located, Position, Rebuilt, SyntaxProblem
@@ -79,12 +82,17 @@ class Composed:
     alias_sites: frozenset[int]  # ids of the nodes standing for an alias (`*name`)
 
 
-def compose(text: str) -> Composed:
-    """The node tree of ``text`` and problems found while composing; raises SyntaxProblem."""
+def _parser() -> YAML:
     parser = YAML(typ="rt")
     parser.version = (1, 1)  # the rules PyYAML's fast path uses
     parser.max_depth = MAX_DEPTH
     parser.Composer = _PositionComposer
+    return parser
+
+
+def compose(text: str) -> Composed:
+    """The node tree of ``text`` and problems found while composing; raises SyntaxProblem."""
+    parser = _parser()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -103,17 +111,20 @@ def compose(text: str) -> Composed:
     )
 
 
-def _syntax_problem(text: str, exc: MarkedYAMLError) -> Located:
+def _syntax_problem(
+    text: str, exc: MarkedYAMLError, where: Callable[[Any], Position | None] = _position
+) -> Located:
+    """The error in words, its marks in ``text`` placed by ``where`` (see ``explain_near``)."""
     mark = exc.problem_mark or exc.context_mark
-    position = _position(mark)
+    position = where(mark)
     problem = str(exc.problem or exc.context or "invalid YAML")
     if "maximum depth" in problem:
         return Located(position, f"nesting is deeper than {MAX_DEPTH} levels")
-    if position is not None and _tab_indented(text, position.line):
+    if mark is not None and _tab_indented(text, mark.line + 1):
         return Located(position, "tab character in indentation: YAML indents with spaces only")
     message = f"YAML syntax error: {problem}"
     if exc.context and exc.problem and exc.context_mark is not None:
-        context = _position(exc.context_mark)
+        context = where(exc.context_mark)
         if context is not None and context != position:
             message += f" ({exc.context} at {context.describe()})"
     return Located(position, message)
@@ -130,15 +141,81 @@ def _tab_indented(text: str, line_number: int) -> bool:
 
 def _reader_problem(text: str, exc: ReaderError) -> Located:
     position = exc.position if isinstance(exc.position, int) else 0
-    before = text[:position]
-    line = before.count("\n") + 1
-    column = position - (before.rfind("\n") + 1) + 1
-    character = exc.character
-    code = character if isinstance(character, int) else ord(str(character)[:1] or "\0")
-    return Located(
-        Position(line, column),
-        f"character U+{code:04X} is not allowed in YAML ({exc.reason})",
-    )
+    return locate.character_problem(text, position, exc.character, str(exc.reason))
+
+
+# --- a large text: ruamel.yaml reads an excerpt ------------------------------------------------
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def explain_near(text: str, error: BaseException | None) -> Located:
+    """The syntax error libyaml met in ``text`` (``error``), in ruamel.yaml's words if it can.
+
+    For texts too large for ruamel.yaml to read whole in good time: it reads only the excerpt
+    around libyaml's error (see ``excerpt``). Its answer is kept when it puts the error (and
+    the error's context) exactly where libyaml does; else libyaml's own words are reported,
+    whose positions are exact. ``error`` None stands for text libyaml cannot even be given (a
+    lone surrogate, only possible in text not read from a file).
+    """
+    if isinstance(error, yaml.error.MarkedYAMLError):
+        libyaml = locate.syntax_problem(text, error)
+        context = _position(error.context_mark)
+    elif isinstance(error, yaml.reader.ReaderError):
+        libyaml, context = locate.reader_problem(text, error), None
+    else:
+        found = _SURROGATE.search(text)
+        if found is None:
+            return Located(None, f"YAML syntax error: {error}")
+        libyaml = locate.character_problem(
+            text, found.start(), found.group(), "a lone surrogate is not a character"
+        )
+        context = None
+    expected = libyaml.position
+    if expected is None:
+        return libyaml
+    context_line = None if context is None else context.line - 1
+    # First the branch holding the error, then, if its context (an opening quote, say) is
+    # further up, all the lines from there.
+    far = context_line is not None and context_line < expected.line - 1
+    for span in (False, True) if far else (False,):
+        near = excerpt.cut(text, expected.line - 1, context_line=context_line, span=span)
+        reading = None if near is None else _read_excerpt(near, expected, context)
+        if reading is not None:
+            return reading
+    return libyaml
+
+
+def _read_excerpt(
+    near: excerpt.Excerpt, expected: Position, context: Position | None
+) -> Located | None:
+    def where(mark: Any) -> Position | None:
+        line = None if mark is None else near.line_in_text(mark.line)
+        return None if line is None else Position(line + 1, mark.column + 1)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _parser().compose(near.text)
+    except MarkedYAMLError as exc:
+        if exc.context_mark is not None and exc.problem_mark is not None:
+            # Its context must be found where libyaml's is (or, where libyaml names none,
+            # at least in the text).
+            theirs = where(exc.context_mark)
+            if theirs is None or (context is not None and theirs != context):
+                return None
+        found = _syntax_problem(near.text, exc, where)
+    except ReaderError as exc:
+        inside = _reader_problem(near.text, exc)
+        line = None if inside.position is None else near.line_in_text(inside.position.line - 1)
+        if line is None or inside.position is None:
+            return None
+        found = Located(Position(line + 1, inside.position.column), inside.message)
+    except (YAMLError, RecursionError):
+        return None
+    else:
+        return None  # ruamel.yaml reads the excerpt: it was not cut well
+    return found if found.position == expected else None
 
 
 # --- plain data from nodes --------------------------------------------------------------------

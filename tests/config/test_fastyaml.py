@@ -90,3 +90,26 @@ def test_problems_raise_what_the_composer_raises(text: str, error: type[Exceptio
             _composed(text)
         assert type(fast.value) is type(composed.value)
         assert str(fast.value) == str(composed.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [1, 2]\na: 2\n",
+        "a: [\n",
+        "a: b: c\n",
+        "a:\n  - 1\n - 2\n",
+        "a: \x07\n",
+    ],
+)
+def test_syntax_errors_and_duplicate_keys_are_heard_once(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The event path met them: the composer would only read the text again to meet them again
+    # (for 6 MB, seconds).
+    def composer(loader: Any) -> Any:
+        raise AssertionError("the text was read a second time")
+
+    monkeypatch.setattr(fastyaml._FastLoader, "get_single_data", composer)
+    with pytest.raises((fastyaml.DuplicateKeyFound, *fastyaml.SYNTAX_ERRORS)):
+        fastyaml.load_fast(text)
