@@ -1,4 +1,8 @@
-"""``reconciler validate FILE...``: check desired-state files, listing every problem."""
+"""``reconciler validate FILE...``: check desired-state files, listing every problem.
+
+It needs no secrets: a ``${VAR}`` naming an unset variable is a warning here (checked for its
+syntax, located), while plan, apply and state, which need its value, refuse the file.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ def check_files(paths: Sequence[Path]) -> list[FileCheck]:
     checks = []
     for path in paths:
         try:
-            checks.append(FileCheck(str(path), result=load_desired_result(path)))
+            result = load_desired_result(path, warn_unset_env=True)
+            checks.append(FileCheck(str(path), result=result))
         except ConfigErrors as exc:
             checks.append(FileCheck(str(path), errors=exc.errors))
     return checks
@@ -60,7 +65,12 @@ def render_checks(checks: Sequence[FileCheck]) -> tuple[list[str], list[str]]:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 def validate_command(ctx: click.Context, files: tuple[Path, ...]) -> int:
-    """Check desired-state FILEs: exit 0 when all are valid, 1 listing every error."""
+    """Check desired-state FILEs: exit 0 when all are valid, 1 listing every error.
+
+    Errors and warnings go to stderr, one located line each (FILE:LINE:COLUMN). ${VAR}
+    references are checked for their syntax; one naming an unset variable is only a
+    warning, so CI can validate without the secrets that plan, apply and state need.
+    """
     checks = check_files(files)
     out, err = render_checks(checks)
     for line in out:

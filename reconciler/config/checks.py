@@ -11,8 +11,9 @@ problem at once.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -199,10 +200,14 @@ class _Origin:
 
 
 def check_meaning(
-    data: dict[Any, Any], env: Mapping[str, str] | None
+    data: dict[Any, Any], env: Mapping[str, str] | None, *, unset_warns: bool = False
 ) -> tuple[list[Issue], Expanded]:
-    """Semantic checks on raw data of any shape; ``env=None`` skips ``${VAR}`` expansion."""
+    """Semantic checks on raw data of any shape; ``env=None`` skips ``${VAR}`` expansion.
+
+    ``unset_warns``: a ``${VAR}`` naming an unset variable is a warning, left unexpanded.
+    """
     issues: list[Issue] = []
+    expand = partial(_expand, env=env, issues=issues, unset_warns=unset_warns)
     version = data.get("version")
     if isinstance(version, bool):
         issues.append(Issue(("version",), "unsupported version: expected the number 1"))
@@ -212,13 +217,13 @@ def check_meaning(
         default_region = DEFAULT_REGION
     elif "region" in provider:
         _check_region(default_region, ("provider", "region"), issues)
-    endpoint = _expand(provider.get("endpoint"), ("provider", "endpoint"), env, issues)
+    endpoint = expand(provider.get("endpoint"), ("provider", "endpoint"))
     if endpoint is not None and not _valid_endpoint(endpoint):
         issues.append(
             Issue(("provider", "endpoint"), "expected 'embedded' or an http:// or https:// URL")
         )
-    profile = _expand(provider.get("profile"), ("provider", "profile"), env, issues)
-    dsn = _check_backend(data.get("backend"), env, issues)
+    profile = expand(provider.get("profile"), ("provider", "profile"))
+    dsn = _check_backend(data.get("backend"), issues, expand)
     set_groups = _check_group_sets(data.get("group_sets"), issues)
     used_sets = _check_instances(data.get("instances"), default_region, set_groups, issues)
     for name in set_groups:
@@ -257,17 +262,35 @@ def _check_region(region: str, loc: Loc, issues: list[Issue]) -> None:
         )
 
 
-def _expand(value: Any, loc: Loc, env: Mapping[str, str] | None, issues: list[Issue]) -> str | None:
+def _expand(
+    value: Any,
+    loc: Loc,
+    *,
+    env: Mapping[str, str] | None,
+    issues: list[Issue],
+    unset_warns: bool,
+) -> str | None:
     if not isinstance(value, str):
         return None
     if env is None or "${" not in value:
         return value
-    expanded, problems = interpolate(value, env)
+    unset: list[str] | None = [] if unset_warns else None
+    expanded, problems = interpolate(value, env, unset=unset)
     issues.extend(Issue(loc, problem) for problem in problems)
+    issues.extend(
+        Issue(
+            loc,
+            f"environment variable {name} is not set (plan, apply and state will need it)",
+            warning=True,
+        )
+        for name in unset or ()
+    )
     return None if problems else expanded
 
 
-def _check_backend(backend: Any, env: Mapping[str, str] | None, issues: list[Issue]) -> str | None:
+def _check_backend(
+    backend: Any, issues: list[Issue], expand: Callable[[Any, Loc], str | None]
+) -> str | None:
     if not isinstance(backend, dict):
         return None
     kinds = [kind for kind in schema.BACKEND_KEYS if kind in backend]
@@ -300,7 +323,7 @@ def _check_backend(backend: Any, env: Mapping[str, str] | None, issues: list[Iss
                 warning=True,
             )
         )
-    return _expand(raw, ("backend", "postgres", "dsn"), env, issues)
+    return expand(raw, ("backend", "postgres", "dsn"))
 
 
 _INTERPOLATED = ("provider.endpoint", "provider.profile", "backend.postgres.dsn")

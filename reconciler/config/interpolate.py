@@ -19,8 +19,14 @@ def has_reference(text: str) -> bool:
     return "${" in text
 
 
-def interpolate(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
-    """Expand every ``${NAME}``; returns the text and one message per problem (empty: fine)."""
+def interpolate(
+    text: str, env: Mapping[str, str], *, unset: list[str] | None = None
+) -> tuple[str, list[str]]:
+    """Expand every ``${NAME}``; returns the text and one message per problem (empty: fine).
+
+    With ``unset`` given, a variable that is not set is no problem: its name is added to
+    ``unset`` and its reference left as written (``validate`` checks a file without secrets).
+    """
     if "${" not in text:
         return text, []
     problems: list[str] = []
@@ -36,6 +42,9 @@ def interpolate(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
             problems.append(f"'${{{name}}}' is not a valid environment variable reference")
             return ""
         if name not in env:
+            if unset is not None:
+                unset.append(name)
+                return match.group(0)
             problems.append(f"environment variable {name} is not set")
             return ""
         return env[name]

@@ -68,11 +68,17 @@ def load_desired_text(
 
 
 def load_desired_result(
-    path: str | Path, *, env: Mapping[str, str] | None = None, expand_env: bool = True
+    path: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    expand_env: bool = True,
+    warn_unset_env: bool = False,
 ) -> LoadResult:
     """Like ``load_desired`` but also returns the warnings (unknown regions, unused sets...)."""
     source = str(path)
-    return load_desired_text_result(read_text(path), source, env=env, expand_env=expand_env)
+    return load_desired_text_result(
+        read_text(path), source, env=env, expand_env=expand_env, warn_unset_env=warn_unset_env
+    )
 
 
 def load_desired_text_result(
@@ -81,9 +87,15 @@ def load_desired_text_result(
     *,
     env: Mapping[str, str] | None = None,
     expand_env: bool = True,
+    warn_unset_env: bool = False,
 ) -> LoadResult:
-    """Load from text. ``expand_env=False`` leaves ``${VAR}`` unexpanded (fmt needs no secrets)."""
+    """Load from text. ``expand_env=False`` leaves ``${VAR}`` unexpanded (fmt needs no secrets).
+
+    ``warn_unset_env=True`` checks each ``${VAR}`` but makes one naming an unset variable a
+    warning, left unexpanded in the state (``validate``: a lint job needs no secrets).
+    """
     environment = (os.environ if env is None else env) if expand_env else None
+    checking = _Checking(environment, warn_unset_env)
     failure: BaseException | None = None
     issues: list[Issue] = []
     try:
@@ -92,13 +104,13 @@ def load_desired_text_result(
     except Exception as exc:  # any parse failure: the precise pass explains it
         failure = exc
     else:
-        doc, issues, expanded = _check(data, environment)
+        doc, issues, expanded = checking.check(data)
         del data  # free the raw tree (100,000 GIDs: tens of MB) before resolving
         if doc is not None and expanded is not None and not _has_errors(issues):
             state = resolve(doc, expanded, source=source)
             warnings = _locate_warnings(text, source, issues) if issues else ()
             return LoadResult(state, warnings)
-    raise ConfigErrors(_diagnose(text, source, environment, failure, issues))
+    raise ConfigErrors(_diagnose(text, source, checking, failure, issues))
 
 
 def read_text(path: str | Path) -> str:
@@ -137,24 +149,33 @@ def _has_errors(issues: list[Issue]) -> bool:
     return any(not issue.warning for issue in issues)
 
 
-def _check(
-    data: Any, env: Mapping[str, str] | None
-) -> tuple[DesiredFile | None, list[Issue], checks.Expanded | None]:
-    if data is None:
-        return None, [Issue((), _EMPTY)], None
-    if not isinstance(data, dict):
-        found = "a list" if isinstance(data, list) else "a single value"
-        message = f"the top level must be a mapping with 'version' and 'instances', found {found}"
-        return None, [Issue((), message)], None
-    doc, shape_issues = checks.check_shape(data)
-    meaning_issues, expanded = checks.check_meaning(data, env)
-    return doc, shape_issues + meaning_issues, expanded
+@dataclass(frozen=True, slots=True)
+class _Checking:
+    """How to check data: with which environment, and whether an unset variable only warns."""
+
+    env: Mapping[str, str] | None
+    warn_unset_env: bool = False
+
+    def check(self, data: Any) -> tuple[DesiredFile | None, list[Issue], checks.Expanded | None]:
+        if data is None:
+            return None, [Issue((), _EMPTY)], None
+        if not isinstance(data, dict):
+            found = "a list" if isinstance(data, list) else "a single value"
+            message = (
+                f"the top level must be a mapping with 'version' and 'instances', found {found}"
+            )
+            return None, [Issue((), message)], None
+        doc, shape_issues = checks.check_shape(data)
+        meaning_issues, expanded = checks.check_meaning(
+            data, self.env, unset_warns=self.warn_unset_env
+        )
+        return doc, shape_issues + meaning_issues, expanded
 
 
 def _diagnose(
     text: str,
     source: str,
-    env: Mapping[str, str] | None,
+    checking: _Checking,
     failure: BaseException | None,
     fast_issues: list[Issue],
 ) -> list[ConfigError]:
@@ -189,7 +210,7 @@ def _diagnose(
             return [_error(source, exc.problem)]
     locator = rebuilt.locator
     errors = [_error(source, problem) for problem in rebuilt.problems]
-    _, issues, _ = _check(rebuilt.data, env)
+    _, issues, _ = checking.check(rebuilt.data)
     errors.extend(_located(source, locator, issue) for issue in issues if not issue.warning)
     if not errors:
         # The two parsers disagree (a corner of YAML 1.1 vs 1.2): report what the fast one saw.

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from reconciler.cli import cli, main
 from reconciler.config import load_desired
+from reconciler.errors import ConfigErrors
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -77,6 +78,85 @@ def test_subprocess_exit_1_one_line_errors(tmp_path: Path, text: str) -> None:
     lines = done.stderr.splitlines()
     assert lines[-1].startswith("validate: ")
     assert all(line.startswith(f"{path}:") for line in lines[:-1])
+
+
+DSN_FILE = (
+    "version: 1\n"
+    "backend:\n"
+    "  postgres:\n"
+    "    dsn: ${RECONCILER_TEST_VALIDATE_DSN}\n"
+    "instances:\n"
+    "  - id: post-1\n"
+    "    groups: [GID_one]\n"
+)
+UNSET_WARNING = (
+    ":4:10: warning: environment variable RECONCILER_TEST_VALIDATE_DSN is not set "
+    "(plan, apply and state will need it) (at backend.postgres.dsn)"
+)
+
+
+def test_an_unset_variable_is_a_located_warning_and_exit_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CI lint job validates without the database secret.
+    monkeypatch.delenv("RECONCILER_TEST_VALIDATE_DSN", raising=False)
+    path = _write(tmp_path, "dsn.yaml", DSN_FILE)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{path}: valid (1 instance, 1 group)\n"
+    assert result.stderr == f"{path}{UNSET_WARNING}\n"
+
+
+def test_a_set_variable_gives_no_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECONCILER_TEST_VALIDATE_DSN", "postgresql://h/db")
+    path = _write(tmp_path, "dsn.yaml", DSN_FILE)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
+def test_an_unset_variable_does_not_hide_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RECONCILER_TEST_VALIDATE_DSN", raising=False)
+    text = DSN_FILE.replace("${RECONCILER_TEST_VALIDATE_DSN}", "${RECONCILER_TEST_VALIDATE_DSN")
+    path = _write(tmp_path, "bad.yaml", text.replace("GID_one", "gid_one"))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        f"{path}:4:10: unclosed '${{' (write '${{NAME}}', or '$${{' for a literal '${{') "
+        "(at backend.postgres.dsn)"
+    )
+    assert lines[1].startswith(f"{path}:7:14: 'gid_one' is not valid")
+    assert lines[2] == "validate: 2 errors in 1 file (of 1 checked)"
+
+
+def test_commands_that_need_the_value_still_refuse_an_unset_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RECONCILER_TEST_VALIDATE_DSN", raising=False)
+    path = _write(tmp_path, "dsn.yaml", DSN_FILE)
+    with pytest.raises(ConfigErrors) as caught:
+        load_desired(path)  # what plan, apply and state load the file with
+    assert [error.format() for error in caught.value.errors] == [
+        f"{path}:4:10: environment variable RECONCILER_TEST_VALIDATE_DSN is not set "
+        "(at backend.postgres.dsn)"
+    ]
+
+
+def test_the_bootstrap_example_validates_without_its_dsn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RECONCILER_PG_DSN", raising=False)
+    path = ROOT / "examples" / "bootstrap.yaml"
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warning: environment variable RECONCILER_PG_DSN is not set" in result.stderr
+
+
+def test_help_says_unset_variables_only_warn() -> None:
+    result = CliRunner().invoke(cli, ["validate", "--help"])
+    assert result.exit_code == 0
+    assert "unset variable" in result.output and "only a" in result.output
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])

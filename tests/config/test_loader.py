@@ -173,3 +173,28 @@ def test_errors_under_an_alias_point_at_the_alias() -> None:
 def test_rejected_happy_path_input_is_not_resolved_partially() -> None:
     with pytest.raises(ConfigErrors):
         load_desired_text("version: 1\nbackend:\n  postgres:\n")
+
+
+def test_validate_mode_warns_of_unset_variables_and_expands_the_others() -> None:
+    result = load_desired_text_result(
+        FULL, "full.yaml", env={"PG_DSN": ENV["PG_DSN"]}, warn_unset_env=True
+    )
+    assert [warning.format() for warning in result.warnings] == [
+        "full.yaml:4:13: warning: environment variable ENDPOINT is not set (plan, apply and "
+        "state will need it) (at provider.endpoint)"
+    ]
+    assert result.state.provider.endpoint == "${ENDPOINT}"
+    backend = result.state.backend
+    assert isinstance(backend, PostgresBackendConfig)
+    assert backend.dsn.get_secret_value() == ENV["PG_DSN"]
+
+
+def test_validate_mode_still_refuses_malformed_references() -> None:
+    text = "version: 1\nprovider: {profile: '${1X}', endpoint: 'http://${HOST'}\n"
+    with pytest.raises(ConfigErrors) as caught:
+        load_desired_text_result(text, "x.yaml", env={}, warn_unset_env=True)
+    assert [error.format() for error in caught.value.errors] == [
+        "x.yaml:2:21: '${1X}' is not a valid environment variable reference (at provider.profile)",
+        "x.yaml:2:40: unclosed '${' (write '${NAME}', or '$${' for a literal '${') "
+        "(at provider.endpoint)",
+    ]

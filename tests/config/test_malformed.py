@@ -252,9 +252,10 @@ CASES = [
         env=(("PG", "postgresql://h/db"),),
     ),
     Case(
-        "missing environment variable",
-        HEAD + "backend:\n  postgres:\n    dsn: ${RECONCILER_TEST_UNSET_DSN}\n",
-        ((4, 10), "environment variable RECONCILER_TEST_UNSET_DSN is not set"),
+        # An unset variable is only a warning for validate (tests/commands/test_validate.py).
+        "malformed environment variable reference",
+        HEAD + "backend:\n  postgres:\n    dsn: ${RECONCILER_TEST_UNSET_DSN\n",
+        ((4, 10), "unclosed '${' (write '${NAME}', or '$${' for a literal '${')"),
     ),
     Case(
         "interpolation where it is not expanded",
