@@ -14,9 +14,15 @@ Two gaps of the C loader are closed on that fallback path, cheaply:
   ``isinstance(key, Hashable)`` check);
 * its composer recurses in C and crashes the process on very deep nesting (``[[[[...`` or
   ``- - - -...`` tens of thousands deep), so ``too_deep`` refuses such text before it is
-  handed over; the located error then comes from the round-trip parser, which has a depth limit.
+  handed over; the located error then comes from ``locate``'s composer, which stops at
+  MAX_DEPTH.
 
-Any failure here is only a signal: the loader re-parses with ruamel.yaml to locate it.
+Any failure here is only a signal: nothing here knows lines or columns. The loader then reads
+the text again to locate every problem: with libyaml's events (``locate``), and, for a syntax
+error libyaml met, with ruamel.yaml's round-trip parser for its wording (``locate_ruamel``),
+reading the whole text when it is small and only an excerpt around libyaml's error otherwise
+(``excerpt``). A syntax error or duplicate key met by the event path is raised as is: PyYAML's
+composer would only read the text again to meet it again.
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ SYNTAX_ERRORS = (ReaderError, ScannerError, ParserError)
 
 
 class DuplicateKeyFound(Exception):
-    """A mapping holds the same key twice (the round-trip pass says where)."""
+    """A mapping holds the same key twice (``locate`` says where)."""
 
 
 class _FastLoader(yaml.CSafeLoader):

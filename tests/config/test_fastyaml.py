@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Any
 
@@ -113,3 +114,14 @@ def test_syntax_errors_and_duplicate_keys_are_heard_once(
     monkeypatch.setattr(fastyaml._FastLoader, "get_single_data", composer)
     with pytest.raises((fastyaml.DuplicateKeyFound, *fastyaml.SYNTAX_ERRORS)):
         fastyaml.load_fast(text)
+
+
+def test_the_docstring_names_the_modules_that_locate_failures() -> None:
+    # It once said the loader re-parsed with ruamel.yaml to locate every failure; libyaml's
+    # events (locate) do, ruamel.yaml only words syntax errors (of large texts, an excerpt).
+    doc = fastyaml.__doc__ or ""
+    assert "re-parses with ruamel.yaml" not in doc
+    assert "round-trip pass says where" not in (fastyaml.DuplicateKeyFound.__doc__ or "")
+    for name in ("locate", "locate_ruamel", "excerpt"):
+        assert f"``{name}``" in doc
+        importlib.import_module(f"reconciler.config.{name}")
