@@ -13,8 +13,6 @@ from reconciler.config.loader import load_desired_text_result
 from reconciler.models import DEFAULT_REGION, ProviderConfig
 
 SCHEMA_FILE = Path("schemas") / "desired-state.schema.json"
-# Where the schema is published: used when no checkout's schemas/ is above the output file.
-PUBLISHED_SCHEMA_REF = "https://reconciler.dev/schemas/desired-state.schema.json"
 TOPICS_NOTE = "# Topics are not exported: OnsMqttGroupIdList does not return a GID's parent topic."
 NAMING_NOTE = (
     "    # independent_naming is left out: an instance without GIDs lists nothing to tell it;"
@@ -22,16 +20,16 @@ NAMING_NOTE = (
 )
 
 
-def schema_ref_for(output: Path | None, cwd: Path) -> str:
+def schema_ref_for(output: Path | None, cwd: Path) -> str | None:
     """The $schema reference as seen from the file written (stdout: from ``cwd``): relative
     to the nearest ``schemas/desired-state.schema.json`` in the output's directory or above
-    it (a checkout of this repository), else the published URL."""
+    it (a checkout of this repository), else None."""
     start = (cwd / output).resolve().parent if output is not None else cwd.resolve()
     for directory in (start, *start.parents):
         schema = directory / SCHEMA_FILE
         if schema.is_file():
             return Path(os.path.relpath(schema, start)).as_posix()
-    return PUBLISHED_SCHEMA_REF
+    return None
 
 
 def with_notes(text: str, *, instance_id: str, naming_known: bool) -> str:

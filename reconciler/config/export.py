@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from reconciler.models import GROUP_ID_RE
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema={ref}"
+# Without a checkout to point at there is no schema path an editor could open: name it instead.
+NO_SCHEMA_COMMENT = "# JSON Schema: schemas/desired-state.schema.json in the reconciler source"
 DEFAULT_SCHEMA_REF = "schemas/desired-state.schema.json"
 
 
@@ -28,14 +30,14 @@ def render_export(
     region: str,
     group_ids: Iterable[str],
     independent_naming: bool | None,
-    schema_ref: str = DEFAULT_SCHEMA_REF,
+    schema_ref: str | None = DEFAULT_SCHEMA_REF,
 ) -> Export:
     """The desired-state file declaring exactly ``group_ids`` on one instance."""
     names = sorted(set(group_ids))
     valid = [name for name in names if GROUP_ID_RE.match(name)]
     skipped = tuple(name for name in names if not GROUP_ID_RE.match(name))
     lines = [
-        SCHEMA_COMMENT.format(ref=schema_ref),
+        NO_SCHEMA_COMMENT if schema_ref is None else SCHEMA_COMMENT.format(ref=schema_ref),
         f"# Exported from instance {instance_id} ({region}) by `reconciler export`.",
         "version: 1",
         "provider:",

@@ -14,7 +14,7 @@ from typing import Any
 from reconciler.config.schema import DesiredFile
 
 SCHEMA_PATH = Path("schemas") / "desired-state.schema.json"
-SCHEMA_ID = "https://reconciler.invalid/schemas/desired-state.schema.json"
+SCHEMA_ID = "urn:reconciler:schema:desired-state"
 
 
 def build_schema() -> dict[str, Any]:

@@ -26,7 +26,7 @@ from reconciler.schemadoc import schema_document
 DERIVED_FIELDS = ("summary", "appliable")
 # Recorded only to explain a stale plan: saved plan files carry them, --format json does not.
 EXPLANATION_FIELDS = ("inventory_group_ids", "desired_instances", "desired_safety")
-SCHEMA_ID = "https://reconciler.dev/schemas/plan.schema.json"
+SCHEMA_ID = "urn:reconciler:schema:plan"
 _SHOWN_NAMES = 10
 
 

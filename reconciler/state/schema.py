@@ -7,7 +7,7 @@ from typing import Any
 from reconciler.models import StateDocument
 from reconciler.schemadoc import schema_document
 
-SCHEMA_ID = "https://reconciler.dev/schemas/state.schema.json"
+SCHEMA_ID = "urn:reconciler:schema:state"
 
 
 def state_json_schema() -> dict[str, Any]:

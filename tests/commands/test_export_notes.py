@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.commands.export import PUBLISHED_SCHEMA_REF
+from reconciler.config.export import NO_SCHEMA_COMMENT
 from tests.apply.helpers import run_cli
 from tests.fixtures.emulator import RunningEmulator
 
@@ -53,11 +53,11 @@ def test_stdout_is_relative_to_the_current_directory(
     assert out.splitlines()[0] == MODELINE + "../schemas/desired-state.schema.json"
 
 
-def test_without_a_checkout_the_published_schema_is_named(
+def test_without_a_checkout_the_schema_is_named_not_linked(
     workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = _export(capsys, emulator)
-    assert out.splitlines()[0] == MODELINE + PUBLISHED_SCHEMA_REF
+    assert out.splitlines()[0] == NO_SCHEMA_COMMENT
 
 
 def test_the_file_says_topics_are_not_exported_and_naming_is_unknown_when_empty(
