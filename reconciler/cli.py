@@ -10,11 +10,11 @@ import importlib
 import logging
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import IO, Any, NamedTuple
 
 import click
-from click.utils import make_default_short_help
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
@@ -144,7 +144,11 @@ class LazyGroup(click.Group):
         imported for ``reconciler --help``."""
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = [(name, make_default_short_help(COMMANDS[name].short_help, limit)) for name in names]
+        # textwrap, not click's helper: click 8.5 made make_default_short_help private.
+        rows = [
+            (name, textwrap.shorten(COMMANDS[name].short_help, limit, placeholder="..."))
+            for name in names
+        ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
