@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import pytest
+import yaml
 
 from reconciler.config import fastyaml
 
@@ -80,17 +81,21 @@ def test_unusual_files_fall_back_to_the_composer(text: str) -> None:
         ("? [a, b]\n: 1\n", Exception),
         ("a: =\n", Exception),
         ("1: a\ntrue: b\n", fastyaml.DuplicateKeyFound),
-        ("[" * 2000 + "]" * 2000, RecursionError),
     ],
 )
 def test_problems_raise_what_the_composer_raises(text: str, error: type[Exception]) -> None:
     with pytest.raises(error) as fast:
         fastyaml.load_fast(text)
-    if error is not RecursionError:
-        with pytest.raises(error) as composed:
-            _composed(text)
-        assert type(fast.value) is type(composed.value)
-        assert str(fast.value) == str(composed.value)
+    with pytest.raises(error) as composed:
+        _composed(text)
+    assert type(fast.value) is type(composed.value)
+    assert str(fast.value) == str(composed.value)
+
+
+def test_deep_nesting_fails_cleanly_whatever_the_pyyaml_version() -> None:
+    # PyYAML 6.0.4's scanner caps flow nesting itself (a YAMLError); older releases recurse.
+    with pytest.raises((RecursionError, yaml.YAMLError)):
+        fastyaml.load_fast("[" * 2000 + "]" * 2000)
 
 
 @pytest.mark.parametrize(
