@@ -290,7 +290,7 @@ def _locate_warnings(text: str, source: str, issues: list[Issue]) -> tuple[Confi
         from reconciler.config import locate_ruamel  # noqa: PLC0415
 
         try:
-            locator = locate_ruamel.Locator(locate_ruamel.compose(text))
+            locator = locate.Locator(locate_ruamel.compose(text))
         except locate.SyntaxProblem:
             locator = locate.Locator(None)
     result = []

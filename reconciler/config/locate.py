@@ -89,11 +89,18 @@ class NotYaml(Exception):
         super().__init__(reason)
 
 
-def _position(mark: Any) -> Position | None:
+def mark_position(mark: Any) -> Position | None:
+    """A parser's 0-based mark (libyaml's or ruamel.yaml's) as a 1-based position."""
     if mark is None:
         return None
     return Position(mark.line + 1, mark.column + 1)
 
+
+# The trees Builder and Locator walk hold PyYAML's nodes (composed here from libyaml's events)
+# or ruamel.yaml's (``locate_ruamel``): both have tag, value, start_mark and style, and name
+# their kind in ``id``, so one Builder and one Locator serve both.
+TreeNode = Any
+_SCALAR, _SEQUENCE, _MAPPING = ScalarNode.id, SequenceNode.id, MappingNode.id
 
 # --- composing nodes from libyaml's events ----------------------------------------------------
 
@@ -115,7 +122,7 @@ def wanted_paths(locs: Iterable[Loc]) -> Wanted:
 
 @dataclass(frozen=True, slots=True)
 class Composed:
-    root: Node | None
+    root: TreeNode | None
     problems: list[Located]
     alias_sites: frozenset[int]  # ids of the nodes standing for an alias (`*name`)
     # An alias used inside the value it names: only the full build reports it well.
@@ -217,7 +224,9 @@ class _Composer:
         depth += 1
         if depth > MAX_DEPTH:
             raise SyntaxProblem(
-                Located(_position(event.start_mark), f"nesting is deeper than {MAX_DEPTH} levels")
+                Located(
+                    mark_position(event.start_mark), f"nesting is deeper than {MAX_DEPTH} levels"
+                )
             )
         anchor: str | None = event.anchor
         if event.tag == "!" and self._strict:
@@ -228,10 +237,10 @@ class _Composer:
                 self._check_name_end(named + 1 + len(anchor))
             first = self._anchors.get(anchor)
             if first is not None:
-                where = _position(first.start_mark)
+                where = mark_position(first.start_mark)
                 self.problems.append(
                     Located(
-                        _position(event.start_mark),
+                        mark_position(event.start_mark),
                         f"anchor &{anchor} is defined twice (first at {where.describe()})"
                         if where
                         else f"anchor &{anchor} is defined twice",
@@ -428,7 +437,7 @@ def _value_interest(interest: Wanted, key: Node | None) -> Wanted | None:
 _KEYS = yaml.constructor.SafeConstructor()
 
 
-def key_value(node: ScalarNode) -> Any:
+def key_value(node: TreeNode) -> Any:
     """A mapping key's value as the fast path constructs it (its text if it cannot)."""
     tag = _STR_TAG if node.tag in (VALUE_TAG, None) else str(node.tag)
     if tag == _STR_TAG:
@@ -448,13 +457,13 @@ def key_value(node: ScalarNode) -> Any:
 def syntax_problem(text: str, exc: MarkedYAMLError) -> Located:
     """libyaml's own wording of a syntax error (its marks are exact)."""
     mark = exc.problem_mark or exc.context_mark
-    position = _position(mark)
+    position = mark_position(mark)
     problem = str(exc.problem or exc.context or "invalid YAML")
-    if position is not None and _tab_indented(text, position.line):
+    if position is not None and tab_indented(text, position.line):
         return Located(position, "tab character in indentation: YAML indents with spaces only")
     message = f"YAML syntax error: {problem}"
     if exc.context and exc.problem and exc.context_mark is not None:
-        context = _position(exc.context_mark)
+        context = mark_position(exc.context_mark)
         if context is not None and context != position:
             message += f" ({exc.context} at {context.describe()})"
     return Located(position, message)
@@ -476,7 +485,7 @@ def character_problem(text: str, index: int, character: object, reason: str) -> 
     )
 
 
-def _tab_indented(text: str, line_number: int) -> bool:
+def tab_indented(text: str, line_number: int) -> bool:
     lines = text.splitlines()
     if not 0 < line_number <= len(lines):
         return False
@@ -498,10 +507,10 @@ class Builder:
         self._built: dict[int, Any] = {}
         self._building: set[int] = set()
 
-    def build(self, node: Node | None, loc: Loc = ()) -> Any:
+    def build(self, node: TreeNode | None, loc: Loc = ()) -> Any:
         if node is None:
             return None
-        if isinstance(node, ScalarNode):
+        if node.id == _SCALAR:
             return self.scalar(node, loc)
         key = id(node.value)
         if key in self._built:
@@ -513,7 +522,7 @@ class Builder:
         try:
             if node.tag not in (_MAP_TAG, _SEQ_TAG):
                 self._problem(node, f"unsupported tag {node.tag!r}", loc)
-            if isinstance(node, MappingNode):
+            if node.id == _MAPPING:
                 value: Any = self._mapping(node, loc)
             else:
                 value = [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
@@ -522,7 +531,7 @@ class Builder:
         self._built[key] = value
         return value
 
-    def scalar(self, node: ScalarNode, loc: Loc) -> Any:
+    def scalar(self, node: TreeNode, loc: Loc) -> Any:
         tag = node.tag or _STR_TAG
         if tag == _STR_TAG:
             return node.value  # what PyYAML's construct_yaml_str does, minus two calls
@@ -540,15 +549,15 @@ class Builder:
             )
             return node.value
 
-    def _mapping(self, node: MappingNode, loc: Loc) -> dict[Any, Any]:
+    def _mapping(self, node: TreeNode, loc: Loc) -> dict[Any, Any]:
         own: dict[Any, Any] = {}
-        first_keys: dict[Any, Node] = {}
+        first_keys: dict[Any, TreeNode] = {}
         merged: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == MERGE_TAG:
                 merged = self._merge(value_node, loc)
                 continue
-            if not isinstance(key_node, ScalarNode):
+            if key_node.id != _SCALAR:
                 self._problem(key_node, "a key must be a plain value, not a list or mapping", loc)
                 continue
             key = self.scalar(key_node, loc)
@@ -558,10 +567,10 @@ class Builder:
                 self._problem(key_node, "a key must be a plain value", loc)
                 continue
             if first is not None:
-                where = _position(first.start_mark)
+                where = mark_position(first.start_mark)
                 self.problems.append(
                     Located(
-                        _position(key_node.start_mark),
+                        mark_position(key_node.start_mark),
                         f"duplicate key {key!r}"
                         + (f" (first at {where.describe()})" if where else ""),
                         format_loc((*loc, key)) if isinstance(key, str | int) else None,
@@ -576,19 +585,21 @@ class Builder:
         merged.update(own)
         return merged
 
-    def _merge(self, node: Node, loc: Loc) -> dict[Any, Any]:
-        sources = node.value if isinstance(node, SequenceNode) else [node]
+    def _merge(self, node: TreeNode, loc: Loc) -> dict[Any, Any]:
+        sources = node.value if node.id == _SEQUENCE else [node]
         merged: dict[Any, Any] = {}
         for source in reversed(sources):
             value = self.build(source, loc)
-            if isinstance(source, MappingNode) and isinstance(value, dict):
+            if source.id == _MAPPING and isinstance(value, dict):
                 merged.update(value)
             else:
                 self._problem(source, "'<<' (merge) needs a mapping or a list of mappings", loc)
         return merged
 
-    def _problem(self, node: Node, message: str, loc: Loc) -> None:
-        self.problems.append(Located(_position(node.start_mark), message, format_loc(loc) or None))
+    def _problem(self, node: TreeNode, message: str, loc: Loc) -> None:
+        self.problems.append(
+            Located(mark_position(node.start_mark), message, format_loc(loc) or None)
+        )
 
 
 # --- paths to positions -----------------------------------------------------------------------
@@ -631,19 +642,19 @@ class Locator:
         node = self._root
         if node is None:
             return Position(1, 1)  # an empty document: the problem is the whole file
-        alias: Node | None = None
+        alias: TreeNode | None = None
         for index, part in enumerate(loc):
             if alias is None and id(node) in self._aliases:
                 alias = node
             last = index == len(loc) - 1
-            if isinstance(node, MappingNode):
+            if node.id == _MAPPING:
                 pair = self._entry(node, part, depth=0)
                 if pair is None:
                     break
                 if last and at_key:
-                    return _position(pair[0].start_mark)
+                    return mark_position(pair[0].start_mark)
                 node = pair[1]
-            elif isinstance(node, SequenceNode) and isinstance(part, int):
+            elif node.id == _SEQUENCE and isinstance(part, int):
                 if not 0 <= part < len(node.value) or node.value[part] is None:
                     break
                 node = node.value[part]
@@ -651,12 +662,14 @@ class Locator:
                 break
         if alias is None and id(node) in self._aliases:
             alias = node
-        return _position((alias or node).start_mark)
+        return mark_position((alias or node).start_mark)
 
-    def _entry(self, node: MappingNode, part: str | int, depth: int) -> tuple[Node, Node] | None:
+    def _entry(
+        self, node: TreeNode, part: str | int, depth: int
+    ) -> tuple[TreeNode, TreeNode] | None:
         found = None
         for key_node, value_node in node.value:
-            is_key = isinstance(key_node, ScalarNode) and key_node.tag != MERGE_TAG
+            is_key = key_node.id == _SCALAR and key_node.tag != MERGE_TAG
             if is_key and key_value(key_node) == part:
                 found = (key_node, value_node)  # the last duplicate is the one kept
         if found is not None or depth > MAX_DEPTH:
@@ -667,8 +680,8 @@ class Locator:
                 return found
         return None
 
-    def _merge_sources(self, node: MappingNode) -> Iterator[MappingNode]:
+    def _merge_sources(self, node: TreeNode) -> Iterator[TreeNode]:
         for key_node, value_node in node.value:
             if key_node.tag == MERGE_TAG:
-                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-                yield from (source for source in sources if isinstance(source, MappingNode))
+                sources = value_node.value if value_node.id == _SEQUENCE else [value_node]
+                yield from (source for source in sources if source.id == _MAPPING)

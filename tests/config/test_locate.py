@@ -207,7 +207,7 @@ def test_libyaml_locator_agrees_with_the_round_trip_one_on_every_node(
         full = locate.Locator(locate.compose(text))
     except locate.NotYaml:
         return  # read by ruamel.yaml anyway
-    reference = locate_ruamel.Locator(locate_ruamel.compose(text))
+    reference = locate.Locator(locate_ruamel.compose(text))
     for loc, at_key in _paths(yaml.safe_load(text)):
         expected = reference.find(loc, at_key=at_key)
         assert full.find(loc, at_key=at_key) == expected, (text, loc, at_key)
