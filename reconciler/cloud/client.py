@@ -326,67 +326,50 @@ class OnsMqttClient:
             security_token=token,
         )
         begun = time.perf_counter()
+        # What the attempt's one DEBUG line reports, filled in as far as the attempt gets.
+        status: int | None = None
+        code: str | None = None
+        request_id: object = None
         try:
-            response = self._session.post(
-                self._url,
-                data=urlencode(signed).encode("ascii"),
-                headers=_FORM,
-                timeout=self.timeout,
-            )
-        except requests.Timeout as exc:
-            self._log(action, attempt, begun, signed, status=None, code="Timeout", request_id=None)
-            raise CloudConnectionError(
-                f"{action}: no answer from {self.endpoint} within {self.timeout:g}s", action=action
-            ) from exc
-        except requests.RequestException as exc:
-            reason = self._redact(_root_cause(exc))
-            self._log(action, attempt, begun, signed, status=None, code=reason, request_id=None)
-            raise CloudConnectionError(
-                f"{action}: cannot reach {self.endpoint}: {reason}", action=action
-            ) from exc
-        if not 200 <= response.status_code < 300:
-            error = error_from_response(
-                action, response.status_code, response.content, redact=self._redact
-            )
+            try:
+                response = self._session.post(
+                    self._url,
+                    data=urlencode(signed).encode("ascii"),
+                    headers=_FORM,
+                    timeout=self.timeout,
+                )
+            except requests.Timeout as exc:
+                code = "Timeout"
+                raise CloudConnectionError(
+                    f"{action}: no answer from {self.endpoint} within {self.timeout:g}s",
+                    action=action,
+                ) from exc
+            except requests.RequestException as exc:
+                code = self._redact(_root_cause(exc))
+                raise CloudConnectionError(
+                    f"{action}: cannot reach {self.endpoint}: {code}", action=action
+                ) from exc
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = error_from_response(action, status, response.content, redact=self._redact)
+                code, request_id = error.code, error.request_id
+                raise error
+            try:
+                body = response.json()
+            except ValueError as exc:
+                code = "NotJson"
+                raise CloudError(
+                    f"{action}: HTTP {status} from {self.endpoint} is not JSON", action=action
+                ) from exc
+            if not isinstance(body, dict):
+                code = "NotObject"
+                raise CloudError(f"{action}: the answer is not a JSON object", action=action)
+            request_id = body.get("RequestId")
+            return body
+        finally:
             self._log(
-                action,
-                attempt,
-                begun,
-                signed,
-                status=response.status_code,
-                code=error.code,
-                request_id=error.request_id,
+                action, attempt, begun, signed, status=status, code=code, request_id=request_id
             )
-            raise error
-        try:
-            body = response.json()
-        except ValueError as exc:
-            self._log(
-                action,
-                attempt,
-                begun,
-                signed,
-                status=response.status_code,
-                code="NotJson",
-                request_id=None,
-            )
-            raise CloudError(
-                f"{action}: HTTP {response.status_code} from {self.endpoint} is not JSON",
-                action=action,
-            ) from exc
-        if not isinstance(body, dict):
-            raise CloudError(f"{action}: the answer is not a JSON object", action=action)
-        request_id = body.get("RequestId")
-        self._log(
-            action,
-            attempt,
-            begun,
-            signed,
-            status=response.status_code,
-            code=None,
-            request_id=request_id,
-        )
-        return body
 
     def _log(
         self,
