@@ -55,15 +55,29 @@ class ConfigError(ReconcilerError):
         super().__init__(self.format())
 
     def format(self) -> str:
-        where = self.file or "<input>"
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        text = f"{where}: {self.message}"
-        if self.path:
-            text += f" (at {self.path})"
-        return text
+        return format_located(
+            self.message, file=self.file, line=self.line, column=self.column, path=self.path
+        )
+
+
+def format_located(
+    message: str,
+    *,
+    file: str | None,
+    line: int | None,
+    column: int | None,
+    path: str | None,
+) -> str:
+    """``file:line:column: message (at path)``: how every located problem (or warning) reads."""
+    where = file or "<input>"
+    if line is not None:
+        where += f":{line}"
+        if column is not None:
+            where += f":{column}"
+    text = f"{where}: {message}"
+    if path:
+        text += f" (at {path})"
+    return text
 
 
 class ConfigErrors(ConfigError):

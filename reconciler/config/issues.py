@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.errors import format_located
+
 Loc = tuple[str | int, ...]
 
 
@@ -39,15 +41,13 @@ class ConfigWarning:
     path: str | None = None
 
     def format(self) -> str:
-        where = self.file or "<input>"
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        text = f"{where}: warning: {self.message}"
-        if self.path:
-            text += f" (at {self.path})"
-        return text
+        return format_located(
+            f"warning: {self.message}",
+            file=self.file,
+            line=self.line,
+            column=self.column,
+            path=self.path,
+        )
 
     def __str__(self) -> str:
         return self.format()
