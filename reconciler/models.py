@@ -18,7 +18,6 @@ GROUP_ID_PATTERN = r"^GID[_-][A-Za-z0-9_-]{3,60}$"
 GROUP_ID_RE = re.compile(GROUP_ID_PATTERN)
 # Instance ids are "post-cn-..." or "MQ_INST_..."; we only insist on a safe token.
 INSTANCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
-INSTANCE_ID_RE = re.compile(INSTANCE_ID_PATTERN)
 
 KNOWN_REGIONS: tuple[str, ...] = (
     "cn-beijing",

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from reconciler.config import schema
-from reconciler.config.interpolate import interpolate
+from reconciler.config.interpolate import INTERPOLATED_FIELDS, interpolate
 from reconciler.config.issues import Issue, Loc
 from reconciler.config.suggest import did_you_mean, one_of
 from reconciler.models import DEFAULT_REGION, KNOWN_REGIONS
@@ -309,7 +309,7 @@ def _check_backend(
                 issues.append(
                     Issue(
                         ("backend", kind, key),
-                        "${...} is only expanded in " + one_of(_INTERPOLATED),
+                        "${...} is only expanded in " + one_of(INTERPOLATED_FIELDS),
                     )
                 )
     postgres = _mapping(backend.get("postgres"))
@@ -324,9 +324,6 @@ def _check_backend(
             )
         )
     return expand(raw, ("backend", "postgres", "dsn"))
-
-
-_INTERPOLATED = ("provider.endpoint", "provider.profile", "backend.postgres.dsn")
 
 
 def _has_password(dsn: str) -> bool:

@@ -15,10 +15,6 @@ _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def has_reference(text: str) -> bool:
-    return "${" in text
-
-
 def interpolate(
     text: str, env: Mapping[str, str], *, unset: list[str] | None = None
 ) -> tuple[str, list[str]]:

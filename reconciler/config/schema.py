@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from reconciler.models import DEFAULT_REGION, GROUP_ID_PATTERN, INSTANCE_ID_PATTERN, Ownership
 
-FORMAT_VERSION = 1
 REGION_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 # Parent topics: 3 to 64 letters, digits, "-" and "_" (the service's naming rule).
 TOPIC_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
