@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
 
-from reconciler.errors import LockHeldError, StateConflictError
+from reconciler.errors import LockError, LockHeldError, StateConflictError
 from reconciler.models import FrozenModel, StateDocument
 
 # Backoff of ``StateBackend.lock`` when a timeout is given: first wait, growth, ceiling.
@@ -164,6 +164,12 @@ def _held_error(holder: object | None, timeout: float) -> LockHeldError:
 def held_by(holder: LockInfo | None) -> LockHeldError:
     """The error ``_try_lock`` raises when someone else holds the lock."""
     return _held_error(holder, 0.0)
+
+
+def not_held(lock_id: str, holder: LockInfo | None) -> LockError:
+    """The error ``unlock`` raises for a lock id this backend instance does not hold."""
+    now = f"the state is {describe_holder(holder)}" if holder else "the state is not locked"
+    return LockError(f"cannot unlock {lock_id}: this process does not hold that lock ({now})")
 
 
 def check_swap(

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from reconciler.errors import LockError, StateError
 from reconciler.models import LocalBackendConfig, StateDocument, share_fields_sets
-from reconciler.state.base import LockInfo, StateBackend, check_swap, describe_holder, held_by
+from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -147,7 +147,7 @@ class LocalBackend(StateBackend):
         with self._mutex:
             fd = self._held.pop(lock_id, None)
         if fd is None:
-            raise LockError(self._not_ours(lock_id))
+            raise not_held(lock_id, self.lock_holder())
         try:
             self._remove_info_if(lock_id)
         finally:
@@ -235,11 +235,6 @@ class LocalBackend(StateBackend):
         if info is not None and info.id == lock_id:
             with contextlib.suppress(FileNotFoundError):
                 self.info_path.unlink()
-
-    def _not_ours(self, lock_id: str) -> str:
-        holder = self.lock_holder()
-        now = f"the state is {describe_holder(holder)}" if holder else "the state is not locked"
-        return f"cannot unlock {lock_id}: this process does not hold that lock ({now})"
 
 
 def _may_be_alive(info: LockInfo) -> bool:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from reconciler import __version__
-from reconciler.state.base import LockInfo, OnWait, StateBackend
+from reconciler.state.base import LockInfo, OnWait, StateBackend, describe_holder
 
 
 def new_lock_info(
@@ -66,9 +66,7 @@ def _user() -> str:
 
 def format_waiting(holder: LockInfo | None) -> str:
     """``waiting for lock <id> held by <who> since <when> (<operation>, <CI job>)``."""
-    if holder is None:
-        return "waiting for a lock held by an unknown holder"
-    return f"waiting for {holder.summary()}"
+    return f"waiting for {describe_holder(holder)}"
 
 
 @contextmanager

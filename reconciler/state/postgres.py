@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from reconciler.errors import LockError, StateConflictError, StateError
 from reconciler.models import PostgresBackendConfig, StateDocument
-from reconciler.state.base import LockInfo, StateBackend, check_swap, describe_holder, held_by
+from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
 from reconciler.state.dsn import describe_dsn, scrub
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -201,11 +201,7 @@ class PostgresBackend(StateBackend):
         with self._mutex:
             conn = self._held.pop(lock_id, None)
         if conn is None:
-            holder = self.lock_holder()
-            now = f"the state is {describe_holder(holder)}" if holder else "the state is not locked"
-            raise LockError(
-                f"cannot unlock {lock_id}: this process does not hold that lock ({now})"
-            )
+            raise not_held(lock_id, self.lock_holder())
         try:
             conn.execute(
                 sql.SQL("DELETE FROM {} WHERE workspace = %s AND lock_id = %s").format(self._locks),
