@@ -13,18 +13,11 @@ from typing import Any, Protocol
 
 from reconciler.cloud.error_codes import error_class_for
 from reconciler.errors import RetryableApiError
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Change, Plan
 from reconciler.plan.planfile import plan_document
+from reconciler.render.text import ACTION_COLOURS
 
 _RED, _BOLD, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
-# The plan renderer's colours, so a change looks the same in the plan and in the apply log.
-_ACTION_COLOURS = {
-    Action.CREATE: "\x1b[32m",
-    Action.DELETE: _RED,
-    Action.ADOPT: "\x1b[36m",
-    Action.FORGET: "\x1b[35m",
-    Action.UPDATE: "\x1b[33m",
-}
 _PLAIN = ""
 
 
@@ -76,7 +69,7 @@ def _paint(text: str, colour: str, enabled: bool) -> str:
 def outcome_line(outcome: OutcomeView, *, color: bool = False) -> str:
     """One line per finished action, e.g. ``+ post-cn-x/GID_a created (RequestId ...)``."""
     change = outcome.change
-    symbol = _paint(change.action.symbol, _ACTION_COLOURS.get(change.action, _PLAIN), color)
+    symbol = _paint(change.action.symbol, ACTION_COLOURS.get(change.action, _PLAIN), color)
     text = f"{symbol} {change.key} {outcome.detail}"
     if outcome.status == "failed":
         text = f"{symbol} {change.key} {_paint('failed', _RED, color)}: {_error_text(outcome)}"

@@ -21,7 +21,8 @@ from reconciler.render.plan_view import (
 
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"
-_ACTION_COLOURS = {
+# Also the apply log's (render.apply_result), so a change looks the same in plan and apply.
+ACTION_COLOURS = {
     Action.CREATE: "\x1b[32m",  # green
     Action.DELETE: "\x1b[31m",  # red
     Action.ADOPT: "\x1b[36m",  # cyan
@@ -51,7 +52,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         names = [c.group_id for c in section.changes] + [d.group_id for d in section.not_in_place]
         width = max(map(len, names), default=0)
         for change in section.changes:
-            style = _ACTION_COLOURS[change.action]
+            style = ACTION_COLOURS[change.action]
             label = f"{change.action.symbol} {change.group_id.ljust(width)}"
             lines.append(f"  {paint(label, style)}  {change.action.value}: {change_reason(change)}")
             lines.extend(f"      {_guard(guard, paint)}" for guard in change.guards)
