@@ -29,6 +29,7 @@ from reconciler.commands.options import (
     lock_wait_printer,
     no_color_option,
     output_file_option,
+    state_backend,
     use_color,
 )
 from reconciler.errors import ReconcilerError
@@ -126,7 +127,6 @@ def run_plan(request: PlanRequest, *, echo: Callable[[str, bool], None]) -> int:
 def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
     from reconciler.commands.connect import cloud_session  # noqa: PLC0415
     from reconciler.config import load_desired  # noqa: PLC0415
-    from reconciler.state import open_backend  # noqa: PLC0415
     from reconciler.state.locking import hold_lock  # noqa: PLC0415
 
     def say(message: str) -> None:
@@ -134,8 +134,7 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
 
     desired = load_desired(request.file)
     options = request.guards.plan_options(refresh_only=request.refresh_only)
-    backend = open_backend(desired.backend, base_dir=Path.cwd())
-    try:
+    with state_backend(desired) as backend:
         check_target_instances(desired, request.guards.targets, backend.read)
         with cloud_session(
             desired.provider, endpoint=request.endpoint, instances=desired.instances
@@ -164,27 +163,25 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
                     parallelism=request.parallelism,
                     progress=say,
                 )
-    finally:
-        backend.close()
 
     plan = built.plan
     echo(
         render_plan(plan, request.output_format, color=request.color, plan_file=request.out),
         False,
     )
+    refusals = plan.refusals()
     for warning in request.guards.unmatched_warnings(plan):
         say(warning)
     if request.out is not None:
         from reconciler.plan.planfile import save_plan  # noqa: PLC0415
 
         save_plan(plan, request.out)
-        if plan.refusals():
+        if refusals:
             say(f"Saved the plan to {request.out}; it is refused, so apply will not run it.")
         elif plan.has_changes:
             say(f"Saved the plan to {request.out}; apply it with: reconciler apply {request.out}")
         else:
             say(f"Saved the plan to {request.out}.")
-    refusals = plan.refusals()
     if refusals:
         from reconciler.plan.planfile import ensure_appliable  # noqa: PLC0415
 
