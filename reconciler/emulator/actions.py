@@ -164,6 +164,11 @@ class Actions:
             raise missing("InstanceId")
         return shared
 
+    def _addressed_instances(self, params: Params) -> list[InstanceRecord]:
+        """The named instance, or else every shared-namespace instance the call may address."""
+        named = self._named_instance(params)
+        return [named] if named is not None else self._shared_instances(params)
+
     def _instance_of_group(self, params: Params, group_id: str) -> InstanceRecord:
         named = self._named_instance(params)
         if named is not None:
@@ -225,9 +230,7 @@ class Actions:
         return {}
 
     def group_id_list(self, params: Params) -> Body:
-        named = self._named_instance(params)
-        instances = [named] if named is not None else self._shared_instances(params)
-        by_id = {inst.instance_id: inst for inst in instances}
+        by_id = {inst.instance_id: inst for inst in self._addressed_instances(params)}
         rows = [
             {
                 "GroupId": group.group_id,
@@ -252,8 +255,7 @@ class Actions:
     def query_client_by_topic(self, params: Params) -> Body:
         parent_topic = _req(params, "ParentTopic")
         sub_topic = params.get("SubTopic", "").strip()
-        named = self._named_instance(params)
-        instances = [named] if named is not None else self._shared_instances(params)
+        instances = self._addressed_instances(params)
         holders = [i for i in instances if self.store.has_topic(i.instance_id, parent_topic)]
         if not holders:
             raise _topic_not_found(parent_topic)
@@ -272,9 +274,7 @@ class Actions:
                 f" most {MAX_CLIENT_ID_LENGTH} characters long."
             )
         _check_group_id(group_id)
-        named = self._named_instance(params)
-        instances = [named] if named is not None else self._shared_instances(params)
-        for inst in instances:
+        for inst in self._addressed_instances(params):
             client = self.store.client(inst.instance_id, client_id)
             if client is not None:
                 subscriptions = [
