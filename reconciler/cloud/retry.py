@@ -51,9 +51,6 @@ class RetryPolicy:
         return min(self.max_attempts, self.refused_attempts) if refused else self.max_attempts
 
 
-NO_RETRY = RetryPolicy(max_attempts=1)
-
-
 def is_retryable(error: CloudError) -> bool:
     """Throttling, 5xx, backend faults and lost connections; never parameter or auth errors."""
     return isinstance(error, RetryableApiError | CloudConnectionError)
