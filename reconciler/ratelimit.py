@@ -68,8 +68,15 @@ class TokenBucket:
             self._refill(self._clock())
             return max(0.0, (1.0 - self._tokens) / self.rate.per_second)
 
-    def acquire(self, deadline: float | None = None) -> bool:
-        """Wait for a token; False when ``deadline`` (a monotonic time) would pass first."""
+    def acquire(
+        self,
+        deadline: float | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[float], None] | None = None,
+    ) -> bool:
+        """Wait for a token; False when ``deadline`` (a time of the bucket's clock) would pass
+        first. ``on_wait(seconds)`` hears of each wait before it is slept."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -77,7 +84,10 @@ class TokenBucket:
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
                     return True
-                wait = (1.0 - self._tokens) / self.rate.per_second
+                # The floor keeps float rounding from spinning on a wait of ~0.
+                wait = max((1.0 - self._tokens) / self.rate.per_second, 0.001)
             if deadline is not None and now + wait > deadline:
                 return False
-            time.sleep(wait)
+            if on_wait is not None:
+                on_wait(wait)
+            sleep(wait)

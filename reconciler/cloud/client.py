@@ -292,13 +292,10 @@ class OnsMqttClient:
             raise
 
     def _take_token(self, action: str, bucket: TokenBucket, *, deadline: float | None) -> bool:
-        while not bucket.try_acquire():
-            wait = max(bucket.wait_time(), 0.001)
-            if deadline is not None and self._clock() + wait > deadline:
-                return False
-            self._say_pacing(action, bucket, wait)
-            self._sleep(wait)
-        return True
+        # The bucket runs on self._clock, so ``deadline`` is a time of the bucket's clock.
+        return bucket.acquire(
+            deadline, sleep=self._sleep, on_wait=lambda wait: self._say_pacing(action, bucket, wait)
+        )
 
     def _say_pacing(self, action: str, bucket: TokenBucket, wait: float) -> None:
         """Log a long pacing wait at INFO, at most once per ``PACING_NOTE_INTERVAL`` per
