@@ -1,7 +1,9 @@
-"""Request authentication as the service does it: signature V1, timestamp window, nonces, STS."""
+"""Request authentication as the service does it: signatures V1 and V3 (ACS3-HMAC-SHA256),
+timestamp window, nonces, STS."""
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -11,11 +13,19 @@ from reconciler.cloud.signing import (
     API_VERSION,
     SIGNATURE_METHOD,
     SIGNATURE_VERSION,
+    V3_ALGORITHM,
+    V3Authorization,
+    canonical_request_v3,
+    content_sha256,
+    must_sign,
+    parse_authorization,
     parse_timestamp,
     signature_for,
+    signature_v3,
     string_to_sign,
+    string_to_sign_v3,
 )
-from reconciler.emulator.protocol import ApiError, missing
+from reconciler.emulator.protocol import ApiError, SignedRequest, missing
 from reconciler.emulator.store import EmulatorStore
 
 TIMESTAMP_WINDOW = timedelta(minutes=15)
@@ -27,6 +37,31 @@ _REQUIRED = (
     "Timestamp",
     "Version",
 )
+# x-acs-action is checked before authentication, with the action itself.
+_REQUIRED_V3 = (
+    "host",
+    "x-acs-version",
+    "x-acs-date",
+    "x-acs-signature-nonce",
+    "x-acs-content-sha256",
+)
+
+
+def signature_mismatch(server_string_to_sign: str) -> ApiError:
+    # The core SDK splits this message on ":" and compares the tail with its own string to
+    # sign, so the colon and the exact string matter.
+    return ApiError(
+        400,
+        "SignatureDoesNotMatch",
+        "Specified signature is not matched with our calculation."
+        f" server string to sign is:{server_string_to_sign}",
+    )
+
+
+def incomplete_signature(reason: str) -> ApiError:
+    return ApiError(
+        400, "IncompleteSignature", f"The request signature does not conform to standards: {reason}"
+    )
 
 
 class NonceCache:
@@ -70,8 +105,7 @@ class Authenticator:
         for name in _REQUIRED:
             if name not in params:
                 raise missing(name)
-        if params["Version"] != API_VERSION:
-            raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
+        _check_version(params["Version"])
         if params["SignatureMethod"] != SIGNATURE_METHOD:
             raise ApiError(
                 400, "InvalidSignatureMethod", "Specified signature method is not supported."
@@ -82,23 +116,60 @@ class Authenticator:
             )
         self._check_timestamp(params["Timestamp"])
         access_key_id = params["AccessKeyId"]
-        secret = self._store.account_secret(access_key_id)
-        if secret is None:
-            raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        secret = self._secret(access_key_id)
         self._check_security_token(access_key_id, params.get("SecurityToken"))
         expected_text = string_to_sign(method, params)
         if signature_for(expected_text, secret) != params["Signature"]:
-            # The core SDK splits this message on ":" and compares the tail with its own
-            # string to sign, so the colon and the exact string matter.
+            raise signature_mismatch(expected_text)
+        self._check_nonce(access_key_id, params["SignatureNonce"])
+        return access_key_id
+
+    def authenticate_v3(self, request: SignedRequest) -> str:
+        """Check an ``Authorization: ACS3-HMAC-SHA256`` request; return its AccessKeyId.
+
+        The signature is recomputed over the headers the client says it signed, which must
+        include host, content-type and every x-acs-* header the request carries.
+        """
+        authorization = _parse_v3_authorization(request.header("authorization") or "")
+        headers: dict[str, str] = {}
+        for name in _REQUIRED_V3:
+            value = request.header(name)
+            if value is None:
+                raise missing(name)
+            headers[name] = value
+        _check_version(headers["x-acs-version"])
+        self._check_timestamp(headers["x-acs-date"])
+        signed = _signed_header_values(request, authorization)
+        access_key_id = authorization.access_key_id
+        secret = self._secret(access_key_id)
+        self._check_security_token(access_key_id, request.header("x-acs-security-token"))
+        if headers["x-acs-content-sha256"].lower() != content_sha256(request.body):
             raise ApiError(
                 400,
-                "SignatureDoesNotMatch",
-                "Specified signature is not matched with our calculation."
-                f" server string to sign is:{expected_text}",
+                "InvalidContentSha256",
+                "Specified x-acs-content-sha256 does not match the SHA-256 of the request body.",
             )
-        if not self._nonces.first_use(access_key_id, params["SignatureNonce"]):
-            raise ApiError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+        canonical = canonical_request_v3(
+            request.method, request.path, request.query, signed, headers["x-acs-content-sha256"]
+        )
+        expected_text = string_to_sign_v3(canonical)
+        if not hmac.compare_digest(
+            signature_v3(expected_text, secret), authorization.signature.lower()
+        ):
+            raise signature_mismatch(expected_text)
+        self._check_nonce(access_key_id, headers["x-acs-signature-nonce"])
         return access_key_id
+
+    def _secret(self, access_key_id: str) -> str:
+        secret = self._store.account_secret(access_key_id)
+        if secret is None:
+            raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        return secret
+
+    def _check_nonce(self, access_key_id: str, nonce: str) -> None:
+        # Checked last, so a request failing any other check does not burn its nonce.
+        if not self._nonces.first_use(access_key_id, nonce):
+            raise ApiError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
 
     def _check_timestamp(self, text: str) -> None:
         try:
@@ -133,3 +204,35 @@ class Authenticator:
             raise ApiError(
                 400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired."
             )
+
+
+def _check_version(version: str) -> None:
+    if version != API_VERSION:
+        raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
+
+
+def _parse_v3_authorization(value: str) -> V3Authorization:
+    try:
+        authorization = parse_authorization(value)
+    except ValueError as exc:
+        raise incomplete_signature(str(exc)) from exc
+    if authorization.algorithm != V3_ALGORITHM:
+        raise ApiError(
+            400, "InvalidSignatureMethod", "Specified signature method is not supported."
+        )
+    return authorization
+
+
+def _signed_header_values(
+    request: SignedRequest, authorization: V3Authorization
+) -> list[tuple[str, str]]:
+    """The (name, value) pairs of the headers the client signed, every repeat included."""
+    signed = {name.lower() for name in authorization.signed_headers}
+    present = {name for name, _ in request.headers}
+    unsigned = sorted(name for name in present - signed if must_sign(name))
+    if unsigned:
+        raise incomplete_signature(f"header {unsigned[0]} must be signed")
+    absent = sorted(signed - present)
+    if absent:
+        raise incomplete_signature(f"signed header {absent[0]} is not in the request")
+    return [(name, value) for name, value in request.headers if name in signed]

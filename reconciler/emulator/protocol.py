@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -42,7 +42,7 @@ def merge_parameters(query: str, body: bytes, content_type: str) -> dict[str, st
     Both SDK wire shapes are accepted: the core SDK puts everything in the query, Tea puts the
     action's parameters in the body. A body without a content type is read as a form too.
     """
-    params = dict(parse_qsl(query, keep_blank_values=True))
+    params = query_parameters(query)
     kind = content_type.split(";", 1)[0].strip().lower()
     if body and kind in ("", FORM_CONTENT_TYPE):
         try:
@@ -51,6 +51,27 @@ def merge_parameters(query: str, body: bytes, content_type: str) -> dict[str, st
             raise invalid("the request body is not UTF-8") from exc
         params.update(parse_qsl(text, keep_blank_values=True))
     return params
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What a V3 (``Authorization: ACS3-...``) signature covers, as received: the method, the
+    decoded path, the query's parameters, every header (names lower-cased, repeats kept in
+    order) and the exact body bytes."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (lower-case), or None."""
+        return next((value for key, value in self.headers if key == name), None)
+
+
+def query_parameters(query: str) -> dict[str, str]:
+    return dict(parse_qsl(query, keep_blank_values=True))
 
 
 def new_request_id() -> str:
@@ -63,9 +84,9 @@ class Encoded:
     content_type: str
 
 
-def wants_xml(params: Mapping[str, str]) -> bool:
-    """The service answers XML unless ``Format`` says JSON (any case)."""
-    return params.get("Format", "XML").strip().upper() != "JSON"
+def wants_xml(params: Mapping[str, str], *, default_format: str = "XML") -> bool:
+    """Signature V1 answers XML unless ``Format`` says JSON (any case); V3 defaults to JSON."""
+    return params.get("Format", default_format).strip().upper() != "JSON"
 
 
 def encode_success(action: str, body: Mapping[str, Any], *, xml: bool) -> Encoded:

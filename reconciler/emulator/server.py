@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from reconciler.emulator.actions import Actions
 from reconciler.emulator.auth import Authenticator
@@ -25,11 +26,13 @@ from reconciler.emulator.faults import Fault, FaultInjector
 from reconciler.emulator.protocol import (
     ApiError,
     Encoded,
+    SignedRequest,
     encode_error,
     encode_success,
     merge_parameters,
     missing,
     new_request_id,
+    query_parameters,
     wants_xml,
 )
 from reconciler.emulator.store import EmulatorStore
@@ -64,17 +67,30 @@ class _Service:
         self.faults = FaultInjector(options.fault_rate, seed=options.fault_seed)
 
     def answer(
-        self, method: str, params: Mapping[str, str], fault: Fault | None
+        self,
+        method: str,
+        params: Mapping[str, str],
+        fault: Fault | None,
+        v3: SignedRequest | None = None,
     ) -> tuple[int, Encoded]:
+        """Answer one call; ``v3`` is the request when it carries a V3 Authorization header,
+        whose x-acs-* headers then name the action and version instead of parameters."""
         request_id = new_request_id()
-        xml = wants_xml(params)
         region = params.get("RegionId") or DEFAULT_REGION
-        action = params.get("Action", "")
+        if v3 is None:
+            xml = wants_xml(params)
+            action, action_name = params.get("Action", ""), "Action"
+        else:
+            xml = wants_xml(params, default_format="JSON")
+            action, action_name = v3.header("x-acs-action") or "", "x-acs-action"
         try:
             if not action:
-                raise missing("Action")
+                raise missing(action_name)
             handler = self.actions.handler(action)
-            access_key_id = self.authenticator.authenticate(method, params)
+            if v3 is None:
+                access_key_id = self.authenticator.authenticate(method, params)
+            else:
+                access_key_id = self.authenticator.authenticate_v3(v3)
             self.throttler.check(access_key_id, action)
             if fault is not None and not fault.drops_connection:
                 raise fault.error()
@@ -121,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if service.options.latency_ms > 0:
             time.sleep(service.options.latency_ms / 1000.0)
-        _, _, query = self.path.partition("?")
+        path, _, query = self.path.partition("?")
         try:
             params = merge_parameters(query, body, self.headers.get("Content-Type", ""))
         except ApiError as err:
@@ -132,11 +148,27 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
         else:
-            status, encoded = service.answer(method, params, fault)
+            v3 = self._signed_request(method, path, query, body)
+            status, encoded = service.answer(method, params, fault, v3)
         if fault is Fault.DROP_AFTER:
             self._drop()
             return
         self._write(status, encoded)
+
+    def _signed_request(
+        self, method: str, path: str, query: str, body: bytes
+    ) -> SignedRequest | None:
+        """The request as a V3 signature covers it, when it has an ``Authorization: ACS3-...``
+        header; V1 requests have none."""
+        if not self.headers.get("Authorization", "").lstrip().startswith("ACS3-"):
+            return None
+        return SignedRequest(
+            method=method,
+            path=unquote(path),
+            query=query_parameters(query),
+            headers=[(name.lower(), value) for name, value in self.headers.items()],
+            body=body,
+        )
 
     def _write(self, status: int, encoded: Encoded) -> None:
         phrase = HTTPStatus(status).phrase
