@@ -153,9 +153,9 @@ class Authenticator:
             request.method, request.path, request.query, signed, headers["x-acs-content-sha256"]
         )
         expected_text = string_to_sign_v3(canonical)
-        if not hmac.compare_digest(
-            signature_v3(expected_text, secret), authorization.signature.lower()
-        ):
+        # Bytes, because compare_digest refuses str with non-ASCII characters (a junk header).
+        sent = authorization.signature.lower().encode("utf-8")
+        if not hmac.compare_digest(signature_v3(expected_text, secret).encode("ascii"), sent):
             raise signature_mismatch(expected_text)
         self._check_nonce(access_key_id, headers["x-acs-signature-nonce"])
         return access_key_id

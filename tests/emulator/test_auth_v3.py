@@ -317,6 +317,13 @@ def test_malformed_authorization_is_rejected(emulator, authorization, code):
     assert error_code(response, 400) == code
 
 
+def test_a_non_ascii_signature_is_a_mismatch_not_a_crash(emulator):
+    signed = _send(emulator, nonce="ascii-check").request.headers["Authorization"]
+    junk = signed.rsplit("=", 1)[0] + "=é" + "0" * 63
+    response = _send(emulator, tamper={"Authorization": junk.encode("utf-8").decode("latin-1")})
+    assert error_code(response, 400) == "SignatureDoesNotMatch"
+
+
 def test_a_signed_header_missing_from_the_request_is_incomplete(emulator):
     signed = "content-type;host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-nope;"
     authorization = (
