@@ -317,16 +317,15 @@ def _plan_present(
             )
         )
     if wanted.protect != recorded.protect:
-        acc.changes.append(
-            _change(
-                Action.UPDATE,
-                key,
-                f"protect changes from {str(recorded.protect).lower()} to "
-                f"{str(wanted.protect).lower()}: recorded in state without an API call",
-                wanted,
-                topic=recorded.topic,
-            )
+        update = _change(
+            Action.UPDATE,
+            key,
+            f"protect changes from {str(recorded.protect).lower()} to "
+            f"{str(wanted.protect).lower()}: recorded in state without an API call",
+            wanted,
         )
+        # The GID keeps the topic it was recorded with (None: unknown), not the file's.
+        acc.changes.append(update.model_copy(update={"topic": recorded.topic}))
 
 
 def _plan_removed_instance(
@@ -368,8 +367,6 @@ def _change(
     reason: str,
     wanted: DesiredGroup | None = None,
     guards: tuple[Guard, ...] = (),
-    *,
-    topic: str | None = None,
 ) -> Change:
     return Change(
         action=action,
@@ -377,7 +374,7 @@ def _change(
         instance_id=key.instance_id,
         group_id=key.group_id,
         reason=reason,
-        topic=topic if topic is not None else (wanted.topic if wanted else None),
+        topic=wanted.topic if wanted else None,
         protect=wanted.protect if wanted else False,
         guards=guards,
     )
