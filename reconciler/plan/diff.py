@@ -335,6 +335,10 @@ def _plan_removed_instance(
     options: PlanOptions,
     acc: _Acc,
 ) -> None:
+    if acc.track_seen:
+        # A GID only the cloud lists is still a GID ``--target`` may name: the plan has
+        # nothing for it, which is not "no such GID".
+        acc.seen.update((ref[1], group_id) for group_id in cloud)
     for group_id, recorded in in_state.items():
         key = recorded.key
         if acc.track_seen:

@@ -280,7 +280,7 @@ def expected_plan(world: World, cloud: Cloud, state: StateDocument) -> Expected:
 
 def target_error_expected(world: World, cloud: Cloud, state: StateDocument) -> bool:
     """Whether ``--target`` must be refused: an instance neither declared nor in state, or a
-    GID the instance's file, state or (declared instances only) cloud does not hold."""
+    GID neither the instance's file, nor its state, nor its cloud listing holds."""
     refs = planned_refs(world, state)
     declared = {(i.region, i.instance_id): i for i in world.desired.instances}
     for target in parse_targets(world.options.targets):
@@ -290,9 +290,10 @@ def target_error_expected(world: World, cloud: Cloud, state: StateDocument) -> b
         if target.group_id is None:
             continue
         known = {r.group_id for r in state.resources if (r.region, r.instance_id) == ref}
+        known |= cloud[ref]
         instance = declared.get(ref)
         if instance is not None:
-            known |= set(cloud[ref]) | {g.group_id for g in instance.groups}
+            known |= {g.group_id for g in instance.groups}
         if target.group_id not in known:
             return True
     return False
@@ -486,8 +487,13 @@ def test_safety_rules_hold(world: World) -> None:
             assert any(g.kind is GuardKind.ONLINE_CHECK_SKIPPED for g in change.guards)
         elif world.online.get(key, 0) > 0 and not options.allow_online_delete:
             assert key in refused, f"{key} has online clients and would be deleted"
-        if not options.skip_online_check and not mass_refuses and key not in refused:
+        protect_refuses = any(g.kind is GuardKind.PROTECTED and g.refuses for g in change.guards)
+        if not (options.skip_online_check or mass_refuses or protect_refuses):
+            # Looked up, and the answer attached.
             assert change.online_clients == world.online.get(key, 0)
+        else:
+            assert change.online_clients is None, "a wasted rate-limited look-up"
+
         # ownership: managed deletes only what the state holds or the file tombstones.
         if instance is None or instance.ownership == "managed":
             assert in_state is not None or tombstone, f"{key} deleted though not managed"
@@ -630,3 +636,23 @@ def test_protect_update_keeps_the_recorded_topic_not_the_files() -> None:
     )
     (change,) = run_plan(world, world.cloud, world.state).changes
     assert (change.action, change.protect, change.topic) == (Action.UPDATE, True, None)
+
+
+def test_target_of_a_gid_only_listed_in_an_undeclared_instance_is_not_an_error() -> None:
+    """Found by the properties: the instance is only in the state, the GID only in its cloud
+    listing; --target INSTANCE/GID failed with "no such GID in the file, the state or the
+    cloud" although the cloud lists it. The plan has nothing for it (never touched)."""
+    ref = REFS[1]
+    world = World(
+        desired=DesiredState(instances=(DesiredInstance(instance_id=REFS[0][1]),)),
+        cloud={REFS[0]: frozenset(), ref: frozenset({"GID_aaa", "GID_bbb"})},
+        independent={REFS[0]: True, ref: True},
+        state=StateDocument(
+            lineage=LINEAGE,
+            resources=(StateResource(region=REGION, instance_id=ref[1], group_id="GID_bbb"),),
+        ),
+        options=PlanOptions(targets=(f"{ref[1]}/GID_aaa",), skip_online_check=True),
+        online={},
+    )
+    plan = run_plan(world, world.cloud, world.state)
+    assert (plan.changes, plan.unmanaged) == ((), ())
