@@ -12,7 +12,7 @@ import pytest
 import requests
 from alibabacloud_tea_openapi.client import Client
 from alibabacloud_tea_openapi.exceptions import ClientException
-from alibabacloud_tea_openapi.utils_models import Config, OpenApiRequest, Params
+from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
 from darabonba.runtime import RuntimeOptions
 
 from reconciler.cloud.signing import (
@@ -24,6 +24,7 @@ from reconciler.cloud.signing import (
     string_to_sign_v3,
 )
 from tests.emulator.wire import call, error_code, ok
+from tests.sdk.conftest import tea_config
 
 LIST = "OnsMqttGroupIdList"
 CREATE = "OnsMqttGroupIdCreate"
@@ -35,15 +36,7 @@ FORM = "application/x-www-form-urlencoded"
 
 def _tea(emulator, *, secret=None, key=None, token=None):
     """The generic Tea client: call_api signs ACS3-HMAC-SHA256 unless told signature 'v2'."""
-    return Client(
-        Config(
-            access_key_id=key or emulator.access_key_id,
-            access_key_secret=secret or emulator.access_key_secret,
-            security_token=token,
-            endpoint=emulator.url.removeprefix("http://"),
-            protocol="http",
-        )
-    )
+    return Client(tea_config(emulator, key=key, secret=secret, token=token))
 
 
 def _rpc(action, method="POST"):

@@ -5,23 +5,14 @@ from __future__ import annotations
 import pytest
 from alibabacloud_ons20190214 import models
 from alibabacloud_ons20190214.client import Client
-from alibabacloud_tea_openapi.models import Config
 from Tea.exceptions import TeaException
 
 from reconciler.ratelimit import Rate
-from tests.sdk.conftest import HOUR, T0
+from tests.sdk.conftest import HOUR, T0, tea_config
 
 
 def _client(emulator, *, key=None, secret=None, token=None):
-    return Client(
-        Config(
-            access_key_id=key or emulator.access_key_id,
-            access_key_secret=secret or emulator.access_key_secret,
-            security_token=token,
-            endpoint=emulator.url.removeprefix("http://"),
-            protocol="http",
-        )
-    )
+    return Client(tea_config(emulator, key=key, secret=secret, token=token))
 
 
 def _tea_error(call):
