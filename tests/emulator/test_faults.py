@@ -66,9 +66,14 @@ def test_full_fault_rate_answers_5xx_or_drops(emulator):
     )
 
 
-def test_dropped_after_the_action_ran_leaves_its_effect(monkeypatch):
+@pytest.mark.parametrize(
+    ("fault", "kept"),
+    [(Fault.DROP_AFTER, ["GID_lost"]), (Fault.DROP_BEFORE, [])],
+    ids=["dropped after the action ran leaves its effect", "dropped before leaves nothing"],
+)
+def test_a_dropped_connection_happens_before_or_after_the_action(monkeypatch, fault, kept):
     with _serve(fault_rate=1.0) as server:
-        monkeypatch.setattr(server._service.faults, "pick", lambda: Fault.DROP_AFTER)
+        monkeypatch.setattr(server._service.faults, "pick", lambda: fault)
         with pytest.raises(requests.ConnectionError):
             signed_call(
                 server.url,
@@ -77,21 +82,7 @@ def test_dropped_after_the_action_ran_leaves_its_effect(monkeypatch):
                 key=TEST_ACCESS_KEY_ID,
                 secret=TEST_ACCESS_KEY_SECRET,
             )
-        assert server.store.group_ids(TEST_INSTANCE_ID) == ["GID_lost"]
-
-
-def test_dropped_before_the_action_leaves_nothing(monkeypatch):
-    with _serve(fault_rate=1.0) as server:
-        monkeypatch.setattr(server._service.faults, "pick", lambda: Fault.DROP_BEFORE)
-        with pytest.raises(requests.ConnectionError):
-            signed_call(
-                server.url,
-                "OnsMqttGroupIdCreate",
-                {"GroupId": "GID_never", "InstanceId": TEST_INSTANCE_ID},
-                key=TEST_ACCESS_KEY_ID,
-                secret=TEST_ACCESS_KEY_SECRET,
-            )
-        assert server.store.group_ids(TEST_INSTANCE_ID) == []
+        assert server.store.group_ids(TEST_INSTANCE_ID) == kept
 
 
 def test_no_faults_at_rate_zero():
