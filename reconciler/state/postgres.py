@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from reconciler.errors import LockError, StateConflictError, StateError
 from reconciler.models import PostgresBackendConfig, StateDocument
 from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
-from reconciler.state.dsn import describe_dsn, scrub
+from reconciler.state.dsn import describe_dsn, dsn_problem, read_dsn, scrub
 
 CONNECT_TIMEOUT_SECONDS = 10
 # How long force_unlock waits for a terminated holder's session to be gone.
@@ -58,6 +58,13 @@ class PostgresBackend(StateBackend):
     # --- connections and errors -------------------------------------------------------------
 
     def _connect(self) -> Connection:
+        problem = dsn_problem(self._dsn)
+        if problem is not None:
+            # libpq's own parse errors quote the DSN: refuse it before libpq sees it.
+            where = "" if read_dsn(self._dsn).public is None else f" {describe_dsn(self._dsn)}"
+            raise StateError(
+                f"cannot connect to PostgreSQL{where}: the DSN does not parse: {problem}"
+            )
         try:
             return psycopg.connect(
                 self._dsn,
@@ -71,8 +78,8 @@ class PostgresBackend(StateBackend):
     def _error(
         self, doing: str, exc: psycopg.Error, kind: type[StateError] = StateError
     ) -> StateError:
-        # psycopg messages can echo connection info, even of a DSN that does not parse, and
-        # span lines ("\n\tIs the server running..."); our errors are one line.
+        # A server's message can name a host that is also the password, and spans lines
+        # ("\n\tIs the server running..."); our errors are one line.
         detail = " ".join(scrub(str(exc), self._dsn).split())
         return kind(f"{doing} {describe_dsn(self._dsn)}: {detail}")
 
