@@ -26,7 +26,7 @@ from reconciler.errors import LockError, StateConflictError, StateError
 from reconciler.models import PostgresBackendConfig, StateDocument
 from reconciler.state import pg_schema
 from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
-from reconciler.state.dsn import describe_dsn, dsn_problem, read_dsn, scrub
+from reconciler.state.dsn import describe_dsn, read_dsn, scrub
 
 CONNECT_TIMEOUT_SECONDS = 10
 # How long force_unlock waits for a terminated holder's session to be gone.
@@ -61,12 +61,12 @@ class PostgresBackend(StateBackend):
     # --- connections and errors -------------------------------------------------------------
 
     def _connect(self) -> Connection:
-        problem = dsn_problem(self._dsn)
-        if problem is not None:
+        read = read_dsn(self._dsn)
+        if read.problem is not None:
             # libpq's own parse errors quote the DSN: refuse it before libpq sees it.
-            where = "" if read_dsn(self._dsn).public is None else f" {describe_dsn(self._dsn)}"
+            where = "" if read.public is None else f" {describe_dsn(self._dsn)}"
             raise StateError(
-                f"cannot connect to PostgreSQL{where}: the DSN does not parse: {problem}"
+                f"cannot connect to PostgreSQL{where}: the DSN does not parse: {read.problem}"
             )
         try:
             return psycopg.connect(
