@@ -4,6 +4,9 @@
 ``journal`` funnels state writes through one writer; ``calls`` maps changes to API calls (the
 dry-run list); ``result`` is the report. Staleness of saved plans is explained by
 ``reconciler.plan.planfile.check_fresh``.
+
+May import: plan, state, cloud, models, errors, ratelimit; never commands or cli
+(see ARCHITECTURE.md, layers).
 """
 
 from __future__ import annotations

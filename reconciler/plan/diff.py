@@ -1,6 +1,7 @@
 """The planner: a pure function of desired state, inventory, state and options -> Plan.
 
-Rows of the semantics table (DESIGN.md), per GID of each planned instance:
+Rows of the semantics table (see ARCHITECTURE.md, semantics table), per GID of each planned
+instance:
 
 ==============================  =========  =======  ==========================================
 desired                         cloud      state    action

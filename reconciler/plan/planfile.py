@@ -142,13 +142,16 @@ def check_fresh(
     """Every reason ``plan`` no longer matches the world; empty when it may be applied.
 
     ``inventories`` maps ``REGION/INSTANCE_ID`` to what the cloud lists now. The plan's
-    snapshot of the world and the current one are compared with deepdiff, and each difference
-    becomes a sentence; a changed inventory lists the GIDs that appeared or vanished.
+    snapshot of the world and the current one are compared; when they differ, deepdiff says
+    where, and each difference becomes a sentence; a changed inventory lists the GIDs that
+    appeared or vanished.
     """
-    from deepdiff import DeepDiff  # noqa: PLC0415  (slow import; apply path only)
-
     then = _snapshot_of_plan(plan, workspace)
     now = _snapshot_now(plan, desired, state, inventories, workspace)
+    if then == now:
+        return []
+    from deepdiff import DeepDiff  # noqa: PLC0415  (slow import; only to explain a stale plan)
+
     diff = DeepDiff(then, now, view="tree")
     changed_paths: set[tuple[str, ...]] = set()
     for report in ("values_changed", "type_changes", "dictionary_item_added"):

@@ -1,4 +1,5 @@
-"""Property tests of the pure planner against DESIGN.md's semantics table and safety rules.
+"""Property tests of the pure planner against the semantics table and safety rules
+(see ARCHITECTURE.md, semantics table).
 
 Small random worlds (1-3 declared instances, GIDs from a pool of four names so the desired
 file, the cloud and the state collide often) are planned with ``diff_plan`` plus the online
@@ -185,7 +186,7 @@ def run_plan(world: World, cloud: Cloud, state: StateDocument) -> Plan:
     return with_online_counts(plan, {k: world.online.get(k, 0) for k in keys}, world.options)
 
 
-# --- the oracle: DESIGN.md's semantics table, row by row --------------------------------------
+# --- the oracle: the semantics table (ARCHITECTURE.md), row by row ------------------------------
 
 
 def table_row(
