@@ -165,12 +165,14 @@ class AdaptiveBucket:
                 # No burst right after a throttle: tokens saved up are what got us here.
                 self._tokens = min(self._tokens, 0.0)
             if retry_after is not None and retry_after > 0:
+                # Nothing accrues while held; one call may go when the hold ends.
                 self._held_until = max(self._held_until, now + retry_after)
+                self._tokens = 1.0
 
     # -- taking tokens ---------------------------------------------------------------------
 
     def _refill(self, now: float) -> None:
-        elapsed = max(0.0, now - self._updated)
+        elapsed = max(0.0, now - max(self._updated, self._held_until))
         self._tokens = min(self._capacity, self._tokens + elapsed * self._rate_at(now))
         self._updated = now
 
