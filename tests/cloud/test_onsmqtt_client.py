@@ -156,18 +156,19 @@ def test_list_without_instance_lists_the_shared_namespace_of_the_region():
     ],
 )
 def test_error_codes_map_onto_the_error_tree(code, status, cls):
-    with served([], default=Reply(status, error(code))) as (_, client, fake):
-        with pytest.raises(cls) as caught:
-            client.create_group_id("GID_a", instance_id=INSTANCE)
+    with (
+        served([], default=Reply(status, error(code))) as (_, client, fake),
+        pytest.raises(cls) as caught,
+    ):
+        client.create_group_id("GID_a", instance_id=INSTANCE)
     assert caught.value.code == code
     assert fake.sleeps == []  # none of these is retried
 
 
 def test_a_name_taken_in_the_shared_namespace_is_a_refusal_naming_the_gid():
     reply = Reply(400, error("GroupIdAlreadyUsedByOtherUsers", "used by other users"))
-    with served([], default=reply) as (_, client, _fake):
-        with pytest.raises(CloudApiError) as caught:
-            client.create_group_id("GID_taken", instance_id=INSTANCE)
+    with served([], default=reply) as (_, client, _fake), pytest.raises(CloudApiError) as caught:
+        client.create_group_id("GID_taken", instance_id=INSTANCE)
     err = caught.value
     assert type(err) is CloudApiError
     assert err.code == "GroupIdAlreadyUsedByOtherUsers"
@@ -271,9 +272,11 @@ def test_sessions_are_asked_in_batches_of_ten():
 
 def test_a_batch_answer_missing_an_id_is_an_error():
     body = {"RequestId": "r", "OnlineStatusList": [{"ClientId": "GID_a@@@1", "OnlineStatus": True}]}
-    with served([], default=Reply(body=body)) as (_, client, _fake):
-        with pytest.raises(CloudError, match="lacks GID_a@@@2"):
-            client.batch_query_sessions(["GID_a@@@1", "GID_a@@@2"], instance_id=INSTANCE)
+    with (
+        served([], default=Reply(body=body)) as (_, client, _fake),
+        pytest.raises(CloudError, match="lacks GID_a@@@2"),
+    ):
+        client.batch_query_sessions(["GID_a@@@1", "GID_a@@@2"], instance_id=INSTANCE)
 
 
 def test_query_session_and_list_instances():
@@ -335,13 +338,17 @@ def test_debug_lines_mask_the_signature(caplog):
 
 
 def test_unknown_actions_are_refused_before_sending():
-    with served([]) as (server, client, _):
-        with pytest.raises(ValueError, match="unknown OnsMqtt 2020-04-20 action"):
-            client.call("OnsMqttGroupIdList", {})
+    with (
+        served([]) as (server, client, _),
+        pytest.raises(ValueError, match="unknown OnsMqtt 2020-04-20 action"),
+    ):
+        client.call("OnsMqttGroupIdList", {})
     assert server.requests == []
 
 
 def test_retryable_error_class():
-    with served([], default=Reply(500, error("SystemOverFlow"))) as (_, client, _fake):
-        with pytest.raises(RetryableApiError):
-            client.list_group_ids(INSTANCE)
+    with (
+        served([], default=Reply(500, error("SystemOverFlow"))) as (_, client, _fake),
+        pytest.raises(RetryableApiError),
+    ):
+        client.list_group_ids(INSTANCE)
