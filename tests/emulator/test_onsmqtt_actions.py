@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.emulator import onsmqtt_actions
+from reconciler.emulator.fixture import load_fixture_text
 from reconciler.emulator.onsmqtt_actions import OnsMqttActions
 from reconciler.emulator.store import EmulatorStore
 from reconciler.ratelimit import Rate
@@ -190,3 +191,26 @@ def test_either_format(emulator, fmt):
         assert response.text.startswith("<?xml") and "<ListInstancesResponse>" in response.text
     else:
         assert response.json()["Instances"]
+
+
+def test_fixture_devices_answer_the_session_look_ups(emulator):
+    load_fixture_text(
+        """
+instances:
+  - instance_id: mqtt-cn-fixture
+    region: cn-hangzhou
+    groups: [GID_fleet]
+    devices:
+      - {client_id: GID_fleet@@@truck-1}
+      - {client_id: GID_fleet@@@truck-2, online: false}
+""",
+        "world.yaml",
+        emulator.store,
+    )
+    batch = {
+        "ClientIdList.1": "GID_fleet@@@truck-1",
+        "ClientIdList.2": "GID_fleet@@@truck-2",
+        "InstanceId": "mqtt-cn-fixture",
+    }
+    statuses = ok(call2020(emulator, "BatchQuerySessionByClientIds", batch))["OnlineStatusList"]
+    assert [s["OnlineStatus"] for s in statuses] == [True, False]
