@@ -1,4 +1,4 @@
-"""``reconciler emulator serve``: the local emulator of the MQTT management API as a process."""
+"""``reconciler emulator serve``: the local emulator of the MQTT management APIs as a process."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from types import FrameType
 
 import click
 
-from reconciler.emulator.actions import ALL_ACTIONS
 from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from reconciler.emulator.fixture import load_fixture
+from reconciler.emulator.products import all_actions
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
 from reconciler.errors import EmulatorError
@@ -32,9 +32,9 @@ def _parse_throttles(values: Sequence[str]) -> dict[str, Rate | None]:
     throttles: dict[str, Rate | None] = {}
     for text in values:
         action, sep, rate_text = text.partition("=")
-        if not sep or action not in ALL_ACTIONS:
+        if not sep or action not in all_actions():
             raise click.BadParameter(
-                f"{text!r} is not ACTION=RATE with ACTION one of {', '.join(ALL_ACTIONS)}",
+                f"{text!r} is not ACTION=RATE with ACTION one of {', '.join(all_actions())}",
                 param_hint="--throttle",
             )
         if rate_text.strip().lower() in _NO_LIMIT:
@@ -136,7 +136,10 @@ def _seed(
     "--throttle",
     "throttles",
     multiple=True,
-    help="ACTION=RATE (N/s, N/min or off); the query actions default to 30/min.",
+    help=(
+        "ACTION=RATE (N/s, N/min or off), per account; the ONS query actions default to"
+        " 30/min, CreateGroupId/DeleteGroupId/ListGroupId to 10/s."
+    ),
 )
 @click.option(
     "--fault-rate",
@@ -165,7 +168,8 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     fault_seed: int | None,
     latency_ms: float,
 ) -> int:
-    """Serve the eight OnsMqtt actions over HTTP until Ctrl-C or SIGTERM."""
+    """Serve the ONS 2019-02-14 OnsMqtt* actions and the OnsMqtt 2020-04-20 actions over HTTP
+    on one port until Ctrl-C or SIGTERM."""
     if (access_key_id is None) != (access_key_secret is None):
         raise click.BadParameter(
             "give --access-key-id and --access-key-secret together",
