@@ -304,20 +304,38 @@ def _decode_unsubscribe(body: _Cursor) -> Unsubscribe:
     return Unsubscribe(packet_id, tuple(filters))
 
 
-def decode_packet(first_byte: int, data: bytes) -> Packet:
-    """One packet from its first byte and its body (the bytes after the remaining length)."""
+def _classify(first_byte: int) -> PacketType | str:
+    """The type a fixed header's first byte announces, or why it is malformed."""
     try:
         kind = PacketType(first_byte >> 4)
     except ValueError:
-        raise MalformedPacket(f"packet type {first_byte >> 4} is reserved") from None
+        return f"packet type {first_byte >> 4} is reserved"
     flags = first_byte & 0x0F
     if kind is PacketType.PUBLISH:
-        return _decode_publish(flags, data)
+        return "PUBLISH with QoS 3" if flags & 0x06 == 0x06 else kind
     required = _REQUIRED_FLAGS.get(kind)
     if required is None:
-        raise MalformedPacket(f"{kind.name} (QoS 2) is not supported")
+        return f"{kind.name} (QoS 2) is not supported"
     if flags != required:
-        raise MalformedPacket(f"{kind.name} with fixed-header flags {flags:#06b}")
+        return f"{kind.name} with fixed-header flags {flags:#06b}"
+    return kind
+
+
+_FIRST_BYTES = tuple(_classify(first_byte) for first_byte in range(256))
+
+
+def _packet_type(first_byte: int) -> PacketType:
+    kind = _FIRST_BYTES[first_byte]
+    if isinstance(kind, str):
+        raise MalformedPacket(kind)
+    return kind
+
+
+def decode_packet(first_byte: int, data: bytes) -> Packet:
+    """One packet from its first byte and its body (the bytes after the remaining length)."""
+    kind = _packet_type(first_byte)
+    if kind is PacketType.PUBLISH:
+        return _decode_publish(first_byte & 0x0F, data)
     body = _Cursor(data)
     packet: Packet
     if kind is PacketType.CONNECT:
@@ -362,7 +380,8 @@ class PacketReader:
         buffer += data
         packets: list[Packet] = []
         pos, end = 0, len(buffer)
-        while end - pos >= 2:
+        while end - pos >= 1:
+            _packet_type(buffer[pos])  # refuse a bad header at once, not after its body
             length, shift, index, complete = 0, 0, pos + 1, False
             while index < end:
                 digit = buffer[index]
