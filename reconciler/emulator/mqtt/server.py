@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -46,9 +47,8 @@ class MqttServer:
         try:
             self._socket = socket.create_server((host, port), backlog=256)
         except OSError as exc:
-            raise EmulatorError(
-                f"cannot listen for MQTT on {host}:{port}: {exc.strerror or exc}"
-            ) from exc
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise EmulatorError(f"cannot listen for MQTT on {host}:{port}: {reason}") from exc
         self._socket.setblocking(False)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -3,6 +3,10 @@ Signature authentication and every refusal, takeover, and a GID deleted under a 
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
 import pytest
 
 from tests.emulator.mqtt.conftest import (
@@ -15,7 +19,13 @@ from tests.emulator.mqtt.conftest import (
     wait_until,
 )
 from tests.emulator.wire import signed_call
-from tests.fixtures.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_INSTANCE_ID
+from tests.fixtures.emulator import (
+    ROOT,
+    TEST_ACCESS_KEY_ID,
+    TEST_ACCESS_KEY_SECRET,
+    TEST_INSTANCE_ID,
+    start_emulator_process,
+)
 
 
 def _call(served: ServedWorld, action: str, **params: str) -> dict[str, object]:
@@ -136,3 +146,43 @@ def test_deleting_a_gid_keeps_its_devices_connected_until_they_reconnect(
     again = Device(served.port, device.client_id)
     served.devices.append(again)
     assert again.connect() == NOT_AUTHORIZED
+
+
+def test_a_busy_mqtt_port_is_a_one_line_error() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                "emulator",
+                "serve",
+                "--port",
+                "0",
+                "--mqtt-port",
+                str(port),
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: cannot listen for MQTT on 127.0.0.1:{port}: Address already in use"
+    )
+
+
+def test_without_mqtt_port_there_is_no_listener() -> None:
+    process = start_emulator_process()
+    try:
+        process.stop()
+        assert process.process.stdout is not None
+        rest = process.process.stdout.read()
+    finally:
+        for stream in (process.process.stdout, process.process.stderr):
+            if stream is not None:
+                stream.close()
+    assert "MQTT" not in rest and "mqtt" not in rest
