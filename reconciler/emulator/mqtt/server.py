@@ -87,7 +87,8 @@ class MqttServer:
 
     def stop(self) -> None:
         if self._thread is not None and self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
+            with contextlib.suppress(RuntimeError):  # the loop already ended on an error
+                self._loop.call_soon_threadsafe(self._stopping.set)
             self._thread.join()
         self._thread = None
         with contextlib.suppress(OSError):

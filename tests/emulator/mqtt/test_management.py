@@ -93,10 +93,10 @@ def test_online_history_is_recorded_at_every_interval(world: MqttWorld) -> None:
     start = int(time.time() * 1000)
     device = world.connected("sensor")
     world.connected("other")
-    time.sleep(0.5)  # the test listener samples every 0.2 s
+    time.sleep(1.0)  # the test listener samples every 0.2 s
     device.disconnect()
     wait_until(lambda: not world.emulator.store.client_online(TEST_INSTANCE_ID, device.client_id))
-    time.sleep(0.5)
+    time.sleep(1.0)
 
     def counts() -> list[int]:
         end = int(time.time() * 1000)
