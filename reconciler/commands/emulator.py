@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sqlite3
 import threading
@@ -13,6 +14,7 @@ import click
 from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from reconciler.emulator.fixture import load_fixture
 from reconciler.emulator.products import all_actions
+from reconciler.emulator.mqtt.server import MqttServer
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
 from reconciler.errors import EmulatorError
@@ -21,6 +23,7 @@ from reconciler.ratelimit import Rate, parse_rate
 
 SECRET_ENV = "RECONCILER_EMULATOR_ACCESS_KEY_SECRET"  # noqa: S105 (a variable name)
 _NO_LIMIT = ("off", "none", "unlimited")
+MQTT_LOGGER = "reconciler.emulator.mqtt"
 
 
 @click.group("emulator")
@@ -119,6 +122,11 @@ def _seed(
     type=click.IntRange(0, 65535),
     help="0 = any free port.",
 )
+@click.option(
+    "--mqtt-port",
+    type=click.IntRange(0, 65535),
+    help="Also accept devices over MQTT 3.1.1 on this port (0 = any free port); off by default.",
+)
 @click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (kept across restarts).")
 @click.option(
     "--fixture",
@@ -156,6 +164,7 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     ctx: click.Context,
     host: str,
     port: int,
+    mqtt_port: int | None,
     db: str | None,
     fixture: str | None,
     access_key_id: str | None,
@@ -204,11 +213,27 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     except BaseException:
         store.close()
         raise
-    return _serve_until_stopped(server, credential_lines, db)
+    try:
+        mqtt = None if mqtt_port is None else MqttServer(store, host=host, port=mqtt_port)
+    except BaseException:
+        server.stop()
+        store.close()
+        raise
+    return _serve_until_stopped(server, mqtt, credential_lines, db)
+
+
+class _MqttLogLines(logging.Handler):
+    """The MQTT listener's events (connects, refusals and why, drops) as stderr lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        click.echo(f"mqtt: {text}", err=True)
 
 
 def _serve_until_stopped(
-    server: EmulatorServer, credential_lines: list[str], db: str | None
+    server: EmulatorServer, mqtt: MqttServer | None, credential_lines: list[str], db: str | None
 ) -> int:
     stop = threading.Event()
 
@@ -216,10 +241,17 @@ def _serve_until_stopped(
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    mqtt_logger, mqtt_log = logging.getLogger(MQTT_LOGGER), _MqttLogLines()
     try:
         server.start()
-        # Tests and benches parse this exact first line for the bound port.
+        # Tests and benches parse this exact first line for the bound port (and the MQTT one
+        # right after it).
         click.echo(f"reconciler emulator listening on {server.url}")
+        if mqtt is not None:
+            mqtt_logger.addHandler(mqtt_log)
+            mqtt_logger.setLevel(logging.INFO)
+            mqtt.start()
+            click.echo(f"reconciler emulator MQTT listening on {mqtt.url}")
         for line in credential_lines:
             click.echo(line)
         instances = server.store.instances()
@@ -237,6 +269,9 @@ def _serve_until_stopped(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if mqtt is not None:
+            mqtt.stop()
+            mqtt_logger.removeHandler(mqtt_log)
         server.stop()
         server.store.close()
     click.echo("emulator stopped")
