@@ -13,8 +13,8 @@ import click
 
 from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from reconciler.emulator.fixture import load_fixture
-from reconciler.emulator.products import all_actions
 from reconciler.emulator.mqtt.server import MqttServer
+from reconciler.emulator.products import all_actions
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
 from reconciler.errors import EmulatorError
