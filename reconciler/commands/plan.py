@@ -12,16 +12,12 @@ import gc
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from reconciler import __version__
 from reconciler.commands.options import (
     GuardFlags,
-    check_target_instances,
     endpoint_option,
     format_option,
     guard_options,
@@ -29,70 +25,15 @@ from reconciler.commands.options import (
     lock_wait_printer,
     no_color_option,
     output_file_option,
-    state_backend,
     use_color,
 )
 from reconciler.errors import ReconcilerError
+from reconciler.plan.options import DEFAULT_PARALLELISM
+from reconciler.render.formats import PLAN_FORMATS, render_plan
 
-if TYPE_CHECKING:
-    from reconciler.models import DesiredState, StateDocument
-    from reconciler.plan.builder import BuiltPlan, ClientFor
-    from reconciler.plan.diff import PlanOptions
-    from reconciler.plan.model import Plan
-
-FORMATS = ("text", "json", "markdown")
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
-
-
-def render_plan(
-    plan: Plan, output_format: str, *, color: bool = False, plan_file: Path | None = None
-) -> str:
-    """``plan_file``: where the plan is saved, if it is (Markdown names it when truncated)."""
-    if output_format == "json":
-        from reconciler.render.json import render_json  # noqa: PLC0415
-
-        return render_json(plan)
-    if output_format == "markdown":
-        from reconciler.render.markdown import render_markdown  # noqa: PLC0415
-
-        return render_markdown(plan, plan_file=None if plan_file is None else str(plan_file))
-    from reconciler.render.text import render_text  # noqa: PLC0415
-
-    return render_text(plan, color=color)
-
-
-def make_plan(
-    desired: DesiredState,
-    state: StateDocument | Callable[[], StateDocument | None] | None,
-    client_for: ClientFor,
-    options: PlanOptions,
-    *,
-    workspace: str,
-    desired_source: str | None,
-    parallelism: int = 8,
-    progress: Callable[[str], None] | None = None,
-) -> BuiltPlan:
-    """Build a plan stamped with this tool's version and the current time (used by apply too)."""
-    from reconciler.plan.builder import build_plan  # noqa: PLC0415
-    from reconciler.plan.diff import PlanMeta  # noqa: PLC0415
-
-    meta = PlanMeta(
-        tool_version=__version__,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        workspace=workspace,
-        desired_source=desired_source,
-    )
-    return build_plan(
-        desired,
-        state,
-        client_for,
-        options,
-        meta,
-        parallelism=parallelism,
-        progress=progress,
-    )
 
 
 @dataclass(frozen=True)
@@ -107,7 +48,7 @@ class PlanRequest:
     lock: bool = True
     lock_timeout: float = 0.0
     color: bool = False
-    parallelism: int = 8
+    parallelism: int = DEFAULT_PARALLELISM
 
 
 def run_plan(request: PlanRequest, *, echo: Callable[[str, bool], None]) -> int:
@@ -125,44 +66,27 @@ def run_plan(request: PlanRequest, *, echo: Callable[[str, bool], None]) -> int:
 
 
 def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
-    from reconciler.commands.connect import cloud_session  # noqa: PLC0415
-    from reconciler.config import load_desired  # noqa: PLC0415
+    from reconciler.commands.context import run_context  # noqa: PLC0415
     from reconciler.state.locking import hold_lock  # noqa: PLC0415
 
     def say(message: str) -> None:
         echo(message, True)
 
-    desired = load_desired(request.file)
     options = request.guards.plan_options(refresh_only=request.refresh_only)
-    with state_backend(desired) as backend:
-        check_target_instances(desired, request.guards.targets, backend.read)
-        with cloud_session(
-            desired.provider, endpoint=request.endpoint, instances=desired.instances
-        ) as session:
-            session.check()
-            if session.embedded:
-                say(f"Using the {session.endpoint_label}.")
-            lock = (
-                hold_lock(
-                    backend,
-                    "plan",
-                    timeout=request.lock_timeout,
-                    on_wait=lock_wait_printer(),
-                )
-                if request.lock
-                else nullcontext()
+    with run_context(
+        request.file, endpoint=request.endpoint, note=say, targets=request.guards.targets
+    ) as run:
+        lock = (
+            hold_lock(
+                run.backend, "plan", timeout=request.lock_timeout, on_wait=lock_wait_printer()
             )
-            with lock:
-                built = make_plan(
-                    desired,
-                    backend.read,
-                    session.client,
-                    options,
-                    workspace=backend.workspace,
-                    desired_source=str(request.file),
-                    parallelism=request.parallelism,
-                    progress=say,
-                )
+            if request.lock
+            else nullcontext()
+        )
+        with lock:
+            built = run.make_plan(
+                options, run.backend.read, progress=say, parallelism=request.parallelism
+            )
 
     plan = built.plan
     echo(
@@ -197,7 +121,7 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
 
 @click.command("plan")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@format_option(FORMATS)
+@format_option(PLAN_FORMATS)
 @output_file_option("Save the plan (JSON) to this file.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 without changes, 2 with changes, 1 on error."
@@ -212,7 +136,7 @@ def _run_plan(request: PlanRequest, echo: Callable[[str, bool], None]) -> int:
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 64),
-    default=8,
+    default=DEFAULT_PARALLELISM,
     show_default=True,
     help="Instances listed at once.",
 )
