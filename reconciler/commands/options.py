@@ -254,7 +254,7 @@ def lock_wait_printer() -> OnWait:
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    from reconciler.state.locking import parse_duration  # noqa: PLC0415
+    from reconciler.duration import parse_duration  # noqa: PLC0415
 
     try:
         return parse_duration(value)
@@ -373,6 +373,8 @@ def guard_options(function: F) -> F:
 
 
 def _keys(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    if not values:
+        return values  # no need to load the models
     from reconciler.models import parse_key_text  # noqa: PLC0415
 
     for value in values:
