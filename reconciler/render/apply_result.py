@@ -13,23 +13,16 @@ from reconciler.cloud.error_codes import error_class_for
 from reconciler.errors import RetryableApiError
 from reconciler.plan.model import Plan
 from reconciler.plan.planfile import plan_document
-from reconciler.render.text import ACTION_COLOURS
-
-_RED, _BOLD, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
-_PLAIN = ""
-
-
-def _paint(text: str, colour: str, enabled: bool) -> str:
-    return f"{colour}{text}{_RESET}" if enabled and colour else text
+from reconciler.render.style import ACTION_STYLES, BOLD, FAILED, paint
 
 
 def outcome_line(outcome: ActionOutcome, *, color: bool = False) -> str:
     """One line per finished action, e.g. ``+ post-cn-x/GID_a created (RequestId ...)``."""
     change = outcome.change
-    symbol = _paint(change.action.symbol, ACTION_COLOURS.get(change.action, _PLAIN), color)
+    symbol = paint(change.action.symbol, ACTION_STYLES.get(change.action, ""), color)
     text = f"{symbol} {change.key} {outcome.detail}"
     if outcome.status == "failed":
-        text = f"{symbol} {change.key} {_paint('failed', _RED, color)}: {_error_text(outcome)}"
+        text = f"{symbol} {change.key} {paint('failed', FAILED, color)}: {_error_text(outcome)}"
     elif outcome.request_id:
         text += f" (RequestId {outcome.request_id})"
     return text
@@ -71,14 +64,14 @@ def render_result_text(result: ApplyResult, *, color: bool = False) -> str:
     skipped = _by_status(result, "not_attempted")
     lines: list[str] = []
     if not failed and not skipped and not result.interrupted and result.state_error is None:
-        lines.append(_paint(f"Apply complete: {_count_words(done)}.", _BOLD, color))
+        lines.append(paint(f"Apply complete: {_count_words(done)}.", BOLD, color))
         return "\n".join(lines) + "\n"
 
     headline = "Apply interrupted" if result.interrupted else "Apply failed"
     lines.append(
-        _paint(
+        paint(
             f"{headline}: {len(done)} done, {len(failed)} failed, {len(skipped)} not attempted.",
-            _BOLD,
+            BOLD,
             color,
         )
     )
