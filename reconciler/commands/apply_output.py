@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING
 import click
 
 from reconciler.apply import ActionOutcome, ApplyObserver, ApplyRun
-from reconciler.commands.options import use_color
+from reconciler.commands.options import is_terminal, use_color
 from reconciler.errors import ApplyError
 from reconciler.plan.model import Plan
 from reconciler.render.apply_result import (
@@ -59,7 +59,7 @@ class Output:
             self.echo(render_text(plan, color=self.color))
 
     def ask_approval(self) -> bool:
-        if not _isatty(sys.stdin):
+        if not is_terminal(sys.stdin):
             raise ApplyError(
                 "apply needs approval but standard input is not a terminal: apply a reviewed "
                 "saved plan (reconciler plan FILE -o plan.json; reconciler apply plan.json) "
@@ -71,7 +71,7 @@ class Output:
     @contextmanager
     def progress(self) -> Iterator[ApplyObserver]:
         observer: _BarObserver | _LineObserver
-        if _isatty(self.stream):
+        if is_terminal(self.stream):
             observer = _BarObserver(self.stream, self.color)
         else:
             observer = _LineObserver(self.stream, self.color)
@@ -108,13 +108,6 @@ class Output:
             err=True,
         )
         return EXIT_FAILED
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class _LineObserver:

@@ -164,9 +164,14 @@ def use_color(no_color: bool, stream: object | None = None) -> bool:
     """Colour only on a terminal, never with --no-color or NO_COLOR (no-color.org)."""
     if no_color or os.environ.get("NO_COLOR", ""):
         return False
-    target = stream if stream is not None else sys.stdout
-    isatty = getattr(target, "isatty", None)
-    return bool(isatty and isatty())
+    return is_terminal(stream if stream is not None else sys.stdout)
+
+
+def is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # not a stream, or a closed one
+        return False
 
 
 # --- the state lock ---------------------------------------------------------------------------
