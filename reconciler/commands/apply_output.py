@@ -164,7 +164,11 @@ class _BarObserver:
             return
         self._progress.advance(self._task)
         if outcome.status == "failed":
-            self._progress.console.print(outcome_line(outcome), markup=False)
+            from rich.text import Text  # noqa: PLC0415
+
+            # The same painted line the line observer writes, kept intact above the bar.
+            line = outcome_line(outcome, color=self._color)
+            self._progress.console.print(Text.from_ansi(line))
 
     def close(self) -> None:
         if self._progress is not None:
