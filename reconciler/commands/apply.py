@@ -10,17 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.apply import (
-    ExecutionOptions,
-    RunSettings,
-    apply_desired,
-    apply_saved,
-)
-from reconciler.commands.apply_output import Output
-from reconciler.commands.context import run_context
 from reconciler.commands.options import (
     GuardFlags,
     endpoint_option,
@@ -31,12 +24,15 @@ from reconciler.commands.options import (
     no_color_option,
 )
 from reconciler.errors import PlanError
-from reconciler.models import StateDocument
-from reconciler.plan.model import Plan
 from reconciler.plan.options import DEFAULT_PARALLELISM
-from reconciler.plan.planfile import loads_plan
 from reconciler.ratelimit import Rate, parse_rate
-from reconciler.render.plan_view import summary_line
+
+# The apply machinery, the models and the renderers load when apply runs, not for --help.
+if TYPE_CHECKING:
+    from reconciler.apply import RunSettings
+    from reconciler.commands.apply_output import Output
+    from reconciler.models import StateDocument
+    from reconciler.plan.model import Plan
 
 
 @click.command("apply")
@@ -84,6 +80,9 @@ def apply_command(
             "--lock=false (--no-lock) is refused: apply writes the state, so it always takes "
             "the lock; only --dry-run may skip it"
         )
+    from reconciler.apply import ExecutionOptions, RunSettings  # noqa: PLC0415
+    from reconciler.commands.apply_output import Output  # noqa: PLC0415
+
     out = Output(json_mode=output_format == "json", no_color=no_color)
     settings = RunSettings(
         execution=ExecutionOptions(parallelism=parallelism, rate=_rate(rate)),
@@ -127,6 +126,9 @@ def _apply_file(
     settings: RunSettings,
     out: Output,
 ) -> int:
+    from reconciler.apply import apply_desired  # noqa: PLC0415
+    from reconciler.commands.context import run_context  # noqa: PLC0415
+
     options = guards.plan_options()
     with (
         run_context(file, endpoint=endpoint, note=out.note, targets=guards.targets) as run,
@@ -153,6 +155,10 @@ def _apply_file(
 def _apply_saved(
     plan: Plan, file: Path, endpoint: str | None, settings: RunSettings, out: Output
 ) -> int:
+    from reconciler.apply import apply_saved  # noqa: PLC0415
+    from reconciler.commands.context import run_context  # noqa: PLC0415
+    from reconciler.render.plan_view import summary_line  # noqa: PLC0415
+
     with (
         run_context(_desired_path(plan, file), endpoint=endpoint, note=out.note) as run,
         out.progress() as observer,
@@ -195,6 +201,8 @@ def _saved_plan(text: str, file: Path) -> Plan | None:
     (line:column), not as a YAML syntax error. A valid JSON object without the plan's
     ``desired_digest`` is a desired file in YAML's flow style, unless the name says ``.json``:
     then the plan check says what is missing."""
+    from reconciler.plan.planfile import loads_plan  # noqa: PLC0415
+
     suffix = file.suffix.lower()
     named_json = suffix == ".json"
     looks_json = text.lstrip().startswith("{") and suffix not in (".yaml", ".yml")
