@@ -137,10 +137,12 @@ def check_fresh(
     snapshot of the world and the current one are compared with deepdiff, and each difference
     becomes a sentence; a changed inventory lists the GIDs that appeared or vanished.
     """
-    from deepdiff import DeepDiff  # noqa: PLC0415  (slow import; apply path only)
-
     then = _snapshot_of_plan(plan, workspace)
     now = _snapshot_now(plan, desired, state, inventories, workspace)
+    if then == now:
+        return []  # fresh: deepdiff (a slow import) is only needed to explain a stale plan
+    from deepdiff import DeepDiff  # noqa: PLC0415
+
     diff = DeepDiff(then, now, view="tree")
     changed_paths: set[tuple[str, ...]] = set()
     for report in ("values_changed", "type_changes", "dictionary_item_added"):
