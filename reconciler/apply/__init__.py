@@ -13,11 +13,8 @@ from __future__ import annotations
 
 from reconciler.apply.calls import PlannedCall, planned_calls
 from reconciler.apply.executor import (
-    DEFAULT_PARALLELISM,
     ApplyObserver,
-    ClientForRegion,
     ExecutionOptions,
-    GroupApi,
     execute,
 )
 from reconciler.apply.interrupt import stop_on_sigint
@@ -26,14 +23,11 @@ from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
 from reconciler.apply.runner import ApplyRun, RunSettings, apply_desired, apply_saved
 
 __all__ = [
-    "DEFAULT_PARALLELISM",
     "ActionOutcome",
     "ApplyObserver",
     "ApplyResult",
     "ApplyRun",
-    "ClientForRegion",
     "ExecutionOptions",
-    "GroupApi",
     "OutcomeStatus",
     "PlannedCall",
     "RunSettings",
