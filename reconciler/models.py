@@ -163,6 +163,9 @@ class DesiredState(FrozenModel):
     instances: tuple[DesiredInstance, ...] = ()
     # Where it was loaded from, for messages; not part of the digest.
     source: str | None = Field(default=None, exclude=True)
+    # The files it was loaded from, each with the sha256 of its bytes (a saved plan is stale
+    # when one changed, appeared or disappeared); not part of the digest.
+    files: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     def digest(self) -> str:
         """sha256 of what the plan depends on: instances and safety (not backend secrets)."""

@@ -11,7 +11,7 @@ problem at once.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -76,7 +76,8 @@ def _translate(error: ErrorDetails) -> Issue:
     if at_key:
         if kind == "string_pattern_mismatch":
             return Issue(path, f"{_show(value)} is not a valid group set name: {_SET_RULE}", True)
-        return Issue(path, f"a group set name must be a string, found {_describe(value)}", True)
+        found = describe_value(value)
+        return Issue(path, f"a group set name must be a string, found {found}", True)
     if path == ("version",):
         return Issue(path, f"unsupported version {_show(value)}: this file format is version 1")
     if kind == "string_pattern_mismatch":
@@ -96,7 +97,7 @@ def _translate(error: ErrorDetails) -> Issue:
         return Issue(path, error["msg"])
     if _is_group_entry(path):
         expected = "a GID string or a mapping with keys " + one_of(schema.GROUP_KEYS)
-    return Issue(path, f"expected {expected}, found {_describe(value)}{_hint(kind, value)}")
+    return Issue(path, f"expected {expected}, found {describe_value(value)}{_hint(kind, value)}")
 
 
 _EXPECTED = {
@@ -141,7 +142,7 @@ def _hint(kind: str, value: Any) -> str:
     return ""
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
     if value is None:
         return "nothing (an empty value)"
     if isinstance(value, bool):
@@ -200,11 +201,18 @@ class _Origin:
 
 
 def check_meaning(
-    data: dict[Any, Any], env: Mapping[str, str] | None, *, unset_warns: bool = False
+    data: dict[Any, Any],
+    env: Mapping[str, str] | None,
+    *,
+    unset_warns: bool = False,
+    instance_files: Sequence[int] | None = None,
 ) -> tuple[list[Issue], Expanded]:
     """Semantic checks on raw data of any shape; ``env=None`` skips ``${VAR}`` expansion.
 
     ``unset_warns``: a ``${VAR}`` naming an unset variable is a warning, left unexpanded.
+    ``instance_files``: for a document merged from several files, the file each entry of
+    ``instances`` comes from; an instance is declared twice only within one file (across
+    files its entries are merged, checked by ``config.merge``).
     """
     issues: list[Issue] = []
     expand = partial(_expand, env=env, issues=issues, unset_warns=unset_warns)
@@ -225,7 +233,9 @@ def check_meaning(
     profile = expand(provider.get("profile"), ("provider", "profile"))
     dsn = _check_backend(data.get("backend"), issues, expand)
     set_groups = _check_group_sets(data.get("group_sets"), issues)
-    used_sets = _check_instances(data.get("instances"), default_region, set_groups, issues)
+    used_sets = _check_instances(
+        data.get("instances"), default_region, set_groups, issues, instance_files
+    )
     for name in set_groups:
         if name not in used_sets:
             issues.append(
@@ -401,11 +411,12 @@ def _check_instances(
     default_region: str,
     set_groups: dict[str, list[tuple[str, bool, int]]],
     issues: list[Issue],
+    instance_files: Sequence[int] | None = None,
 ) -> set[str]:
     used_sets: set[str] = set()
     if not isinstance(instances, list):
         return used_sets
-    seen_instances: dict[tuple[str, str], int] = {}
+    seen_instances: dict[tuple[int, str, str], int] = {}
     for index, instance in enumerate(instances):
         if not isinstance(instance, dict):
             continue
@@ -415,7 +426,8 @@ def _check_instances(
             _check_region(region, (*base, "region"), issues)
         instance_id = instance.get("id")
         if isinstance(instance_id, str) and isinstance(region, str):
-            first = seen_instances.setdefault((region, instance_id), index)
+            file = instance_files[index] if instance_files is not None else 0
+            first = seen_instances.setdefault((file, region, instance_id), index)
             if first != index:
                 issues.append(
                     Issue(

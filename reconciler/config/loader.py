@@ -13,6 +13,7 @@ at all is one syntax error, in libyaml's words at the position it gives.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from reconciler.errors import ConfigError, ConfigErrors
 from reconciler.models import DesiredState
 
 if TYPE_CHECKING:
+    from reconciler.config.declared import Declarations
     from reconciler.config.locate import Located, Locator, Wanted
 
 # 100,000 GIDs take about 5 MB; far beyond that a file is a mistake, not a configuration.
@@ -40,6 +42,8 @@ class LoadResult:
 
     state: DesiredState
     warnings: tuple[ConfigWarning, ...] = ()
+    # Where each GID is declared (loads of named files only).
+    declarations: Declarations | None = None
 
     @property
     def instance_count(self) -> int:
@@ -88,8 +92,17 @@ def load_desired_text_result(
     ``warn_unset_env=True`` checks each ``${VAR}`` but makes one naming an unset variable a
     warning, left unexpanded in the state (``validate``: a lint job needs no secrets).
     """
-    environment = (os.environ if env is None else env) if expand_env else None
-    checking = _Checking(environment, warn_unset_env)
+    checking = Checking(environment(env, expand_env), warn_unset_env)
+    return load_text(text, source, checking)[0]
+
+
+def environment(env: Mapping[str, str] | None, expand_env: bool) -> Mapping[str, str] | None:
+    return (os.environ if env is None else env) if expand_env else None
+
+
+def load_text(text: str, source: str, checking: Checking) -> tuple[LoadResult, DesiredFile]:
+    """The loaded file and its validated document (the loader of several files reads where
+    each GID is declared from it)."""
     failure: BaseException | None = None
     issues: list[Issue] = []
     try:
@@ -100,16 +113,20 @@ def load_desired_text_result(
     else:
         doc, issues, expanded = checking.check(data)
         del data  # free the raw tree (100,000 GIDs: tens of MB) before resolving
-        if doc is not None and expanded is not None and not _has_errors(issues):
+        if doc is not None and expanded is not None and not has_errors(issues):
             state = resolve(doc, expanded, source=source)
             warnings = _locate_warnings(text, source, issues) if issues else ()
-            return LoadResult(state, warnings)
+            return LoadResult(state, warnings), doc
     raise ConfigErrors(_diagnose(text, source, checking, failure, issues))
 
 
 def read_text(path: str | Path) -> str:
     """The file's text; unreadable, huge and non-UTF-8 files are ConfigErrors."""
-    source = str(path)
+    return read_file(path, str(path))[0]
+
+
+def read_file(path: str | Path, source: str) -> tuple[str, str]:
+    """The file's text and the sha256 of its bytes; errors name the file ``source``."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
@@ -122,7 +139,7 @@ def read_text(path: str | Path) -> str:
             [ConfigError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB", file=source)]
         )
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), hashlib.sha256(data).hexdigest()
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
@@ -139,12 +156,12 @@ def read_text(path: str | Path) -> str:
         ) from exc
 
 
-def _has_errors(issues: list[Issue]) -> bool:
+def has_errors(issues: list[Issue]) -> bool:
     return any(not issue.warning for issue in issues)
 
 
 @dataclass(frozen=True, slots=True)
-class _Checking:
+class Checking:
     """How to check data: with which environment, and whether an unset variable only warns."""
 
     env: Mapping[str, str] | None
@@ -169,7 +186,7 @@ class _Checking:
 def _diagnose(
     text: str,
     source: str,
-    checking: _Checking,
+    checking: Checking,
     failure: BaseException | None,
     fast_issues: list[Issue],
 ) -> list[ConfigError]:
@@ -179,7 +196,7 @@ def _diagnose(
         return [ConfigError(_EMPTY, file=source, line=1, column=1)]
     # libyaml met a syntax error: composing the text again would only meet it again.
     if isinstance(failure, fastyaml.SYNTAX_ERRORS):
-        return [_error(source, locate.syntax_problem(text, failure))]
+        return [located_problem(source, locate.syntax_problem(text, failure))]
     try:
         if failure is None:
             # The fast path read the file: its checks' issues only lack positions.
@@ -190,21 +207,21 @@ def _diagnose(
                 return sorted(found, key=_order)
         rebuilt = locate.rebuild(text)
     except locate.SyntaxProblem as exc:
-        return [_error(source, exc.problem)]
+        return [located_problem(source, exc.problem)]
     locator = rebuilt.locator
-    errors = [_error(source, problem) for problem in rebuilt.problems]
+    errors = [located_problem(source, problem) for problem in rebuilt.problems]
     _, issues, _ = checking.check(rebuilt.data)
     errors.extend(_located(source, locator, issue) for issue in issues if not issue.warning)
     if not errors:
         # The fast path failed where the rebuild found nothing to say: report what it saw.
         errors = [_located(source, locator, issue) for issue in fast_issues if not issue.warning]
         if not errors:
-            errors = [_fast_failure(source, failure)]
+            errors = [fast_failure(source, failure)]
     errors.sort(key=_order)
     return errors
 
 
-def _fast_failure(source: str, failure: BaseException | None) -> ConfigError:
+def fast_failure(source: str, failure: BaseException | None) -> ConfigError:
     mark = getattr(failure, "problem_mark", None)
     problem = getattr(failure, "problem", None) or str(failure or "cannot be read")
     if isinstance(failure, fastyaml.DuplicateKeyFound):
@@ -218,7 +235,7 @@ def _order(error: ConfigError) -> tuple[int, int]:
     return (error.line or 0, error.column or 0)
 
 
-def _error(source: str, problem: Located) -> ConfigError:
+def located_problem(source: str, problem: Located) -> ConfigError:
     position = problem.position
     return ConfigError(
         problem.message,
