@@ -1,4 +1,7 @@
-"""``reconciler fmt FILE... [--check] [--diff]``: rewrite files in canonical form."""
+"""``reconciler fmt PATH... [--check] [--diff]``: rewrite files in canonical form.
+
+PATHs are files or directories (every YAML file below them), checked as one desired state.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ import click
 
 from reconciler.atomicfile import write_atomic
 from reconciler.config.fmt import format_text
-from reconciler.config.loader import load_desired_text_result, read_text
+from reconciler.config import load_desired_paths
+from reconciler.config.inputs import expand_inputs
+from reconciler.config.loader import read_text
 from reconciler.errors import ConfigError, ConfigErrors
 
 
@@ -27,16 +32,36 @@ class Formatted:
         return not self.errors and self.original != self.formatted
 
 
-def format_file(path: Path) -> Formatted:
-    """The canonical text of ``path``; an invalid file is not formatted (its errors instead)."""
-    source = str(path)
+def format_paths(paths: Sequence[Path]) -> list[Formatted]:
+    """The canonical text of every file ``paths`` name (directories: every YAML file below).
+
+    They are checked as one desired state, as plan reads them; a file with an error located
+    in it is not formatted (its errors instead), the others are.
+    """
     try:
-        text = read_text(path)
-        # ${VAR} is left alone: formatting must work without the CI secrets.
-        load_desired_text_result(text, source, expand_env=False)
-        return Formatted(path, text, format_text(text, source))
+        files = expand_inputs(paths)
     except ConfigErrors as exc:
-        return Formatted(path, errors=exc.errors)
+        return [Formatted(Path(error.file or "."), errors=[error]) for error in exc.errors]
+    errors: dict[str, list[ConfigError]] = {}
+    try:
+        # ${VAR} is left alone: formatting must work without the CI secrets.
+        load_desired_paths(paths, expand_env=False)
+    except ConfigErrors as exc:
+        for error in exc.errors:
+            errors.setdefault(error.file or "", []).append(error)
+    results = []
+    for item in files:
+        if item.name in errors:
+            results.append(Formatted(item.path, errors=errors.pop(item.name)))
+            continue
+        try:
+            text = read_text(item.path)
+            results.append(Formatted(item.path, text, format_text(text, item.name)))
+        except ConfigErrors as exc:
+            results.append(Formatted(item.path, errors=exc.errors))
+    # Errors no file is named for (none expected): still shown, still a failure.
+    results.extend(Formatted(Path(name or "."), errors=rest) for name, rest in errors.items())
+    return results
 
 
 def unified_diff(item: Formatted) -> str:
@@ -69,18 +94,19 @@ def summary(results: Sequence[Formatted], *, write: bool, unwritable: int = 0) -
 
 
 @click.command("fmt")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff.")
 @click.pass_context
-def fmt_command(ctx: click.Context, files: tuple[Path, ...], check: bool, show_diff: bool) -> int:
-    """Rewrite desired-state FILEs in canonical form, keeping comments.
+def fmt_command(ctx: click.Context, paths: tuple[Path, ...], check: bool, show_diff: bool) -> int:
+    """Rewrite the desired-state files in PATHS (files, or directories: every *.yaml / *.yml
+    below them) in canonical form, keeping comments.
 
     GIDs are sorted within each instance and group set, `{id: GID_x}` becomes `GID_x`, keys
     take the canonical order and indentation is two spaces. Invalid files are not touched.
     """
     write = not (check or show_diff)
-    results = [format_file(path) for path in files]
+    results = format_paths(paths)
     unwritable = 0
     for item in results:
         for error in item.errors:

@@ -1,4 +1,6 @@
-"""``reconciler validate FILE...``: check desired-state files, listing every problem.
+"""``reconciler validate PATH...``: check the desired state, listing every problem.
+
+PATHs are files or directories, merged into one desired state as ``plan`` reads them.
 
 It needs no secrets: a ``${VAR}`` naming an unset variable is a warning here (checked for its
 syntax, located), while plan, apply and state, which need its value, refuse the file.
@@ -12,72 +14,77 @@ from pathlib import Path
 
 import click
 
-from reconciler.config import LoadResult, load_desired_result
+from reconciler.config import LoadResult, load_desired_paths
+from reconciler.config.inputs import expand_inputs, inputs_label
 from reconciler.errors import ConfigError, ConfigErrors
 
 
 @dataclass
-class FileCheck:
-    path: str
+class Checked:
+    """The outcome of validating one desired state (one file, or several merged)."""
+
+    label: str
+    files: int
     result: LoadResult | None = None
     errors: list[ConfigError] = field(default_factory=list)
 
 
-def check_files(paths: Sequence[Path]) -> list[FileCheck]:
-    checks = []
-    for path in paths:
-        try:
-            result = load_desired_result(path, warn_unset_env=True)
-            checks.append(FileCheck(str(path), result=result))
-        except ConfigErrors as exc:
-            checks.append(FileCheck(str(path), errors=exc.errors))
-    return checks
+def check_paths(paths: Sequence[Path]) -> Checked:
+    """Load the files and directories ``paths`` as one desired state, as plan would."""
+    try:
+        files = expand_inputs(paths)
+    except ConfigErrors as exc:
+        return Checked(" ".join(map(str, paths)), 0, errors=exc.errors)
+    label = inputs_label(paths, files)
+    try:
+        return Checked(label, len(files), result=load_desired_paths(paths, warn_unset_env=True))
+    except ConfigErrors as exc:
+        return Checked(label, len(files), errors=exc.errors)
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def render_checks(checks: Sequence[FileCheck]) -> tuple[list[str], list[str]]:
-    """(stdout lines, stderr lines): one line per valid file, warning and error."""
+def render_check(checked: Checked) -> tuple[list[str], list[str]]:
+    """(stdout lines, stderr lines): the valid state's line, each warning and error."""
     out: list[str] = []
     err: list[str] = []
-    for check in checks:
-        if check.result is not None:
-            err.extend(warning.format() for warning in check.result.warnings)
-            out.append(
-                f"{check.path}: valid ({_plural(check.result.instance_count, 'instance')}, "
-                f"{_plural(check.result.group_count, 'group')})"
-            )
-        else:
-            err.extend(error.format() for error in check.errors)
-    failed = [check for check in checks if check.errors]
-    if failed:
-        count = sum(len(check.errors) for check in failed)
-        err.append(
-            f"validate: {_plural(count, 'error')} in {_plural(len(failed), 'file')} "
-            f"(of {len(checks)} checked)"
+    if checked.result is not None:
+        result = checked.result
+        err.extend(warning.format() for warning in result.warnings)
+        out.append(
+            f"{checked.label}: valid ({_plural(result.instance_count, 'instance')}, "
+            f"{_plural(result.group_count, 'group')})"
         )
+        return out, err
+    err.extend(error.format() for error in checked.errors)
+    failed = len({error.file for error in checked.errors})
+    summary = f"validate: {_plural(len(checked.errors), 'error')} in {_plural(failed, 'file')}"
+    if checked.files:
+        summary += f" (of {checked.files} checked)"
+    err.append(summary)
     return out, err
 
 
 @click.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
-def validate_command(ctx: click.Context, files: tuple[Path, ...]) -> int:
-    """Check desired-state FILEs: exit 0 when all are valid, 1 listing every error.
+def validate_command(ctx: click.Context, paths: tuple[Path, ...]) -> int:
+    """Check the desired state in PATHS (files, or directories of *.yaml / *.yml files,
+    merged into one state): exit 0 when valid, 1 listing every error.
 
     Errors and warnings go to stderr, one located line each (FILE:LINE:COLUMN). ${VAR}
     references are checked for their syntax; one naming an unset variable is only a
     warning, so CI can validate without the secrets that plan, apply and state need.
     """
-    checks = check_files(files)
-    out, err = render_checks(checks)
+    checked = check_paths(paths)
+    out, err = render_check(checked)
     for line in out:
         click.echo(line)
     for line in err:
         click.echo(line, err=True)
-    code = 1 if any(check.errors for check in checks) else 0
+    code = 1 if checked.errors else 0
     if code:
         ctx.exit(code)
     return code

@@ -48,7 +48,7 @@ def load_desired_paths(
     checking = Checking(environment(env, expand_env), warn_unset_env)
     if len(files) == 1:
         return _load_one(files[0], checking)
-    return _load_several(files, checking, inputs_label(args, len(files)))
+    return _load_several(files, checking, inputs_label(args, files))
 
 
 def _load_one(item: InputFile, checking: Checking) -> LoadResult:
@@ -131,9 +131,7 @@ def _load_several(items: Sequence[InputFile], checking: Checking, label: str) ->
     return LoadResult(state, tuple(warnings), declared)
 
 
-def _parse(
-    index: int, name: str, text: str, files: _Files, errors: list[ConfigError]
-) -> Any:
+def _parse(index: int, name: str, text: str, files: _Files, errors: list[ConfigError]) -> Any:
     """The file's plain data; its problems, when the fast path cannot read it, into ``errors``."""
     try:
         return fastyaml.load_fast(text)

@@ -47,7 +47,9 @@ def expand_inputs(args: Sequence[str | Path], *, base: Path | None = None) -> li
         elif path.exists():
             _add(files, seen, InputFile(shown, path))
         else:
-            problems.append(ConfigError("no such file or directory", file=shown))
+            problems.append(
+                ConfigError("cannot read the file: No such file or directory", file=shown)
+            )
     if problems:
         raise ConfigErrors(problems)
     return files
@@ -72,9 +74,8 @@ def _yaml_below(directory: Path) -> list[Path]:
     return sorted(found, key=lambda path: path.parts)
 
 
-def inputs_label(args: Sequence[str | Path], count: int) -> str:
-    """How a desired state made of several files is named in one line."""
-    named = " ".join(str(arg) for arg in args)
-    if count == 1 and len(args) == 1:
-        return named
-    return f"{named} ({count} files)"
+def inputs_label(args: Sequence[str | Path], files: Sequence[InputFile]) -> str:
+    """How the desired state the arguments name is named in one line."""
+    if len(files) == 1:
+        return files[0].name
+    return f"{' '.join(str(arg) for arg in args)} ({len(files)} files)"

@@ -155,7 +155,9 @@ def _everywhere(places: list[tuple[int, Any]], key: str) -> list[Placed]:
     return _at_each(where, message, at_key=True)
 
 
-def _at_each(where: Sequence[tuple[int, Loc]], template: str, *, at_key: bool = False) -> list[Placed]:
+def _at_each(
+    where: Sequence[tuple[int, Loc]], template: str, *, at_key: bool = False
+) -> list[Placed]:
     """The same problem at each place, each naming all the others."""
     result = []
     for index, (file, loc) in enumerate(where):

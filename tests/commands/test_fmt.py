@@ -44,7 +44,8 @@ def test_fmt_rewrites_in_place_and_then_is_a_no_op(tmp_path: Path) -> None:
 
 def test_check_exits_1_when_a_file_would_change_and_writes_nothing(tmp_path: Path) -> None:
     ugly = _write(tmp_path, "ugly.yaml", UGLY)
-    pretty = _write(tmp_path, "pretty.yaml", PRETTY)
+    # Files given together are one desired state: this one declares another instance.
+    pretty = _write(tmp_path, "pretty.yaml", PRETTY.replace("post-1", "post-2"))
     result = CliRunner().invoke(cli, ["fmt", "--check", str(ugly), str(pretty)])
     assert result.exit_code == 1
     assert f"would reformat {ugly}" in result.stderr
