@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 @click.command("apply")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Apply a desired file's plan without asking.")
 @click.option("--dry-run", is_flag=True, help="Print the API calls in order; send none.")
 @click.option(
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 @guard_options
 def apply_command(
     *,
-    file: Path,
+    paths: tuple[Path, ...],
     auto_approve: bool,
     dry_run: bool,
     parallelism: int,
@@ -66,9 +66,10 @@ def apply_command(
     no_color: bool,
     guards: GuardFlags,
 ) -> int:
-    """Make the cloud match FILE (a desired file) or PLANFILE (a saved plan).
+    """Make the cloud match PATHS (desired-state files and directories) or PLANFILE (a saved
+    plan).
 
-    FILE is planned, shown and applied after you answer yes. PLANFILE (from
+    PATHS are planned, shown and applied after you answer yes. PLANFILE (from
     `reconciler plan -o`) is applied as reviewed, and refused if anything moved since. --target
     and the --allow-*/--skip-* guard flags apply only to a desired file.
 
@@ -92,8 +93,7 @@ def apply_command(
         dry_run=dry_run,
         catch_sigint=True,
     )
-    text = _read(file)
-    saved = _saved_plan(text, file)
+    saved = _saved_plan(_read(paths[0]), paths[0]) if _one_file(paths) else None
     if saved is not None:
         given = guards.given()
         if given:
@@ -102,10 +102,10 @@ def apply_command(
                 f"{', '.join(given)} {verb} when planning from a desired file; "
                 "a saved plan is applied as reviewed: plan again with the flag"
             )
-        return _apply_saved(saved, file, endpoint, settings, out)
+        return _apply_saved(saved, paths[0], endpoint, settings, out)
 
     return _apply_file(
-        file,
+        paths,
         guards=guards,
         auto_approve=auto_approve,
         endpoint=endpoint,
@@ -118,7 +118,7 @@ def apply_command(
 
 
 def _apply_file(
-    file: Path,
+    paths: tuple[Path, ...],
     *,
     guards: GuardFlags,
     auto_approve: bool,
@@ -131,7 +131,7 @@ def _apply_file(
 
     options = guards.plan_options()
     with (
-        run_context(file, endpoint=endpoint, note=out.note, targets=guards.targets) as run,
+        run_context(paths, endpoint=endpoint, note=out.note, targets=guards.targets) as run,
         out.progress() as observer,
     ):
 
@@ -159,8 +159,9 @@ def _apply_saved(
     from reconciler.commands.context import run_context  # noqa: PLC0415
     from reconciler.render.plan_view import summary_line  # noqa: PLC0415
 
+    inputs, base = _desired_inputs(plan, file)
     with (
-        run_context(_desired_path(plan, file), endpoint=endpoint, note=out.note) as run,
+        run_context(inputs, base=base, endpoint=endpoint, note=out.note) as run,
         out.progress() as observer,
     ):
         out.note(f"Applying saved plan {file}: {summary_line(plan)}")
@@ -217,16 +218,36 @@ def _saved_plan(text: str, file: Path) -> Plan | None:
     return loads_plan(text, str(file))
 
 
-def _desired_path(plan: Plan, plan_file: Path) -> Path:
-    """The plan's desired file, as recorded (relative to where the plan was made, normally
-    the same directory apply runs in), or else beside the plan file."""
-    if not plan.desired_source:
-        raise PlanError(f"{plan_file}: the saved plan does not name its desired-state file")
-    recorded = Path(plan.desired_source)
-    for candidate in (recorded, plan_file.parent / recorded):
-        if candidate.is_file():
-            return candidate
+def _one_file(paths: tuple[Path, ...]) -> bool:
+    """A saved plan is applied alone: one argument, a file (several, or a directory, are the
+    desired state)."""
+    if len(paths) == 1:
+        return not paths[0].is_dir()
+    for path in paths:
+        if path.suffix.lower() == ".json":
+            raise click.UsageError(
+                f"{path} looks like a saved plan: apply a saved plan alone "
+                "(reconciler apply PLANFILE)"
+            )
+    return False
+
+
+def _desired_inputs(plan: Plan, plan_file: Path) -> tuple[list[Path], Path | None]:
+    """The desired-state files and directories the plan was made from, as recorded: where
+    apply runs (normally where the plan was made), or else beside the plan file. A plan
+    saved before several files were recorded names its one file (``desired_source``)."""
+    recorded = list(plan.desired_inputs)
+    if not recorded:
+        if not plan.desired_source:
+            raise PlanError(f"{plan_file}: the saved plan does not name its desired-state file")
+        recorded = [plan.desired_source]
+    paths = [Path(name) for name in recorded]
+    for base in (None, plan_file.parent):
+        if all((path if base is None else base / path).exists() for path in paths):
+            return paths, base
+    missing = [name for name in recorded if not Path(name).exists()]
+    what = f"file {missing[0]} was" if len(missing) == 1 else f"files {', '.join(missing)} were"
     raise PlanError(
-        f"{plan_file}: the plan's desired-state file {plan.desired_source} was not found "
-        f"(looked in {Path.cwd()} and {plan_file.parent}); run apply where the plan was made"
+        f"{plan_file}: the plan's desired-state {what} not found (looked in {Path.cwd()} and "
+        f"{plan_file.parent}); run apply where the plan was made"
     )

@@ -1,4 +1,6 @@
-"""What ``plan`` and ``apply`` both run in: the desired file, its state backend, the cloud.
+"""What ``plan`` and ``apply`` both run in: the desired state, its state backend, the cloud.
+
+The desired state is read from the files and directories given (several merged into one).
 
 Every argument is checked before the first line is written, the lock is taken or anything is
 listed: the file loads, a ``--target`` names a known instance, the endpoint is a URL and the
@@ -7,7 +9,7 @@ credentials resolve. Only then is the embedded emulator (if chosen) announced.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from reconciler.commands.connect import CloudSession, cloud_session
 from reconciler.commands.options import state_backend
 
 if TYPE_CHECKING:
+    from reconciler.config.declared import Declarations
     from reconciler.models import DesiredState, StateDocument
     from reconciler.plan.builder import BuiltPlan, Progress
     from reconciler.plan.options import PlanOptions, Target
@@ -26,9 +29,11 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class RunContext:
     desired: DesiredState
-    desired_file: Path
+    # The files and directories it was read from, as given.
+    desired_inputs: tuple[Path, ...]
     backend: StateBackend
     cloud: CloudSession
+    declarations: Declarations | None = None
 
     def make_plan(
         self,
@@ -38,7 +43,7 @@ class RunContext:
         progress: Progress,
         parallelism: int | None = None,
     ) -> BuiltPlan:
-        """Plan ``desired_file`` against ``state`` (or the state ``backend.read`` returns)."""
+        """Plan the desired state against ``state`` (or the state ``backend.read`` returns)."""
         from reconciler.plan.builder import make_plan  # noqa: PLC0415
         from reconciler.plan.options import DEFAULT_PARALLELISM  # noqa: PLC0415
 
@@ -48,26 +53,31 @@ class RunContext:
             self.cloud.client,
             options,
             workspace=self.backend.workspace,
-            desired_source=str(self.desired_file),
+            desired_source=self.desired.source,
+            desired_inputs=[str(path) for path in self.desired_inputs],
             parallelism=DEFAULT_PARALLELISM if parallelism is None else parallelism,
             progress=progress,
+            locate=None if self.declarations is None else self.declarations.locate,
         )
 
 
 @contextmanager
 def run_context(
-    desired_file: Path,
+    desired_inputs: Sequence[Path],
     *,
     endpoint: str | None,
     note: Callable[[str], None],
     targets: tuple[Target, ...] = (),
+    base: Path | None = None,
 ) -> Iterator[RunContext]:
-    """Load ``desired_file``, open its backend and connect to the cloud; ``note`` gets the
+    """Load the desired state from ``desired_inputs`` (files or directories, relative to
+    ``base`` if given), open its backend and connect to the cloud; ``note`` gets the
     embedded-emulator notice. The backend and the cloud (and an embedded emulator) are closed
     on exit."""
-    from reconciler.config import load_desired  # noqa: PLC0415
+    from reconciler.config import load_desired_paths  # noqa: PLC0415
 
-    desired = load_desired(desired_file)
+    loaded = load_desired_paths(desired_inputs, base=base)
+    desired = loaded.state
     with state_backend(desired) as backend:
         if targets:
             _check_target_instances(desired, targets, backend)
@@ -77,7 +87,7 @@ def run_context(
             cloud.check()
             if cloud.embedded:
                 note(f"Using the {cloud.endpoint_label}.")
-            yield RunContext(desired, desired_file, backend, cloud)
+            yield RunContext(desired, tuple(desired_inputs), backend, cloud, loaded.declarations)
 
 
 def _check_target_instances(

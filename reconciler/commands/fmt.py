@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from reconciler.atomicfile import write_atomic
-from reconciler.config.fmt import format_text
 from reconciler.config import load_desired_paths
+from reconciler.config.fmt import format_text
 from reconciler.config.inputs import expand_inputs
 from reconciler.config.loader import read_text
 from reconciler.errors import ConfigError, ConfigErrors

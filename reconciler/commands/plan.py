@@ -1,4 +1,4 @@
-"""``reconciler plan FILE``: refresh, diff, guard, and show what apply would do.
+"""``reconciler plan PATH...``: refresh, diff, guard, and show what apply would do.
 
 Exit codes: 0 success (with ``--detailed-exitcode``: no changes), 1 error or a plan refused by
 a guard, 2 changes present (``--detailed-exitcode`` only). A refused plan is still printed in
@@ -36,7 +36,7 @@ EXIT_CHANGES = 2
 
 
 @click.command("plan")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @format_option(PLAN_FORMATS)
 @output_file_option("Save the plan (JSON) to this file.")
 @click.option(
@@ -57,7 +57,7 @@ EXIT_CHANGES = 2
     help="Instances listed at once.",
 )
 def plan_command(
-    file: Path,
+    paths: tuple[Path, ...],
     *,
     output_format: str,
     out: Path | None,
@@ -70,13 +70,14 @@ def plan_command(
     no_color: bool,
     parallelism: int,
 ) -> int:
-    """Show what apply would change to make the cloud match FILE."""
+    """Show what apply would change to make the cloud match PATHS: a desired-state file, or
+    several files and directories (every *.yaml / *.yml below) merged into one."""
     from reconciler.commands.context import run_context  # noqa: PLC0415
     from reconciler.state.locking import hold_lock  # noqa: PLC0415
 
     with _collector_off():
         options = guards.plan_options(refresh_only=refresh_only)
-        with run_context(file, endpoint=endpoint, note=_say, targets=guards.targets) as run:
+        with run_context(paths, endpoint=endpoint, note=_say, targets=guards.targets) as run:
             held = (
                 hold_lock(run.backend, "plan", timeout=lock_timeout, on_wait=lock_wait_printer())
                 if lock

@@ -10,7 +10,7 @@ client paces them to the service's 30 calls per minute).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +37,7 @@ from reconciler.plan.diff import (
     planned_instances,
     with_online_counts,
 )
-from reconciler.plan.model import Guard, GuardKind, Plan
+from reconciler.plan.model import ChangeSource, Guard, GuardKind, Plan
 from reconciler.plan.options import DEFAULT_PARALLELISM
 
 # Shared by every constructed CloudGroup: one set instead of one per row (100,000 rows).
@@ -59,6 +59,10 @@ class GroupApi(Protocol):
 
 
 ClientFor = Callable[[str], GroupApi]
+# (instance_id, group_id) -> (file, line) of the keys that are declared.
+LocateDeclarations = Callable[
+    [Collection[tuple[str, str]]], Mapping[tuple[str, str], tuple[str, int]]
+]
 Progress = Callable[[str], None]
 StateReader = Callable[[], StateDocument | None]
 
@@ -261,8 +265,11 @@ def build_plan(
     *,
     parallelism: int = DEFAULT_PARALLELISM,
     progress: Progress | None = None,
+    locate: LocateDeclarations | None = None,
 ) -> BuiltPlan:
     """Refresh, diff, and (unless skipped or the breaker refuses) check online clients.
+
+    ``locate`` says where GIDs are declared (``FILE``, line): each change gets its source.
 
     ``state`` may be a reader: the declared instances are then listed while it reads (the
     listing mostly waits on the network, reading a large state is CPU), and the instances
@@ -307,7 +314,29 @@ def build_plan(
         plan = with_online_counts(
             plan, lookup_online(client_for, keys, parallelism=parallelism), options
         )
+    if locate is not None:
+        plan = with_sources(plan, locate)
     return BuiltPlan(plan=plan, refreshed=refreshed)
+
+
+def with_sources(plan: Plan, locate: LocateDeclarations) -> Plan:
+    """The plan with each change's declaration (file and line) attached, where it has one."""
+    keys = {(change.instance_id, change.group_id) for change in plan.changes}
+    found = locate(keys) if keys else {}
+    if not found:
+        return plan
+    sources: dict[tuple[str, int], ChangeSource] = {}
+    changes = []
+    for change in plan.changes:
+        place = found.get((change.instance_id, change.group_id))
+        if place is None:
+            changes.append(change)
+            continue
+        source = sources.get(place)
+        if source is None:
+            source = sources[place] = ChangeSource(file=place[0], line=place[1])
+        changes.append(change.model_copy(update={"source": source}))
+    return plan.model_copy(update={"changes": tuple(changes)})
 
 
 def make_plan(
@@ -318,8 +347,10 @@ def make_plan(
     *,
     workspace: str,
     desired_source: str | None,
+    desired_inputs: Sequence[str] = (),
     parallelism: int = DEFAULT_PARALLELISM,
     progress: Progress | None = None,
+    locate: LocateDeclarations | None = None,
 ) -> BuiltPlan:
     """``build_plan`` stamped with this tool's version and the current time."""
     meta = PlanMeta(
@@ -327,9 +358,17 @@ def make_plan(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         workspace=workspace,
         desired_source=desired_source,
+        desired_inputs=tuple(desired_inputs),
     )
     return build_plan(
-        desired, state, client_for, options, meta, parallelism=parallelism, progress=progress
+        desired,
+        state,
+        client_for,
+        options,
+        meta,
+        parallelism=parallelism,
+        progress=progress,
+        locate=locate,
     )
 
 

@@ -191,6 +191,9 @@ def diff_plan(
         tool_version=meta.tool_version,
         created_at=meta.created_at,
         desired_source=meta.desired_source,
+        desired_inputs=meta.desired_inputs,
+        desired_files=dict(desired.files),
+        state_source=state_source(desired),
         desired_digest=desired.digest(),
         workspace=meta.workspace,
         state_lineage=state.lineage if state is not None else None,
@@ -288,7 +291,8 @@ def _plan_present(
                     ),
                 ),
             )
-        acc.changes.append(_change(Action.CREATE, key, reason, wanted, guards))
+        create = _change(Action.CREATE, key, reason, wanted, guards, in_state=recorded is not None)
+        acc.changes.append(create)
         return
     if recorded is None:
         acc.changes.append(
@@ -318,6 +322,7 @@ def _plan_present(
             f"protect changes from {str(recorded.protect).lower()} to "
             f"{str(wanted.protect).lower()}: recorded in state without an API call",
             wanted,
+            in_state=True,
         )
         # The GID keeps the topic it was recorded with (None: unknown), not the file's.
         acc.changes.append(update.model_copy(update={"topic": recorded.topic}))
@@ -355,6 +360,14 @@ def _plan_removed_instance(
             acc.changes.append(_delete(key, reason, recorded, recorded.protect, options))
 
 
+def state_source(desired: DesiredState) -> str:
+    """Where the state lives, named without secrets (a DSN is never part of it)."""
+    backend = desired.backend
+    if backend.kind == "postgres":
+        return f"postgres {backend.db_schema}/{backend.workspace}"
+    return f"local {backend.path}"
+
+
 def _key(region: str, instance_id: str, group_id: str) -> ResourceKey:
     # The names were validated when their models were built; skip validating them again.
     return ResourceKey.model_construct(region=region, instance_id=instance_id, group_id=group_id)
@@ -366,6 +379,8 @@ def _change(
     reason: str,
     wanted: DesiredGroup | None = None,
     guards: tuple[Guard, ...] = (),
+    *,
+    in_state: bool = False,
 ) -> Change:
     return Change(
         action=action,
@@ -376,6 +391,7 @@ def _change(
         topic=wanted.topic if wanted else None,
         protect=wanted.protect if wanted else False,
         guards=guards,
+        in_state=in_state,
     )
 
 
@@ -399,6 +415,7 @@ def _forget(key: ResourceKey, recorded: StateResource, *, refresh_only: bool) ->
                 message="gone from the cloud: deleted outside reconciler",
             ),
         ),
+        in_state=True,
     )
 
 
@@ -431,6 +448,7 @@ def _delete(
         topic=recorded.topic if recorded else None,
         protect=protected,
         guards=guards,
+        in_state=recorded is not None,
     )
 
 

@@ -67,6 +67,13 @@ class Guard(FrozenModel):
         return self.blocking and not self.overridden
 
 
+class ChangeSource(FrozenModel):
+    """Where a change's GID is declared: the file, as named on the command line, and line."""
+
+    file: str
+    line: int
+
+
 class Change(FrozenModel):
     action: Action
     region: str
@@ -78,6 +85,11 @@ class Change(FrozenModel):
     guards: tuple[Guard, ...] = ()
     # Deletes only: OnsMqttQueryClientByGroupId's OnlineCount (None: not looked up).
     online_clients: int | None = None
+    # Where the GID is declared (None: not in the files, e.g. a delete of a GID removed from
+    # them; ``in_state`` then says the state is what names it).
+    source: ChangeSource | None = None
+    # The GID was recorded in the state when planned.
+    in_state: bool = False
 
     @property
     def key(self) -> ResourceKey:
@@ -118,6 +130,13 @@ class Plan(FrozenModel):
     tool_version: str
     created_at: str
     desired_source: str | None = None
+    # The files and directories the desired state was loaded from, as given (apply PLANFILE
+    # loads them again), and the sha256 of each file read (stale when one changed, appeared
+    # or disappeared).
+    desired_inputs: tuple[str, ...] = ()
+    desired_files: dict[str, str] = Field(default_factory=dict)
+    # Where the state lives ("local .reconciler/state.json", "postgres SCHEMA/WORKSPACE").
+    state_source: str | None = None
     desired_digest: str
     workspace: str = "default"
     state_lineage: str | None = None

@@ -37,6 +37,7 @@ class PlanMeta:
     created_at: str
     workspace: str = "default"
     desired_source: str | None = None
+    desired_inputs: tuple[str, ...] = ()
 
 
 def inventory_label(region: str, instance_id: str) -> str:

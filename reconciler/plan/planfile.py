@@ -171,7 +171,10 @@ def check_fresh(
             f"the state serial moved from {plan.state_serial} to {now['state_serial']} since "
             "the plan (another apply or a state command ran)"
         )
-    if ("desired_digest",) in changed_paths:
+    digest_changed = ("desired_digest",) in changed_paths
+    if plan.desired_files and plan.desired_files != desired.files:
+        reasons.extend(_file_reasons(plan, desired, explained=digest_changed))
+    if digest_changed:
         reasons.append(_desired_reason(plan, desired))
     for label in sorted(plan.inventory_fingerprints):
         if ("inventory", label) in changed_paths:
@@ -185,6 +188,7 @@ def _snapshot_of_plan(plan: Plan, workspace: str | None) -> dict[str, Any]:
         "state_lineage": plan.state_lineage,
         "state_serial": plan.state_serial,
         "desired_digest": plan.desired_digest,
+        "desired_files": dict(plan.desired_files),
         "inventory": dict(plan.inventory_fingerprints),
     }
 
@@ -206,11 +210,28 @@ def _snapshot_now(
         "state_lineage": lineage,
         "state_serial": serial,
         "desired_digest": desired.digest(),
+        # A plan saved before files were recorded is judged by the digest alone.
+        "desired_files": dict(desired.files) if plan.desired_files else {},
         "inventory": {
             label: inventories[label].fingerprint() if label in inventories else None
             for label in plan.inventory_fingerprints
         },
     }
+
+
+def _file_reasons(plan: Plan, desired: DesiredState, *, explained: bool) -> list[str]:
+    """Each desired-state file that changed, appeared or disappeared since the plan. A single
+    file whose change ``_desired_reason`` explains (``explained``) is left to it."""
+    then, now = plan.desired_files, desired.files
+    reasons = []
+    for name in sorted(then.keys() | now.keys()):
+        if name not in now:
+            reasons.append(f"{name} disappeared since the plan (it was one of its files)")
+        elif name not in then:
+            reasons.append(f"{name} appeared since the plan (it was not one of its files)")
+        elif then[name] != now[name] and not (explained and name == plan.desired_source):
+            reasons.append(f"{name} changed since the plan")
+    return reasons
 
 
 def _desired_reason(plan: Plan, desired: DesiredState) -> str:

@@ -44,7 +44,7 @@ def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | 
     shown = 0
     truncated_changes = 0
     for section in all_sections:
-        text, cut = _section(section, budget.left)
+        text, cut = _section(section, budget.left, plan.state_source)
         if text is None:
             break
         budget.add(text)
@@ -154,14 +154,17 @@ def _table(all_sections: list[InstanceSection], budget: _Budget) -> int:
     return omitted
 
 
-def _section(section: InstanceSection, room: int) -> tuple[str | None, int]:
+def _section(
+    section: InstanceSection, room: int, state_source: str | None = None
+) -> tuple[str | None, int]:
     """The section's text within ``room`` characters (None: not even its header fits) and how
     many change lines were cut."""
     header = f"<details><summary><b>{section.title}</b>: {instance_summary(section)}</summary>\n\n"
     closing = "</details>\n\n"
     change_lines: list[str] = []
     for change in section.changes:
-        change_lines.append(f"{change.action.symbol} {change.group_id}  # {change_reason(change)}")
+        reason = change_reason(change, state_source)
+        change_lines.append(f"{change.action.symbol} {change.group_id}  # {reason}")
         change_lines.extend(f"    ! {guard_text(guard)}" for guard in change.guards)
     change_lines.extend(
         f"{NOT_IN_PLACE_SYMBOL} {d.group_id}  # {not_in_place_text(d)}"

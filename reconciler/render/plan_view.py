@@ -110,11 +110,25 @@ def not_applied_text(plan: Plan) -> str:
     return "".join(f"Not applied: {d.key} {not_in_place_text(d)}\n" for d in plan.not_in_place)
 
 
-def change_reason(change: Change) -> str:
-    """The reason, plus the online-client count a delete was checked for."""
-    if change.online_clients is None:
-        return change.reason
-    return f"{change.reason}; {change.online_clients} client(s) online"
+def change_reason(change: Change, state_source: str | None = None) -> str:
+    """The reason, plus the online-client count a delete was checked for, then where the GID
+    is declared (``(teams/payments.yaml:12)``) or, for one no file declares but the state
+    records, the state (``state_source``, the plan's)."""
+    reason = change.reason
+    if change.online_clients is not None:
+        reason = f"{reason}; {change.online_clients} client(s) online"
+    origin = change_origin(change, state_source)
+    return f"{reason} ({origin})" if origin else reason
+
+
+def change_origin(change: Change, state_source: str | None = None) -> str | None:
+    """``FILE:LINE`` of the change's declaration, ``state: ...`` for one only the state
+    names, None when neither does."""
+    if change.source is not None:
+        return f"{change.source.file}:{change.source.line}"
+    if change.in_state:
+        return f"state: {state_source}" if state_source else "state"
+    return None
 
 
 def headline_notes(plan: Plan) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reconciler.models import ResourceKey, SafetyConfig
+from reconciler.plan.builder import with_sources
 from reconciler.plan.diff import PlanOptions, with_online_counts
 from reconciler.plan.model import Plan
 from tests.plan.helpers import (
@@ -63,7 +64,17 @@ def sample_plan() -> Plan:
         ResourceKey(region=REGION, instance_id=INST, group_id="GID_retired"): 2,
         ResourceKey(region=REGION, instance_id=INST, group_id="GID_orders"): 0,
     }
-    return with_online_counts(plan, counts, options)
+    plan = with_online_counts(plan, counts, options)
+    # Where each declared GID is, as the loader would say (one of them in a team's file).
+    lines = {
+        (INST, gid): ("gids.yaml", line)
+        for line, gid in enumerate(
+            ("GID_new", "GID_recreated", "GID_adopted", "GID_kept", "GID_guarded"), start=8
+        )
+    }
+    lines[(INST, "GID_retired")] = ("teams/payments.yaml", 12)
+    lines[(INST, "GID-orders")] = ("teams/payments.yaml", 14)
+    return with_sources(plan, lambda keys: {key: lines[key] for key in keys if key in lines})
 
 
 def empty_plan() -> Plan:
