@@ -31,11 +31,13 @@ class CommandEntry(NamedTuple):
 COMMANDS: dict[str, CommandEntry] = {
     "validate": CommandEntry(
         "reconciler.commands.validate:validate_command",
-        "Check desired-state FILEs: exit 0 when all are valid, 1 listing every error.",
+        "Check the desired state in PATHS (files or directories, merged): exit 0 when valid, "
+        "1 listing every error.",
     ),
     "fmt": CommandEntry(
         "reconciler.commands.fmt:fmt_command",
-        "Rewrite desired-state FILEs in canonical form, keeping comments.",
+        "Rewrite the desired-state files in PATHS (files or directories) in canonical form, "
+        "keeping comments.",
     ),
     "export": CommandEntry(
         "reconciler.commands.export:export_command",
@@ -43,7 +45,8 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "plan": CommandEntry(
         "reconciler.commands.plan:plan_command",
-        "Show what apply would change to make the cloud match FILE.",
+        "Show what apply would change to make the cloud match PATHS (desired-state files or "
+        "directories).",
     ),
     "show": CommandEntry(
         "reconciler.commands.show:show_command",
@@ -51,7 +54,8 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "apply": CommandEntry(
         "reconciler.commands.apply:apply_command",
-        "Make the cloud match FILE (a desired file) or PLANFILE (a saved plan).",
+        "Make the cloud match PATHS (desired-state files or directories) or PLANFILE (a "
+        "saved plan).",
     ),
     "state": CommandEntry(
         "reconciler.commands.state:state_group",

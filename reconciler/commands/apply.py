@@ -66,7 +66,7 @@ def apply_command(
     no_color: bool,
     guards: GuardFlags,
 ) -> int:
-    """Make the cloud match PATHS (desired-state files and directories) or PLANFILE (a saved
+    """Make the cloud match PATHS (desired-state files or directories) or PLANFILE (a saved
     plan).
 
     PATHS are planned, shown and applied after you answer yes. PLANFILE (from

@@ -99,8 +99,11 @@ def summary(results: Sequence[Formatted], *, write: bool, unwritable: int = 0) -
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff.")
 @click.pass_context
 def fmt_command(ctx: click.Context, paths: tuple[Path, ...], check: bool, show_diff: bool) -> int:
-    """Rewrite the desired-state files in PATHS (files, or directories: every *.yaml / *.yml
-    below them) in canonical form, keeping comments.
+    """Rewrite the desired-state files in PATHS (files or directories) in canonical form,
+    keeping comments.
+
+    A directory stands for every *.yaml / *.yml file below it (hidden ones skipped); the files
+    are checked as one desired state, and a file with an error in it is not touched.
 
     GIDs are sorted within each instance and group set, `{id: GID_x}` becomes `GID_x`, keys
     take the canonical order and indentation is two spaces. Invalid files are not touched.

@@ -70,8 +70,11 @@ def plan_command(
     no_color: bool,
     parallelism: int,
 ) -> int:
-    """Show what apply would change to make the cloud match PATHS: a desired-state file, or
-    several files and directories (every *.yaml / *.yml below) merged into one."""
+    """Show what apply would change to make the cloud match PATHS (desired-state files or
+    directories).
+
+    Several files, and every *.yaml / *.yml file below a directory (hidden ones skipped),
+    are merged into one desired state."""
     from reconciler.commands.context import run_context  # noqa: PLC0415
     from reconciler.state.locking import hold_lock  # noqa: PLC0415
 

@@ -71,8 +71,11 @@ def render_check(checked: Checked) -> tuple[list[str], list[str]]:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 def validate_command(ctx: click.Context, paths: tuple[Path, ...]) -> int:
-    """Check the desired state in PATHS (files, or directories of *.yaml / *.yml files,
-    merged into one state): exit 0 when valid, 1 listing every error.
+    """Check the desired state in PATHS (files or directories, merged): exit 0 when valid, 1
+    listing every error.
+
+    A directory stands for every *.yaml / *.yml file below it (hidden ones skipped); several
+    files are merged into one desired state, as plan reads them.
 
     Errors and warnings go to stderr, one located line each (FILE:LINE:COLUMN). ${VAR}
     references are checked for their syntax; one naming an unset variable is only a

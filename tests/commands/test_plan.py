@@ -86,8 +86,9 @@ def test_create_adopt_noop_and_unmanaged(
     result = run(capsys, "plan", "desired.yaml", "--detailed-exitcode", "--no-color")
     assert result.code == 2, result.err
     assert change_lines(result.out) == [
-        "= GID_adoptme adopt: exists in the cloud, not yet in state: recorded without an API call",
-        "+ GID_brandnew create: declared in the file, missing from the cloud",
+        "= GID_adoptme adopt: exists in the cloud, not yet in state: recorded without an API call "
+        "(desired.yaml:6)",
+        "+ GID_brandnew create: declared in the file, missing from the cloud (desired.yaml:5)",
     ]
     assert f"  {INST}/GID_byhand" in result.out.splitlines()
     assert result.out.splitlines()[-1] == (
@@ -105,7 +106,7 @@ def test_deleted_outside_is_recreated_with_a_note(
     assert result.code == 0
     assert change_lines(result.out) == [
         "+ GID_lost create: declared in the file, missing from the cloud "
-        "(deleted outside reconciler)"
+        "(deleted outside reconciler) (desired.yaml:5)"
     ]
     assert "note: in state but gone from the cloud" in result.out
 
@@ -316,7 +317,8 @@ def test_refresh_only_records_drift_and_can_be_saved(
     result = run(capsys, "plan", "desired.yaml", "--refresh-only", "-o", "refresh.json")
     assert result.code == 0
     assert change_lines(result.out) == [
-        "~ GID_vanished forget: in state but gone from the cloud: dropped from state (refresh only)"
+        "~ GID_vanished forget: in state but gone from the cloud: dropped from state (refresh only) "
+        "(desired.yaml:5)"
     ]
     assert result.out.startswith("Refresh only:")
     saved = json.loads(Path("refresh.json").read_text())

@@ -55,14 +55,15 @@ def test_fmt_reports_a_file_it_cannot_write_and_goes_on(
     messy = (
         "version: 1\ninstances:\n  - id: post-cn-test0001\n    groups: [GID_b2b2b2, GID_a1a1a1]\n"
     )
-    for path in (unwritable, fine):
-        path.write_text(messy, encoding="utf-8")
+    # Files given together are one desired state: each declares its own instance.
+    unwritable.write_text(messy, encoding="utf-8")
+    fine.write_text(messy.replace("0001", "0002"), encoding="utf-8")
     result = run_cli(capsys, "fmt", str(unwritable), str(fine))
     assert result.code == 1
     assert f"{unwritable}: cannot write the file: " in result.err
     assert "unexpected" not in result.err
     assert unwritable.read_text(encoding="utf-8") == messy
-    assert fine.read_text(encoding="utf-8") != messy
+    assert fine.read_text(encoding="utf-8") != messy.replace("0001", "0002")
     assert "1 file not written" in result.err
 
 
