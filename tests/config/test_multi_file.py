@@ -1,7 +1,8 @@
-"""The desired state across files: directories, merging, and every conflict located at each place."""
+"""The desired state across files: directories, merging, each conflict located at every place."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -107,8 +108,6 @@ def test_several_files_merge_like_their_directory(estate: Path) -> None:
 
 
 def test_each_file_is_recorded_with_the_digest_of_its_bytes(estate: Path) -> None:
-    import hashlib
-
     files = load_desired_paths(["gids"]).state.files
     assert files["gids/base.yaml"] == hashlib.sha256(BASE.encode()).hexdigest()
 
@@ -213,7 +212,7 @@ def test_blocks_with_different_values_are_an_error_at_every_place(tmp_path: Path
 
 @pytest.mark.parametrize("block", ["version: 1", "safety: {max_deletes: 3}", "defaults: {}"])
 def test_every_single_block_must_agree(tmp_path: Path, block: str) -> None:
-    key = block.split(":")[0]
+    key = block.split(":", maxsplit=1)[0]
     other = {"version": "version: 2", "safety": "safety: {max_deletes: 4}", "defaults": "defaults:"}
     first = f"{block}\n" if key == "version" else f"version: 1\n{block}\n"
     _tree(tmp_path, {"a.yaml": first, "b.yaml": f"{other[key]}\n"})
