@@ -12,7 +12,8 @@ from reconciler import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRIBUTION = "mqtt-gid-reconciler"
-_INSTALL = re.compile(r"pip install\s+([^\n&|;#]*)")
+# Up to the end of the line, the shell command or the Markdown code span.
+_INSTALL = re.compile(r"pip install[ \t]+([^\n&|;#`]*)")
 # This checkout (the README's development set-up), not anything from an index.
 _LOCAL = re.compile(r"^\.(\[[a-z,]+\])?$")
 
@@ -27,7 +28,7 @@ def install_targets(text: str) -> list[str]:
     """What each ``pip install`` line installs (its arguments that are not options)."""
     targets = []
     for match in _INSTALL.finditer(text):
-        arguments = shlex.split(match.group(1).strip().rstrip("`"))
+        arguments = shlex.split(match.group(1).strip())
         targets += [argument for argument in arguments if not argument.startswith("-")]
     return targets
 
