@@ -118,14 +118,19 @@ class ApiSession:
 def _rate_limited(response: requests.Response) -> bool:
     if response.status_code == 429:
         return True
-    return response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0"
+    # GitHub names its headers X-RateLimit-*, GitLab RateLimit-*.
+    remaining = response.headers.get(
+        "X-RateLimit-Remaining", response.headers.get("RateLimit-Remaining")
+    )
+    return response.status_code == 403 and remaining == "0"
 
 
 def _retry_hint(response: requests.Response) -> str:
     retry_after = response.headers.get("Retry-After", "").strip()
     if retry_after.isdigit():
         return f"retry in {int(retry_after)} s"
-    reset = response.headers.get("X-RateLimit-Reset", "").strip()
+    reset = response.headers.get("X-RateLimit-Reset", response.headers.get("RateLimit-Reset", ""))
+    reset = reset.strip()
     if reset.isdigit():
         at = datetime.fromtimestamp(int(reset), UTC).strftime("%H:%M:%S UTC")
         return f"the limit resets at {at}"

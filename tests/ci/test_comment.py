@@ -233,6 +233,7 @@ RATE_LIMITED = Failure(
     {"message": "API rate limit exceeded"},
 )
 TOO_MANY = Failure(429, {"Retry-After": "37"}, {"message": "Too Many Requests"})
+GITLAB_LIMIT = Failure(429, {"RateLimit-Remaining": "0", "RateLimit-Reset": "1893456000"})
 
 
 @pytest.mark.parametrize("provider", ["github", "gitlab"])
@@ -241,9 +242,10 @@ TOO_MANY = Failure(429, {"Retry-After": "37"}, {"message": "Too Many Requests"})
     [
         (RATE_LIMITED, ("rate limit reached", "403", "resets at 00:00:00 UTC")),
         (TOO_MANY, ("rate limit reached", "429", "retry in 37 s")),
+        (GITLAB_LIMIT, ("rate limit reached", "429", "resets at 00:00:00 UTC")),
         (Failure(500, body={"message": "boom"}), ("answered GET /", "500", ": boom")),
     ],
-    ids=["403-rate-limit", "429", "500"],
+    ids=["403-rate-limit", "429-retry-after", "429-ratelimit-reset", "500"],
 )
 def test_forge_failures_are_one_line(
     forge: FakeForge,
