@@ -16,6 +16,7 @@ from reconciler.emulator.fixture import load_fixture
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
 from reconciler.errors import EmulatorError
+from reconciler.exit_codes import ExitCode
 from reconciler.models import DEFAULT_REGION
 from reconciler.ratelimit import Rate, parse_rate
 
@@ -236,4 +237,4 @@ def _serve_until_stopped(
         server.stop()
         server.store.close()
     click.echo("emulator stopped")
-    return 0
+    return ExitCode.OK

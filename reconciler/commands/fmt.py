@@ -14,6 +14,7 @@ import click
 from reconciler.config.fmt import format_text
 from reconciler.config.loader import load_desired_text_result, read_text
 from reconciler.errors import ConfigError, ConfigErrors
+from reconciler.exit_codes import ExitCode
 
 
 @dataclass
@@ -120,5 +121,5 @@ def fmt_command(ctx: click.Context, files: tuple[Path, ...], check: bool, show_d
         or (check and any(item.changed for item in results))
     )
     if failed:
-        ctx.exit(1)
-    return 0
+        ctx.exit(ExitCode.ERROR)
+    return ExitCode.OK

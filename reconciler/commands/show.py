@@ -8,6 +8,7 @@ import click
 
 from reconciler.commands.options import format_option, no_color_option, use_color
 from reconciler.commands.plan import FORMATS, render_plan
+from reconciler.exit_codes import ExitCode
 
 
 @click.command("show")
@@ -21,4 +22,4 @@ def show_command(planfile: Path, output_format: str, no_color: bool) -> int:
     plan = load_plan(planfile)
     color = output_format == "text" and use_color(no_color)
     click.echo(render_plan(plan, output_format, color=color, plan_file=planfile), nl=False)
-    return 0
+    return ExitCode.OK
