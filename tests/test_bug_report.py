@@ -13,9 +13,9 @@ import pytest
 
 from reconciler import __version__
 from reconciler.bug_report import report_directory
-from reconciler.cli import main
 from reconciler.errors import EmulatorError
 from reconciler.exit_codes import ExitCode
+from tests.fixtures.runs import run_cli
 
 ENV_SECRET = "env-secret-Zq8/w+Pk"
 STS_TOKEN = "CAIS-sts-token-91xQ"
@@ -56,14 +56,6 @@ def crash_with(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
     monkeypatch.setattr("reconciler.commands.emulator.EmulatorServer", explode)
 
 
-def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    assert isinstance(exited.value.code, int)
-    return exited.value.code, captured.out, captured.err
-
-
 def leaky_error() -> RuntimeError:
     """A bug whose message quotes every kind of secret the report must mask."""
     return RuntimeError(
@@ -80,7 +72,7 @@ def test_a_bug_exits_3_with_one_line_and_a_masked_report(
 ) -> None:
     crash_with(monkeypatch, leaky_error())
     args = [*SERVE, "--access-key-secret", ARGV_SECRET]
-    code, out, err = run_main(args, capsys)
+    code, out, err = run_cli(capsys, *args)
 
     assert code == ExitCode.BUG == 3
     assert out == ""
@@ -113,7 +105,7 @@ def test_a_secret_option_given_with_equals_is_masked_too(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     crash_with(monkeypatch, ValueError(f"saw {ARGV_SECRET}"))
-    code, _, _ = run_main([*SERVE, f"--access-key-secret={ARGV_SECRET}"], capsys)
+    code, _, _ = run_cli(capsys, *[*SERVE, f"--access-key-secret={ARGV_SECRET}"])
     assert code == 3
     (report,) = (home / ".cache" / "reconciler").iterdir()
     text = report.read_text(encoding="utf-8")
@@ -127,7 +119,7 @@ def test_the_report_goes_under_xdg_cache_home(
     cache = tmp_path / "xdg"
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     crash_with(monkeypatch, KeyError("x"))
-    code, _, err = run_main([*SERVE, "--access-key-secret", ARGV_SECRET], capsys)
+    code, _, err = run_cli(capsys, *[*SERVE, "--access-key-secret", ARGV_SECRET])
     assert code == 3
     (report,) = (cache / "reconciler").iterdir()
     assert str(report) in err
@@ -149,7 +141,7 @@ def test_a_report_that_cannot_be_written_still_exits_3_in_one_line(
     blocker.write_text("", encoding="utf-8")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     crash_with(monkeypatch, leaky_error())
-    code, out, err = run_main([*SERVE, "--access-key-secret", ARGV_SECRET], capsys)
+    code, out, err = run_cli(capsys, *[*SERVE, "--access-key-secret", ARGV_SECRET])
     assert code == 3
     assert out == ""
     assert err.count("\n") == 1, err
@@ -175,7 +167,7 @@ def test_user_errors_and_interrupts_keep_their_codes_and_write_no_report(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     crash_with(monkeypatch, error)
-    exit_code, out, err = run_main([*SERVE, "--access-key-secret", ARGV_SECRET], capsys)
+    exit_code, out, err = run_cli(capsys, *[*SERVE, "--access-key-secret", ARGV_SECRET])
     assert (exit_code, out, err.strip()) == (code, "", message)  # click ends a ^C echo first
     assert not (home / ".cache").exists()
 

@@ -46,7 +46,7 @@ def _official(method, path, query, headers, payload, key, secret):
     return Utils.get_authorization(request, signing.V3_ALGORITHM, payload, key, secret)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(
     method=st.sampled_from(["GET", "POST"]),
     query=st.dictionaries(_query_names, _text, max_size=8),
@@ -65,7 +65,7 @@ def test_signature_agrees_with_the_tea_sdk(method, query, headers, body, secret)
     assert ours == _official(method, "/", query, headers, payload, "LTAI-id", secret)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(
     query=st.dictionaries(_query_names, _text, max_size=8),
     body=st.binary(max_size=64),
