@@ -27,7 +27,9 @@ from reconciler import __version__
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|DSN|DATABASE_URL|PRIVATE", re.IGNORECASE)
 # postgresql://user:PASSWORD@host and password=PASSWORD (a quoted value may hold spaces).
 _DSN_URI_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
-_DSN_KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.I)
+_DSN_KEYWORD_PASSWORD = re.compile(
+    r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE
+)
 _PACKAGES = ("click", "pydantic", "requests", "psycopg", "ruamel.yaml", "PyYAML", "rich")
 
 

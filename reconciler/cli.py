@@ -242,7 +242,8 @@ def describe_bug(error: Exception, argv: list[str]) -> str:
 
         path = write_bug_report(error, argv)
     except OSError as failure:
-        return f"{bug}; its report could not be written to {failure.filename}: {failure.strerror}"
+        where = f" to {failure.filename}" if failure.filename else ""
+        return f"{bug}; its report could not be written{where}: {failure.strerror or failure}"
     except Exception as failure:  # never hide the bug behind a failing report
         return f"{bug}; its report could not be written ({type(failure).__name__})"
     return f"{bug}; please report it with the file {path}"
