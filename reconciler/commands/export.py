@@ -10,6 +10,7 @@ import click
 from reconciler.commands.options import endpoint_option, output_file_option, write_file
 from reconciler.config.export import render_export
 from reconciler.config.loader import load_desired_text_result
+from reconciler.exit_codes import ExitCode
 from reconciler.models import DEFAULT_REGION, ProviderConfig
 
 SCHEMA_FILE = Path("schemas") / "desired-state.schema.json"
@@ -82,4 +83,4 @@ def export_command(
     else:
         write_file(out, text)
         click.echo(f"wrote {out} ({export.group_count} groups of {instance_id})", err=True)
-    return 0
+    return ExitCode.OK

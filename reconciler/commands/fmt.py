@@ -18,6 +18,7 @@ from reconciler.config.fmt import format_text
 from reconciler.config.inputs import expand_inputs
 from reconciler.config.loader import read_text
 from reconciler.errors import ConfigError, ConfigErrors
+from reconciler.exit_codes import ExitCode
 
 
 @dataclass
@@ -135,5 +136,5 @@ def fmt_command(ctx: click.Context, paths: tuple[Path, ...], check: bool, show_d
         or (check and any(item.changed for item in results))
     )
     if failed:
-        ctx.exit(1)
-    return 0
+        ctx.exit(ExitCode.ERROR)
+    return ExitCode.OK

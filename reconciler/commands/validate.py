@@ -17,6 +17,7 @@ import click
 from reconciler.config import LoadResult, load_desired_paths
 from reconciler.config.inputs import expand_inputs, inputs_label
 from reconciler.errors import ConfigError, ConfigErrors
+from reconciler.exit_codes import ExitCode
 
 
 @dataclass
@@ -87,7 +88,7 @@ def validate_command(ctx: click.Context, paths: tuple[Path, ...]) -> int:
         click.echo(line)
     for line in err:
         click.echo(line, err=True)
-    code = 1 if checked.errors else 0
+    code = ExitCode.ERROR if checked.errors else ExitCode.OK
     if code:
         ctx.exit(code)
     return code

@@ -365,7 +365,7 @@ def state_source(desired: DesiredState) -> str:
     backend = desired.backend
     if backend.kind == "postgres":
         return f"postgres {backend.db_schema}/{backend.workspace}"
-    return f"local {backend.path}"
+    return backend.path
 
 
 def _key(region: str, instance_id: str, group_id: str) -> ResourceKey:

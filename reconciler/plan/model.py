@@ -135,7 +135,7 @@ class Plan(FrozenModel):
     # or disappeared).
     desired_inputs: tuple[str, ...] = ()
     desired_files: dict[str, str] = Field(default_factory=dict)
-    # Where the state lives ("local .reconciler/state.json", "postgres SCHEMA/WORKSPACE").
+    # Where the state lives (".reconciler/state.json", "postgres SCHEMA/WORKSPACE").
     state_source: str | None = None
     desired_digest: str
     workspace: str = "default"
