@@ -42,9 +42,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         for change in section.changes:
             style = ACTION_STYLES[change.action]
             label = f"{change.action.symbol} {change.group_id.ljust(width)}"
-            lines.append(
-                f"  {paint(label, style)}  {change.action.value}: {change_reason(change, plan.state_source)}"
-            )
+            reason = change_reason(change, plan.state_source)
+            lines.append(f"  {paint(label, style)}  {change.action.value}: {reason}")
             lines.extend(f"      {_guard(guard, paint)}" for guard in change.guards)
         for difference in section.not_in_place:
             label = f"{NOT_IN_PLACE_SYMBOL} {difference.group_id.ljust(width)}"

@@ -317,8 +317,8 @@ def test_refresh_only_records_drift_and_can_be_saved(
     result = run(capsys, "plan", "desired.yaml", "--refresh-only", "-o", "refresh.json")
     assert result.code == 0
     assert change_lines(result.out) == [
-        "~ GID_vanished forget: in state but gone from the cloud: dropped from state (refresh only) "
-        "(desired.yaml:5)"
+        "~ GID_vanished forget: in state but gone from the cloud: dropped from state "
+        "(refresh only) (desired.yaml:5)"
     ]
     assert result.out.startswith("Refresh only:")
     saved = json.loads(Path("refresh.json").read_text())
