@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.apply.helpers import cloud
-from tests.fixtures.runs import run_cli
 from tests.fixtures.emulator import TEST_INSTANCE_ID as INST
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.runs import run_cli
 
 BASE = f"""\
 version: 1
