@@ -14,6 +14,10 @@ composed and the data rebuilt), a YAML syntax error, a tab-indented line and a c
 (libyaml's error as the fast path met it, reported as is), and a tab inside a plain scalar with
 one error (libyaml reads the tab and locates the error).
 
+Split across files: the same GIDs as one file per instance (100 files of 1,000 GIDs, the first
+also holding ``version`` and ``provider``) in a directory, loaded with ``load_desired_paths``
+against the one file loaded the same way, alternating (target: ratio <= 1.2).
+
     python bench/bench_load.py [--instances 100] [--gids 1000] [--rounds 3]
 """
 
@@ -30,7 +34,7 @@ from pathlib import Path
 import yaml
 from _common import ROOT
 
-from reconciler.config import load_desired, load_desired_result
+from reconciler.config import load_desired, load_desired_paths, load_desired_result
 from reconciler.errors import ConfigErrors
 
 CHILD = """
@@ -83,6 +87,27 @@ def generate(instances: int, gids: int) -> str:
                     lines.append("        protect: true")
                     lines.append("        description: Consumers of the order events")
     return "\n".join(lines) + "\n"
+
+
+def split(text: str, directory: Path) -> int:
+    """Write ``text`` as one file per instance into ``directory``; returns how many."""
+    head, _, body = text.partition("instances:\n")
+    # An instance starts at a line "  - id: " (its groups' "- id:" are indented deeper).
+    chunks = ["  - id: " + chunk for chunk in ("\n" + body).split("\n  - id: ")[1:]]
+    chunks = [chunk if chunk.endswith("\n") else chunk + "\n" for chunk in chunks]
+    directory.mkdir()
+    for index, chunk in enumerate(chunks):
+        prefix = head if index == 0 else ""
+        (directory / f"team-{index:04d}.yaml").write_text(
+            f"{prefix}instances:\n{chunk}", encoding="utf-8"
+        )
+    return len(chunks)
+
+
+def time_paths(path: Path) -> float:
+    start = time.perf_counter()
+    load_desired_paths([path])
+    return time.perf_counter() - start
 
 
 def time_once(path: Path, mode: str) -> float:
@@ -185,6 +210,17 @@ def main() -> int:
         )
 
         text = path.read_text(encoding="utf-8")
+        split_dir = Path(directory) / "split"
+        count = split(text, split_dir)
+        one = many = float("inf")
+        for _ in range(args.rounds):
+            one = min(one, time_paths(path))
+            many = min(many, time_paths(split_dir))
+        print(f"split across {count} files of {args.gids:,} GIDs (load_desired_paths):")
+        print(f"  one file:  {one:.2f} s (best of {args.rounds})")
+        print(f"  {count} files: {many:.2f} s (best of {args.rounds})")
+        print(f"  ratio {count} files / one file: {many / one:.2f}x (target <= 1.20x)")
+
         problems = with_problems(text, args.instances, args.gids)
         print("validate (load_desired_result) with one problem, as a ratio to the bare load above:")
         for name, (description, variant) in problems.items():
