@@ -1,10 +1,10 @@
-"""Where each GID is declared: ``FILE:LINE`` for the plan's changes, found only when asked.
+"""Where each GID is declared: ``FILE:LINE`` for the plan's changes.
 
-Loading keeps no positions (the fast path has none), only, per declaring entry, the file it
-is in, its path there and the GIDs it lists, in order: about one pointer per GID. When a plan
-asks where some GIDs are declared, each file holding one of them is read again with libyaml's
-events, composing only the nodes on those paths (about one libyaml scan of that file), so a
-plan touching one team's file reads one file, whatever the size of the rest.
+Loading keeps, per declaring entry, the file it is in, its path there, the GIDs it lists in
+order and, when the fast path parsed the file, the line of each (``fastyaml`` notes them as it
+builds the lists): about two words per GID. A file the fast path could not build (anchors,
+aliases, tags) has no lines; when a plan asks about one of its GIDs, that file is read again
+with libyaml's events, composing only the nodes on the paths asked about.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class InstanceEntry:
     instance_id: str
     group_ids: tuple[str, ...]  # in the order of ``groups``
     include: tuple[str, ...]
+    lines: Sequence[int] | None = None  # 0-based line of each group, when the parse gave it
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class SetEntry:
     file: int
     name: str
     group_ids: tuple[str, ...]  # in the order of the set's list
+    lines: Sequence[int] | None = None
 
 
 class Declarations:
@@ -51,16 +53,11 @@ class Declarations:
         self._texts = tuple(texts)
         self._instances = tuple(instances)
         self._sets = {entry.name: entry for entry in sets}
-        self._index: dict[DeclaredKey, tuple[int, Loc]] | None = None
+        self._index: dict[DeclaredKey, tuple[int, Loc, int | None]] | None = None
 
     @property
     def files(self) -> tuple[str, ...]:
         return self._names
-
-    def where(self, instance_id: str, group_id: str) -> tuple[str, Loc] | None:
-        """The file and data path declaring the GID (None: not declared)."""
-        found = self._lookup().get((instance_id, group_id))
-        return None if found is None else (self._names[found[0]], found[1])
 
     def locate(self, keys: Collection[DeclaredKey]) -> dict[DeclaredKey, Declaration]:
         """``(file, line)`` of each declared key (keys not declared are left out)."""
@@ -68,11 +65,16 @@ class Declarations:
 
         index = self._lookup()
         by_file: dict[int, list[tuple[DeclaredKey, Loc]]] = {}
+        result: dict[DeclaredKey, Declaration] = {}
         for key in keys:
             found = index.get(key)
-            if found is not None:
-                by_file.setdefault(found[0], []).append((key, found[1]))
-        result: dict[DeclaredKey, Declaration] = {}
+            if found is None:
+                continue
+            file, loc, line = found
+            if line is not None:
+                result[key] = (self._names[file], line + 1)
+            else:
+                by_file.setdefault(file, []).append((key, loc))
         for file, wanted in by_file.items():
             try:
                 paths = locate.wanted_paths(loc for _, loc in wanted)
@@ -86,24 +88,27 @@ class Declarations:
                     result[key] = (self._names[file], position.line)
         return result
 
-    def _lookup(self) -> dict[DeclaredKey, tuple[int, Loc]]:
+    def _lookup(self) -> dict[DeclaredKey, tuple[int, Loc, int | None]]:
         if self._index is None:
-            index: dict[DeclaredKey, tuple[int, Loc]] = {}
+            index: dict[DeclaredKey, tuple[int, Loc, int | None]] = {}
             for entry in self._instances:
                 groups_loc = (*entry.loc, "groups")
-                iid = entry.instance_id
+                iid, lines = entry.instance_id, entry.lines
                 for position, group_id in enumerate(entry.group_ids):
-                    index.setdefault((iid, group_id), (entry.file, (*groups_loc, position)))
+                    line = lines[position] if lines is not None else None
+                    index.setdefault((iid, group_id), (entry.file, (*groups_loc, position), line))
             # A GID an instance gets from a set is declared in the set.
             for entry in self._instances:
                 for name in entry.include:
                     stamped = self._sets.get(name)
                     if stamped is None:
                         continue
+                    lines = stamped.lines
                     for position, group_id in enumerate(stamped.group_ids):
+                        line = lines[position] if lines is not None else None
                         index.setdefault(
                             (entry.instance_id, group_id),
-                            (stamped.file, ("group_sets", name, position)),
+                            (stamped.file, ("group_sets", name, position), line),
                         )
             self._index = index
         return self._index

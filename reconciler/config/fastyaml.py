@@ -26,6 +26,7 @@ composer would only read the text again to meet it again.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -115,12 +116,22 @@ class _Unusual(Exception):
     """The event path met something it leaves to PyYAML's composer (or a problem)."""
 
 
-def load_fast(text: str) -> Any:
-    """Parse ``text``; raises yaml.YAMLError, DuplicateKeyFound or RecursionError on problems."""
+# id() of each list built -> the 0-based line of each of its items, in order.
+ItemLines = dict[int, "array[int]"]
+
+
+def load_fast(text: str, lines: ItemLines | None = None) -> Any:
+    """Parse ``text``; raises yaml.YAMLError, DuplicateKeyFound or RecursionError on problems.
+
+    ``lines``, when given, receives the line of every list item the event path built (keyed
+    by the list's id(), valid while the data lives): where each GID is declared comes free
+    with the parse. The fallback path (anchors, tags...) leaves it empty.
+    """
     try:
-        return _load_from_events(text)
+        return _load_from_events(text, lines)
     except _Unusual:
-        pass
+        if lines is not None:
+            lines.clear()
     if too_deep(text):
         raise RecursionError("nesting too deep")
     loader = _FastLoader(text)
@@ -130,7 +141,7 @@ def load_fast(text: str) -> Any:
         loader.dispose()
 
 
-def _load_from_events(text: str) -> Any:
+def _load_from_events(text: str, lines: ItemLines | None = None) -> Any:
     """What ``_FastLoader.get_single_data`` returns, built from the events in one pass.
 
     Raises _Unusual for anything outside plain mappings, sequences and implicitly typed
@@ -139,7 +150,7 @@ def _load_from_events(text: str) -> Any:
     """
     loader = _FastLoader(text)
     try:
-        return _build(loader)
+        return _build(loader, lines)
     except (_Unusual, DuplicateKeyFound, *SYNTAX_ERRORS):
         # A syntax error or duplicate key met here is what PyYAML's composer would meet too
         # (every event before it was plain: no alias, anchor or tag): no need to read the
@@ -151,7 +162,7 @@ def _load_from_events(text: str) -> Any:
         loader.dispose()
 
 
-def _build(loader: _FastLoader) -> Any:
+def _build(loader: _FastLoader, lines: ItemLines | None = None) -> Any:
     get_event: Callable[[], Any] = loader.get_event
     resolvers = loader.yaml_implicit_resolvers
     if None in resolvers or loader.yaml_path_resolvers:
@@ -168,12 +179,20 @@ def _build(loader: _FastLoader) -> Any:
     # between a mapping's entries).
     stack: list[Any] = []
     keys: list[Any] = []
+    # With ``lines``: the start line of each open collection, and the item lines of each open
+    # list (None for a mapping).
+    collect = lines is not None
+    opened: list[int] = []
+    rows: list[array[int] | None] = []
+    line = 0
     while True:
         event = get_event()
         kind = type(event)
         if kind is ScalarEvent:
             if event.tag is not None or event.anchor is not None:
                 raise _Unusual
+            if collect:
+                line = event.start_mark.line
             value = event.value
             if event.implicit[0]:
                 tag = STR_TAG
@@ -195,10 +214,18 @@ def _build(loader: _FastLoader) -> Any:
                 raise _Unusual
             stack.append({} if kind is MappingStartEvent else [])
             keys.append(no_key)
+            if collect:
+                opened.append(event.start_mark.line)
+                rows.append(array("i") if kind is SequenceStartEvent else None)
             continue
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
             value = stack.pop()
             keys.pop()
+            if collect:
+                line = opened.pop()
+                row = rows.pop()
+                if row is not None:
+                    lines[id(value)] = row  # type: ignore[index]
         else:
             raise _Unusual  # an alias
         if not stack:
@@ -206,6 +233,8 @@ def _build(loader: _FastLoader) -> Any:
         parent = stack[-1]
         if type(parent) is list:
             parent.append(value)
+            if collect:
+                rows[-1].append(line)  # type: ignore[union-attr]
         elif keys[-1] is no_key:
             if value in parent:
                 raise DuplicateKeyFound(str(value))

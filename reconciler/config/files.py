@@ -53,10 +53,10 @@ def load_desired_paths(
 
 def _load_one(item: InputFile, checking: Checking) -> LoadResult:
     text, digest = read_file(item.path, item.name)
-    result, doc = load_text(text, item.name, checking)
+    result, doc, lines = load_text(text, item.name, checking, with_lines=True)
     origins = merge.single_file_origins(doc)
     state = result.state.model_copy(update={"files": {item.name: digest}})
-    declared = merge.declarations(doc, origins, [item.name], [text])
+    declared = merge.declarations(doc, origins, [item.name], [text], lines)
     return LoadResult(state, result.warnings, declared)
 
 
@@ -87,6 +87,7 @@ class _Files:
 
 def _load_several(items: Sequence[InputFile], checking: Checking, label: str) -> LoadResult:
     files = _Files(items)
+    item_lines: fastyaml.ItemLines = {}
     errors: list[ConfigError] = []
     documents: list[tuple[int, dict[object, object]]] = []
     for index, item in enumerate(items):
@@ -97,7 +98,7 @@ def _load_several(items: Sequence[InputFile], checking: Checking, label: str) ->
             continue
         files.texts[index] = text
         files.digests[item.name] = digest
-        data = _parse(index, item.name, text, files, errors)
+        data = _parse(index, item.name, text, files, errors, item_lines=item_lines)
         if data is None:
             continue  # an empty file adds nothing
         if not isinstance(data, dict):
@@ -115,7 +116,8 @@ def _load_several(items: Sequence[InputFile], checking: Checking, label: str) ->
         unset_warns=checking.warn_unset_env,
         instance_files=merged.origins.instance_files,
     )
-    del document, documents  # the raw trees: tens of MB at 100,000 GIDs
+    lines = merge.group_lines(document, item_lines) if doc is not None else None
+    del document, documents, item_lines  # the raw trees: tens of MB at 100,000 GIDs
     placed = merged.issues + merge.instance_conflicts(merged)
     placed.extend(merged.origins.placed(issue) for issue in shape_issues + meaning_issues)
     problems = [issue for issue in placed if not issue.warning]
@@ -124,17 +126,29 @@ def _load_several(items: Sequence[InputFile], checking: Checking, label: str) ->
         order = {name: number for number, name in enumerate(files.names)}
         errors.sort(key=lambda e: (order.get(e.file or "", -1), e.line or 0, e.column or 0))
         raise ConfigErrors(errors)
-    declared = merge.declarations(doc, merged.origins, files.names, files.texts)
+    declared = merge.declarations(doc, merged.origins, files.names, files.texts, lines)
     state = resolve(merge.join_instances(doc, merged.origins), expanded, source=label)
     state = state.model_copy(update={"files": files.digests})
     warnings = _locate([issue for issue in placed if issue.warning], files, ConfigWarning)
     return LoadResult(state, tuple(warnings), declared)
 
 
-def _parse(index: int, name: str, text: str, files: _Files, errors: list[ConfigError]) -> Any:
-    """The file's plain data; its problems, when the fast path cannot read it, into ``errors``."""
+def _parse(
+    index: int,
+    name: str,
+    text: str,
+    files: _Files,
+    errors: list[ConfigError],
+    *,
+    item_lines: fastyaml.ItemLines,
+) -> Any:
+    """The file's plain data; its problems, when the fast path cannot read it, into ``errors``;
+    the line of each list item the fast path built into ``item_lines``."""
+    lines: fastyaml.ItemLines = {}
     try:
-        return fastyaml.load_fast(text)
+        data = fastyaml.load_fast(text, lines)
+        item_lines.update(lines)
+        return data
     except Exception as exc:  # any parse failure: the precise pass explains it
         failure = exc
     from reconciler.config import locate  # noqa: PLC0415

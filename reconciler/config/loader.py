@@ -30,6 +30,7 @@ from reconciler.models import DesiredState
 if TYPE_CHECKING:
     from reconciler.config.declared import Declarations
     from reconciler.config.locate import Located, Locator, Wanted
+    from reconciler.config.merge import GroupLines
 
 # 100,000 GIDs take about 5 MB; far beyond that a file is a mistake, not a configuration.
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -100,23 +101,31 @@ def environment(env: Mapping[str, str] | None, expand_env: bool) -> Mapping[str,
     return (os.environ if env is None else env) if expand_env else None
 
 
-def load_text(text: str, source: str, checking: Checking) -> tuple[LoadResult, DesiredFile]:
-    """The loaded file and its validated document (the loader of several files reads where
-    each GID is declared from it)."""
+def load_text(
+    text: str, source: str, checking: Checking, *, with_lines: bool = False
+) -> tuple[LoadResult, DesiredFile, GroupLines | None]:
+    """The loaded file, its validated document and, ``with_lines``, the line of each group
+    where the fast path noted it (``files`` reads where each GID is declared from them)."""
     failure: BaseException | None = None
     issues: list[Issue] = []
+    item_lines: fastyaml.ItemLines | None = {} if with_lines else None
     try:
         # Also refuses text nested too deep for libyaml (RecursionError).
-        data = fastyaml.load_fast(text)
+        data = fastyaml.load_fast(text, item_lines)
     except Exception as exc:  # any parse failure: the precise pass explains it
         failure = exc
     else:
         doc, issues, expanded = checking.check(data)
-        del data  # free the raw tree (100,000 GIDs: tens of MB) before resolving
+        lines = None
+        if item_lines is not None and doc is not None:
+            from reconciler.config.merge import group_lines  # noqa: PLC0415
+
+            lines = group_lines(data, item_lines)
+        del data, item_lines  # free the raw tree (100,000 GIDs: tens of MB) before resolving
         if doc is not None and expanded is not None and not has_errors(issues):
             state = resolve(doc, expanded, source=source)
             warnings = _locate_warnings(text, source, issues) if issues else ()
-            return LoadResult(state, warnings), doc
+            return LoadResult(state, warnings), doc, lines
     raise ConfigErrors(_diagnose(text, source, checking, failure, issues))
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.config import checks
+from reconciler.config import checks, fastyaml
 from reconciler.config.declared import Declarations, InstanceEntry, SetEntry
 from reconciler.config.issues import Issue, Loc
 from reconciler.config.schema import DesiredFile, InstanceSpec
@@ -305,8 +305,42 @@ def join_instances(doc: DesiredFile, origins: Origins) -> DesiredFile:
     return doc.model_copy(update={"instances": joined})
 
 
+@dataclass(frozen=True, slots=True)
+class GroupLines:
+    """The line of each group of each instance entry and each set, where the parse gave it."""
+
+    instances: list[Sequence[int] | None]
+    sets: dict[str, Sequence[int]]
+
+
+def group_lines(document: Any, lines: fastyaml.ItemLines) -> GroupLines:
+    """Pick, from the item lines the fast path noted, those of the group lists (call it before
+    the raw data is freed: the lines are keyed by the lists' ids)."""
+    instances: list[Sequence[int] | None] = []
+    sets: dict[str, Sequence[int]] = {}
+    if not isinstance(document, dict):
+        return GroupLines(instances, sets)
+    for entry in _list(document.get("instances")):
+        groups = entry.get("groups") if isinstance(entry, dict) else None
+        found = lines.get(id(groups)) if isinstance(groups, list) else None
+        if found is not None and isinstance(groups, list) and len(found) == len(groups):
+            instances.append(found)
+        else:
+            instances.append(None)
+    group_sets = document.get("group_sets")
+    for name, entries in group_sets.items() if isinstance(group_sets, dict) else ():
+        found = lines.get(id(entries)) if isinstance(entries, list) else None
+        if found is not None and len(found) == len(entries):
+            sets[str(name)] = found
+    return GroupLines(instances, sets)
+
+
 def declarations(
-    doc: DesiredFile, origins: Origins, names: Sequence[str], texts: Sequence[str]
+    doc: DesiredFile,
+    origins: Origins,
+    names: Sequence[str],
+    texts: Sequence[str],
+    lines: GroupLines | None = None,
 ) -> Declarations:
     """Where each GID of ``doc`` (not yet joined) is declared."""
     instances = []
@@ -320,10 +354,18 @@ def declarations(
                 instance_id=spec.id,
                 group_ids=_group_ids(spec.groups),
                 include=tuple(spec.include),
+                lines=lines.instances[index]
+                if lines is not None and index < len(lines.instances)
+                else None,
             )
         )
     sets = [
-        SetEntry(origins.set_owner.get(name, 0), name, _group_ids(entries))
+        SetEntry(
+            origins.set_owner.get(name, 0),
+            name,
+            _group_ids(entries),
+            lines.sets.get(name) if lines is not None else None,
+        )
         for name, entries in doc.group_sets.items()
     ]
     return Declarations(names, texts, instances, sets)

@@ -367,3 +367,27 @@ def test_declarations_locate_gids_in_their_file_and_sets(estate: Path) -> None:
         ("post-1", "GID_ota"): ("gids/base.yaml", 7),
         ("post-2", "GID_ledger"): ("gids/teams/payments.yaml", 8),
     }
+
+
+def test_declarations_of_a_file_with_anchors_are_located_from_its_text(tmp_path: Path) -> None:
+    # Anchors and aliases take the fallback parse, which notes no lines: located on demand.
+    _tree(
+        tmp_path,
+        {
+            "a.yaml": "version: 1\ngroup_sets:\n  std: &std\n    - GID_audit\n"
+            "instances:\n  - id: post-1\n    groups: &g\n      - GID_one\n"
+            "  - id: post-2\n    groups: *g\n",
+            "b.yaml": "instances:\n  - id: post-3\n    include: [std]\n",
+        },
+    )
+    declared = load_desired_paths([tmp_path]).declarations
+    assert declared is not None
+    a = f"{tmp_path}/a.yaml"
+    # A set's GIDs are declared where the set is, not where it is included.
+    assert declared.locate(
+        [("post-1", "GID_one"), ("post-2", "GID_one"), ("post-3", "GID_audit")]
+    ) == {
+        ("post-1", "GID_one"): (a, 8),
+        ("post-2", "GID_one"): (a, 10),
+        ("post-3", "GID_audit"): (a, 4),
+    }
