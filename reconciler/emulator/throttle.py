@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from reconciler.emulator.actions import QUERY_ACTIONS
 from reconciler.emulator.protocol import ApiError
@@ -14,8 +15,14 @@ DEFAULT_THROTTLES: dict[str, Rate] = {action: Rate(30, 60.0) for action in QUERY
 
 
 class Throttler:
-    def __init__(self, overrides: Mapping[str, Rate | None] | None = None) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[str, Rate | None] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``overrides`` replace the defaults per action; None lifts an action's limit."""
+        self._clock = clock
         self._rates: dict[str, Rate | None] = {**DEFAULT_THROTTLES, **(overrides or {})}
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
@@ -37,7 +44,9 @@ class Throttler:
                 return
             bucket = self._buckets.get((access_key_id, action))
             if bucket is None:
-                bucket = self._buckets[(access_key_id, action)] = TokenBucket(rate)
+                bucket = self._buckets[(access_key_id, action)] = TokenBucket(
+                    rate, clock=self._clock
+                )
         if not bucket.try_acquire():
             raise ApiError(
                 400, "Throttling.User", f"Request was denied due to user flow control ({rate})."
