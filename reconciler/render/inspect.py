@@ -242,8 +242,10 @@ def series_chart(series: Series, *, width: int, height: int, color: bool) -> str
         return series_summary(series)
     import plotext as plt  # noqa: PLC0415
 
-    xs = [p.at_ms / 1000 for p in series.points]
-    ys = [p.value for p in series.points]
+    # Two braille dots per column: more points than that only smear into a solid block.
+    shown = _downsample(series.points, series.begin_ms, series.end_ms, 2 * width)
+    xs = [p.at_ms / 1000 for p in shown]
+    ys = [p.value for p in shown]
     plt.clf()
     plt.plotsize(width, height)
     plt.theme("pro" if color else "clear")
@@ -262,6 +264,21 @@ def series_chart(series: Series, *, width: int, height: int, color: bool) -> str
         chart = plt.uncolorize(chart)
     lines = [line.rstrip() for line in chart.splitlines()]
     return "\n".join(lines) + "\n" + series_summary(series)
+
+
+def _downsample(points: Sequence[Point], begin_ms: int, end_ms: int, slots: int) -> list[Point]:
+    """At most ``slots`` points: the mean of the points falling in each equal slice of time
+    (the summary line keeps the exact minimum and maximum)."""
+    if len(points) <= slots or end_ms <= begin_ms:
+        return list(points)
+    size = (end_ms - begin_ms + 1) / slots
+    groups: dict[int, list[Point]] = {}
+    for point in points:
+        groups.setdefault(int((point.at_ms - begin_ms) / size), []).append(point)
+    return [
+        Point(group[len(group) // 2].at_ms, sum(p.value for p in group) / len(group))
+        for _, group in sorted(groups.items())
+    ]
 
 
 def _ticks(begin: float, end: float, count: int) -> list[float]:
