@@ -253,21 +253,40 @@ def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
         yield None
         return
     from rich.console import Console  # noqa: PLC0415
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+    )
+    from rich.text import Text  # noqa: PLC0415
+
+    class TimeLeft(ProgressColumn):
+        """Counts down between calls (a paced call may be seconds away), from the plan's
+        estimate at the last finished call; rich's own estimate knows nothing of pacing."""
+
+        def render(self, task: Task) -> Text:
+            left = max(0.0, float(task.fields["deadline"]) - time.monotonic())
+            return Text(f"about {round(left)} s left")
 
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("about {task.fields[eta]} s left"),
+        TimeLeft(),
         console=Console(stderr=True),
         transient=True,
     )
     with progress:
-        task = progress.add_task(plan.action, total=plan.calls, eta=round(plan.seconds()))
+        task = progress.add_task(
+            plan.action, total=plan.calls, deadline=time.monotonic() + plan.seconds()
+        )
 
         def on_progress(done: int, total: int) -> None:
-            progress.update(task, completed=done, eta=round(plan.remaining_after(done)))
+            deadline = time.monotonic() + plan.remaining_after(done)
+            progress.update(task, completed=done, deadline=deadline)
 
         yield on_progress
 
