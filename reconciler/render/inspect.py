@@ -40,7 +40,7 @@ from reconciler.inspect.windows import Point
 Report = GroupOnline | TopicOnline | ClientReport | Series | InstanceReport
 
 # Ticks on the time axis: one label per this many columns at most.
-COLUMNS_PER_TICK = 16
+COLUMNS_PER_TICK = 12
 CHART_COLOR = "cyan"
 
 
@@ -254,6 +254,8 @@ def series_chart(series: Series, *, width: int, height: int, color: bool) -> str
     plt.xlim(begin, end)
     ticks = _ticks(begin, end, max(2, width // COLUMNS_PER_TICK))
     fmt = _tick_format(series.begin_ms, series.end_ms)
+    if fmt != "%H:%M" and all(local_time(int(t * 1000), "%H:%M") == "00:00" for t in ticks):
+        fmt = "%m-%d"  # ticks on midnights: the date says it all
     plt.xticks(ticks, [local_time(int(t * 1000), fmt) for t in ticks])
     plt.xlabel(f"local time ({local_zone()})")
     plt.ylabel(series.unit)
@@ -281,11 +283,26 @@ def _downsample(points: Sequence[Point], begin_ms: int, end_ms: int, slots: int)
     ]
 
 
+# Tick spacings, in seconds, that read as round local times.
+_TICK_STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+
+
 def _ticks(begin: float, end: float, count: int) -> list[float]:
+    """At most ``count`` ticks on round local times (every 15 minutes, 6 hours, midnight...),
+    or evenly spaced when the range is too short for two round ones."""
     if end <= begin:
         return [begin]
-    step = (end - begin) / (count - 1)
-    return [begin + i * step for i in range(count)]
+    offset = datetime.fromtimestamp(begin).astimezone().utcoffset()
+    shift = offset.total_seconds() if offset is not None else 0.0
+    for step in _TICK_STEPS:
+        if (end - begin) / step + 1 <= count:
+            first = -(-(begin + shift) // step) * step - shift
+            ticks = [first + i * step for i in range(int((end - first) // step) + 1)]
+            if len(ticks) >= 2:
+                return ticks
+            break
+    even = (end - begin) / (count - 1)
+    return [begin + i * even for i in range(count)]
 
 
 def _tick_format(begin_ms: int, end_ms: int) -> str:

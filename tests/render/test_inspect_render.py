@@ -58,7 +58,8 @@ def test_chart_at_a_fixed_width_matches_the_snapshot(china_time: None) -> None:
     assert "\x1b[" not in chart
     assert max(len(line) for line in chart.splitlines()[:-1]) <= 72
     assert "local time (CST, UTC+08:00)" in chart
-    assert "08:00" in chart  # the first tick: midnight UTC in local time
+    ticks = chart.splitlines()[-3].split()
+    assert ticks == ["12:00", "18:00", "00:00", "06:00"]  # round local times
     assert chart.splitlines()[-1] == (
         "min 1 at 10:00 · max 21 at 19:00 · last 3 at 07:00  (clients, local time)"
     )
