@@ -10,6 +10,7 @@ the GIDs it manages) without the lock, and nothing is ever written.
 from __future__ import annotations
 
 import functools
+import logging
 import shutil
 import sys
 import time
@@ -37,6 +38,7 @@ FORMATS = ("text", "json", "csv")
 CLIENT_ID_SEPARATOR = "@@@"
 MAX_CLIENT_ID_LENGTH = 64
 CHART_HEIGHT = (10, 20)  # rows: at least, at most
+CLOUD_LOGGER = "reconciler.cloud"
 # A pacing wait shorter than this is the normal rhythm of the calls, not worth a line.
 WAIT_WORTH_SAYING = 1.0
 
@@ -249,7 +251,7 @@ def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
     from reconciler.render.inspect import call_plan_notice  # noqa: PLC0415
 
     click.echo(call_plan_notice(plan), err=True)
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or _debug():  # --debug logs every call: no bar between them
         yield None
         return
     from rich.console import Console  # noqa: PLC0415
@@ -279,7 +281,11 @@ def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
         console=Console(stderr=True),
         transient=True,
     )
-    with progress:
+    # The bar shows the pacing; the client's INFO lines about it would only cut through it.
+    cloud_log = logging.getLogger(CLOUD_LOGGER)
+    quiet = _DropInfo()
+    cloud_log.addFilter(quiet)
+    with progress, _removing_filter(cloud_log, quiet):
         task = progress.add_task(
             plan.action, total=plan.calls, deadline=time.monotonic() + plan.seconds()
         )
@@ -289,6 +295,19 @@ def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
             progress.update(task, completed=done, deadline=deadline)
 
         yield on_progress
+
+
+class _DropInfo(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno != logging.INFO
+
+
+@contextmanager
+def _removing_filter(logger: logging.Logger, quiet: logging.Filter) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def _write(report: Report, output_format: str, text: Callable[[], str]) -> None:

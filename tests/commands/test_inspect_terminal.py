@@ -114,6 +114,8 @@ def test_a_long_history_shows_progress_with_the_time_left(
     plain = ANSI.sub("", output)
     assert re.search(r"\d+/32", plain) and "s left" in plain
     assert re.search(r"waited \d+ s for the rate limit", plain)
+    # The bar tells of the pacing; the client's own pacing lines would cut through it.
+    assert "for the 30/min rate limit" not in plain
 
 
 def test_ctrl_c_exits_130(emulator: RunningEmulator) -> None:
