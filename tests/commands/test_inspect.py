@@ -276,7 +276,7 @@ def test_instance_table_json_csv_marks_the_state_and_takes_no_lock(
         lines[-1] == f"3 GIDs in {instance} (cn-hangzhou), 3 clients online; 2 managed by the state"
     )
     # Read-only: no lock file was made, the state is byte-for-byte unchanged.
-    assert not (workdir / ".reconciler" / "state.lock").exists()
+    assert not (workdir / ".reconciler" / "state.json.lock").exists()
     assert sorted(p.name for p in (workdir / ".reconciler").iterdir()) == ["state.json"]
     data = json.loads(run("instance", instance, "--format", "json").stdout)
     assert data["groups"][0] == {"group_id": "GID_orders", "online": 2, "managed": True}
