@@ -11,12 +11,10 @@ one problem near its end, each as a ratio to the same bare load (target: each <=
 in the last instance (located from libyaml's events, composing only the nodes on its path), one
 unknown-region warning (likewise), one duplicate key (the fast path fails: the whole tree is
 composed and the data rebuilt), a YAML syntax error, a tab-indented line and a control character
-(libyaml's error, worded by ruamel.yaml reading only an excerpt around it), and a tab inside a
-plain scalar with one error (the round-trip parser would refuse the tab; libyaml locates).
-``--with-round-trip`` also times the syntax error read whole by ruamel.yaml's round-trip parser,
-as files up to ``loader.ROUND_TRIP_MAX_CHARS`` are, and as every file was (tens of seconds).
+(libyaml's error as the fast path met it, reported as is), and a tab inside a plain scalar with
+one error (libyaml reads the tab and locates the error).
 
-    python bench/bench_load.py [--instances 100] [--gids 1000] [--rounds 3] [--with-round-trip]
+    python bench/bench_load.py [--instances 100] [--gids 1000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ from pathlib import Path
 import yaml
 from _common import ROOT
 
-from reconciler.config import load_desired, load_desired_result, loader
+from reconciler.config import load_desired, load_desired_result
 from reconciler.errors import ConfigErrors
 
 CHILD = """
@@ -161,12 +159,6 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=100)
     parser.add_argument("--gids", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--with-round-trip",
-        "--with-syntax-error",
-        action="store_true",
-        help="also time the syntax error read whole by ruamel.yaml (slow: tens of seconds)",
-    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as directory:
@@ -206,20 +198,6 @@ def main() -> int:
             print(
                 f"  {description}: {validate_best:.2f} s, "
                 f"{validate_best / best['bare']:.2f}x bare (target <= 3.00x)"
-            )
-            print(f"    {reported[:150]}")
-        if args.with_round_trip:
-            description, variant = problems["syntax"]
-            variant_path = Path(directory) / "syntax.yaml"
-            limit = loader.ROUND_TRIP_MAX_CHARS
-            loader.ROUND_TRIP_MAX_CHARS = len(variant) + 1  # as if the file were small
-            try:
-                elapsed, reported = validate_once(variant_path)
-            finally:
-                loader.ROUND_TRIP_MAX_CHARS = limit
-            print(
-                f"  {description}, read whole by ruamel.yaml: {elapsed:.2f} s, "
-                f"{elapsed / best['bare']:.2f}x bare"
             )
             print(f"    {reported[:150]}")
     return 0

@@ -65,6 +65,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "reconciler.commands.force_unlock:force_unlock_command",
         "Release the state lock LOCK_ID left by a run that is gone.",
     ),
+    "ci": CommandEntry(
+        "reconciler.commands.ci:ci_group",
+        "Steps for CI pipelines (pull/merge request comments).",
+    ),
     "inspect": CommandEntry(
         "reconciler.commands.inspect:inspect_group",
         "Ask the service who is online, since when, and how much traffic flows (read-only).",

@@ -9,7 +9,7 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
     ├── CloudError                 a call to the MQTT management API failed
     │   ├── CloudConnectionError   no HTTP answer (refused, reset, timeout)
     │   └── CloudApiError          the service answered with an error Code
-    │       ├── RetryableApiError  throttling, 5xx, ONS_SYSTEM_ERROR (retried by the client)
+    │       ├── RetryableApiError  throttling, 5xx, ONS_SYSTEM_ERROR, SystemOverFlow (retried)
     │       ├── AuthError          bad key, signature, timestamp, nonce, token
     │       ├── NotFoundError      the GID (or topic, instance, region) does not exist
     │       ├── AlreadyExistsError the GID already exists
@@ -24,6 +24,7 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
     ├── ApplyError                 an apply finished with failed actions
     ├── InspectError               an inspect query names a GID, topic, client or instance
     │                              the service does not know (``.code``, ``.request_id``)
+    ├── CiError                    a pull/merge-request comment cannot be posted (``ci comment``)
     └── EmulatorError              the emulator cannot start or load its fixture
 """
 
@@ -125,8 +126,11 @@ class CloudApiError(CloudError):
         code: str,
         message: str,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
+        # Seconds the service asked us to wait (its ``x-acs-retry-after`` header), if it did.
+        self.retry_after = retry_after
         self.code = code
         self.api_message = message
         self.request_id = request_id
@@ -228,3 +232,7 @@ class InspectError(ReconcilerError):
 
 class EmulatorError(ReconcilerError):
     """The emulator cannot start or load its fixture."""
+
+
+class CiError(ReconcilerError):
+    """``reconciler ci``: the CI variables are missing or the forge's API refused a call."""

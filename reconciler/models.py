@@ -38,7 +38,7 @@ InstanceId = Annotated[str, Field(pattern=INSTANCE_ID_PATTERN)]
 
 
 class FrozenModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 FrozenT = TypeVar("FrozenT", bound="FrozenModel")
@@ -140,7 +140,7 @@ class PostgresBackendConfig(FrozenModel):
     db_schema: str = Field(default="reconciler", alias="schema")
     workspace: str = "default"
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
 
 BackendConfig = Annotated[LocalBackendConfig | PostgresBackendConfig, Field(discriminator="kind")]

@@ -4,17 +4,17 @@
 ``journal`` funnels state writes through one writer; ``calls`` maps changes to API calls (the
 dry-run list); ``result`` is the report. Staleness of saved plans is explained by
 ``reconciler.plan.planfile.check_fresh``.
+
+May import: plan, state, cloud, models, errors, ratelimit; never commands or cli
+(see ARCHITECTURE.md, layers).
 """
 
 from __future__ import annotations
 
 from reconciler.apply.calls import PlannedCall, planned_calls
 from reconciler.apply.executor import (
-    DEFAULT_PARALLELISM,
     ApplyObserver,
-    ClientForRegion,
     ExecutionOptions,
-    GroupApi,
     execute,
 )
 from reconciler.apply.interrupt import stop_on_sigint
@@ -23,14 +23,11 @@ from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
 from reconciler.apply.runner import ApplyRun, RunSettings, apply_desired, apply_saved
 
 __all__ = [
-    "DEFAULT_PARALLELISM",
     "ActionOutcome",
     "ApplyObserver",
     "ApplyResult",
     "ApplyRun",
-    "ClientForRegion",
     "ExecutionOptions",
-    "GroupApi",
     "OutcomeStatus",
     "PlannedCall",
     "RunSettings",

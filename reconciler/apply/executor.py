@@ -11,7 +11,7 @@ Retries of transient errors are the client's job, not ours.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +20,6 @@ from typing import Protocol
 from reconciler.apply.calls import PlannedCall, planned_calls
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
-from reconciler.cloud.responses import GroupIdRecord
 from reconciler.errors import (
     AlreadyExistsError,
     CloudApiError,
@@ -29,32 +28,15 @@ from reconciler.errors import (
     StateError,
 )
 from reconciler.models import StateOrigin, StateResource
+from reconciler.plan.builder import ClientFor, GroupApi
 from reconciler.plan.model import Action, Change
+from reconciler.plan.options import DEFAULT_PARALLELISM
 from reconciler.ratelimit import Rate, TokenBucket
 
-DEFAULT_PARALLELISM = 8
 # The codes that mean "this GID does not exist" (others name a missing instance or topic).
 GROUP_NOT_FOUND_CODES = frozenset({"BIZ_SUBSCRIPTION_NOT_FOUND", "BIZ_PUBLISH_INFO_NOT_FOUND"})
 _POLL_SECONDS = 0.1
 _STATE_STEP_DETAIL = {Action.ADOPT: "adopted", Action.FORGET: "forgotten", Action.UPDATE: "updated"}
-
-
-class GroupApi(Protocol):
-    """The part of ``reconciler.cloud.client.OnsMqttClient`` an apply uses (the plan's
-    refresh and online-client look-ups included)."""
-
-    def create_group_id(
-        self, group_id: str, *, instance_id: str, topic: str | None = None
-    ) -> str: ...
-
-    def delete_group_id(self, group_id: str, *, instance_id: str) -> str: ...
-
-    def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]: ...
-
-    def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int: ...
-
-
-ClientForRegion = Callable[[str], GroupApi]
 
 
 class ApplyObserver(Protocol):
@@ -75,7 +57,7 @@ class ExecutionOptions:
 def execute(
     changes: Sequence[Change],
     *,
-    client_for: ClientForRegion,
+    client_for: ClientFor,
     journal: StateJournal,
     options: ExecutionOptions = ExecutionOptions(),
     observer: ApplyObserver | None = None,
@@ -93,7 +75,7 @@ def execute(
 class _Run:
     def __init__(
         self,
-        client_for: ClientForRegion,
+        client_for: ClientFor,
         journal: StateJournal,
         options: ExecutionOptions,
         observer: ApplyObserver | None,

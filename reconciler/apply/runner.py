@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from reconciler.apply.calls import PlannedCall, planned_calls
 from reconciler.apply.executor import (
     ApplyObserver,
-    ClientForRegion,
     ExecutionOptions,
     execute,
 )
@@ -25,7 +24,7 @@ from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ApplyResult
 from reconciler.errors import ApplyError, PlanError, StalePlanError
 from reconciler.models import DesiredState, InstanceInventory, StateDocument
-from reconciler.plan.builder import refresh
+from reconciler.plan.builder import ClientFor, refresh
 from reconciler.plan.model import Plan
 from reconciler.plan.planfile import check_fresh, ensure_appliable
 from reconciler.state import new_state
@@ -67,7 +66,7 @@ def apply_desired(
     build_plan: Callable[[StateDocument | None], Plan],
     review: Callable[[Plan], None],
     approve: Callable[[Plan], bool],
-    client_for: ClientForRegion,
+    client_for: ClientFor,
     settings: RunSettings,
 ) -> ApplyRun:
     """Plan from a desired file under the lock, show it (``review``), ask (``approve``, not
@@ -92,7 +91,7 @@ def apply_saved(
     backend: StateBackend,
     *,
     desired: DesiredState,
-    client_for: ClientForRegion,
+    client_for: ClientFor,
     settings: RunSettings,
 ) -> ApplyRun:
     """Apply a reviewed plan file: under the lock, re-list its instances and refuse it
@@ -126,7 +125,7 @@ def _execute(
     plan: Plan,
     backend: StateBackend,
     state: StateDocument | None,
-    client_for: ClientForRegion,
+    client_for: ClientFor,
     settings: RunSettings,
 ) -> ApplyResult:
     journal = StateJournal(backend, state if state is not None else new_state())
@@ -144,7 +143,7 @@ def _execute(
 
 
 def list_inventories(
-    plan: Plan, desired: DesiredState, client_for: ClientForRegion
+    plan: Plan, desired: DesiredState, client_for: ClientFor
 ) -> dict[str, InstanceInventory]:
     """What the cloud lists now for every instance the plan fingerprinted, by
     ``REGION/INSTANCE_ID``; a declared instance the cloud does not know is a PlanError."""

@@ -1,33 +1,15 @@
-"""``OnsMqttClient``: one typed method per OnsMqtt* action, signed, paced, retried, logged.
-
-Every call is a POST with its parameters in an ``application/x-www-form-urlencoded`` body (the
-Tea SDK's wire shape), so nothing signed ever lands in a URL that a proxy or a log might keep.
-Each attempt is signed afresh (new nonce and timestamp): the service rejects a reused nonce.
-
-Thread-safe: one ``requests.Session`` with a connection pool of ``pool_size`` connections,
-token buckets that lock, and no other shared mutable state.
-"""
+"""``OnsMqttClient``: one typed method per OnsMqtt* action of ONS 2019-02-14, signed, paced,
+retried and logged by the shared core in ``reconciler.cloud.rpc``."""
 
 from __future__ import annotations
 
-import logging
-import os
 import random
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
-from urllib.parse import quote_plus, urlencode
+from collections.abc import Callable, Mapping
+from typing import Literal
 
-import requests
-from pydantic import BaseModel, ValidationError
-from requests.adapters import HTTPAdapter
-
-from reconciler import __version__
 from reconciler.cloud.credentials import Credentials
-from reconciler.cloud.endpoints import endpoint_for
-from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE, error_from_response
+from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE
 from reconciler.cloud.responses import (
     ClientInfo,
     ClientInfoResponse,
@@ -38,21 +20,22 @@ from reconciler.cloud.responses import (
     StatsData,
     StatsResponse,
 )
-from reconciler.cloud.retry import RetryPolicy, is_retryable
-from reconciler.cloud.signing import percent_encode, signed_parameters
-from reconciler.errors import CloudApiError, CloudConnectionError, CloudError
+from reconciler.cloud.retry import RetryPolicy
+from reconciler.cloud.rpc import ApiProduct, RpcClient, present, redacted_parameters
+from reconciler.cloud.signing import API_VERSION
+from reconciler.errors import CloudApiError
 from reconciler.ratelimit import Rate, TokenBucket
 
 __all__ = [
     "ACTIONS",
     "DEFAULT_RATE_LIMITS",
     "GROUP_ACTIONS",
+    "ONS_PRODUCT",
     "QUERY_ACTIONS",
     "OnsMqttClient",
     "RetryPolicy",
+    "redacted_parameters",
 ]
-
-log = logging.getLogger("reconciler.cloud")
 
 GROUP_ID_CREATE = "OnsMqttGroupIdCreate"
 GROUP_ID_DELETE = "OnsMqttGroupIdDelete"
@@ -78,23 +61,17 @@ ACTIONS = GROUP_ACTIONS | QUERY_ACTIONS
 # spending retries on Throttling.User answers. The GID actions have no documented limit.
 DEFAULT_RATE_LIMITS: Mapping[str, Rate] = {action: Rate(30, 60.0) for action in QUERY_ACTIONS}
 
-REDACTED = "***"
-# Parameters whose values are secret or derived from the secret.
-_SECRET_PARAMETERS = frozenset({"Signature", "SecurityToken", "AccessKeySecret"})
-# Shorter strings would garble messages when masked and are no secret worth the name.
-_MIN_REDACTED_LENGTH = 4
-_MAX_REASON_CHARS = 200
-
-_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-# Pacing waits shorter than this are the normal rhythm, not worth a line.
-PACING_NOTE_MIN_WAIT = 1.0
-PACING_NOTE_INTERVAL = 10.0
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ONS_PRODUCT = ApiProduct(
+    label="ONS 2019-02-14", service="ons", version=API_VERSION, actions=ACTIONS
+)
 
 
-class OnsMqttClient:
+class OnsMqttClient(RpcClient):
     """Client of the MQTT management API (ONS 2019-02-14) for one region."""
+
+    product = ONS_PRODUCT
+    # OnsMqttQueryClientByGroupId counts a GID's online clients; the 2020-04-20 API cannot.
+    counts_online_clients = True
 
     def __init__(
         self,
@@ -112,93 +89,65 @@ class OnsMqttClient:
     ) -> None:
         """``rate_limits`` maps an action to a Rate (or None for no pacing) over the defaults;
         ``sleep``, ``clock`` and ``rng`` exist so tests can run backoff without waiting."""
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if pool_size < 1:
-            raise ValueError("pool_size must be at least 1")
-        self.credentials = credentials
-        self.region = region
-        self.endpoint = endpoint_for(region, endpoint)
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        self._clock = clock
-        self._rng = rng or random.Random()
+        super().__init__(
+            credentials,
+            region=region,
+            endpoint=endpoint,
+            timeout=timeout,
+            retry=retry,
+            pool_size=pool_size,
+            sleep=sleep,
+            clock=clock,
+            rng=rng,
+        )
         self._buckets = _buckets(rate_limits, clock)
-        self._pacing_noted: dict[str, float] = {}
-        self._pacing_lock = threading.Lock()
-        self._redactions = _redaction_forms(credentials.secret_values())
-        self._session = requests.Session()
-        # Our own retry loop re-signs each attempt; urllib3 must not resend a signed request.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = f"reconciler/{__version__}"
-        self._url = self.endpoint + "/"
-        _settle_environment(self._session, self._url)
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self._session.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"OnsMqttClient(region={self.region!r}, endpoint={self.endpoint!r})"
+    def _bucket(self, action: str) -> TokenBucket | None:
+        return self._buckets.get(action)
 
     # -- group management --------------------------------------------------------------------
 
     def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]:
         """Every GID of the instance (of the account's non-namespaced instances if None)."""
-        params = _present(InstanceId=instance_id)
+        params = present(InstanceId=instance_id)
         return self._typed(GROUP_ID_LIST, params, GroupIdListResponse).data.items
 
     def create_group_id(
         self, group_id: str, *, instance_id: str | None, topic: str | None = None
     ) -> str:
         """Create the GID; returns the RequestId. AlreadyExistsError if it exists."""
-        params = _present(GroupId=group_id, InstanceId=instance_id, Topic=topic)
+        params = present(GroupId=group_id, InstanceId=instance_id, Topic=topic)
         return self._typed(GROUP_ID_CREATE, params, RequestIdResponse).request_id
 
     def delete_group_id(self, group_id: str, *, instance_id: str | None) -> str:
         """Delete the GID; returns the RequestId. NotFoundError if it does not exist."""
-        params = _present(GroupId=group_id, InstanceId=instance_id)
+        params = present(GroupId=group_id, InstanceId=instance_id)
         return self._typed(GROUP_ID_DELETE, params, RequestIdResponse).request_id
 
     # -- device queries (rate-limited by the service) ------------------------------------------
 
     def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int:
         """How many clients of the GID are online now."""
-        params = _present(GroupId=group_id, InstanceId=instance_id)
+        params = present(GroupId=group_id, InstanceId=instance_id)
         return self._online_count(QUERY_CLIENT_BY_GROUP_ID, params)
 
     def query_client_by_topic(
         self, parent_topic: str, sub_topic: str = "", *, instance_id: str | None
     ) -> int:
         """How many clients subscribed to the topic are online now."""
-        params = _present(ParentTopic=parent_topic, InstanceId=instance_id)
+        params = present(ParentTopic=parent_topic, InstanceId=instance_id)
         params["SubTopic"] = sub_topic  # required by the service, even when empty
         return self._online_count(QUERY_CLIENT_BY_TOPIC, params)
 
     def query_client_by_client_id(self, client_id: str, *, instance_id: str | None) -> ClientInfo:
-        params = _present(ClientId=client_id, InstanceId=instance_id)
+        params = present(ClientId=client_id, InstanceId=instance_id)
         return self._typed(QUERY_CLIENT_BY_CLIENT_ID, params, ClientInfoResponse).client_info
 
     def query_history_online(
         self, group_id: str, begin_ms: int, end_ms: int, *, instance_id: str | None
     ) -> StatsData:
         """Online counts of the GID over time (the service cuts the range to one day)."""
-        params = _present(
+        params = present(
             GroupId=group_id, BeginTime=str(begin_ms), EndTime=str(end_ms), InstanceId=instance_id
         )
         return self._typed(QUERY_HISTORY_ONLINE, params, StatsResponse).data
@@ -217,7 +166,7 @@ class OnsMqttClient:
         qos: int | None = None,
     ) -> StatsData:
         """Message rates (``TPS``) or totals (``SUM``) of a topic over time."""
-        params = _present(
+        params = present(
             ParentTopic=parent_topic,
             BeginTime=str(begin_ms),
             EndTime=str(end_ms),
@@ -230,59 +179,6 @@ class OnsMqttClient:
         )
         return self._typed(QUERY_MSG_TRANS_TREND, params, StatsResponse).data
 
-    # -- the call machinery --------------------------------------------------------------------
-
-    def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
-        """One action with retries; the decoded JSON body of the success answer.
-
-        Waiting for the first pacing token is not bounded (pacing is intended, not a failure);
-        from the first attempt on, no retry starts past ``retry.deadline`` seconds, and the
-        last error is raised as it came.
-        """
-        if action not in ACTIONS:
-            raise ValueError(f"unknown action {action!r}")
-        bucket = self._buckets.get(action)
-        if bucket is not None:
-            self._take_token(action, bucket, deadline=None)
-        started = self._clock()
-        attempt = 1
-        while True:
-            try:
-                return self._attempt(action, params, attempt)
-            except CloudError as err:
-                attempts = self.retry.attempts_for(refused=_connection_refused(err))
-                if not is_retryable(err) or attempt >= attempts:
-                    raise
-                delay = self.retry.backoff(attempt, self._rng)
-                deadline = started + self.retry.deadline
-                if self._clock() + delay > deadline:
-                    raise
-                # Said at WARNING so a command shows it: a silent wait looks like a hang.
-                log.warning(
-                    "%s: %s, retrying in %.1fs (attempt %d of %d)",
-                    action,
-                    _short(err),
-                    delay,
-                    attempt + 1,
-                    attempts,
-                )
-                self._sleep(delay)
-                if bucket is not None and not self._take_token(action, bucket, deadline=deadline):
-                    raise
-            attempt += 1
-
-    def _typed(self, action: str, params: Mapping[str, str], model: type[ModelT]) -> ModelT:
-        body = self.call(action, params)
-        try:
-            return model.model_validate(body)
-        except ValidationError as exc:
-            problem = exc.errors()[0]
-            where = ".".join(str(part) for part in problem["loc"])
-            raise CloudError(
-                f"{action}: unexpected answer from {self.endpoint}: {where}: {problem['msg']}",
-                action=action,
-            ) from exc
-
     def _online_count(self, action: str, params: Mapping[str, str]) -> int:
         try:
             return self._typed(action, params, ClientSetResponse).client_set.online_count
@@ -290,148 +186,6 @@ class OnsMqttClient:
             if err.code == NO_CLIENT_ONLINE_CODE:
                 return 0
             raise
-
-    def _take_token(self, action: str, bucket: TokenBucket, *, deadline: float | None) -> bool:
-        # The bucket runs on self._clock, so ``deadline`` is a time of the bucket's clock.
-        return bucket.acquire(
-            deadline, sleep=self._sleep, on_wait=lambda wait: self._say_pacing(action, bucket, wait)
-        )
-
-    def _say_pacing(self, action: str, bucket: TokenBucket, wait: float) -> None:
-        """Log a long pacing wait at INFO, at most once per ``PACING_NOTE_INTERVAL`` per
-        action: many threads wait on one bucket, and one line says enough."""
-        if wait < PACING_NOTE_MIN_WAIT or not log.isEnabledFor(logging.INFO):
-            return
-        now = self._clock()
-        with self._pacing_lock:
-            last = self._pacing_noted.get(action)
-            if last is not None and now - last < PACING_NOTE_INTERVAL:
-                return
-            self._pacing_noted[action] = now
-        log.info("%s: waiting %.0fs for the %s rate limit", action, wait, bucket.rate)
-
-    def _attempt(self, action: str, params: Mapping[str, str], attempt: int) -> dict[str, Any]:
-        creds = self.credentials
-        token = creds.security_token.get_secret_value() if creds.security_token else None
-        signed = signed_parameters(
-            "POST",
-            action,
-            params,
-            access_key_id=creds.access_key_id,
-            access_key_secret=creds.access_key_secret.get_secret_value(),
-            region_id=self.region,
-            security_token=token,
-        )
-        begun = time.perf_counter()
-        # What the attempt's one DEBUG line reports, filled in as far as the attempt gets.
-        status: int | None = None
-        code: str | None = None
-        request_id: object = None
-        try:
-            try:
-                response = self._session.post(
-                    self._url,
-                    data=urlencode(signed).encode("ascii"),
-                    headers=_FORM,
-                    timeout=self.timeout,
-                )
-            except requests.Timeout as exc:
-                code = "Timeout"
-                raise CloudConnectionError(
-                    f"{action}: no answer from {self.endpoint} within {self.timeout:g}s",
-                    action=action,
-                ) from exc
-            except requests.RequestException as exc:
-                code = self._redact(_root_cause(exc))
-                raise CloudConnectionError(
-                    f"{action}: cannot reach {self.endpoint}: {code}", action=action
-                ) from exc
-            status = response.status_code
-            if not 200 <= status < 300:
-                error = error_from_response(action, status, response.content, redact=self._redact)
-                code, request_id = error.code, error.request_id
-                raise error
-            try:
-                body = response.json()
-            except ValueError as exc:
-                code = "NotJson"
-                raise CloudError(
-                    f"{action}: HTTP {status} from {self.endpoint} is not JSON", action=action
-                ) from exc
-            if not isinstance(body, dict):
-                code = "NotObject"
-                raise CloudError(f"{action}: the answer is not a JSON object", action=action)
-            request_id = body.get("RequestId")
-            return body
-        finally:
-            self._log(
-                action, attempt, begun, signed, status=status, code=code, request_id=request_id
-            )
-
-    def _log(
-        self,
-        action: str,
-        attempt: int,
-        begun: float,
-        signed: Mapping[str, str],
-        *,
-        status: int | None,
-        code: str | None,
-        request_id: object,
-    ) -> None:
-        if not log.isEnabledFor(logging.DEBUG):
-            return
-        log.debug(
-            "%s attempt %d: status=%s code=%s RequestId=%s elapsed=%.3fs params=%s",
-            action,
-            attempt,
-            status if status is not None else "-",
-            code or "-",
-            request_id or "-",
-            time.perf_counter() - begun,
-            redacted_parameters(signed),
-        )
-
-    def _redact(self, text: str) -> str:
-        for form in self._redactions:
-            text = text.replace(form, REDACTED)
-        return text
-
-
-def redacted_parameters(params: Mapping[str, str]) -> dict[str, str]:
-    """The parameters with every secret or secret-derived value masked, for logging."""
-    return {
-        name: (REDACTED if name in _SECRET_PARAMETERS else value) for name, value in params.items()
-    }
-
-
-def _redaction_forms(secrets: Iterable[str]) -> tuple[str, ...]:
-    """Each secret as sent and as it shows inside a string to sign (encoded once and twice)."""
-    forms: set[str] = set()
-    for secret in secrets:
-        if len(secret) < _MIN_REDACTED_LENGTH:
-            continue
-        once = percent_encode(secret)
-        forms.update({secret, once, percent_encode(once), quote_plus(secret)})
-    # Longest first, so a longer encoded form is not cut apart by a shorter one.
-    return tuple(sorted(forms, key=len, reverse=True))
-
-
-def _settle_environment(session: requests.Session, url: str) -> None:
-    """Read proxy and CA-bundle settings from the environment once, not on every call.
-
-    requests re-reads them per request (``trust_env``), which cost a fifth of a call's CPU
-    time on loopback; the environment does not change under a running client.
-    """
-    session.proxies.update(requests.utils.get_environ_proxies(url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
-    session.trust_env = False
-
-
-def _present(**params: str | None) -> dict[str, str]:
-    return {name: value for name, value in params.items() if value is not None}
 
 
 def _buckets(
@@ -445,44 +199,3 @@ def _buckets(
     return {
         action: TokenBucket(rate, clock=clock) for action, rate in rates.items() if rate is not None
     }
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost reason of a requests/urllib3 error, without their wrapper noise."""
-    cause: BaseException = exc
-    for _ in range(10):
-        inner = getattr(cause, "reason", None)
-        if not isinstance(inner, BaseException) and cause.args:
-            inner = cause.args[0]
-        if not isinstance(inner, BaseException) or inner is cause:
-            break
-        cause = inner
-    text = f"{type(cause).__name__}: {cause}"
-    return text if len(text) <= _MAX_REASON_CHARS else text[:_MAX_REASON_CHARS] + "..."
-
-
-def _short(err: CloudError) -> str:
-    if isinstance(err, CloudApiError):
-        return f"{err.code} (HTTP {err.status})"
-    if _connection_refused(err):
-        return "connection refused"
-    text = str(err)
-    return text.removeprefix(f"{err.action}: ") if err.action else text
-
-
-def _connection_refused(err: BaseException) -> bool:
-    """Whether nothing listens at the endpoint (the cause chain holds ECONNREFUSED)."""
-    seen: set[int] = set()
-    pending: list[BaseException] = [err]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
-            return True
-        for inner in (current.__cause__, current.__context__, getattr(current, "reason", None)):
-            if isinstance(inner, BaseException):
-                pending.append(inner)
-        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-    return False

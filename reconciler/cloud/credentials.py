@@ -42,7 +42,7 @@ def default_config_path() -> Path:
 class Credentials(BaseModel):
     """An AccessKey pair (plus an STS token for temporary credentials) and where it came from."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     access_key_id: str
     access_key_secret: SecretStr

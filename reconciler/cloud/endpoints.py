@@ -1,4 +1,4 @@
-"""The HTTP endpoint of the MQTT management API for a region, or an explicit override."""
+"""The HTTP endpoint of an MQTT management API for a region, or an explicit override."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from reconciler.errors import CloudError
 _REGION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-def endpoint_for(region: str, override: str | None = None) -> str:
-    """``https://ons.<region>.aliyuncs.com``, or ``override`` normalised (no trailing slash).
+def endpoint_for(region: str, override: str | None = None, *, service: str = "ons") -> str:
+    """``https://<service>.<region>.aliyuncs.com`` (``ons`` or ``onsmqtt``), or ``override``
+    normalised (no trailing slash).
 
     The override may be any http(s) URL; a bare ``host:port`` means ``http://host:port``, which
     is what a local emulator listens on.
@@ -20,7 +21,7 @@ def endpoint_for(region: str, override: str | None = None) -> str:
         return normalise_endpoint(override.strip())
     if not _REGION_RE.match(region):
         raise CloudError(f"invalid region {region!r}: expected a name like cn-hangzhou")
-    return f"https://ons.{region}.aliyuncs.com"
+    return f"https://{service}.{region}.aliyuncs.com"
 
 
 def normalise_endpoint(url: str) -> str:

@@ -1,4 +1,9 @@
-"""Turn an error answer of the service into the matching reconciler.errors class."""
+"""Turn an error answer of the service into the matching reconciler.errors class.
+
+One table serves both API generations: the ONS 2019-02-14 codes (``BIZ_*``) and the OnsMqtt
+2020-04-20 ones (``GroupIdAlreadyExsited``, ``InstanceNotFound``, ``SystemOverFlow``, ...) do not
+collide, and the gateway codes (``Throttling.User``, signatures) are common to both.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,10 @@ from reconciler.errors import (
     RetryableApiError,
 )
 
-ALREADY_EXISTS_CODES = frozenset({"BIZ_PUBLISHER_EXISTED", "BIZ_SUBSCRIPTION_EXISTED"})
+# "Exsited" is the 2020-04-20 service's own spelling.
+ALREADY_EXISTS_CODES = frozenset(
+    {"BIZ_PUBLISHER_EXISTED", "BIZ_SUBSCRIPTION_EXISTED", "GroupIdAlreadyExsited"}
+)
 NOT_FOUND_CODES = frozenset(
     {
         "BIZ_SUBSCRIPTION_NOT_FOUND",
@@ -23,6 +31,7 @@ NOT_FOUND_CODES = frozenset(
         "BIZ_TOPIC_NOT_FOUND",
         "BIZ_INSTANCE_NOT_FOUND",
         "BIZ_REGION_NOT_FOUND",
+        "InstanceNotFound",
     }
 )
 RETRYABLE_CODES = frozenset(
@@ -34,12 +43,26 @@ RETRYABLE_CODES = frozenset(
         "ServiceUnavailable",
         "InternalError",
         "ONS_SYSTEM_ERROR",
+        "SystemOverFlow",
     }
 )
+# The answers that mean "slow down" (the others in RETRYABLE_CODES are faults).
+THROTTLING_CODES = frozenset({"SystemOverFlow"})
 AUTH_CODES = frozenset({"SignatureDoesNotMatch", "SignatureNonceUsed", "IncompleteSignature"})
 AUTH_PREFIXES = ("InvalidAccessKeyId", "InvalidTimeStamp", "InvalidSecurityToken", "Forbidden")
-PARAMETER_CODES = frozenset({"MissingParameter", "BIZ_FIELD_CHECK_INVALID"})
-PARAMETER_PREFIXES = ("InvalidParameter", "MissingParameter")
+PARAMETER_CODES = frozenset(
+    {
+        "MissingParameter",
+        "BIZ_FIELD_CHECK_INVALID",
+        "ParameterFieldCheckFailed",
+        "ParameterCheckFailed",
+    }
+)
+# The gateway says ``Missing<Param>`` (MissingInstanceId) for the 2020-04-20 actions.
+PARAMETER_PREFIXES = ("InvalidParameter", "MissingParameter", "Missing")
+# A shared-namespace name taken by another instance or user: a refusal, not "already exists".
+NAME_TAKEN_CODE = "GroupIdAlreadyUsedByOtherUsers"
+RETRY_AFTER_HEADER = "x-acs-retry-after"
 # Not an error for a count query: the service's way of saying "zero clients online".
 NO_CLIENT_ONLINE_CODE = "BIZ_CONSUMER_NOT_ONLINE"
 MAX_MESSAGE_CHARS = 300
@@ -61,8 +84,29 @@ def error_class_for(code: str, status: int) -> type[CloudApiError]:
     return CloudApiError
 
 
+def is_throttling(code: str) -> bool:
+    return code.startswith("Throttling") or code in THROTTLING_CODES
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """The ``x-acs-retry-after`` header in seconds: the SDKs read it as milliseconds (their
+    sleep takes ms); a missing, malformed or non-positive value is ignored as they ignore it."""
+    if value is None:
+        return None
+    try:
+        millis = int(value.strip())
+    except ValueError:
+        return None
+    return millis / 1000.0 if millis > 0 else None
+
+
 def error_from_response(
-    action: str, status: int, body: bytes, *, redact: Callable[[str], str] = str
+    action: str,
+    status: int,
+    body: bytes,
+    *,
+    redact: Callable[[str], str] = str,
+    retry_after: float | None = None,
 ) -> CloudApiError:
     """The error for a non-2xx answer; a body that is not the JSON error shape still gives one.
 
@@ -78,7 +122,12 @@ def error_from_response(
         message = message or _snippet(body) or "the service answered without an error body"
     cls = error_class_for(code, status)
     return cls(
-        action=action, status=status, code=code, message=redact(message), request_id=request_id
+        action=action,
+        status=status,
+        code=code,
+        message=redact(message),
+        request_id=request_id,
+        retry_after=retry_after,
     )
 
 

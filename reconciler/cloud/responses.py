@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class WireModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class GroupIdRecord(WireModel):
@@ -94,3 +94,53 @@ class StatsData(WireModel):
 class StatsResponse(WireModel):
     request_id: str = Field(alias="RequestId")
     data: StatsData = Field(alias="Data")
+
+
+# -- OnsMqtt 2020-04-20 ----------------------------------------------------------------------
+#
+# ListGroupId answers the same rows as OnsMqttGroupIdList (plus Tags), directly under ``Data``,
+# so both generations produce the same ``GroupIdRecord`` inventory.
+
+
+class GroupIdDataResponse(WireModel):
+    request_id: str = Field(alias="RequestId")
+    items: list[GroupIdRecord] = Field(default_factory=list, alias="Data")
+
+
+class SessionResponse(WireModel):
+    request_id: str = Field(alias="RequestId")
+    online: bool = Field(alias="OnlineStatus")
+
+
+class SessionStatus(WireModel):
+    client_id: str = Field(alias="ClientId")
+    online: bool = Field(alias="OnlineStatus")
+
+
+class SessionListResponse(WireModel):
+    request_id: str = Field(alias="RequestId")
+    items: list[SessionStatus] = Field(default_factory=list, alias="OnlineStatusList")
+
+
+class InstanceTag(WireModel):
+    key: str = Field(alias="TagKey")
+    value: str = Field(default="", alias="TagValue")
+
+
+class MqttInstance(WireModel):
+    """An instance as ListInstances describes it (it does not tell the naming mode)."""
+
+    instance_id: str = Field(alias="InstanceId")
+    instance_name: str | None = Field(default=None, alias="InstanceName")
+    region_id: str | None = Field(default=None, alias="RegionId")
+    instance_status: int | None = Field(default=None, alias="InstanceStatus")
+    instance_type: int | None = Field(default=None, alias="InstanceType")
+    kernel_version: str | None = Field(default=None, alias="KernelVersion")
+    create_time: int | None = Field(default=None, alias="CreateTime")  # ms since the epoch
+    expire_time: int | None = Field(default=None, alias="ExpireTime")
+    tags: list[InstanceTag] = Field(default_factory=list, alias="MqttTags")
+
+
+class InstanceListResponse(WireModel):
+    request_id: str = Field(alias="RequestId")
+    items: list[MqttInstance] = Field(default_factory=list, alias="Instances")

@@ -1,8 +1,9 @@
 """Alibaba Cloud request signatures: RPC version 1.0 (HMAC-SHA1) and V3 (ACS3-HMAC-SHA256).
 Pure functions, no I/O.
 
-Shared by the client (to sign) and the emulator (to verify), so both agree by construction;
-the tests check both against the official SDKs' signers.
+Shared by the client (to sign V1) and the emulator (to verify V1 and V3), so they agree by
+construction; the tests check both against the official SDKs' signers (the V3 signer the
+tests use lives in ``tests/cloud/v3_signer.py``).
 """
 
 from __future__ import annotations
@@ -167,12 +168,6 @@ class V3Authorization:
     signed_headers: tuple[str, ...]
     signature: str
 
-    def header_value(self) -> str:
-        return (
-            f"{self.algorithm} Credential={self.access_key_id},"
-            f"SignedHeaders={';'.join(self.signed_headers)},Signature={self.signature}"
-        )
-
 
 def parse_authorization(value: str) -> V3Authorization:
     """Raises ValueError when a part is missing or the header is not ``ALGORITHM k=v,k=v,k=v``."""
@@ -194,46 +189,3 @@ def parse_authorization(value: str) -> V3Authorization:
     if not (algorithm and credential and signed and signature):
         raise ValueError("Authorization has an empty part")
     return V3Authorization(algorithm, credential, tuple(signed.split(";")), signature)
-
-
-def signed_headers_v3(
-    method: str,
-    action: str,
-    *,
-    host: str,
-    access_key_id: str,
-    access_key_secret: str,
-    query: Mapping[str, str] | None = None,
-    body: bytes = b"",
-    content_type: str | None = None,
-    path: str = "/",
-    security_token: str | None = None,
-    version: str = API_VERSION,
-    nonce: str | None = None,
-    date: str | None = None,
-) -> dict[str, str]:
-    """The request headers of a V3 call, ``Authorization`` included; the query and body are sent
-    as given (the body exactly as these bytes, since its hash is signed)."""
-    headers = {
-        "host": host,
-        "x-acs-action": action,
-        "x-acs-version": version,
-        "x-acs-date": date or format_timestamp(),
-        "x-acs-signature-nonce": nonce or uuid.uuid4().hex,
-        "x-acs-content-sha256": content_sha256(body),
-    }
-    if content_type is not None:
-        headers["content-type"] = content_type
-    if security_token:
-        headers["x-acs-security-token"] = security_token
-    to_sign = [(name, value) for name, value in headers.items() if must_sign(name)]
-    canonical = canonical_request_v3(
-        method, path, query or {}, to_sign, headers["x-acs-content-sha256"]
-    )
-    signature = signature_v3(string_to_sign_v3(canonical), access_key_secret)
-    _, signed_names = canonical_headers(to_sign)
-    authorization = V3Authorization(
-        V3_ALGORITHM, access_key_id, tuple(signed_names.split(";")), signature
-    )
-    headers["Authorization"] = authorization.header_value()
-    return headers

@@ -1,7 +1,8 @@
-"""``reconciler emulator serve``: the local emulator of the MQTT management API as a process."""
+"""``reconciler emulator serve``: the local emulator of the MQTT management APIs as a process."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import sqlite3
 import threading
@@ -10,9 +11,10 @@ from types import FrameType
 
 import click
 
-from reconciler.emulator.actions import ALL_ACTIONS
 from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from reconciler.emulator.fixture import load_fixture
+from reconciler.emulator.mqtt.server import MqttServer
+from reconciler.emulator.products import all_actions
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
 from reconciler.errors import EmulatorError
@@ -21,6 +23,7 @@ from reconciler.ratelimit import Rate, parse_rate
 
 SECRET_ENV = "RECONCILER_EMULATOR_ACCESS_KEY_SECRET"  # noqa: S105 (a variable name)
 _NO_LIMIT = ("off", "none", "unlimited")
+MQTT_LOGGER = "reconciler.emulator.mqtt"
 
 
 @click.group("emulator")
@@ -32,9 +35,9 @@ def _parse_throttles(values: Sequence[str]) -> dict[str, Rate | None]:
     throttles: dict[str, Rate | None] = {}
     for text in values:
         action, sep, rate_text = text.partition("=")
-        if not sep or action not in ALL_ACTIONS:
+        if not sep or action not in all_actions():
             raise click.BadParameter(
-                f"{text!r} is not ACTION=RATE with ACTION one of {', '.join(ALL_ACTIONS)}",
+                f"{text!r} is not ACTION=RATE with ACTION one of {', '.join(all_actions())}",
                 param_hint="--throttle",
             )
         if rate_text.strip().lower() in _NO_LIMIT:
@@ -119,6 +122,11 @@ def _seed(
     type=click.IntRange(0, 65535),
     help="0 = any free port.",
 )
+@click.option(
+    "--mqtt-port",
+    type=click.IntRange(0, 65535),
+    help="Also accept devices over MQTT 3.1.1 on this port (0 = any free port); off by default.",
+)
 @click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (kept across restarts).")
 @click.option(
     "--fixture",
@@ -136,7 +144,10 @@ def _seed(
     "--throttle",
     "throttles",
     multiple=True,
-    help="ACTION=RATE (N/s, N/min or off); the query actions default to 30/min.",
+    help=(
+        "ACTION=RATE (N/s, N/min or off), per account; the ONS query actions default to"
+        " 30/min, CreateGroupId/DeleteGroupId/ListGroupId to 10/s."
+    ),
 )
 @click.option(
     "--fault-rate",
@@ -153,6 +164,7 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     ctx: click.Context,
     host: str,
     port: int,
+    mqtt_port: int | None,
     db: str | None,
     fixture: str | None,
     access_key_id: str | None,
@@ -165,7 +177,8 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     fault_seed: int | None,
     latency_ms: float,
 ) -> int:
-    """Serve the eight OnsMqtt actions over HTTP until Ctrl-C or SIGTERM."""
+    """Serve the ONS 2019-02-14 OnsMqtt* actions and the OnsMqtt 2020-04-20 actions over HTTP
+    on one port until Ctrl-C or SIGTERM."""
     if (access_key_id is None) != (access_key_secret is None):
         raise click.BadParameter(
             "give --access-key-id and --access-key-secret together",
@@ -200,11 +213,27 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     except BaseException:
         store.close()
         raise
-    return _serve_until_stopped(server, credential_lines, db)
+    try:
+        mqtt = None if mqtt_port is None else MqttServer(store, host=host, port=mqtt_port)
+    except BaseException:
+        server.stop()
+        store.close()
+        raise
+    return _serve_until_stopped(server, mqtt, credential_lines, db)
+
+
+class _MqttLogLines(logging.Handler):
+    """The MQTT listener's events (connects, refusals and why, drops) as stderr lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        click.echo(f"mqtt: {text}", err=True)
 
 
 def _serve_until_stopped(
-    server: EmulatorServer, credential_lines: list[str], db: str | None
+    server: EmulatorServer, mqtt: MqttServer | None, credential_lines: list[str], db: str | None
 ) -> int:
     stop = threading.Event()
 
@@ -212,10 +241,17 @@ def _serve_until_stopped(
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    mqtt_logger, mqtt_log = logging.getLogger(MQTT_LOGGER), _MqttLogLines()
     try:
         server.start()
-        # Tests and benches parse this exact first line for the bound port.
+        # Tests and benches parse this exact first line for the bound port (and the MQTT one
+        # right after it).
         click.echo(f"reconciler emulator listening on {server.url}")
+        if mqtt is not None:
+            mqtt_logger.addHandler(mqtt_log)
+            mqtt_logger.setLevel(logging.INFO)
+            mqtt.start()
+            click.echo(f"reconciler emulator MQTT listening on {mqtt.url}")
         for line in credential_lines:
             click.echo(line)
         instances = server.store.instances()
@@ -233,6 +269,9 @@ def _serve_until_stopped(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if mqtt is not None:
+            mqtt.stop()
+            mqtt_logger.removeHandler(mqtt_log)
         server.stop()
         server.store.close()
     click.echo("emulator stopped")

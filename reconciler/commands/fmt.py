@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
+from reconciler.atomicfile import write_atomic
 from reconciler.config.fmt import format_text
 from reconciler.config.loader import load_desired_text_result, read_text
 from reconciler.errors import ConfigError, ConfigErrors
@@ -50,19 +49,6 @@ def unified_diff(item: Formatted) -> str:
             tofile=f"{name} (formatted)",
         )
     )
-
-
-def write_atomically(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _plural(count: int) -> str:
@@ -107,7 +93,7 @@ def fmt_command(ctx: click.Context, files: tuple[Path, ...], check: bool, show_d
             click.echo(f"would reformat {item.path}", err=True)
         if write:
             try:
-                write_atomically(item.path, item.formatted)
+                write_atomic(item.path, item.formatted, mode=item.path.stat().st_mode & 0o7777)
             except OSError as exc:
                 unwritable += 1
                 click.echo(f"{item.path}: cannot write the file: {exc.strerror or exc}", err=True)

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import click
 
 if TYPE_CHECKING:
-    from reconciler.models import DesiredState, StateDocument
+    from reconciler.models import DesiredState
     from reconciler.plan.model import Plan
-    from reconciler.plan.options import PlanOptions
+    from reconciler.plan.options import PlanOptions, Target
     from reconciler.state.base import LockInfo, OnWait, StateBackend
 
 DEFAULT_CONFIG = "reconciler.yaml"
@@ -164,9 +164,14 @@ def use_color(no_color: bool, stream: object | None = None) -> bool:
     """Colour only on a terminal, never with --no-color or NO_COLOR (no-color.org)."""
     if no_color or os.environ.get("NO_COLOR", ""):
         return False
-    target = stream if stream is not None else sys.stdout
-    isatty = getattr(target, "isatty", None)
-    return bool(isatty and isatty())
+    return is_terminal(stream if stream is not None else sys.stdout)
+
+
+def is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # not a stream, or a closed one
+        return False
 
 
 # --- the state lock ---------------------------------------------------------------------------
@@ -254,7 +259,7 @@ def lock_wait_printer() -> OnWait:
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    from reconciler.state.locking import parse_duration  # noqa: PLC0415
+    from reconciler.duration import parse_duration  # noqa: PLC0415
 
     try:
         return parse_duration(value)
@@ -269,7 +274,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
 class GuardFlags:
     """The flags that narrow a plan or override its safety guards."""
 
-    targets: tuple[str, ...] = ()
+    targets: tuple[Target, ...] = ()
     allow_protected_delete: tuple[str, ...] = ()
     allow_online_delete: bool = False
     skip_online_check: bool = False
@@ -322,7 +327,7 @@ def guard_options(function: F) -> F:
     @functools.wraps(function)
     def with_guards(
         *args: Any,
-        targets: tuple[str, ...],
+        targets: tuple[Target, ...],
         allow_protected_delete: tuple[str, ...],
         allow_online_delete: bool,
         skip_online_check: bool,
@@ -373,6 +378,8 @@ def guard_options(function: F) -> F:
 
 
 def _keys(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    if not values:
+        return values  # no need to load the models
     from reconciler.models import parse_key_text  # noqa: PLC0415
 
     for value in values:
@@ -385,33 +392,11 @@ def _keys(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -
 
 def _targets(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> tuple[str, ...]:
-    for value in values:
-        instance_id, sep, group_id = value.partition("/")
-        if not instance_id or (sep and (not group_id or "/" in group_id)):
-            raise click.BadParameter(
-                f"{value!r} is not INSTANCE_ID or INSTANCE_ID/GROUP_ID", ctx=ctx, param=param
-            )
-    return values
+) -> tuple[Target, ...]:
+    from reconciler.errors import PlanError  # noqa: PLC0415
+    from reconciler.plan.options import parse_targets  # noqa: PLC0415
 
-
-def check_target_instances(
-    desired: DesiredState, targets: Sequence[str], read_state: Callable[[], StateDocument | None]
-) -> None:
-    """Refuse a ``--target`` naming an instance neither in the file nor in the state, before
-    any output, lock or listing (the plan checks it again; a GID can only be checked there,
-    against the cloud). The state is read, without the lock, only when a target names an
-    instance the file does not declare."""
-    declared = {instance.instance_id for instance in desired.instances}
-    unknown = [t for t in targets if t.partition("/")[0] not in declared]
-    if not unknown:
-        return
-    state = read_state()
-    recorded = {r.instance_id for r in state.resources} if state is not None else set()
-    for target in unknown:
-        instance_id = target.partition("/")[0]
-        if instance_id not in recorded:
-            raise click.UsageError(
-                f"--target {target}: instance {instance_id} is neither declared in the file "
-                "nor in the state"
-            )
+    try:
+        return parse_targets(values)
+    except PlanError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--target "), ctx=ctx, param=param) from exc

@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from reconciler.commands.options import format_option, no_color_option, use_color
-from reconciler.commands.plan import FORMATS, render_plan
+from reconciler.render.formats import PLAN_FORMATS, render_plan
 
 
 @click.command("show")
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
-@format_option(FORMATS)
+@format_option(PLAN_FORMATS)
 @no_color_option
 def show_command(planfile: Path, output_format: str, no_color: bool) -> int:
     """Render a plan saved with `reconciler plan -o PLANFILE`."""

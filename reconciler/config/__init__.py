@@ -6,6 +6,8 @@ Public API::
     load_desired_text(text, source="<string>") -> DesiredState
     load_desired_result(path) -> LoadResult               .state and .warnings (unknown regions...)
     load_desired_text_result(text, source) -> LoadResult
+
+May import: models, errors (see ARCHITECTURE.md, layers).
 """
 
 from __future__ import annotations

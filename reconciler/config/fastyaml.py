@@ -17,11 +17,10 @@ Two gaps of the C loader are closed on that fallback path, cheaply:
   handed over; the located error then comes from ``locate``'s composer, which stops at
   MAX_DEPTH.
 
-Any failure here is only a signal: nothing here knows lines or columns. The loader then reads
-the text again to locate every problem: with libyaml's events (``locate``), and, for a syntax
-error libyaml met, with ruamel.yaml's round-trip parser for its wording (``locate_ruamel``),
-reading the whole text when it is small and only an excerpt around libyaml's error otherwise
-(``excerpt``). A syntax error or duplicate key met by the event path is raised as is: PyYAML's
+Nothing here turns a failure into words for a person. A syntax error (SYNTAX_ERRORS) carries
+libyaml's message and exact marks, and the loader reports just that. Any other failure is only
+a signal: the loader reads the text again with libyaml's events (``locate``) to locate every
+problem. A syntax error or duplicate key met by the event path is raised as is: PyYAML's
 composer would only read the text again to meet it again.
 """
 

@@ -8,8 +8,7 @@ warning must be located, is the text read again with libyaml's parser, keeping l
 file, only the nodes on the paths of the problems are composed: locating them costs about one
 libyaml scan of the text. When it could not (a duplicate key, a bad tag...), the whole tree is
 composed and the data rebuilt from it, noting every problem on the way. Text libyaml cannot read
-at all (a syntax error) is read by ruamel.yaml's round-trip parser, for its wording: whole when
-small, else only an excerpt around libyaml's error (``locate_ruamel.explain_near``).
+at all is one syntax error, in libyaml's words at the position it gives.
 """
 
 from __future__ import annotations
@@ -28,15 +27,10 @@ from reconciler.errors import ConfigError, ConfigErrors
 from reconciler.models import DesiredState
 
 if TYPE_CHECKING:
-    from reconciler.config.locate import Finder, Located, Wanted
+    from reconciler.config.locate import Located, Locator, Wanted
 
 # 100,000 GIDs take about 5 MB; far beyond that a file is a mistake, not a configuration.
 MAX_FILE_BYTES = 64 * 1024 * 1024
-# Up to this size (about 0.3 s of ruamel.yaml) a text libyaml cannot read is read whole by the
-# round-trip parser, for the words this tool has always used. A larger text (ruamel.yaml reads
-# 6 MB in most of a minute) is read as libyaml reads it, and only an excerpt around a syntax
-# error by ruamel.yaml: see ``locate_ruamel.explain_near``.
-ROUND_TRIP_MAX_CHARS = 64 * 1024
 _EMPTY = "the file is empty: a desired-state file starts with 'version: 1'"
 
 
@@ -183,48 +177,31 @@ def _diagnose(
 
     if not text.strip():
         return [ConfigError(_EMPTY, file=source, line=1, column=1)]
-    strict = len(text) <= ROUND_TRIP_MAX_CHARS
-    if not strict and isinstance(failure, fastyaml.SYNTAX_ERRORS):
-        # libyaml met a syntax error: composing the text again would only meet it again.
-        return [_explain_near(source, text, failure)]
+    # libyaml met a syntax error: composing the text again would only meet it again.
+    if isinstance(failure, fastyaml.SYNTAX_ERRORS):
+        return [_error(source, locate.syntax_problem(text, failure))]
     try:
         if failure is None:
             # The fast path read the file: its checks' issues only lack positions.
-            pruned = locate.compose(text, _wanted(fast_issues), strict=strict)
+            pruned = locate.compose(text, _wanted(fast_issues))
             if not pruned.recursive_alias:  # else the rebuild below says where it is
                 finder = locate.Locator(pruned)
                 found = [_located(source, finder, i) for i in fast_issues if not i.warning]
                 return sorted(found, key=_order)
-        rebuilt = locate.rebuild(text, strict=strict)
+        rebuilt = locate.rebuild(text)
     except locate.SyntaxProblem as exc:
         return [_error(source, exc.problem)]
-    except locate.NotYaml as exc:
-        if not strict:
-            return [_explain_near(source, text, exc.error)]
-        # ruamel.yaml (slower) words syntax errors as this tool always has; see locate_ruamel.
-        from reconciler.config import locate_ruamel  # noqa: PLC0415
-
-        try:
-            rebuilt = locate_ruamel.rebuild(text)
-        except locate.SyntaxProblem as exc:
-            return [_error(source, exc.problem)]
     locator = rebuilt.locator
     errors = [_error(source, problem) for problem in rebuilt.problems]
     _, issues, _ = checking.check(rebuilt.data)
     errors.extend(_located(source, locator, issue) for issue in issues if not issue.warning)
     if not errors:
-        # The two parsers disagree (a corner of YAML 1.1 vs 1.2): report what the fast one saw.
+        # The fast path failed where the rebuild found nothing to say: report what it saw.
         errors = [_located(source, locator, issue) for issue in fast_issues if not issue.warning]
         if not errors:
             errors = [_fast_failure(source, failure)]
     errors.sort(key=_order)
     return errors
-
-
-def _explain_near(source: str, text: str, error: BaseException | None) -> ConfigError:
-    from reconciler.config import locate_ruamel  # noqa: PLC0415
-
-    return _error(source, locate_ruamel.explain_near(text, error))
 
 
 def _fast_failure(source: str, failure: BaseException | None) -> ConfigError:
@@ -252,7 +229,7 @@ def _error(source: str, problem: Located) -> ConfigError:
     )
 
 
-def _located(source: str, locator: Finder, issue: Issue) -> ConfigError:
+def _located(source: str, locator: Locator, issue: Issue) -> ConfigError:
     position = locator.find(issue.loc, at_key=issue.at_key)
     return ConfigError(
         _message(locator, issue),
@@ -263,7 +240,7 @@ def _located(source: str, locator: Finder, issue: Issue) -> ConfigError:
     )
 
 
-def _message(locator: Finder, issue: Issue) -> str:
+def _message(locator: Locator, issue: Issue) -> str:
     if not issue.related:
         return issue.message
     places = []
@@ -280,19 +257,11 @@ def _message(locator: Finder, issue: Issue) -> str:
 def _locate_warnings(text: str, source: str, issues: list[Issue]) -> tuple[ConfigWarning, ...]:
     from reconciler.config import locate  # noqa: PLC0415
 
-    locator: Finder
+    locator: Locator
     try:
-        strict = len(text) <= ROUND_TRIP_MAX_CHARS
-        locator = locate.Locator(locate.compose(text, _wanted(issues), strict=strict))
-    except locate.SyntaxProblem:
+        locator = locate.Locator(locate.compose(text, _wanted(issues)))
+    except locate.SyntaxProblem:  # the fast path read the text: only a corner case lands here
         locator = locate.Locator(None)
-    except locate.NotYaml:
-        from reconciler.config import locate_ruamel  # noqa: PLC0415
-
-        try:
-            locator = locate.Locator(locate_ruamel.compose(text))
-        except locate.SyntaxProblem:
-            locator = locate.Locator(None)
     result = []
     for issue in issues:
         error = _located(source, locator, issue)

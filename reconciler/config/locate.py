@@ -13,14 +13,16 @@ by walking the nodes. Two ways to compose:
   checks found problems, locating them costs little more than libyaml scanning the text.
 
 Scalars are resolved and constructed by PyYAML's own resolver and constructors, the ones the
-fast path uses, so both paths agree on ``yes``, ``010`` and dates.
+fast path uses, so both paths agree on ``yes``, ``010`` and dates. Text libyaml cannot read is
+a ``SyntaxProblem`` in libyaml's own words, at the position libyaml gives.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 from yaml.composer import ComposerError
@@ -44,7 +46,7 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
 _BREAKS = "\n\r\x85\u2028\u2029"  # line breaks in YAML 1.1
-_NAME_ENDS = " \t,[]{}" + _BREAKS
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,32 +75,15 @@ class SyntaxProblem(Exception):
         super().__init__(problem.message)
 
 
-class NotYaml(Exception):
-    """Text libyaml reads otherwise than ruamel.yaml: ``locate_ruamel`` says what is wrong.
-
-    Raised when libyaml's scanner or parser refuses the text (its wording of syntax errors is
-    not the one this tool has always used; ``error`` is libyaml's), and, when ``compose`` is
-    strict, for the few places where YAML 1.1 and the round-trip parser read valid text
-    differently: tabs (libyaml allows them inside plain scalars), anchor and alias names
-    followed by ':' and the like (part of the name for ruamel.yaml), and the non-specific tag
-    ``!``.
-    """
-
-    def __init__(self, reason: str, error: YAMLError | None = None) -> None:
-        self.error = error
-        super().__init__(reason)
-
-
 def mark_position(mark: Any) -> Position | None:
-    """A parser's 0-based mark (libyaml's or ruamel.yaml's) as a 1-based position."""
+    """A parser's 0-based mark as a 1-based position."""
     if mark is None:
         return None
     return Position(mark.line + 1, mark.column + 1)
 
 
-# The trees Builder and Locator walk hold PyYAML's nodes (composed here from libyaml's events)
-# or ruamel.yaml's (``locate_ruamel``): both have tag, value, start_mark and style, and name
-# their kind in ``id``, so one Builder and one Locator serve both.
+# The trees Builder and Locator walk hold PyYAML's nodes, composed here from libyaml's events;
+# they are only read through tag, value, start_mark, style and the kind named in ``id``.
 TreeNode = Any
 _SCALAR, _SEQUENCE, _MAPPING = ScalarNode.id, SequenceNode.id, MappingNode.id
 
@@ -129,28 +114,21 @@ class Composed:
     recursive_alias: bool = False
 
 
-def compose(text: str, wanted: Wanted | None = None, *, strict: bool = True) -> Composed:
+def compose(text: str, wanted: Wanted | None = None) -> Composed:
     """The node tree of ``text`` (pruned to ``wanted`` paths if given).
 
-    Raises SyntaxProblem for what the composer refuses (an undefined alias, several documents,
-    nesting too deep) and NotYaml when libyaml's scanner or parser cannot read the text, or,
-    if ``strict``, when the round-trip parser would read it otherwise. Not ``strict``, text
-    libyaml reads is read as libyaml reads it, as the fast path did (for large texts, which
-    the round-trip parser takes too long to read).
+    Raises SyntaxProblem, in libyaml's words and at its position, for text that is not YAML,
+    and for what the composer refuses (an undefined alias, several documents, nesting too deep).
     """
-    if strict and "\t" in text:
-        raise NotYaml("a tab character")
     try:
         loader = yaml.CSafeLoader(text)
     except UnicodeError as exc:  # lone surrogates cannot even be encoded for libyaml
-        raise NotYaml(str(exc)) from exc
+        raise SyntaxProblem(surrogate_problem(text)) from exc
     try:
-        composer = _Composer(text, loader.get_event, loader.resolve, wanted, strict=strict)
+        composer = _Composer(text, loader.get_event, loader.resolve, wanted)
         root = composer.single_document()
-    except ComposerError as exc:
-        raise SyntaxProblem(syntax_problem(text, exc)) from exc
     except YAMLError as exc:
-        raise NotYaml(str(exc), exc) from exc
+        raise SyntaxProblem(syntax_problem(text, exc)) from exc
     finally:
         loader.dispose()
     return Composed(
@@ -172,11 +150,8 @@ class _Composer:
         get_event: Callable[[], Any],  # libyaml's events (loosely typed stubs)
         resolve: Callable[[type[Node], str, tuple[bool, bool]], str],
         wanted: Wanted | None,
-        *,
-        strict: bool = True,
     ) -> None:
         self._text = text
-        self._strict = strict
         self._get = get_event
         self._resolve = resolve
         self._wanted = _ALL if wanted is None else wanted
@@ -229,12 +204,7 @@ class _Composer:
                 )
             )
         anchor: str | None = event.anchor
-        if event.tag == "!" and self._strict:
-            raise NotYaml("the non-specific tag '!'")
         if anchor is not None:
-            if self._strict:
-                named = self._text.find("&" + anchor, event.start_mark.index)
-                self._check_name_end(named + 1 + len(anchor))
             first = self._anchors.get(anchor)
             if first is not None:
                 where = mark_position(first.start_mark)
@@ -282,7 +252,6 @@ class _Composer:
 
     def _alias(self, event: Any, interest: Wanted | None) -> Node | None:
         name = event.anchor
-        self._check_name_end(event.end_mark.index)
         target = self._anchors.get(name) if name is not None else None
         if target is None:
             raise ComposerError(None, None, f"found undefined alias {name!r}", event.start_mark)
@@ -301,14 +270,6 @@ class _Composer:
             copy = type(target)(target.tag, target.value, event.start_mark, event.end_mark)
         self.alias_sites.add(id(copy))
         return copy
-
-    def _check_name_end(self, index: int) -> None:
-        if not self._strict:
-            return
-        # libyaml ends a name at the first character outside [A-Za-z0-9_-]; ruamel.yaml reads
-        # on to a space or a flow indicator, so `*name:` is an alias named 'name:' there.
-        if index < len(self._text) and self._text[index] not in _NAME_ENDS:
-            raise NotYaml(f"an anchor or alias name followed by {self._text[index]!r}")
 
     def _scalar(self, event: Any) -> ScalarNode:
         tag = event.tag
@@ -398,8 +359,8 @@ class _Composer:
                 level -= 1
                 self._next()
                 continue
-            # An alias's anchor is the name it uses: _node checks it; an anchored value is
-            # composed whole; a node too deep makes _node raise.
+            # An alias's anchor is the name it uses: _node checks it is defined; an anchored
+            # value is composed whole; a node too deep makes _node raise.
             if event.anchor is not None or depth + level > MAX_DEPTH:
                 self._node(self._next(), None, depth + level - 1)
                 continue
@@ -454,8 +415,12 @@ def key_value(node: TreeNode) -> Any:
 # --- syntax errors ----------------------------------------------------------------------------
 
 
-def syntax_problem(text: str, exc: MarkedYAMLError) -> Located:
+def syntax_problem(text: str, exc: YAMLError) -> Located:
     """libyaml's own wording of a syntax error (its marks are exact)."""
+    if isinstance(exc, ReaderError):
+        return _reader_problem(text, exc)
+    if not isinstance(exc, MarkedYAMLError):
+        return Located(None, f"YAML syntax error: {exc}")
     mark = exc.problem_mark or exc.context_mark
     position = mark_position(mark)
     problem = str(exc.problem or exc.context or "invalid YAML")
@@ -469,13 +434,22 @@ def syntax_problem(text: str, exc: MarkedYAMLError) -> Located:
     return Located(position, message)
 
 
-def reader_problem(text: str, exc: ReaderError) -> Located:
+def _reader_problem(text: str, exc: ReaderError) -> Located:
     """libyaml's wording of a character YAML does not allow (its position counts bytes)."""
     index = len(text.encode("utf-8", "surrogatepass")[: exc.position].decode("utf-8", "ignore"))
-    return character_problem(text, index, exc.character, str(exc.reason))
+    return _character_problem(text, index, exc.character, str(exc.reason))
 
 
-def character_problem(text: str, index: int, character: object, reason: str) -> Located:
+def surrogate_problem(text: str) -> Located:
+    """A lone surrogate (only text not read from a file holds one): libyaml cannot be given it."""
+    found = _SURROGATE.search(text)
+    if found is None:
+        return Located(None, "YAML syntax error: the text cannot be encoded as UTF-8")
+    reason = "a lone surrogate is not a character"
+    return _character_problem(text, found.start(), found.group(), reason)
+
+
+def _character_problem(text: str, index: int, character: object, reason: str) -> Located:
     """A character YAML does not allow, at ``index`` of ``text``."""
     line = text.count("\n", 0, index) + 1
     column = index - (text.rfind("\n", 0, index) + 1) + 1
@@ -605,22 +579,18 @@ class Builder:
 # --- paths to positions -----------------------------------------------------------------------
 
 
-class Finder(Protocol):
-    def find(self, loc: Loc, *, at_key: bool = False) -> Position | None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Rebuilt:
     """The plain data rebuilt from the text, the problems met doing it, and its locator."""
 
     data: Any
     problems: list[Located]
-    locator: Finder
+    locator: Locator
 
 
-def rebuild(text: str, *, strict: bool = True) -> Rebuilt:
-    """Compose the whole of ``text`` and build its data; raises SyntaxProblem or NotYaml."""
-    composed = compose(text, strict=strict)
+def rebuild(text: str) -> Rebuilt:
+    """Compose the whole of ``text`` and build its data; raises SyntaxProblem."""
+    composed = compose(text)
     builder = Builder()
     data = builder.build(composed.root)
     return Rebuilt(data, composed.problems + builder.problems, Locator(composed))

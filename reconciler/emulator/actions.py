@@ -1,4 +1,5 @@
-"""The eight OnsMqtt actions: parameter checks, naming rules, regions and the BIZ_* answers.
+"""The eight OnsMqtt* actions of ONS 2019-02-14: parameter checks, naming rules, regions and the
+BIZ_* answers.
 
 Each handler takes the request's parameters and returns the success body without
 ``RequestId`` (the server adds it), or raises ``ApiError`` with the service's code.
@@ -17,7 +18,10 @@ from reconciler.emulator.store import (
     StatsPoint,
 )
 from reconciler.models import GROUP_ID_RE, KNOWN_REGIONS
+from reconciler.ratelimit import Rate
 
+VERSION = "2019-02-14"
+SERVICE = "ons"
 GROUP_ACTIONS = ("OnsMqttGroupIdCreate", "OnsMqttGroupIdDelete", "OnsMqttGroupIdList")
 QUERY_ACTIONS = (
     "OnsMqttQueryHistoryOnline",
@@ -45,6 +49,13 @@ def _req(params: Params, name: str) -> str:
     if value is None:
         raise missing(name)
     return value
+
+
+def throttled(action: str, rate: Rate, wait: float) -> ApiError:
+    """The answer to a call over its limit (no retry-after header: this API sends none)."""
+    return ApiError(
+        400, "Throttling.User", f"Request was denied due to user flow control ({rate})."
+    )
 
 
 def _instance_not_found(instance_id: str) -> ApiError:
@@ -98,7 +109,7 @@ def _stats(title: str, x_unit: str, y_unit: str, points: Sequence[StatsPoint]) -
 class Actions:
     def __init__(self, store: EmulatorStore) -> None:
         self.store = store
-        self._handlers: dict[str, Callable[[Params], Body]] = {
+        self.handlers: dict[str, Callable[[Params], Body]] = {
             "OnsMqttGroupIdCreate": self.group_id_create,
             "OnsMqttGroupIdDelete": self.group_id_delete,
             "OnsMqttGroupIdList": self.group_id_list,
@@ -108,16 +119,6 @@ class Actions:
             "OnsMqttQueryClientByClientId": self.query_client_by_client_id,
             "OnsMqttQueryMsgTransTrend": self.query_msg_trans_trend,
         }
-
-    def handler(self, action: str) -> Callable[[Params], Body]:
-        handler = self._handlers.get(action)
-        if handler is None:
-            raise ApiError(
-                404,
-                "InvalidAction.NotFound",
-                f"Specified api {action} is not found, please check your url and method.",
-            )
-        return handler
 
     # --- instance resolution --------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from reconciler.cloud.signing import (
-    API_VERSION,
     SIGNATURE_METHOD,
     SIGNATURE_VERSION,
     V3_ALGORITHM,
@@ -101,11 +100,11 @@ class Authenticator:
         self._nonces = NonceCache(TIMESTAMP_WINDOW.total_seconds())
 
     def authenticate(self, method: str, params: Mapping[str, str]) -> str:
-        """Check the request; return its AccessKeyId or raise the service's ApiError."""
+        """Check the request; return its AccessKeyId or raise the service's ApiError. (The
+        version was checked when it picked the product.)"""
         for name in _REQUIRED:
             if name not in params:
                 raise missing(name)
-        _check_version(params["Version"])
         if params["SignatureMethod"] != SIGNATURE_METHOD:
             raise ApiError(
                 400, "InvalidSignatureMethod", "Specified signature method is not supported."
@@ -137,7 +136,6 @@ class Authenticator:
             if value is None:
                 raise missing(name)
             headers[name] = value
-        _check_version(headers["x-acs-version"])
         self._check_timestamp(headers["x-acs-date"])
         signed = _signed_header_values(request, authorization)
         access_key_id = authorization.access_key_id
@@ -204,11 +202,6 @@ class Authenticator:
             raise ApiError(
                 400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired."
             )
-
-
-def _check_version(version: str) -> None:
-    if version != API_VERSION:
-        raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
 
 
 def _parse_v3_authorization(value: str) -> V3Authorization:

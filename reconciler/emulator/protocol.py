@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -14,12 +14,16 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 class ApiError(Exception):
-    """An error answer: HTTP status, Code and Message, as the service writes them."""
+    """An error answer: HTTP status, Code and Message, as the service writes them, and any
+    response headers that go with it (``x-acs-retry-after`` on a throttled call)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
         super().__init__(f"{code} (HTTP {status}): {message}")
 
 
@@ -82,6 +86,7 @@ def new_request_id() -> str:
 class Encoded:
     body: bytes
     content_type: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def wants_xml(params: Mapping[str, str], *, default_format: str = "XML") -> bool:
@@ -104,8 +109,10 @@ def encode_error(error: ApiError, *, request_id: str, host_id: str, xml: bool) -
         "Recommend": f"https://api.aliyun.com/troubleshoot?q={error.code}",
     }
     if xml:
-        return Encoded(_xml_document("Error", body), "text/xml;charset=utf-8")
-    return _json(body)
+        encoded = Encoded(_xml_document("Error", body), "text/xml;charset=utf-8")
+    else:
+        encoded = _json(body)
+    return replace(encoded, headers=error.headers) if error.headers else encoded
 
 
 def _json(body: Mapping[str, Any]) -> Encoded:

@@ -1,4 +1,5 @@
-"""The emulator's HTTP/1.1 server: one request, one action, answered as the service would.
+"""The emulator's HTTP/1.1 server: one request, one action, answered as the service would; both
+API products on one port (``products`` picks one by the request's version).
 
 Each response is written as ONE buffer (status line, headers and body together): writing the
 headers and the body separately stalls keep-alive clients on Nagle plus delayed ACK (~40 ms a
@@ -20,9 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from reconciler.emulator.actions import Actions
 from reconciler.emulator.auth import Authenticator
 from reconciler.emulator.faults import Fault, FaultInjector
+from reconciler.emulator.products import Product, invalid_version, products
 from reconciler.emulator.protocol import (
     ApiError,
     Encoded,
@@ -50,7 +51,8 @@ IDLE_TIMEOUT_SECONDS = 120.0
 class EmulatorOptions:
     latency_ms: float = 0.0
     fault_rate: float = 0.0
-    # Per-action overrides of the default throttles (30/min for the query actions); None lifts one.
+    # Per-action overrides of the default throttles (30/min for the ONS query actions, 10/s per
+    # account for the OnsMqtt group actions); None lifts one.
     throttles: Mapping[str, Rate | None] = field(default_factory=dict)
     fault_seed: int | None = None
     # The throttles' clock; a test shares one fake clock with a client to pace without waiting.
@@ -63,7 +65,7 @@ class _Service:
     def __init__(self, store: EmulatorStore, options: EmulatorOptions) -> None:
         self.store = store
         self.options = options
-        self.actions = Actions(store)
+        self.products = products(store)
         self.authenticator = Authenticator(store)
         self.throttler = Throttler(options.throttles, clock=options.clock)
         self.faults = FaultInjector(options.fault_rate, seed=options.fault_seed)
@@ -76,38 +78,50 @@ class _Service:
         v3: SignedRequest | None = None,
     ) -> tuple[int, Encoded]:
         """Answer one call; ``v3`` is the request when it carries a V3 Authorization header,
-        whose x-acs-* headers then name the action and version instead of parameters."""
+        whose x-acs-* headers then name the action and version instead of parameters. The
+        version picks the product (ONS 2019-02-14 or OnsMqtt 2020-04-20)."""
         request_id = new_request_id()
         region = params.get("RegionId") or DEFAULT_REGION
         if v3 is None:
             xml = wants_xml(params)
             action, action_name = params.get("Action", ""), "Action"
+            version, version_name = params.get("Version", ""), "Version"
         else:
             xml = wants_xml(params, default_format="JSON")
             action, action_name = v3.header("x-acs-action") or "", "x-acs-action"
+            version, version_name = v3.header("x-acs-version") or "", "x-acs-version"
+        product = self.products.get(version)
         try:
             if not action:
                 raise missing(action_name)
-            handler = self.actions.handler(action)
+            if not version:
+                raise missing(version_name)
+            if product is None:
+                raise invalid_version(version)
+            handler = product.handler(action)
             if v3 is None:
                 access_key_id = self.authenticator.authenticate(method, params)
             else:
                 access_key_id = self.authenticator.authenticate_v3(v3)
-            self.throttler.check(access_key_id, action)
+            over_limit = self.throttler.check(access_key_id, action)
+            if over_limit is not None:
+                raise product.throttled(action, *over_limit)
             if fault is not None and not fault.drops_connection:
                 raise fault.error()
             body: dict[str, Any] = {"RequestId": request_id, **handler(params)}
         except ApiError as err:
-            return self._error(err, request_id, region, xml)
+            return self._error(err, request_id, region, xml, product)
         except Exception as exc:  # a bug or a broken database: answer as the service would
             logger.exception("emulator failed on %s", action)
             failure = ApiError(500, "InternalError", f"The request processing has failed: {exc}")
-            return self._error(failure, request_id, region, xml)
+            return self._error(failure, request_id, region, xml, product)
         return 200, encode_success(action, body, xml=xml)
 
     @staticmethod
-    def _error(err: ApiError, request_id: str, region: str, xml: bool) -> tuple[int, Encoded]:
-        host_id = f"ons.{region}.aliyuncs.com"
+    def _error(
+        err: ApiError, request_id: str, region: str, xml: bool, product: Product | None
+    ) -> tuple[int, Encoded]:
+        host_id = product.host_id(region) if product is not None else f"ons.{region}.aliyuncs.com"
         return err.status, encode_error(err, request_id=request_id, host_id=host_id, xml=xml)
 
 
@@ -178,7 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {status} {phrase}\r\n"
             f"Content-Type: {encoded.content_type}\r\n"
             f"Content-Length: {len(encoded.body)}\r\n"
-            "Connection: keep-alive\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in encoded.headers.items())
+            + "Connection: keep-alive\r\n"
             "\r\n"
         )
         self.wfile.write(head.encode("latin-1") + encoded.body)

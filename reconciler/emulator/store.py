@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -88,6 +88,13 @@ CREATE TABLE IF NOT EXISTS message_history (
     -- One sample per series and moment, so re-applying a fixture does not double the traffic.
     PRIMARY KEY (instance_id, parent_topic, trans_type, at_ms, sub_topic, msg_type, qos)
 );
+-- Clients the MQTT listener has had connected (their rows in clients are its to update).
+CREATE TABLE IF NOT EXISTS mqtt_clients (
+    instance_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    PRIMARY KEY (instance_id, client_id)
+);
 """
 
 
@@ -127,6 +134,19 @@ class ClientRecord:
     last_touch: int
     socket: str
     subscriptions: tuple[Subscription, ...]
+
+
+@dataclass(frozen=True)
+class MessageCount:
+    """Messages published (PUB) or delivered (SUB) on one series during the minute ``at_ms``."""
+
+    instance_id: str
+    parent_topic: str
+    sub_topic: str
+    trans_type: str
+    msg_type: str
+    qos: int
+    at_ms: int
 
 
 @dataclass(frozen=True)
@@ -458,6 +478,133 @@ class EmulatorStore:
             sql += " AND s.sub_topic = ?"
             args.append(sub_topic)
         return int(str(self._query(sql, args)[0][0]))
+
+    # --- live MQTT sessions (written by the MQTT listener, read by the query actions) -----
+
+    def client_online(self, instance_id: str, client_id: str) -> bool:
+        """Whether this ClientId is online on this instance (a live session or a fixture)."""
+        return bool(
+            self._query(
+                "SELECT 1 FROM clients WHERE instance_id = ? AND client_id = ? AND online = 1",
+                (instance_id, client_id),
+            )
+        )
+
+    def record_connect(
+        self, instance_id: str, client_id: str, *, socket: str, at_ms: int, clean_session: bool
+    ) -> None:
+        """A session went online; a clean session starts without the previous subscriptions."""
+        group_id = group_of_client(client_id)
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO clients VALUES (?, ?, ?, 1, ?, ?)",
+                (instance_id, client_id, group_id, at_ms, socket),
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO mqtt_clients VALUES (?, ?, ?)",
+                (instance_id, client_id, group_id),
+            )
+            if clean_session:
+                db.execute(
+                    "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?",
+                    (instance_id, client_id),
+                )
+
+    def record_disconnect(
+        self, instance_id: str, client_id: str, *, at_ms: int, keep_subscriptions: bool
+    ) -> None:
+        """A session went offline; a persistent one keeps its subscriptions."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE clients SET online = 0, last_touch = ?"
+                " WHERE instance_id = ? AND client_id = ?",
+                (at_ms, instance_id, client_id),
+            )
+            if not keep_subscriptions:
+                db.execute(
+                    "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?",
+                    (instance_id, client_id),
+                )
+
+    def record_subscriptions(
+        self,
+        instance_id: str,
+        client_id: str,
+        added: Iterable[Subscription] = (),
+        removed: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Add (or change the QoS of) subscriptions; remove (parent_topic, sub_topic) ones."""
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?"
+                " AND parent_topic = ? AND sub_topic = ?",
+                [(instance_id, client_id, parent, sub) for parent, sub in removed],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO subscriptions VALUES (?, ?, ?, ?, ?)",
+                [(instance_id, client_id, s.parent_topic, s.sub_topic, s.qos) for s in added],
+            )
+
+    def record_touches(self, touches: Iterable[tuple[str, str, int]]) -> None:
+        """``(instance_id, client_id, at_ms)``: when each live client was last heard from."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE clients SET last_touch = MAX(last_touch, ?)"
+                " WHERE instance_id = ? AND client_id = ?",
+                [(at, instance_id, client_id) for instance_id, client_id, at in touches],
+            )
+
+    def record_online_counts(self, at_ms: int) -> None:
+        """One online-history point at ``at_ms`` for every GID the listener has had clients of,
+        counting every online client of the GID (fixture devices included)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO online_history"
+                " SELECT g.instance_id, g.group_id, ?, COUNT(c.client_id)"
+                " FROM (SELECT DISTINCT instance_id, group_id FROM mqtt_clients) g"
+                " LEFT JOIN clients c ON c.instance_id = g.instance_id"
+                " AND c.group_id = g.group_id AND c.online = 1"
+                " GROUP BY g.instance_id, g.group_id",
+                (at_ms,),
+            )
+
+    def add_message_counts(self, counts: Mapping[MessageCount, int]) -> None:
+        """Add live message counts to their minutes (the rate is the minute's total / 60)."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO message_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO UPDATE SET total = total + excluded.total,"
+                " tps = (total + excluded.total) / 60.0",
+                [
+                    (
+                        key.instance_id,
+                        key.parent_topic,
+                        key.sub_topic,
+                        key.trans_type,
+                        key.msg_type,
+                        key.qos,
+                        key.at_ms,
+                        number / 60.0,
+                        number,
+                    )
+                    for key, number in counts.items()
+                ],
+            )
+
+    def reset_live_clients(self) -> None:
+        """Mark offline, without subscriptions, the clients a previous listener left online
+        (its sessions died with its process)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE clients SET online = 0 WHERE online = 1 AND EXISTS (SELECT 1"
+                " FROM mqtt_clients m WHERE m.instance_id = clients.instance_id"
+                " AND m.client_id = clients.client_id)"
+            )
+            db.execute(
+                "DELETE FROM subscriptions WHERE EXISTS (SELECT 1 FROM mqtt_clients m"
+                " WHERE m.instance_id = subscriptions.instance_id"
+                " AND m.client_id = subscriptions.client_id)"
+            )
 
     # --- history --------------------------------------------------------------------------
 

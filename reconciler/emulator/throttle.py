@@ -1,4 +1,8 @@
-"""Per-action throttling answered with ``Throttling.User``: a bucket per AccessKey and action."""
+"""Per-account, per-action throttling: a token bucket per AccessKey and action.
+
+The check only says whether (and for how long) a call is over its limit; the product the call
+belongs to words the answer (``Throttling.User``, ``SystemOverFlow``).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from reconciler.emulator.actions import QUERY_ACTIONS
-from reconciler.emulator.protocol import ApiError
+from reconciler.emulator import actions, onsmqtt_actions
 from reconciler.ratelimit import Rate, TokenBucket
 
-# The service documents 30 calls per minute for each device and report action.
-DEFAULT_THROTTLES: dict[str, Rate] = {action: Rate(30, 60.0) for action in QUERY_ACTIONS}
+# ONS 2019-02-14: 30 calls a minute for each device and report action. OnsMqtt 2020-04-20:
+# 10 a second on the group actions, more on the session look-ups. Action names do not collide.
+DEFAULT_THROTTLES: dict[str, Rate] = {
+    **{action: Rate(30, 60.0) for action in actions.QUERY_ACTIONS},
+    **onsmqtt_actions.DEFAULT_THROTTLES,
+}
 
 
 class Throttler:
@@ -37,17 +44,18 @@ class Throttler:
         with self._lock:
             return {action: rate for action, rate in self._rates.items() if rate is not None}
 
-    def check(self, access_key_id: str, action: str) -> None:
+    def check(self, access_key_id: str, action: str) -> tuple[Rate, float] | None:
+        """None when the call may go; else the limit it broke and the seconds until the
+        account's next call of the action would be let through."""
         with self._lock:
             rate = self._rates.get(action)
             if rate is None:
-                return
+                return None
             bucket = self._buckets.get((access_key_id, action))
             if bucket is None:
                 bucket = self._buckets[(access_key_id, action)] = TokenBucket(
                     rate, clock=self._clock
                 )
-        if not bucket.try_acquire():
-            raise ApiError(
-                400, "Throttling.User", f"Request was denied due to user flow control ({rate})."
-            )
+        if bucket.try_acquire():
+            return None
+        return rate, bucket.wait_time()

@@ -13,8 +13,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
+from reconciler import __version__
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.errors import CloudApiError, NotFoundError, ParameterError, PlanError
 from reconciler.models import (
@@ -32,19 +34,24 @@ from reconciler.plan.diff import (
     diff_plan,
     inventory_label,
     online_check_keys,
-    parse_targets,
     planned_instances,
     with_online_counts,
 )
 from reconciler.plan.model import Guard, GuardKind, Plan
+from reconciler.plan.options import DEFAULT_PARALLELISM
 
-DEFAULT_PARALLELISM = 8
 # Shared by every constructed CloudGroup: one set instead of one per row (100,000 rows).
 _CLOUD_GROUP_FIELDS = set(CloudGroup.model_fields)  # never mutated: the models are frozen
 
 
 class GroupApi(Protocol):
-    """The part of ``OnsMqttClient`` a plan needs."""
+    """The part of ``reconciler.cloud.client.OnsMqttClient`` a plan and an apply use."""
+
+    def create_group_id(
+        self, group_id: str, *, instance_id: str, topic: str | None = None
+    ) -> str: ...
+
+    def delete_group_id(self, group_id: str, *, instance_id: str) -> str: ...
 
     def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]: ...
 
@@ -262,7 +269,7 @@ def build_plan(
     found only in the state are listed after.
     """
     say = progress or (lambda _message: None)
-    targets = parse_targets(options.targets)
+    targets = options.targets
     declared = {(inst.region, inst.instance_id) for inst in desired.instances}
     early = sorted(
         ref for ref in declared if not targets or any(t.covers_instance(ref[1]) for t in targets)
@@ -301,6 +308,29 @@ def build_plan(
             plan, lookup_online(client_for, keys, parallelism=parallelism), options
         )
     return BuiltPlan(plan=plan, refreshed=refreshed)
+
+
+def make_plan(
+    desired: DesiredState,
+    state: StateDocument | StateReader | None,
+    client_for: ClientFor,
+    options: PlanOptions,
+    *,
+    workspace: str,
+    desired_source: str | None,
+    parallelism: int = DEFAULT_PARALLELISM,
+    progress: Progress | None = None,
+) -> BuiltPlan:
+    """``build_plan`` stamped with this tool's version and the current time."""
+    meta = PlanMeta(
+        tool_version=__version__,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        workspace=workspace,
+        desired_source=desired_source,
+    )
+    return build_plan(
+        desired, state, client_for, options, meta, parallelism=parallelism, progress=progress
+    )
 
 
 def _shared_regions(

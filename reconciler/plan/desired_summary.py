@@ -107,22 +107,44 @@ def _instance_change(then: DesiredInstanceSummary, now: DesiredInstanceSummary) 
     if removed:
         words.append(f"{_names(removed)} removed")
     kept = [g for g in now.group_ids if g in old_names]
-    for setting in _GROUP_SETTINGS:
-        changed = [
-            g
-            for g in kept
-            if then.settings.get(g, {}).get(setting) != now.settings.get(g, {}).get(setting)
-        ]
-        if not changed:
-            continue
-        text = f"{setting} of {_names(changed)} changed"
-        if len(changed) == 1 and setting != "description":
-            old = then.settings.get(changed[0], {}).get(setting)
-            new = now.settings.get(changed[0], {}).get(setting)
-            text += f" ({_value(old, setting)} -> {_value(new, setting)})"
-        words.append(text)
+    words.extend(_settings_change(then, now, kept))
     if not words and then.group_ids != now.group_ids:
         words.append("the order of its GIDs changed")
+    return words
+
+
+def _settings_change(
+    then: DesiredInstanceSummary, now: DesiredInstanceSummary, kept: list[str]
+) -> list[str]:
+    """``topic of GID_x changed (orders -> shadow)``, one part per setting that changed."""
+    # Which GIDs changed is a dict comparison; deepdiff says how, for those only (it is slow
+    # over thousands of keys, and imported only to explain a stale plan).
+    changed = [g for g in kept if then.settings.get(g) != now.settings.get(g)]
+    if not changed:
+        return []
+    from deepdiff import DeepDiff  # noqa: PLC0415
+
+    diff = DeepDiff(
+        {g: then.settings.get(g, {}) for g in changed},
+        {g: now.settings.get(g, {}) for g in changed},
+        view="tree",
+    )
+    by_setting: dict[str, set[str]] = {}
+    for levels in diff.values():
+        for level in levels:
+            group_id, setting = level.path(output_format="list")
+            by_setting.setdefault(setting, set()).add(group_id)
+    words: list[str] = []
+    for setting in _GROUP_SETTINGS:
+        names = [g for g in changed if g in by_setting.get(setting, ())]
+        if not names:
+            continue
+        text = f"{setting} of {_names(names)} changed"
+        if len(names) == 1 and setting != "description":
+            old = then.settings.get(names[0], {}).get(setting)
+            new = now.settings.get(names[0], {}).get(setting)
+            text += f" ({_value(old, setting)} -> {_value(new, setting)})"
+        words.append(text)
     return words
 
 

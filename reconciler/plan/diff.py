@@ -1,6 +1,7 @@
 """The planner: a pure function of desired state, inventory, state and options -> Plan.
 
-Rows of the semantics table (DESIGN.md), per GID of each planned instance:
+Rows of the semantics table (see ARCHITECTURE.md, semantics table), per GID of each planned
+instance:
 
 ==============================  =========  =======  ==========================================
 desired                         cloud      state    action
@@ -62,8 +63,8 @@ from reconciler.plan.options import (
     PlanMeta,
     PlanOptions,
     Target,
+    check_target_instances,
     inventory_label,
-    parse_targets,
 )
 
 __all__ = [
@@ -74,7 +75,6 @@ __all__ = [
     "diff_plan",
     "inventory_label",
     "online_check_keys",
-    "parse_targets",
     "planned_instances",
     "with_online_counts",
 ]
@@ -88,12 +88,7 @@ def planned_instances(
     if state is not None:
         refs.update(map(_instance_of, state.resources))
     if targets:
-        for target in targets:
-            if not any(target.covers_instance(iid) for _, iid in refs):
-                raise PlanError(
-                    f"--target {target.instance_id}: instance is neither declared in the file "
-                    "nor in the state"
-                )
+        check_target_instances(targets, {iid for _, iid in refs})
         refs = {ref for ref in refs if any(t.covers_instance(ref[1]) for t in targets)}
     return sorted(refs)
 
@@ -133,7 +128,7 @@ def diff_plan(
     they only serve the cross-instance naming check. ``naming`` gives a listing's
     IndependentNaming where the inventory alone cannot tell (an empty instance).
     """
-    targets = parse_targets(options.targets)
+    targets = options.targets
     refs = planned_instances(desired, state, targets)
     declared = {(inst.region, inst.instance_id): inst for inst in desired.instances}
     state_by_instance: dict[InstanceRef, dict[str, StateResource]] = defaultdict(dict)
@@ -210,7 +205,7 @@ def diff_plan(
         not_in_place=tuple(not_in_place),
         unmanaged=tuple(unmanaged),
         guards=tuple(guards),
-        targets=options.targets,
+        targets=tuple(map(str, options.targets)),
         refresh_only=options.refresh_only,
     )
 

@@ -29,11 +29,6 @@ class Action(StrEnum):
     def symbol(self) -> str:
         return _SYMBOLS[self]
 
-    @property
-    def calls_api(self) -> bool:
-        """Adopt and forget only touch the state."""
-        return self in (Action.CREATE, Action.DELETE)
-
 
 _SYMBOLS = {
     Action.CREATE: "+",
@@ -49,8 +44,6 @@ class GuardKind(StrEnum):
     ONLINE_CLIENTS = "online_clients"  # delete of a GID with online clients
     ONLINE_CHECK_SKIPPED = "online_check_skipped"  # --skip-online-check: not looked up
     MASS_DELETE = "mass_delete"  # circuit breaker
-    # No longer produced (a changed topic is a ``NotInPlace``); kept so older saved plans load.
-    TOPIC_CHANGED = "topic_changed"
     PROBABLE_RENAME = "probable_rename"  # delete + create of a near-identical name
     NAMING_CONFLICT = "naming_conflict"  # shared namespace: name used by another instance
     NAMING_MISMATCH = "naming_mismatch"  # declared independent_naming disagrees with the cloud

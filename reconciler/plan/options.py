@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reconciler.errors import PlanError
-from reconciler.models import ResourceKey
+
+if TYPE_CHECKING:
+    from reconciler.models import ResourceKey
 
 # (region, instance_id)
 InstanceRef = tuple[str, str]
+# Instances listed, online counts looked up, and API calls in flight at once, by default.
+DEFAULT_PARALLELISM = 8
 
 
 @dataclass(frozen=True)
 class PlanOptions:
     """What the command line asks of the planner."""
 
-    targets: tuple[str, ...] = ()
+    targets: tuple[Target, ...] = ()
     refresh_only: bool = False
     allow_protected_delete: frozenset[str] = frozenset()
     allow_online_delete: bool = False
@@ -40,15 +45,21 @@ def inventory_label(region: str, instance_id: str) -> str:
 
 @dataclass(frozen=True)
 class Target:
+    """A ``--target``: a whole instance, or one GID of it."""
+
     instance_id: str
-    group_id: str | None
+    group_id: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Target:
+        """The one place ``--target`` text is checked: ``INSTANCE_ID`` or ``INSTANCE_ID/GID``."""
         instance_id, sep, group_id = text.partition("/")
         if not instance_id or (sep and (not group_id or "/" in group_id)):
             raise PlanError(f"--target {text!r} is not INSTANCE_ID or INSTANCE_ID/GROUP_ID")
         return cls(instance_id, group_id or None)
+
+    def __str__(self) -> str:
+        return self.instance_id if self.group_id is None else f"{self.instance_id}/{self.group_id}"
 
     def covers_instance(self, instance_id: str) -> bool:
         return self.instance_id == instance_id
@@ -59,3 +70,13 @@ class Target:
 
 def parse_targets(texts: Iterable[str]) -> tuple[Target, ...]:
     return tuple(Target.parse(text) for text in texts)
+
+
+def check_target_instances(targets: Iterable[Target], known: Collection[str]) -> None:
+    """Refuse a target whose instance is in none of ``known`` (declared or recorded)."""
+    for target in targets:
+        if target.instance_id not in known:
+            raise PlanError(
+                f"--target {target}: instance {target.instance_id} is neither declared in the "
+                "file nor in the state"
+            )

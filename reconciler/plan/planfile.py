@@ -9,14 +9,13 @@ no credentials, endpoints or backend settings, only names, digests and reasons.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from reconciler.atomicfile import write_atomic
 from reconciler.errors import PlanError, PlanRefusedError
 from reconciler.models import DesiredState, InstanceInventory, StateDocument
 from reconciler.plan.desired_summary import explain_desired_change
@@ -47,15 +46,8 @@ def dumps_plan(plan: Plan, *, include_inventory: bool = True) -> str:
 def save_plan(plan: Plan, path: str | Path) -> Path:
     """Write atomically (temp file, fsync, rename) so a reader never sees half a plan."""
     target = Path(path)
-    text = dumps_plan(plan)
-    directory = target.parent if str(target.parent) else Path()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        write_atomic(target, dumps_plan(plan))
     except OSError as exc:
         raise PlanError(f"cannot write plan file {target}: {exc.strerror or exc}") from exc
     return target
@@ -142,13 +134,16 @@ def check_fresh(
     """Every reason ``plan`` no longer matches the world; empty when it may be applied.
 
     ``inventories`` maps ``REGION/INSTANCE_ID`` to what the cloud lists now. The plan's
-    snapshot of the world and the current one are compared with deepdiff, and each difference
-    becomes a sentence; a changed inventory lists the GIDs that appeared or vanished.
+    snapshot of the world and the current one are compared; when they differ, deepdiff says
+    where, and each difference becomes a sentence; a changed inventory lists the GIDs that
+    appeared or vanished.
     """
-    from deepdiff import DeepDiff  # noqa: PLC0415  (slow import; apply path only)
-
     then = _snapshot_of_plan(plan, workspace)
     now = _snapshot_now(plan, desired, state, inventories, workspace)
+    if then == now:
+        return []
+    from deepdiff import DeepDiff  # noqa: PLC0415  (slow import; only to explain a stale plan)
+
     diff = DeepDiff(then, now, view="tree")
     changed_paths: set[tuple[str, ...]] = set()
     for report in ("values_changed", "type_changes", "dictionary_item_added"):

@@ -1,84 +1,34 @@
-"""Text and JSON for what an apply did (``ApplyResult``) and would do (a dry-run call list).
-
-``reconciler.apply`` sits above this layer, so its types are read through the small protocols
-below rather than imported; ``ActionOutcome``, ``ApplyResult`` and ``PlannedCall`` satisfy them.
-"""
+"""Text and JSON for what an apply did (``ApplyResult``) and would do (a dry-run call list)."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
+from reconciler.apply.calls import PlannedCall
+from reconciler.apply.result import ActionOutcome, ApplyResult
 from reconciler.cloud.error_codes import error_class_for
 from reconciler.errors import RetryableApiError
-from reconciler.plan.model import Change, Plan
+from reconciler.plan.model import Plan
 from reconciler.plan.planfile import plan_document
-from reconciler.render.text import ACTION_COLOURS
-
-_RED, _BOLD, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
-_PLAIN = ""
+from reconciler.render.style import ACTION_STYLES, BOLD, FAILED, paint
 
 
-class OutcomeView(Protocol):
-    @property
-    def change(self) -> Change: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def detail(self) -> str: ...
-    @property
-    def request_id(self) -> str | None: ...
-    @property
-    def error_code(self) -> str | None: ...
-    @property
-    def error_message(self) -> str | None: ...
-
-
-class ApplyResultView(Protocol):
-    @property
-    def format_version(self) -> int: ...
-    @property
-    def outcomes(self) -> Sequence[OutcomeView]: ...
-    @property
-    def interrupted(self) -> bool: ...
-    @property
-    def state_error(self) -> str | None: ...
-    @property
-    def state_serial(self) -> int | None: ...
-    @property
-    def state_writes(self) -> int: ...
-
-
-class CallView(Protocol):
-    @property
-    def kind(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def params(self) -> Mapping[str, str]: ...
-    @property
-    def change(self) -> Change: ...
-
-
-def _paint(text: str, colour: str, enabled: bool) -> str:
-    return f"{colour}{text}{_RESET}" if enabled and colour else text
-
-
-def outcome_line(outcome: OutcomeView, *, color: bool = False) -> str:
+def outcome_line(outcome: ActionOutcome, *, color: bool = False) -> str:
     """One line per finished action, e.g. ``+ post-cn-x/GID_a created (RequestId ...)``."""
     change = outcome.change
-    symbol = _paint(change.action.symbol, ACTION_COLOURS.get(change.action, _PLAIN), color)
+    symbol = paint(change.action.symbol, ACTION_STYLES.get(change.action, ""), color)
     text = f"{symbol} {change.key} {outcome.detail}"
     if outcome.status == "failed":
-        text = f"{symbol} {change.key} {_paint('failed', _RED, color)}: {_error_text(outcome)}"
+        text = f"{symbol} {change.key} {paint('failed', FAILED, color)}: {_error_text(outcome)}"
     elif outcome.request_id:
         text += f" (RequestId {outcome.request_id})"
     return text
 
 
-def _error_text(outcome: OutcomeView) -> str:
+def _error_text(outcome: ActionOutcome) -> str:
     parts = [part for part in (outcome.error_code, outcome.error_message) if part]
     text = ": ".join(parts) or "unknown error"
     if outcome.request_id:
@@ -86,11 +36,11 @@ def _error_text(outcome: OutcomeView) -> str:
     return text
 
 
-def _by_status(result: ApplyResultView, status: str) -> list[OutcomeView]:
+def _by_status(result: ApplyResult, status: str) -> list[ActionOutcome]:
     return [outcome for outcome in result.outcomes if outcome.status == status]
 
 
-def _count_words(outcomes: Sequence[OutcomeView]) -> str:
+def _count_words(outcomes: Sequence[ActionOutcome]) -> str:
     counts = Counter(outcome.detail for outcome in outcomes)
     order = [
         "created",
@@ -106,7 +56,7 @@ def _count_words(outcomes: Sequence[OutcomeView]) -> str:
     return ", ".join(words) if words else "nothing to do"
 
 
-def render_result_text(result: ApplyResultView, *, color: bool = False) -> str:
+def render_result_text(result: ApplyResult, *, color: bool = False) -> str:
     """The final report. On success one summary line; otherwise it lists exactly what was
     done, what failed (Code and RequestId) and what was not attempted, and what to do next."""
     done = _by_status(result, "done")
@@ -114,14 +64,14 @@ def render_result_text(result: ApplyResultView, *, color: bool = False) -> str:
     skipped = _by_status(result, "not_attempted")
     lines: list[str] = []
     if not failed and not skipped and not result.interrupted and result.state_error is None:
-        lines.append(_paint(f"Apply complete: {_count_words(done)}.", _BOLD, color))
+        lines.append(paint(f"Apply complete: {_count_words(done)}.", BOLD, color))
         return "\n".join(lines) + "\n"
 
     headline = "Apply interrupted" if result.interrupted else "Apply failed"
     lines.append(
-        _paint(
+        paint(
             f"{headline}: {len(done)} done, {len(failed)} failed, {len(skipped)} not attempted.",
-            _BOLD,
+            BOLD,
             color,
         )
     )
@@ -151,7 +101,7 @@ def render_result_text(result: ApplyResultView, *, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _transient(outcome: OutcomeView) -> bool:
+def _transient(outcome: ActionOutcome) -> bool:
     """A failure that may pass by itself: throttling, a 5xx, a lost connection (no Code)."""
     if outcome.error_code is None:
         message = outcome.error_message or ""
@@ -160,8 +110,8 @@ def _transient(outcome: OutcomeView) -> bool:
     return issubclass(error_class_for(outcome.error_code, 400), RetryableApiError)
 
 
-def result_document(result: ApplyResultView) -> dict[str, Any]:
-    def entry(outcome: OutcomeView) -> dict[str, Any]:
+def result_document(result: ApplyResult) -> dict[str, Any]:
+    def entry(outcome: ActionOutcome) -> dict[str, Any]:
         change = outcome.change
         item: dict[str, Any] = {
             "action": change.action.value,
@@ -205,14 +155,14 @@ def result_document(result: ApplyResultView) -> dict[str, Any]:
     }
 
 
-def call_line(call: CallView) -> str:
+def call_line(call: PlannedCall) -> str:
     if call.kind == "state":
         return f"state-only {call.action} {call.change.key} (no API call)"
     params = " ".join(f"{name}={value}" for name, value in call.params.items())
     return f"{call.action} {params}"
 
 
-def render_calls_text(calls: Sequence[CallView]) -> str:
+def render_calls_text(calls: Sequence[PlannedCall]) -> str:
     """The dry-run list: every API call in the order an apply would send it."""
     api = sum(1 for call in calls if call.kind == "api")
     steps = len(calls) - api
@@ -227,7 +177,7 @@ def render_calls_text(calls: Sequence[CallView]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def calls_document(calls: Sequence[CallView]) -> list[dict[str, Any]]:
+def calls_document(calls: Sequence[PlannedCall]) -> list[dict[str, Any]]:
     return [
         {
             "kind": call.kind,
@@ -242,8 +192,8 @@ def calls_document(calls: Sequence[CallView]) -> list[dict[str, Any]]:
 def render_apply_json(
     plan: Plan,
     *,
-    result: ApplyResultView | None = None,
-    calls: Sequence[CallView] | None = None,
+    result: ApplyResult | None = None,
+    calls: Sequence[PlannedCall] | None = None,
 ) -> str:
     """``apply --format json``: the plan applied, then the dry-run calls or the result
     (``result`` is null when there was nothing to do)."""

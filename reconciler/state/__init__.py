@@ -1,4 +1,7 @@
-"""State backends (local file, PostgreSQL) behind one contract, and their locks."""
+"""State backends (local file, PostgreSQL) behind one contract, and their locks.
+
+May import: models, errors, schemadoc (see ARCHITECTURE.md, state and locking).
+"""
 
 from __future__ import annotations
 

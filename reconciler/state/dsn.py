@@ -1,21 +1,21 @@
-"""Describe a PostgreSQL DSN and scrub text that may quote it, never showing its secrets.
+"""Read a PostgreSQL DSN as libpq does and show it without its secrets.
 
-Safe by construction rather than by spotting the password: a DSN is never echoed. It is
-described only by the host, port, dbname and user parsed from it, and text that may quote it
-(psycopg's errors) loses the DSN itself, every other parameter value, and any longer piece of
-the DSN that is not one of those four values or a libpq keyword. So a mistyped keyword
-(``passwd=...``), an unknown URI parameter or a DSN that does not parse leaks nothing either.
+libpq echoes the DSN's text only when it cannot parse it, so a DSN is parsed first
+(``conninfo_to_dict``) and a parse failure is answered with a fixed message that names at most
+the offending keyword, never a value. A DSN is shown only by its host, port, dbname and user,
+with a field that holds a secret masked. ``scrub`` masks the secrets in text that may quote
+them (libpq naming a host that is also the password).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import re
-import string
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote
 
 import psycopg
 from psycopg import pq
@@ -24,54 +24,57 @@ from psycopg.conninfo import conninfo_to_dict
 SHOWN = ("host", "port", "dbname", "user")
 UNPARSEABLE = "(DSN not shown: it does not parse)"
 MASK = "***"
-# Pieces of the DSN this long or longer are scrubbed from text even when no parse saw them as
-# a value (libpq reading the DSN differently from us, garbage).
-MIN_PIECE = 4
-# Values this long or longer are scrubbed wherever they appear. Shorter ones only under keys
-# that may hold a secret: connect_timeout=5 must not mask the 5 of port 5432.
-MIN_VALUE = 3
+# A secret is masked in every run of this many of its characters too ("...a55SECRET").
+PIECE = 4
+# Words this short of a DSN that does not parse stay (the "a" of "not a dsn").
+MIN_WORD = 3
 _URI_SCHEMES = ("postgresql://", "postgres://")
-_SEPARATORS = re.compile(r"[\s=:/@?&,;'\"\[\]]+")
-_KEY_RE = re.compile(r"(?:^|[\s?&])([A-Za-z_][A-Za-z0-9_]*)\s*=")
-_KEEP_CHARS = frozenset(string.whitespace + string.punctuation)
+_WORD = re.compile(r"[^\s=:/@?&,;'\"\[\]]+")
+_UNKNOWN_OPTION = re.compile(r'invalid (?:connection option|URI query parameter:) "([^"]*)"')
+# libpq's parse errors (echoing the DSN) -> what we say instead.
+_PROBLEMS = (
+    ('missing "=" after', 'a word without "=" (key=value pairs or a postgresql:// URI expected)'),
+    ("unterminated quoted string", "an unterminated quoted string"),
+)
 
 
 @dataclass(frozen=True)
-class DsnFacts:
-    """What may be shown of a DSN and what must be scrubbed wherever it appears."""
-
-    raw: str
-    shown: dict[str, str] | None  # the public fields found; None when the DSN does not parse
-    hidden: frozenset[str]  # every other value (as written and decoded) and unknown piece
-    vocabulary: frozenset[str]  # words that may stay in scrubbed text: keywords, shown values
+class ReadDsn:
+    public: dict[str, str] | None  # host, port, dbname, user found; None when nothing parses
+    secrets: frozenset[str]  # to mask wherever they appear
+    problem: str | None  # why libpq refuses the DSN; None when it parses
 
 
 def describe_dsn(dsn: str) -> str:
     """``(host=db port=5432 dbname=app user=u)``: only the public fields, never the DSN."""
-    shown = inspect_dsn(dsn).shown
-    if shown is None:
+    public = read_dsn(dsn).public
+    if public is None:
         return UNPARSEABLE
-    if not shown:
+    if not public:
         return "(libpq defaults)"
-    return "(" + " ".join(f"{key}={_quoted(value)}" for key, value in shown.items()) + ")"
+    return "(" + " ".join(f"{key}={_quoted(value)}" for key, value in public.items()) + ")"
+
+
+def dsn_problem(dsn: str) -> str | None:
+    """Why libpq cannot parse ``dsn``, naming at most a keyword; None when it parses."""
+    return read_dsn(dsn).problem
 
 
 def scrub(text: str, dsn: str) -> str:
-    """``text`` without the DSN, its non-public values or longer pieces of it."""
-    facts = inspect_dsn(dsn)
-    strong = [False] * len(text)
-    forms = {dsn, unquote(dsn)} - {""}
-    for secret in forms | facts.hidden:
-        _mark(strong, text, secret)
-    # Longer pieces of the DSN no parse saw as a value go too, unless they are pieces of
-    # keywords or public values ("connect" of connect_timeout in "connection failed").
-    from_dsn = _covered(text, forms)
-    innocent = _covered(text, {word for word in facts.vocabulary if len(word) >= MIN_PIECE})
+    """``text`` with the DSN's secrets, and runs of PIECE of their characters, masked."""
+    masked = [False] * len(text)
+    for secret in read_dsn(dsn).secrets:
+        if len(secret) < PIECE:  # "1" is masked as a word, not in "127.0.0.1"
+            patterns = [rf"(?<!\w){re.escape(secret)}(?!\w)"]
+        else:
+            runs = {secret[start : start + PIECE] for start in range(len(secret) - PIECE + 1)}
+            patterns = [re.escape(run) for run in runs]
+        for pattern in patterns:
+            for found in re.finditer(pattern, text):
+                masked[found.start() : found.end()] = [True] * (found.end() - found.start())
     out: list[str] = []
-    for index, char in enumerate(text):
-        weak = from_dsn[index] and not innocent[index] and char not in _KEEP_CHARS
-        masked = strong[index] or weak
-        if not masked:
+    for char, hidden in zip(text, masked, strict=True):
+        if not hidden:
             out.append(char)
         elif not out or out[-1] != MASK:
             out.append(MASK)
@@ -79,98 +82,68 @@ def scrub(text: str, dsn: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def inspect_dsn(dsn: str) -> DsnFacts:
-    params = _parse(dsn)
-    raw_pairs = _uri_pairs(dsn) if dsn.startswith(_URI_SCHEMES) else None
-    pairs = list(params.items()) if params is not None else []
-    hidden: set[str] = set()
-    for key, value in pairs + (raw_pairs or []):
-        if key in SHOWN or not value:
-            continue
-        for form in (value, unquote(value)):
-            if len(form) >= MIN_VALUE or _may_hold_a_secret(key):
-                hidden.add(form)
-    shown: dict[str, str] | None = None
-    if params is not None:
-        found = {key: params[key] for key in SHOWN if params.get(key)}
-        if raw_pairs is not None:
-            # libpq and urllib read an unencoded "@" or ":" in the password differently;
-            # a field they disagree on may hold part of the password.
-            other = {key: unquote(value) for key, value in raw_pairs if value}
-            found = {
-                key: value if other.get(key, value) == value else MASK
-                for key, value in found.items()
-            }
-        # A public field that contains a secret (a password that is also the host) is masked.
-        shown = {
-            key: MASK if value == MASK or any(secret in value for secret in hidden) else value
-            for key, value in found.items()
-        }
-    public = [value for value in (shown or {}).values() if value != MASK]
-    vocabulary = set(_keywords()) | {scheme.rstrip(":/") for scheme in _URI_SCHEMES}
-    vocabulary |= set(public) | {piece for value in public for piece in _pieces(value)}
-    # A mistyped keyword (passwd=) is vocabulary, so psycopg's "invalid connection option"
-    # keeps naming it; anything else in the DSN may be a secret.
-    vocabulary |= {
-        key
-        for key in _KEY_RE.findall(dsn)
-        if difflib.get_close_matches(key, _keywords(), n=1, cutoff=0.8)
+def read_dsn(dsn: str) -> ReadDsn:
+    try:
+        params = _conninfo(dsn)
+    except psycopg.Error as exc:
+        return _unparseable(dsn, str(exc))
+    public, secrets = _split(params)
+    return ReadDsn(public, secrets, None)
+
+
+def _unparseable(dsn: str, message: str) -> ReadDsn:
+    problem, keyword = _problem(message, uri=dsn.startswith(_URI_SCHEMES))
+    public: dict[str, str] | None = None
+    secrets: frozenset[str] = frozenset()
+    if dsn.startswith(_URI_SCHEMES):
+        # libpq refuses a whole URI for one unknown query parameter; the part before the
+        # query still says where it points.
+        with contextlib.suppress(psycopg.Error):
+            public, secrets = _split(_conninfo(dsn.partition("?")[0]))
+    # Every other word of the DSN may be a secret libpq did not read as one.
+    known = {*_keywords(), "postgresql", "postgres", *(public or {}).values()}
+    if keyword:
+        known.add(keyword)
+    words = {*_WORD.findall(dsn), *_WORD.findall(unquote(dsn))}
+    secrets |= {word for word in words if len(word) >= MIN_WORD and word not in known}
+    return ReadDsn(public, secrets, problem)
+
+
+def _split(params: dict[str, str]) -> tuple[dict[str, str], frozenset[str]]:
+    """The public fields of parsed ``params`` and the secrets among all of them."""
+    secrets = {value for key, value in params.items() if "pass" in key and value}
+    for key in SHOWN:
+        # An unencoded "@" in a URI's password ends it early for libpq; the rest of the
+        # password lands in the host.
+        if "@" in params.get(key, ""):
+            secrets.add(params[key].rpartition("@")[0])
+    public = {
+        key: MASK if "@" in value or any(secret in value for secret in secrets) else value
+        for key in SHOWN
+        if (value := params.get(key))
     }
-    for piece in _pieces(dsn) + _pieces(unquote(dsn)):
-        if piece not in vocabulary and len(piece) >= MIN_VALUE:
-            hidden.add(piece)
-    return DsnFacts(dsn, shown, frozenset(hidden), frozenset(vocabulary))
+    return public, frozenset(secrets | {quote(secret, safe="") for secret in secrets})
 
 
-def _parse(dsn: str) -> dict[str, str] | None:
-    """The DSN's parameters as libpq reads them; a URI libpq refuses (an unknown query
-    parameter) is read by urllib instead; None when neither can."""
-    try:
-        return {key: str(value) for key, value in conninfo_to_dict(dsn).items()}
-    except psycopg.Error:
-        pass
-    if not dsn.startswith(_URI_SCHEMES):
-        return None
-    pairs = _uri_pairs(dsn)
-    if pairs is None:
-        return None
-    return {key: unquote(value) for key, value in pairs if value}
+def _problem(message: str, *, uri: bool) -> tuple[str, str | None]:
+    """A fixed description of libpq's parse error, and the keyword it may name."""
+    unknown = _UNKNOWN_OPTION.match(message)
+    if unknown:
+        word = unknown.group(1)
+        # A name far from every keyword may be a piece of a value (an unquoted password
+        # with a space and an "="), so only a near miss is named.
+        near = difflib.get_close_matches(word.lower(), _keywords(), n=1, cutoff=0.8)
+        if not near:
+            return "an option libpq does not know", None
+        return f'unknown option "{word}" (did you mean "{near[0]}"?)', word
+    for start, problem in _PROBLEMS:
+        if message.startswith(start):
+            return problem, None
+    return ("a malformed URI" if uri else "libpq cannot parse it"), None
 
 
-def _uri_pairs(dsn: str) -> list[tuple[str, str]] | None:
-    """A URI's parameters as written (still percent-encoded); None when it does not split."""
-    try:
-        parts = urlsplit(dsn)
-    except ValueError:
-        return None
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user, colon, password = userinfo.partition(":")
-    hosts: list[str] = []
-    ports: list[str] = []
-    for spec in hostinfo.split(","):
-        if spec.startswith("["):  # [IPv6]:port
-            host, _, rest = spec[1:].partition("]")
-            port = rest.removeprefix(":")
-        else:
-            host, _, port = spec.partition(":")
-        hosts.append(host)
-        ports.append(port)
-    pairs = [
-        ("user", user),
-        ("password", password if colon else ""),
-        ("host", ",".join(hosts) if any(hosts) else ""),
-        ("port", ",".join(ports) if any(ports) else ""),
-        ("dbname", parts.path.removeprefix("/")),
-    ]
-    for item in parts.query.split("&"):
-        key, _, value = item.partition("=")
-        if key:
-            pairs.append((unquote(key), value))
-    return pairs
-
-
-def _may_hold_a_secret(key: str) -> bool:
-    return "pass" in key or "secret" in key or "key" in key or key not in _keywords()
+def _conninfo(dsn: str) -> dict[str, str]:
+    return {key: str(value) for key, value in conninfo_to_dict(dsn).items()}
 
 
 @functools.cache
@@ -178,28 +151,6 @@ def _keywords() -> tuple[str, ...]:
     """Every connection keyword this libpq knows."""
     options: Any = pq.Conninfo.get_defaults()
     return tuple(option.keyword.decode() for option in options)
-
-
-def _pieces(text: str) -> list[str]:
-    return [piece for piece in _SEPARATORS.split(text) if piece]
-
-
-def _covered(text: str, sources: set[str]) -> list[bool]:
-    """Which characters of ``text`` lie in a run of MIN_PIECE or more that is also a
-    substring of one of ``sources``."""
-    covered = [False] * len(text)
-    for start in range(len(text)):
-        end = start
-        while end < len(text) and any(text[start : end + 1] in source for source in sources):
-            end += 1
-        if end - start >= MIN_PIECE:
-            covered[start:end] = [True] * (end - start)
-    return covered
-
-
-def _mark(mask: list[bool], text: str, secret: str) -> None:
-    for found in re.finditer(re.escape(secret), text):
-        mask[found.start() : found.end()] = [True] * (found.end() - found.start())
 
 
 def _quoted(value: str) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from reconciler.atomicfile import write_atomic
 from reconciler.errors import LockError, StateError
 from reconciler.models import LocalBackendConfig, StateDocument, share_fields_sets
 from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
@@ -78,22 +79,16 @@ class LocalBackend(StateBackend):
             return new
 
     def _replace(self, text: str, *, keep_backup: bool) -> None:
-        # One fixed name is safe (writers are serialised by _write_mutex) and means a crash
-        # leaves at most one leftover, truncated by the next write.
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        # One fixed temporary name is safe (writers are serialised by _write_mutex) and means
+        # a crash leaves at most one leftover, truncated by the next write.
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            if keep_backup:
-                self._keep_backup()
-            os.replace(tmp, self.path)
-            _fsync_dir(self.path.parent)
+            write_atomic(
+                self.path,
+                text,
+                temp_name=f".{self.path.name}.tmp",
+                before_replace=self._keep_backup if keep_backup else None,
+            )
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise StateError(f"cannot write state file {self.path}: {exc}") from exc
 
     def _keep_backup(self) -> None:
@@ -256,14 +251,6 @@ def _try_flock(fd: int) -> bool:
     except BlockingIOError:
         return False
     return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _first_problem(exc: ValidationError) -> str:

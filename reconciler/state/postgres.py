@@ -1,5 +1,7 @@
 """The PostgreSQL backend (psycopg 3): one row per workspace, a locks row and an advisory lock.
 
+The tables carry a schema version and are created or upgraded on first use (``pg_schema``).
+
 Why both a session advisory lock and a locks row: the advisory lock is what excludes (the server
 drops it when the holder's session dies, so a crashed or ``kill -9``-ed holder frees it by
 itself), the row is what names the holder. A row whose advisory lock is free is a crashed
@@ -22,8 +24,9 @@ from pydantic import ValidationError
 
 from reconciler.errors import LockError, StateConflictError, StateError
 from reconciler.models import PostgresBackendConfig, StateDocument
+from reconciler.state import pg_schema
 from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
-from reconciler.state.dsn import describe_dsn, scrub
+from reconciler.state.dsn import describe_dsn, read_dsn, scrub
 
 CONNECT_TIMEOUT_SECONDS = 10
 # How long force_unlock waits for a terminated holder's session to be gone.
@@ -58,6 +61,13 @@ class PostgresBackend(StateBackend):
     # --- connections and errors -------------------------------------------------------------
 
     def _connect(self) -> Connection:
+        read = read_dsn(self._dsn)
+        if read.problem is not None:
+            # libpq's own parse errors quote the DSN: refuse it before libpq sees it.
+            where = "" if read.public is None else f" {describe_dsn(self._dsn)}"
+            raise StateError(
+                f"cannot connect to PostgreSQL{where}: the DSN does not parse: {read.problem}"
+            )
         try:
             return psycopg.connect(
                 self._dsn,
@@ -71,53 +81,30 @@ class PostgresBackend(StateBackend):
     def _error(
         self, doing: str, exc: psycopg.Error, kind: type[StateError] = StateError
     ) -> StateError:
-        # psycopg messages can echo connection info, even of a DSN that does not parse, and
-        # span lines ("\n\tIs the server running..."); our errors are one line.
+        # A server's message can name a host that is also the password, and spans lines
+        # ("\n\tIs the server running..."); our errors are one line.
         detail = " ".join(scrub(str(exc), self._dsn).split())
         return kind(f"{doing} {describe_dsn(self._dsn)}: {detail}")
 
     def _ensure_tables(self) -> None:
+        doing = f"cannot read the schema version of the state tables in schema {self.schema}"
         try:
             with self._mutex:
-                found = self._conn.execute(
-                    "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
-                    (self._states.as_string(self._conn), self._locks.as_string(self._conn)),
-                ).fetchone()
-                if found and found[0]:
+                found = pg_schema.schema_version(self._conn, self.schema)
+                pg_schema.refuse_newer(found, self.schema)
+                if found == pg_schema.SCHEMA_VERSION:
                     return
-                with self._conn.transaction():
-                    # Two processes racing on CREATE ... IF NOT EXISTS can still collide on the
-                    # catalog's unique index; a transaction-level advisory lock serialises them.
-                    self._conn.execute(
-                        "SELECT pg_advisory_xact_lock(%s)", (advisory_key("ddl", self.schema),)
-                    )
-                    for statement in self._ddl():
-                        self._conn.execute(statement)
+                doing = (
+                    f"cannot create the state tables in schema {self.schema}"
+                    if found == 0
+                    else f"cannot upgrade the state tables in schema {self.schema} from "
+                    f"version {found} to {pg_schema.SCHEMA_VERSION}"
+                )
+                pg_schema.upgrade(
+                    self._conn, self.schema, lock_key=advisory_key("ddl", self.schema)
+                )
         except psycopg.Error as exc:
-            raise self._error(
-                f"cannot create the state tables in schema {self.schema}", exc
-            ) from exc
-
-    def _ddl(self) -> list[sql.Composed]:
-        return [
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)),
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} ("
-                " workspace text PRIMARY KEY,"
-                " lineage text NOT NULL,"
-                " serial bigint NOT NULL CHECK (serial > 0),"
-                " document jsonb NOT NULL,"
-                " updated_at timestamptz NOT NULL DEFAULT now())"
-            ).format(self._states),
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} ("
-                " workspace text PRIMARY KEY,"
-                " lock_id text NOT NULL,"
-                " info jsonb NOT NULL,"
-                " session_pid integer NOT NULL,"
-                " locked_at timestamptz NOT NULL DEFAULT now())"
-            ).format(self._locks),
-        ]
+            raise self._error(doing, exc) from exc
 
     def _query(
         self, statement: sql.Composed | str, params: tuple[Any, ...], doing: str

@@ -22,6 +22,7 @@ class Reply:
     body: bytes | dict[str, Any] = field(default_factory=lambda: {"RequestId": "req-ok"})
     drop: bool = False  # close the connection without answering
     delay: float = 0.0  # seconds to wait before answering
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Recorded:
     path: str
     content_type: str
     params: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
 
 
 class ScriptedServer:
@@ -49,7 +51,13 @@ class ScriptedServer:
                 parsed = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
                 with server._lock:
                     server.requests.append(
-                        Recorded("POST", self.path, self.headers.get("Content-Type", ""), parsed)
+                        Recorded(
+                            "POST",
+                            self.path,
+                            self.headers.get("Content-Type", ""),
+                            parsed,
+                            {name.lower(): value for name, value in self.headers.items()},
+                        )
                     )
                     reply = server.replies.pop(0) if server.replies else server.default
                 if reply.delay:
@@ -62,7 +70,9 @@ class ScriptedServer:
                 data = json.dumps(body).encode() if isinstance(body, dict) else body
                 head = (
                     f"HTTP/1.1 {reply.status} X\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(data)}\r\n\r\n"
+                    f"Content-Length: {len(data)}\r\n"
+                    + "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items())
+                    + "\r\n"
                 ).encode()
                 self.wfile.write(head + data)
 

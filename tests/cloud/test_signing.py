@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib
+from urllib.parse import parse_qsl
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,3 +96,70 @@ def test_signed_parameters_verify_with_the_core_sdk_string_to_sign():
     assert signed["Signature"] == expected
     assert signed["SecurityToken"] == "tok/en+="
     assert signed["RegionId"] == "cn-hangzhou"
+
+
+# -- OnsMqtt 2020-04-20: requests the SDKs generate, signed by us and by them ------------------
+
+_core_requests = {
+    name: getattr(
+        importlib.import_module(f"aliyunsdkonsmqtt.request.v20200420.{name}Request"),
+        f"{name}Request",
+    )
+    for name in (
+        "CreateGroupId",
+        "DeleteGroupId",
+        "ListGroupId",
+        "QuerySessionByClientId",
+        "BatchQuerySessionByClientIds",
+    )
+}
+_ids = st.text(
+    alphabet=st.one_of(st.sampled_from(_AWKWARD), st.characters(blacklist_categories=("Cs",))),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    action=st.sampled_from(sorted(_core_requests)),
+    group_id=_ids,
+    client_ids=st.lists(_ids, min_size=1, max_size=10),
+    secret=_secrets,
+)
+def test_core_sdk_onsmqtt_requests_carry_the_signature_we_compute(
+    action, group_id, client_ids, secret
+):
+    request = _core_requests[action]()
+    request.set_InstanceId("mqtt-cn-" + group_id)
+    if hasattr(request, "set_GroupId"):
+        request.set_GroupId(group_id)
+    if hasattr(request, "set_ClientId"):
+        request.set_ClientId(client_ids[0])
+    if hasattr(request, "set_ClientIdLists"):
+        request.set_ClientIdLists(client_ids)
+    url = request.get_url("cn-hangzhou", "LTAI-id", secret)
+    sent = dict(parse_qsl(url.partition("?")[2], keep_blank_values=True))
+    assert sent["Version"] == "2020-04-20"
+    unsigned = {name: value for name, value in sent.items() if name != "Signature"}
+    assert signing.sign("POST", unsigned, secret) == sent["Signature"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(group_id=_ids, client_ids=st.lists(_ids, min_size=1, max_size=10), secret=_secrets)
+def test_our_onsmqtt_parameters_verify_with_both_sdk_signers(group_id, client_ids, secret):
+    params = {f"ClientIdList.{n}": cid for n, cid in enumerate(client_ids, 1)}
+    params.update(GroupId=group_id, InstanceId="mqtt-cn-1")
+    signed = signing.signed_parameters(
+        "POST",
+        "BatchQuerySessionByClientIds",
+        params,
+        access_key_id="LTAI-id",
+        access_key_secret=secret,
+        region_id="cn-hangzhou",
+        version="2020-04-20",
+    )
+    unsigned = {name: value for name, value in signed.items() if name != "Signature"}
+    core = _core_signature(_core_string_to_sign("POST", dict(unsigned)), secret, _core_hmac)
+    assert signed["Signature"] == core
+    assert signed["Signature"] == _tea_utils.get_rpcsignature(dict(unsigned), "POST", secret)

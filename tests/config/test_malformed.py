@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -276,7 +279,7 @@ CASES = [
     Case(
         "nesting far too deep",
         HEAD + "provider: " + "[" * 3000 + "]" * 3000 + "\n",
-        ((2, 60), "nesting is deeper than 50 levels"),
+        ((2, 1010), "exceeded maximum nesting depth"),
     ),
     Case(
         "two documents",
@@ -381,3 +384,29 @@ def test_huge_file_is_refused_without_reading_it_all(
     path.write_text("version: 1\n" + "# padding\n" * 200, encoding="utf-8")
     with pytest.raises(ConfigErrors, match="larger than"):
         load_desired(path)
+
+
+READ_WITHOUT_RUAMEL = """
+import json, sys
+from reconciler.config import load_desired_text
+from reconciler.errors import ConfigErrors
+for text in json.load(sys.stdin):
+    try:
+        load_desired_text(text, "d.yaml", env={})
+    except ConfigErrors:
+        pass
+print(sorted(name for name in sys.modules if name.startswith("ruamel")))
+"""
+
+
+def test_the_table_is_reported_without_ruamel() -> None:
+    # One loader path: libyaml reads and words everything; ruamel.yaml is for `fmt` only.
+    texts = [case.content for case in CASES if isinstance(case.content, str)]
+    done = subprocess.run(
+        [sys.executable, "-c", READ_WITHOUT_RUAMEL],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]", done.stderr

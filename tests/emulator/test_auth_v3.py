@@ -19,10 +19,10 @@ from reconciler.cloud.signing import (
     canonical_request_v3,
     format_timestamp,
     must_sign,
-    signed_headers_v3,
     signed_parameters,
     string_to_sign_v3,
 )
+from tests.cloud.v3_signer import signed_headers_v3
 from tests.emulator.wire import call, error_code, ok
 from tests.sdk.conftest import tea_config
 

@@ -97,6 +97,7 @@ def _run(*args, timeout=30):
 def test_bad_options_are_one_line_errors():
     for args, words in [
         (["--throttle", "OnsMqttNope=1/s"], "--throttle"),
+        (["--throttle", "CreateGroupIdx=1/s"], "--throttle"),
         (["--throttle", "OnsMqttGroupIdList=fast"], "not a rate"),
         (["--topic", "no-equals"], "INSTANCE=TOPIC"),
         (["--topic", "post-cn-undeclared=orders", "--port", "0"], "not declared"),
@@ -179,3 +180,30 @@ def test_secret_from_the_environment_is_named_not_printed():
     rest = _finish(process)
     assert "LTAI-env (secret from $RECONCILER_EMULATOR_ACCESS_KEY_SECRET)" in rest
     assert "env-secret-value" not in rest
+
+
+def test_serve_answers_both_products_on_one_port_and_takes_their_throttles():
+    process = start_emulator_process(
+        "--throttle", "CreateGroupId=off", "--throttle", "ListGroupId=20/s"
+    )
+    try:
+        params = {"GroupId": "GID_v2020", "InstanceId": process.instance_id}
+        created = signed_call(
+            process.url,
+            "CreateGroupId",
+            params,
+            key=process.access_key_id,
+            secret=process.access_key_secret,
+            version="2020-04-20",
+        )
+        assert created.status_code == 200, created.text
+        assert _listed(process) == ["GID_v2020"]
+        process.stop()
+        out = process.process.stdout.read()
+    finally:
+        process.process.stdout.close()
+        process.process.stderr.close()
+    throttles = next(line for line in out.splitlines() if line.startswith("throttles:"))
+    assert "ListGroupId=20/s" in throttles
+    assert "DeleteGroupId=10/s" in throttles
+    assert "CreateGroupId" not in throttles

@@ -26,6 +26,7 @@ def signed_call(
     timestamp: str | None = None,
     tamper: Mapping[str, str | None] | None = None,
     session: requests.Session | None = None,
+    version: str = "2019-02-14",
 ) -> requests.Response:
     """Sign like an SDK would, then send. ``tamper`` changes (or with None removes) parameters
     after signing. POST puts everything in a form body when ``in_body``, else in the query."""
@@ -40,6 +41,7 @@ def signed_call(
         response_format=response_format,
         nonce=nonce,
         timestamp=timestamp,
+        version=version,
     )
     for name, value in (tamper or {}).items():
         if value is None:

@@ -15,6 +15,7 @@ from reconciler.models import SafetyConfig, StateDocument
 from reconciler.plan.builder import ClientFor, GroupApi, build_plan, refresh
 from reconciler.plan.diff import PlanOptions
 from reconciler.plan.model import Action, Guard, GuardKind
+from reconciler.plan.options import parse_targets
 from tests.fixtures.emulator import RunningEmulator
 
 from .helpers import INST, META, REGION, desired, group, instance, resource, state
@@ -194,7 +195,7 @@ def test_state_is_read_while_listing_and_state_only_targets_work(
         reads.append(1)
         return have
 
-    options = PlanOptions(targets=("post-cn-old00001",), skip_online_check=True)
+    options = PlanOptions(targets=parse_targets(["post-cn-old00001"]), skip_online_check=True)
     plan = build_plan(
         desired(instance(INST, "GID_new")), read_state, client_for, options, META
     ).plan

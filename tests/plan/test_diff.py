@@ -8,6 +8,7 @@ from reconciler.errors import PlanError
 from reconciler.models import ResourceKey, SafetyConfig
 from reconciler.plan.diff import PlanOptions, online_check_keys, with_online_counts
 from reconciler.plan.model import Action, GuardKind
+from reconciler.plan.options import parse_targets
 
 from .helpers import (
     INST,
@@ -260,7 +261,7 @@ def test_changed_topic_follows_the_targets() -> None:
         desired(instance(INST, group("GID_aaa", topic="new"), "GID_bbb")),
         [inventory(INST, ["GID_aaa", "GID_bbb"])],
         state(resource(INST, "GID_aaa", topic="old"), (INST, "GID_bbb")),
-        PlanOptions(targets=(f"{INST}/GID_bbb",)),
+        PlanOptions(targets=parse_targets([f"{INST}/GID_bbb"])),
     )
     assert plan.not_in_place == ()
 
@@ -331,10 +332,10 @@ def test_declared_naming_disagreeing_with_cloud_is_an_error() -> None:
 def test_targets_narrow_the_plan() -> None:
     want = desired(instance(INST, "GID_aaa", "GID_bbb"), instance(OTHER, "GID_ccc"))
     invs = [inventory(INST), inventory(OTHER)]
-    plan = plan_of(want, invs, options=PlanOptions(targets=(f"{INST}/GID_bbb",)))
+    plan = plan_of(want, invs, options=PlanOptions(targets=parse_targets([f"{INST}/GID_bbb"])))
     assert actions(plan) == {f"{INST}/GID_bbb": "create"}
     assert plan.targets == (f"{INST}/GID_bbb",)
-    whole = plan_of(want, [inventory(OTHER)], options=PlanOptions(targets=(OTHER,)))
+    whole = plan_of(want, [inventory(OTHER)], options=PlanOptions(targets=parse_targets([OTHER])))
     assert actions(whole) == {f"{OTHER}/GID_ccc": "create"}
     assert list(whole.inventory_fingerprints) == [f"{REGION}/{OTHER}"]
 
@@ -345,7 +346,7 @@ def test_bad_or_unmatched_target_is_an_error(target: str) -> None:
         plan_of(
             desired(instance(INST, "GID_aaa")),
             [inventory(INST)],
-            options=PlanOptions(targets=(target,)),
+            options=PlanOptions(targets=parse_targets([target])),
         )
 
 

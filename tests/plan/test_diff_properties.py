@@ -1,4 +1,5 @@
-"""Property tests of the pure planner against DESIGN.md's semantics table and safety rules.
+"""Property tests of the pure planner against the semantics table and safety rules
+(see ARCHITECTURE.md, semantics table).
 
 Small random worlds (1-3 declared instances, GIDs from a pool of four names so the desired
 file, the cloud and the state collide often) are planned with ``diff_plan`` plus the online
@@ -34,10 +35,10 @@ from reconciler.plan.diff import (
     Target,
     diff_plan,
     online_check_keys,
-    parse_targets,
     with_online_counts,
 )
 from reconciler.plan.model import Action, Change, GuardKind, Plan
+from reconciler.plan.options import parse_targets
 
 from .helpers import META
 
@@ -139,7 +140,7 @@ def worlds(draw: st.DrawFn, *, with_targets: bool = True) -> World:
             )
         )
     options = PlanOptions(
-        targets=targets,
+        targets=parse_targets(targets),
         allow_protected_delete=frozenset(draw(st.lists(st.sampled_from(all_keys), max_size=4))),
         allow_online_delete=draw(st.booleans()),
         skip_online_check=draw(st.sampled_from((False, False, True))),
@@ -185,7 +186,7 @@ def run_plan(world: World, cloud: Cloud, state: StateDocument) -> Plan:
     return with_online_counts(plan, {k: world.online.get(k, 0) for k in keys}, world.options)
 
 
-# --- the oracle: DESIGN.md's semantics table, row by row --------------------------------------
+# --- the oracle: the semantics table (ARCHITECTURE.md), row by row ------------------------------
 
 
 def table_row(
@@ -239,7 +240,7 @@ def targeted(key: ResourceKey, targets: Iterable[Target]) -> bool:
 def expected_plan(world: World, cloud: Cloud, state: StateDocument) -> Expected:
     declared = {(i.region, i.instance_id): i for i in world.desired.instances}
     recorded_all = state.by_key()
-    targets = parse_targets(world.options.targets)
+    targets = world.options.targets
     result = Expected({}, set(), set(), {}, recorded_all)
     for ref in planned_refs(world, state):
         instance = declared.get(ref)
@@ -283,7 +284,7 @@ def target_error_expected(world: World, cloud: Cloud, state: StateDocument) -> b
     GID neither the instance's file, nor its state, nor its cloud listing holds."""
     refs = planned_refs(world, state)
     declared = {(i.region, i.instance_id): i for i in world.desired.instances}
-    for target in parse_targets(world.options.targets):
+    for target in world.options.targets:
         ref = (REGION, target.instance_id)
         if ref not in refs:
             return True
@@ -529,7 +530,7 @@ def test_target_plan_holds_only_targeted_keys(world: World) -> None:
     plan = plan_or_none(world, world.cloud, world.state)
     if plan is None or not world.options.targets:
         return
-    targets = parse_targets(world.options.targets)
+    targets = world.options.targets
     for key in (
         *(c.key for c in plan.changes),
         *plan.unmanaged,
@@ -565,7 +566,7 @@ def test_refresh_only_forgets_exactly_what_vanished(world: World) -> None:
     plan = plan_or_none(world, world.cloud, world.state)
     if plan is None:
         return
-    targets = parse_targets(world.options.targets)
+    targets = world.options.targets
     vanished = {
         r.key
         for r in world.state.resources
@@ -651,7 +652,7 @@ def test_target_of_a_gid_only_listed_in_an_undeclared_instance_is_not_an_error()
             lineage=LINEAGE,
             resources=(StateResource(region=REGION, instance_id=ref[1], group_id="GID_bbb"),),
         ),
-        options=PlanOptions(targets=(f"{ref[1]}/GID_aaa",), skip_online_check=True),
+        options=PlanOptions(targets=parse_targets([f"{ref[1]}/GID_aaa"]), skip_online_check=True),
         online={},
     )
     plan = run_plan(world, world.cloud, world.state)

@@ -214,3 +214,23 @@ def test_desired_record_of_plain_gids_costs_about_their_names() -> None:
     declared = len(json.dumps(document["desired_instances"], indent=2))
     assert declared < 1.1 * listed
     assert "desired_instances" not in json.loads(render_json(plan))
+
+
+def test_a_fresh_plan_is_checked_without_loading_deepdiff() -> None:
+    """deepdiff is a slow import, needed only to explain a stale plan."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    script = (
+        "import sys\n"
+        "from tests.plan.test_planfile import LABEL, _world\n"
+        "from reconciler.plan.planfile import check_fresh\n"
+        "want, have, inv, plan = _world()\n"
+        "assert check_fresh(plan, want, have, {LABEL: inv}, workspace='default') == []\n"
+        "print('deepdiff' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False", done.stderr

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from reconciler.cli import main
 from reconciler.errors import StateError
 from reconciler.models import PostgresBackendConfig
-from reconciler.state.dsn import UNPARSEABLE, describe_dsn, scrub
+from reconciler.state.dsn import UNPARSEABLE, describe_dsn, dsn_problem, scrub
 from reconciler.state.postgres import PostgresBackend
 
 # (DSN, the secrets in it). Port 1 refuses at once; hosts that are passwords do not resolve.
@@ -129,6 +129,11 @@ def test_cli_output_never_shows_a_secret(
         ("host=hunter2 password=hunter2", "(host=***)"),
         ("postgresql://u:pw@x@db/app", "(host=*** dbname=app user=u)"),
         ("", "(libpq defaults)"),
+        ("postgresql://u:Pa55@SECRET@127.0.0.1:1/test", "(host=*** port=1 dbname=test user=u)"),
+        (
+            "postgresql://u:Pa55SECRET@127.0.0.1:1/x?bogus=1",
+            "(host=127.0.0.1 port=1 dbname=x user=u)",
+        ),
     ],
 )
 def test_describe_shows_only_host_port_dbname_and_user(dsn: str, described: str) -> None:
@@ -145,3 +150,59 @@ def test_scrub_keeps_what_helps() -> None:
         scrub(text, garbled)
         == 'invalid URI query parameter: "passwd"; connection to "***" as *** failed'
     )
+
+
+@pytest.mark.parametrize(
+    ("dsn", "problem"),
+    [
+        ("host=db passwd=hunter2", 'unknown option "passwd" (did you mean "password"?)'),
+        ("host=db PASSWORD=hunter2", 'unknown option "PASSWORD" (did you mean "password"?)'),
+        (
+            "postgresql://db/app?passwd=hunter2",
+            'unknown option "passwd" (did you mean "password"?)',
+        ),
+        # a name far from every keyword may be a piece of an unquoted password: not named
+        ("host=db password=abc def=1", "an option libpq does not know"),
+        ("postgresql://db/app?bogus_option=hunter2", "an option libpq does not know"),
+        ("not a dsn", 'a word without "=" (key=value pairs or a postgresql:// URI expected)'),
+        ("hunter2", 'a word without "=" (key=value pairs or a postgresql:// URI expected)'),
+        ("host=db password='hunter2", "an unterminated quoted string"),
+        ("postgresql://u:hunter2@[bad", "a malformed URI"),
+        ("postgresql://u:hunter2@db/app%zz", "a malformed URI"),
+    ],
+)
+def test_a_dsn_that_does_not_parse_gets_a_fixed_message(dsn: str, problem: str) -> None:
+    assert dsn_problem(dsn) == problem
+
+
+@pytest.mark.parametrize("dsn", ["", "host=db", "postgresql://u:pw@db/app?sslmode=require"])
+def test_a_dsn_that_parses_has_no_problem(dsn: str) -> None:
+    assert dsn_problem(dsn) is None
+
+
+def test_a_dsn_that_does_not_parse_is_refused_before_connecting() -> None:
+    with pytest.raises(StateError) as caught:
+        PostgresBackend(_config("host=127.0.0.1 port=1 passwd=hunter2"))
+    assert str(caught.value) == (
+        "cannot connect to PostgreSQL: the DSN does not parse: "
+        'unknown option "passwd" (did you mean "password"?)'
+    )
+    with pytest.raises(StateError) as caught:
+        PostgresBackend(_config("postgresql://127.0.0.1:1/test?passwd=hunter2"))
+    assert str(caught.value) == (
+        "cannot connect to PostgreSQL (host=127.0.0.1 port=1 dbname=test): the DSN does not "
+        'parse: unknown option "passwd" (did you mean "password"?)'
+    )
+
+
+def test_scrub_masks_a_short_password_only_as_a_word() -> None:
+    text = 'connection to "pwhost" as pwuser failed; password "pw" rejected'
+    assert scrub(text, "host=pwhost user=pwuser password=pw") == (
+        'connection to "pwhost" as pwuser failed; password "***" rejected'
+    )
+
+
+def test_scrub_masks_what_an_unencoded_at_sign_pushed_into_the_host() -> None:
+    dsn = "postgresql://u:Pa55@SECRET@127.0.0.1:1/test"
+    text = 'could not translate host name "SECRET@127.0.0.1" to address'
+    assert "SECRET" not in scrub(text, dsn)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import __version__
+from reconciler.duration import parse_duration
 from reconciler.errors import LockHeldError
 from reconciler.models import LocalBackendConfig
 from reconciler.state import open_backend
@@ -20,7 +21,6 @@ from reconciler.state.locking import (
     format_waiting,
     hold_lock,
     new_lock_info,
-    parse_duration,
 )
 
 

@@ -1,0 +1,175 @@
+"""What ``reconciler apply`` writes: the plan, the approval prompt, progress and the report.
+
+Text mode: the plan and report on stdout. JSON mode: only the final JSON document on stdout;
+plan notes, progress and prompts go to stderr. On a terminal progress is a rich bar with
+failures printed above it; elsewhere one line per finished action, readable in CI logs.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING
+
+import click
+
+from reconciler.apply import ActionOutcome, ApplyObserver, ApplyRun
+from reconciler.commands.options import is_terminal, use_color
+from reconciler.errors import ApplyError
+from reconciler.plan.model import Plan
+from reconciler.render.apply_result import (
+    outcome_line,
+    render_apply_json,
+    render_calls_text,
+    render_result_text,
+)
+from reconciler.render.plan_view import not_applied_text
+from reconciler.render.text import render_text
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+APPROVE_PROMPT = (
+    "Do you want to perform these actions? Only 'yes' will be accepted to approve.\n  Enter a value"
+)
+
+
+class Output:
+    """Everything apply writes. Text mode: the plan and report on stdout. JSON mode: only
+    the final JSON document on stdout; plan notes, progress and prompts go to stderr."""
+
+    def __init__(self, *, json_mode: bool, no_color: bool) -> None:
+        self.json_mode = json_mode
+        self.stream: IO[str] = sys.stderr if json_mode else sys.stdout
+        self.color = use_color(no_color, self.stream)
+
+    def echo(self, text: str) -> None:
+        click.echo(text, file=self.stream, nl=False, color=self.color)
+
+    def note(self, message: str) -> None:
+        click.echo(message, err=True)
+
+    def show_plan(self, plan: Plan) -> None:
+        if not self.json_mode:
+            self.echo(render_text(plan, color=self.color))
+
+    def ask_approval(self) -> bool:
+        if not is_terminal(sys.stdin):
+            raise ApplyError(
+                "apply needs approval but standard input is not a terminal: apply a reviewed "
+                "saved plan (reconciler plan FILE -o plan.json; reconciler apply plan.json) "
+                "or pass --auto-approve"
+            )
+        answer = click.prompt(APPROVE_PROMPT, default="", show_default=False, err=self.json_mode)
+        return str(answer).strip() == "yes"
+
+    @contextmanager
+    def progress(self) -> Iterator[ApplyObserver]:
+        observer: _BarObserver | _LineObserver
+        if is_terminal(self.stream):
+            observer = _BarObserver(self.stream, self.color)
+        else:
+            observer = _LineObserver(self.stream, self.color)
+        try:
+            yield observer
+        finally:
+            observer.close()
+
+    def finish(self, run: ApplyRun, *, dry_run: bool) -> int:
+        if self.json_mode:
+            calls = run.calls if dry_run else None
+            click.echo(render_apply_json(run.plan, result=run.result, calls=calls), nl=False)
+        elif run.declined:
+            self.echo("Apply cancelled; nothing was changed.\n")
+        elif dry_run and run.plan.has_changes:
+            self.echo(render_calls_text(run.calls))
+        elif run.result is not None:
+            self.echo(render_result_text(run.result, color=self.color))
+        if not self.json_mode and not run.declined:
+            self.echo(not_applied_text(run.plan))
+
+        if run.declined:
+            return EXIT_FAILED
+        result = run.result
+        if result is None or result.ok:
+            return EXIT_OK
+        if result.interrupted:
+            click.echo("Interrupted: the state holds everything done so far.", err=True)
+            return EXIT_INTERRUPTED
+        click.echo(
+            f"Error: apply did not finish: {len(result.failed)} failed, "
+            f"{len(result.not_attempted)} not attempted, {len(result.done)} done"
+            + (f"; state not saved: {result.state_error}" if result.state_error else ""),
+            err=True,
+        )
+        return EXIT_FAILED
+
+
+class _LineObserver:
+    """One line per finished action: readable in CI logs."""
+
+    def __init__(self, stream: IO[str], color: bool) -> None:
+        self._stream = stream
+        self._color = color
+        self._lock = threading.Lock()
+
+    def started(self, total: int) -> None:
+        click.echo(f"Applying {total} change(s)...", file=self._stream)
+
+    def finished(self, outcome: ActionOutcome) -> None:
+        click.echo(outcome_line(outcome, color=self._color), file=self._stream, color=self._color)
+
+    def close(self) -> None:
+        self._stream.flush()
+
+
+class _BarObserver:
+    """A rich progress bar on a terminal; failures are printed above it as they happen."""
+
+    def __init__(self, stream: IO[str], color: bool) -> None:
+        self._stream = stream
+        self._color = color
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def started(self, total: int) -> None:
+        from rich.console import Console  # noqa: PLC0415  (only on a terminal, only to apply)
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        console = Console(file=self._stream, no_color=not self._color, highlight=False)
+        self._progress = Progress(
+            TextColumn("Applying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("apply", total=total)
+
+    def finished(self, outcome: ActionOutcome) -> None:
+        if self._progress is None or self._task is None:
+            return
+        self._progress.advance(self._task)
+        if outcome.status == "failed":
+            from rich.text import Text  # noqa: PLC0415
+
+            # The same painted line the line observer writes, kept intact above the bar.
+            line = outcome_line(outcome, color=self._color)
+            self._progress.console.print(Text.from_ansi(line))
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -1,0 +1,97 @@
+"""What ``plan`` and ``apply`` both run in: the desired file, its state backend, the cloud.
+
+Every argument is checked before the first line is written, the lock is taken or anything is
+listed: the file loads, a ``--target`` names a known instance, the endpoint is a URL and the
+credentials resolve. Only then is the embedded emulator (if chosen) announced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.commands.connect import CloudSession, cloud_session
+from reconciler.commands.options import state_backend
+
+if TYPE_CHECKING:
+    from reconciler.models import DesiredState, StateDocument
+    from reconciler.plan.builder import BuiltPlan, Progress
+    from reconciler.plan.options import PlanOptions, Target
+    from reconciler.state.base import StateBackend
+
+
+@dataclass(frozen=True)
+class RunContext:
+    desired: DesiredState
+    desired_file: Path
+    backend: StateBackend
+    cloud: CloudSession
+
+    def make_plan(
+        self,
+        options: PlanOptions,
+        state: StateDocument | Callable[[], StateDocument | None] | None,
+        *,
+        progress: Progress,
+        parallelism: int | None = None,
+    ) -> BuiltPlan:
+        """Plan ``desired_file`` against ``state`` (or the state ``backend.read`` returns)."""
+        from reconciler.plan.builder import make_plan  # noqa: PLC0415
+        from reconciler.plan.options import DEFAULT_PARALLELISM  # noqa: PLC0415
+
+        return make_plan(
+            self.desired,
+            state,
+            self.cloud.client,
+            options,
+            workspace=self.backend.workspace,
+            desired_source=str(self.desired_file),
+            parallelism=DEFAULT_PARALLELISM if parallelism is None else parallelism,
+            progress=progress,
+        )
+
+
+@contextmanager
+def run_context(
+    desired_file: Path,
+    *,
+    endpoint: str | None,
+    note: Callable[[str], None],
+    targets: tuple[Target, ...] = (),
+) -> Iterator[RunContext]:
+    """Load ``desired_file``, open its backend and connect to the cloud; ``note`` gets the
+    embedded-emulator notice. The backend and the cloud (and an embedded emulator) are closed
+    on exit."""
+    from reconciler.config import load_desired  # noqa: PLC0415
+
+    desired = load_desired(desired_file)
+    with state_backend(desired) as backend:
+        if targets:
+            _check_target_instances(desired, targets, backend)
+        with cloud_session(
+            desired.provider, endpoint=endpoint, instances=desired.instances
+        ) as cloud:
+            cloud.check()
+            if cloud.embedded:
+                note(f"Using the {cloud.endpoint_label}.")
+            yield RunContext(desired, desired_file, backend, cloud)
+
+
+def _check_target_instances(
+    desired: DesiredState, targets: tuple[Target, ...], backend: StateBackend
+) -> None:
+    """Refuse a target instance neither declared nor recorded before any lock or listing (the
+    plan checks again under the lock; a GID can only be checked there, against the cloud). The
+    state is read, without the lock, only when a target names an undeclared instance."""
+    from reconciler.plan.options import check_target_instances  # noqa: PLC0415
+
+    known = {instance.instance_id for instance in desired.instances}
+    if all(target.instance_id in known for target in targets):
+        return
+    state = backend.read()
+    if state is not None:
+        known.update(resource.instance_id for resource in state.resources)
+    check_target_instances(targets, known)

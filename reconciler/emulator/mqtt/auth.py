@@ -1,0 +1,114 @@
+"""Who may connect: the service's ClientId rules and its HMAC-of-ClientId passwords.
+
+The username is ``MODE|KEY_ID|INSTANCE_ID`` and the password
+``Base64(HMAC-SHA1(secret, ClientId))``. Each mode is a ``SecretLookup`` that finds the secret
+of a key id; ``Signature`` looks up the emulator's AccessKeys. Another mode (the 2020-04-20
+device credentials) plugs in with ``register_mode``. Checks only read the store: a refused
+attempt never touches a session.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reconciler.emulator.mqtt.codec import ConnectReturnCode
+from reconciler.emulator.store import CLIENT_ID_SEPARATOR, EmulatorStore
+
+MAX_CLIENT_ID_LENGTH = 64
+SIGNATURE_MODE = "Signature"
+
+# (key id, instance id, client id) -> the key's secret, or None when the key is unknown (or,
+# for a mode binding keys to devices, not this device's).
+SecretLookup = Callable[[str, str, str], str | None]
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A connection allowed in: where it belongs and how it proved it."""
+
+    instance_id: str
+    group_id: str
+    client_id: str
+    mode: str
+    key_id: str
+
+
+class Refused(Exception):
+    """The CONNACK return code to answer with, and why (for the log; never a secret)."""
+
+    def __init__(self, return_code: ConnectReturnCode, reason: str) -> None:
+        self.return_code = return_code
+        self.reason = reason
+        super().__init__(reason)
+
+
+def sign_client_id(secret: str, client_id: str) -> str:
+    """The password a device sends: Base64(HMAC-SHA1(secret, ClientId))."""
+    digest = hmac.new(secret.encode(), client_id.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def check_client_id(client_id: str) -> str | None:
+    """Why a ClientId is not ``GroupId@@@DeviceId`` within 64 printable characters, or None."""
+    group_id, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
+    if not group_id or not sep or not device:
+        return f"ClientId {client_id!r} is not GROUP_ID@@@DEVICE_ID"
+    if len(client_id) > MAX_CLIENT_ID_LENGTH:
+        return f"ClientId is {len(client_id)} characters long (at most {MAX_CLIENT_ID_LENGTH})"
+    if not client_id.isprintable() or "/" in client_id:
+        return "ClientId contains a non-printable character or '/'"
+    return None
+
+
+class DeviceAuthenticator:
+    def __init__(self, store: EmulatorStore) -> None:
+        self._store = store
+        self._modes: dict[str, SecretLookup] = {
+            SIGNATURE_MODE: lambda key_id, _instance, _client: store.account_secret(key_id),
+        }
+
+    def register_mode(self, mode: str, lookup: SecretLookup) -> None:
+        self._modes[mode] = lookup
+
+    def admit(self, client_id: str, username: str | None, password: bytes | None) -> Admission:
+        """The admission of a CONNECT, or ``Refused`` saying why."""
+        problem = check_client_id(client_id)
+        if problem is not None:
+            raise Refused(ConnectReturnCode.IDENTIFIER_REJECTED, problem)
+        if username is None or password is None:
+            raise Refused(ConnectReturnCode.NOT_AUTHORIZED, "no username or password")
+        parts = username.split("|")
+        if len(parts) != 3 or not all(parts):
+            raise Refused(
+                ConnectReturnCode.NOT_AUTHORIZED, "username is not MODE|KEY_ID|INSTANCE_ID"
+            )
+        mode, key_id, instance_id = parts
+        lookup = self._modes.get(mode)
+        if lookup is None:
+            supported = ", ".join(sorted(self._modes))
+            raise Refused(
+                ConnectReturnCode.NOT_AUTHORIZED,
+                f"authentication mode {mode!r} is not supported (only {supported})",
+            )
+        secret = lookup(key_id, instance_id, client_id)
+        if secret is None:
+            raise Refused(ConnectReturnCode.NOT_AUTHORIZED, f"unknown {mode} key {key_id}")
+        expected = sign_client_id(secret, client_id).encode("ascii")
+        if not hmac.compare_digest(expected, password):
+            raise Refused(
+                ConnectReturnCode.NOT_AUTHORIZED,
+                f"the password is not the {mode} signature of the ClientId",
+            )
+        if self._store.instance(instance_id) is None:
+            raise Refused(ConnectReturnCode.NOT_AUTHORIZED, f"unknown instance {instance_id}")
+        group_id = client_id.partition(CLIENT_ID_SEPARATOR)[0]
+        if self._store.group(instance_id, group_id) is None:
+            raise Refused(
+                ConnectReturnCode.NOT_AUTHORIZED,
+                f"group {group_id} does not exist on instance {instance_id}",
+            )
+        return Admission(instance_id, group_id, client_id, mode, key_id)

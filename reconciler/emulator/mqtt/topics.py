@@ -1,0 +1,73 @@
+"""The service's topic rules: parent topic, sub-topics, the 64-character limit, filters, P2P.
+
+A topic is ``parent/sub/...``; the parent (first level) must exist on the instance, the rest is
+free. The management API shows the rest as a SubTopic written ``/sub/.../`` (empty for the bare
+parent), which is how subscriptions and message counts are recorded.
+"""
+
+from __future__ import annotations
+
+MAX_TOPIC_LENGTH = 64
+P2P_LEVEL = "p2p"
+SINGLE_LEVEL = "+"
+MULTI_LEVEL = "#"
+
+
+def check_topic_name(topic: str) -> str | None:
+    """Why a PUBLISH topic is refused, or None when it is acceptable (parent not looked up)."""
+    if not topic:
+        return "the topic is empty"
+    if len(topic) > MAX_TOPIC_LENGTH:
+        return f"the topic is {len(topic)} characters long (at most {MAX_TOPIC_LENGTH})"
+    if SINGLE_LEVEL in topic or MULTI_LEVEL in topic:
+        return "a published topic cannot contain '+' or '#'"
+    if not parent_of(topic):
+        return "the topic has no parent topic (it starts with '/')"
+    return None
+
+
+def check_topic_filter(topic_filter: str) -> str | None:
+    """Why a SUBSCRIBE filter is refused, or None when it is acceptable (parent not looked up)."""
+    if not topic_filter:
+        return "the filter is empty"
+    if len(topic_filter) > MAX_TOPIC_LENGTH:
+        return f"the filter is {len(topic_filter)} characters long (at most {MAX_TOPIC_LENGTH})"
+    levels = topic_filter.split("/")
+    for position, level in enumerate(levels):
+        if MULTI_LEVEL in level and (level != MULTI_LEVEL or position != len(levels) - 1):
+            return "'#' must be a whole level and the last one"
+        if SINGLE_LEVEL in level and level != SINGLE_LEVEL:
+            return "'+' must be a whole level"
+    if levels[0] in ("", SINGLE_LEVEL, MULTI_LEVEL):
+        return "the first level must name a parent topic"
+    return None
+
+
+def parent_of(topic: str) -> str:
+    return topic.partition("/")[0]
+
+
+def sub_topic_of(topic: str) -> str:
+    """``orders/room/1`` -> ``/room/1/``; ``orders`` -> ``""``."""
+    _, sep, rest = topic.partition("/")
+    return f"/{rest}/" if sep and rest else ""
+
+
+def p2p_receiver(levels: list[str]) -> str | None:
+    """The ClientId a ``parent/p2p/ClientId`` topic is addressed to, else None."""
+    if len(levels) == 3 and levels[1] == P2P_LEVEL and levels[2]:
+        return levels[2]
+    return None
+
+
+def matches(filter_levels: tuple[str, ...], topic_levels: list[str]) -> bool:
+    """MQTT matching of a split filter against a split topic name."""
+    count = len(topic_levels)
+    for index, level in enumerate(filter_levels):
+        if level == MULTI_LEVEL:
+            return True  # also matches the parent level itself ("a/#" matches "a")
+        if index >= count:
+            return False
+        if level != SINGLE_LEVEL and level != topic_levels[index]:
+            return False
+    return len(filter_levels) == count

@@ -1,0 +1,255 @@
+"""The OnsMqtt 2020-04-20 actions over the same store as the ONS ones: the same instances, GIDs
+and devices, seen through the newer API.
+
+``OnsMqttActions.handlers`` maps each action name to its handler; a handler takes the request's
+parameters and returns the success body without ``RequestId`` (the server adds it), or raises
+``ApiError`` with the code and HTTP status the service documents. More actions of this product
+are added by adding entries there.
+
+Where the service documents nothing, the emulator picks a plausible answer, marked as such:
+DeleteGroupId of a GID that does not exist answers ``ParameterFieldCheckFailed`` (no
+"not found" code is documented); ListInstances invents status, type, kernel and dates.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from reconciler.emulator.protocol import ApiError
+from reconciler.emulator.store import CLIENT_ID_SEPARATOR, EmulatorStore, InstanceRecord
+from reconciler.models import GROUP_ID_RE
+from reconciler.ratelimit import Rate
+
+VERSION = "2020-04-20"
+SERVICE = "onsmqtt"
+GROUP_ACTIONS = ("CreateGroupId", "DeleteGroupId", "ListGroupId")
+SESSION_ACTIONS = ("QuerySessionByClientId", "BatchQuerySessionByClientIds")
+# Every action served (the keys of OnsMqttActions.handlers), for option checking.
+ALL_ACTIONS = (*GROUP_ACTIONS, *SESSION_ACTIONS, "ListInstances")
+# The documented limits per account (calls a second).
+DEFAULT_THROTTLES: dict[str, Rate] = {
+    **{action: Rate(10, 1.0) for action in GROUP_ACTIONS},
+    "QuerySessionByClientId": Rate(500, 1.0),
+    "BatchQuerySessionByClientIds": Rate(100, 1.0),
+}
+MAX_BATCH_CLIENT_IDS = 10
+MAX_CLIENT_ID_LENGTH = 64
+# ListInstances fields nothing in the store records: a running Professional instance on a
+# 3.x kernel, bought at the start of 2023 for ten years.
+INSTANCE_RUNNING = 5
+INSTANCE_TYPE = 2
+KERNEL_VERSION = "V3.3.0"
+INSTANCE_CREATE_TIME = 1_672_531_200_000
+INSTANCE_EXPIRE_TIME = 1_988_150_400_000
+_LIST_ITEM = re.compile(r"^ClientIdList\.([1-9][0-9]*)$")
+
+Params = Mapping[str, str]
+Body = dict[str, Any]
+Handler = Callable[[Params], Body]
+
+
+def throttled(action: str, rate: Rate, wait: float) -> ApiError:
+    """The answer to a call over the account's limit, with ``x-acs-retry-after`` in ms (what
+    the Tea SDK reads). The group actions hit the gateway's flow control; the session look-ups
+    answer the product's own ``SystemOverFlow`` (500), as their error lists say."""
+    headers = {"x-acs-retry-after": str(max(1, round(wait * 1000)))}
+    if action in SESSION_ACTIONS:
+        return ApiError(
+            500,
+            "SystemOverFlow",
+            f"The system is overloaded: {action} is limited to {rate} per account.",
+            headers=headers,
+        )
+    return ApiError(
+        400,
+        "Throttling.User",
+        f"Request was denied due to user flow control ({action}: {rate} per account).",
+        headers=headers,
+    )
+
+
+def _missing(name: str) -> ApiError:
+    # The gateway's shape for this product: Missing<Param>.
+    return ApiError(400, f"Missing{name}", f"{name} is mandatory for this action.")
+
+
+def _opt(params: Params, name: str) -> str | None:
+    value = params.get(name, "").strip()
+    return value or None
+
+
+def _req(params: Params, name: str) -> str:
+    value = _opt(params, name)
+    if value is None:
+        raise _missing(name)
+    return value
+
+
+def _check_group_id(group_id: str) -> None:
+    if not GROUP_ID_RE.match(group_id):
+        raise ApiError(
+            400,
+            "ParameterFieldCheckFailed",
+            f"GroupId {group_id} is invalid: it must start with GID_ or GID-, be 7 to 64"
+            " characters long and use only letters, digits, '-' and '_'.",
+        )
+
+
+def _check_client_id(client_id: str) -> None:
+    group_id, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
+    if (
+        not sep
+        or not device
+        or len(client_id) > MAX_CLIENT_ID_LENGTH
+        or not GROUP_ID_RE.match(group_id)
+    ):
+        raise ApiError(
+            400,
+            "ParameterCheckFailed",
+            f"ClientId {client_id} is invalid: it must read GROUP_ID@@@DEVICE_ID and be at most"
+            f" {MAX_CLIENT_ID_LENGTH} characters long.",
+        )
+
+
+class OnsMqttActions:
+    def __init__(self, store: EmulatorStore) -> None:
+        self.store = store
+        self.handlers: dict[str, Handler] = {
+            "CreateGroupId": self.create_group_id,
+            "DeleteGroupId": self.delete_group_id,
+            "ListGroupId": self.list_group_id,
+            "QuerySessionByClientId": self.query_session_by_client_id,
+            "BatchQuerySessionByClientIds": self.batch_query_session_by_client_ids,
+            "ListInstances": self.list_instances,
+        }
+
+    def _instance(self, params: Params) -> InstanceRecord:
+        """The instance named by ``InstanceId`` (required by every action but ListInstances);
+        a ``RegionId`` that is not the instance's means that region's endpoint was asked."""
+        instance_id = _req(params, "InstanceId")
+        instance = self.store.instance(instance_id)
+        region = _opt(params, "RegionId")
+        if instance is None or (region is not None and region != instance.region):
+            raise ApiError(400, "InstanceNotFound", f"The instance {instance_id} does not exist.")
+        return instance
+
+    # --- groups ---------------------------------------------------------------------------
+
+    def create_group_id(self, params: Params) -> Body:
+        group_id = _req(params, "GroupId")
+        instance = self._instance(params)
+        _check_group_id(group_id)
+        with self.store.transaction() as db:
+            if not instance.independent_naming:
+                # Shared-namespace names are unique across every such instance.
+                taken = db.execute(
+                    "SELECT g.instance_id FROM groups g JOIN instances i"
+                    " ON i.instance_id = g.instance_id WHERE g.group_id = ?"
+                    " AND i.independent_naming = 0 AND g.instance_id != ?",
+                    (group_id, instance.instance_id),
+                ).fetchone()
+                if taken is not None:
+                    raise ApiError(
+                        400,
+                        "GroupIdAlreadyUsedByOtherUsers",
+                        f"The group ID {group_id} is already used by other users.",
+                    )
+            if not self.store.insert_group(db, instance.instance_id, group_id, None):
+                raise ApiError(
+                    400, "GroupIdAlreadyExsited", f"The group ID {group_id} already exists."
+                )
+        return {}
+
+    def delete_group_id(self, params: Params) -> Body:
+        group_id = _req(params, "GroupId")
+        instance = self._instance(params)
+        _check_group_id(group_id)
+        with self.store.transaction() as db:
+            if not self.store.delete_group(db, instance.instance_id, group_id):
+                raise ApiError(
+                    400,
+                    "ParameterFieldCheckFailed",
+                    f"The group ID {group_id} does not exist in {instance.instance_id}.",
+                )
+        return {}
+
+    def list_group_id(self, params: Params) -> Body:
+        instance = self._instance(params)
+        rows = [
+            {
+                "GroupId": group.group_id,
+                "InstanceId": group.instance_id,
+                "IndependentNaming": instance.independent_naming,
+                "CreateTime": group.create_time,
+                "UpdateTime": group.update_time,
+                "Tags": [],
+            }
+            for group in self.store.groups([instance.instance_id])
+        ]
+        return {"Data": rows}
+
+    # --- sessions -------------------------------------------------------------------------
+
+    def _online(self, instance: InstanceRecord, client_id: str) -> bool:
+        _check_client_id(client_id)
+        client = self.store.client(instance.instance_id, client_id)
+        return client is not None and client.online
+
+    def query_session_by_client_id(self, params: Params) -> Body:
+        client_id = _req(params, "ClientId")
+        instance = self._instance(params)
+        return {"OnlineStatus": self._online(instance, client_id)}
+
+    def batch_query_session_by_client_ids(self, params: Params) -> Body:
+        numbered = sorted(
+            (int(match.group(1)), value)
+            for name, value in params.items()
+            if (match := _LIST_ITEM.match(name)) and value.strip()
+        )
+        if not numbered:
+            raise _missing("ClientIdList")
+        if len(numbered) > MAX_BATCH_CLIENT_IDS:
+            raise ApiError(
+                400,
+                "ParameterCheckFailed",
+                f"ClientIdList takes at most {MAX_BATCH_CLIENT_IDS} client IDs,"
+                f" not {len(numbered)}.",
+            )
+        instance = self._instance(params)
+        statuses = [
+            {"ClientId": client_id, "OnlineStatus": self._online(instance, client_id)}
+            for _, client_id in numbered
+        ]
+        return {"OnlineStatusList": statuses}
+
+    # --- instances ------------------------------------------------------------------------
+
+    def list_instances(self, params: Params) -> Body:
+        """Every instance of the store (of the region, when ``RegionId`` says one)."""
+        region = _opt(params, "RegionId")
+        instances = [
+            {
+                "InstanceId": inst.instance_id,
+                "InstanceName": inst.instance_id,
+                "InstanceStatus": INSTANCE_RUNNING,
+                "InstanceType": INSTANCE_TYPE,
+                "KernelVersion": KERNEL_VERSION,
+                "RegionId": inst.region,
+                "CreateTime": INSTANCE_CREATE_TIME,
+                "ExpireTime": INSTANCE_EXPIRE_TIME,
+                "OrderId": f"2023{zlib.crc32(inst.instance_id.encode()):011d}",
+                "Specific": "",
+                "MqttTags": [],
+            }
+            for inst in self.store.instances()
+            if region is None or inst.region == region
+        ]
+        return {
+            "Code": "200",
+            "Success": "true",
+            "Message": "operation success.",
+            "Instances": instances,
+        }

@@ -1,0 +1,67 @@
+"""The two API products the emulator serves on one port, told apart by their version.
+
+This is the one place a request's version picks the product: ``Version`` (signature V1, query
+or form) or ``x-acs-version`` (V3 header). Both products answer from the same store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.emulator import actions, onsmqtt_actions
+from reconciler.emulator.protocol import ApiError
+from reconciler.emulator.store import EmulatorStore
+from reconciler.ratelimit import Rate
+
+Handler = Callable[[Mapping[str, str]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    version: str
+    service: str  # the endpoint's first label, shown in HostId
+    handlers: Mapping[str, Handler]
+    throttled: Callable[[str, Rate, float], ApiError]
+
+    def handler(self, action: str) -> Handler:
+        found = self.handlers.get(action)
+        if found is None:
+            raise ApiError(
+                404,
+                "InvalidAction.NotFound",
+                f"Specified api {action} is not found, please check your url and method.",
+            )
+        return found
+
+    def host_id(self, region: str) -> str:
+        return f"{self.service}.{region}.aliyuncs.com"
+
+
+def products(store: EmulatorStore) -> dict[str, Product]:
+    """Every product by its version."""
+    ons = actions.Actions(store)
+    onsmqtt = onsmqtt_actions.OnsMqttActions(store)
+    return {
+        actions.VERSION: Product(
+            "Ons", actions.VERSION, actions.SERVICE, ons.handlers, actions.throttled
+        ),
+        onsmqtt_actions.VERSION: Product(
+            "OnsMqtt",
+            onsmqtt_actions.VERSION,
+            onsmqtt_actions.SERVICE,
+            onsmqtt.handlers,
+            onsmqtt_actions.throttled,
+        ),
+    }
+
+
+def all_actions() -> tuple[str, ...]:
+    """The action names of both products (they do not collide)."""
+    return actions.ALL_ACTIONS + onsmqtt_actions.ALL_ACTIONS
+
+
+def invalid_version(version: str) -> ApiError:
+    return ApiError(400, "InvalidVersion", f"Specified parameter Version {version} is not valid.")

@@ -1,0 +1,52 @@
+"""End to end: a device connected over MQTT makes ``reconciler plan`` refuse the delete of its
+GID, and once it has disconnected the same plan passes the online guard."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.apply.helpers import run_cli
+from tests.emulator.mqtt.conftest import GID, MqttWorld, wait_until
+from tests.fixtures.emulator import TEST_INSTANCE_ID
+
+
+def test_a_connected_device_blocks_the_delete_of_its_gid_until_it_leaves(
+    world: MqttWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emulator = world.emulator
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
+    monkeypatch.setenv("RECONCILER_ENDPOINT", emulator.url)
+    Path("desired.yaml").write_text(
+        textwrap.dedent(f"""\
+            version: 1
+            instances:
+              - id: {TEST_INSTANCE_ID}
+                groups:
+                  - {{id: {GID}, absent: true}}
+        """),
+        encoding="utf-8",
+    )
+    device = world.connected("sensor-1")
+
+    refused = run_cli(capsys, "plan", "desired.yaml")
+    assert refused.code == 1
+    assert "1 client(s) online" in refused.out
+    assert "override: --allow-online-delete" in refused.out
+
+    device.disconnect()
+    wait_until(
+        lambda: not emulator.store.client_online(TEST_INSTANCE_ID, device.client_id),
+        what="the device to go offline",
+    )
+    passed = run_cli(capsys, "plan", "desired.yaml")
+    assert passed.code == 0, passed.out + passed.err
+    assert "0 client(s) online" in passed.out
+    assert "refused" not in passed.out

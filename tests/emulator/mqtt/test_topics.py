@@ -1,0 +1,60 @@
+"""The service's topic rules as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.emulator.mqtt.topics import (
+    check_topic_filter,
+    check_topic_name,
+    matches,
+    p2p_receiver,
+    sub_topic_of,
+)
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "topic", "expected"),
+    [
+        ("a/b", "a/b", True),
+        ("a/+", "a/b", True),
+        ("a/+", "a/b/c", False),
+        ("a/+", "a", False),
+        ("a/#", "a", True),
+        ("a/#", "a/b/c", True),
+        ("a/+/c", "a/b/c", True),
+        ("a/+/c", "a/b/d", False),
+        ("a/b", "a/b/c", False),
+        ("a/b/c", "a/b", False),
+        ("a/+", "a/", True),  # an empty level is a level
+    ],
+)
+def test_matching(topic_filter: str, topic: str, expected: bool) -> None:
+    assert matches(tuple(topic_filter.split("/")), topic.split("/")) is expected
+
+
+def test_topic_names() -> None:
+    assert check_topic_name("orders/a/b") is None
+    assert check_topic_name("x" * 64) is None
+    assert "65 characters" in (check_topic_name("x" * 65) or "")
+    assert "'+' or '#'" in (check_topic_name("orders/+") or "")
+    assert "parent" in (check_topic_name("/orders") or "")
+    assert check_topic_name("") == "the topic is empty"
+
+
+def test_topic_filters() -> None:
+    assert check_topic_filter("orders/+/x/#") is None
+    assert "last" in (check_topic_filter("orders/#/x") or "")
+    assert "whole level" in (check_topic_filter("orders/a+") or "")
+    assert "whole level" in (check_topic_filter("orders/a#") or "")
+    assert "parent" in (check_topic_filter("+/x") or "")
+    assert "parent" in (check_topic_filter("#") or "")
+
+
+def test_sub_topics_and_p2p() -> None:
+    assert sub_topic_of("orders") == ""
+    assert sub_topic_of("orders/room/1") == "/room/1/"
+    assert p2p_receiver(["orders", "p2p", "GID_a@@@d"]) == "GID_a@@@d"
+    assert p2p_receiver(["orders", "p2p"]) is None
+    assert p2p_receiver(["orders", "p2p", "GID_a@@@d", "x"]) is None
+    assert p2p_receiver(["orders", "room", "GID_a@@@d"]) is None
