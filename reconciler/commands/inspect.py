@@ -37,6 +37,9 @@ F = Callable[..., Any]
 FORMATS = ("text", "json", "csv")
 CLIENT_ID_SEPARATOR = "@@@"
 MAX_CLIENT_ID_LENGTH = 64
+# The choices as typed (any case; click lower-cases them) and as the service spells them.
+DIRECTIONS: dict[str, Literal["PUB", "SUB"]] = {"pub": "PUB", "sub": "SUB"}
+MESSAGE_TYPES: dict[str, Literal["P2P", "SUB"]] = {"p2p": "P2P", "sub": "SUB"}
 CHART_HEIGHT = (10, 20)  # rows: at least, at most
 CLOUD_LOGGER = "reconciler.cloud"
 # A pacing wait shorter than this is the normal rhythm of the calls, not worth a line.
@@ -505,10 +508,10 @@ def trend_command(
 
     query = TrendQuery(
         parent_topic=parent_topic,
-        direction=_upper(direction, ("PUB", "SUB")),
+        direction=DIRECTIONS[direction.lower()],
         summed=summed,
         sub_topic=subtopic,
-        msg_type=None if msg_type is None else _upper(msg_type, ("P2P", "SUB")),
+        msg_type=None if msg_type is None else MESSAGE_TYPES[msg_type.lower()],
         qos=None if qos is None else int(qos),
     )
     with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
@@ -519,12 +522,6 @@ def trend_command(
             series = trend(c.client, c.target, query, begin_ms, end_ms, on_progress=on_progress)
     _write_series(series, output_format=output_format, no_chart=no_chart, no_color=no_color)
     return 0
-
-
-def _upper(value: str, allowed: tuple[Literal["PUB", "SUB", "P2P"], ...]) -> Any:
-    upper = value.upper()
-    assert upper in allowed
-    return upper
 
 
 @inspect_group.command("instance")
