@@ -323,6 +323,7 @@ def build_plan(
 def with_sources(plan: Plan, locate: LocateDeclarations) -> Plan:
     """The plan with each change's declaration (file and line) attached, where it has one."""
     keys = {(change.instance_id, change.group_id) for change in plan.changes}
+    keys.update((difference.instance_id, difference.group_id) for difference in plan.not_in_place)
     found = locate(keys) if keys else {}
     if not found:
         return plan
@@ -343,7 +344,12 @@ def with_sources(plan: Plan, locate: LocateDeclarations) -> Plan:
         if fields is None:
             fields = fields_sets[frozenset(named)] = {*named, "source"}
         changes.append(construct_trusted(Change, fields, {**change.__dict__, "source": source}))
-    return plan.model_copy(update={"changes": tuple(changes)})
+    differences = []
+    for difference in plan.not_in_place:
+        where = found.get((difference.instance_id, difference.group_id))
+        declared = None if where is None else ChangeSource(file=where[0], line=where[1])
+        differences.append(difference.model_copy(update={"source": declared}))
+    return plan.model_copy(update={"changes": tuple(changes), "not_in_place": tuple(differences)})
 
 
 def make_plan(

@@ -108,6 +108,8 @@ class NotInPlace(FrozenModel):
     attribute: str = "topic"
     current: str
     desired: str
+    # Where the GID is declared, as for a Change.
+    source: ChangeSource | None = None
 
     @property
     def key(self) -> ResourceKey:

@@ -99,10 +99,12 @@ def summary_line(plan: Plan) -> str:
 
 def not_in_place_text(difference: NotInPlace) -> str:
     """``topic orders -> shadow: cannot be changed in place (...)``, after the GID's name."""
-    return (
+    text = (
         f"{difference.attribute} {difference.current} -> {difference.desired}: cannot be "
         "changed in place (revert it, or create a GID under a new name)"
     )
+    source = difference.source
+    return text if source is None else f"{text} ({source.file}:{source.line})"
 
 
 def not_applied_text(plan: Plan) -> str:

@@ -83,7 +83,7 @@ def topic_changed(
 
 SHOWN = (
     "  ! GID_orders  topic orders -> shadow: cannot be changed in place (revert it, or create "
-    "a GID under a new name)"
+    "a GID under a new name) (desired.yaml:8)"
 )
 SUMMARY = (
     "Plan: 0 to create, 0 to adopt, 0 to delete, 0 to forget; 1 cannot be applied in place; "

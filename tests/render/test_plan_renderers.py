@@ -115,6 +115,7 @@ def test_json_is_the_documented_shape() -> None:
             "attribute": "topic",
             "current": "orders",
             "desired": "orders-v2",
+            "source": {"file": "gids.yaml", "line": 11},
         }
     ]
     assert document["appliable"] is False
