@@ -34,16 +34,18 @@ Decorator = Callable[[F], F]
 
 
 def config_option(
-    help: str = "Desired-state file naming the backend (and the instances' regions).",
+    help: str = "Desired-state file (or directory) naming the backend (and the instances' "
+    "regions).",
 ) -> Decorator:
-    """``-c/--config FILE`` (default ``reconciler.yaml``), passed as ``config: Path``."""
+    """``-c/--config PATH`` (default ``reconciler.yaml``), passed as ``config: Path``; a
+    directory is the desired state split across its files."""
     return click.option(
         "-c",
         "--config",
         "config",
         default=DEFAULT_CONFIG,
         show_default=True,
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),
         help=help,
     )
 
@@ -57,11 +59,11 @@ def open_state(config: Path) -> tuple[DesiredState, StateBackend]:
 def load_config(config: Path) -> DesiredState:
     """Load the ``-c/--config`` file; when the default name is missing, say how to name one
     (someone running ``state list`` in the wrong directory does not know the default)."""
-    from reconciler.config import load_desired  # noqa: PLC0415
+    from reconciler.config import load_desired_paths  # noqa: PLC0415
     from reconciler.errors import ConfigError  # noqa: PLC0415
 
     try:
-        return load_desired(config)
+        return load_desired_paths([config]).state
     except ConfigError as err:
         if str(config) == DEFAULT_CONFIG and not config.exists():
             raise click.ClickException(f"{err} (pass -c/--config FILE)") from err

@@ -265,3 +265,13 @@ def test_fmt_a_directory_formats_every_file(
         "      - id: GID_refunds\n", "      - GID_refunds\n"
     )
     assert "1 file reformatted, 1 file left unchanged" in result.err
+
+
+def test_state_commands_take_the_directory_as_their_config(
+    estate: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(capsys, "apply", "gids", "--auto-approve").code == 0
+    listed = run_cli(capsys, "state", "list", "-c", "gids")
+    assert listed.code == 0, listed.err
+    for gid in ("GID_platform", "GID_payments", "GID_refunds"):
+        assert f"{INST}/{gid}" in listed.out
