@@ -6,6 +6,8 @@ Subcommands live in ``reconciler.commands.<module>`` and are imported only when 
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import logging
 import os
@@ -74,6 +76,12 @@ COMMANDS: dict[str, CommandEntry] = {
         "A local emulator of the MQTT management API (for tests, demos and benchmarks).",
     ),
 }
+
+# At exit the interpreter's last collections walk every object still alive (the pydantic
+# schemas, the typing objects, the plan) only to free memory the process is about to return:
+# about a fifth of a small plan's CPU time. Frozen objects are skipped; atexit hooks still run
+# and the operating system still closes every file and socket.
+atexit.register(gc.freeze)
 
 EXIT_ERROR = 1
 DEBUG_ENV = "RECONCILER_DEBUG"
@@ -185,6 +193,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Declarative reconciler for the Group IDs of Alibaba Cloud MQTT instances."""
     if ctx.invoked_subcommand is None:
         raise MissingCommandError(ctx.get_help())
+    # pydantic scans the entry points of every installed distribution for plugins when it
+    # builds its first validator (about a tenth of a small plan's run); this tool uses none.
+    # Setting the variable, even empty, keeps the user's choice.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     ctx.call_on_close(show_cloud_log(logging.DEBUG if debug else logging.INFO))
 
 
