@@ -157,9 +157,10 @@ class SafetyConfig(FrozenModel):
 
 class DesiredState(FrozenModel):
     version: Literal[1] = 1
-    provider: ProviderConfig = ProviderConfig()
-    backend: BackendConfig = LocalBackendConfig()
-    safety: SafetyConfig = SafetyConfig()
+    # Defaults built without validation: validating one would build its validator at import.
+    provider: ProviderConfig = ProviderConfig.model_construct()
+    backend: BackendConfig = LocalBackendConfig.model_construct()
+    safety: SafetyConfig = SafetyConfig.model_construct()
     instances: tuple[DesiredInstance, ...] = ()
     # Where it was loaded from, for messages; not part of the digest.
     source: str | None = Field(default=None, exclude=True)

@@ -67,8 +67,10 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
         groups.extend(build(entry) for entry in spec.groups)
         # Sorted so that reordering the file (fmt) never changes the plan digest.
         groups.sort(key=_group_id)
+        # model_construct: the schema validated these values (validating again would also
+        # build validators at start-up that nothing else needs).
         instances.append(
-            DesiredInstance(
+            DesiredInstance.model_construct(
                 instance_id=spec.id,
                 region=spec.region or doc.provider.region,
                 ownership=spec.ownership or doc.defaults.ownership,
@@ -78,11 +80,15 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
         )
     return DesiredState(
         version=1,
-        provider=ProviderConfig(
+        provider=ProviderConfig.model_construct(
             region=doc.provider.region, endpoint=expanded.endpoint, profile=expanded.profile
         ),
         backend=_backend(doc, expanded),
-        safety=SafetyConfig(**doc.safety.model_dump()),
+        safety=SafetyConfig.model_construct(
+            max_deletes=doc.safety.max_deletes,
+            max_delete_share=doc.safety.max_delete_share,
+            share_min_groups=doc.safety.share_min_groups,
+        ),
         instances=tuple(instances),
         source=source,
     )
@@ -96,7 +102,9 @@ def _backend(doc: DesiredFile, expanded: Expanded) -> BackendConfig:
     backend = doc.backend
     if backend is None or "postgres" not in backend.model_fields_set:
         path = backend.local.path if backend is not None and backend.local is not None else None
-        return LocalBackendConfig(path=path) if path is not None else LocalBackendConfig()
+        if path is None:
+            return LocalBackendConfig.model_construct()
+        return LocalBackendConfig.model_construct(path=path)
     postgres = backend.postgres
     if postgres is None:  # `postgres:` with no settings: the DSN is missing (already reported)
         raise ValueError("postgres backend without a dsn")

@@ -38,7 +38,9 @@ SetName = Annotated[str, Field(pattern=SET_NAME_PATTERN)]
 
 
 class FileModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    # defer_build: only DesiredFile is ever validated, and its validator holds the others';
+    # building one per class at import would cost start-up for nothing.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
 
 class ProviderSpec(FileModel):
@@ -79,6 +81,7 @@ class BackendSpec(FileModel):
         frozen=True,
         extra="forbid",
         strict=True,
+        defer_build=True,
         json_schema_extra={"minProperties": 1, "maxProperties": 1},
     )
 
@@ -148,17 +151,18 @@ class DesiredFile(FileModel):
         frozen=True,
         extra="forbid",
         strict=True,
+        defer_build=True,
         title="reconciler desired state",
         json_schema_extra={"additionalProperties": False},
     )
 
     version: Literal[1] = Field(description="Format version; must be 1.")
-    provider: ProviderSpec = Field(default_factory=ProviderSpec)
+    provider: ProviderSpec = Field(default_factory=ProviderSpec.model_construct)
     backend: BackendSpec | None = Field(
         default=None, description="Where state is kept. Default: local .reconciler/state.json."
     )
-    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
-    safety: SafetySpec = Field(default_factory=SafetySpec)
+    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec.model_construct)
+    safety: SafetySpec = Field(default_factory=SafetySpec.model_construct)
     group_sets: dict[SetName, list[GroupEntry]] = Field(
         default_factory=dict, description="Named lists of groups, stamped in with 'include'."
     )

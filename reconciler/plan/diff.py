@@ -187,7 +187,9 @@ def diff_plan(
     unmanaged.sort(key=lambda k: k.sort_key())
     not_in_place.sort(key=lambda d: d.key.sort_key())
     listed_sorted = {inventory_label(*ref): tuple(sorted(listed[ref])) for ref in refs}
-    return Plan(
+    # model_construct: every value below is built here from validated models, of the
+    # declared types; validating them again would only cost time (and build validators).
+    return Plan.model_construct(
         tool_version=meta.tool_version,
         created_at=meta.created_at,
         desired_source=meta.desired_source,
@@ -367,7 +369,7 @@ def _change(
     wanted: DesiredGroup | None = None,
     guards: tuple[Guard, ...] = (),
 ) -> Change:
-    return Change(
+    return Change.model_construct(
         action=action,
         region=key.region,
         instance_id=key.instance_id,
@@ -385,7 +387,7 @@ def _forget(key: ResourceKey, recorded: StateResource, *, refresh_only: bool) ->
         if refresh_only
         else "not declared, gone from the cloud, still in state: dropped from state"
     )
-    return Change(
+    return Change.model_construct(
         action=Action.FORGET,
         region=key.region,
         instance_id=key.instance_id,
@@ -422,7 +424,7 @@ def _delete(
                 overridden=str(key) in options.allow_protected_delete,
             ),
         )
-    return Change(
+    return Change.model_construct(
         action=Action.DELETE,
         region=key.region,
         instance_id=key.instance_id,

@@ -5,7 +5,6 @@ it when it can be overridden.
 
 from __future__ import annotations
 
-import difflib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 
@@ -216,7 +215,10 @@ def _best_match(
         return same[0]
     if not exhaustive:
         return None
-    matcher = difflib.SequenceMatcher(None, b=name, autojunk=False)
+    # Imported here: only a plan deleting and creating in one instance needs it.
+    from difflib import SequenceMatcher  # noqa: PLC0415
+
+    matcher = SequenceMatcher(None, b=name, autojunk=False)
     best: tuple[float, str] | None = None
     for create in created:
         matcher.set_seq1(create.group_id)

@@ -81,7 +81,9 @@ class Change(FrozenModel):
 
     @property
     def key(self) -> ResourceKey:
-        return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=self.group_id)
+        return ResourceKey.model_construct(
+            region=self.region, instance_id=self.instance_id, group_id=self.group_id
+        )
 
 
 class NotInPlace(FrozenModel):
@@ -99,7 +101,9 @@ class NotInPlace(FrozenModel):
 
     @property
     def key(self) -> ResourceKey:
-        return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=self.group_id)
+        return ResourceKey.model_construct(
+            region=self.region, instance_id=self.instance_id, group_id=self.group_id
+        )
 
 
 class PlanSummary(FrozenModel):
@@ -145,8 +149,11 @@ class Plan(FrozenModel):
         counts = {action.value: 0 for action in Action}
         for change in self.changes:
             counts[change.action.value] += 1
-        return PlanSummary(
-            **counts, unmanaged=len(self.unmanaged), not_in_place=len(self.not_in_place)
+        return PlanSummary.model_construct(
+            None,  # fields set: those given
+            **counts,
+            unmanaged=len(self.unmanaged),
+            not_in_place=len(self.not_in_place),
         )
 
     @property
