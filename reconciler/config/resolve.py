@@ -37,6 +37,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
     # The schema validated every value already (the same patterns and types): a file of
     # 100,000 groups skips validating them twice, and shares one fields set among them.
     def build(entry: str | GroupSpec) -> DesiredGroup:
+        values: dict[str, object]
         if isinstance(entry, str):
             values = {
                 "group_id": entry,
