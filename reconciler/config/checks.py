@@ -239,10 +239,10 @@ def check_meaning(
     used_sets = _check_instances(
         data.get("instances"),
         default_region,
-        default_api if isinstance(default_api, str) else DEFAULT_API,
         set_groups,
-        _sets_with_clients(data.get("group_sets")),
         issues,
+        default_api=default_api if isinstance(default_api, str) else DEFAULT_API,
+        sets_with_clients=_sets_with_clients(data.get("group_sets")),
     )
     for name in set_groups:
         if name not in used_sets:
@@ -454,10 +454,11 @@ def _check_group_sets(
 def _check_instances(
     instances: Any,
     default_region: str,
-    default_api: str,
     set_groups: dict[str, list[tuple[str, bool, int]]],
-    sets_with_clients: set[str],
     issues: list[Issue],
+    *,
+    default_api: str,
+    sets_with_clients: set[str],
 ) -> set[str]:
     used_sets: set[str] = set()
     if not isinstance(instances, list):

@@ -48,12 +48,12 @@ from reconciler.models import (
 from reconciler.plan.desired_summary import summarize_desired
 from reconciler.plan.guards import (
     circuit_breaker,
-    online_check_notes,
     effective_naming,
     flag_naming_conflicts,
     flag_probable_renames,
     naming_mismatch,
     online_check_keys,
+    online_check_notes,
     online_guards_without_lookup,
     unverified_naming,
     unverified_naming_notes,
@@ -247,7 +247,7 @@ def _plan_instance(
             continue
         key = _key(region, instance_id, group_id)
         if wanted is not None:
-            _plan_present(key, wanted, exists, recorded, acc, api)
+            _plan_present(key, wanted, exists, recorded, acc, api=api)
             continue
         tombstone = tombstones.get(group_id)
         if not exists:
@@ -270,7 +270,9 @@ def _plan_instance(
         clients = (tombstone.clients if tombstone is not None else ()) or (
             recorded.clients if recorded is not None else ()
         )
-        acc.changes.append(_delete(key, reason, recorded, protected, options, api, clients))
+        acc.changes.append(
+            _delete(key, reason, recorded, protected, options, api=api, clients=clients)
+        )
 
 
 def _plan_present(
@@ -279,6 +281,7 @@ def _plan_present(
     exists: bool,
     recorded: StateResource | None,
     acc: _Acc,
+    *,
     api: Api,
 ) -> None:
     if not exists:
@@ -295,7 +298,7 @@ def _plan_present(
                     ),
                 ),
             )
-        acc.changes.append(_change(Action.CREATE, key, reason, wanted, guards, api))
+        acc.changes.append(_change(Action.CREATE, key, reason, wanted, guards, api=api))
         return
     if recorded is None:
         acc.changes.append(
@@ -363,7 +366,13 @@ def _plan_removed_instance(
             )
             acc.changes.append(
                 _delete(
-                    key, reason, recorded, recorded.protect, options, recorded.api, recorded.clients
+                    key,
+                    reason,
+                    recorded,
+                    recorded.protect,
+                    options,
+                    api=recorded.api,
+                    clients=recorded.clients,
                 )
             )
 
@@ -379,6 +388,7 @@ def _change(
     reason: str,
     wanted: DesiredGroup | None = None,
     guards: tuple[Guard, ...] = (),
+    *,
     api: Api = "ons",
 ) -> Change:
     return Change(
@@ -426,6 +436,7 @@ def _delete(
     recorded: StateResource | None,
     protected: bool,
     options: PlanOptions,
+    *,
     api: Api,
     clients: tuple[str, ...],
 ) -> Change:
