@@ -67,6 +67,7 @@ def with_notes(text: str, *, naming_unknown: list[str]) -> str:
 @endpoint_option("API endpoint URL, or 'embedded'; overrides $RECONCILER_ENDPOINT.")
 @output_file_option("Write to this file instead of standard output.", hidden_alias="--output")
 def export_command(
+    *,
     instance_id: str | None,
     all_instances: bool,
     region: str | None,

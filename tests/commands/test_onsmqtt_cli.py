@@ -269,3 +269,29 @@ def test_clients_on_an_ons_instance_are_ignored_with_a_located_warning(
     output = result.out + result.err
     assert "ons.yaml:7:15: warning: client ids are ignored on instance 'post-cn-a'" in output
     assert "ons.yaml:9:33: warning: client ids are ignored on instance 'post-cn-a'" in output
+
+
+def test_a_saved_plan_is_stale_once_the_files_api_changes(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_desired("GID_alpha")
+    assert run_cli(capsys, "plan", "desired.yaml", "-o", "plan.json").code == 0
+    write_desired("GID_alpha", extra=ONSMQTT)
+    stale = run_cli(capsys, "apply", "plan.json")
+    assert stale.code == 1
+    assert f"{TEST_INSTANCE_ID}: api changed (ons -> onsmqtt)" in stale.err
+    assert cloud(emulator) == set()
+
+
+def test_embedded_endpoint_serves_onsmqtt_instances(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECONCILER_ENDPOINT", raising=False)
+    write_desired("GID_alpha", extra="provider:\n  api: onsmqtt\n  endpoint: embedded\n")
+    first = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
+    assert first.code == 0, first.err
+    assert "Using the embedded emulator" in first.err
+    assert _apis(cwd_backend()) == {"GID_alpha": "onsmqtt"}
+    again = run_cli(capsys, "plan", "desired.yaml")
+    assert again.out.strip().endswith("No changes."), again.out
