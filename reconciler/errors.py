@@ -22,6 +22,7 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
     │   ├── PlanRefusedError       guards block the plan (``.reasons``)
     │   └── StalePlanError         a saved plan no longer matches the world
     ├── ApplyError                 an apply finished with failed actions
+    ├── CiError                    a pull/merge-request comment cannot be posted (``ci comment``)
     └── EmulatorError              the emulator cannot start or load its fixture
 """
 
@@ -212,3 +213,7 @@ class ApplyError(ReconcilerError):
 
 class EmulatorError(ReconcilerError):
     """The emulator cannot start or load its fixture."""
+
+
+class CiError(ReconcilerError):
+    """``reconciler ci``: the CI variables are missing or the forge's API refused a call."""

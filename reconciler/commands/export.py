@@ -14,6 +14,7 @@ import click
 from reconciler.commands.options import endpoint_option, output_file_option, write_file
 from reconciler.config.export import ExportedInstance, render_export_many
 from reconciler.config.loader import load_desired_text_result
+from reconciler.exit_codes import ExitCode
 from reconciler.models import APIS, DEFAULT_API, DEFAULT_REGION, Api, ProviderConfig
 
 SCHEMA_FILE = Path("schemas") / "desired-state.schema.json"
@@ -120,4 +121,4 @@ def export_command(
     else:
         write_file(out, text)
         click.echo(f"wrote {out} ({export.group_count} groups of {what})", err=True)
-    return 0
+    return ExitCode.OK

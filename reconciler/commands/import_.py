@@ -23,6 +23,7 @@ from reconciler.commands.options import (
     state_backend,
 )
 from reconciler.errors import StateError
+from reconciler.exit_codes import ExitCode
 from reconciler.models import DesiredInstance, DesiredState, StateResource, parse_key_text
 from reconciler.state import new_state
 from reconciler.state.locking import hold_lock
@@ -85,7 +86,7 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
             "deletes it unless you add it to the file.",
             err=True,
         )
-    return 0
+    return ExitCode.OK
 
 
 def _declared_instance(desired: DesiredState, instance_id: str, config: Path) -> DesiredInstance:

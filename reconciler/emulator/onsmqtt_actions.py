@@ -8,18 +8,27 @@ are added by adding entries there.
 
 Where the service documents nothing, the emulator picks a plausible answer, marked as such:
 DeleteGroupId of a GID that does not exist answers ``ParameterFieldCheckFailed`` (no
-"not found" code is documented); ListInstances invents status, type, kernel and dates.
+"not found" code is documented); Get/Refresh/UnRegisterDeviceCredential of a device without a
+credential answer ``DeviceCredentialNotFound`` (400); ListInstances invents status, type,
+kernel and dates.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
+import string
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from reconciler.emulator.protocol import ApiError
-from reconciler.emulator.store import CLIENT_ID_SEPARATOR, EmulatorStore, InstanceRecord
+from reconciler.emulator.store import (
+    CLIENT_ID_SEPARATOR,
+    DeviceCredentialRecord,
+    EmulatorStore,
+    InstanceRecord,
+)
 from reconciler.models import GROUP_ID_RE
 from reconciler.ratelimit import Rate
 
@@ -27,13 +36,20 @@ VERSION = "2020-04-20"
 SERVICE = "onsmqtt"
 GROUP_ACTIONS = ("CreateGroupId", "DeleteGroupId", "ListGroupId")
 SESSION_ACTIONS = ("QuerySessionByClientId", "BatchQuerySessionByClientIds")
+CREDENTIAL_ACTIONS = (
+    "RegisterDeviceCredential",
+    "GetDeviceCredential",
+    "RefreshDeviceCredential",
+    "UnRegisterDeviceCredential",
+)
 # Every action served (the keys of OnsMqttActions.handlers), for option checking.
-ALL_ACTIONS = (*GROUP_ACTIONS, *SESSION_ACTIONS, "ListInstances")
+ALL_ACTIONS = (*GROUP_ACTIONS, *SESSION_ACTIONS, "ListInstances", *CREDENTIAL_ACTIONS)
 # The documented limits per account (calls a second).
 DEFAULT_THROTTLES: dict[str, Rate] = {
     **{action: Rate(10, 1.0) for action in GROUP_ACTIONS},
     "QuerySessionByClientId": Rate(500, 1.0),
     "BatchQuerySessionByClientIds": Rate(100, 1.0),
+    **{action: Rate(500, 1.0) for action in CREDENTIAL_ACTIONS},
 }
 MAX_BATCH_CLIENT_IDS = 10
 MAX_CLIENT_ID_LENGTH = 64
@@ -45,6 +61,9 @@ KERNEL_VERSION = "V3.3.0"
 INSTANCE_CREATE_TIME = 1_672_531_200_000
 INSTANCE_EXPIRE_TIME = 1_988_150_400_000
 _LIST_ITEM = re.compile(r"^ClientIdList\.([1-9][0-9]*)$")
+# Device keys look like the service's: ``DC.`` and 22 letters or digits.
+_KEY_ALPHABET = string.ascii_letters + string.digits
+_KEY_LENGTH = 22
 
 Params = Mapping[str, str]
 Body = dict[str, Any]
@@ -124,6 +143,10 @@ class OnsMqttActions:
             "QuerySessionByClientId": self.query_session_by_client_id,
             "BatchQuerySessionByClientIds": self.batch_query_session_by_client_ids,
             "ListInstances": self.list_instances,
+            "RegisterDeviceCredential": self.register_device_credential,
+            "GetDeviceCredential": self.get_device_credential,
+            "RefreshDeviceCredential": self.refresh_device_credential,
+            "UnRegisterDeviceCredential": self.unregister_device_credential,
         }
 
     def _instance(self, params: Params) -> InstanceRecord:
@@ -194,9 +217,9 @@ class OnsMqttActions:
     # --- sessions -------------------------------------------------------------------------
 
     def _online(self, instance: InstanceRecord, client_id: str) -> bool:
+        """Live MQTT sessions and the fixture's online devices alike."""
         _check_client_id(client_id)
-        client = self.store.client(instance.instance_id, client_id)
-        return client is not None and client.online
+        return self.store.client_online(instance.instance_id, client_id)
 
     def query_session_by_client_id(self, params: Params) -> Body:
         client_id = _req(params, "ClientId")
@@ -224,6 +247,48 @@ class OnsMqttActions:
             for _, client_id in numbered
         ]
         return {"OnlineStatusList": statuses}
+
+    # --- device credentials ---------------------------------------------------------------
+
+    def _device(self, params: Params) -> tuple[InstanceRecord, str]:
+        client_id = _req(params, "ClientId")
+        instance = self._instance(params)
+        _check_client_id(client_id)
+        return instance, client_id
+
+    def _registered(self, params: Params) -> DeviceCredentialRecord:
+        instance, client_id = self._device(params)
+        found = self.store.device_credential(instance.instance_id, client_id)
+        if found is None:
+            raise _not_registered(instance, client_id)
+        return found
+
+    def register_device_credential(self, params: Params) -> Body:
+        """Issue the device's credential; asked again, a new one replaces it (a device holds
+        one credential, the last issued)."""
+        instance, client_id = self._device(params)
+        issued = self.store.put_device_credential(
+            instance.instance_id, client_id, _new_key(), _new_key()
+        )
+        return _credential_body(issued)
+
+    def get_device_credential(self, params: Params) -> Body:
+        return _credential_body(self._registered(params))
+
+    def refresh_device_credential(self, params: Params) -> Body:
+        """A new secret for the same key id; connects signed with the old one are refused."""
+        instance, client_id = self._device(params)
+        refreshed = self.store.replace_device_secret(instance.instance_id, client_id, _new_key())
+        if refreshed is None:
+            raise _not_registered(instance, client_id)
+        return _credential_body(refreshed)
+
+    def unregister_device_credential(self, params: Params) -> Body:
+        """Delete the credential: new connects with it are refused; live sessions stay."""
+        instance, client_id = self._device(params)
+        if not self.store.remove_device_credential(instance.instance_id, client_id):
+            raise _not_registered(instance, client_id)
+        return {}
 
     # --- instances ------------------------------------------------------------------------
 
@@ -253,3 +318,28 @@ class OnsMqttActions:
             "Message": "operation success.",
             "Instances": instances,
         }
+
+
+def _new_key() -> str:
+    return "DC." + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(_KEY_LENGTH))
+
+
+def _not_registered(instance: InstanceRecord, client_id: str) -> ApiError:
+    return ApiError(
+        400,
+        "DeviceCredentialNotFound",
+        f"The device {client_id} has no access credential in {instance.instance_id}.",
+    )
+
+
+def _credential_body(record: DeviceCredentialRecord) -> Body:
+    return {
+        "DeviceCredential": {
+            "ClientId": record.client_id,
+            "InstanceId": record.instance_id,
+            "DeviceAccessKeyId": record.access_key_id,
+            "DeviceAccessKeySecret": record.access_key_secret,
+            "CreateTime": record.create_time,
+            "UpdateTime": record.update_time,
+        }
+    }

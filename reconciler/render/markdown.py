@@ -1,10 +1,16 @@
 """A plan as Markdown for pull-request comments: summary first, one <details> per instance.
 
+Each instance's changes are a ``diff`` code block no wider than ``CODE_WIDTH`` (reasons wrap
+under themselves); the guards follow the block as a list, each distinct note once.
+
 Comment bodies have a hard size limit (GitHub: 65,536 characters), so the rendering stays under
 ``MAX_CHARS``: once the budget runs out it stops, says what was left out and how to see it all.
 """
 
 from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
 
 from reconciler.plan.model import Action, Guard, Plan
 from reconciler.render.plan_view import (
@@ -136,14 +142,10 @@ def _table(all_sections: list[InstanceSection], budget: _Budget) -> int:
     omitted = 0
     for section in all_sections:
         counts = section.counts()
-        refused = sum(
-            1 for change in section.changes for guard in change.guards if guard.refuses
-        ) + sum(1 for guard in section.guards if guard.refuses)
-        notes = f":no_entry: {refused} refused" if refused else ""
         row = (
             f"| `{section.instance_id}` | {section.region} | {counts[Action.CREATE]} | "
             f"{counts[Action.ADOPT]} | {counts[Action.DELETE]} | {counts[Action.FORGET]} | "
-            f"{counts[Action.UPDATE]} | {notes} |"
+            f"{counts[Action.UPDATE]} | {_notes_cell(section)} |"
         )
         if used + len(row) + 1 > allowance:
             omitted += 1
@@ -154,44 +156,140 @@ def _table(all_sections: list[InstanceSection], budget: _Budget) -> int:
     return omitted
 
 
+def _notes_cell(section: InstanceSection) -> str:
+    """How many refusals and notes the instance's section lists (a rename pair is one)."""
+    notes = _Notes()
+    for change in section.changes:
+        notes.add(change.group_id, change.guards)
+    notes.add(None, section.guards)
+    refused, other = notes.counts()
+    parts = []
+    if refused:
+        parts.append(f":no_entry: {refused} refused")
+    if other:
+        parts.append(f":warning: {other} note" + ("" if other == 1 else "s"))
+    return ", ".join(parts)
+
+
+# GitHub shows about this many characters of a code block before it scrolls sideways.
+CODE_WIDTH = 100
+# Reasons are aligned after GIDs up to this long; a longer GID puts its reason on the next line,
+# so a reason always has at least half the width.
+_ALIGN_MAX = 40
+_NAMES_SHOWN = 10
+
+
+def _entry_lines(symbol: str, group_id: str, width: int, reason: str) -> list[str]:
+    """``+ GID_x  # reason``, the reason wrapped under itself within ``CODE_WIDTH``."""
+    label = f"{symbol} {group_id.ljust(width)}  "
+    if len(group_id) > _ALIGN_MAX:
+        first, indent = [f"{symbol} {group_id}"], "    "
+    else:
+        first, indent = [], " " * len(label)
+    wrapped = textwrap.wrap(
+        reason, CODE_WIDTH - len(indent) - 2, break_long_words=True, break_on_hyphens=False
+    ) or [""]
+    lines = list(first)
+    for index, part in enumerate(wrapped):
+        lead = label if index == 0 and not first else indent
+        lines.append(f"{lead}# {part}")
+    return lines
+
+
+class _Notes:
+    """Guards listed under the code block: one bullet per distinct text, naming its GIDs, so a
+    probable rename (the same note on its delete and its create) is shown once as the pair."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str, tuple[Guard, list[str]]] = {}
+
+    def cost(self, group_id: str | None, guards: Sequence[Guard]) -> int:
+        """Characters that adding these guards would take (an upper bound)."""
+        total = 0
+        for guard in guards:
+            text = guard_text(guard)
+            if text in self._groups:
+                total += len(group_id or "") + 4
+            else:
+                total += len(text) + len(group_id or "") + 24
+        return total
+
+    def add(self, group_id: str | None, guards: Sequence[Guard]) -> None:
+        for guard in guards:
+            _, names = self._groups.setdefault(guard_text(guard), (guard, []))
+            if group_id is not None and group_id not in names:
+                names.append(group_id)
+
+    def counts(self) -> tuple[int, int]:
+        refused = sum(1 for guard, _ in self._groups.values() if guard.refuses)
+        return refused, len(self._groups) - refused
+
+    def lines(self) -> list[str]:
+        ordered = sorted(self._groups.items(), key=lambda item: not item[1][0].refuses)
+        return [_note_line(guard, text, names) for text, (guard, names) in ordered]
+
+
+def _note_line(guard: Guard, text: str, names: list[str]) -> str:
+    """``- icon GIDs: text``; the GIDs are left out when the text names them all already."""
+    icon = ":no_entry:" if guard.refuses else ":warning:"
+    if not names or all(name in text for name in names):
+        return f"- {icon} {text}"
+    shown = ", ".join(f"`{name}`" for name in names[:_NAMES_SHOWN])
+    more = len(names) - _NAMES_SHOWN
+    if more > 0:
+        shown += f" and {more:,} more"
+    return f"- {icon} {shown}: {text}"
+
+
 def _section(section: InstanceSection, room: int) -> tuple[str | None, int]:
     """The section's text within ``room`` characters (None: not even its header fits) and how
     many change lines were cut."""
     header = f"<details><summary><b>{section.title}</b>: {instance_summary(section)}</summary>\n\n"
     closing = "</details>\n\n"
-    change_lines: list[str] = []
-    for change in section.changes:
-        change_lines.append(f"{change.action.symbol} {change.group_id}  # {change_reason(change)}")
-        change_lines.extend(f"    ! {guard_text(guard)}" for guard in change.guards)
-    change_lines.extend(
-        f"{NOT_IN_PLACE_SYMBOL} {d.group_id}  # {not_in_place_text(d)}"
+    named = [change.group_id for change in section.changes]
+    named += [difference.group_id for difference in section.not_in_place]
+    width = max((len(name) for name in named if len(name) <= _ALIGN_MAX), default=0)
+    entries: list[tuple[list[str], str | None, Sequence[Guard]]] = [
+        (
+            _entry_lines(change.action.symbol, change.group_id, width, change_reason(change)),
+            change.group_id,
+            change.guards,
+        )
+        for change in section.changes
+    ]
+    entries.extend(
+        (_entry_lines(NOT_IN_PLACE_SYMBOL, d.group_id, width, not_in_place_text(d)), None, ())
         for d in section.not_in_place
     )
-    notes = [f"- {_guard(guard)}" for guard in section.guards]
+    notes = _Notes()
+    notes.add(None, section.guards)
     fence_open, fence_close = "```diff\n", "```\n\n"
 
-    fixed = len(header) + len(closing) + sum(len(n) + 1 for n in notes) + 1
-    if change_lines:
+    fixed = len(header) + len(closing) + sum(len(line) + 1 for line in notes.lines()) + 2
+    if entries:
         fixed += len(fence_open) + len(fence_close)
     if fixed > room:
         return None, 0
     kept: list[str] = []
     used = fixed
     cut = 0
-    for index, line in enumerate(change_lines):
-        if used + len(line) + 1 > room - 80:
-            cut = sum(1 for rest in change_lines[index:] if not rest.startswith("    "))
+    for index, (lines, group_id, guards) in enumerate(entries):
+        cost = sum(len(line) + 1 for line in lines) + notes.cost(group_id, guards)
+        if used + cost > room - 80:
+            cut = len(entries) - index
             kept.append(f"... {cut} more change(s) not shown")
             break
-        kept.append(line)
-        used += len(line) + 1
-    if change_lines and len(kept) == 1 and cut:
+        kept.extend(lines)
+        notes.add(group_id, guards)
+        used += cost
+    if entries and cut == len(entries):
         return None, 0  # a section showing no change at all is noise
     parts = [header]
     if kept:
         parts.append(fence_open + "\n".join(kept) + "\n" + fence_close)
-    if notes:
-        parts.append("\n".join(notes) + "\n\n")
+    note_lines = notes.lines()
+    if note_lines:
+        parts.append("\n".join(note_lines) + "\n\n")
     parts.append(closing)
     return "".join(parts), cut
 

@@ -19,7 +19,7 @@ from reconciler.plan.model import Plan
 from reconciler.ratelimit import Rate
 from reconciler.state import new_state
 from tests.apply.helpers import client_for_url, local_backend, state_group_ids
-from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, seeded_store
+from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, seeded_server
 
 GENEROUS = RetryPolicy(max_attempts=30, base_delay=0.02, max_delay=0.5, deadline=120.0)
 CREATES = 160
@@ -36,11 +36,8 @@ def faulty_emulator() -> Iterator[EmulatorServer]:
             "OnsMqttGroupIdDelete": Rate(40, 1.0),
         },
     )
-    server = EmulatorServer(seeded_store(), options=options, owns_store=True).start()
-    try:
+    with seeded_server(options) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_apply_completes_under_faults_and_throttling(

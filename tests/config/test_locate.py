@@ -237,7 +237,7 @@ def _text(data: Any, flow: bool | None, empty_nulls: bool, comments: bool, newli
     return text if newline else text.rstrip("\n")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENTS, st.sampled_from([None, False, True]), st.booleans(), st.booleans(), st.booleans())
 def test_libyaml_locator_agrees_with_the_round_trip_one_on_every_node(
     data: Any, flow: bool | None, empty_nulls: bool, comments: bool, newline: bool

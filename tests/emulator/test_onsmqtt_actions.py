@@ -7,6 +7,7 @@ import pytest
 
 from reconciler.emulator import onsmqtt_actions
 from reconciler.emulator.fixture import load_fixture_text
+from reconciler.emulator.mqtt.auth import DeviceAuthenticator, Refused, sign_client_id
 from reconciler.emulator.onsmqtt_actions import OnsMqttActions
 from reconciler.emulator.store import EmulatorStore
 from reconciler.ratelimit import Rate
@@ -214,3 +215,31 @@ instances:
     }
     statuses = ok(call2020(emulator, "BatchQuerySessionByClientIds", batch))["OnlineStatusList"]
     assert [s["OnlineStatus"] for s in statuses] == [True, False]
+
+
+def test_device_credentials_live_in_the_store_and_admit_their_device(tmp_path):
+    path = str(tmp_path / "world.db")
+    client_id = "GID_dev@@@sensor"
+    with EmulatorStore(path) as store:
+        store.add_instance("post-cn-disk")
+        store.add_group("post-cn-disk", "GID_dev")
+        actions = OnsMqttActions(store)
+        params = {"ClientId": client_id, "InstanceId": "post-cn-disk"}
+        issued = actions.handlers["RegisterDeviceCredential"](params)["DeviceCredential"]
+    with EmulatorStore(path) as store:
+        actions = OnsMqttActions(store)
+        assert actions.handlers["GetDeviceCredential"](params)["DeviceCredential"] == issued
+        key_id, secret = issued["DeviceAccessKeyId"], issued["DeviceAccessKeySecret"]
+        username = f"DeviceCredential|{key_id}|post-cn-disk"
+        authenticator = DeviceAuthenticator(store)
+        admitted = authenticator.admit(
+            client_id, username, sign_client_id(secret, client_id).encode()
+        )
+        assert (admitted.mode, admitted.key_id, admitted.group_id) == (
+            "DeviceCredential",
+            key_id,
+            "GID_dev",
+        )
+        actions.handlers["UnRegisterDeviceCredential"](params)
+        with pytest.raises(Refused, match="unknown DeviceCredential key"):
+            authenticator.admit(client_id, username, sign_client_id(secret, client_id).encode())

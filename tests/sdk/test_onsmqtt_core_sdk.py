@@ -15,9 +15,21 @@ from aliyunsdkonsmqtt.request.v20200420.BatchQuerySessionByClientIdsRequest impo
 )
 from aliyunsdkonsmqtt.request.v20200420.CreateGroupIdRequest import CreateGroupIdRequest
 from aliyunsdkonsmqtt.request.v20200420.DeleteGroupIdRequest import DeleteGroupIdRequest
+from aliyunsdkonsmqtt.request.v20200420.GetDeviceCredentialRequest import (
+    GetDeviceCredentialRequest,
+)
 from aliyunsdkonsmqtt.request.v20200420.ListGroupIdRequest import ListGroupIdRequest
 from aliyunsdkonsmqtt.request.v20200420.QuerySessionByClientIdRequest import (
     QuerySessionByClientIdRequest,
+)
+from aliyunsdkonsmqtt.request.v20200420.RefreshDeviceCredentialRequest import (
+    RefreshDeviceCredentialRequest,
+)
+from aliyunsdkonsmqtt.request.v20200420.RegisterDeviceCredentialRequest import (
+    RegisterDeviceCredentialRequest,
+)
+from aliyunsdkonsmqtt.request.v20200420.UnRegisterDeviceCredentialRequest import (
+    UnRegisterDeviceCredentialRequest,
 )
 
 from reconciler.ratelimit import Rate
@@ -125,3 +137,73 @@ def test_wrong_secret_is_diagnosed_by_the_sdk(emulator):
     client = AcsClient(emulator.access_key_id, "wrong-secret", "cn-hangzhou")
     err = _server_error(emulator, ListGroupIdRequest(), client, InstanceId=emulator.instance_id)
     assert err.get_error_code() == "InvalidAccessKeySecret"
+
+
+def test_device_credential_lifecycle(emulator):
+    device = {"ClientId": "GID_cred@@@dev1", "InstanceId": emulator.instance_id}
+    issued = _do(emulator, RegisterDeviceCredentialRequest(), **device)["DeviceCredential"]
+    assert (issued["ClientId"], issued["InstanceId"]) == ("GID_cred@@@dev1", emulator.instance_id)
+    assert issued["DeviceAccessKeyId"].startswith("DC.")
+    assert issued["DeviceAccessKeySecret"].startswith("DC.")
+    assert issued["CreateTime"] == issued["UpdateTime"] > 0
+    assert _do(emulator, GetDeviceCredentialRequest(), **device)["DeviceCredential"] == issued
+    # A device holds one credential: registering again replaces it.
+    again = _do(emulator, RegisterDeviceCredentialRequest(), **device)["DeviceCredential"]
+    assert again["DeviceAccessKeyId"] != issued["DeviceAccessKeyId"]
+    assert again["DeviceAccessKeySecret"] != issued["DeviceAccessKeySecret"]
+    refreshed = _do(emulator, RefreshDeviceCredentialRequest(), **device)["DeviceCredential"]
+    assert refreshed["DeviceAccessKeyId"] == again["DeviceAccessKeyId"]
+    assert refreshed["DeviceAccessKeySecret"] != again["DeviceAccessKeySecret"]
+    assert refreshed["CreateTime"] == again["CreateTime"]
+    assert refreshed["UpdateTime"] >= again["UpdateTime"]
+    assert _do(emulator, GetDeviceCredentialRequest(), **device)["DeviceCredential"] == refreshed
+    gone = _do(emulator, UnRegisterDeviceCredentialRequest(), **device)
+    assert set(gone) == {"RequestId"}
+    for request in (
+        GetDeviceCredentialRequest(),
+        RefreshDeviceCredentialRequest(),
+        UnRegisterDeviceCredentialRequest(),
+    ):
+        err = _server_error(emulator, request, **device)
+        assert (err.get_error_code(), err.get_http_status()) == ("DeviceCredentialNotFound", 400)
+        assert "GID_cred@@@dev1" in err.get_error_msg()
+
+
+def test_device_credential_errors(emulator):
+    inst = emulator.instance_id
+    err = _server_error(
+        emulator,
+        RegisterDeviceCredentialRequest(),
+        ClientId="GID_cred@@@dev1",
+        InstanceId="post-cn-unknown",
+    )
+    assert (err.get_error_code(), err.get_http_status()) == ("InstanceNotFound", 400)
+    for bad in ("no-separator", "GID_cred@@@", "lower@@@dev", "GID_cred@@@" + "d" * 60):
+        err = _server_error(
+            emulator, RegisterDeviceCredentialRequest(), ClientId=bad, InstanceId=inst
+        )
+        assert (err.get_error_code(), err.get_http_status()) == ("ParameterCheckFailed", 400)
+    err = _server_error(emulator, GetDeviceCredentialRequest(), InstanceId=inst)
+    assert (err.get_error_code(), err.get_http_status()) == ("MissingClientId", 400)
+    # A credential belongs to its instance.
+    emulator.store.add_instance("post-cn-other")
+    _do(emulator, RegisterDeviceCredentialRequest(), ClientId="GID_cred@@@dev1", InstanceId=inst)
+    err = _server_error(
+        emulator,
+        GetDeviceCredentialRequest(),
+        ClientId="GID_cred@@@dev1",
+        InstanceId="post-cn-other",
+    )
+    assert err.get_error_code() == "DeviceCredentialNotFound"
+
+
+def test_device_credential_actions_are_limited_per_account(emulator):
+    for action in ("Register", "Get", "Refresh", "UnRegister"):
+        assert emulator.server.throttles()[f"{action}DeviceCredential"] == Rate(500, 1)
+    emulator.server.set_throttle("RegisterDeviceCredential", Rate(1, 60))
+    device = {"ClientId": "GID_cred@@@dev1", "InstanceId": emulator.instance_id}
+    _do(emulator, RegisterDeviceCredentialRequest(), **device)
+    err = _server_error(emulator, RegisterDeviceCredentialRequest(), **device)
+    assert (err.get_error_code(), err.get_http_status()) == ("Throttling.User", 400)
+    # The other credential actions keep their own budget.
+    assert _do(emulator, GetDeviceCredentialRequest(), **device)["DeviceCredential"]

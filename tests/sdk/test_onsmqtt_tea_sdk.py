@@ -149,3 +149,29 @@ def test_a_server_fault_is_a_server_exception(emulator):
     )
     assert isinstance(err, ServerException)
     assert (err.code, err.status_code) == ("InternalError", 500)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_device_credential_lifecycle(emulator, mode):
+    client, inst = _client(emulator, mode), emulator.instance_id
+    device = {"client_id": f"GID_cred@@@{mode}", "instance_id": inst}
+    issued = client.register_device_credential(
+        models.RegisterDeviceCredentialRequest(**device)
+    ).body.device_credential
+    assert (issued.client_id, issued.instance_id) == (f"GID_cred@@@{mode}", inst)
+    assert issued.device_access_key_id.startswith("DC.")
+    assert issued.create_time == issued.update_time > 0
+    got = client.get_device_credential(
+        models.GetDeviceCredentialRequest(**device)
+    ).body.device_credential
+    assert got.to_map() == issued.to_map()
+    refreshed = client.refresh_device_credential(
+        models.RefreshDeviceCredentialRequest(**device)
+    ).body.device_credential
+    assert refreshed.device_access_key_id == issued.device_access_key_id
+    assert refreshed.device_access_key_secret != issued.device_access_key_secret
+    gone = client.un_register_device_credential(models.UnRegisterDeviceCredentialRequest(**device))
+    assert gone.status_code == 200 and gone.body.request_id
+    err = _error(lambda: client.get_device_credential(models.GetDeviceCredentialRequest(**device)))
+    assert isinstance(err, ClientException)
+    assert (err.code, err.status_code) == ("DeviceCredentialNotFound", 400)

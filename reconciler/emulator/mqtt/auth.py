@@ -2,8 +2,9 @@
 
 The username is ``MODE|KEY_ID|INSTANCE_ID`` and the password
 ``Base64(HMAC-SHA1(secret, ClientId))``. Each mode is a ``SecretLookup`` that finds the secret
-of a key id; ``Signature`` looks up the emulator's AccessKeys. Another mode (the 2020-04-20
-device credentials) plugs in with ``register_mode``. Checks only read the store: a refused
+of a key id: ``Signature`` looks up the emulator's AccessKeys, ``DeviceCredential`` the
+credentials the 2020-04-20 ``RegisterDeviceCredential`` issued (bound to one ClientId on one
+instance). More modes plug in with ``register_mode``. Checks only read the store: a refused
 attempt never touches a session.
 """
 
@@ -20,6 +21,7 @@ from reconciler.emulator.store import CLIENT_ID_SEPARATOR, EmulatorStore
 
 MAX_CLIENT_ID_LENGTH = 64
 SIGNATURE_MODE = "Signature"
+DEVICE_CREDENTIAL_MODE = "DeviceCredential"
 
 # (key id, instance id, client id) -> the key's secret, or None when the key is unknown (or,
 # for a mode binding keys to devices, not this device's).
@@ -69,6 +71,7 @@ class DeviceAuthenticator:
         self._store = store
         self._modes: dict[str, SecretLookup] = {
             SIGNATURE_MODE: lambda key_id, _instance, _client: store.account_secret(key_id),
+            DEVICE_CREDENTIAL_MODE: store.device_credential_secret,
         }
 
     def register_mode(self, mode: str, lookup: SecretLookup) -> None:
@@ -96,7 +99,8 @@ class DeviceAuthenticator:
             )
         secret = lookup(key_id, instance_id, client_id)
         if secret is None:
-            raise Refused(ConnectReturnCode.NOT_AUTHORIZED, f"unknown {mode} key {key_id}")
+            scope = "" if mode == SIGNATURE_MODE else f" for {client_id} on {instance_id}"
+            raise Refused(ConnectReturnCode.NOT_AUTHORIZED, f"unknown {mode} key {key_id}{scope}")
         expected = sign_client_id(secret, client_id).encode("ascii")
         if not hmac.compare_digest(expected, password):
             raise Refused(
