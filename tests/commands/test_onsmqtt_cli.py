@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.state.local import LocalBackend
-from tests.apply.helpers import cloud, cwd_backend, run_cli, state_group_ids, write_desired
+from tests.apply.helpers import cloud, cwd_backend, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, RunningEmulator
+from tests.fixtures.runs import run_cli
 
 ONSMQTT = "provider:\n  api: onsmqtt\n"
 OTHER = "post-cn-test0002"
@@ -295,3 +296,26 @@ def test_embedded_endpoint_serves_onsmqtt_instances(
     assert _apis(cwd_backend()) == {"GID_alpha": "onsmqtt"}
     again = run_cli(capsys, "plan", "desired.yaml")
     assert again.out.strip().endswith("No changes."), again.out
+
+
+def test_an_instance_removed_from_the_file_is_deleted_through_its_recorded_api(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator.store.add_instance(OTHER, region=TEST_REGION)
+    Path("desired.yaml").write_text(
+        "version: 1\nbackend:\n  local:\n    path: state.json\n"
+        "instances:\n"
+        f"  - id: {TEST_INSTANCE_ID}\n    groups: [GID_keep]\n"
+        f"  - id: {OTHER}\n    api: onsmqtt\n    groups: [GID_gone]\n",
+        encoding="utf-8",
+    )
+    assert run_cli(capsys, "apply", "desired.yaml", "--auto-approve").code == 0
+    write_desired("GID_keep")  # OTHER is no longer declared
+
+    dry = run_cli(capsys, "apply", "desired.yaml", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert f"DeleteGroupId InstanceId={OTHER} GroupId=GID_gone" in dry.out
+    assert "online check not available on onsmqtt" in dry.out
+    assert run_cli(capsys, "apply", "desired.yaml", "--auto-approve").code == 0
+    assert emulator.store.group_ids(OTHER) == []
+    assert state_group_ids(cwd_backend().read()) == {"GID_keep"}
