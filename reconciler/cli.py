@@ -70,6 +70,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "reconciler.commands.ci:ci_group",
         "Steps for CI pipelines (pull/merge request comments).",
     ),
+    "inspect": CommandEntry(
+        "reconciler.commands.inspect:inspect_group",
+        "Ask the service who is online, since when, and how much traffic flows (read-only).",
+    ),
     "emulator": CommandEntry(
         "reconciler.commands.emulator:emulator_group",
         "A local emulator of the MQTT management API (for tests, demos and benchmarks).",

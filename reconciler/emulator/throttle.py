@@ -7,7 +7,8 @@ belongs to words the answer (``Throttling.User``, ``SystemOverFlow``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from reconciler.emulator import actions, onsmqtt_actions
 from reconciler.ratelimit import Rate, TokenBucket
@@ -21,8 +22,14 @@ DEFAULT_THROTTLES: dict[str, Rate] = {
 
 
 class Throttler:
-    def __init__(self, overrides: Mapping[str, Rate | None] | None = None) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[str, Rate | None] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``overrides`` replace the defaults per action; None lifts an action's limit."""
+        self._clock = clock
         self._rates: dict[str, Rate | None] = {**DEFAULT_THROTTLES, **(overrides or {})}
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
@@ -46,7 +53,9 @@ class Throttler:
                 return None
             bucket = self._buckets.get((access_key_id, action))
             if bucket is None:
-                bucket = self._buckets[(access_key_id, action)] = TokenBucket(rate)
+                bucket = self._buckets[(access_key_id, action)] = TokenBucket(
+                    rate, clock=self._clock
+                )
         if bucket.try_acquire():
             return None
         return rate, bucket.wait_time()

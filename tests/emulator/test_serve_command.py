@@ -109,6 +109,7 @@ def _run(*args, timeout=30):
     ],
     ids=[
         "unknown action",
+        "unknown 2020-04-20 action",
         "bad rate",
         "topic without =",
         "undeclared instance",
