@@ -42,7 +42,8 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "export": CommandEntry(
         "reconciler.commands.export:export_command",
-        "List an instance's GIDs and write a desired-state file declaring exactly them.",
+        "List an instance's GIDs (or every instance's, with --all) and write a desired-state "
+        "file declaring exactly them.",
     ),
     "plan": CommandEntry(
         "reconciler.commands.plan:plan_command",

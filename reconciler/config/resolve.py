@@ -26,7 +26,7 @@ from reconciler.models import (
 # The fields each form of a group sets explicitly, shared by every group built (never mutated:
 # the models are frozen).
 _SHORT_FORM_FIELDS = {"group_id", "protect"}
-_LONG_FORM_FIELDS = {"group_id", "topic", "protect", "absent", "description"}
+_LONG_FORM_FIELDS = {"group_id", "topic", "protect", "absent", "description", "clients"}
 
 
 def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> DesiredState:
@@ -37,6 +37,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
     # The schema validated every value already (the same patterns and types): a file of
     # 100,000 groups skips validating them twice, and shares one fields set among them.
     def build(entry: str | GroupSpec) -> DesiredGroup:
+        values: dict[str, object]
         if isinstance(entry, str):
             values = {
                 "group_id": entry,
@@ -44,6 +45,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
                 "protect": default_protect,
                 "absent": False,
                 "description": None,
+                "clients": (),
             }
             return construct_trusted(DesiredGroup, _SHORT_FORM_FIELDS, values)
         # A tombstone does not inherit defaults.protect: that would forbid every delete.
@@ -57,6 +59,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
             "protect": protect,
             "absent": entry.absent,
             "description": entry.description,
+            "clients": tuple(entry.clients),
         }
         return construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values)
 
@@ -73,6 +76,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
             DesiredInstance.model_construct(
                 instance_id=spec.id,
                 region=spec.region or doc.provider.region,
+                api=spec.api or doc.provider.api,
                 ownership=spec.ownership or doc.defaults.ownership,
                 independent_naming=spec.independent_naming,
                 groups=tuple(groups),
@@ -81,7 +85,10 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
     return DesiredState(
         version=1,
         provider=ProviderConfig.model_construct(
-            region=doc.provider.region, endpoint=expanded.endpoint, profile=expanded.profile
+            region=doc.provider.region,
+            api=doc.provider.api,
+            endpoint=expanded.endpoint,
+            profile=expanded.profile,
         ),
         backend=_backend(doc, expanded),
         safety=SafetyConfig.model_construct(

@@ -15,7 +15,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from reconciler.models import DEFAULT_REGION, GROUP_ID_PATTERN, INSTANCE_ID_PATTERN, Ownership
+from reconciler.models import (
+    CLIENT_ID_MAX_LENGTH,
+    DEFAULT_API,
+    DEFAULT_REGION,
+    GROUP_ID_PATTERN,
+    INSTANCE_ID_PATTERN,
+    Api,
+    Ownership,
+)
 
 REGION_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 # Parent topics: 3 to 64 letters, digits, "-" and "_" (the service's naming rule).
@@ -48,6 +56,11 @@ class ProviderSpec(FileModel):
 
     region: RegionText = Field(
         default=DEFAULT_REGION, description="Default region of instances that name none."
+    )
+    api: Api = Field(
+        default=DEFAULT_API,
+        description="Default API of instances that name none: 'ons' (ONS 2019-02-14, the "
+        "OnsMqtt* actions) or 'onsmqtt' (OnsMqtt 2020-04-20, for upgraded instances).",
     )
     endpoint: str | None = Field(
         default=None,
@@ -118,6 +131,11 @@ class GroupSpec(FileModel):
     )
     absent: bool = Field(default=False, description="Tombstone: delete this GID if it exists.")
     description: str | None = Field(default=None, max_length=1024)
+    clients: list[Annotated[str, Field(min_length=1, max_length=CLIENT_ID_MAX_LENGTH)]] = Field(
+        default_factory=list,
+        description="Known client ids (GID@@@device) of this GID; on an onsmqtt instance a "
+        "delete asks whether they are online. Ignored on an ons instance.",
+    )
 
 
 def _group_kind(value: Any) -> str:
@@ -135,6 +153,7 @@ GroupEntry = Annotated[
 class InstanceSpec(FileModel):
     id: Annotated[str, Field(pattern=INSTANCE_ID_PATTERN, description="Instance id.")]
     region: RegionText | None = Field(default=None, description="Default: provider.region.")
+    api: Api | None = Field(default=None, description="Default: provider.api.")
     ownership: Ownership | None = Field(default=None, description="Default: defaults.ownership.")
     independent_naming: bool | None = Field(
         default=None,
@@ -171,11 +190,11 @@ class DesiredFile(FileModel):
 
 # Canonical key order per kind of mapping, used by fmt and by the did-you-mean suggestions.
 TOP_KEYS = ("version", "provider", "backend", "defaults", "safety", "group_sets", "instances")
-PROVIDER_KEYS = ("region", "endpoint", "profile")
+PROVIDER_KEYS = ("region", "api", "endpoint", "profile")
 BACKEND_KEYS = ("local", "postgres")
 LOCAL_KEYS = ("path",)
 POSTGRES_KEYS = ("dsn", "schema", "workspace")
 DEFAULTS_KEYS = ("ownership", "protect")
 SAFETY_KEYS = ("max_deletes", "max_delete_share", "share_min_groups")
-INSTANCE_KEYS = ("id", "region", "ownership", "independent_naming", "include", "groups")
-GROUP_KEYS = ("id", "topic", "protect", "absent", "description")
+INSTANCE_KEYS = ("id", "region", "api", "ownership", "independent_naming", "include", "groups")
+GROUP_KEYS = ("id", "topic", "protect", "absent", "description", "clients")
