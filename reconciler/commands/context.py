@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reconciler.models import DesiredState, StateDocument
     from reconciler.plan.builder import BuiltPlan, Progress
     from reconciler.plan.options import PlanOptions, Target
+    from reconciler.ratelimit import Rate
     from reconciler.state.base import StateBackend
 
 
@@ -69,11 +70,12 @@ def run_context(
     note: Callable[[str], None],
     targets: tuple[Target, ...] = (),
     base: Path | None = None,
+    rate: Rate | None = None,
 ) -> Iterator[RunContext]:
     """Load the desired state from ``desired_inputs`` (files or directories, relative to
     ``base`` if given), open its backend and connect to the cloud; ``note`` gets the
     embedded-emulator notice. The backend and the cloud (and an embedded emulator) are closed
-    on exit."""
+    on exit. ``rate`` (``--rate``) also paces the onsmqtt accounts' creates and deletes."""
     from reconciler.config import load_desired_paths  # noqa: PLC0415
 
     loaded = load_desired_paths(desired_inputs, base=base)
@@ -82,7 +84,7 @@ def run_context(
         if targets:
             _check_target_instances(desired, targets, backend)
         with cloud_session(
-            desired.provider, endpoint=endpoint, instances=desired.instances
+            desired.provider, endpoint=endpoint, instances=desired.instances, rate=rate
         ) as cloud:
             cloud.check()
             if cloud.embedded:

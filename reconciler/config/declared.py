@@ -61,8 +61,6 @@ class Declarations:
 
     def locate(self, keys: Collection[DeclaredKey]) -> dict[DeclaredKey, Declaration]:
         """``(file, line)`` of each declared key (keys not declared are left out)."""
-        from reconciler.config import locate  # noqa: PLC0415  (only when a plan asks)
-
         index = self._lookup()
         by_file: dict[int, list[tuple[DeclaredKey, Loc]]] = {}
         result: dict[DeclaredKey, Declaration] = {}
@@ -75,6 +73,17 @@ class Declarations:
                 result[key] = (self._names[file], line + 1)
             else:
                 by_file.setdefault(file, []).append((key, loc))
+        if by_file:
+            result.update(self._located_in_text(by_file))
+        return result
+
+    def _located_in_text(
+        self, by_file: dict[int, list[tuple[DeclaredKey, Loc]]]
+    ) -> dict[DeclaredKey, Declaration]:
+        """The lines of GIDs in files the fast path noted none for, read from their text."""
+        from reconciler.config import locate  # noqa: PLC0415  (only for such files)
+
+        result: dict[DeclaredKey, Declaration] = {}
         for file, wanted in by_file.items():
             try:
                 paths = locate.wanted_paths(loc for _, loc in wanted)

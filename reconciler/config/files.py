@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.config import checks, fastyaml, merge
 from reconciler.config.inputs import InputFile, expand_inputs, inputs_label
@@ -25,9 +25,11 @@ from reconciler.config.loader import (
     located_problem,
     read_file,
 )
-from reconciler.config.locate import Locator
 from reconciler.config.resolve import resolve
 from reconciler.errors import ConfigError, ConfigErrors
+
+if TYPE_CHECKING:
+    from reconciler.config.locate import Locator
 
 _Located = TypeVar("_Located", ConfigError, ConfigWarning)
 _TOP_LEVEL = "the top level must be a mapping with 'version' and 'instances', found {}"
@@ -71,7 +73,7 @@ class _Files:
         self.rebuilt: dict[int, Locator] = {}
 
     def locators(self, wanted: Mapping[int, list[Loc]]) -> dict[int, Locator]:
-        from reconciler.config import locate  # noqa: PLC0415
+        from reconciler.config import locate  # noqa: PLC0415  (only once something is wrong)
 
         found: dict[int, Locator] = {}
         for file, locs in wanted.items():
@@ -79,9 +81,10 @@ class _Files:
                 found[file] = self.rebuilt[file]
                 continue
             try:
-                found[file] = Locator(locate.compose(self.texts[file], locate.wanted_paths(locs)))
+                composed = locate.compose(self.texts[file], locate.wanted_paths(locs))
+                found[file] = locate.Locator(composed)
             except locate.SyntaxProblem:  # it parsed once: only a corner case lands here
-                found[file] = Locator(None)
+                found[file] = locate.Locator(None)
         return found
 
 
@@ -115,6 +118,7 @@ def _load_several(items: Sequence[InputFile], checking: Checking, label: str) ->
         checking.env,
         unset_warns=checking.warn_unset_env,
         instance_files=merged.origins.instance_files,
+        shared_settings=merge.shared_settings(document),
     )
     lines = merge.group_lines(document, item_lines) if doc is not None else None
     del document, documents, item_lines  # the raw trees: tens of MB at 100,000 GIDs

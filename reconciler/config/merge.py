@@ -172,6 +172,21 @@ def _at_each(
 # --- instances across files -------------------------------------------------------------------
 
 
+def shared_settings(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per instance id, the settings its entries give (the first given of each): what holds
+    for an entry of the instance that does not repeat them."""
+    found: dict[str, dict[str, Any]] = {}
+    settings = instance_settings()
+    for entry in _list(document.get("instances")):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            continue
+        given = found.setdefault(entry["id"], {})
+        for setting in settings:
+            if setting in entry:
+                given.setdefault(setting, entry[setting])
+    return found
+
+
 def instance_conflicts(merged: Merged) -> list[Placed]:
     """Settings that disagree, and GIDs or sets one instance gets in two files."""
     instances = merged.document.get("instances")
