@@ -391,3 +391,26 @@ def test_declarations_of_a_file_with_anchors_are_located_from_its_text(tmp_path:
         ("post-2", "GID_one"): (a, 10),
         ("post-3", "GID_audit"): (a, 4),
     }
+
+
+def test_the_api_is_a_setting_too_and_holds_for_every_file_s_entry(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "a.yaml": "version: 1\ninstances:\n  - id: post-1\n    api: onsmqtt\n",
+            "b.yaml": "group_sets:\n  edge:\n    - {id: GID_edge, clients: [GID_edge@@@dev-1]}\n"
+            "instances:\n  - id: post-1\n    include: [edge]\n",
+        },
+    )
+    result = load_desired_paths([tmp_path])
+    (instance,) = result.state.instances
+    assert instance.api == "onsmqtt"
+    # b.yaml's entry does not repeat the api: its clients are not "ignored on an ons instance".
+    assert result.warnings == ()
+    _tree(tmp_path, {"c.yaml": "instances:\n  - id: post-1\n    api: ons\n"})
+    errors = _errors([str(tmp_path)])
+    assert [e.split(": ")[0] for e in errors] == [
+        f"{tmp_path}/a.yaml:4:10",
+        f"{tmp_path}/c.yaml:3:10",
+    ]
+    assert "instance 'post-1' has api 'onsmqtt' here but 'ons' at" in errors[0]
