@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,22 @@ def test_state_commands_take_the_directory_as_their_config(
     assert listed.code == 0, listed.err
     for gid in ("GID_platform", "GID_payments", "GID_refunds"):
         assert f"{INST}/{gid}" in listed.out
+
+
+def test_the_teams_example_is_one_valid_desired_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "teams"
+    shutil.copytree(example, tmp_path / "teams")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECONCILER_ENDPOINT", raising=False)
+    assert (
+        run_cli(capsys, "validate", "teams").out
+        == "teams (3 files): valid (1 instance, 6 groups)\n"
+    )
+    assert run_cli(capsys, "fmt", "--check", "teams").code == 0
+    plan = run_cli(capsys, "plan", "teams", "--format", "json")  # the embedded emulator
+    assert plan.code == 0, plan.err
+    sources = {c["group_id"]: c["source"]["file"] for c in json.loads(plan.out)["changes"]}
+    assert sources["GID_refunds"] == "teams/teams/payments.yaml"
+    assert sources["GID_ota"] == "teams/platform.yaml"
