@@ -31,9 +31,9 @@ from reconciler.cloud.responses import (
     SessionResponse,
 )
 from reconciler.cloud.retry import RetryPolicy
-from reconciler.cloud.rpc import ApiProduct, Pacer, RpcClient
+from reconciler.cloud.rpc import ApiProduct, RpcClient
 from reconciler.errors import CloudApiError, CloudError, NotFoundError
-from reconciler.ratelimit import AccountRateLimits, Rate
+from reconciler.ratelimit import AccountRateLimits, AdaptiveBucket, Rate
 
 __all__ = [
     "ACCOUNT_RATE_LIMITS",
@@ -122,7 +122,7 @@ class OnsMqtt2020Client(RpcClient):
         )
         self.rate_limits = rate_limits or account_rate_limits(clock=clock)
 
-    def _bucket(self, action: str) -> Pacer | None:
+    def _bucket(self, action: str) -> AdaptiveBucket | None:
         return self.rate_limits.bucket(self.credentials.access_key_id, action)
 
     # -- group management --------------------------------------------------------------------

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import quote_plus, urlencode
 
 import requests
@@ -38,7 +38,7 @@ from reconciler.cloud.error_codes import (
 from reconciler.cloud.retry import RetryPolicy, is_retryable
 from reconciler.cloud.signing import percent_encode, signed_parameters
 from reconciler.errors import CloudApiError, CloudConnectionError, CloudError
-from reconciler.ratelimit import AdaptiveBucket, Rate
+from reconciler.ratelimit import AdaptiveBucket, TokenBucket
 
 log = logging.getLogger("reconciler.cloud")
 
@@ -65,21 +65,6 @@ class ApiProduct:
     service: str  # the endpoint's first label: ons.<region>.aliyuncs.com
     version: str
     actions: frozenset[str]
-
-
-class Pacer(Protocol):
-    """A bucket the client takes a token from before each attempt of an action."""
-
-    @property
-    def rate(self) -> Rate: ...
-
-    def acquire(
-        self,
-        deadline: float | None = None,
-        *,
-        sleep: Callable[[float], None] = ...,
-        on_wait: Callable[[float], None] | None = None,
-    ) -> bool: ...
 
 
 class RpcClient:
@@ -127,7 +112,7 @@ class RpcClient:
 
     # -- what subclasses decide ----------------------------------------------------------------
 
-    def _bucket(self, action: str) -> Pacer | None:
+    def _bucket(self, action: str) -> TokenBucket | None:
         """The bucket pacing ``action``, if any."""
         return None
 
@@ -205,13 +190,13 @@ class RpcClient:
                 action=action,
             ) from exc
 
-    def _take_token(self, action: str, bucket: Pacer, *, deadline: float | None) -> bool:
+    def _take_token(self, action: str, bucket: TokenBucket, *, deadline: float | None) -> bool:
         # The bucket runs on the client's clock, so ``deadline`` is a time of that clock.
         return bucket.acquire(
             deadline, sleep=self._sleep, on_wait=lambda wait: self._say_pacing(action, bucket, wait)
         )
 
-    def _say_pacing(self, action: str, bucket: Pacer, wait: float) -> None:
+    def _say_pacing(self, action: str, bucket: TokenBucket, wait: float) -> None:
         """Log a long pacing wait at INFO, at most once per ``PACING_NOTE_INTERVAL`` per
         action: many threads wait on one bucket, and one line says enough."""
         if wait < PACING_NOTE_MIN_WAIT or not log.isEnabledFor(logging.INFO):
@@ -324,7 +309,7 @@ class RpcClient:
         return text
 
 
-def _note_throttling(err: CloudError, bucket: Pacer | None) -> float | None:
+def _note_throttling(err: CloudError, bucket: TokenBucket | None) -> float | None:
     """Tell an adaptive bucket of a throttled answer; the wait the service asked for."""
     if not isinstance(err, CloudApiError):
         return None
