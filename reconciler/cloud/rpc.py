@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypedDict, TypeVar
 from urllib.parse import quote_plus, urlencode
 
 import requests
@@ -65,6 +65,18 @@ class ApiProduct:
     service: str  # the endpoint's first label: ons.<region>.aliyuncs.com
     version: str
     actions: frozenset[str]
+
+
+class ClientOptions(TypedDict, total=False):
+    """The settings of ``RpcClient.__init__`` after ``region``, for subclasses to pass on."""
+
+    endpoint: str | None
+    timeout: float
+    retry: RetryPolicy | None
+    pool_size: int
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    rng: random.Random | None
 
 
 class RpcClient:
@@ -275,33 +287,17 @@ class RpcClient:
             request_id = body.get("RequestId")
             return body
         finally:
-            self._log(
-                action, attempt, begun, signed, status=status, code=code, request_id=request_id
-            )
-
-    def _log(
-        self,
-        action: str,
-        attempt: int,
-        begun: float,
-        signed: Mapping[str, str],
-        *,
-        status: int | None,
-        code: str | None,
-        request_id: object,
-    ) -> None:
-        if not log.isEnabledFor(logging.DEBUG):
-            return
-        log.debug(
-            "%s attempt %d: status=%s code=%s RequestId=%s elapsed=%.3fs params=%s",
-            action,
-            attempt,
-            status if status is not None else "-",
-            code or "-",
-            request_id or "-",
-            time.perf_counter() - begun,
-            redacted_parameters(signed),
-        )
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s attempt %d: status=%s code=%s RequestId=%s elapsed=%.3fs params=%s",
+                    action,
+                    attempt,
+                    status if status is not None else "-",
+                    code or "-",
+                    request_id or "-",
+                    time.perf_counter() - begun,
+                    redacted_parameters(signed),
+                )
 
     def _redact(self, text: str) -> str:
         for form in self._redactions:
