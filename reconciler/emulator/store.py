@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_SOCKET = "/10.0.0.1:1234"
 CLIENT_ID_SEPARATOR = "@@@"
@@ -210,7 +211,7 @@ class EmulatorStore:
                 raise
             self._db.execute("COMMIT")
 
-    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return list(self._db.execute(sql, tuple(args)).fetchall())
 
@@ -263,7 +264,7 @@ class EmulatorStore:
         rows = self._query(
             "SELECT token, expires_ms FROM sts_tokens WHERE access_key_id = ?", (access_key_id,)
         )
-        return {str(token): None if exp is None else int(str(exp)) for token, exp in rows}
+        return {token: exp for token, exp in rows}
 
     # --- instances and topics -------------------------------------------------------------
 
@@ -374,7 +375,7 @@ class EmulatorStore:
             " WHERE instance_id = ? AND group_id = ?",
             (instance_id, group_id),
         )
-        return _group(rows[0]) if rows else None
+        return GroupRecord(*rows[0]) if rows else None
 
     def groups(self, instance_ids: Sequence[str]) -> list[GroupRecord]:
         """Every GID of these instances, ordered by instance then name."""
@@ -386,7 +387,7 @@ class EmulatorStore:
             f" WHERE instance_id IN ({marks}) ORDER BY instance_id, group_id",
             instance_ids,
         )
-        return [_group(row) for row in rows]
+        return [GroupRecord(*row) for row in rows]
 
     def group_ids(self, instance_id: str) -> list[str]:
         return [group.group_id for group in self.groups([instance_id])]
@@ -469,22 +470,15 @@ class EmulatorStore:
                 " WHERE instance_id = ? AND client_id = ? ORDER BY 1, 2",
                 (instance_id, client_id),
             ).fetchall()
-        return ClientRecord(
-            str(row[0]),
-            str(row[1]),
-            str(row[2]),
-            bool(row[3]),
-            int(row[4]),
-            str(row[5]),
-            tuple(Subscription(str(p), str(s), int(q)) for p, s, q in subs),
-        )
+        subscriptions = tuple(Subscription(*sub) for sub in subs)
+        return ClientRecord(row[0], row[1], row[2], bool(row[3]), row[4], row[5], subscriptions)
 
     def online_count_by_group(self, instance_id: str, group_id: str) -> int:
         rows = self._query(
             "SELECT COUNT(*) FROM clients WHERE instance_id = ? AND group_id = ? AND online = 1",
             (instance_id, group_id),
         )
-        return int(str(rows[0][0]))
+        return int(rows[0][0])
 
     def online_count_by_topic(self, instance_id: str, parent_topic: str, sub_topic: str) -> int:
         """Online clients on the parent topic (any sub-topic when ``sub_topic`` is "")."""
@@ -497,7 +491,7 @@ class EmulatorStore:
         if sub_topic:
             sql += " AND s.sub_topic = ?"
             args.append(sub_topic)
-        return int(str(self._query(sql, args)[0][0]))
+        return int(self._query(sql, args)[0][0])
 
     # --- live MQTT sessions (written by the MQTT listener, read by the query actions) -----
 
@@ -649,7 +643,7 @@ class EmulatorStore:
             " update_time FROM device_credentials WHERE instance_id = ? AND client_id = ?",
             (instance_id, client_id),
         )
-        return _device_credential(rows[0]) if rows else None
+        return DeviceCredentialRecord(*rows[0]) if rows else None
 
     def replace_device_secret(
         self, instance_id: str, client_id: str, access_key_secret: str
@@ -738,7 +732,7 @@ class EmulatorStore:
             " AND at_ms BETWEEN ? AND ? ORDER BY at_ms",
             (instance_id, group_id, begin_ms, end_ms),
         )
-        return [StatsPoint(int(str(x)), float(str(y))) for x, y in rows]
+        return [StatsPoint(x, float(y)) for x, y in rows]
 
     def message_trend(
         self,
@@ -766,7 +760,7 @@ class EmulatorStore:
                 sql += f" AND {name} = ?"
                 args.append(value)
         rows = self._query(sql + " GROUP BY at_ms ORDER BY at_ms", args)
-        return [StatsPoint(int(str(x)), float(str(y))) for x, y in rows]
+        return [StatsPoint(x, float(y)) for x, y in rows]
 
     @staticmethod
     def _require_instance(db: sqlite3.Connection, instance_id: str) -> None:
@@ -775,21 +769,5 @@ class EmulatorStore:
             raise ValueError(f"unknown instance {instance_id!r}")
 
 
-def _instance(row: tuple[object, ...]) -> InstanceRecord:
-    return InstanceRecord(str(row[0]), str(row[1]), bool(row[2]))
-
-
-def _device_credential(row: tuple[object, ...]) -> DeviceCredentialRecord:
-    return DeviceCredentialRecord(
-        str(row[0]), str(row[1]), str(row[2]), str(row[3]), int(str(row[4])), int(str(row[5]))
-    )
-
-
-def _group(row: tuple[object, ...]) -> GroupRecord:
-    return GroupRecord(
-        str(row[0]),
-        str(row[1]),
-        None if row[2] is None else str(row[2]),
-        int(str(row[3])),
-        int(str(row[4])),
-    )
+def _instance(row: tuple[Any, ...]) -> InstanceRecord:
+    return InstanceRecord(row[0], row[1], bool(row[2]))
