@@ -64,10 +64,13 @@ class _Node:
     def error(self, message: str) -> ConfigError:
         return ConfigError(message, file=self.source, line=self.line, column=self.column)
 
-    def mapping(self, what: str, allowed: Iterable[str]) -> dict[str, _Node]:
+    def mapping(
+        self, what: str, required: Iterable[str], optional: Iterable[str] = ()
+    ) -> dict[str, _Node]:
         if not isinstance(self.value, Mapping):
             raise self.error(f"{what} must be a mapping")
-        allowed_keys = set(allowed)
+        required = tuple(required)
+        allowed_keys = {*required, *optional}
         children: dict[str, _Node] = {}
         for key, value in self.value.items():
             line, column = _position(self.value, key, "key")
@@ -80,6 +83,9 @@ class _Node:
                 )
             vline, vcolumn = _position(self.value, key, "value")
             children[str(key)] = _Node(value, self.source, vline, vcolumn)
+        for key in required:
+            if key not in children:
+                raise self.error(f"{what} needs {key}")
         return children
 
     def items(self, what: str) -> list[_Node]:
@@ -169,6 +175,11 @@ def _position(container: Any, key: Any, kind: str) -> tuple[int | None, int | No
     return int(line) + 1, int(column) + 1
 
 
+def _list(fields: dict[str, _Node], key: str) -> list[_Node]:
+    """The items of the optional list ``key``."""
+    return fields[key].items(key) if key in fields else []
+
+
 def _optional(node: dict[str, _Node], key: str, read: Callable[[_Node], T], default: T) -> T:
     child = node.get(key)
     return default if child is None or child.value is None else read(child)
@@ -189,13 +200,13 @@ def load_fixture_text(text: str, source: str, store: EmulatorStore) -> None:
     except YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=source) from exc
     root = _Node(document if document is not None else {}, source, 1, 1)
-    top = root.mapping("the fixture", ("version", "accounts", "instances"))
+    top = root.mapping("the fixture", (), ("version", "accounts", "instances"))
     version = top.get("version")
     if version is not None and version.value != 1:
         raise version.error("version must be 1")
-    for account in top["accounts"].items("accounts") if "accounts" in top else []:
+    for account in _list(top, "accounts"):
         _load_account(account, store)
-    for instance in top["instances"].items("instances") if "instances" in top else []:
+    for instance in _list(top, "instances"):
         _load_instance(instance, store)
 
 
@@ -210,18 +221,13 @@ def load_fixture(path: str | Path, store: EmulatorStore) -> None:
 
 
 def _load_account(node: _Node, store: EmulatorStore) -> None:
-    fields = node.mapping("an account", ("access_key_id", "access_key_secret", "sts_tokens"))
-    for key in ("access_key_id", "access_key_secret"):
-        if key not in fields:
-            raise node.error(f"an account needs {key}")
+    fields = node.mapping("an account", ("access_key_id", "access_key_secret"), ("sts_tokens",))
     tokens: list[tuple[str, int | None]] = []
-    for entry in fields["sts_tokens"].items("sts_tokens") if "sts_tokens" in fields else []:
+    for entry in _list(fields, "sts_tokens"):
         if isinstance(entry.value, str):
             tokens.append((entry.text("an STS token"), None))
             continue
-        token = entry.mapping("an STS token", ("token", "expires"))
-        if "token" not in token:
-            raise entry.error("an STS token needs token")
+        token = entry.mapping("an STS token", ("token",), ("expires",))
         expires = _optional(token, "expires", lambda n: n.millis("expires"), None)
         tokens.append((token["token"].text("token"), expires))
     store.add_account(
@@ -234,8 +240,8 @@ def _load_account(node: _Node, store: EmulatorStore) -> None:
 def _load_instance(node: _Node, store: EmulatorStore) -> None:
     fields = node.mapping(
         "an instance",
+        ("instance_id",),
         (
-            "instance_id",
             "region",
             "independent_naming",
             "topics",
@@ -245,12 +251,8 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
             "message_history",
         ),
     )
-    if "instance_id" not in fields:
-        raise node.error("an instance needs instance_id")
     instance_id = fields["instance_id"].text("instance_id")
-    topics = (
-        [t.text("a topic") for t in fields["topics"].items("topics")] if "topics" in fields else []
-    )
+    topics = [t.text("a topic") for t in _list(fields, "topics")]
     store.add_instance(
         instance_id,
         region=_optional(fields, "region", lambda n: n.text("region"), "cn-hangzhou"),
@@ -259,26 +261,19 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
         ),
         topics=topics,
     )
-    for group in fields["groups"].items("groups") if "groups" in fields else []:
+    for group in _list(fields, "groups"):
         _load_group(group, instance_id, store)
-    for device in fields["devices"].items("devices") if "devices" in fields else []:
+    for device in _list(fields, "devices"):
         _load_device(device, instance_id, store)
-    history = fields["online_history"].items("online_history") if "online_history" in fields else []
-    for sample in history:
+    for sample in _list(fields, "online_history"):
         values = sample.mapping("an online sample", ("group_id", "at", "count"))
-        for key in ("group_id", "at", "count"):
-            if key not in values:
-                raise sample.error(f"an online sample needs {key}")
         store.add_online_sample(
             instance_id,
             values["group_id"].group_id("group_id"),
             values["at"].millis("at"),
             int(values["count"].number("count")),
         )
-    messages = (
-        fields["message_history"].items("message_history") if "message_history" in fields else []
-    )
-    for sample in messages:
+    for sample in _list(fields, "message_history"):
         _load_message_sample(sample, instance_id, store)
 
 
@@ -286,9 +281,7 @@ def _load_group(node: _Node, instance_id: str, store: EmulatorStore) -> None:
     if isinstance(node.value, str):
         store.add_group(instance_id, node.group_id("a group id"))
         return
-    fields = node.mapping("a group", ("group_id", "topic", "create_time", "update_time"))
-    if "group_id" not in fields:
-        raise node.error("a group needs group_id")
+    fields = node.mapping("a group", ("group_id",), ("topic", "create_time", "update_time"))
     store.add_group(
         instance_id,
         fields["group_id"].group_id("group_id"),
@@ -300,15 +293,11 @@ def _load_group(node: _Node, instance_id: str, store: EmulatorStore) -> None:
 
 def _load_device(node: _Node, instance_id: str, store: EmulatorStore) -> None:
     fields = node.mapping(
-        "a device", ("client_id", "online", "last_touch", "socket", "subscriptions")
+        "a device", ("client_id",), ("online", "last_touch", "socket", "subscriptions")
     )
-    if "client_id" not in fields:
-        raise node.error("a device needs client_id")
     subscriptions = []
-    for sub in fields["subscriptions"].items("subscriptions") if "subscriptions" in fields else []:
-        values = sub.mapping("a subscription", ("parent_topic", "sub_topic", "qos"))
-        if "parent_topic" not in values:
-            raise sub.error("a subscription needs parent_topic")
+    for sub in _list(fields, "subscriptions"):
+        values = sub.mapping("a subscription", ("parent_topic",), ("sub_topic", "qos"))
         qos = int(_optional(values, "qos", lambda n: n.number("qos"), 0.0))
         if qos not in (0, 1, 2):
             raise values["qos"].error("qos must be 0, 1 or 2")
@@ -339,11 +328,9 @@ def _load_device(node: _Node, instance_id: str, store: EmulatorStore) -> None:
 def _load_message_sample(node: _Node, instance_id: str, store: EmulatorStore) -> None:
     fields = node.mapping(
         "a message sample",
-        ("parent_topic", "at", "trans_type", "tps", "total", "msg_type", "qos", "sub_topic"),
+        ("parent_topic", "at", "trans_type"),
+        ("tps", "total", "msg_type", "qos", "sub_topic"),
     )
-    for key in ("parent_topic", "at", "trans_type"):
-        if key not in fields:
-            raise node.error(f"a message sample needs {key}")
     try:
         store.add_message_sample(
             instance_id,
