@@ -37,12 +37,14 @@ from typing import Any, TypeVar
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from reconciler.emulator.actions import MAX_CLIENT_ID_LENGTH
 from reconciler.emulator.store import (
+    CLIENT_ID_RULE,
     CLIENT_ID_SEPARATOR,
     DEFAULT_SOCKET,
+    GROUP_ID_RULE,
     EmulatorStore,
     Subscription,
+    client_id_shape_ok,
 )
 from reconciler.errors import ConfigError
 from reconciler.models import GROUP_ID_RE
@@ -108,26 +110,17 @@ class _Node:
         """A GID the emulator's own create would accept."""
         value = self.text(what)
         if not GROUP_ID_RE.match(value):
-            raise self.error(
-                f"{what} {value!r} is invalid: it must start with GID_ or GID-, be 7 to 64"
-                " characters long and use only letters, digits, '-' and '_'"
-            )
+            raise self.error(f"{what} {value!r} is invalid: it {GROUP_ID_RULE}")
         return value
 
     def client_id(self, what: str) -> str:
         """``<GroupId>@@@<DeviceId>``, at most MAX_CLIENT_ID_LENGTH characters."""
         value = self.text(what)
-        group_id, separator, device = value.partition(CLIENT_ID_SEPARATOR)
-        if not separator or not device or len(value) > MAX_CLIENT_ID_LENGTH:
-            raise self.error(
-                f"{what} {value!r} is invalid: it must read GROUP_ID@@@DEVICE_ID and be at"
-                f" most {MAX_CLIENT_ID_LENGTH} characters long"
-            )
+        if not client_id_shape_ok(value):
+            raise self.error(f"{what} {value!r} is invalid: it {CLIENT_ID_RULE}")
+        group_id = value.partition(CLIENT_ID_SEPARATOR)[0]
         if not GROUP_ID_RE.match(group_id):
-            raise self.error(
-                f"{what} {value!r} is invalid: its group {group_id!r} must start with GID_ or"
-                " GID-, be 7 to 64 characters long and use only letters, digits, '-' and '_'"
-            )
+            raise self.error(f"{what} {value!r} is invalid: its group {group_id!r} {GROUP_ID_RULE}")
         return value
 
     def flag(self, what: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
@@ -38,6 +38,22 @@ def missing(name: str) -> ApiError:
 
 def invalid(message: str) -> ApiError:
     return ApiError(400, "BIZ_FIELD_CHECK_INVALID", message)
+
+
+def optional(params: Mapping[str, str], name: str) -> str | None:
+    """An optional parameter; blank counts as absent, as the SDKs send blanks for unset fields."""
+    value = params.get(name, "").strip()
+    return value or None
+
+
+def required(
+    params: Mapping[str, str], name: str, absent: Callable[[str], ApiError] = missing
+) -> str:
+    """A mandatory parameter; ``absent(name)`` is the product's answer when it is blank."""
+    value = optional(params, name)
+    if value is None:
+        raise absent(name)
+    return value
 
 
 def merge_parameters(query: str, body: bytes, content_type: str) -> dict[str, str]:

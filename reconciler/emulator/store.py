@@ -19,6 +19,15 @@ from typing import Any
 
 DEFAULT_SOCKET = "/10.0.0.1:1234"
 CLIENT_ID_SEPARATOR = "@@@"
+MAX_CLIENT_ID_LENGTH = 64
+# The service's naming rules, worded once for every message that refuses a name.
+GROUP_ID_RULE = (
+    "must start with GID_ or GID-, be 7 to 64 characters long and use only letters, digits,"
+    " '-' and '_'"
+)
+CLIENT_ID_RULE = (
+    f"must read GROUP_ID@@@DEVICE_ID and be at most {MAX_CLIENT_ID_LENGTH} characters long"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -174,6 +183,12 @@ class MessageCount:
 class StatsPoint:
     x: int
     y: float
+
+
+def client_id_shape_ok(client_id: str) -> bool:
+    """``<group>@@@<device>`` within the length limit (the group is checked as a GID apart)."""
+    _, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
+    return bool(sep and device) and len(client_id) <= MAX_CLIENT_ID_LENGTH
 
 
 def group_of_client(client_id: str) -> str:
