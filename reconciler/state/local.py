@@ -148,12 +148,7 @@ class LocalBackend(StateBackend):
         finally:
             os.close(fd)  # closing the descriptor releases the flock
 
-    def force_unlock(self, lock_id: str) -> None:
-        with self._mutex:
-            ours = lock_id in self._held
-        if ours:
-            self.unlock(lock_id)
-            return
+    def _break_lock(self, lock_id: str) -> None:
         info = self._read_info()
         if info is None or info.id != lock_id:
             current = f"the current lock is {info.id}" if info else "no lock info is recorded"
@@ -181,13 +176,6 @@ class LocalBackend(StateBackend):
             return self._current_holder()
         finally:
             os.close(fd)
-
-    def close(self) -> None:
-        with self._mutex:
-            held = list(self._held)
-        for lock_id in held:
-            with contextlib.suppress(LockError):
-                self.unlock(lock_id)
 
     def _open_lock_file(self) -> int:
         try:

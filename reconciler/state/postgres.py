@@ -11,7 +11,6 @@ the session holding the advisory lock in ``pg_locks`` and terminates it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 import time
@@ -203,12 +202,7 @@ class PostgresBackend(StateBackend):
         finally:
             conn.close()
 
-    def force_unlock(self, lock_id: str) -> None:
-        with self._mutex:
-            ours = lock_id in self._held
-        if ours:
-            self.unlock(lock_id)
-            return
+    def _break_lock(self, lock_id: str) -> None:
         rows, _ = self._query(
             sql.SQL("SELECT lock_id FROM {} WHERE workspace = %s").format(self._locks),
             (self.workspace,),
@@ -276,11 +270,7 @@ class PostgresBackend(StateBackend):
             time.sleep(0.01)
 
     def close(self) -> None:
-        with self._mutex:
-            held = list(self._held)
-        for lock_id in held:
-            with contextlib.suppress(LockError):
-                self.unlock(lock_id)
+        super().close()
         self._conn.close()
 
 
