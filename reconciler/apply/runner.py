@@ -75,15 +75,7 @@ def apply_desired(
         state = backend.read()
         plan = build_plan(state)
         review(plan)
-        ensure_appliable(plan)
-        if not plan.has_changes:
-            return ApplyRun(plan=plan)
-        if settings.dry_run:
-            return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
-        if not approve(plan):
-            return ApplyRun(plan=plan, declined=True)
-        result = _execute(plan, backend, state, client_for, settings)
-        return ApplyRun(plan=plan, result=result)
+        return _run(plan, backend, state, client_for, settings, approve=approve)
 
 
 def apply_saved(
@@ -102,13 +94,7 @@ def apply_saved(
         reasons = check_fresh(plan, desired, state, inventories, workspace=backend.workspace)
         if reasons:
             raise StalePlanError(reasons)
-        ensure_appliable(plan)
-        if not plan.has_changes:
-            return ApplyRun(plan=plan)
-        if settings.dry_run:
-            return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
-        result = _execute(plan, backend, state, client_for, settings)
-        return ApplyRun(plan=plan, result=result)
+        return _run(plan, backend, state, client_for, settings)
 
 
 def _state_lock(backend: StateBackend, settings: RunSettings) -> AbstractContextManager[object]:
@@ -121,18 +107,28 @@ def _state_lock(backend: StateBackend, settings: RunSettings) -> AbstractContext
     return nullcontext()
 
 
-def _execute(
+def _run(
     plan: Plan,
     backend: StateBackend,
     state: StateDocument | None,
     client_for: ClientFor,
     settings: RunSettings,
-) -> ApplyResult:
+    *,
+    approve: Callable[[Plan], bool] | None = None,
+) -> ApplyRun:
+    """The steps after the plan: refuse, stop at nothing to do or a dry run, ask, execute."""
+    ensure_appliable(plan)
+    if not plan.has_changes:
+        return ApplyRun(plan=plan)
+    if settings.dry_run:
+        return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
+    if approve is not None and not approve(plan):
+        return ApplyRun(plan=plan, declined=True)
     journal = StateJournal(backend, state if state is not None else new_state())
     with ExitStack() as stack:
         if settings.catch_sigint:
             stack.enter_context(stop_on_sigint(settings.stop))
-        return execute(
+        result = execute(
             plan.changes,
             client_for=client_for,
             journal=journal,
@@ -140,6 +136,7 @@ def _execute(
             observer=settings.observer,
             stop=settings.stop,
         )
+    return ApplyRun(plan=plan, result=result)
 
 
 def list_inventories(
