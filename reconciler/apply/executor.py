@@ -228,15 +228,8 @@ class _Run:
             if change.action is Action.CREATE:
                 return self._create(client, change)
             return self._delete(client, change)
-        except CloudError as exc:
-            return failed(change, exc)
         except Exception as exc:  # a bug must not cost the state of the calls that worked
-            return ActionOutcome(
-                change=change,
-                status=OutcomeStatus.FAILED,
-                detail="failed",
-                error_message=f"unexpected {type(exc).__name__}: {exc}",
-            )
+            return failed(change, exc)
 
     def _create(self, client: GroupApi, change: Change) -> ActionOutcome:
         try:
@@ -267,7 +260,8 @@ def done(change: Change, detail: str, request_id: str | None) -> ActionOutcome:
     )
 
 
-def failed(change: Change, exc: CloudError) -> ActionOutcome:
+def failed(change: Change, exc: Exception) -> ActionOutcome:
+    """A failed call's outcome; an exception that is no CloudError is a bug, said so."""
     if isinstance(exc, CloudApiError):
         return ActionOutcome(
             change=change,
@@ -277,8 +271,9 @@ def failed(change: Change, exc: CloudError) -> ActionOutcome:
             error_code=exc.code,
             error_message=exc.api_message,
         )
+    message = str(exc) if isinstance(exc, CloudError) else f"unexpected {type(exc).__name__}: {exc}"
     return ActionOutcome(
-        change=change, status=OutcomeStatus.FAILED, detail="failed", error_message=str(exc)
+        change=change, status=OutcomeStatus.FAILED, detail="failed", error_message=message
     )
 
 
