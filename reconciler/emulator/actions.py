@@ -182,19 +182,11 @@ class Actions:
         topic = optional(params, "Topic")
         if topic is not None and not self.store.has_topic(instance.instance_id, topic):
             raise _topic_not_found(topic)
-        shared_ids = (
-            []
-            if instance.independent_naming
-            else [i.instance_id for i in self.store.instances() if not i.independent_naming]
-        )
         with self.store.transaction() as db:
             # Shared-namespace instances of the account see each other's names.
-            for other in shared_ids:
-                taken = db.execute(
-                    "SELECT 1 FROM groups WHERE instance_id = ? AND group_id = ?",
-                    (other, group_id),
-                ).fetchone()
-                if taken is not None and other != instance.instance_id:
+            if not instance.independent_naming:
+                other = self.store.shared_namespace_holder(db, instance.instance_id, group_id)
+                if other is not None:
                     raise ApiError(
                         400,
                         "BIZ_SUBSCRIPTION_EXISTED",

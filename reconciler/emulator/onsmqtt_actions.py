@@ -152,13 +152,7 @@ class OnsMqttActions:
         _check_group_id(group_id)
         with self.store.transaction() as db:
             if not instance.independent_naming:
-                # Shared-namespace names are unique across every such instance.
-                taken = db.execute(
-                    "SELECT g.instance_id FROM groups g JOIN instances i"
-                    " ON i.instance_id = g.instance_id WHERE g.group_id = ?"
-                    " AND i.independent_naming = 0 AND g.instance_id != ?",
-                    (group_id, instance.instance_id),
-                ).fetchone()
+                taken = self.store.shared_namespace_holder(db, instance.instance_id, group_id)
                 if taken is not None:
                     raise ApiError(
                         400,

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 DEFAULT_SOCKET = "/10.0.0.1:1234"
@@ -407,6 +407,20 @@ class EmulatorStore:
     def group_ids(self, instance_id: str) -> list[str]:
         return [group.group_id for group in self.groups([instance_id])]
 
+    @staticmethod
+    def shared_namespace_holder(
+        db: sqlite3.Connection, instance_id: str, group_id: str
+    ) -> str | None:
+        """Another shared-namespace instance that holds ``group_id`` (names are unique across
+        every such instance of the account), or None."""
+        row = db.execute(
+            "SELECT g.instance_id FROM groups g JOIN instances i ON i.instance_id = g.instance_id"
+            " WHERE g.group_id = ? AND i.independent_naming = 0 AND g.instance_id != ?"
+            " ORDER BY 1 LIMIT 1",
+            (group_id, instance_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def instances_holding(self, group_id: str) -> list[str]:
         rows = self._query(
             "SELECT instance_id FROM groups WHERE group_id = ? ORDER BY 1", (group_id,)
@@ -434,12 +448,7 @@ class EmulatorStore:
         subs = tuple(s if isinstance(s, Subscription) else Subscription(*s) for s in subscriptions)
         with self.transaction() as db:
             if instance_id is None:
-                holders = [
-                    str(row[0])
-                    for row in db.execute(
-                        "SELECT instance_id FROM groups WHERE group_id = ?", (group_id,)
-                    )
-                ]
+                holders = self.instances_holding(group_id)
                 if len(holders) != 1:
                     raise ValueError(
                         f"cannot tell the instance of client {client_id!r}: its group is in"
@@ -604,20 +613,8 @@ class EmulatorStore:
                 "INSERT INTO message_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT DO UPDATE SET total = total + excluded.total,"
                 " tps = (total + excluded.total) / 60.0",
-                [
-                    (
-                        key.instance_id,
-                        key.parent_topic,
-                        key.sub_topic,
-                        key.trans_type,
-                        key.msg_type,
-                        key.qos,
-                        key.at_ms,
-                        number / 60.0,
-                        number,
-                    )
-                    for key, number in counts.items()
-                ],
+                # A MessageCount's fields are the table's key columns, in their order.
+                [(*astuple(key), number / 60.0, number) for key, number in counts.items()],
             )
 
     def reset_live_clients(self) -> None:
