@@ -54,20 +54,15 @@ class LocalBackend(StateBackend):
             return None
         except OSError as exc:
             raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
-        return self._parse(text)
-
-    def _parse(self, text: str) -> StateDocument:
-        hint = f"; the previous version is in {self.backup_path}" if self._has_backup() else ""
         try:
             doc = StateDocument.model_validate_json(text)
         except ValidationError as exc:
             problem = _first_problem(exc)
+            hint = f"; the previous version is in {self.backup_path}"
+            hint = hint if self.backup_path.exists() else ""
             raise StateError(f"state file {self.path} is corrupt: {problem}{hint}") from exc
         share_fields_sets(doc.resources)
         return doc
-
-    def _has_backup(self) -> bool:
-        return self.backup_path.exists()
 
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
         self._ensure_dir()
