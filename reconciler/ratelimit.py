@@ -1,6 +1,6 @@
 """Thread-safe token buckets: ``TokenBucket`` paces the client and throttles the emulator;
-``AdaptiveBucket`` paces the client and slows down when the service throttles it
-(``AccountRateLimits`` keeps one per account and action).
+``AdaptiveBucket`` paces the client and slows down when the service throttles it;
+``AccountRateLimits`` keeps one bucket per account and action, for both.
 
 ``Rate(calls, period)`` holds at most ``calls`` tokens and refills ``calls`` per ``period``
 seconds, so a burst of one period's worth passes and the long-run rate is ``calls/period``.
@@ -192,7 +192,8 @@ class AdaptiveBucket(TokenBucket):
 
 
 class AccountRateLimits:
-    """One ``AdaptiveBucket`` per (AccessKeyId, action), made on first use.
+    """One bucket per (AccessKeyId, action), made on first use by ``make`` (by default an
+    ``AdaptiveBucket`` on ``clock``: calls spread evenly, slowing down when throttled).
 
     The service limits some actions per account, not per instance or region: every client of
     one run that talks for the same account must share these buckets, so one registry is made
@@ -204,25 +205,36 @@ class AccountRateLimits:
         self,
         rates: Mapping[str, Rate | None],
         *,
-        burst: float = 1.0,
+        make: Callable[[Rate], TokenBucket] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._rates = dict(rates)
-        self._burst = burst
-        self._clock = clock
-        self._buckets: dict[tuple[str, str], AdaptiveBucket] = {}
+        self._make = make or (lambda rate: AdaptiveBucket(rate, clock=clock))
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
 
     def rate_for(self, action: str) -> Rate | None:
-        return self._rates.get(action)
-
-    def bucket(self, access_key_id: str, action: str) -> AdaptiveBucket | None:
-        rate = self._rates.get(action)
-        if rate is None:
-            return None
         with self._lock:
+            return self._rates.get(action)
+
+    def rates(self) -> dict[str, Rate]:
+        """Every action's limit (the actions that have one)."""
+        with self._lock:
+            return {action: rate for action, rate in self._rates.items() if rate is not None}
+
+    def set_rate(self, action: str, rate: Rate | None) -> None:
+        """Change one action's limit (None lifts it); its buckets start afresh."""
+        with self._lock:
+            self._rates[action] = rate
+            for key in [key for key in self._buckets if key[1] == action]:
+                del self._buckets[key]
+
+    def bucket(self, access_key_id: str, action: str) -> TokenBucket | None:
+        with self._lock:
+            rate = self._rates.get(action)
+            if rate is None:
+                return None
             found = self._buckets.get((access_key_id, action))
             if found is None:
-                found = AdaptiveBucket(rate, burst=self._burst, clock=self._clock)
-                self._buckets[(access_key_id, action)] = found
+                found = self._buckets[(access_key_id, action)] = self._make(rate)
             return found

@@ -3,7 +3,7 @@ retried and logged by the shared core in ``reconciler.cloud.rpc``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Literal, Unpack
 
 from reconciler.cloud.credentials import Credentials
@@ -28,7 +28,7 @@ from reconciler.cloud.rpc import (
 )
 from reconciler.cloud.signing import API_VERSION
 from reconciler.errors import CloudApiError
-from reconciler.ratelimit import Rate, TokenBucket
+from reconciler.ratelimit import AccountRateLimits, Rate, TokenBucket
 
 __all__ = [
     "ACTIONS",
@@ -87,10 +87,10 @@ class OnsMqttClient(RpcClient):
     ) -> None:
         """``rate_limits`` maps an action to a Rate (or None for no pacing) over the defaults."""
         super().__init__(credentials, region=region, **options)
-        self._buckets = _buckets(rate_limits, self._clock)
-
-    def _bucket(self, action: str) -> TokenBucket | None:
-        return self._buckets.get(action)
+        # Buckets of this client's own (not shared), each letting one period's calls burst.
+        self.rate_limits = AccountRateLimits(
+            _rates(rate_limits), make=lambda rate: TokenBucket(rate, clock=self._clock)
+        )
 
     # -- group management --------------------------------------------------------------------
 
@@ -175,14 +175,10 @@ class OnsMqttClient(RpcClient):
             raise
 
 
-def _buckets(
-    overrides: Mapping[str, Rate | None] | None, clock: Callable[[], float]
-) -> dict[str, TokenBucket]:
+def _rates(overrides: Mapping[str, Rate | None] | None) -> dict[str, Rate | None]:
     rates: dict[str, Rate | None] = dict(DEFAULT_RATE_LIMITS)
     for action, rate in (overrides or {}).items():
         if action not in ACTIONS:
             raise ValueError(f"rate limit for unknown action {action!r}")
         rates[action] = rate
-    return {
-        action: TokenBucket(rate, clock=clock) for action, rate in rates.items() if rate is not None
-    }
+    return rates

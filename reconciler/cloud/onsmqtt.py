@@ -32,7 +32,7 @@ from reconciler.cloud.responses import (
 )
 from reconciler.cloud.rpc import ApiProduct, ClientOptions, RpcClient
 from reconciler.errors import CloudApiError, CloudError, NotFoundError
-from reconciler.ratelimit import AccountRateLimits, AdaptiveBucket, Rate
+from reconciler.ratelimit import AccountRateLimits, Rate
 
 __all__ = [
     "ACCOUNT_RATE_LIMITS",
@@ -104,9 +104,6 @@ class OnsMqtt2020Client(RpcClient):
         one the client paces on buckets of its own, which is right only for a lone client."""
         super().__init__(credentials, region=region, **options)
         self.rate_limits = rate_limits or account_rate_limits(clock=self._clock)
-
-    def _bucket(self, action: str) -> AdaptiveBucket | None:
-        return self.rate_limits.bucket(self.credentials.access_key_id, action)
 
     # -- group management --------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from reconciler.cloud.error_codes import (
 from reconciler.cloud.retry import RetryPolicy, is_retryable
 from reconciler.cloud.signing import percent_encode, signed_parameters
 from reconciler.errors import CloudApiError, CloudConnectionError, CloudError
-from reconciler.ratelimit import AdaptiveBucket, TokenBucket
+from reconciler.ratelimit import AccountRateLimits, AdaptiveBucket, TokenBucket
 
 log = logging.getLogger("reconciler.cloud")
 
@@ -83,6 +83,7 @@ class RpcClient:
     """The shared core; subclasses add typed methods and say which bucket paces an action."""
 
     product: ApiProduct
+    rate_limits: AccountRateLimits
 
     def __init__(
         self,
@@ -122,11 +123,9 @@ class RpcClient:
         self._url = self.endpoint + "/"
         _settle_environment(self._session, self._url)
 
-    # -- what subclasses decide ----------------------------------------------------------------
-
     def _bucket(self, action: str) -> TokenBucket | None:
-        """The bucket pacing ``action``, if any."""
-        return None
+        """The bucket pacing ``action``, if any (subclasses set ``rate_limits``)."""
+        return self.rate_limits.bucket(self.credentials.access_key_id, action)
 
     # -- lifecycle -------------------------------------------------------------------------
 
