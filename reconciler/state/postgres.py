@@ -106,7 +106,11 @@ class PostgresBackend(StateBackend):
             raise self._error(doing, exc) from exc
 
     def _query(
-        self, statement: sql.Composed | str, params: tuple[Any, ...], doing: str
+        self,
+        statement: sql.Composed | str,
+        params: tuple[Any, ...],
+        doing: str,
+        kind: type[StateError] = StateError,
     ) -> tuple[list[tuple[Any, ...]], int]:
         """Run one statement on the shared session; returns its rows and row count."""
         try:
@@ -116,7 +120,7 @@ class PostgresBackend(StateBackend):
                 rows = cursor.fetchall() if cursor.description else []
                 return rows, cursor.rowcount
         except psycopg.Error as exc:
-            raise self._error(doing, exc) from exc
+            raise self._error(doing, exc, kind) from exc
 
     # --- the document -----------------------------------------------------------------------
 
@@ -213,15 +217,13 @@ class PostgresBackend(StateBackend):
             now = f"the current lock is {current}" if current else "no lock is recorded"
             raise LockError(f"cannot force-unlock {lock_id}: {now} (workspace {self.workspace})")
         for pid in self._holder_pids():
-            try:
-                # False when the session was already on its way out; checked again below.
-                self._query(
-                    "SELECT pg_terminate_backend(%s, %s)",
-                    (pid, TERMINATE_WAIT_MS),
-                    f"cannot terminate the PostgreSQL session (pid {pid}) holding lock {lock_id}",
-                )
-            except StateError as exc:
-                raise LockError(str(exc)) from exc
+            # False when the session was already on its way out; checked again below.
+            self._query(
+                "SELECT pg_terminate_backend(%s, %s)",
+                (pid, TERMINATE_WAIT_MS),
+                f"cannot terminate the PostgreSQL session (pid {pid}) holding lock {lock_id}",
+                LockError,
+            )
         survivors = self._holder_pids()
         if survivors:
             raise LockError(
