@@ -80,10 +80,10 @@ class ClientOptions(TypedDict, total=False):
 
 
 class RpcClient:
-    """The shared core; subclasses add typed methods and say which bucket paces an action."""
+    """The shared core; subclasses add typed methods and set the buckets that pace them."""
 
     product: ApiProduct
-    rate_limits: AccountRateLimits
+    rate_limits: AccountRateLimits  # set by the subclass's __init__
 
     def __init__(
         self,
@@ -123,10 +123,6 @@ class RpcClient:
         self._url = self.endpoint + "/"
         _settle_environment(self._session, self._url)
 
-    def _bucket(self, action: str) -> TokenBucket | None:
-        """The bucket pacing ``action``, if any (subclasses set ``rate_limits``)."""
-        return self.rate_limits.bucket(self.credentials.access_key_id, action)
-
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -158,7 +154,7 @@ class RpcClient:
         """
         if action not in self.product.actions:
             raise ValueError(f"unknown {self.product.label} action {action!r}")
-        bucket = self._bucket(action)
+        bucket = self.rate_limits.bucket(self.credentials.access_key_id, action)
         if bucket is not None:
             self._take_token(action, bucket, deadline=None)
         started = self._clock()
