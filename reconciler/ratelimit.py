@@ -213,10 +213,6 @@ class AccountRateLimits:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
 
-    def rate_for(self, action: str) -> Rate | None:
-        with self._lock:
-            return self._rates.get(action)
-
     def rates(self) -> dict[str, Rate]:
         """Every action's limit (the actions that have one)."""
         with self._lock:
