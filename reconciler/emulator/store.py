@@ -460,10 +460,7 @@ class EmulatorStore:
                 "INSERT OR REPLACE INTO clients VALUES (?, ?, ?, ?, ?, ?)",
                 (instance_id, client_id, group_id, int(online), touched, socket),
             )
-            db.execute(
-                "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?",
-                (instance_id, client_id),
-            )
+            self._drop_subscriptions(db, instance_id, client_id)
             db.executemany(
                 "INSERT OR REPLACE INTO subscriptions VALUES (?, ?, ?, ?, ?)",
                 [(instance_id, client_id, s.parent_topic, s.sub_topic, s.qos) for s in subs],
@@ -543,10 +540,7 @@ class EmulatorStore:
                 (instance_id, client_id, group_id),
             )
             if clean_session:
-                db.execute(
-                    "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?",
-                    (instance_id, client_id),
-                )
+                self._drop_subscriptions(db, instance_id, client_id)
 
     def record_disconnect(
         self, instance_id: str, client_id: str, *, at_ms: int, keep_subscriptions: bool
@@ -559,10 +553,7 @@ class EmulatorStore:
                 (at_ms, instance_id, client_id),
             )
             if not keep_subscriptions:
-                db.execute(
-                    "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?",
-                    (instance_id, client_id),
-                )
+                self._drop_subscriptions(db, instance_id, client_id)
 
     def record_subscriptions(
         self,
@@ -773,6 +764,13 @@ class EmulatorStore:
                 args.append(value)
         rows = self._query(sql + " GROUP BY at_ms ORDER BY at_ms", args)
         return [StatsPoint(x, float(y)) for x, y in rows]
+
+    @staticmethod
+    def _drop_subscriptions(db: sqlite3.Connection, instance_id: str, client_id: str) -> None:
+        db.execute(
+            "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?",
+            (instance_id, client_id),
+        )
 
     @staticmethod
     def _require_instance(db: sqlite3.Connection, instance_id: str) -> None:
