@@ -14,11 +14,7 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 
 from reconciler.apply.calls import PlannedCall, planned_calls
-from reconciler.apply.executor import (
-    ApplyObserver,
-    ExecutionOptions,
-    execute,
-)
+from reconciler.apply.executor import ApplyObserver, ExecutionOptions, execute
 from reconciler.apply.interrupt import stop_on_sigint
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ApplyResult

@@ -19,13 +19,7 @@ from reconciler.cloud.responses import (
     StatsResponse,
 )
 from reconciler.cloud.retry import RetryPolicy
-from reconciler.cloud.rpc import (
-    ApiProduct,
-    ClientOptions,
-    RpcClient,
-    present,
-    redacted_parameters,
-)
+from reconciler.cloud.rpc import ApiProduct, ClientOptions, RpcClient, present, redacted_parameters
 from reconciler.cloud.signing import API_VERSION
 from reconciler.errors import CloudApiError
 from reconciler.ratelimit import AccountRateLimits, Rate, TokenBucket
