@@ -116,7 +116,8 @@ class _Run:
                 if self._halted():
                     break
                 if call.kind == "state":
-                    self._finish(outcomes, index, self._state_step(call))
+                    detail = _STATE_STEP_DETAIL[call.change.action]
+                    self._finish(outcomes, index, done(call.change, detail, None))
                     continue
                 if not self._take_slot():
                     break
@@ -216,10 +217,6 @@ class _Run:
                 recorded_at=now_text(),
             )
         )
-
-    def _state_step(self, call: PlannedCall) -> ActionOutcome:
-        detail = _STATE_STEP_DETAIL[call.change.action]
-        return ActionOutcome(change=call.change, status=OutcomeStatus.DONE, detail=detail)
 
     def _api_call(self, call: PlannedCall) -> ActionOutcome:
         change = call.change
