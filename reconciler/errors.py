@@ -22,6 +22,8 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
     │   ├── PlanRefusedError       guards block the plan (``.reasons``)
     │   └── StalePlanError         a saved plan no longer matches the world
     ├── ApplyError                 an apply finished with failed actions
+    ├── InspectError               an inspect query names a GID, topic, client or instance
+    │                              the service does not know (``.code``, ``.request_id``)
     ├── CiError                    a pull/merge-request comment cannot be posted (``ci comment``)
     └── EmulatorError              the emulator cannot start or load its fixture
 """
@@ -209,6 +211,23 @@ class StalePlanError(PlanError):
 
 class ApplyError(ReconcilerError):
     """An apply finished with failed actions."""
+
+
+class InspectError(ReconcilerError):
+    """What an inspect query asked about does not exist; one line naming it, the service's
+    code translated, its RequestId kept for ``--debug``."""
+
+    def __init__(self, message: str, *, code: str, request_id: str | None = None) -> None:
+        self.message = message
+        self.code = code
+        self.request_id = request_id
+        super().__init__(f"{message} ({code})")
+
+    def describe(self, *, with_request_id: bool) -> str:
+        text = str(self)
+        if with_request_id and self.request_id:
+            text += f" [RequestId {self.request_id}]"
+        return text
 
 
 class EmulatorError(ReconcilerError):

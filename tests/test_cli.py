@@ -10,9 +10,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from reconciler.cli import COMMANDS, cli, main
-
-ROOT = Path(__file__).resolve().parents[1]
+from reconciler.cli import COMMANDS, cli
+from tests.fixtures.runs import ROOT, run_cli
 
 
 def test_every_registered_command_loads_and_is_listed() -> None:
@@ -57,7 +56,7 @@ def test_usage_errors_exit_1_with_one_line(
 ) -> None:
     # Exit 2 means "changes present" to `plan --detailed-exitcode`: a usage error must not.
     monkeypatch.chdir(tmp_path)
-    code, out, err = _run_main(args, capsys)
+    code, out, err = run_cli(capsys, *args)
     assert code == 1, err
     assert out == ""
     assert err.count("\n") == 1, err
@@ -70,7 +69,7 @@ def test_a_usage_error_in_a_command_body_names_the_command(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "d.yaml").write_text("version: 1\ninstances: []\n", encoding="utf-8")
-    code, _, err = _run_main(["apply", "d.yaml", "--no-lock"], capsys)
+    code, _, err = run_cli(capsys, *["apply", "d.yaml", "--no-lock"])
     assert code == 1
     assert err.startswith("Error: --lock=false (--no-lock) is refused")
     assert err.rstrip().endswith("(see 'reconciler apply --help')")
@@ -80,7 +79,7 @@ def test_a_usage_error_in_a_command_body_names_the_command(
 def test_a_group_without_a_command_prints_its_help_and_exits_1(
     args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run_main(args, capsys)
+    code, out, err = run_cli(capsys, *args)
     assert code == 1
     assert out == ""
     first = err.splitlines()[0]
@@ -90,7 +89,7 @@ def test_a_group_without_a_command_prints_its_help_and_exits_1(
 
 
 def test_help_exits_0_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run_main(["--help"], capsys)
+    code, out, _ = run_cli(capsys, *["--help"])
     assert code == 0
     assert out.startswith("Usage: reconciler")
 
@@ -99,15 +98,6 @@ def test_usage_errors_exit_1_under_click_runner_too() -> None:
     result = CliRunner().invoke(cli, ["plan", "--format", "xml", "d.yaml"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: Invalid value for '--format'")
-
-
-def _run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    code = exited.value.code
-    assert isinstance(code, int)
-    return code, captured.out, captured.err
 
 
 def test_registry_short_help_equals_each_commands_own() -> None:

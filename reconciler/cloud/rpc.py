@@ -44,7 +44,7 @@ log = logging.getLogger("reconciler.cloud")
 
 REDACTED = "***"
 # Parameters whose values are secret or derived from the secret.
-_SECRET_PARAMETERS = frozenset({"Signature", "SecurityToken", "AccessKeySecret"})
+SECRET_PARAMETERS = frozenset({"Signature", "SecurityToken", "AccessKeySecret"})
 # Shorter strings would garble messages when masked and are no secret worth the name.
 _MIN_REDACTED_LENGTH = 4
 _MAX_REASON_CHARS = 200
@@ -113,7 +113,7 @@ class RpcClient:
         self._rng = rng or random.Random()
         self._pacing_noted: dict[str, float] = {}
         self._pacing_lock = threading.Lock()
-        self._redactions = _redaction_forms(credentials.secret_values())
+        self._redactions = redaction_forms(credentials.secret_values())
         self._session = requests.Session()
         # Our own retry loop re-signs each attempt; urllib3 must not resend a signed request.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
@@ -317,11 +317,11 @@ def present(**params: str | None) -> dict[str, str]:
 def redacted_parameters(params: Mapping[str, str]) -> dict[str, str]:
     """The parameters with every secret or secret-derived value masked, for logging."""
     return {
-        name: (REDACTED if name in _SECRET_PARAMETERS else value) for name, value in params.items()
+        name: (REDACTED if name in SECRET_PARAMETERS else value) for name, value in params.items()
     }
 
 
-def _redaction_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+def redaction_forms(secrets: Iterable[str]) -> tuple[str, ...]:
     """Each secret as sent and as it shows inside a string to sign (encoded once and twice)."""
     forms: set[str] = set()
     for secret in secrets:

@@ -18,6 +18,7 @@ import click
 from reconciler.apply import ActionOutcome, ApplyObserver, ApplyRun
 from reconciler.commands.options import is_terminal, use_color
 from reconciler.errors import ApplyError
+from reconciler.exit_codes import ExitCode
 from reconciler.plan.model import Plan
 from reconciler.render.apply_result import (
     outcome_line,
@@ -31,9 +32,6 @@ from reconciler.render.text import render_text
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 APPROVE_PROMPT = (
     "Do you want to perform these actions? Only 'yes' will be accepted to approve.\n  Enter a value"
 )
@@ -92,22 +90,24 @@ class Output:
             self.echo(render_result_text(run.result, color=self.color))
         if not self.json_mode and not run.declined:
             self.echo(not_applied_text(run.plan))
+        if run.metadata_recorded:
+            self.note("Recorded the file's API and known client ids of managed GIDs in the state.")
 
         if run.declined:
-            return EXIT_FAILED
+            return ExitCode.ERROR
         result = run.result
         if result is None or result.ok:
-            return EXIT_OK
+            return ExitCode.OK
         if result.interrupted:
             click.echo("Interrupted: the state holds everything done so far.", err=True)
-            return EXIT_INTERRUPTED
+            return ExitCode.INTERRUPTED
         click.echo(
             f"Error: apply did not finish: {len(result.failed)} failed, "
             f"{len(result.not_attempted)} not attempted, {len(result.done)} done"
             + (f"; state not saved: {result.state_error}" if result.state_error else ""),
             err=True,
         )
-        return EXIT_FAILED
+        return ExitCode.ERROR
 
 
 class _LineObserver:

@@ -18,6 +18,7 @@ from reconciler.emulator.products import all_actions
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
 from reconciler.errors import EmulatorError
+from reconciler.exit_codes import ExitCode
 from reconciler.models import DEFAULT_REGION
 from reconciler.ratelimit import Rate, parse_rate
 
@@ -275,4 +276,4 @@ def _serve_until_stopped(
         server.stop()
         server.store.close()
     click.echo("emulator stopped")
-    return 0
+    return ExitCode.OK

@@ -13,6 +13,7 @@ from reconciler.atomicfile import write_atomic
 from reconciler.config.fmt import format_text
 from reconciler.config.loader import load_desired_text_result, read_text
 from reconciler.errors import ConfigError, ConfigErrors
+from reconciler.exit_codes import ExitCode
 
 
 @dataclass
@@ -106,5 +107,5 @@ def fmt_command(ctx: click.Context, files: tuple[Path, ...], check: bool, show_d
         or (check and any(item.changed for item in results))
     )
     if failed:
-        ctx.exit(1)
-    return 0
+        ctx.exit(ExitCode.ERROR)
+    return ExitCode.OK

@@ -13,6 +13,7 @@ import click
 
 from reconciler.commands.options import config_option, open_state
 from reconciler.errors import LockError
+from reconciler.exit_codes import ExitCode
 from reconciler.render.state import render_force_unlock_prompt, render_force_unlocked
 from reconciler.state.base import StateBackend
 
@@ -51,4 +52,4 @@ def force_unlock_command(*, lock_id: str, force: bool, config: Path) -> int:
         force_unlock(backend, lock_id, confirm=not force)
         label = backend.describe()
     click.echo(render_force_unlocked(lock_id, label), nl=False)
-    return 0
+    return ExitCode.OK

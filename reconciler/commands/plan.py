@@ -27,12 +27,9 @@ from reconciler.commands.options import (
     use_color,
 )
 from reconciler.errors import ReconcilerError
+from reconciler.exit_codes import ExitCode
 from reconciler.plan.options import DEFAULT_PARALLELISM
 from reconciler.render.formats import PLAN_FORMATS, render_plan
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
 
 
 @click.command("plan")
@@ -108,10 +105,10 @@ def plan_command(
                 ensure_appliable(plan)
             except ReconcilerError as err:
                 _say(f"Error: {err}")
-            return EXIT_ERROR
+            return ExitCode.ERROR
         if detailed_exitcode and plan.has_differences:
-            return EXIT_CHANGES
-        return EXIT_OK
+            return ExitCode.CHANGES
+        return ExitCode.OK
 
 
 @contextmanager

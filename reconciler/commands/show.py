@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.commands.options import format_option, no_color_option, use_color
+from reconciler.exit_codes import ExitCode
 from reconciler.render.formats import PLAN_FORMATS, render_plan
 
 
@@ -21,4 +22,4 @@ def show_command(planfile: Path, output_format: str, no_color: bool) -> int:
     plan = load_plan(planfile)
     color = output_format == "text" and use_color(no_color)
     click.echo(render_plan(plan, output_format, color=color, plan_file=planfile), nl=False)
-    return 0
+    return ExitCode.OK

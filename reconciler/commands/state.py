@@ -19,6 +19,7 @@ from reconciler.commands.options import (
     open_state,
 )
 from reconciler.errors import StateError
+from reconciler.exit_codes import ExitCode
 from reconciler.models import (
     DesiredState,
     ResourceKey,
@@ -121,7 +122,7 @@ def list_command(*, config: Path, lock: bool, lock_timeout: float) -> int:
     """List the resources in the state, one INSTANCE_ID/GROUP_ID per line."""
     _, doc, _ = _read(config, lock=lock, lock_timeout=lock_timeout, operation="state list")
     click.echo(render_state_list(doc), nl=False)
-    return 0
+    return ExitCode.OK
 
 
 @state_group.command("show")
@@ -138,7 +139,7 @@ def show_command(*, key: str, config: Path, lock: bool, lock_timeout: float) -> 
     except StateKeyError as exc:
         raise StateKeyError(f"{exc} ({label})") from None
     click.echo(render_state_resource(resource), nl=False)
-    return 0
+    return ExitCode.OK
 
 
 @state_group.command("rm")
@@ -153,7 +154,7 @@ def rm_command(*, keys: tuple[str, ...], config: Path, lock_timeout: float) -> i
             backend, keys, desired, timeout=lock_timeout, on_wait=lock_wait_printer()
         )
     click.echo(render_removed(removed, doc), nl=False)
-    return 0
+    return ExitCode.OK
 
 
 def _read(

@@ -14,6 +14,7 @@ import click
 
 from reconciler.config import LoadResult, load_desired_result
 from reconciler.errors import ConfigError, ConfigErrors
+from reconciler.exit_codes import ExitCode
 
 
 @dataclass
@@ -77,7 +78,7 @@ def validate_command(ctx: click.Context, files: tuple[Path, ...]) -> int:
         click.echo(line)
     for line in err:
         click.echo(line, err=True)
-    code = 1 if any(check.errors for check in checks) else 0
+    code = ExitCode.ERROR if any(check.errors for check in checks) else ExitCode.OK
     if code:
         ctx.exit(code)
     return code

@@ -23,6 +23,12 @@ Shape (all lists optional; times are ms epoch, ISO 8601, or ``now`` / ``now-15m`
         message_history:
           - {parent_topic: orders, at: now-1h, trans_type: PUB, tps: 2.5, total: 150,
              msg_type: SUB, qos: 1, sub_topic: ""}
+
+A series stands for many samples: ``from``, ``to`` and ``every`` (``30s``, ``1m``, ``1h``)
+instead of ``at`` gives a sample at each multiple of ``every`` in the range, and a value given
+as a list (``count: [3, 5, 8]``, ``tps``, ``total``) is repeated in order along the series::
+
+        online_history: [{group_id: GID_orders, from: now-3d, to: now, every: 1m, count: [3, 5]}]
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ from reconciler.models import GROUP_ID_RE
 T = TypeVar("T")
 _RELATIVE = re.compile(r"^now\s*(?:-\s*(\d+)\s*(ms|s|m|h|d))?$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_EVERY = re.compile(r"^(\d+)\s*(ms|s|m|h|d)$")
+# A series longer than this is a typo (every: 1ms over a year), not a fixture.
+MAX_SERIES_SAMPLES = 1_000_000
 
 
 class _Node:
@@ -259,12 +268,13 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
     for device in _list(fields, "devices"):
         _load_device(device, instance_id, store)
     for sample in _list(fields, "online_history"):
-        values = sample.mapping("an online sample", ("group_id", "at", "count"))
-        store.add_online_sample(
+        values = sample.mapping("an online sample", ("group_id", "count"), ("at", *_SERIES_KEYS))
+        moments = _moments(sample, values)
+        counts = _cycled(values["count"], "count", len(moments))
+        store.add_online_samples(
             instance_id,
             values["group_id"].group_id("group_id"),
-            values["at"].millis("at"),
-            int(values["count"].number("count")),
+            [(at, int(count)) for at, count in zip(moments, counts, strict=True)],
         )
     for sample in _list(fields, "message_history"):
         _load_message_sample(sample, instance_id, store)
@@ -321,20 +331,60 @@ def _load_device(node: _Node, instance_id: str, store: EmulatorStore) -> None:
 def _load_message_sample(node: _Node, instance_id: str, store: EmulatorStore) -> None:
     fields = node.mapping(
         "a message sample",
-        ("parent_topic", "at", "trans_type"),
-        ("tps", "total", "msg_type", "qos", "sub_topic"),
+        ("parent_topic", "trans_type"),
+        ("at", "tps", "total", "msg_type", "qos", "sub_topic", *_SERIES_KEYS),
     )
+    moments = _moments(node, fields)
+    tps = _cycled(fields.get("tps"), "tps", len(moments))
+    totals = _cycled(fields.get("total"), "total", len(moments))
     try:
-        store.add_message_sample(
+        store.add_message_samples(
             instance_id,
             fields["parent_topic"].text("parent_topic"),
-            fields["at"].millis("at"),
+            [(at, rate, int(total)) for at, rate, total in zip(moments, tps, totals, strict=True)],
             trans_type=fields["trans_type"].text("trans_type"),
-            tps=_optional(fields, "tps", lambda n: n.number("tps"), 0.0),
-            total=int(_optional(fields, "total", lambda n: n.number("total"), 0.0)),
             msg_type=_optional(fields, "msg_type", lambda n: n.text("msg_type"), "SUB"),
             qos=int(_optional(fields, "qos", lambda n: n.number("qos"), 0.0)),
             sub_topic=_optional(fields, "sub_topic", lambda n: str(n.value), ""),
         )
     except ValueError as exc:
         raise node.error(str(exc)) from exc
+
+
+_SERIES_KEYS = ("from", "to", "every")
+
+
+def _moments(node: _Node, fields: dict[str, _Node]) -> list[int]:
+    """``at`` as one moment, or ``from``/``to``/``every`` as each multiple of ``every``."""
+    if "at" in fields:
+        if any(key in fields for key in _SERIES_KEYS):
+            raise node.error("give at, or from/to/every for a series, not both")
+        return [fields["at"].millis("at")]
+    missing = [key for key in _SERIES_KEYS if key not in fields]
+    if missing:
+        raise node.error(f"a sample needs at, or from, to and every (missing {missing[0]})")
+    begin, end = fields["from"].millis("from"), fields["to"].millis("to")
+    every_node = fields["every"]
+    match = _EVERY.match(str(every_node.value).strip())
+    step = int(match.group(1)) * _UNIT_MS[match.group(2)] if match else 0
+    if step <= 0:
+        raise every_node.error("every must be a positive duration such as 30s, 1m or 1h")
+    if begin > end:
+        raise fields["from"].error("from must not be after to")
+    first = -(-begin // step) * step  # the first multiple of every at or after from
+    if (end - first) // step >= MAX_SERIES_SAMPLES:
+        raise every_node.error(f"the series would hold more than {MAX_SERIES_SAMPLES} samples")
+    return list(range(first, end + 1, step))
+
+
+def _cycled(node: _Node | None, what: str, length: int) -> list[float]:
+    """``length`` values: a number repeated, or a list repeated in order (0 when absent)."""
+    if node is None or node.value is None:
+        return [0.0] * length
+    if isinstance(node.value, list):
+        values = [item.number(what) for item in node.items(what)]
+        if not values:
+            raise node.error(f"{what} must not be an empty list")
+    else:
+        values = [node.number(what)]
+    return [values[i % len(values)] for i in range(length)]

@@ -14,7 +14,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +55,8 @@ class EmulatorOptions:
     # account for the OnsMqtt group actions); None lifts one.
     throttles: Mapping[str, Rate | None] = field(default_factory=dict)
     fault_seed: int | None = None
+    # The throttles' clock; a test shares one fake clock with a client to pace without waiting.
+    clock: Callable[[], float] = time.monotonic
 
 
 class _Service:
@@ -65,7 +67,7 @@ class _Service:
         self.options = options
         self.products = products(store)
         self.authenticator = Authenticator(store)
-        self.throttler = Throttler(options.throttles)
+        self.throttler = Throttler(options.throttles, clock=options.clock)
         self.faults = FaultInjector(options.fault_rate, seed=options.fault_seed)
 
     def answer(

@@ -683,11 +683,17 @@ class EmulatorStore:
     # --- history --------------------------------------------------------------------------
 
     def add_online_sample(self, instance_id: str, group_id: str, at_ms: int, count: int) -> None:
+        self.add_online_samples(instance_id, group_id, [(at_ms, count)])
+
+    def add_online_samples(
+        self, instance_id: str, group_id: str, samples: Iterable[tuple[int, int]]
+    ) -> None:
+        """Many ``(at_ms, count)`` samples in one transaction (days of minutes are thousands)."""
         with self.transaction() as db:
             self._require_instance(db, instance_id)
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO online_history VALUES (?, ?, ?, ?)",
-                (instance_id, group_id, at_ms, count),
+                [(instance_id, group_id, at_ms, count) for at_ms, count in samples],
             )
 
     def add_message_sample(
@@ -704,6 +710,28 @@ class EmulatorStore:
         sub_topic: str = "",
     ) -> None:
         """One measurement of messages sent (PUB) or delivered (SUB) on a topic at ``at_ms``."""
+        self.add_message_samples(
+            instance_id,
+            parent_topic,
+            [(at_ms, tps, total)],
+            trans_type=trans_type,
+            msg_type=msg_type,
+            qos=qos,
+            sub_topic=sub_topic,
+        )
+
+    def add_message_samples(
+        self,
+        instance_id: str,
+        parent_topic: str,
+        samples: Iterable[tuple[int, float, int]],
+        *,
+        trans_type: str,
+        msg_type: str = "SUB",
+        qos: int = 0,
+        sub_topic: str = "",
+    ) -> None:
+        """Many ``(at_ms, tps, total)`` measurements of one series in one transaction."""
         if (
             trans_type not in ("PUB", "SUB")
             or msg_type not in ("P2P", "SUB")
@@ -712,19 +740,22 @@ class EmulatorStore:
             raise ValueError("trans_type is PUB|SUB, msg_type P2P|SUB, qos 0|1|2")
         with self.transaction() as db:
             self._require_instance(db, instance_id)
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO message_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    instance_id,
-                    parent_topic,
-                    sub_topic,
-                    trans_type,
-                    msg_type,
-                    qos,
-                    at_ms,
-                    tps,
-                    total,
-                ),
+                [
+                    (
+                        instance_id,
+                        parent_topic,
+                        sub_topic,
+                        trans_type,
+                        msg_type,
+                        qos,
+                        at,
+                        tps,
+                        total,
+                    )
+                    for at, tps, total in samples
+                ],
             )
 
     def online_history(

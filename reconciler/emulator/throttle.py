@@ -6,7 +6,8 @@ belongs to words the answer (``Throttling.User``, ``SystemOverFlow``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from reconciler.emulator import actions, onsmqtt_actions
 from reconciler.ratelimit import AccountRateLimits, Rate, TokenBucket
@@ -20,9 +21,17 @@ DEFAULT_THROTTLES: dict[str, Rate] = {
 
 
 class Throttler(AccountRateLimits):
-    def __init__(self, overrides: Mapping[str, Rate | None] | None = None) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[str, Rate | None] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``overrides`` replace the defaults per action; None lifts an action's limit."""
-        super().__init__({**DEFAULT_THROTTLES, **(overrides or {})}, make=TokenBucket)
+        super().__init__(
+            {**DEFAULT_THROTTLES, **(overrides or {})},
+            make=lambda rate: TokenBucket(rate, clock=clock),
+        )
 
     def check(self, access_key_id: str, action: str) -> tuple[Rate, float] | None:
         """None when the call may go; else the limit it broke and the seconds until the

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from pydantic import SecretStr
 
-from reconciler.cli import main
 from reconciler.cloud.client import OnsMqttClient
 from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.retry import RetryPolicy
@@ -26,6 +22,7 @@ from tests.fixtures.emulator import (
     TEST_REGION,
     RunningEmulator,
 )
+from tests.fixtures.runs import child_env
 
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.2, deadline=30.0)
 
@@ -79,24 +76,6 @@ def state_equals_cloud(doc: StateDocument | None, cloud_group_ids: list[str]) ->
     return state_group_ids(doc) == set(cloud_group_ids)
 
 
-# --- the CLI in this process ---------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = info.value.code
-    return Run(code if isinstance(code, int) else 1, captured.out, captured.err)
-
-
 def write_desired(
     *groups: str,
     name: str = "desired.yaml",
@@ -126,24 +105,16 @@ def cwd_backend() -> LocalBackend:
 
 # --- apply in a subprocess (to SIGKILL or SIGINT it) ----------------------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def subprocess_env(url: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_color")
-    }
-    env.update(
-        {
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
-            "ALIBABA_CLOUD_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": TEST_ACCESS_KEY_SECRET,
-            "RECONCILER_ENDPOINT": url,
-        }
+    """A child's environment talking to the emulator at ``url``, colours left to the terminal."""
+    env = child_env(
+        ALIBABA_CLOUD_ACCESS_KEY_ID=TEST_ACCESS_KEY_ID,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET=TEST_ACCESS_KEY_SECRET,
+        RECONCILER_ENDPOINT=url,
     )
+    env.pop("NO_COLOR", None)
+    env.pop("no_color", None)
     return env
 
 

@@ -15,9 +15,12 @@ from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.models import LocalBackendConfig
 from reconciler.state.local import LocalBackend
 from tests.apply.helpers import spawn_apply, state_group_ids, wait_for_progress
-from tests.fixtures.emulator import TEST_INSTANCE_ID, seeded_store
+from tests.fixtures.emulator import TEST_INSTANCE_ID, seeded_server
+from tests.fixtures.thoroughness import trials
 
-TRIALS = 12
+# Each trial costs about 3 s: a few locally, all under CI (every kill point of the cycle is
+# covered by the first four: before any call, then after a random number of calls).
+TRIALS = trials(quick=4, full=12)
 WINDOW = 240  # GIDs declared per trial
 SHIFT = 110  # each trial drops the first SHIFT of the last window and adds SHIFT new ones
 FLAGS = ("--auto-approve", "--skip-online-check", "--allow-mass-delete")
@@ -26,13 +29,8 @@ FLAGS = ("--auto-approve", "--skip-online-check", "--allow-mass-delete")
 @pytest.fixture
 def slow_emulator() -> Iterator[EmulatorServer]:
     # A little latency so a kill lands among calls in flight, as it would against the service.
-    server = EmulatorServer(
-        seeded_store(), options=EmulatorOptions(latency_ms=15), owns_store=True
-    ).start()
-    try:
+    with seeded_server(EmulatorOptions(latency_ms=15)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def write_window(path: Path, first: int) -> set[str]:

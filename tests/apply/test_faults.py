@@ -19,7 +19,7 @@ from reconciler.plan.model import Plan
 from reconciler.ratelimit import Rate
 from reconciler.state import new_state
 from tests.apply.helpers import client_for_url, local_backend, state_group_ids
-from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, seeded_store
+from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, seeded_server
 
 GENEROUS = RetryPolicy(max_attempts=30, base_delay=0.02, max_delay=0.5, deadline=120.0)
 CREATES = 160
@@ -36,11 +36,8 @@ def faulty_emulator() -> Iterator[EmulatorServer]:
             "OnsMqttGroupIdDelete": Rate(40, 1.0),
         },
     )
-    server = EmulatorServer(seeded_store(), options=options, owns_store=True).start()
-    try:
+    with seeded_server(options) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_apply_completes_under_faults_and_throttling(
@@ -71,14 +68,16 @@ def test_apply_completes_under_faults_and_throttling(
     with client_for_url(faulty_emulator.url, retry=GENEROUS) as client:
 
         def plan_now(state: object) -> Plan:
-            return build_plan(desired, backend.read(), lambda region: client, options, meta).plan
+            return build_plan(
+                desired, backend.read(), lambda region, api: client, options, meta
+            ).plan
 
         run = apply_desired(
             backend,
             build_plan=plan_now,
             review=lambda plan: None,
             approve=lambda plan: True,
-            client_for=lambda region: client,
+            client_for=lambda region, api: client,
             settings=RunSettings(execution=ExecutionOptions(parallelism=8)),
         )
 

@@ -12,20 +12,15 @@ from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.models import LocalBackendConfig
 from reconciler.state.local import LocalBackend
 from tests.apply.helpers import spawn_apply, state_group_ids, wait_for_progress
-from tests.fixtures.emulator import TEST_INSTANCE_ID, seeded_store
+from tests.fixtures.emulator import TEST_INSTANCE_ID, seeded_server
 
 GIDS = 150
 
 
 @pytest.fixture
 def slow_emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(
-        seeded_store(), options=EmulatorOptions(latency_ms=50), owns_store=True
-    ).start()
-    try:
+    with seeded_server(EmulatorOptions(latency_ms=50)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_sigint_stops_scheduling_saves_the_state_and_exits_130(

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from reconciler.ci.upsert import marker_line
-from tests.apply.helpers import Run, run_cli
 from tests.ci.forge import (
     GITHUB_TOKEN,
     GITLAB_TOKEN,
@@ -23,6 +22,7 @@ from tests.ci.forge import (
     gitlab_env,
     running_forge,
 )
+from tests.fixtures.runs import Run, run_cli
 
 MARKER = marker_line("reconciler-plan")
 _CI_VARIABLES = (

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -27,6 +25,7 @@ from tests.fixtures.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
     TEST_INSTANCE_ID,
+    seeded_server,
     seeded_store,
 )
 
@@ -42,15 +41,6 @@ def client_for(url: str, *, secret: str = TEST_ACCESS_KEY_SECRET, **kw: Any) -> 
     )
     kw.setdefault("retry", FAST_RETRY)
     return OnsMqttClient(creds, region="cn-hangzhou", endpoint=url, **kw)
-
-
-@contextmanager
-def emulator_with(options: EmulatorOptions) -> Iterator[EmulatorServer]:
-    server = EmulatorServer(seeded_store(), options=options, owns_store=True).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_all_eight_actions_answer_typed_results(emulator):
@@ -174,7 +164,7 @@ def test_client_recovers_from_injected_faults_by_retrying(caplog):
     caplog.set_level(logging.DEBUG, logger="reconciler.cloud")
     options = EmulatorOptions(fault_rate=0.3, fault_seed=11)
     names = [f"GID_fault_{n:02d}" for n in range(20)]
-    with emulator_with(options) as server, client_for(server.url) as client:
+    with seeded_server(options) as server, client_for(server.url) as client:
         for name in names:
             # AlreadyExistsError: an earlier attempt ran but its answer was dropped.
             with contextlib.suppress(AlreadyExistsError):
@@ -190,7 +180,7 @@ def test_throttling_is_retried_within_the_deadline(caplog):
     caplog.set_level(logging.DEBUG, logger="reconciler.cloud")
     options = EmulatorOptions(throttles={"OnsMqttGroupIdList": Rate(2, 1.0)})
     policy = RetryPolicy(max_attempts=30, base_delay=0.05, max_delay=0.5, deadline=30)
-    with emulator_with(options) as server, client_for(server.url, retry=policy) as client:
+    with seeded_server(options) as server, client_for(server.url, retry=policy) as client:
         for _ in range(6):
             assert client.list_group_ids(TEST_INSTANCE_ID) == []
     codes = [r.getMessage() for r in caplog.records if "code=Throttling.User" in r.getMessage()]
@@ -200,7 +190,7 @@ def test_throttling_is_retried_within_the_deadline(caplog):
 def test_throttling_beyond_the_attempts_surfaces():
     options = EmulatorOptions(throttles={"OnsMqttGroupIdList": Rate(1, 60.0)})
     policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, deadline=5)
-    with emulator_with(options) as server, client_for(server.url, retry=policy) as client:
+    with seeded_server(options) as server, client_for(server.url, retry=policy) as client:
         client.list_group_ids(TEST_INSTANCE_ID)
         with pytest.raises(RetryableApiError) as info:
             client.list_group_ids(TEST_INSTANCE_ID)

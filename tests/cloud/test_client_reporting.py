@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 
@@ -13,15 +12,9 @@ from reconciler.errors import CloudConnectionError, RetryableApiError
 from reconciler.ratelimit import Rate
 from tests.cloud.scripted_server import Reply
 from tests.cloud.test_client_unit import FakeTime, error, make_client, served
+from tests.fixtures.runs import closed_port
 
 POLICY = RetryPolicy(max_attempts=8, base_delay=0.5, max_delay=4, deadline=600)
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
@@ -38,7 +31,7 @@ def test_a_refused_connection_gets_three_attempts_each_retry_said(
     caplog.set_level(logging.INFO, logger="reconciler.cloud")
     fake = FakeTime()
     with (
-        make_client(f"http://127.0.0.1:{_closed_port()}", fake, retry=POLICY) as client,
+        make_client(f"http://127.0.0.1:{closed_port()}", fake, retry=POLICY) as client,
         pytest.raises(CloudConnectionError),
     ):
         client.list_group_ids("i")

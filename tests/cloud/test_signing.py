@@ -63,7 +63,7 @@ _params = st.dictionaries(_names, _text, max_size=12).filter(lambda p: "Signatur
 _secrets = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(deadline=None)
 @given(params=_params, secret=_secrets, method=st.sampled_from(["GET", "POST"]))
 def test_signer_agrees_with_the_core_sdk(params, secret, method):
     ours = signing.string_to_sign(method, params)
@@ -71,7 +71,7 @@ def test_signer_agrees_with_the_core_sdk(params, secret, method):
     assert signing.signature_for(ours, secret) == _core_signature(ours, secret, _core_hmac)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(deadline=None)
 @given(params=_params, secret=_secrets, method=st.sampled_from(["GET", "POST"]))
 def test_signer_agrees_with_the_tea_sdk(params, secret, method):
     assert signing.sign(method, params, secret) == _tea_utils.get_rpcsignature(

@@ -47,7 +47,7 @@ def _official(method, path, query, headers, payload, key, secret):
     return Utils.get_authorization(request, signing.V3_ALGORITHM, payload, key, secret)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(
     method=st.sampled_from(["GET", "POST"]),
     query=st.dictionaries(_query_names, _text, max_size=8),
@@ -66,7 +66,7 @@ def test_signature_agrees_with_the_tea_sdk(method, query, headers, body, secret)
     assert header_value(ours) == _official(method, "/", query, headers, payload, "LTAI-id", secret)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(
     query=st.dictionaries(_query_names, _text, max_size=8),
     body=st.binary(max_size=64),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +12,7 @@ from reconciler.cli import cli
 from reconciler.models import LocalBackendConfig, StateResource
 from reconciler.state import open_backend
 from reconciler.state.base import StateBackend
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.runs import child_env
 
 DESIRED = """\
 version: 1
@@ -59,12 +57,10 @@ def invoke(args: list[str], *, input: str | None = None) -> Result:
 
 
 def spawn(args: list[str], cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
         [sys.executable, "-m", "reconciler", *args],
         cwd=cwd,
-        env=env,
+        env=child_env(),
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.state.locking import new_lock_info
-from tests.apply.helpers import cloud, cwd_backend, run_cli, state_group_ids, write_desired
+from tests.apply.helpers import cloud, cwd_backend, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
+from tests.fixtures.runs import run_cli
 
 
 def test_apply_with_auto_approve_converges_and_a_second_run_has_no_changes(

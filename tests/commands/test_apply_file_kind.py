@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import run_cli, write_desired
+from tests.apply.helpers import write_desired
+from tests.fixtures.runs import run_cli
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from pydantic import SecretStr
 
 from reconciler.models import PostgresBackendConfig
 from reconciler.state.postgres import PostgresBackend
-from tests.apply.helpers import run_cli, state_group_ids, write_desired
+from tests.apply.helpers import state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
+from tests.fixtures.runs import run_cli
 from tests.state import pgutil
 
 pytestmark = pytest.mark.postgres

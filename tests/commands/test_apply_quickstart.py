@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.apply.helpers import ROOT, subprocess_env
+from tests.apply.helpers import subprocess_env
+from tests.fixtures.runs import ROOT
 
 QUICKSTART = ROOT / "examples" / "quickstart.yaml"
 

@@ -9,8 +9,9 @@ import pytest
 
 from reconciler.models import StateResource
 from reconciler.state import new_state
-from tests.apply.helpers import cloud, cwd_backend, run_cli, state_group_ids, write_desired
+from tests.apply.helpers import cloud, cwd_backend, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
+from tests.fixtures.runs import run_cli
 
 
 def save_plan(capsys: pytest.CaptureFixture[str]) -> None:

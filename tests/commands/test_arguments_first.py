@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import run_cli, write_desired
+from tests.apply.helpers import write_desired
 from tests.commands.test_plan import write_state
+from tests.fixtures.runs import run_cli
 
 
 def _only_error(err: str) -> str:

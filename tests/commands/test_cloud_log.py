@@ -5,31 +5,24 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import run_cli, write_desired
+from tests.apply.helpers import write_desired
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.runs import closed_port, run_cli
 
 STS_KEY_ID = "STS.LTAI5tDebugKey"
 STS_SECRET = "sts-debug-secret-value"
 STS_TOKEN = "CAIS.debug/token+value=="
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def test_plan_against_a_closed_port_says_each_retry_and_gives_up_after_three(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_desired("GID_alpha")
-    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    endpoint = f"http://127.0.0.1:{closed_port()}"
     result = run_cli(capsys, "plan", "desired.yaml", "--endpoint", endpoint)
     assert result.code == 1
     retries = [line for line in result.err.splitlines() if "retrying in" in line]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.config.export import NO_SCHEMA_COMMENT
-from tests.apply.helpers import run_cli
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.runs import run_cli
 
 MODELINE = "# yaml-language-server: $schema="
 

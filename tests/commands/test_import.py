@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import cwd_backend, key, run_cli, write_desired
+from tests.apply.helpers import cwd_backend, key, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
+from tests.fixtures.runs import run_cli
 
 
 def test_import_records_an_existing_gid_with_its_declared_settings(

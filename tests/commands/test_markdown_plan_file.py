@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import run_cli, write_desired
+from tests.apply.helpers import write_desired
+from tests.fixtures.runs import run_cli
 
 
 def test_plan_and_show_name_the_real_plan_file(

@@ -18,9 +18,9 @@ from reconciler.commands.options import use_color
 from reconciler.models import LocalBackendConfig, StateDocument, StateResource
 from reconciler.state.local import LocalBackend
 from reconciler.state.locking import new_lock_info
-from tests.apply.helpers import Run
-from tests.apply.helpers import run_cli as run
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.runs import Run
+from tests.fixtures.runs import run_cli as run
 
 INST = "post-cn-test0001"
 REGION = "cn-hangzhou"

@@ -41,7 +41,7 @@ def test_list_of_no_state_prints_nothing(state_workdir: Path) -> None:
     assert result.output == ""
 
 
-def test_list_takes_the_lock_unless_told_not_to(state_workdir: Path) -> None:
+def test_list_takes_the_lock(state_workdir: Path) -> None:
     _seed(state_workdir, "GID_orders")
     with local_state(state_workdir) as holder:
         info = new_lock_info("apply")
@@ -49,10 +49,18 @@ def test_list_takes_the_lock_unless_told_not_to(state_workdir: Path) -> None:
         refused = invoke(["state", "list"])
         assert isinstance(refused.exception, LockHeldError)
         assert info.id in str(refused.exception)
-        for opt_out in (["--lock=false"], ["--lock", "false"], ["--no-lock"]):
-            result = invoke(["state", "list", *opt_out])
-            assert result.exit_code == 0, result.output
-            assert result.output == "post-cn-test0001/GID_orders\n"
+        holder.unlock(info.id)
+
+
+@pytest.mark.parametrize("opt_out", [["--lock=false"], ["--lock", "false"], ["--no-lock"]])
+def test_list_skips_the_lock_when_told_not_to(state_workdir: Path, opt_out: list[str]) -> None:
+    _seed(state_workdir, "GID_orders")
+    with local_state(state_workdir) as holder:
+        info = new_lock_info("apply")
+        holder.lock(info)
+        result = invoke(["state", "list", *opt_out])
+        assert result.exit_code == 0, result.output
+        assert result.output == "post-cn-test0001/GID_orders\n"
         holder.unlock(info.id)
 
 
@@ -92,6 +100,7 @@ def test_show_prints_the_resource(state_workdir: Path) -> None:
         "protect     = false\n"
         "origin      = created\n"
         "recorded_at = 2026-01-02T03:04:05+00:00\n"
+        "api         = ons\n"
     )
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.models import StateResource
-from tests.apply.helpers import run_cli
 from tests.commands.test_plan import INST, REGION, groups_yaml, seed, write_desired, write_state
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.runs import run_cli
 
 TYPO = f"{INST}/GID_precius"
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import run_cli, write_desired
+from tests.apply.helpers import write_desired
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.runs import run_cli
 
 MISSING_DIR = "no-such-dir"
 

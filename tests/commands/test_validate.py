@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from reconciler.cli import cli, main
 from reconciler.config import load_desired
 from reconciler.errors import ConfigErrors
+from tests.fixtures.runs import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 GOOD = "version: 1\ninstances:\n  - id: post-1\n    groups: [GID_one, GID_two]\n"
 BAD = "version: 1\ninstances:\n  - id: post-1\n    groups: [gid_one]\n    regoin: x\n"

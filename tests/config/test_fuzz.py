@@ -15,7 +15,7 @@ from reconciler.config.fmt import format_text
 from reconciler.config.loader import load_desired_text_result
 from reconciler.errors import ConfigErrors
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 KEYS = st.sampled_from(
     [

@@ -10,8 +10,7 @@ from pydantic import BaseModel
 
 from reconciler.config import schema
 from reconciler.config.schema_gen import SCHEMA_PATH, build_schema, main, render_schema
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.runs import ROOT
 
 
 def test_checked_in_schema_is_up_to_date() -> None:

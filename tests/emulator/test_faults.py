@@ -9,18 +9,14 @@ import pytest
 import requests
 
 from reconciler.emulator.faults import Fault, FaultInjector
-from reconciler.emulator.server import EmulatorOptions, EmulatorServer
+from reconciler.emulator.server import EmulatorOptions
 from tests.emulator.wire import signed_call
 from tests.fixtures.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
     TEST_INSTANCE_ID,
-    seeded_store,
+    seeded_server,
 )
-
-
-def _serve(**options):
-    return EmulatorServer(seeded_store(), options=EmulatorOptions(**options), owns_store=True)
 
 
 def _list(url):
@@ -48,7 +44,7 @@ def test_injector_rejects_rates_outside_zero_to_one():
 
 def test_full_fault_rate_answers_5xx_or_drops(emulator):
     seen: Counter[str] = Counter()
-    with _serve(fault_rate=1.0, fault_seed=3) as server:
+    with seeded_server(EmulatorOptions(fault_rate=1.0, fault_seed=3)) as server:
         for _ in range(40):
             try:
                 response = _list(server.url)
@@ -72,7 +68,7 @@ def test_full_fault_rate_answers_5xx_or_drops(emulator):
     ids=["dropped after the action ran leaves its effect", "dropped before leaves nothing"],
 )
 def test_a_dropped_connection_happens_before_or_after_the_action(monkeypatch, fault, kept):
-    with _serve(fault_rate=1.0) as server:
+    with seeded_server(EmulatorOptions(fault_rate=1.0)) as server:
         monkeypatch.setattr(server._service.faults, "pick", lambda: fault)
         with pytest.raises(requests.ConnectionError):
             signed_call(
@@ -86,12 +82,12 @@ def test_a_dropped_connection_happens_before_or_after_the_action(monkeypatch, fa
 
 
 def test_no_faults_at_rate_zero():
-    with _serve(fault_rate=0.0) as server:
+    with seeded_server(EmulatorOptions(fault_rate=0.0)) as server:
         assert all(_list(server.url).status_code == 200 for _ in range(30))
 
 
 def test_latency_is_injected_before_answering():
-    with _serve(latency_ms=150) as server:
+    with seeded_server(EmulatorOptions(latency_ms=150)) as server:
         started = time.monotonic()
         assert _list(server.url).status_code == 200
         # A lower bound only: sleeping can never be shorter than asked.

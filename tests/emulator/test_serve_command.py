@@ -8,13 +8,15 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkons.request.v20190214.OnsMqttGroupIdCreateRequest import OnsMqttGroupIdCreateRequest
 from aliyunsdkons.request.v20190214.OnsMqttGroupIdListRequest import OnsMqttGroupIdListRequest
 
 from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID
 from tests.emulator.wire import signed_call
-from tests.fixtures.emulator import ROOT, TEST_ACCESS_KEY_SECRET, start_emulator_process
+from tests.fixtures.emulator import TEST_ACCESS_KEY_SECRET, start_emulator_process
+from tests.fixtures.runs import ROOT
 
 
 def _core(process, request, **params):
@@ -94,8 +96,9 @@ def _run(*args, timeout=30):
     )
 
 
-def test_bad_options_are_one_line_errors():
-    for args, words in [
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
         (["--throttle", "OnsMqttNope=1/s"], "--throttle"),
         (["--throttle", "CreateGroupIdx=1/s"], "--throttle"),
         (["--throttle", "OnsMqttGroupIdList=fast"], "not a rate"),
@@ -103,12 +106,23 @@ def test_bad_options_are_one_line_errors():
         (["--topic", "post-cn-undeclared=orders", "--port", "0"], "not declared"),
         (["--access-key-id", "only-the-id"], "together"),
         (["--fault-rate", "2"], "--fault-rate"),
-    ]:
-        result = _run(*args)
-        assert result.returncode != 0
-        error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error")]
-        assert len(error_lines) == 1 and words in error_lines[0], result.stderr
-        assert "Traceback" not in result.stderr
+    ],
+    ids=[
+        "unknown action",
+        "unknown 2020-04-20 action",
+        "bad rate",
+        "topic without =",
+        "undeclared instance",
+        "half key",
+        "fault rate",
+    ],
+)
+def test_bad_options_are_one_line_errors(args, words):
+    result = _run(*args)
+    assert result.returncode != 0
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(error_lines) == 1 and words in error_lines[0], result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_bad_fixture_is_a_located_error(tmp_path):

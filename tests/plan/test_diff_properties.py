@@ -50,7 +50,7 @@ NAMES = ("GID_aaa", "GID_aab", "GID_bbb", "GID_ccc")
 TOPICS = (None, "orders", "events")
 LINEAGE = "11111111-2222-3333-4444-555555555555"
 
-PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, derandomize=True)
+PROPERTY_SETTINGS = settings(deadline=None, derandomize=True)
 
 Cloud = dict[InstanceRef, frozenset[str]]
 Unmanaged = Literal["unmanaged"]

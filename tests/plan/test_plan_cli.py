@@ -8,21 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import cloud, run_cli, write_desired
+from tests.apply.helpers import cloud, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID as INST
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.runs import run_cli
 
 REGION = "cn-hangzhou"
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
-    monkeypatch.setenv("RECONCILER_ENDPOINT", emulator.url)
+def workdir(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared ``workdir``, without colours."""
     monkeypatch.setenv("NO_COLOR", "1")
-    return tmp_path
+    return workdir
 
 
 # --- naming of an instance without GIDs --------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -11,15 +10,14 @@ from pathlib import Path
 
 from reconciler.models import LocalBackendConfig
 from reconciler.state import open_backend
+from tests.fixtures.runs import child_env
 
 WORKER = Path(__file__).with_name("write_worker.py")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_killed_writer_leaves_the_last_durable_state(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env = child_env()
     rng = random.Random(20260101)
     last_seen = 0
     for _ in range(8):

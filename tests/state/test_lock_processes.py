@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,16 +15,15 @@ from reconciler.models import LocalBackendConfig, PostgresBackendConfig
 from reconciler.state import open_backend
 from reconciler.state.base import StateBackend
 from reconciler.state.locking import new_lock_info
+from tests.fixtures.runs import child_env
 from tests.state import pgutil
 
 WORKER = Path(__file__).with_name("lock_worker.py")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Worker:
     def __init__(self, config_json: str, base_dir: Path, timeout: float, go: Path | None) -> None:
-        env = dict(os.environ, RECONCILER_WORKER_BACKEND=config_json)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        env = child_env(RECONCILER_WORKER_BACKEND=config_json)
         args = [sys.executable, str(WORKER), str(base_dir), str(timeout)]
         if go is not None:
             args.append(str(go))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import run_cli
 from tests.emulator.mqtt.conftest import GID, MqttWorld, wait_until
 from tests.fixtures.emulator import TEST_INSTANCE_ID
+from tests.fixtures.runs import run_cli
 
 
 def test_a_connected_device_blocks_the_delete_of_its_gid_until_it_leaves(

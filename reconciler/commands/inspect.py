@@ -1,0 +1,597 @@
+"""``reconciler inspect``: the device and report queries as commands (who is online, since
+when, how much traffic), with charts on a terminal and JSON or CSV for scripts.
+
+Region, endpoint and credentials come as for the other commands: ``-c/--config FILE`` (its
+``provider`` block and declared instances; ``reconciler.yaml`` when present), ``--region``,
+``--endpoint``, the environment. Read-only: the state is read (``inspect instance``, to mark
+the GIDs it manages) without the lock, and nothing is ever written.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import click
+
+from reconciler.commands.options import DEFAULT_CONFIG, endpoint_option, use_color
+from reconciler.errors import InspectError
+from reconciler.models import DEFAULT_REGION, GROUP_ID_RE, DesiredState
+
+if TYPE_CHECKING:
+    from reconciler.cloud.client import OnsMqttClient
+    from reconciler.inspect.pacing import CallPlan
+    from reconciler.inspect.queries import OnProgress, Series, Target
+    from reconciler.ratelimit import Rate
+    from reconciler.render.inspect import Report
+
+F = Callable[..., Any]
+FORMATS = ("text", "json", "csv")
+CLIENT_ID_SEPARATOR = "@@@"
+MAX_CLIENT_ID_LENGTH = 64
+# The choices as typed (any case; click lower-cases them) and as the service spells them.
+DIRECTIONS: dict[str, Literal["PUB", "SUB"]] = {"pub": "PUB", "sub": "SUB"}
+MESSAGE_TYPES: dict[str, Literal["P2P", "SUB"]] = {"p2p": "P2P", "sub": "SUB"}
+CHART_HEIGHT = (10, 20)  # rows: at least, at most
+CLOUD_LOGGER = "reconciler.cloud"
+# A pacing wait shorter than this is the normal rhythm of the calls, not worth a line.
+WAIT_WORTH_SAYING = 1.0
+
+
+@dataclass
+class Runtime:
+    """Clock, sleep and rate limits of the client; tests pass their own as the click
+    context's ``obj`` so a minute of pacing takes no real time."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    wall_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    rate_limits: Mapping[str, Rate | None] | None = None
+
+
+class _CountingSleep:
+    """The client's sleep, adding up how long it waited (pacing and retry backoff)."""
+
+    def __init__(self, sleep: Callable[[float], None]) -> None:
+        self._sleep = sleep
+        self.total = 0.0
+
+    def __call__(self, seconds: float) -> None:
+        self.total += seconds
+        self._sleep(seconds)
+
+
+@dataclass
+class Connection:
+    client: OnsMqttClient
+    target: Target
+    desired: DesiredState | None
+    runtime: Runtime
+    sleep: _CountingSleep
+
+
+# --- options --------------------------------------------------------------------------------
+
+
+def _common(function: F) -> F:
+    """``-c/--config``, ``--region``, ``--endpoint``, ``--format``, ``--no-color``."""
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "-c",
+            "--config",
+            "config",
+            default=None,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help=f"Desired-state file for region, endpoint, credentials profile and state "
+            f"[default: {DEFAULT_CONFIG} when present].",
+        ),
+        click.option(
+            "--region",
+            default=None,
+            help="Region [default: the instance's in the file, else the file's, "
+            f"else {DEFAULT_REGION}].",
+        ),
+        endpoint_option(),
+        click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(FORMATS),
+            default="text",
+            show_default=True,
+            help="text for people; json or csv (data only) for scripts.",
+        ),
+        click.option("--no-color", is_flag=True, help="No colours (NO_COLOR works too)."),
+    ]
+    decorated = function
+    for decorator in reversed(decorators):
+        decorated = decorator(decorated)
+    return decorated
+
+
+def _instance_option(
+    required_help: str = "Instance id [default: the file's only instance].",
+) -> Callable[[F], F]:
+    return click.option("--instance", "instance_id", default=None, metavar="ID", help=required_help)
+
+
+def _range_options(function: F) -> F:
+    @functools.wraps(function)
+    def with_range(
+        *args: Any, since: str | None, start: str | None, end: str | None, **kwargs: Any
+    ) -> Any:
+        from reconciler.inspect.timespec import TimeSpecError, resolve_range  # noqa: PLC0415
+
+        runtime = _runtime()
+        try:
+            begin_ms, end_ms = resolve_range(
+                since=since, start=start, end=end, now_ms=runtime.wall_ms()
+            )
+        except TimeSpecError as exc:
+            raise click.UsageError(str(exc)) from exc
+        return function(*args, begin_ms=begin_ms, end_ms=end_ms, **kwargs)
+
+    decorated = click.option(
+        "--to", "end", default=None, metavar="T", help="End of the range [default: now]."
+    )(with_range)
+    decorated = click.option(
+        "--from", "start", default=None, metavar="T", help="Start of the range."
+    )(decorated)
+    decorated = click.option(
+        "--since",
+        default=None,
+        metavar="T",
+        help="Range from T to now [default: 24h]. T: 30m, 6h, 7d, ISO 8601 or epoch ms.",
+    )(decorated)
+    return click.option("--no-chart", is_flag=True, help="Print the numbers, not a chart.")(
+        decorated
+    )
+
+
+def _group_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not GROUP_ID_RE.match(value):
+        raise click.BadParameter(
+            f"{value!r} is not a Group ID: GID_ or GID- then letters, digits, '-' and '_' "
+            "(7 to 64 characters)",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
+def _client_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    group, sep, device = value.partition(CLIENT_ID_SEPARATOR)
+    if not sep or not device or len(value) > MAX_CLIENT_ID_LENGTH or not GROUP_ID_RE.match(group):
+        raise click.BadParameter(
+            f"{value!r} is not a client id: GROUP_ID@@@DEVICE_ID, at most "
+            f"{MAX_CLIENT_ID_LENGTH} characters",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
+# --- wiring -------------------------------------------------------------------------------
+
+
+def _runtime() -> Runtime:
+    found = click.get_current_context().find_object(Runtime)
+    return found if found is not None else Runtime()
+
+
+def _debug() -> bool:
+    return bool(click.get_current_context().find_root().params.get("debug"))
+
+
+def _load_desired(config: Path | None) -> DesiredState | None:
+    """The ``-c`` file; the default name only when it exists (inspect needs no file)."""
+    from reconciler.commands.options import load_config  # noqa: PLC0415
+
+    if config is None:
+        default = Path(DEFAULT_CONFIG)
+        if not default.is_file():
+            return None
+        config = default
+    return load_config(config)
+
+
+@contextmanager
+def _connect(
+    *, config: Path | None, region: str | None, endpoint: str | None, instance_id: str | None
+) -> Iterator[Connection]:
+    """A client for the target, paced by its per-action buckets; an ``InspectError`` leaves
+    as one line (with the RequestId under ``--debug``)."""
+    from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
+    from reconciler.commands.connect import cloud_session  # noqa: PLC0415
+    from reconciler.inspect.queries import Target  # noqa: PLC0415
+    from reconciler.models import ProviderConfig  # noqa: PLC0415
+
+    desired = _load_desired(config)
+    provider = desired.provider if desired is not None else ProviderConfig()
+    declared = list(desired.instances) if desired is not None else []
+    if instance_id is None and len(declared) == 1:
+        instance_id = declared[0].instance_id
+    declared_region = next((i.region for i in declared if i.instance_id == instance_id), None)
+    chosen_region = region or declared_region or provider.region
+    runtime = _runtime()
+    sleep = _CountingSleep(runtime.sleep)
+    try:
+        with cloud_session(provider, endpoint=endpoint, instances=declared) as session:
+            session.check()
+            with OnsMqttClient(
+                session.credentials(),
+                region=chosen_region,
+                endpoint=session.endpoint,
+                rate_limits=runtime.rate_limits,
+                sleep=sleep,
+                clock=runtime.clock,
+            ) as client:
+                yield Connection(
+                    client, Target(chosen_region, instance_id), desired, runtime, sleep
+                )
+    except InspectError as err:
+        raise click.ClickException(err.describe(with_request_id=_debug())) from err
+    if sleep.total >= WAIT_WORTH_SAYING:
+        from reconciler.render.inspect import waited_notice  # noqa: PLC0415
+
+        click.echo(waited_notice(sleep.total), err=True)
+
+
+@contextmanager
+def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
+    """Say up front when the calls outnumber the bucket, and on a terminal show a progress
+    bar with the time still ahead."""
+    if not plan.exceeds_bucket:
+        yield None
+        return
+    from reconciler.render.inspect import call_plan_notice  # noqa: PLC0415
+
+    click.echo(call_plan_notice(plan), err=True)
+    if not sys.stderr.isatty() or _debug():  # --debug logs every call: no bar between them
+        yield None
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+    )
+    from rich.text import Text  # noqa: PLC0415
+
+    class TimeLeft(ProgressColumn):
+        """Counts down between calls (a paced call may be seconds away), from the plan's
+        estimate at the last finished call; rich's own estimate knows nothing of pacing."""
+
+        def render(self, task: Task) -> Text:
+            left = max(0.0, float(task.fields["deadline"]) - time.monotonic())
+            return Text(f"about {round(left)} s left")
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeLeft(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    # The bar shows the pacing; the client's INFO lines about it would only cut through it.
+    cloud_log = logging.getLogger(CLOUD_LOGGER)
+    quiet = _DropInfo()
+    cloud_log.addFilter(quiet)
+    with progress, _removing_filter(cloud_log, quiet):
+        task = progress.add_task(
+            plan.action, total=plan.calls, deadline=time.monotonic() + plan.seconds()
+        )
+
+        def on_progress(done: int, total: int) -> None:
+            deadline = time.monotonic() + plan.remaining_after(done)
+            progress.update(task, completed=done, deadline=deadline)
+
+        yield on_progress
+
+
+class _DropInfo(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno != logging.INFO
+
+
+@contextmanager
+def _removing_filter(logger: logging.Logger, quiet: logging.Filter) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+def _write(report: Report, output_format: str, text: Callable[[], str]) -> None:
+    from reconciler.render.inspect import to_csv, to_json  # noqa: PLC0415
+
+    if output_format == "json":
+        click.echo(to_json(report), nl=False)
+    elif output_format == "csv":
+        click.echo(to_csv(report), nl=False)
+    else:
+        click.echo(text(), nl=False)
+
+
+def _width() -> int:
+    return shutil.get_terminal_size().columns
+
+
+def _write_series(series: Series, *, output_format: str, no_chart: bool, no_color: bool) -> None:
+    from reconciler.render.inspect import series_chart, series_numbers  # noqa: PLC0415
+
+    def text() -> str:
+        if no_chart or not sys.stdout.isatty():
+            return series_numbers(series)
+        rows = shutil.get_terminal_size().lines - 6
+        height = max(CHART_HEIGHT[0], min(CHART_HEIGHT[1], rows))
+        return series_chart(
+            series, width=_width(), height=height, color=use_color(no_color, sys.stdout)
+        )
+
+    _write(series, output_format, text)
+
+
+# --- the commands -------------------------------------------------------------------------
+
+
+@click.group("inspect")
+def inspect_group() -> None:
+    """Ask the service who is online, since when, and how much traffic flows (read-only)."""
+
+
+@inspect_group.command("group")
+@click.argument("group_id", metavar="GID", callback=_group_id)
+@_instance_option()
+@_common
+def group_command(
+    *,
+    group_id: str,
+    instance_id: str | None,
+    config: Path | None,
+    region: str | None,
+    endpoint: str | None,
+    output_format: str,
+    no_color: bool,
+) -> int:
+    """How many clients of GID are online now (OnsMqttQueryClientByGroupId)."""
+    from reconciler.inspect.queries import group_online  # noqa: PLC0415
+    from reconciler.render.inspect import group_text  # noqa: PLC0415
+
+    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+        report = group_online(c.client, c.target, group_id)
+    _write(report, output_format, lambda: group_text(report))
+    return 0
+
+
+@inspect_group.command("topic")
+@click.argument("parent_topic", metavar="PARENT")
+@click.argument("sub_topic", metavar="[SUBTOPIC]", required=False, default="")
+@_instance_option()
+@_common
+def topic_command(
+    *,
+    parent_topic: str,
+    sub_topic: str,
+    instance_id: str | None,
+    config: Path | None,
+    region: str | None,
+    endpoint: str | None,
+    output_format: str,
+    no_color: bool,
+) -> int:
+    """How many subscribers of a topic are online now (OnsMqttQueryClientByTopic)."""
+    from reconciler.inspect.queries import topic_online  # noqa: PLC0415
+    from reconciler.render.inspect import topic_text  # noqa: PLC0415
+
+    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+        report = topic_online(c.client, c.target, parent_topic, sub_topic)
+    _write(report, output_format, lambda: topic_text(report))
+    return 0
+
+
+@inspect_group.command("client")
+@click.argument("client_id", metavar="CLIENT_ID", callback=_client_id)
+@_instance_option()
+@_common
+def client_command(
+    *,
+    client_id: str,
+    instance_id: str | None,
+    config: Path | None,
+    region: str | None,
+    endpoint: str | None,
+    output_format: str,
+    no_color: bool,
+) -> int:
+    """Whether a client is online, its last touch, socket and subscriptions
+    (OnsMqttQueryClientByClientId)."""
+    from reconciler.inspect.queries import client_report  # noqa: PLC0415
+    from reconciler.render.inspect import client_text  # noqa: PLC0415
+
+    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+        report = client_report(c.client, c.target, client_id)
+        now_ms = c.runtime.wall_ms()
+    _write(
+        report,
+        output_format,
+        lambda: client_text(
+            report, now_ms=now_ms, color=use_color(no_color, sys.stdout), width=_width()
+        ),
+    )
+    return 0
+
+
+@inspect_group.command("history")
+@click.argument("group_id", metavar="GID", callback=_group_id)
+@_instance_option()
+@_range_options
+@_common
+def history_command(
+    *,
+    group_id: str,
+    instance_id: str | None,
+    begin_ms: int,
+    end_ms: int,
+    no_chart: bool,
+    config: Path | None,
+    region: str | None,
+    endpoint: str | None,
+    output_format: str,
+    no_color: bool,
+) -> int:
+    """Online clients of GID over time (OnsMqttQueryHistoryOnline, one call per day)."""
+    from reconciler.inspect.queries import history, series_plan  # noqa: PLC0415
+
+    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+        plan = series_plan("history", begin_ms, end_ms, c.runtime.rate_limits)
+        with _paced(plan) as on_progress:
+            series = history(
+                c.client, c.target, group_id, begin_ms, end_ms, on_progress=on_progress
+            )
+    _write_series(series, output_format=output_format, no_chart=no_chart, no_color=no_color)
+    return 0
+
+
+@inspect_group.command("trend")
+@click.argument("parent_topic", metavar="PARENT_TOPIC")
+@click.option(
+    "--direction",
+    type=click.Choice(["pub", "sub"], case_sensitive=False),
+    required=True,
+    help="pub: messages sent to the topic; sub: messages delivered from it.",
+)
+@click.option("--sum", "summed", is_flag=True, help="Message totals instead of rates (TPS).")
+@click.option("--subtopic", default=None, metavar="S", help="Only this sub-topic (e.g. /room/1/).")
+@click.option(
+    "--type",
+    "msg_type",
+    type=click.Choice(["p2p", "sub"], case_sensitive=False),
+    default=None,
+    help="Only point-to-point or publish/subscribe messages.",
+)
+@click.option("--qos", type=click.Choice(["0", "1", "2"]), default=None, help="Only this QoS.")
+@_instance_option("Instance id (required by the service) [default: the file's only instance].")
+@_range_options
+@_common
+def trend_command(
+    *,
+    parent_topic: str,
+    direction: str,
+    summed: bool,
+    subtopic: str | None,
+    msg_type: str | None,
+    qos: str | None,
+    instance_id: str | None,
+    begin_ms: int,
+    end_ms: int,
+    no_chart: bool,
+    config: Path | None,
+    region: str | None,
+    endpoint: str | None,
+    output_format: str,
+    no_color: bool,
+) -> int:
+    """Messages per second (or totals) of a topic over time (OnsMqttQueryMsgTransTrend)."""
+    from reconciler.inspect.queries import TrendQuery, series_plan, trend  # noqa: PLC0415
+
+    query = TrendQuery(
+        parent_topic=parent_topic,
+        direction=DIRECTIONS[direction.lower()],
+        summed=summed,
+        sub_topic=subtopic,
+        msg_type=None if msg_type is None else MESSAGE_TYPES[msg_type.lower()],
+        qos=None if qos is None else int(qos),
+    )
+    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+        if c.target.instance_id is None:
+            raise click.UsageError("--instance ID is required: the service needs it for trends")
+        plan = series_plan("trend", begin_ms, end_ms, c.runtime.rate_limits)
+        with _paced(plan) as on_progress:
+            series = trend(c.client, c.target, query, begin_ms, end_ms, on_progress=on_progress)
+    _write_series(series, output_format=output_format, no_chart=no_chart, no_color=no_color)
+    return 0
+
+
+@inspect_group.command("instance")
+@click.argument("instance_id", metavar="ID")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Look up only the first N GIDs (in name order); the others are listed without a count.",
+)
+@_common
+def instance_command(
+    *,
+    instance_id: str,
+    limit: int | None,
+    config: Path | None,
+    region: str | None,
+    endpoint: str | None,
+    output_format: str,
+    no_color: bool,
+) -> int:
+    """Every GID of instance ID with its online count, most first; GIDs the state manages
+    are marked (the state is read without its lock)."""
+    from reconciler.inspect.queries import (  # noqa: PLC0415
+        instance_groups,
+        instance_plan,
+        instance_report,
+    )
+    from reconciler.render.inspect import instance_text  # noqa: PLC0415
+
+    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+        managed = _managed(c.desired, c.target)
+        group_ids = instance_groups(c.client, c.target)
+        looked_up = len(group_ids) if limit is None else min(limit, len(group_ids))
+        with _paced(instance_plan(looked_up, c.runtime.rate_limits)) as on_progress:
+            report = instance_report(
+                c.client,
+                c.target,
+                group_ids,
+                managed=managed,
+                limit=limit,
+                on_progress=on_progress,
+            )
+    _write(
+        report,
+        output_format,
+        lambda: instance_text(report, color=use_color(no_color, sys.stdout), width=_width()),
+    )
+    return 0
+
+
+def _managed(desired: DesiredState | None, target: Target) -> frozenset[str]:
+    """The GIDs of the instance recorded in the state, read WITHOUT the lock: inspect only
+    reads, and must not wait for (or block) a running apply."""
+    if desired is None:
+        click.echo(
+            f"note: no desired-state file ({DEFAULT_CONFIG} or -c FILE): GIDs the state "
+            "manages are not marked",
+            err=True,
+        )
+        return frozenset()
+    from reconciler.commands.options import state_backend  # noqa: PLC0415
+
+    with state_backend(desired) as backend:
+        state = backend.read()
+    if state is None:
+        return frozenset()
+    return frozenset(
+        r.group_id
+        for r in state.resources
+        if r.instance_id == target.instance_id and r.region == target.region
+    )

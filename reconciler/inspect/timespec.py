@@ -1,0 +1,77 @@
+"""Moments and ranges as a person types them: ``30m``/``6h``/``7d`` ago, ``now``, ISO 8601
+(a time without an offset is local time) or milliseconds since the epoch."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+ACCEPTED_FORMS = (
+    "30m, 6h, 7d or 1d12h (that long ago), now, ISO 8601 (2026-12-01T08:00, "
+    "2026-12-01T08:00:00+08:00, 2026-12-01; local time unless an offset or Z is given) "
+    "or epoch ms (1764576000000)"
+)
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_DURATION = re.compile(r"^(?:\d+[smhdw])+$")
+_DURATION_PART = re.compile(r"(\d+)([smhdw])")
+# Epoch milliseconds have 12 to 14 digits for any date from 1973 to 5138; a shorter bare
+# number (``30``) is more likely a forgotten unit than a moment in 1970.
+_EPOCH_MS = re.compile(r"^\d{12,14}$")
+DEFAULT_SINCE = "24h"
+
+
+class TimeSpecError(ValueError):
+    """Text that is not a moment, or a range that runs backwards; the message shows the
+    accepted forms."""
+
+
+def duration_ms(text: str) -> int | None:
+    """``30m``, ``6h``, ``7d``, ``1d12h`` in milliseconds; None when ``text`` is not one."""
+    cleaned = text.strip().lower()
+    if not _DURATION.match(cleaned):
+        return None
+    return sum(int(n) * _UNIT_MS[unit] for n, unit in _DURATION_PART.findall(cleaned))
+
+
+def parse_moment(text: str, *, now_ms: int) -> int:
+    """A moment in ms since the epoch; a duration means that long before ``now_ms``."""
+    cleaned = text.strip()
+    if cleaned.lower() == "now":
+        return now_ms
+    back = duration_ms(cleaned)
+    if back is not None:
+        return now_ms - back
+    if _EPOCH_MS.match(cleaned):
+        return int(cleaned)
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise TimeSpecError(f"{text!r} is not a time; use {ACCEPTED_FORMS}") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a naive time is the user's local time
+    return int(moment.timestamp() * 1000)
+
+
+def resolve_range(
+    *, since: str | None, start: str | None, end: str | None, now_ms: int
+) -> tuple[int, int]:
+    """``(begin_ms, end_ms)`` from ``--since`` or ``--from``/``--to``: ``--since X`` is
+    ``--from X --to now``; ``--to`` alone looks back ``DEFAULT_SINCE``; nothing at all is
+    ``--since DEFAULT_SINCE``."""
+    if since is not None and (start is not None or end is not None):
+        raise TimeSpecError("give --since, or --from/--to, not both")
+    end_ms = now_ms if end is None else parse_moment(end, now_ms=now_ms)
+    if since is not None:
+        begin_ms = parse_moment(since, now_ms=now_ms)
+    elif start is not None:
+        begin_ms = parse_moment(start, now_ms=now_ms)
+    else:
+        default_back = duration_ms(DEFAULT_SINCE)
+        assert default_back is not None
+        begin_ms = end_ms - default_back
+    if begin_ms > end_ms:
+        first = "--since" if since is not None else "--from"
+        raise TimeSpecError(
+            f"{first} ({start or since}) is after --to ({end or 'now'}); times are {ACCEPTED_FORMS}"
+        )
+    return begin_ms, end_ms
