@@ -6,8 +6,11 @@ Subcommands live in ``reconciler.commands.<module>`` and are imported only when 
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import logging
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -39,7 +42,8 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "export": CommandEntry(
         "reconciler.commands.export:export_command",
-        "List an instance's GIDs and write a desired-state file declaring exactly them.",
+        "List an instance's GIDs (or every instance's, with --all) and write a desired-state "
+        "file declaring exactly them.",
     ),
     "plan": CommandEntry(
         "reconciler.commands.plan:plan_command",
@@ -78,6 +82,12 @@ COMMANDS: dict[str, CommandEntry] = {
         "A local emulator of the MQTT management API (for tests, demos and benchmarks).",
     ),
 }
+
+# At exit the interpreter's last collections walk every object still alive (the pydantic
+# schemas, the typing objects, the plan) only to free memory the process is about to return:
+# about a fifth of a small plan's CPU time. Frozen objects are skipped; atexit hooks still run
+# and the operating system still closes every file and socket.
+atexit.register(gc.freeze)
 
 DEBUG_ENV = "RECONCILER_DEBUG"
 # The client's logger (named here, not imported: the root must not load the cloud package).
@@ -187,6 +197,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Declarative reconciler for the Group IDs of Alibaba Cloud MQTT instances."""
     if ctx.invoked_subcommand is None:
         raise MissingCommandError(ctx.get_help())
+    # pydantic scans the entry points of every installed distribution for plugins when it
+    # builds its first validator (about a tenth of a small plan's run); this tool uses none.
+    # Setting the variable, even empty, keeps the user's choice.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     ctx.call_on_close(show_cloud_log(logging.DEBUG if debug else logging.INFO))
 
 

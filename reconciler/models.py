@@ -32,6 +32,15 @@ KNOWN_REGIONS: tuple[str, ...] = (
 )
 DEFAULT_REGION = "cn-hangzhou"
 
+# The MQTT management API an instance is managed through, by the products' own codes: "ons"
+# (ONS 2019-02-14, the OnsMqtt* actions) or "onsmqtt" (OnsMqtt 2020-04-20, CreateGroupId...).
+Api = Literal["ons", "onsmqtt"]
+APIS: tuple[str, ...] = ("ons", "onsmqtt")
+DEFAULT_API: Api = "ons"
+# A client id is "<GroupId>@@@<DeviceId>", at most this many characters.
+CLIENT_ID_MAX_LENGTH = 64
+CLIENT_ID_SEPARATOR = "@@@"
+
 Ownership = Literal["managed", "exclusive"]
 GroupId = Annotated[str, Field(pattern=GROUP_ID_PATTERN)]
 InstanceId = Annotated[str, Field(pattern=INSTANCE_ID_PATTERN)]
@@ -90,6 +99,21 @@ class ResourceKey(FrozenModel):
         return (self.region, self.instance_id, self.group_id)
 
 
+def client_id_problem(group_id: str, client_id: str) -> str | None:
+    """Why ``client_id`` cannot be a client of ``group_id`` (None when it can)."""
+    prefix = group_id + CLIENT_ID_SEPARATOR
+    if not client_id.startswith(prefix):
+        return f"client id {client_id!r} does not belong to {group_id}: it must start with {prefix}"
+    if len(client_id) == len(prefix):
+        return f"client id {client_id!r} has no device id after {CLIENT_ID_SEPARATOR}"
+    if len(client_id) > CLIENT_ID_MAX_LENGTH:
+        return (
+            f"client id {client_id!r} is {len(client_id)} characters long; "
+            f"the service allows at most {CLIENT_ID_MAX_LENGTH}"
+        )
+    return None
+
+
 def parse_key_text(text: str) -> tuple[str, str]:
     """Split ``INSTANCE_ID/GROUP_ID``; raises ValueError with a message fit for the user."""
     instance_id, sep, group_id = text.partition("/")
@@ -107,11 +131,14 @@ class DesiredGroup(FrozenModel):
     protect: bool = False
     absent: bool = False
     description: str | None = None
+    # Known client ids ("GID@@@device"), asked about before a delete on an onsmqtt instance.
+    clients: tuple[str, ...] = ()
 
 
 class DesiredInstance(FrozenModel):
     instance_id: InstanceId
     region: str = DEFAULT_REGION
+    api: Api = DEFAULT_API
     ownership: Ownership = "managed"
     # What the user expects; checked against the cloud at plan time. None: not asserted.
     independent_naming: bool | None = None
@@ -123,6 +150,8 @@ class DesiredInstance(FrozenModel):
 
 class ProviderConfig(FrozenModel):
     region: str = DEFAULT_REGION
+    # The default API of instances that name none.
+    api: Api = DEFAULT_API
     # None: the real service; "embedded": the built-in emulator; otherwise a URL.
     endpoint: str | None = None
     profile: str | None = None
@@ -157,9 +186,10 @@ class SafetyConfig(FrozenModel):
 
 class DesiredState(FrozenModel):
     version: Literal[1] = 1
-    provider: ProviderConfig = ProviderConfig()
-    backend: BackendConfig = LocalBackendConfig()
-    safety: SafetyConfig = SafetyConfig()
+    # Defaults built without validation: validating one would build its validator at import.
+    provider: ProviderConfig = ProviderConfig.model_construct()
+    backend: BackendConfig = LocalBackendConfig.model_construct()
+    safety: SafetyConfig = SafetyConfig.model_construct()
     instances: tuple[DesiredInstance, ...] = ()
     # Where it was loaded from, for messages; not part of the digest.
     source: str | None = Field(default=None, exclude=True)
@@ -218,6 +248,12 @@ class StateResource(FrozenModel):
     protect: bool = False
     origin: StateOrigin = "created"
     recorded_at: str = ""
+    # The API its instance was managed through when last written; files from before it was
+    # recorded read as "ons", the only API there was.
+    api: Api = DEFAULT_API
+    # Its known client ids, kept so that a delete after the GID left the file can still ask
+    # whether they are online (onsmqtt cannot count a GID's clients).
+    clients: tuple[str, ...] = ()
 
     @property
     def key(self) -> ResourceKey:

@@ -17,9 +17,9 @@ from reconciler.models import (
 
 def test_construct_trusted_equals_a_validated_model() -> None:
     values = {"group_id": "GID_a_b", "topic": "t1", "protect": True, "absent": False}
-    validated = DesiredGroup(**values, description=None)
-    fields = {"group_id", "topic", "protect", "absent", "description"}
-    built = construct_trusted(DesiredGroup, fields, {**values, "description": None})
+    validated = DesiredGroup(**values, description=None, clients=())
+    fields = {"group_id", "topic", "protect", "absent", "description", "clients"}
+    built = construct_trusted(DesiredGroup, fields, {**values, "description": None, "clients": ()})
     assert built == validated
     assert built.model_dump_json() == validated.model_dump_json()
     assert repr(built) == repr(validated)

@@ -14,6 +14,9 @@ from reconciler.plan.model import Action, Change
 
 CREATE_ACTION = "OnsMqttGroupIdCreate"
 DELETE_ACTION = "OnsMqttGroupIdDelete"
+# OnsMqtt 2020-04-20: no topic is bound to a GID, and the region is in the endpoint only.
+ONSMQTT_CREATE_ACTION = "CreateGroupId"
+ONSMQTT_DELETE_ACTION = "DeleteGroupId"
 
 
 class PlannedCall(FrozenModel):
@@ -27,6 +30,10 @@ class PlannedCall(FrozenModel):
 
 
 def call_for(change: Change) -> PlannedCall:
+    if change.api == "onsmqtt" and change.action in (Action.CREATE, Action.DELETE):
+        params = {"InstanceId": change.instance_id, "GroupId": change.group_id}
+        action = ONSMQTT_CREATE_ACTION if change.action is Action.CREATE else ONSMQTT_DELETE_ACTION
+        return PlannedCall(kind="api", action=action, params=params, change=change)
     params = {
         "RegionId": change.region,
         "InstanceId": change.instance_id,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from reconciler.apply.calls import PlannedCall, planned_calls
 from reconciler.apply.journal import StateJournal
@@ -37,6 +37,14 @@ from reconciler.ratelimit import Rate, TokenBucket
 GROUP_NOT_FOUND_CODES = frozenset({"BIZ_SUBSCRIPTION_NOT_FOUND", "BIZ_PUBLISH_INFO_NOT_FOUND"})
 _POLL_SECONDS = 0.1
 _STATE_STEP_DETAIL = {Action.ADOPT: "adopted", Action.FORGET: "forgotten", Action.UPDATE: "updated"}
+
+
+@runtime_checkable
+class GoneCheck(Protocol):
+    """What an onsmqtt client offers for a failed delete (``OnsMqtt2020Client``): DeleteGroupId
+    documents no "no such GID" code, so whether the GID is gone is asked of a fresh listing."""
+
+    def group_id_gone(self, group_id: str, *, instance_id: str) -> bool: ...
 
 
 class ApplyObserver(Protocol):
@@ -214,6 +222,8 @@ class _Run:
                 protect=change.protect,
                 origin=origin,
                 recorded_at=now_text(),
+                api=change.api,
+                clients=change.clients,
             )
         )
 
@@ -224,7 +234,7 @@ class _Run:
     def _api_call(self, call: PlannedCall) -> ActionOutcome:
         change = call.change
         try:
-            client = self._client_for(change.region)
+            client = self._client_for(change.region, change.api)
             if change.action is Action.CREATE:
                 return self._create(client, change)
             return self._delete(client, change)
@@ -257,8 +267,25 @@ class _Run:
         except NotFoundError as exc:
             if exc.code in GROUP_NOT_FOUND_CODES:
                 return done(change, "already gone", exc.request_id)
-            raise
+            return self._maybe_gone(client, change, exc)
+        except CloudError as exc:
+            return self._maybe_gone(client, change, exc)
         return done(change, "deleted", request_id)
+
+    def _maybe_gone(self, client: GroupApi, change: Change, exc: CloudError) -> ActionOutcome:
+        """A failed delete counts as done when a fresh listing no longer shows the GID (an
+        earlier attempt whose answer was lost, or someone else, deleted it). Only onsmqtt
+        needs to ask: ons answers a missing GID with a code of its own."""
+        if change.api != "onsmqtt" or not isinstance(client, GoneCheck):
+            return failed(change, exc)
+        try:
+            gone = client.group_id_gone(change.group_id, instance_id=change.instance_id)
+        except CloudError:
+            return failed(change, exc)  # the delete's own error says more than the listing's
+        if gone:
+            request_id = exc.request_id if isinstance(exc, CloudApiError) else None
+            return done(change, "already gone", request_id)
+        return failed(change, exc)
 
 
 def done(change: Change, detail: str, request_id: str | None) -> ActionOutcome:

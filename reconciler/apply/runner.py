@@ -21,10 +21,11 @@ from reconciler.apply.executor import (
 )
 from reconciler.apply.interrupt import stop_on_sigint
 from reconciler.apply.journal import StateJournal
+from reconciler.apply.metadata import with_desired_metadata
 from reconciler.apply.result import ApplyResult
 from reconciler.errors import ApplyError, PlanError, StalePlanError
 from reconciler.models import DesiredState, InstanceInventory, StateDocument
-from reconciler.plan.builder import ClientFor, refresh
+from reconciler.plan.builder import ClientFor, instance_apis, refresh
 from reconciler.plan.model import Plan
 from reconciler.plan.planfile import check_fresh, ensure_appliable
 from reconciler.state import new_state
@@ -43,6 +44,9 @@ class ApplyRun:
     result: ApplyResult | None = None
     calls: list[PlannedCall] = field(default_factory=list)
     declined: bool = False
+    # The plan had no changes but the state was written to record the file's API and known
+    # client ids of GIDs it manages (see ``apply.metadata``).
+    metadata_recorded: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,21 +72,24 @@ def apply_desired(
     approve: Callable[[Plan], bool],
     client_for: ClientFor,
     settings: RunSettings,
+    desired: DesiredState | None = None,
 ) -> ApplyRun:
     """Plan from a desired file under the lock, show it (``review``), ask (``approve``, not
-    called for a dry run or an empty plan), then execute."""
+    called for a dry run or an empty plan), then execute. With ``desired`` (the file planned)
+    the state also records its API and known client ids (``apply.metadata``)."""
     with _state_lock(backend, settings):
         state = backend.read()
         plan = build_plan(state)
         review(plan)
         ensure_appliable(plan)
+        base = _with_metadata(state, desired)
         if not plan.has_changes:
-            return ApplyRun(plan=plan)
+            return _metadata_only(plan, backend, state, base, settings)
         if settings.dry_run:
             return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
         if not approve(plan):
             return ApplyRun(plan=plan, declined=True)
-        result = _execute(plan, backend, state, client_for, settings)
+        result = _execute(plan, backend, base, client_for, settings)
         return ApplyRun(plan=plan, result=result)
 
 
@@ -98,17 +105,40 @@ def apply_saved(
     (``StalePlanError``, every reason) unless the world is still the one it was made on."""
     with _state_lock(backend, settings):
         state = backend.read()
-        inventories = list_inventories(plan, desired, client_for)
+        inventories = list_inventories(plan, desired, client_for, state)
         reasons = check_fresh(plan, desired, state, inventories, workspace=backend.workspace)
         if reasons:
             raise StalePlanError(reasons)
         ensure_appliable(plan)
+        base = _with_metadata(state, desired)
         if not plan.has_changes:
-            return ApplyRun(plan=plan)
+            return _metadata_only(plan, backend, state, base, settings)
         if settings.dry_run:
             return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
-        result = _execute(plan, backend, state, client_for, settings)
+        result = _execute(plan, backend, base, client_for, settings)
         return ApplyRun(plan=plan, result=result)
+
+
+def _with_metadata(
+    state: StateDocument | None, desired: DesiredState | None
+) -> StateDocument | None:
+    if state is None or desired is None:
+        return state
+    return with_desired_metadata(state, desired)
+
+
+def _metadata_only(
+    plan: Plan,
+    backend: StateBackend,
+    state: StateDocument | None,
+    base: StateDocument | None,
+    settings: RunSettings,
+) -> ApplyRun:
+    """A plan without changes: write the state only if its metadata lags the file."""
+    if state is None or base is None or base is state or settings.dry_run:
+        return ApplyRun(plan=plan)
+    backend.write(base, expected_serial=state.serial)
+    return ApplyRun(plan=plan, metadata_recorded=True)
 
 
 def _state_lock(backend: StateBackend, settings: RunSettings) -> AbstractContextManager[object]:
@@ -143,7 +173,10 @@ def _execute(
 
 
 def list_inventories(
-    plan: Plan, desired: DesiredState, client_for: ClientFor
+    plan: Plan,
+    desired: DesiredState,
+    client_for: ClientFor,
+    state: StateDocument | None = None,
 ) -> dict[str, InstanceInventory]:
     """What the cloud lists now for every instance the plan fingerprinted, by
     ``REGION/INSTANCE_ID``; a declared instance the cloud does not know is a PlanError."""
@@ -158,5 +191,6 @@ def list_inventories(
         client_for,
         [ref for ref in refs if ref in declared],
         [ref for ref in refs if ref not in declared],
+        apis=instance_apis(desired, state),
     )
     return refreshed.by_label()

@@ -129,7 +129,8 @@ def _from_pair(
     if key_id is None or secret is None:
         given, missing = (names[0], names[1]) if key_id else (names[1], names[0])
         raise CredentialsError(f"{given} is set but {missing} is not")
-    return Credentials(
+    # Strings of the declared types: no validator to build for them.
+    return Credentials.model_construct(
         access_key_id=key_id,
         access_key_secret=SecretStr(secret),
         security_token=SecretStr(token) if token else None,

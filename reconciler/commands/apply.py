@@ -130,8 +130,11 @@ def _apply_file(
     from reconciler.commands.context import run_context  # noqa: PLC0415
 
     options = guards.plan_options()
+    rate = settings.execution.rate
     with (
-        run_context(file, endpoint=endpoint, note=out.note, targets=guards.targets) as run,
+        run_context(
+            file, endpoint=endpoint, note=out.note, targets=guards.targets, rate=rate
+        ) as run,
         out.progress() as observer,
     ):
 
@@ -148,6 +151,7 @@ def _apply_file(
             approve=lambda _plan: auto_approve or out.ask_approval(),
             client_for=run.cloud.client,
             settings=replace(settings, observer=observer),
+            desired=run.desired,
         )
     return out.finish(outcome, dry_run=settings.dry_run)
 
@@ -160,7 +164,12 @@ def _apply_saved(
     from reconciler.render.plan_view import summary_line  # noqa: PLC0415
 
     with (
-        run_context(_desired_path(plan, file), endpoint=endpoint, note=out.note) as run,
+        run_context(
+            _desired_path(plan, file),
+            endpoint=endpoint,
+            note=out.note,
+            rate=settings.execution.rate,
+        ) as run,
         out.progress() as observer,
     ):
         out.note(f"Applying saved plan {file}: {summary_line(plan)}")

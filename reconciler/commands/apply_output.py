@@ -90,6 +90,8 @@ class Output:
             self.echo(render_result_text(run.result, color=self.color))
         if not self.json_mode and not run.declined:
             self.echo(not_applied_text(run.plan))
+        if run.metadata_recorded:
+            self.note("Recorded the file's API and known client ids of managed GIDs in the state.")
 
         if run.declined:
             return ExitCode.ERROR

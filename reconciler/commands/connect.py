@@ -5,6 +5,11 @@ real regional endpoint. ``embedded`` starts the built-in emulator in this proces
 ``<workdir>/emulator.sqlite``, the declared instances and their topics created on first use,
 the local development credentials) and talks to it over HTTP through the same signed client,
 so the quickstart exercises the real code path with no account.
+
+The API is chosen per instance (``ons`` or ``onsmqtt``): the session makes one client per
+region and API. Every onsmqtt client of a session shares one ``AccountRateLimits`` registry,
+so the account's 10 calls a second on the group actions are shared by every instance and
+region of the run; ``--rate`` replaces that limit for CreateGroupId and DeleteGroupId.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.models import DesiredInstance, ProviderConfig
+from reconciler.models import DEFAULT_API, Api, DesiredInstance, ProviderConfig
 
 if TYPE_CHECKING:
     from reconciler.cloud.client import OnsMqttClient
     from reconciler.cloud.credentials import Credentials
+    from reconciler.cloud.onsmqtt import OnsMqtt2020Client
     from reconciler.emulator.server import EmulatorServer
-    from reconciler.ratelimit import Rate
+    from reconciler.ratelimit import AccountRateLimits, Rate
 
 ENDPOINT_ENV = "RECONCILER_ENDPOINT"
 EMBEDDED = "embedded"
@@ -31,7 +37,7 @@ DEFAULT_WORKDIR = Path(".reconciler")
 
 
 class CloudSession:
-    """One client per region, made on first use; credentials resolved once, lazily."""
+    """One client per region and API, made on first use; credentials resolved once, lazily."""
 
     def __init__(
         self,
@@ -42,14 +48,20 @@ class CloudSession:
         profile: str | None = None,
         credentials: Credentials | None = None,
         rate_limits: MappingABC[str, Rate | None] | None = None,
+        rate: Rate | None = None,
     ) -> None:
+        """``rate_limits``: per-action limits of the ons clients; ``rate`` (``--rate``):
+        the onsmqtt accounts' limit on CreateGroupId and DeleteGroupId (default: the
+        service's 10/s)."""
         self.endpoint = endpoint
         self.endpoint_label = endpoint_label
         self.embedded = embedded
         self._profile = profile
         self._credentials = credentials
         self._rate_limits = rate_limits
-        self._clients: dict[str, OnsMqttClient] = {}
+        self._rate = rate
+        self._account_limits: AccountRateLimits | None = None
+        self._clients: dict[tuple[str, Api], OnsMqttClient | OnsMqtt2020Client] = {}
         self._lock = threading.Lock()
 
     def credentials(self) -> Credentials:
@@ -67,20 +79,50 @@ class CloudSession:
         """Resolve the credentials now, so a missing key is reported before any output."""
         self.credentials()
 
-    def client(self, region: str) -> OnsMqttClient:
+    def client(self, region: str, api: Api = DEFAULT_API) -> OnsMqttClient | OnsMqtt2020Client:
         with self._lock:
-            found = self._clients.get(region)
+            found = self._clients.get((region, api))
             if found is None:
-                from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
-
-                found = OnsMqttClient(
-                    self._credentials_locked(),
-                    region=region,
-                    endpoint=self.endpoint,
-                    rate_limits=self._rate_limits,
-                )
-                self._clients[region] = found
+                found = self._new_client(region, api)
+                self._clients[(region, api)] = found
             return found
+
+    def onsmqtt_client(self, region: str) -> OnsMqtt2020Client:
+        """The region's OnsMqtt 2020-04-20 client (ListInstances, session look-ups)."""
+        from reconciler.cloud.onsmqtt import OnsMqtt2020Client  # noqa: PLC0415
+
+        client = self.client(region, "onsmqtt")
+        assert isinstance(client, OnsMqtt2020Client)
+        return client
+
+    def _new_client(self, region: str, api: Api) -> OnsMqttClient | OnsMqtt2020Client:
+        if api == "onsmqtt":
+            from reconciler.cloud.onsmqtt import (  # noqa: PLC0415
+                OnsMqtt2020Client,
+                account_rate_limits,
+            )
+
+            if self._account_limits is None:
+                overrides = (
+                    None
+                    if self._rate is None
+                    else {"CreateGroupId": self._rate, "DeleteGroupId": self._rate}
+                )
+                self._account_limits = account_rate_limits(overrides)
+            return OnsMqtt2020Client(
+                self._credentials_locked(),
+                region=region,
+                endpoint=self.endpoint,
+                rate_limits=self._account_limits,
+            )
+        from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
+
+        return OnsMqttClient(
+            self._credentials_locked(),
+            region=region,
+            endpoint=self.endpoint,
+            rate_limits=self._rate_limits,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -122,6 +164,7 @@ def cloud_session(
     instances: Sequence[DesiredInstance] = (),
     workdir: Path = DEFAULT_WORKDIR,
     rate_limits: MappingABC[str, Rate | None] | None = None,
+    rate: Rate | None = None,
 ) -> Iterator[CloudSession]:
     """A session for the chosen endpoint; an embedded emulator is stopped on exit."""
     chosen = resolve_endpoint(provider, endpoint)
@@ -143,19 +186,21 @@ def cloud_session(
                 }
             ),
             rate_limits=rate_limits,
+            rate=rate,
         )
     else:
         if chosen is not None:
             from reconciler.cloud.endpoints import normalise_endpoint  # noqa: PLC0415
 
             normalise_endpoint(chosen)  # a bad URL is reported before any work, not at a call
-        label = chosen if chosen is not None else f"ons.{provider.region}.aliyuncs.com"
+        label = chosen if chosen is not None else f"{provider.api}.{provider.region}.aliyuncs.com"
         session = CloudSession(
             endpoint=chosen,
             endpoint_label=label,
             embedded=False,
             profile=provider.profile,
             rate_limits=rate_limits,
+            rate=rate,
         )
     try:
         yield session

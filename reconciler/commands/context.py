@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from reconciler.models import DesiredState, StateDocument
     from reconciler.plan.builder import BuiltPlan, Progress
     from reconciler.plan.options import PlanOptions, Target
+    from reconciler.ratelimit import Rate
     from reconciler.state.base import StateBackend
 
 
@@ -61,10 +62,11 @@ def run_context(
     endpoint: str | None,
     note: Callable[[str], None],
     targets: tuple[Target, ...] = (),
+    rate: Rate | None = None,
 ) -> Iterator[RunContext]:
     """Load ``desired_file``, open its backend and connect to the cloud; ``note`` gets the
     embedded-emulator notice. The backend and the cloud (and an embedded emulator) are closed
-    on exit."""
+    on exit. ``rate`` (``--rate``) also paces the onsmqtt accounts' creates and deletes."""
     from reconciler.config import load_desired  # noqa: PLC0415
 
     desired = load_desired(desired_file)
@@ -72,7 +74,7 @@ def run_context(
         if targets:
             _check_target_instances(desired, targets, backend)
         with cloud_session(
-            desired.provider, endpoint=endpoint, instances=desired.instances
+            desired.provider, endpoint=endpoint, instances=desired.instances, rate=rate
         ) as cloud:
             cloud.check()
             if cloud.embedded:

@@ -1,4 +1,8 @@
-"""``reconciler export --instance ID``: write a desired-state file for an existing instance."""
+"""``reconciler export --instance ID | --all``: write a desired-state file declaring what exists.
+
+``--all`` asks OnsMqtt 2020-04-20 ``ListInstances`` (the only action that lists an account's
+instances) for every instance of the region, then lists each one's GIDs through ``--api``.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from pathlib import Path
 import click
 
 from reconciler.commands.options import endpoint_option, output_file_option, write_file
-from reconciler.config.export import render_export
+from reconciler.config.export import ExportedInstance, render_export_many
 from reconciler.config.loader import load_desired_text_result
 from reconciler.exit_codes import ExitCode
-from reconciler.models import DEFAULT_REGION, ProviderConfig
+from reconciler.models import APIS, DEFAULT_API, DEFAULT_REGION, Api, ProviderConfig
 
 SCHEMA_FILE = Path("schemas") / "desired-state.schema.json"
-TOPICS_NOTE = "# Topics are not exported: OnsMqttGroupIdList does not return a GID's parent topic."
+TOPICS_NOTE = "# Topics are not exported: the GID listing does not return a GID's parent topic."
 NAMING_NOTE = (
     "    # independent_naming is left out: an instance without GIDs lists nothing to tell it;"
     " set it if you know it."
@@ -33,54 +37,88 @@ def schema_ref_for(output: Path | None, cwd: Path) -> str | None:
     return None
 
 
-def with_notes(text: str, *, instance_id: str, naming_known: bool) -> str:
+def with_notes(text: str, *, naming_unknown: list[str]) -> str:
     """Say in the file what the listing could not tell: topics always, the namespace mode of
-    an instance without GIDs."""
+    each instance without GIDs (``naming_unknown``)."""
     lines = text.splitlines()
     header_end = next(i for i, line in enumerate(lines) if not line.startswith("#"))
     lines.insert(header_end, TOPICS_NOTE)
-    if not naming_known:
+    for instance_id in naming_unknown:
         at = lines.index(f"  - id: {instance_id}") + 1
         lines.insert(at, NAMING_NOTE)
     return "\n".join(lines) + "\n"
 
 
 @click.command("export")
-@click.option("--instance", "instance_id", required=True, help="Instance id to list.")
+@click.option("--instance", "instance_id", default=None, help="Instance id to list.")
+@click.option(
+    "--all",
+    "all_instances",
+    is_flag=True,
+    help="Every instance of the region (OnsMqtt ListInstances), in one file.",
+)
 @click.option("--region", default=None, help=f"Region of the instance [default: {DEFAULT_REGION}].")
+@click.option(
+    "--api",
+    type=click.Choice(list(APIS)),
+    default=DEFAULT_API,
+    show_default=True,
+    help="API to list GIDs through (written to the file's provider.api).",
+)
 @endpoint_option("API endpoint URL, or 'embedded'; overrides $RECONCILER_ENDPOINT.")
 @output_file_option("Write to this file instead of standard output.", hidden_alias="--output")
 def export_command(
-    instance_id: str, region: str | None, endpoint: str | None, out: Path | None
+    *,
+    instance_id: str | None,
+    all_instances: bool,
+    region: str | None,
+    api: Api,
+    endpoint: str | None,
+    out: Path | None,
 ) -> int:
-    """List an instance's GIDs and write a desired-state file declaring exactly them.
+    """List an instance's GIDs (or every instance's, with --all) and write a desired-state
+    file declaring exactly them.
 
-    Use it to adopt GIDs made by hand, or to bootstrap a new instance from an old one.
+    Use it to adopt GIDs made by hand, to bootstrap reconciler on an account that already has
+    instances (the file plans as adopt-only), or to bootstrap a new instance from an old one.
     """
     from reconciler.commands.connect import cloud_session  # noqa: PLC0415
 
+    if (instance_id is None) == (not all_instances):
+        raise click.UsageError("give --instance ID or --all (not both)")
     chosen_region = region or DEFAULT_REGION
-    provider = ProviderConfig(region=chosen_region, endpoint=endpoint)
+    provider = ProviderConfig(region=chosen_region, api=api, endpoint=endpoint)
     with cloud_session(provider, endpoint=endpoint) as session:
         session.check()
-        records = session.client(chosen_region).list_group_ids(instance_id)
-    mine = [record for record in records if record.instance_id in (instance_id, "")]
-    naming = mine[0].independent_naming if mine else None
-    export = render_export(
-        instance_id=instance_id,
+        if instance_id is not None:
+            ids = [instance_id]
+        else:
+            listed = session.onsmqtt_client(chosen_region).list_instances()
+            ids = sorted({i.instance_id for i in listed if i.region_id in (None, chosen_region)})
+        client = session.client(chosen_region, api)
+        exported = []
+        for one in ids:
+            records = client.list_group_ids(one)
+            mine = [record for record in records if record.instance_id in (one, "")]
+            naming = mine[0].independent_naming if mine else None
+            exported.append(ExportedInstance(one, [r.group_id for r in mine], naming))
+    export = render_export_many(
         region=chosen_region,
-        group_ids=[record.group_id for record in mine],
-        independent_naming=naming,
+        instances=exported,
         schema_ref=schema_ref_for(out, Path.cwd()),
+        api=api,
+        origin=None if instance_id is None else f"instance {instance_id} ({chosen_region})",
     )
-    text = with_notes(export.text, instance_id=instance_id, naming_known=naming is not None)
+    unknown = [item.instance_id for item in exported if item.independent_naming is None]
+    text = with_notes(export.text, naming_unknown=unknown)
     # The promise is a file `validate` accepts: check it before anyone relies on it.
     load_desired_text_result(text, str(out or "<export>"), expand_env=False)
     for name in export.skipped:
         click.echo(f"warning: left out {name!r}: not a valid Group ID name", err=True)
+    what = instance_id if instance_id is not None else f"{len(exported)} instance(s)"
     if out is None:
         click.echo(text, nl=False)
     else:
         write_file(out, text)
-        click.echo(f"wrote {out} ({export.group_count} groups of {instance_id})", err=True)
+        click.echo(f"wrote {out} ({export.group_count} groups of {what})", err=True)
     return ExitCode.OK

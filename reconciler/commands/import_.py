@@ -60,7 +60,7 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
             raise ImportRefusedError(
                 f"{resource_key} is already in the state ({backend.describe()})"
             )
-        listed = cloud.client(instance.region).list_group_ids(instance_id)
+        listed = cloud.client(instance.region, instance.api).list_group_ids(instance_id)
         if not any(record.group_id == group_id for record in listed):
             raise ImportRefusedError(
                 f"{resource_key} does not exist in the cloud ({instance.region}, "
@@ -75,6 +75,8 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
             protect=declared.protect if declared is not None else False,
             origin="imported",
             recorded_at=now_text(),
+            api=instance.api,
+            clients=declared.clients if declared is not None else (),
         )
         stored = backend.write(base.with_resource(resource), expected_serial=base.serial)
     click.echo(f"Imported {resource_key} into the state (serial {stored.serial}).")

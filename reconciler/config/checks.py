@@ -23,7 +23,14 @@ from reconciler.config import schema
 from reconciler.config.interpolate import INTERPOLATED_FIELDS, interpolate
 from reconciler.config.issues import Issue, Loc
 from reconciler.config.suggest import did_you_mean, one_of
-from reconciler.models import DEFAULT_REGION, KNOWN_REGIONS
+from reconciler.models import (
+    APIS,
+    CLIENT_ID_MAX_LENGTH,
+    DEFAULT_API,
+    DEFAULT_REGION,
+    KNOWN_REGIONS,
+    client_id_problem,
+)
 
 _UNION_TAGS = frozenset({schema.GROUP_SHORTHAND_TAG, schema.GROUP_MAPPING_TAG})
 _GID_RULE = "a Group ID starts with GID_ or GID- followed by 3 to 60 letters, digits, '-' or '_'"
@@ -81,6 +88,9 @@ def _translate(error: ErrorDetails) -> Issue:
         return Issue(path, f"unsupported version {_show(value)}: this file format is version 1")
     if kind == "string_pattern_mismatch":
         return Issue(path, f"{_show(value)} is not valid: {_pattern_rule(path)}")
+    if kind == "literal_error" and path[-1:] == ("api",):
+        hint = did_you_mean(value, APIS) if isinstance(value, str) else ""
+        return Issue(path, f"unknown api {_show(value)}{hint}: expected {one_of(APIS)}")
     if kind == "literal_error":
         return Issue(path, f"{_show(value)} is not allowed here: expected {ctx.get('expected')}")
     if kind in ("greater_than_equal", "less_than_equal"):
@@ -225,7 +235,15 @@ def check_meaning(
     profile = expand(provider.get("profile"), ("provider", "profile"))
     dsn = _check_backend(data.get("backend"), issues, expand)
     set_groups = _check_group_sets(data.get("group_sets"), issues)
-    used_sets = _check_instances(data.get("instances"), default_region, set_groups, issues)
+    default_api = provider.get("api", DEFAULT_API)
+    used_sets = _check_instances(
+        data.get("instances"),
+        default_region,
+        set_groups,
+        issues,
+        default_api=default_api if isinstance(default_api, str) else DEFAULT_API,
+        sets_with_clients=_sets_with_clients(data.get("group_sets")),
+    )
     for name in set_groups:
         if name not in used_sets:
             issues.append(
@@ -361,6 +379,42 @@ def _check_contradictions(entry: Any, loc: Loc, issues: list[Issue]) -> None:
             )
 
 
+def _check_clients(entry: Any, loc: Loc, issues: list[Issue]) -> None:
+    """Each known client id must be a client of the entry's own GID."""
+    if not isinstance(entry, dict):
+        return
+    gid, clients = entry.get("id"), entry.get("clients")
+    if not isinstance(gid, str) or not isinstance(clients, list):
+        return
+    for index, client_id in enumerate(clients):
+        # Not a string, empty or too long: the shape check says so.
+        if isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH:
+            problem = client_id_problem(gid, client_id)
+            if problem is not None:
+                issues.append(Issue((*loc, "clients", index), problem))
+
+
+def _has_clients(entry: Any) -> bool:
+    return isinstance(entry, dict) and bool(entry.get("clients"))
+
+
+def _sets_with_clients(group_sets: Any) -> set[str]:
+    if not isinstance(group_sets, dict):
+        return set()
+    return {
+        name
+        for name, entries in group_sets.items()
+        if isinstance(entries, list) and any(_has_clients(entry) for entry in entries)
+    }
+
+
+def _clients_ignored(label: str) -> str:
+    return (
+        f"client ids are ignored on instance {label}: it uses the ons API, which counts a "
+        "GID's online clients itself (clients serve api: onsmqtt instances)"
+    )
+
+
 def _check_group_sets(
     group_sets: Any, issues: list[Issue]
 ) -> dict[str, list[tuple[str, bool, int]]]:
@@ -382,6 +436,7 @@ def _check_group_sets(
             loc = ("group_sets", name, index)
             if not isinstance(entry, str):
                 _check_contradictions(entry, loc, issues)
+                _check_clients(entry, loc, issues)
             first = seen.setdefault(fact[0], index)
             if first != index:
                 issues.append(
@@ -401,6 +456,9 @@ def _check_instances(
     default_region: str,
     set_groups: dict[str, list[tuple[str, bool, int]]],
     issues: list[Issue],
+    *,
+    default_api: str,
+    sets_with_clients: set[str],
 ) -> set[str]:
     used_sets: set[str] = set()
     if not isinstance(instances, list):
@@ -426,8 +484,15 @@ def _check_instances(
                     )
                 )
         label = repr(instance_id) if isinstance(instance_id, str) else f"#{index}"
+        uses_ons = instance.get("api", default_api) == "ons"
         merged: dict[str, _Origin] = {}
         include = instance.get("include")
+        if uses_ons and isinstance(include, list):
+            issues.extend(
+                Issue((*base, "include", position), _clients_ignored(label), warning=True)
+                for position, name in enumerate(include)
+                if isinstance(name, str) and name in sets_with_clients
+            )
         if isinstance(include, list):
             _merge_includes(
                 include,
@@ -447,6 +512,11 @@ def _check_instances(
                 loc = (*base, "groups", position)
                 if not isinstance(entry, str):
                     _check_contradictions(entry, loc, issues)
+                    _check_clients(entry, loc, issues)
+                    if uses_ons and _has_clients(entry):
+                        issues.append(
+                            Issue((*loc, "clients"), _clients_ignored(label), warning=True)
+                        )
                 gid, absent = fact
                 origin = merged.get(gid)
                 if origin is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from reconciler.models import GROUP_ID_RE
+from reconciler.models import DEFAULT_API, GROUP_ID_RE, Api
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema={ref}"
 # Without a checkout to point at there is no schema path an editor could open: name it instead.
@@ -24,6 +24,15 @@ class Export:
     skipped: tuple[str, ...]  # listed names this tool's naming rule rejects (written as comments)
 
 
+@dataclass(frozen=True, slots=True)
+class ExportedInstance:
+    """One instance to declare: what its listing showed."""
+
+    instance_id: str
+    group_ids: Iterable[str]
+    independent_naming: bool | None  # None: the listing was empty and could not tell
+
+
 def render_export(
     *,
     instance_id: str,
@@ -31,25 +40,53 @@ def render_export(
     group_ids: Iterable[str],
     independent_naming: bool | None,
     schema_ref: str | None = DEFAULT_SCHEMA_REF,
+    api: Api = DEFAULT_API,
 ) -> Export:
     """The desired-state file declaring exactly ``group_ids`` on one instance."""
-    names = sorted(set(group_ids))
-    valid = [name for name in names if GROUP_ID_RE.match(name)]
-    skipped = tuple(name for name in names if not GROUP_ID_RE.match(name))
+    instance = ExportedInstance(instance_id, group_ids, independent_naming)
+    origin = f"instance {instance_id} ({region})"
+    return render_export_many(
+        region=region, instances=[instance], schema_ref=schema_ref, api=api, origin=origin
+    )
+
+
+def render_export_many(
+    *,
+    region: str,
+    instances: Iterable[ExportedInstance],
+    schema_ref: str | None = DEFAULT_SCHEMA_REF,
+    api: Api = DEFAULT_API,
+    origin: str | None = None,
+) -> Export:
+    """The desired-state file declaring exactly the listed GIDs of every instance of
+    ``region``, in instance id order; ``api`` is written to ``provider`` when not the
+    default."""
     lines = [
         NO_SCHEMA_COMMENT if schema_ref is None else SCHEMA_COMMENT.format(ref=schema_ref),
-        f"# Exported from instance {instance_id} ({region}) by `reconciler export`.",
+        f"# Exported from {origin or f'every instance of {region}'} by `reconciler export`.",
         "version: 1",
         "provider:",
         f"  region: {region}",
-        "instances:",
-        f"  - id: {instance_id}",
     ]
-    if independent_naming is not None:
-        lines.append(f"    independent_naming: {'true' if independent_naming else 'false'}")
-    lines.append("    groups:" if valid else "    groups: []")
-    lines.extend(f"      - {name}" for name in valid)
-    for name in skipped:
-        # ascii() keeps odd characters from breaking the comment line.
-        lines.append(f"      # left out, not a valid Group ID name: {name!a}")
-    return Export("\n".join(lines) + "\n", len(valid), skipped)
+    if api != DEFAULT_API:
+        lines.append(f"  api: {api}")
+    ordered = sorted(instances, key=lambda instance: instance.instance_id)
+    lines.append("instances:" if ordered else "instances: []")
+    count = 0
+    skipped: list[str] = []
+    for instance in ordered:
+        names = sorted(set(instance.group_ids))
+        valid = [name for name in names if GROUP_ID_RE.match(name)]
+        left_out = [name for name in names if not GROUP_ID_RE.match(name)]
+        lines.append(f"  - id: {instance.instance_id}")
+        if instance.independent_naming is not None:
+            naming = "true" if instance.independent_naming else "false"
+            lines.append(f"    independent_naming: {naming}")
+        lines.append("    groups:" if valid else "    groups: []")
+        lines.extend(f"      - {name}" for name in valid)
+        for name in left_out:
+            # ascii() keeps odd characters from breaking the comment line.
+            lines.append(f"      # left out, not a valid Group ID name: {name!a}")
+        count += len(valid)
+        skipped.extend(left_out)
+    return Export("\n".join(lines) + "\n", count, tuple(skipped))

@@ -26,7 +26,7 @@ from reconciler.models import (
 # The fields each form of a group sets explicitly, shared by every group built (never mutated:
 # the models are frozen).
 _SHORT_FORM_FIELDS = {"group_id", "protect"}
-_LONG_FORM_FIELDS = {"group_id", "topic", "protect", "absent", "description"}
+_LONG_FORM_FIELDS = {"group_id", "topic", "protect", "absent", "description", "clients"}
 
 
 def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> DesiredState:
@@ -37,6 +37,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
     # The schema validated every value already (the same patterns and types): a file of
     # 100,000 groups skips validating them twice, and shares one fields set among them.
     def build(entry: str | GroupSpec) -> DesiredGroup:
+        values: dict[str, object]
         if isinstance(entry, str):
             values = {
                 "group_id": entry,
@@ -44,6 +45,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
                 "protect": default_protect,
                 "absent": False,
                 "description": None,
+                "clients": (),
             }
             return construct_trusted(DesiredGroup, _SHORT_FORM_FIELDS, values)
         # A tombstone does not inherit defaults.protect: that would forbid every delete.
@@ -57,6 +59,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
             "protect": protect,
             "absent": entry.absent,
             "description": entry.description,
+            "clients": tuple(entry.clients),
         }
         return construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values)
 
@@ -67,10 +70,13 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
         groups.extend(build(entry) for entry in spec.groups)
         # Sorted so that reordering the file (fmt) never changes the plan digest.
         groups.sort(key=_group_id)
+        # model_construct: the schema validated these values (validating again would also
+        # build validators at start-up that nothing else needs).
         instances.append(
-            DesiredInstance(
+            DesiredInstance.model_construct(
                 instance_id=spec.id,
                 region=spec.region or doc.provider.region,
+                api=spec.api or doc.provider.api,
                 ownership=spec.ownership or doc.defaults.ownership,
                 independent_naming=spec.independent_naming,
                 groups=tuple(groups),
@@ -78,11 +84,18 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
         )
     return DesiredState(
         version=1,
-        provider=ProviderConfig(
-            region=doc.provider.region, endpoint=expanded.endpoint, profile=expanded.profile
+        provider=ProviderConfig.model_construct(
+            region=doc.provider.region,
+            api=doc.provider.api,
+            endpoint=expanded.endpoint,
+            profile=expanded.profile,
         ),
         backend=_backend(doc, expanded),
-        safety=SafetyConfig(**doc.safety.model_dump()),
+        safety=SafetyConfig.model_construct(
+            max_deletes=doc.safety.max_deletes,
+            max_delete_share=doc.safety.max_delete_share,
+            share_min_groups=doc.safety.share_min_groups,
+        ),
         instances=tuple(instances),
         source=source,
     )
@@ -96,7 +109,9 @@ def _backend(doc: DesiredFile, expanded: Expanded) -> BackendConfig:
     backend = doc.backend
     if backend is None or "postgres" not in backend.model_fields_set:
         path = backend.local.path if backend is not None and backend.local is not None else None
-        return LocalBackendConfig(path=path) if path is not None else LocalBackendConfig()
+        if path is None:
+            return LocalBackendConfig.model_construct()
+        return LocalBackendConfig.model_construct(path=path)
     postgres = backend.postgres
     if postgres is None:  # `postgres:` with no settings: the DSN is missing (already reported)
         raise ValueError("postgres backend without a dsn")

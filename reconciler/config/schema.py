@@ -15,7 +15,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from reconciler.models import DEFAULT_REGION, GROUP_ID_PATTERN, INSTANCE_ID_PATTERN, Ownership
+from reconciler.models import (
+    CLIENT_ID_MAX_LENGTH,
+    DEFAULT_API,
+    DEFAULT_REGION,
+    GROUP_ID_PATTERN,
+    INSTANCE_ID_PATTERN,
+    Api,
+    Ownership,
+)
 
 REGION_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 # Parent topics: 3 to 64 letters, digits, "-" and "_" (the service's naming rule).
@@ -38,7 +46,9 @@ SetName = Annotated[str, Field(pattern=SET_NAME_PATTERN)]
 
 
 class FileModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    # defer_build: only DesiredFile is ever validated, and its validator holds the others';
+    # building one per class at import would cost start-up for nothing.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
 
 class ProviderSpec(FileModel):
@@ -46,6 +56,11 @@ class ProviderSpec(FileModel):
 
     region: RegionText = Field(
         default=DEFAULT_REGION, description="Default region of instances that name none."
+    )
+    api: Api = Field(
+        default=DEFAULT_API,
+        description="Default API of instances that name none: 'ons' (ONS 2019-02-14, the "
+        "OnsMqtt* actions) or 'onsmqtt' (OnsMqtt 2020-04-20, for upgraded instances).",
     )
     endpoint: str | None = Field(
         default=None,
@@ -79,6 +94,7 @@ class BackendSpec(FileModel):
         frozen=True,
         extra="forbid",
         strict=True,
+        defer_build=True,
         json_schema_extra={"minProperties": 1, "maxProperties": 1},
     )
 
@@ -115,6 +131,11 @@ class GroupSpec(FileModel):
     )
     absent: bool = Field(default=False, description="Tombstone: delete this GID if it exists.")
     description: str | None = Field(default=None, max_length=1024)
+    clients: list[Annotated[str, Field(min_length=1, max_length=CLIENT_ID_MAX_LENGTH)]] = Field(
+        default_factory=list,
+        description="Known client ids (GID@@@device) of this GID; on an onsmqtt instance a "
+        "delete asks whether they are online. Ignored on an ons instance.",
+    )
 
 
 def _group_kind(value: Any) -> str:
@@ -132,6 +153,7 @@ GroupEntry = Annotated[
 class InstanceSpec(FileModel):
     id: Annotated[str, Field(pattern=INSTANCE_ID_PATTERN, description="Instance id.")]
     region: RegionText | None = Field(default=None, description="Default: provider.region.")
+    api: Api | None = Field(default=None, description="Default: provider.api.")
     ownership: Ownership | None = Field(default=None, description="Default: defaults.ownership.")
     independent_naming: bool | None = Field(
         default=None,
@@ -148,17 +170,18 @@ class DesiredFile(FileModel):
         frozen=True,
         extra="forbid",
         strict=True,
+        defer_build=True,
         title="reconciler desired state",
         json_schema_extra={"additionalProperties": False},
     )
 
     version: Literal[1] = Field(description="Format version; must be 1.")
-    provider: ProviderSpec = Field(default_factory=ProviderSpec)
+    provider: ProviderSpec = Field(default_factory=ProviderSpec.model_construct)
     backend: BackendSpec | None = Field(
         default=None, description="Where state is kept. Default: local .reconciler/state.json."
     )
-    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
-    safety: SafetySpec = Field(default_factory=SafetySpec)
+    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec.model_construct)
+    safety: SafetySpec = Field(default_factory=SafetySpec.model_construct)
     group_sets: dict[SetName, list[GroupEntry]] = Field(
         default_factory=dict, description="Named lists of groups, stamped in with 'include'."
     )
@@ -167,11 +190,11 @@ class DesiredFile(FileModel):
 
 # Canonical key order per kind of mapping, used by fmt and by the did-you-mean suggestions.
 TOP_KEYS = ("version", "provider", "backend", "defaults", "safety", "group_sets", "instances")
-PROVIDER_KEYS = ("region", "endpoint", "profile")
+PROVIDER_KEYS = ("region", "api", "endpoint", "profile")
 BACKEND_KEYS = ("local", "postgres")
 LOCAL_KEYS = ("path",)
 POSTGRES_KEYS = ("dsn", "schema", "workspace")
 DEFAULTS_KEYS = ("ownership", "protect")
 SAFETY_KEYS = ("max_deletes", "max_delete_share", "share_min_groups")
-INSTANCE_KEYS = ("id", "region", "ownership", "independent_naming", "include", "groups")
-GROUP_KEYS = ("id", "topic", "protect", "absent", "description")
+INSTANCE_KEYS = ("id", "region", "api", "ownership", "independent_naming", "include", "groups")
+GROUP_KEYS = ("id", "topic", "protect", "absent", "description", "clients")

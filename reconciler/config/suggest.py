@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'topic'?)`` for the closest choice, or ``""`` when nothing is close."""
+    import difflib  # noqa: PLC0415 - only a file with a mistake pays for it
+
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {matches[0]!r}?)" if matches else ""
 

@@ -1,10 +1,14 @@
 """Building a plan: refresh the inventory, run the pure diff, look up online clients.
 
-I/O lives here and only here in the plan layer: one ``OnsMqttGroupIdList`` per planned
-instance (in parallel, bounded), one account-wide listing per region that has a shared-namespace
-instance (to find names used by instances we do not manage), and one
-``OnsMqttQueryClientByGroupId`` per delete once the circuit breaker let the plan through (the
-client paces them to the service's 30 calls per minute).
+I/O lives here and only here in the plan layer: one listing per planned instance (in
+parallel, bounded), one account-wide listing per region that has a shared-namespace instance
+(to find names used by instances we do not manage), and one online look-up per delete once the
+circuit breaker let the plan through: ``OnsMqttQueryClientByGroupId`` on an ons instance (the
+client paces them to the service's 30 calls per minute), ``BatchQuerySessionByClientIds`` about
+the GID's known client ids on an onsmqtt instance (which cannot count a GID's clients).
+
+Each instance is talked to through its own API (``DesiredInstance.api``, or for an instance
+only in the state the API its resources were recorded with): ``ClientFor(region, api)``.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from reconciler import __version__
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.errors import CloudApiError, NotFoundError, ParameterError, PlanError
 from reconciler.models import (
+    DEFAULT_API,
+    Api,
     CloudGroup,
     DesiredState,
     InstanceInventory,
@@ -33,11 +39,11 @@ from reconciler.plan.diff import (
     PlanOptions,
     diff_plan,
     inventory_label,
-    online_check_keys,
     planned_instances,
     with_online_counts,
 )
-from reconciler.plan.model import Guard, GuardKind, Plan
+from reconciler.plan.guards import online_check_changes
+from reconciler.plan.model import Change, Guard, GuardKind, Plan
 from reconciler.plan.options import DEFAULT_PARALLELISM
 
 # Shared by every constructed CloudGroup: one set instead of one per row (100,000 rows).
@@ -45,7 +51,8 @@ _CLOUD_GROUP_FIELDS = set(CloudGroup.model_fields)  # never mutated: the models 
 
 
 class GroupApi(Protocol):
-    """The part of ``reconciler.cloud.client.OnsMqttClient`` a plan and an apply use."""
+    """The part of ``reconciler.cloud.client.OnsMqttClient`` (and of ``OnsMqtt2020Client``)
+    a plan and an apply use."""
 
     def create_group_id(
         self, group_id: str, *, instance_id: str, topic: str | None = None
@@ -58,7 +65,17 @@ class GroupApi(Protocol):
     def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int: ...
 
 
-ClientFor = Callable[[str], GroupApi]
+@runtime_checkable
+class SessionApi(Protocol):
+    """What an onsmqtt client offers instead of counting a GID's clients."""
+
+    def batch_query_sessions(
+        self, client_ids: Iterable[str], *, instance_id: str
+    ) -> dict[str, bool]: ...
+
+
+# The client of a region for an API ("ons" or "onsmqtt").
+ClientFor = Callable[[str, Api], GroupApi]
 Progress = Callable[[str], None]
 StateReader = Callable[[], StateDocument | None]
 
@@ -120,10 +137,13 @@ def refresh(
     declared: Iterable[InstanceRef],
     state_only: Iterable[InstanceRef] = (),
     *,
+    apis: Mapping[InstanceRef, Api] | None = None,
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> Refreshed:
-    """List each instance once, in parallel. A declared instance the cloud does not know is an
-    error; one only in the state lists as empty (its GIDs get forgotten)."""
+    """List each instance once, in parallel, through its API (``apis``; default ons). A
+    declared instance the cloud does not know is an error; one only in the state lists as
+    empty (its GIDs get forgotten)."""
+    api_of = apis or {}
     declared_refs = sorted(set(declared))
     state_refs = sorted(set(state_only) - set(declared_refs))
     refs = declared_refs + state_refs
@@ -132,7 +152,7 @@ def refresh(
     def one(ref: InstanceRef) -> _Listing | NotFoundError:
         region, instance_id = ref
         try:
-            records = client_for(region).list_group_ids(instance_id)
+            records = client_for(region, api_of.get(ref, DEFAULT_API)).list_group_ids(instance_id)
         except NotFoundError as err:
             if ref in strict:
                 return err  # every unknown instance is named at once, below
@@ -193,17 +213,23 @@ def _add_foreign(
 def add_shared_namespace(
     client_for: ClientFor,
     refreshed: Refreshed,
-    regions: Iterable[str],
+    regions: Iterable[str] | Mapping[str, Api],
 ) -> Refreshed:
     """One account-wide listing per region (no InstanceId): the GIDs of every shared-namespace
     instance, including those the file does not declare. An instance it names is one of them
-    (``naming`` False), so its naming is known even when its own listing was empty."""
+    (``naming`` False), so its naming is known even when its own listing was empty.
+
+    ``regions`` may map a region to the API to list it through: both generations see the
+    account's one namespace, so either listing finds every name (default ons)."""
     inventories = dict(refreshed.inventories)
     naming = dict(refreshed.naming)
     notes = list(refreshed.notes)
-    for region in sorted(set(regions)):
+    region_apis: Mapping[str, Api] = (
+        regions if isinstance(regions, Mapping) else dict.fromkeys(regions, DEFAULT_API)
+    )
+    for region in sorted(region_apis):
         try:
-            records = client_for(region).list_group_ids(None)
+            records = client_for(region, region_apis[region]).list_group_ids(None)
         except ParameterError as err:
             if err.code.startswith("MissingParameter"):
                 # InstanceId is optional only for shared-namespace instances: the service
@@ -233,23 +259,58 @@ def _unlisted_note(region: str, err: CloudApiError) -> Guard:
     )
 
 
+@dataclass(frozen=True)
+class OnlineLookup:
+    """Online clients per GID looked up; ``online_ids`` names them where the API told which
+    (onsmqtt, asked about known client ids)."""
+
+    counts: dict[ResourceKey, int]
+    online_ids: dict[ResourceKey, list[str]]
+
+
 def lookup_online(
-    client_for: ClientFor, keys: Sequence[ResourceKey], *, parallelism: int = DEFAULT_PARALLELISM
-) -> dict[ResourceKey, int]:
-    """Online clients per GID; a GID deleted since the listing has none."""
+    client_for: ClientFor, deletes: Sequence[Change], *, parallelism: int = DEFAULT_PARALLELISM
+) -> OnlineLookup:
+    """Online clients per delete, through its instance's API; a GID deleted since the listing
+    has none. On onsmqtt only the change's known client ids are asked about."""
 
-    def one(key: ResourceKey) -> int:
+    def one(change: Change) -> tuple[int, list[str]]:
+        client = client_for(change.region, change.api)
+        if change.api == "onsmqtt":
+            if not isinstance(client, SessionApi):
+                raise PlanError(f"the client for {change.instance_id} cannot query sessions")
+            statuses = client.batch_query_sessions(change.clients, instance_id=change.instance_id)
+            online = [client_id for client_id, is_online in statuses.items() if is_online]
+            return len(online), online
         try:
-            return client_for(key.region).query_client_by_group_id(
-                key.group_id, instance_id=key.instance_id
-            )
+            count = client.query_client_by_group_id(change.group_id, instance_id=change.instance_id)
         except NotFoundError:
-            return 0
+            return 0, []
+        return count, []
 
-    if not keys:
-        return {}
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(keys)))) as pool:
-        return dict(zip(keys, pool.map(one, keys), strict=True))
+    if not deletes:
+        return OnlineLookup({}, {})
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(deletes)))) as pool:
+        answers = list(pool.map(one, deletes))
+    return OnlineLookup(
+        counts={change.key: count for change, (count, _) in zip(deletes, answers, strict=True)},
+        online_ids={
+            change.key: ids for change, (_, ids) in zip(deletes, answers, strict=True) if ids
+        },
+    )
+
+
+def instance_apis(desired: DesiredState, state: StateDocument | None) -> dict[InstanceRef, Api]:
+    """The API of every declared instance (the file's word) and of every instance only in the
+    state (the API its resources were last written with; onsmqtt if any says so)."""
+    apis: dict[InstanceRef, Api] = {}
+    if state is not None:
+        for resource in state.resources:
+            ref = (resource.region, resource.instance_id)
+            if apis.get(ref) != "onsmqtt":
+                apis[ref] = resource.api
+    apis.update({(i.region, i.instance_id): i.api for i in desired.instances})
+    return apis
 
 
 def build_plan(
@@ -275,8 +336,11 @@ def build_plan(
         ref for ref in declared if not targets or any(t.covers_instance(ref[1]) for t in targets)
     )
     say(f"Refreshing {len(early)} instance(s)...")
+    declared_apis = instance_apis(desired, None)
     with ThreadPoolExecutor(max_workers=1) as background:
-        listing = background.submit(refresh, client_for, early, parallelism=parallelism)
+        listing = background.submit(
+            refresh, client_for, early, apis=declared_apis, parallelism=parallelism
+        )
         try:
             current = state() if callable(state) else state
         finally:
@@ -285,7 +349,9 @@ def build_plan(
     listed = set(early)
     late = [ref for ref in refs if ref not in listed]
     if late:
-        more = refresh(client_for, [], late, parallelism=parallelism)
+        more = refresh(
+            client_for, [], late, apis=instance_apis(desired, current), parallelism=parallelism
+        )
         inventories = dict(refreshed.inventories)
         for ref, inventory in more.inventories.items():
             # A direct listing beats what a shared-namespace listing showed of an instance.
@@ -294,20 +360,36 @@ def build_plan(
         refreshed = Refreshed(inventories=inventories, naming={**refreshed.naming, **more.naming})
     shared_regions = _shared_regions(desired, refreshed, refs)
     if shared_regions:
-        refreshed = add_shared_namespace(client_for, refreshed, shared_regions)
+        apis = instance_apis(desired, current)
+        refreshed = add_shared_namespace(
+            client_for, refreshed, _listing_apis(shared_regions, refs, apis)
+        )
 
     plan = diff_plan(
         desired, refreshed.inventories, current, options, meta, naming=refreshed.naming
     )
     if refreshed.notes:
         plan = plan.model_copy(update={"guards": (*plan.guards, *refreshed.notes)})
-    keys = online_check_keys(plan, options)
-    if keys:
-        say(f"Checking online clients of {len(keys)} GID(s) to delete (30 look-ups a minute)...")
-        plan = with_online_counts(
-            plan, lookup_online(client_for, keys, parallelism=parallelism), options
-        )
+    deletes = online_check_changes(plan, options)
+    if deletes:
+        paced = " (30 look-ups a minute)" if any(c.api == "ons" for c in deletes) else ""
+        say(f"Checking online clients of {len(deletes)} GID(s) to delete{paced}...")
+        found = lookup_online(client_for, deletes, parallelism=parallelism)
+        plan = with_online_counts(plan, found.counts, options, found.online_ids)
     return BuiltPlan(plan=plan, refreshed=refreshed)
+
+
+def _listing_apis(
+    regions: Iterable[str], refs: Sequence[InstanceRef], apis: Mapping[InstanceRef, Api]
+) -> dict[str, Api]:
+    """The API to list each region's shared namespace through: onsmqtt when every planned
+    instance of the region uses it (an account that moved on may have lost the old API),
+    else ons (one call, where onsmqtt needs one per instance)."""
+    chosen: dict[str, Api] = {}
+    for region in regions:
+        used = {apis.get(ref, DEFAULT_API) for ref in refs if ref[0] == region}
+        chosen[region] = "onsmqtt" if used == {"onsmqtt"} else DEFAULT_API
+    return chosen
 
 
 def make_plan(

@@ -18,7 +18,7 @@ from reconciler.models import DesiredGroup, DesiredState, FrozenModel, SafetyCon
 from reconciler.plan.options import inventory_label
 
 # Settings shown by name, in this order; a group's omitted setting has its default.
-_GROUP_SETTINGS = ("topic", "protect", "absent", "description")
+_GROUP_SETTINGS = ("topic", "protect", "absent", "description", "clients")
 _SHOWN_NAMES = 10
 
 Setting = str | bool
@@ -27,6 +27,7 @@ Setting = str | bool
 class DesiredInstanceSummary(FrozenModel):
     ownership: str = "managed"
     independent_naming: bool | None = None
+    api: str = "ons"
     # In file order: the digest depends on it.
     group_ids: tuple[str, ...] = ()
     # Only GIDs with a setting off its default, and only those settings.
@@ -44,6 +45,7 @@ def summarize_desired(desired: DesiredState) -> dict[str, DesiredInstanceSummary
             DesiredInstanceSummary.model_construct(
                 ownership=instance.ownership,
                 independent_naming=instance.independent_naming,
+                api=instance.api,
                 group_ids=tuple(group.group_id for group in instance.groups),
                 settings=settings,
             )
@@ -53,13 +55,20 @@ def summarize_desired(desired: DesiredState) -> dict[str, DesiredInstanceSummary
 
 def _settings(group: DesiredGroup) -> dict[str, Setting]:
     # Checked field by field: the common GID has none, and this runs for each of 100,000.
-    if group.topic is None and not group.protect and not group.absent and group.description is None:
+    if (
+        group.topic is None
+        and not group.protect
+        and not group.absent
+        and group.description is None
+        and not group.clients
+    ):
         return {}
     values: dict[str, Setting | None] = {
         "topic": group.topic,
         "protect": group.protect or None,
         "absent": group.absent or None,
         "description": group.description,
+        "clients": ", ".join(group.clients) or None,
     }
     return {name: value for name, value in values.items() if value is not None}
 
@@ -93,7 +102,7 @@ def explain_desired_change(
 
 def _instance_change(then: DesiredInstanceSummary, now: DesiredInstanceSummary) -> list[str]:
     words: list[str] = []
-    for name in ("ownership", "independent_naming"):
+    for name in ("ownership", "independent_naming", "api"):
         old, new = getattr(then, name), getattr(now, name)
         if old != new:
             words.append(f"{name} changed ({_value(old)} -> {_value(new)})")

@@ -35,6 +35,7 @@ from operator import attrgetter
 
 from reconciler.errors import PlanError
 from reconciler.models import (
+    Api,
     DesiredGroup,
     DesiredInstance,
     DesiredState,
@@ -52,6 +53,7 @@ from reconciler.plan.guards import (
     flag_probable_renames,
     naming_mismatch,
     online_check_keys,
+    online_check_notes,
     online_guards_without_lookup,
     unverified_naming,
     unverified_naming_notes,
@@ -187,7 +189,9 @@ def diff_plan(
     unmanaged.sort(key=lambda k: k.sort_key())
     not_in_place.sort(key=lambda d: d.key.sort_key())
     listed_sorted = {inventory_label(*ref): tuple(sorted(listed[ref])) for ref in refs}
-    return Plan(
+    # model_construct: every value below is built here from validated models, of the
+    # declared types; validating them again would only cost time (and build validators).
+    return Plan.model_construct(
         tool_version=meta.tool_version,
         created_at=meta.created_at,
         desired_source=meta.desired_source,
@@ -223,7 +227,7 @@ def _plan_instance(
         (tombstones if group.absent else present)[group.group_id] = group
 
     names = cloud | in_state.keys() | present.keys() | tombstones.keys()
-    region, instance_id = instance.region, instance.instance_id
+    region, instance_id, api = instance.region, instance.instance_id, instance.api
     if acc.track_seen:
         acc.seen.update((instance_id, group_id) for group_id in names)
     if not options.refresh_only:
@@ -245,7 +249,7 @@ def _plan_instance(
             continue
         key = _key(region, instance_id, group_id)
         if wanted is not None:
-            _plan_present(key, wanted, exists, recorded, acc)
+            _plan_present(key, wanted, exists, recorded, acc, api=api)
             continue
         tombstone = tombstones.get(group_id)
         if not exists:
@@ -264,7 +268,13 @@ def _plan_instance(
         protected = (recorded is not None and recorded.protect) or (
             tombstone is not None and tombstone.protect
         )
-        acc.changes.append(_delete(key, reason, recorded, protected, options))
+        # The file's word on a tombstone's clients, else what the state remembers.
+        clients = (tombstone.clients if tombstone is not None else ()) or (
+            recorded.clients if recorded is not None else ()
+        )
+        acc.changes.append(
+            _delete(key, reason, recorded, protected, options, api=api, clients=clients)
+        )
 
 
 def _plan_present(
@@ -273,6 +283,8 @@ def _plan_present(
     exists: bool,
     recorded: StateResource | None,
     acc: _Acc,
+    *,
+    api: Api,
 ) -> None:
     if not exists:
         guards: tuple[Guard, ...] = ()
@@ -288,7 +300,7 @@ def _plan_present(
                     ),
                 ),
             )
-        acc.changes.append(_change(Action.CREATE, key, reason, wanted, guards))
+        acc.changes.append(_change(Action.CREATE, key, reason, wanted, guards, api=api))
         return
     if recorded is None:
         acc.changes.append(
@@ -297,6 +309,7 @@ def _plan_present(
                 key,
                 "exists in the cloud, not yet in state: recorded without an API call",
                 wanted,
+                api=api,
             )
         )
         return
@@ -318,6 +331,7 @@ def _plan_present(
             f"protect changes from {str(recorded.protect).lower()} to "
             f"{str(wanted.protect).lower()}: recorded in state without an API call",
             wanted,
+            api=api,
         )
         # The GID keeps the topic it was recorded with (None: unknown), not the file's.
         acc.changes.append(update.model_copy(update={"topic": recorded.topic}))
@@ -352,7 +366,17 @@ def _plan_removed_instance(
             reason = (
                 f"managed by reconciler; its instance {ref[1]} is no longer declared in the file"
             )
-            acc.changes.append(_delete(key, reason, recorded, recorded.protect, options))
+            acc.changes.append(
+                _delete(
+                    key,
+                    reason,
+                    recorded,
+                    recorded.protect,
+                    options,
+                    api=recorded.api,
+                    clients=recorded.clients,
+                )
+            )
 
 
 def _key(region: str, instance_id: str, group_id: str) -> ResourceKey:
@@ -366,8 +390,10 @@ def _change(
     reason: str,
     wanted: DesiredGroup | None = None,
     guards: tuple[Guard, ...] = (),
+    *,
+    api: Api = "ons",
 ) -> Change:
-    return Change(
+    return Change.model_construct(
         action=action,
         region=key.region,
         instance_id=key.instance_id,
@@ -376,6 +402,8 @@ def _change(
         topic=wanted.topic if wanted else None,
         protect=wanted.protect if wanted else False,
         guards=guards,
+        api=api,
+        clients=wanted.clients if wanted else (),
     )
 
 
@@ -385,7 +413,7 @@ def _forget(key: ResourceKey, recorded: StateResource, *, refresh_only: bool) ->
         if refresh_only
         else "not declared, gone from the cloud, still in state: dropped from state"
     )
-    return Change(
+    return Change.model_construct(
         action=Action.FORGET,
         region=key.region,
         instance_id=key.instance_id,
@@ -399,6 +427,8 @@ def _forget(key: ResourceKey, recorded: StateResource, *, refresh_only: bool) ->
                 message="gone from the cloud: deleted outside reconciler",
             ),
         ),
+        api=recorded.api,
+        clients=recorded.clients,
     )
 
 
@@ -408,6 +438,9 @@ def _delete(
     recorded: StateResource | None,
     protected: bool,
     options: PlanOptions,
+    *,
+    api: Api,
+    clients: tuple[str, ...],
 ) -> Change:
     guards: tuple[Guard, ...] = ()
     if protected:
@@ -422,7 +455,7 @@ def _delete(
                 overridden=str(key) in options.allow_protected_delete,
             ),
         )
-    return Change(
+    return Change.model_construct(
         action=Action.DELETE,
         region=key.region,
         instance_id=key.instance_id,
@@ -430,7 +463,9 @@ def _delete(
         reason=reason,
         topic=recorded.topic if recorded else None,
         protect=protected,
-        guards=guards,
+        guards=(*guards, *online_check_notes(api, clients)),
+        api=api,
+        clients=clients,
     )
 
 

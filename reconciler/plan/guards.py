@@ -5,11 +5,16 @@ it when it can be overridden.
 
 from __future__ import annotations
 
-import difflib
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from reconciler.models import DesiredInstance, DesiredState, InstanceInventory, ResourceKey
+from reconciler.models import (
+    Api,
+    DesiredInstance,
+    DesiredState,
+    InstanceInventory,
+    ResourceKey,
+)
 from reconciler.plan.model import Action, Change, Guard, GuardKind, Plan
 from reconciler.plan.options import InstanceRef, PlanOptions
 
@@ -216,7 +221,10 @@ def _best_match(
         return same[0]
     if not exhaustive:
         return None
-    matcher = difflib.SequenceMatcher(None, b=name, autojunk=False)
+    # Imported here: only a plan deleting and creating in one instance needs it.
+    from difflib import SequenceMatcher  # noqa: PLC0415
+
+    matcher = SequenceMatcher(None, b=name, autojunk=False)
     best: tuple[float, str] | None = None
     for create in created:
         matcher.set_seq1(create.group_id)
@@ -266,6 +274,24 @@ def circuit_breaker(
     return changes, [guard]
 
 
+def online_check_notes(api: Api, clients: Sequence[str]) -> tuple[Guard, ...]:
+    """What a delete on an onsmqtt instance says about its online check: the API cannot
+    count a GID's clients, so only the known client ids (``clients:``) can be asked about."""
+    if api != "onsmqtt":
+        return ()
+    if clients:
+        message = (
+            "online check limited on onsmqtt: the API cannot count a GID's clients; "
+            f"only its {len(clients)} known client id(s) are asked about"
+        )
+    else:
+        message = (
+            "online check not available on onsmqtt: the API cannot count a GID's clients; "
+            "list its known client ids under clients: to have them checked"
+        )
+    return (Guard(kind=GuardKind.ONLINE_CHECK_UNAVAILABLE, message=message),)
+
+
 def online_guards_without_lookup(
     changes: list[Change], options: PlanOptions, *, breaker_refuses: bool
 ) -> list[Change]:
@@ -286,22 +312,36 @@ def online_check_keys(plan: Plan, options: PlanOptions) -> list[ResourceKey]:
     """Deletes whose online clients must be looked up before the plan is complete.
 
     None when the check is skipped or the breaker refuses; protected deletes that stay
-    refused are not looked up either (the rate-limited calls would be wasted).
+    refused are not looked up either (the rate-limited calls would be wasted), nor onsmqtt
+    deletes without known client ids (there is nothing to ask).
     """
+    return [change.key for change in online_check_changes(plan, options)]
+
+
+def online_check_changes(plan: Plan, options: PlanOptions) -> list[Change]:
+    """The deletes ``online_check_keys`` names, with what their look-up needs (the API, the
+    known client ids). An onsmqtt delete without known client ids has nothing to ask."""
     if options.skip_online_check or any(
         g.kind is GuardKind.MASS_DELETE and g.refuses for g in plan.guards
     ):
         return []
     return [
-        change.key
+        change
         for change in plan.changes
         if change.action is Action.DELETE
+        and (change.api != "onsmqtt" or change.clients)
         and not any(g.kind is GuardKind.PROTECTED and g.refuses for g in change.guards)
     ]
 
 
-def with_online_counts(plan: Plan, counts: Mapping[ResourceKey, int], options: PlanOptions) -> Plan:
-    """Attach looked-up online-client counts to the deletes; > 0 refuses unless overridden."""
+def with_online_counts(
+    plan: Plan,
+    counts: Mapping[ResourceKey, int],
+    options: PlanOptions,
+    online_ids: Mapping[ResourceKey, Sequence[str]] | None = None,
+) -> Plan:
+    """Attach looked-up online-client counts to the deletes; > 0 refuses unless overridden.
+    ``online_ids`` names the online clients where the look-up told them (onsmqtt)."""
     if not counts:
         return plan
     changes: list[Change] = []
@@ -312,12 +352,14 @@ def with_online_counts(plan: Plan, counts: Mapping[ResourceKey, int], options: P
             continue
         guards = change.guards
         if count > 0:
+            named = (online_ids or {}).get(change.key)
+            which = f" ({', '.join(named)})" if named else ""
             guards = (
                 *guards,
                 Guard(
                     kind=GuardKind.ONLINE_CLIENTS,
-                    message=f"{count} client(s) online; deleting the GID cuts them off on "
-                    "their next reconnect",
+                    message=f"{count} client(s) online{which}; deleting the GID cuts them off "
+                    "on their next reconnect",
                     blocking=True,
                     override="--allow-online-delete",
                     overridden=options.allow_online_delete,

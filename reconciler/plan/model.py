@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from reconciler.models import FrozenModel, ResourceKey, SafetyConfig
+from reconciler.models import DEFAULT_API, Api, FrozenModel, ResourceKey, SafetyConfig
 from reconciler.plan.desired_summary import DesiredInstanceSummary
 
 PLAN_FORMAT_VERSION = 1
@@ -43,6 +43,8 @@ class GuardKind(StrEnum):
     PROTECTED = "protected"  # delete of a protected GID
     ONLINE_CLIENTS = "online_clients"  # delete of a GID with online clients
     ONLINE_CHECK_SKIPPED = "online_check_skipped"  # --skip-online-check: not looked up
+    # onsmqtt cannot count a GID's online clients: only its known client ids can be asked about
+    ONLINE_CHECK_UNAVAILABLE = "online_check_unavailable"
     MASS_DELETE = "mass_delete"  # circuit breaker
     PROBABLE_RENAME = "probable_rename"  # delete + create of a near-identical name
     NAMING_CONFLICT = "naming_conflict"  # shared namespace: name used by another instance
@@ -76,12 +78,19 @@ class Change(FrozenModel):
     topic: str | None = None
     protect: bool = False
     guards: tuple[Guard, ...] = ()
-    # Deletes only: OnsMqttQueryClientByGroupId's OnlineCount (None: not looked up).
+    # Deletes only: OnsMqttQueryClientByGroupId's OnlineCount, or on onsmqtt how many of the
+    # known client ids are online (None: not looked up).
     online_clients: int | None = None
+    # The API of the GID's instance: which client makes the call.
+    api: Api = DEFAULT_API
+    # Known client ids: recorded in state on create/adopt; asked about before an onsmqtt delete.
+    clients: tuple[str, ...] = ()
 
     @property
     def key(self) -> ResourceKey:
-        return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=self.group_id)
+        return ResourceKey.model_construct(
+            region=self.region, instance_id=self.instance_id, group_id=self.group_id
+        )
 
 
 class NotInPlace(FrozenModel):
@@ -99,7 +108,9 @@ class NotInPlace(FrozenModel):
 
     @property
     def key(self) -> ResourceKey:
-        return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=self.group_id)
+        return ResourceKey.model_construct(
+            region=self.region, instance_id=self.instance_id, group_id=self.group_id
+        )
 
 
 class PlanSummary(FrozenModel):
@@ -145,8 +156,11 @@ class Plan(FrozenModel):
         counts = {action.value: 0 for action in Action}
         for change in self.changes:
             counts[change.action.value] += 1
-        return PlanSummary(
-            **counts, unmanaged=len(self.unmanaged), not_in_place=len(self.not_in_place)
+        return PlanSummary.model_construct(
+            None,  # fields set: those given
+            **counts,
+            unmanaged=len(self.unmanaged),
+            not_in_place=len(self.not_in_place),
         )
 
     @property

@@ -25,7 +25,10 @@ def render_state_resource(resource: StateResource) -> str:
         ("protect", "true" if resource.protect else "false"),
         ("origin", resource.origin),
         ("recorded_at", resource.recorded_at or "(unknown)"),
+        ("api", resource.api),
     ]
+    if resource.clients:
+        fields.append(("clients", ", ".join(resource.clients)))
     width = max(len(name) for name, _ in fields)
     lines = [f"# {resource.key}"] + [f"{name.ljust(width)} = {value}" for name, value in fields]
     return "\n".join(lines) + "\n"

@@ -64,7 +64,7 @@ def test_apply_creates_deletes_adopts_and_forgets_and_records_each(
     with client_for_url(emulator.url) as client:
         result = execute(
             changes,
-            client_for=lambda region: client,
+            client_for=lambda region, api: client,
             journal=StateJournal(backend, start),
             observer=recorder,
         )
@@ -102,7 +102,7 @@ def test_create_of_an_existing_gid_is_confirmed_and_delete_of_a_missing_one_is_d
     with client_for_url(emulator.url) as client:
         result = execute(
             [change(Action.CREATE, "GID_there"), change(Action.DELETE, "GID_gone")],
-            client_for=lambda region: client,
+            client_for=lambda region, api: client,
             journal=StateJournal(backend, new_state()),
         )
     assert result.ok
@@ -123,7 +123,7 @@ def test_a_failed_call_does_not_stop_the_others_and_reports_code_and_request_id(
     with client_for_url(emulator.url) as client:
         result = execute(
             changes,
-            client_for=lambda region: client,
+            client_for=lambda region, api: client,
             journal=StateJournal(backend, new_state()),
             options=ExecutionOptions(parallelism=2),
         )
@@ -153,7 +153,7 @@ def test_stop_halts_scheduling_and_everything_done_is_recorded(
     with client_for_url(emulator.url) as client:
         result = execute(
             changes,
-            client_for=lambda region: client,
+            client_for=lambda region, api: client,
             journal=StateJournal(backend, new_state()),
             options=ExecutionOptions(parallelism=2),
             observer=recorder,
@@ -174,7 +174,7 @@ def test_rate_paces_calls_without_failures(emulator: RunningEmulator, tmp_path: 
     with client_for_url(emulator.url) as client:
         result = execute(
             changes,
-            client_for=lambda region: client,
+            client_for=lambda region, api: client,
             journal=StateJournal(backend, new_state()),
             options=ExecutionOptions(parallelism=4, rate=Rate(200, 1.0)),
         )

@@ -68,14 +68,16 @@ def test_apply_completes_under_faults_and_throttling(
     with client_for_url(faulty_emulator.url, retry=GENEROUS) as client:
 
         def plan_now(state: object) -> Plan:
-            return build_plan(desired, backend.read(), lambda region: client, options, meta).plan
+            return build_plan(
+                desired, backend.read(), lambda region, api: client, options, meta
+            ).plan
 
         run = apply_desired(
             backend,
             build_plan=plan_now,
             review=lambda plan: None,
             approve=lambda plan: True,
-            client_for=lambda region: client,
+            client_for=lambda region, api: client,
             settings=RunSettings(execution=ExecutionOptions(parallelism=8)),
         )
 

@@ -100,6 +100,7 @@ def test_show_prints_the_resource(state_workdir: Path) -> None:
         "protect     = false\n"
         "origin      = created\n"
         "recorded_at = 2026-01-02T03:04:05+00:00\n"
+        "api         = ons\n"
     )
 
 

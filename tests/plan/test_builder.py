@@ -60,7 +60,7 @@ def calls() -> Counter[str]:
 
 @pytest.fixture
 def client_for(session: CloudSession, calls: Counter[str]) -> ClientFor:
-    return lambda region: CountingApi(session.client(region), calls)
+    return lambda region, api: CountingApi(session.client(region, api), calls)
 
 
 def test_each_instance_is_listed_once(
@@ -177,7 +177,7 @@ def test_refresh_keeps_other_instances_out_of_an_inventory() -> None:
         def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int:
             raise AssertionError
 
-    refreshed = refresh(lambda _region: Fake(), [(REGION, "MQ_INST_a")])
+    refreshed = refresh(lambda _region, _api: Fake(), [(REGION, "MQ_INST_a")])
     assert refreshed.inventories[(REGION, "MQ_INST_a")].group_ids() == {"GID_mine"}
     assert refreshed.inventories[(REGION, "MQ_INST_b")].group_ids() == {"GID_theirs"}
     assert refreshed.naming == {(REGION, "MQ_INST_a"): False}

@@ -1,0 +1,128 @@
+"""A small plan pays only for what it uses (issue 8's start-up target, `bench/bench_plan.py`).
+
+Timings belong to the benchmark; these tests pin the reasons it is fast, in a fresh interpreter
+(the test process has imported everything long ago): which modules a plan with a local backend
+against an emulator URL imports, which pydantic validators it builds, that pydantic's plugin
+scan is off and that the collector skips the last pass over every object at exit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.apply.helpers import subprocess_env
+from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
+
+SCRIPT = """\
+import atexit, gc, json, sys
+
+# Registered before the CLI's own hook, so it runs after it (atexit runs in reverse order).
+atexit.register(lambda: print("FROZEN", gc.get_freeze_count() > 0, file=sys.stderr))
+
+from pydantic import BaseModel
+from reconciler.cli import main
+
+try:
+    main(sys.argv[1:])
+except SystemExit as exited:
+    code = exited.code
+built = sorted(
+    f"{name}.{value.__qualname__}"
+    for name, module in list(sys.modules.items())
+    if name.startswith("reconciler")
+    for value in list(vars(module).values())
+    if isinstance(value, type)
+    and issubclass(value, BaseModel)
+    and value.__module__ == name
+    and value.__pydantic_complete__
+)
+import os
+report = {
+    "code": code,
+    "modules": sorted(sys.modules),
+    "built": built,
+    "plugins": os.environ.get("PYDANTIC_DISABLE_PLUGINS"),
+}
+print("REPORT", json.dumps(report), file=sys.stderr)
+"""
+
+# Loaded by other commands or backends, never by this plan (the first two are C-backed or
+# large; the rest are modules of this package that only other formats or commands need).
+NOT_IMPORTED = (
+    "psycopg",
+    "deepdiff",
+    "rich",
+    "ruamel.yaml",
+    "difflib",
+    "reconciler.emulator",
+    "reconciler.state.postgres",
+    "reconciler.render.json",
+    "reconciler.render.markdown",
+    "reconciler.plan.planfile",
+    "reconciler.config.locate",
+    "reconciler.apply",
+)
+
+# The models this plan validates (or serialises): the file's shape, the resolved desired state
+# (its digest), the lock record and a listing response. Every other model is created with
+# ``model_construct`` from values already validated, so its validator is never built.
+VALIDATED = {
+    "reconciler.config.schema.DesiredFile",
+    "reconciler.models.DesiredState",
+    "reconciler.state.base.LockInfo",
+    "reconciler.cloud.responses.GroupIdListResponse",
+    "reconciler.cloud.responses.GroupIdDataResponse",
+}
+
+
+def _small_plan(tmp_path: Path, emulator: RunningEmulator) -> tuple[dict[str, Any], str]:
+    """The benchmark's small plan: 10 GIDs in the cloud, declared, adopted into a new state."""
+    names = [f"GID_small_{n:02d}" for n in range(10)]
+    with emulator.store.transaction() as conn:
+        for name in names:
+            emulator.store.insert_group(conn, TEST_INSTANCE_ID, name, emulator.topic)
+    groups = "".join(f"      - {name}\n" for name in names)
+    (tmp_path / "small.yaml").write_text(
+        "version: 1\nbackend:\n  local:\n    path: state.json\n"
+        f"instances:\n  - id: {TEST_INSTANCE_ID}\n    groups:\n{groups}",
+        encoding="utf-8",
+    )
+    url = emulator.url
+    env = subprocess_env(url)
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "plan", "small.yaml", "--endpoint", url],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    line = next(line for line in done.stderr.splitlines() if line.startswith("REPORT "))
+    return json.loads(line.removeprefix("REPORT ")), done.stderr
+
+
+def test_a_small_plan_imports_and_builds_only_what_it_uses(
+    tmp_path: Path, emulator: RunningEmulator
+) -> None:
+    report, stderr = _small_plan(tmp_path, emulator)
+    assert report["code"] == 0, stderr
+    modules = set(report["modules"])
+    loaded = [
+        name for name in NOT_IMPORTED if any(m == name or m.startswith(f"{name}.") for m in modules)
+    ]
+    assert loaded == []
+
+    built = set(report["built"])
+    assert "reconciler.config.schema.DesiredFile" in built  # the check sees built models
+    assert built <= VALIDATED, sorted(built - VALIDATED)
+
+    # pydantic's scan of every installed distribution for plugins is skipped ...
+    assert report["plugins"] == "__all__"
+    # ... and so is the collector's last pass over every live object at exit.
+    assert "FROZEN True" in stderr
