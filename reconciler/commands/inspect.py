@@ -29,22 +29,28 @@ import click
 from reconciler.commands.options import DEFAULT_CONFIG, endpoint_option, use_color
 from reconciler.errors import InspectError
 from reconciler.inspect.clientids import client_id_problem
-from reconciler.models import DEFAULT_REGION, GROUP_ID_RE, DesiredInstance, DesiredState
+from reconciler.models import (
+    APIS,
+    DEFAULT_API,
+    DEFAULT_REGION,
+    GROUP_ID_RE,
+    Api,
+    DesiredInstance,
+    DesiredState,
+)
 
 if TYPE_CHECKING:
     from reconciler.cloud.client import OnsMqttClient
     from reconciler.cloud.onsmqtt import OnsMqtt2020Client
     from reconciler.commands.connect import CloudSession
     from reconciler.inspect.pacing import CallPlan
-    from reconciler.inspect.queries import Api, OnProgress, Series, Target
+    from reconciler.inspect.queries import OnProgress, Series, Target
     from reconciler.models import ProviderConfig
     from reconciler.ratelimit import Rate
     from reconciler.render.inspect import Report
 
 F = Callable[..., Any]
 FORMATS = ("text", "json", "csv")
-APIS = ("ons", "onsmqtt")
-DEFAULT_API: Api = "ons"
 STDIN = "-"
 # The choices as typed (any case; click lower-cases them) and as the service spells them.
 DIRECTIONS: dict[str, Literal["PUB", "SUB"]] = {"pub": "PUB", "sub": "SUB"}
@@ -134,7 +140,7 @@ def _common(function: F) -> F:
             type=click.Choice(APIS),
             default=None,
             help="The instance's API: ons (ONS 2019-02-14) or onsmqtt (OnsMqtt 2020-04-20) "
-            f"[default: {DEFAULT_API}].",
+            f"[default: the instance's api in the file, else provider.api, else {DEFAULT_API}].",
         ),
         click.option(
             "--format",
@@ -267,7 +273,10 @@ def _locate(
         instance_id = declared[0].instance_id
     declared_region = next((i.region for i in declared if i.instance_id == instance_id), None)
     chosen_region = region or declared_region or provider.region
-    chosen_api: Api = "onsmqtt" if api == "onsmqtt" else "ons" if api == "ons" else DEFAULT_API
+    declared_api = next((i.api for i in declared if i.instance_id == instance_id), None)
+    chosen_api: Api = (
+        "onsmqtt" if api == "onsmqtt" else "ons" if api == "ons" else declared_api or provider.api
+    )
     return Located(desired, provider, declared, Target(chosen_region, instance_id), chosen_api)
 
 

@@ -24,13 +24,12 @@ from reconciler.cloud.onsmqtt import BATCH_QUERY_MAX_IDS, BATCH_QUERY_SESSIONS, 
 from reconciler.errors import CloudApiError, InspectError, NotFoundError, ParameterError
 from reconciler.inspect.pacing import CallPlan, rate_for
 from reconciler.inspect.windows import Point, day_windows, stitch
+from reconciler.models import Api
 from reconciler.ratelimit import Rate
 
 # (calls done, calls planned): called after each call of a command that makes several.
 OnProgress = Callable[[int, int], None]
 SeriesKind = Literal["history", "trend"]
-# The API a question goes through: ONS 2019-02-14 (the OnsMqtt* actions) or OnsMqtt 2020-04-20.
-Api = Literal["ons", "onsmqtt"]
 
 _WHAT_IS_MISSING = {
     "BIZ_INSTANCE_NOT_FOUND": "instance",

@@ -332,3 +332,30 @@ def test_the_ons_only_commands_refuse_onsmqtt_in_one_line(
     assert f"instance {devices.instance_id} is asked through onsmqtt" in line
     instance = run("instance", devices.instance_id, "--api", "onsmqtt")
     assert instance.exit_code == 1 and "inspect clients FILE" in instance.stderr
+
+
+# --- the API from the desired-state file ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "instance"),
+    [("provider:\n  api: onsmqtt\n", ""), ("", "    api: onsmqtt\n")],
+)
+def test_the_file_says_which_api_and_api_overrides_it(
+    devices: RunningEmulator, workdir: Path, provider: str, instance: str
+) -> None:
+    (workdir / "reconciler.yaml").write_text(
+        f"version: 1\n{provider}instances:\n  - id: {devices.instance_id}\n{instance}"
+        "    groups: [GID_orders]\n",
+        encoding="utf-8",
+    )
+    path = id_file(workdir / "ids.txt")
+    through_file = run("clients", str(path), "--format", "json")
+    assert through_file.exit_code == 0, through_file.output
+    assert json.loads(through_file.stdout)["api"] == "onsmqtt"
+    assert json.loads(through_file.stdout)["calls"] == 2
+    overridden = run("clients", str(path), "--api", "ons", "--format", "json")
+    assert json.loads(overridden.stdout)["api"] == "ons"
+    refused = run("group", "GID_orders")
+    assert refused.exit_code == 1 and "is asked through onsmqtt" in refused.stderr
+    assert run("group", "GID_orders", "--api", "ons").exit_code == 0
