@@ -3,10 +3,8 @@ standard input, blank lines and ``#`` comments skipped."""
 
 from __future__ import annotations
 
-from reconciler.models import GROUP_ID_RE
+from reconciler.models import CLIENT_ID_MAX_LENGTH, CLIENT_ID_SEPARATOR, GROUP_ID_RE
 
-CLIENT_ID_SEPARATOR = "@@@"
-MAX_CLIENT_ID_LENGTH = 64
 COMMENT = "#"
 
 
@@ -18,10 +16,10 @@ class ClientIdListError(ValueError):
 def client_id_problem(value: str) -> str | None:
     """Why ``value`` is not a client id the service accepts (None when it is one)."""
     group, sep, device = value.partition(CLIENT_ID_SEPARATOR)
-    if not sep or not device or len(value) > MAX_CLIENT_ID_LENGTH or not GROUP_ID_RE.match(group):
+    if not sep or not device or len(value) > CLIENT_ID_MAX_LENGTH or not GROUP_ID_RE.match(group):
         return (
             f"{value!r} is not a client id: GROUP_ID@@@DEVICE_ID, at most "
-            f"{MAX_CLIENT_ID_LENGTH} characters"
+            f"{CLIENT_ID_MAX_LENGTH} characters"
         )
     return None
 
