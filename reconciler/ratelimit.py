@@ -1,6 +1,6 @@
 """Thread-safe token buckets: ``TokenBucket`` paces the client and throttles the emulator;
-``AdaptiveBucket`` paces the client and slows down when the service throttles it
-(``AccountRateLimits`` keeps one per account and action).
+``AdaptiveBucket`` paces the client and slows down when the service throttles it;
+``AccountRateLimits`` keeps one bucket per account and action, for both.
 
 ``Rate(calls, period)`` holds at most ``calls`` tokens and refills ``calls`` per ``period``
 seconds, so a burst of one period's worth passes and the long-run rate is ``calls/period``.
@@ -42,33 +42,54 @@ def parse_rate(text: str) -> Rate:
 
 
 class TokenBucket:
-    def __init__(self, rate: Rate, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self._capacity = max(rate.calls, 1.0)
+    """Holds at most ``burst`` tokens (default: one period's worth of calls) and refills at the
+    rate."""
+
+    def __init__(
+        self,
+        rate: Rate,
+        *,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rate = rate
+        self._capacity = max(rate.calls if burst is None else burst, 1.0)
         self._tokens = self._capacity
         self._clock = clock
         self._updated = clock()
         self._lock = threading.Lock()
 
+    @property
+    def rate(self) -> Rate:
+        return self._rate
+
+    def _per_second(self, now: float) -> float:
+        return self._rate.per_second
+
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._updated)
-        self._tokens = min(self._capacity, self._tokens + elapsed * self.rate.per_second)
+        self._tokens = min(self._capacity, self._tokens + elapsed * self._per_second(now))
         self._updated = now
+
+    def _wait_locked(self, now: float) -> float:
+        self._refill(now)
+        if self._tokens >= 1.0:
+            return 0.0
+        # The floor keeps float rounding from spinning on a wait of ~0.
+        return max((1.0 - self._tokens) / self._per_second(now), 0.001)
 
     def try_acquire(self) -> bool:
         """Take a token if one is there; never waits."""
         with self._lock:
-            self._refill(self._clock())
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return True
-            return False
+            if self._wait_locked(self._clock()) > 0.0:
+                return False
+            self._tokens -= 1.0
+            return True
 
     def wait_time(self) -> float:
         """Seconds until a token is due (0 when one is there now)."""
         with self._lock:
-            self._refill(self._clock())
-            return max(0.0, (1.0 - self._tokens) / self.rate.per_second)
+            return self._wait_locked(self._clock())
 
     def acquire(
         self,
@@ -82,12 +103,10 @@ class TokenBucket:
         while True:
             with self._lock:
                 now = self._clock()
-                self._refill(now)
-                if self._tokens >= 1.0:
+                wait = self._wait_locked(now)
+                if wait == 0.0:
                     self._tokens -= 1.0
                     return True
-                # The floor keeps float rounding from spinning on a wait of ~0.
-                wait = max((1.0 - self._tokens) / self.rate.per_second, 0.001)
             if deadline is not None and now + wait > deadline:
                 return False
             if on_wait is not None:
@@ -95,7 +114,7 @@ class TokenBucket:
             sleep(wait)
 
 
-class AdaptiveBucket:
+class AdaptiveBucket(TokenBucket):
     """A token bucket that backs off when the service says "throttled" (AIMD).
 
     It paces at the configured rate until ``throttled()`` is called; then the rate is cut by
@@ -123,6 +142,7 @@ class AdaptiveBucket:
     ) -> None:
         if not 0.0 < decrease < 1.0:
             raise ValueError("decrease must be between 0 and 1")
+        super().__init__(rate, burst=burst, clock=clock)
         self.configured = rate
         ceiling = rate.per_second
         self._ceiling = ceiling
@@ -130,20 +150,12 @@ class AdaptiveBucket:
         self._floor = min(floor if floor is not None else ceiling / 16.0, ceiling)
         self._decrease = decrease
         self._cooldown = cooldown
-        self._capacity = max(burst, 1.0)
-        self._clock = clock
-        self._lock = threading.Lock()
-        now = clock()
-        self._tokens = self._capacity
-        self._updated = now
         # The rate right after the last cut, and when that was (None: never cut).
         self._cut_to = ceiling
         self._cut_at: float | None = None
-        self._held_until = now
+        self._held_until = self._updated
 
-    # -- the current rate ------------------------------------------------------------------
-
-    def _rate_at(self, now: float) -> float:
+    def _per_second(self, now: float) -> float:
         if self._cut_at is None:
             return self._ceiling
         return min(self._ceiling, self._cut_to + self._recovery * max(0.0, now - self._cut_at))
@@ -152,7 +164,7 @@ class AdaptiveBucket:
     def rate(self) -> Rate:
         """The rate the bucket paces at now (the configured one unless throttling cut it)."""
         with self._lock:
-            return Rate(round(self._rate_at(self._clock()), 3), 1.0)
+            return Rate(round(self._per_second(self._clock()), 3), 1.0)
 
     def throttled(self, retry_after: float | None = None) -> None:
         """The service throttled a call: slow down, and hold back for ``retry_after`` seconds."""
@@ -160,7 +172,7 @@ class AdaptiveBucket:
             now = self._clock()
             self._refill(now)
             if self._cut_at is None or now - self._cut_at >= self._cooldown:
-                self._cut_to = max(self._floor, self._rate_at(now) * self._decrease)
+                self._cut_to = max(self._floor, self._per_second(now) * self._decrease)
                 self._cut_at = now
                 # No burst right after a throttle: tokens saved up are what got us here.
                 self._tokens = min(self._tokens, 0.0)
@@ -169,56 +181,19 @@ class AdaptiveBucket:
                 self._held_until = max(self._held_until, now + retry_after)
                 self._tokens = 1.0
 
-    # -- taking tokens ---------------------------------------------------------------------
-
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - max(self._updated, self._held_until))
-        self._tokens = min(self._capacity, self._tokens + elapsed * self._rate_at(now))
+        self._tokens = min(self._capacity, self._tokens + elapsed * self._per_second(now))
         self._updated = now
 
     def _wait_locked(self, now: float) -> float:
-        self._refill(now)
-        if now < self._held_until:
-            return self._held_until - now
-        if self._tokens >= 1.0:
-            return 0.0
-        return max((1.0 - self._tokens) / self._rate_at(now), 0.001)
-
-    def try_acquire(self) -> bool:
-        with self._lock:
-            if self._wait_locked(self._clock()) > 0.0:
-                return False
-            self._tokens -= 1.0
-            return True
-
-    def wait_time(self) -> float:
-        with self._lock:
-            return self._wait_locked(self._clock())
-
-    def acquire(
-        self,
-        deadline: float | None = None,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        on_wait: Callable[[float], None] | None = None,
-    ) -> bool:
-        """As ``TokenBucket.acquire``."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                wait = self._wait_locked(now)
-                if wait == 0.0:
-                    self._tokens -= 1.0
-                    return True
-            if deadline is not None and now + wait > deadline:
-                return False
-            if on_wait is not None:
-                on_wait(wait)
-            sleep(wait)
+        wait = super()._wait_locked(now)
+        return self._held_until - now if now < self._held_until else wait
 
 
 class AccountRateLimits:
-    """One ``AdaptiveBucket`` per (AccessKeyId, action), made on first use.
+    """One bucket per (AccessKeyId, action), made on first use by ``make`` (by default an
+    ``AdaptiveBucket`` on ``clock``: calls spread evenly, slowing down when throttled).
 
     The service limits some actions per account, not per instance or region: every client of
     one run that talks for the same account must share these buckets, so one registry is made
@@ -230,25 +205,32 @@ class AccountRateLimits:
         self,
         rates: Mapping[str, Rate | None],
         *,
-        burst: float = 1.0,
+        make: Callable[[Rate], TokenBucket] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._rates = dict(rates)
-        self._burst = burst
-        self._clock = clock
-        self._buckets: dict[tuple[str, str], AdaptiveBucket] = {}
+        self._make = make or (lambda rate: AdaptiveBucket(rate, clock=clock))
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
 
-    def rate_for(self, action: str) -> Rate | None:
-        return self._rates.get(action)
-
-    def bucket(self, access_key_id: str, action: str) -> AdaptiveBucket | None:
-        rate = self._rates.get(action)
-        if rate is None:
-            return None
+    def rates(self) -> dict[str, Rate]:
+        """Every action's limit (the actions that have one)."""
         with self._lock:
+            return {action: rate for action, rate in self._rates.items() if rate is not None}
+
+    def set_rate(self, action: str, rate: Rate | None) -> None:
+        """Change one action's limit (None lifts it); its buckets start afresh."""
+        with self._lock:
+            self._rates[action] = rate
+            for key in [key for key in self._buckets if key[1] == action]:
+                del self._buckets[key]
+
+    def bucket(self, access_key_id: str, action: str) -> TokenBucket | None:
+        with self._lock:
+            rate = self._rates.get(action)
+            if rate is None:
+                return None
             found = self._buckets.get((access_key_id, action))
             if found is None:
-                found = AdaptiveBucket(rate, burst=self._burst, clock=self._clock)
-                self._buckets[(access_key_id, action)] = found
+                found = self._buckets[(access_key_id, action)] = self._make(rate)
             return found

@@ -125,4 +125,4 @@ def test_account_registry_shares_one_bucket_per_key_and_action():
     assert first is not registry.bucket("LTAI-b", "CreateGroupId")
     assert registry.bucket("LTAI-a", "ListInstances") is None
     assert registry.bucket("LTAI-a", "Unlisted") is None
-    assert registry.rate_for("CreateGroupId") == Rate(10, 1)
+    assert registry.rates()["CreateGroupId"] == Rate(10, 1)

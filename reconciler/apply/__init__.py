@@ -12,11 +12,7 @@ May import: plan, state, cloud, models, errors, ratelimit; never commands or cli
 from __future__ import annotations
 
 from reconciler.apply.calls import PlannedCall, planned_calls
-from reconciler.apply.executor import (
-    ApplyObserver,
-    ExecutionOptions,
-    execute,
-)
+from reconciler.apply.executor import ApplyObserver, ExecutionOptions, execute
 from reconciler.apply.interrupt import stop_on_sigint
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus

@@ -124,7 +124,8 @@ class _Run:
                 if self._halted():
                     break
                 if call.kind == "state":
-                    self._finish(outcomes, index, self._state_step(call))
+                    detail = _STATE_STEP_DETAIL[call.change.action]
+                    self._finish(outcomes, index, done(call.change, detail, None))
                     continue
                 if not self._take_slot():
                     break
@@ -227,10 +228,6 @@ class _Run:
             )
         )
 
-    def _state_step(self, call: PlannedCall) -> ActionOutcome:
-        detail = _STATE_STEP_DETAIL[call.change.action]
-        return ActionOutcome(change=call.change, status=OutcomeStatus.DONE, detail=detail)
-
     def _api_call(self, call: PlannedCall) -> ActionOutcome:
         change = call.change
         try:
@@ -238,15 +235,8 @@ class _Run:
             if change.action is Action.CREATE:
                 return self._create(client, change)
             return self._delete(client, change)
-        except CloudError as exc:
-            return failed(change, exc)
         except Exception as exc:  # a bug must not cost the state of the calls that worked
-            return ActionOutcome(
-                change=change,
-                status=OutcomeStatus.FAILED,
-                detail="failed",
-                error_message=f"unexpected {type(exc).__name__}: {exc}",
-            )
+            return failed(change, exc)
 
     def _create(self, client: GroupApi, change: Change) -> ActionOutcome:
         try:
@@ -294,7 +284,8 @@ def done(change: Change, detail: str, request_id: str | None) -> ActionOutcome:
     )
 
 
-def failed(change: Change, exc: CloudError) -> ActionOutcome:
+def failed(change: Change, exc: Exception) -> ActionOutcome:
+    """A failed call's outcome; an exception that is no CloudError is a bug, said so."""
     if isinstance(exc, CloudApiError):
         return ActionOutcome(
             change=change,
@@ -304,8 +295,9 @@ def failed(change: Change, exc: CloudError) -> ActionOutcome:
             error_code=exc.code,
             error_message=exc.api_message,
         )
+    message = str(exc) if isinstance(exc, CloudError) else f"unexpected {type(exc).__name__}: {exc}"
     return ActionOutcome(
-        change=change, status=OutcomeStatus.FAILED, detail="failed", error_message=str(exc)
+        change=change, status=OutcomeStatus.FAILED, detail="failed", error_message=message
     )
 
 

@@ -23,19 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from reconciler.errors import ReconcilerError, StateError
 from reconciler.models import ResourceKey, StateDocument, StateResource
+from reconciler.state.base import StateBackend
 
 # Seconds between two writes while completions keep coming (at most 20 writes a second).
 DEFAULT_MIN_INTERVAL = 0.05
-
-
-class StateWriter(Protocol):
-    """The part of ``reconciler.state.base.StateBackend`` the journal needs."""
-
-    def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +56,7 @@ class StateJournal:
 
     def __init__(
         self,
-        writer: StateWriter,
+        writer: StateBackend,
         document: StateDocument,
         *,
         on_error: Callable[[StateError], None] | None = None,

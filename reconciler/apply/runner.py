@@ -14,11 +14,7 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 
 from reconciler.apply.calls import PlannedCall, planned_calls
-from reconciler.apply.executor import (
-    ApplyObserver,
-    ExecutionOptions,
-    execute,
-)
+from reconciler.apply.executor import ApplyObserver, ExecutionOptions, execute
 from reconciler.apply.interrupt import stop_on_sigint
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.metadata import with_desired_metadata
@@ -81,16 +77,7 @@ def apply_desired(
         state = backend.read()
         plan = build_plan(state)
         review(plan)
-        ensure_appliable(plan)
-        base = _with_metadata(state, desired)
-        if not plan.has_changes:
-            return _metadata_only(plan, backend, state, base, settings)
-        if settings.dry_run:
-            return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
-        if not approve(plan):
-            return ApplyRun(plan=plan, declined=True)
-        result = _execute(plan, backend, base, client_for, settings)
-        return ApplyRun(plan=plan, result=result)
+        return _run(plan, backend, state, client_for, settings, desired=desired, approve=approve)
 
 
 def apply_saved(
@@ -109,14 +96,7 @@ def apply_saved(
         reasons = check_fresh(plan, desired, state, inventories, workspace=backend.workspace)
         if reasons:
             raise StalePlanError(reasons)
-        ensure_appliable(plan)
-        base = _with_metadata(state, desired)
-        if not plan.has_changes:
-            return _metadata_only(plan, backend, state, base, settings)
-        if settings.dry_run:
-            return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
-        result = _execute(plan, backend, base, client_for, settings)
-        return ApplyRun(plan=plan, result=result)
+        return _run(plan, backend, state, client_for, settings, desired=desired)
 
 
 def _with_metadata(
@@ -151,18 +131,31 @@ def _state_lock(backend: StateBackend, settings: RunSettings) -> AbstractContext
     return nullcontext()
 
 
-def _execute(
+def _run(
     plan: Plan,
     backend: StateBackend,
     state: StateDocument | None,
     client_for: ClientFor,
     settings: RunSettings,
-) -> ApplyResult:
-    journal = StateJournal(backend, state if state is not None else new_state())
+    *,
+    desired: DesiredState | None,
+    approve: Callable[[Plan], bool] | None = None,
+) -> ApplyRun:
+    """The steps after the plan: refuse, record only metadata when nothing changes, stop at a
+    dry run, ask, execute."""
+    ensure_appliable(plan)
+    base = _with_metadata(state, desired)
+    if not plan.has_changes:
+        return _metadata_only(plan, backend, state, base, settings)
+    if settings.dry_run:
+        return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
+    if approve is not None and not approve(plan):
+        return ApplyRun(plan=plan, declined=True)
+    journal = StateJournal(backend, base if base is not None else new_state())
     with ExitStack() as stack:
         if settings.catch_sigint:
             stack.enter_context(stop_on_sigint(settings.stop))
-        return execute(
+        result = execute(
             plan.changes,
             client_for=client_for,
             journal=journal,
@@ -170,6 +163,7 @@ def _execute(
             observer=settings.observer,
             stop=settings.stop,
         )
+    return ApplyRun(plan=plan, result=result)
 
 
 def list_inventories(

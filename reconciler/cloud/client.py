@@ -3,10 +3,8 @@ retried and logged by the shared core in ``reconciler.cloud.rpc``."""
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Mapping
-from typing import Literal
+from collections.abc import Mapping
+from typing import Literal, Unpack
 
 from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE
@@ -21,10 +19,10 @@ from reconciler.cloud.responses import (
     StatsResponse,
 )
 from reconciler.cloud.retry import RetryPolicy
-from reconciler.cloud.rpc import ApiProduct, RpcClient, present, redacted_parameters
+from reconciler.cloud.rpc import ApiProduct, ClientOptions, RpcClient, present, redacted_parameters
 from reconciler.cloud.signing import API_VERSION
 from reconciler.errors import CloudApiError
-from reconciler.ratelimit import Rate, TokenBucket
+from reconciler.ratelimit import AccountRateLimits, Rate, TokenBucket
 
 __all__ = [
     "ACTIONS",
@@ -78,32 +76,15 @@ class OnsMqttClient(RpcClient):
         credentials: Credentials,
         *,
         region: str,
-        endpoint: str | None = None,
-        timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
         rate_limits: Mapping[str, Rate | None] | None = None,
-        pool_size: int = 16,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        """``rate_limits`` maps an action to a Rate (or None for no pacing) over the defaults;
-        ``sleep``, ``clock`` and ``rng`` exist so tests can run backoff without waiting."""
-        super().__init__(
-            credentials,
-            region=region,
-            endpoint=endpoint,
-            timeout=timeout,
-            retry=retry,
-            pool_size=pool_size,
-            sleep=sleep,
-            clock=clock,
-            rng=rng,
+        """``rate_limits`` maps an action to a Rate (or None for no pacing) over the defaults."""
+        super().__init__(credentials, region=region, **options)
+        # Buckets of this client's own (not shared), each letting one period's calls burst.
+        self.rate_limits = AccountRateLimits(
+            _rates(rate_limits), make=lambda rate: TokenBucket(rate, clock=self._clock)
         )
-        self._buckets = _buckets(rate_limits, clock)
-
-    def _bucket(self, action: str) -> TokenBucket | None:
-        return self._buckets.get(action)
 
     # -- group management --------------------------------------------------------------------
 
@@ -188,14 +169,10 @@ class OnsMqttClient(RpcClient):
             raise
 
 
-def _buckets(
-    overrides: Mapping[str, Rate | None] | None, clock: Callable[[], float]
-) -> dict[str, TokenBucket]:
+def _rates(overrides: Mapping[str, Rate | None] | None) -> dict[str, Rate | None]:
     rates: dict[str, Rate | None] = dict(DEFAULT_RATE_LIMITS)
     for action, rate in (overrides or {}).items():
         if action not in ACTIONS:
             raise ValueError(f"rate limit for unknown action {action!r}")
         rates[action] = rate
-    return {
-        action: TokenBucket(rate, clock=clock) for action, rate in rates.items() if rate is not None
-    }
+    return rates

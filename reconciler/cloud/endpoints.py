@@ -39,7 +39,6 @@ def normalise_endpoint(url: str) -> str:
         raise CloudError(f"invalid endpoint {url!r}: no query or fragment allowed")
     if parts.username or parts.password:
         raise CloudError(f"invalid endpoint {url!r}: credentials in the URL are not allowed")
-    netloc = parts.hostname if port is None else f"{parts.hostname}:{port}"
-    if ":" in parts.hostname:  # IPv6 literal
-        netloc = f"[{parts.hostname}]" + ("" if port is None else f":{port}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 literal
+    netloc = host if port is None else f"{host}:{port}"
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"

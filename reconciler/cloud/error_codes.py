@@ -20,46 +20,23 @@ from reconciler.errors import (
     RetryableApiError,
 )
 
+# The codes each class gets beyond its patterns in ``error_class_for`` (every BIZ_*_EXISTED,
+# BIZ_*_NOT_FOUND, Throttling*, Invalid*/Missing* parameter code is matched by pattern).
 # "Exsited" is the 2020-04-20 service's own spelling.
-ALREADY_EXISTS_CODES = frozenset(
-    {"BIZ_PUBLISHER_EXISTED", "BIZ_SUBSCRIPTION_EXISTED", "GroupIdAlreadyExsited"}
-)
-NOT_FOUND_CODES = frozenset(
-    {
-        "BIZ_SUBSCRIPTION_NOT_FOUND",
-        "BIZ_PUBLISH_INFO_NOT_FOUND",
-        "BIZ_TOPIC_NOT_FOUND",
-        "BIZ_INSTANCE_NOT_FOUND",
-        "BIZ_REGION_NOT_FOUND",
-        "InstanceNotFound",
-    }
-)
+ALREADY_EXISTS_CODES = frozenset({"GroupIdAlreadyExsited"})
+NOT_FOUND_CODES = frozenset({"InstanceNotFound"})
 RETRYABLE_CODES = frozenset(
-    {
-        "Throttling",
-        "Throttling.User",
-        "Throttling.Api",
-        "Throttling.Concurrent",
-        "ServiceUnavailable",
-        "InternalError",
-        "ONS_SYSTEM_ERROR",
-        "SystemOverFlow",
-    }
+    {"ServiceUnavailable", "InternalError", "ONS_SYSTEM_ERROR", "SystemOverFlow"}
 )
 # The answers that mean "slow down" (the others in RETRYABLE_CODES are faults).
 THROTTLING_CODES = frozenset({"SystemOverFlow"})
 AUTH_CODES = frozenset({"SignatureDoesNotMatch", "SignatureNonceUsed", "IncompleteSignature"})
 AUTH_PREFIXES = ("InvalidAccessKeyId", "InvalidTimeStamp", "InvalidSecurityToken", "Forbidden")
 PARAMETER_CODES = frozenset(
-    {
-        "MissingParameter",
-        "BIZ_FIELD_CHECK_INVALID",
-        "ParameterFieldCheckFailed",
-        "ParameterCheckFailed",
-    }
+    {"BIZ_FIELD_CHECK_INVALID", "ParameterFieldCheckFailed", "ParameterCheckFailed"}
 )
 # The gateway says ``Missing<Param>`` (MissingInstanceId) for the 2020-04-20 actions.
-PARAMETER_PREFIXES = ("InvalidParameter", "MissingParameter", "Missing")
+PARAMETER_PREFIXES = ("InvalidParameter", "Missing")
 # A shared-namespace name taken by another instance or user: a refusal, not "already exists".
 NAME_TAKEN_CODE = "GroupIdAlreadyUsedByOtherUsers"
 RETRY_AFTER_HEADER = "x-acs-retry-after"

@@ -15,9 +15,9 @@ bucket's rate, which then recovers slowly (see ``reconciler.ratelimit.AdaptiveBu
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping
+from typing import Unpack
 
 from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.error_codes import NAME_TAKEN_CODE
@@ -30,8 +30,7 @@ from reconciler.cloud.responses import (
     SessionListResponse,
     SessionResponse,
 )
-from reconciler.cloud.retry import RetryPolicy
-from reconciler.cloud.rpc import ApiProduct, Pacer, RpcClient
+from reconciler.cloud.rpc import ApiProduct, ClientOptions, RpcClient
 from reconciler.errors import CloudApiError, CloudError, NotFoundError
 from reconciler.ratelimit import AccountRateLimits, Rate
 
@@ -98,32 +97,13 @@ class OnsMqtt2020Client(RpcClient):
         credentials: Credentials,
         *,
         region: str,
-        endpoint: str | None = None,
-        timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
         rate_limits: AccountRateLimits | None = None,
-        pool_size: int = 16,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
         """``rate_limits`` is the run's shared registry (``account_rate_limits()``); without
         one the client paces on buckets of its own, which is right only for a lone client."""
-        super().__init__(
-            credentials,
-            region=region,
-            endpoint=endpoint,
-            timeout=timeout,
-            retry=retry,
-            pool_size=pool_size,
-            sleep=sleep,
-            clock=clock,
-            rng=rng,
-        )
-        self.rate_limits = rate_limits or account_rate_limits(clock=clock)
-
-    def _bucket(self, action: str) -> Pacer | None:
-        return self.rate_limits.bucket(self.credentials.access_key_id, action)
+        super().__init__(credentials, region=region, **options)
+        self.rate_limits = rate_limits or account_rate_limits(clock=self._clock)
 
     # -- group management --------------------------------------------------------------------
 

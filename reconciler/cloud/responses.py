@@ -13,6 +13,12 @@ class WireModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
 
+class RequestIdResponse(WireModel):
+    """Every answer carries its RequestId; create and delete answer nothing else."""
+
+    request_id: str = Field(alias="RequestId")
+
+
 class GroupIdRecord(WireModel):
     group_id: str = Field(alias="GroupId")
     instance_id: str = Field(alias="InstanceId")
@@ -25,23 +31,15 @@ class GroupIdList(WireModel):
     items: list[GroupIdRecord] = Field(default_factory=list, alias="MqttGroupIdDo")
 
 
-class GroupIdListResponse(WireModel):
-    request_id: str = Field(alias="RequestId")
+class GroupIdListResponse(RequestIdResponse):
     data: GroupIdList = Field(default_factory=GroupIdList, alias="Data")
-
-
-class RequestIdResponse(WireModel):
-    """Create and delete answer only their RequestId."""
-
-    request_id: str = Field(alias="RequestId")
 
 
 class ClientSet(WireModel):
     online_count: int = Field(alias="OnlineCount")
 
 
-class ClientSetResponse(WireModel):
-    request_id: str = Field(alias="RequestId")
+class ClientSetResponse(RequestIdResponse):
     client_set: ClientSet = Field(alias="MqttClientSetDo")
 
 
@@ -66,8 +64,7 @@ class ClientInfo(WireModel):
     )
 
 
-class ClientInfoResponse(WireModel):
-    request_id: str = Field(alias="RequestId")
+class ClientInfoResponse(RequestIdResponse):
     client_info: ClientInfo = Field(alias="MqttClientInfoDo")
 
 
@@ -91,8 +88,7 @@ class StatsData(WireModel):
         return self.records.items
 
 
-class StatsResponse(WireModel):
-    request_id: str = Field(alias="RequestId")
+class StatsResponse(RequestIdResponse):
     data: StatsData = Field(alias="Data")
 
 
@@ -102,13 +98,11 @@ class StatsResponse(WireModel):
 # so both generations produce the same ``GroupIdRecord`` inventory.
 
 
-class GroupIdDataResponse(WireModel):
-    request_id: str = Field(alias="RequestId")
+class GroupIdDataResponse(RequestIdResponse):
     items: list[GroupIdRecord] = Field(default_factory=list, alias="Data")
 
 
-class SessionResponse(WireModel):
-    request_id: str = Field(alias="RequestId")
+class SessionResponse(RequestIdResponse):
     online: bool = Field(alias="OnlineStatus")
 
 
@@ -117,8 +111,7 @@ class SessionStatus(WireModel):
     online: bool = Field(alias="OnlineStatus")
 
 
-class SessionListResponse(WireModel):
-    request_id: str = Field(alias="RequestId")
+class SessionListResponse(RequestIdResponse):
     items: list[SessionStatus] = Field(default_factory=list, alias="OnlineStatusList")
 
 
@@ -141,6 +134,5 @@ class MqttInstance(WireModel):
     tags: list[InstanceTag] = Field(default_factory=list, alias="MqttTags")
 
 
-class InstanceListResponse(WireModel):
-    request_id: str = Field(alias="RequestId")
+class InstanceListResponse(RequestIdResponse):
     items: list[MqttInstance] = Field(default_factory=list, alias="Instances")

@@ -42,9 +42,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rng: random.Random | None = None) -> float:
         """Full jitter: uniform in ``[0, backoff_ceiling(retry_number)]``."""
-        ceiling = self.backoff_ceiling(retry_number)
-        generator = rng if rng is not None else _SHARED_RNG
-        return generator.uniform(0.0, ceiling)
+        return (rng or _SHARED_RNG).uniform(0.0, self.backoff_ceiling(retry_number))
 
     def attempts_for(self, *, refused: bool) -> int:
         """How many tries a call gets, the first included."""

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Self, TypedDict, TypeVar
 from urllib.parse import quote_plus, urlencode
 
 import requests
@@ -38,7 +38,7 @@ from reconciler.cloud.error_codes import (
 from reconciler.cloud.retry import RetryPolicy, is_retryable
 from reconciler.cloud.signing import percent_encode, signed_parameters
 from reconciler.errors import CloudApiError, CloudConnectionError, CloudError
-from reconciler.ratelimit import AdaptiveBucket, Rate
+from reconciler.ratelimit import AccountRateLimits, AdaptiveBucket, TokenBucket
 
 log = logging.getLogger("reconciler.cloud")
 
@@ -67,25 +67,23 @@ class ApiProduct:
     actions: frozenset[str]
 
 
-class Pacer(Protocol):
-    """A bucket the client takes a token from before each attempt of an action."""
+class ClientOptions(TypedDict, total=False):
+    """The settings of ``RpcClient.__init__`` after ``region``, for subclasses to pass on."""
 
-    @property
-    def rate(self) -> Rate: ...
-
-    def acquire(
-        self,
-        deadline: float | None = None,
-        *,
-        sleep: Callable[[float], None] = ...,
-        on_wait: Callable[[float], None] | None = None,
-    ) -> bool: ...
+    endpoint: str | None
+    timeout: float
+    retry: RetryPolicy | None
+    pool_size: int
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    rng: random.Random | None
 
 
 class RpcClient:
-    """The shared core; subclasses add typed methods and say which bucket paces an action."""
+    """The shared core; subclasses add typed methods and set the buckets that pace them."""
 
     product: ApiProduct
+    rate_limits: AccountRateLimits  # set by the subclass's __init__
 
     def __init__(
         self,
@@ -125,12 +123,6 @@ class RpcClient:
         self._url = self.endpoint + "/"
         _settle_environment(self._session, self._url)
 
-    # -- what subclasses decide ----------------------------------------------------------------
-
-    def _bucket(self, action: str) -> Pacer | None:
-        """The bucket pacing ``action``, if any."""
-        return None
-
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -162,7 +154,7 @@ class RpcClient:
         """
         if action not in self.product.actions:
             raise ValueError(f"unknown {self.product.label} action {action!r}")
-        bucket = self._bucket(action)
+        bucket = self.rate_limits.bucket(self.credentials.access_key_id, action)
         if bucket is not None:
             self._take_token(action, bucket, deadline=None)
         started = self._clock()
@@ -205,13 +197,13 @@ class RpcClient:
                 action=action,
             ) from exc
 
-    def _take_token(self, action: str, bucket: Pacer, *, deadline: float | None) -> bool:
+    def _take_token(self, action: str, bucket: TokenBucket, *, deadline: float | None) -> bool:
         # The bucket runs on the client's clock, so ``deadline`` is a time of that clock.
         return bucket.acquire(
             deadline, sleep=self._sleep, on_wait=lambda wait: self._say_pacing(action, bucket, wait)
         )
 
-    def _say_pacing(self, action: str, bucket: Pacer, wait: float) -> None:
+    def _say_pacing(self, action: str, bucket: TokenBucket, wait: float) -> None:
         """Log a long pacing wait at INFO, at most once per ``PACING_NOTE_INTERVAL`` per
         action: many threads wait on one bucket, and one line says enough."""
         if wait < PACING_NOTE_MIN_WAIT or not log.isEnabledFor(logging.INFO):
@@ -290,33 +282,17 @@ class RpcClient:
             request_id = body.get("RequestId")
             return body
         finally:
-            self._log(
-                action, attempt, begun, signed, status=status, code=code, request_id=request_id
-            )
-
-    def _log(
-        self,
-        action: str,
-        attempt: int,
-        begun: float,
-        signed: Mapping[str, str],
-        *,
-        status: int | None,
-        code: str | None,
-        request_id: object,
-    ) -> None:
-        if not log.isEnabledFor(logging.DEBUG):
-            return
-        log.debug(
-            "%s attempt %d: status=%s code=%s RequestId=%s elapsed=%.3fs params=%s",
-            action,
-            attempt,
-            status if status is not None else "-",
-            code or "-",
-            request_id or "-",
-            time.perf_counter() - begun,
-            redacted_parameters(signed),
-        )
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s attempt %d: status=%s code=%s RequestId=%s elapsed=%.3fs params=%s",
+                    action,
+                    attempt,
+                    status if status is not None else "-",
+                    code or "-",
+                    request_id or "-",
+                    time.perf_counter() - begun,
+                    redacted_parameters(signed),
+                )
 
     def _redact(self, text: str) -> str:
         for form in self._redactions:
@@ -324,7 +300,7 @@ class RpcClient:
         return text
 
 
-def _note_throttling(err: CloudError, bucket: Pacer | None) -> float | None:
+def _note_throttling(err: CloudError, bucket: TokenBucket | None) -> float | None:
     """Tell an adaptive bucket of a throttled answer; the wait the service asked for."""
     if not isinstance(err, CloudApiError):
         return None

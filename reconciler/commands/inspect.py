@@ -5,6 +5,10 @@ Region, endpoint and credentials come as for the other commands: ``-c/--config F
 ``provider`` block and declared instances; ``reconciler.yaml`` when present), ``--region``,
 ``--endpoint``, the environment. Read-only: the state is read (``inspect instance``, to mark
 the GIDs it manages) without the lock, and nothing is ever written.
+
+An instance is asked through one of two APIs (``--api``): ``ons`` (ONS 2019-02-14, whose
+OnsMqttQuery* actions answer every command) or ``onsmqtt`` (OnsMqtt 2020-04-20, which tells
+only whether a client id is online: ``client`` and ``clients`` use it, the others refuse).
 """
 
 from __future__ import annotations
@@ -24,19 +28,30 @@ import click
 
 from reconciler.commands.options import DEFAULT_CONFIG, endpoint_option, use_color
 from reconciler.errors import InspectError
-from reconciler.models import DEFAULT_REGION, GROUP_ID_RE, DesiredState
+from reconciler.inspect.clientids import client_id_problem
+from reconciler.models import (
+    APIS,
+    DEFAULT_API,
+    DEFAULT_REGION,
+    GROUP_ID_RE,
+    Api,
+    DesiredInstance,
+    DesiredState,
+)
 
 if TYPE_CHECKING:
     from reconciler.cloud.client import OnsMqttClient
+    from reconciler.cloud.onsmqtt import OnsMqtt2020Client
+    from reconciler.commands.connect import CloudSession
     from reconciler.inspect.pacing import CallPlan
     from reconciler.inspect.queries import OnProgress, Series, Target
+    from reconciler.models import ProviderConfig
     from reconciler.ratelimit import Rate
     from reconciler.render.inspect import Report
 
 F = Callable[..., Any]
 FORMATS = ("text", "json", "csv")
-CLIENT_ID_SEPARATOR = "@@@"
-MAX_CLIENT_ID_LENGTH = 64
+STDIN = "-"
 # The choices as typed (any case; click lower-cases them) and as the service spells them.
 DIRECTIONS: dict[str, Literal["PUB", "SUB"]] = {"pub": "PUB", "sub": "SUB"}
 MESSAGE_TYPES: dict[str, Literal["P2P", "SUB"]] = {"p2p": "P2P", "sub": "SUB"}
@@ -69,6 +84,17 @@ class _CountingSleep:
         self._sleep(seconds)
 
 
+@dataclass(frozen=True)
+class Located:
+    """What a command asks about: the file's settings, the region and instance, the API."""
+
+    desired: DesiredState | None
+    provider: ProviderConfig
+    declared: list[DesiredInstance]
+    target: Target
+    api: Api
+
+
 @dataclass
 class Connection:
     client: OnsMqttClient
@@ -78,11 +104,20 @@ class Connection:
     sleep: _CountingSleep
 
 
+@dataclass
+class SessionConnection:
+    """A client of the OnsMqtt 2020-04-20 API; its target always names the instance."""
+
+    client: OnsMqtt2020Client
+    target: Target
+    runtime: Runtime
+
+
 # --- options --------------------------------------------------------------------------------
 
 
 def _common(function: F) -> F:
-    """``-c/--config``, ``--region``, ``--endpoint``, ``--format``, ``--no-color``."""
+    """``-c/--config``, ``--region``, ``--endpoint``, ``--api``, ``--format``, ``--no-color``."""
     decorators: list[Callable[[F], F]] = [
         click.option(
             "-c",
@@ -100,6 +135,13 @@ def _common(function: F) -> F:
             f"else {DEFAULT_REGION}].",
         ),
         endpoint_option(),
+        click.option(
+            "--api",
+            type=click.Choice(APIS),
+            default=None,
+            help="The instance's API: ons (ONS 2019-02-14) or onsmqtt (OnsMqtt 2020-04-20) "
+            f"[default: the instance's api in the file, else provider.api, else {DEFAULT_API}].",
+        ),
         click.option(
             "--format",
             "output_format",
@@ -167,15 +209,30 @@ def _group_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 
 def _client_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    group, sep, device = value.partition(CLIENT_ID_SEPARATOR)
-    if not sep or not device or len(value) > MAX_CLIENT_ID_LENGTH or not GROUP_ID_RE.match(group):
-        raise click.BadParameter(
-            f"{value!r} is not a client id: GROUP_ID@@@DEVICE_ID, at most "
-            f"{MAX_CLIENT_ID_LENGTH} characters",
-            ctx=ctx,
-            param=param,
-        )
+    problem = client_id_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem, ctx=ctx, param=param)
     return value
+
+
+def _read_client_ids(source: str) -> list[str]:
+    """The ids of FILE or standard input (``-``); a bad line is a usage error naming it."""
+    from reconciler.inspect.clientids import ClientIdListError, parse_client_ids  # noqa: PLC0415
+
+    name = "<stdin>" if source == STDIN else source
+    try:
+        with click.open_file(source, "rb") as stream:
+            raw = stream.read()
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {name}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise click.UsageError(f"{name}: not UTF-8 text (byte {exc.start + 1})") from exc
+    try:
+        return parse_client_ids(text, source=name)
+    except ClientIdListError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 # --- wiring -------------------------------------------------------------------------------
@@ -202,14 +259,10 @@ def _load_desired(config: Path | None) -> DesiredState | None:
     return load_config(config)
 
 
-@contextmanager
-def _connect(
-    *, config: Path | None, region: str | None, endpoint: str | None, instance_id: str | None
-) -> Iterator[Connection]:
-    """A client for the target, paced by its per-action buckets; an ``InspectError`` leaves
-    as one line (with the RequestId under ``--debug``)."""
-    from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
-    from reconciler.commands.connect import cloud_session  # noqa: PLC0415
+def _locate(
+    *, config: Path | None, region: str | None, instance_id: str | None, api: str | None
+) -> Located:
+    """The region, instance and API a command asks about: the options, else the file's."""
     from reconciler.inspect.queries import Target  # noqa: PLC0415
     from reconciler.models import ProviderConfig  # noqa: PLC0415
 
@@ -220,28 +273,109 @@ def _connect(
         instance_id = declared[0].instance_id
     declared_region = next((i.region for i in declared if i.instance_id == instance_id), None)
     chosen_region = region or declared_region or provider.region
-    runtime = _runtime()
-    sleep = _CountingSleep(runtime.sleep)
+    declared_api = next((i.api for i in declared if i.instance_id == instance_id), None)
+    chosen_api: Api = (
+        "onsmqtt" if api == "onsmqtt" else "ons" if api == "ons" else declared_api or provider.api
+    )
+    return Located(desired, provider, declared, Target(chosen_region, instance_id), chosen_api)
+
+
+# What the ONS-only commands ask, and why the OnsMqtt 2020-04-20 API cannot answer it.
+_ONS_ONLY = {
+    "group": ("OnsMqttQueryClientByGroupId", "cannot count a GID's online clients"),
+    "topic": ("OnsMqttQueryClientByTopic", "cannot count a topic's subscribers"),
+    "history": ("OnsMqttQueryHistoryOnline", "keeps no online history"),
+    "trend": ("OnsMqttQueryMsgTransTrend", "reports no message trends"),
+    "instance": ("OnsMqttQueryClientByGroupId", "cannot count a GID's online clients"),
+}
+
+
+def _refuse_onsmqtt(command: str, located: Located) -> None:
+    if located.api == "ons":
+        return
+    action, reason = _ONS_ONLY[command]
+    hint = "inspect clients FILE checks known client ids; " if "online clients" in reason else ""
+    raise click.ClickException(
+        f"inspect {command} needs {action} of the ONS 2019-02-14 API, but "
+        f"{located.target.where()} is asked through onsmqtt (OnsMqtt 2020-04-20), which "
+        f"{reason}; {hint}use --api ons if the instance answers the ONS API"
+    )
+
+
+@contextmanager
+def _session(
+    located: Located, endpoint: str | None
+) -> Iterator[tuple[CloudSession, _CountingSleep]]:
+    """A checked session for the target; an ``InspectError`` leaves as one line (with the
+    RequestId under ``--debug``), and a long pacing wait is reported after."""
+    from reconciler.commands.connect import cloud_session  # noqa: PLC0415
+
+    sleep = _CountingSleep(_runtime().sleep)
     try:
-        with cloud_session(provider, endpoint=endpoint, instances=declared) as session:
+        with cloud_session(
+            located.provider, endpoint=endpoint, instances=located.declared
+        ) as session:
             session.check()
-            with OnsMqttClient(
-                session.credentials(),
-                region=chosen_region,
-                endpoint=session.endpoint,
-                rate_limits=runtime.rate_limits,
-                sleep=sleep,
-                clock=runtime.clock,
-            ) as client:
-                yield Connection(
-                    client, Target(chosen_region, instance_id), desired, runtime, sleep
-                )
+            yield session, sleep
     except InspectError as err:
         raise click.ClickException(err.describe(with_request_id=_debug())) from err
     if sleep.total >= WAIT_WORTH_SAYING:
         from reconciler.render.inspect import waited_notice  # noqa: PLC0415
 
         click.echo(waited_notice(sleep.total), err=True)
+
+
+@contextmanager
+def _connect(located: Located, endpoint: str | None, *, command: str) -> Iterator[Connection]:
+    """An ONS 2019-02-14 client for the target, paced by its per-action buckets; the
+    ONS-only commands refuse an onsmqtt target."""
+    from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
+
+    if command in _ONS_ONLY:
+        _refuse_onsmqtt(command, located)
+    runtime = _runtime()
+    with (
+        _session(located, endpoint) as (session, sleep),
+        OnsMqttClient(
+            session.credentials(),
+            region=located.target.region,
+            endpoint=session.endpoint,
+            rate_limits=runtime.rate_limits,
+            sleep=sleep,
+            clock=runtime.clock,
+        ) as client,
+    ):
+        yield Connection(client, located.target, located.desired, runtime, sleep)
+
+
+@contextmanager
+def _connect_sessions(located: Located, endpoint: str | None) -> Iterator[SessionConnection]:
+    """An OnsMqtt 2020-04-20 client for the target, paced by the account's buckets (with
+    the runtime's overrides for its actions)."""
+    from reconciler.cloud.onsmqtt import (  # noqa: PLC0415
+        ACTIONS,
+        OnsMqtt2020Client,
+        account_rate_limits,
+    )
+
+    if located.target.instance_id is None:
+        raise click.UsageError(
+            "--instance ID is required: the OnsMqtt 2020-04-20 API (--api onsmqtt) needs it"
+        )
+    runtime = _runtime()
+    overrides = {a: r for a, r in (runtime.rate_limits or {}).items() if a in ACTIONS}
+    with (
+        _session(located, endpoint) as (session, sleep),
+        OnsMqtt2020Client(
+            session.credentials(),
+            region=located.target.region,
+            endpoint=session.endpoint,
+            rate_limits=account_rate_limits(overrides, clock=runtime.clock),
+            sleep=sleep,
+            clock=runtime.clock,
+        ) as client,
+    ):
+        yield SessionConnection(client, located.target, runtime)
 
 
 @contextmanager
@@ -362,6 +496,7 @@ def group_command(
     config: Path | None,
     region: str | None,
     endpoint: str | None,
+    api: str | None,
     output_format: str,
     no_color: bool,
 ) -> int:
@@ -369,7 +504,8 @@ def group_command(
     from reconciler.inspect.queries import group_online  # noqa: PLC0415
     from reconciler.render.inspect import group_text  # noqa: PLC0415
 
-    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    with _connect(located, endpoint, command="group") as c:
         report = group_online(c.client, c.target, group_id)
     _write(report, output_format, lambda: group_text(report))
     return 0
@@ -388,6 +524,7 @@ def topic_command(
     config: Path | None,
     region: str | None,
     endpoint: str | None,
+    api: str | None,
     output_format: str,
     no_color: bool,
 ) -> int:
@@ -395,7 +532,8 @@ def topic_command(
     from reconciler.inspect.queries import topic_online  # noqa: PLC0415
     from reconciler.render.inspect import topic_text  # noqa: PLC0415
 
-    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    with _connect(located, endpoint, command="topic") as c:
         report = topic_online(c.client, c.target, parent_topic, sub_topic)
     _write(report, output_format, lambda: topic_text(report))
     return 0
@@ -412,23 +550,84 @@ def client_command(
     config: Path | None,
     region: str | None,
     endpoint: str | None,
+    api: str | None,
     output_format: str,
     no_color: bool,
 ) -> int:
     """Whether a client is online, its last touch, socket and subscriptions
-    (OnsMqttQueryClientByClientId)."""
-    from reconciler.inspect.queries import client_report  # noqa: PLC0415
+    (OnsMqttQueryClientByClientId); through onsmqtt only whether it is online
+    (QuerySessionByClientId)."""
+    from reconciler.inspect.queries import (  # noqa: PLC0415
+        ClientReport,
+        client_report,
+        session_report,
+    )
     from reconciler.render.inspect import client_text  # noqa: PLC0415
 
-    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
-        report = client_report(c.client, c.target, client_id)
-        now_ms = c.runtime.wall_ms()
+    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    report: ClientReport
+    if located.api == "onsmqtt":
+        with _connect_sessions(located, endpoint) as s:
+            report = session_report(s.client, s.target, client_id)
+    else:
+        with _connect(located, endpoint, command="client") as c:
+            report = client_report(c.client, c.target, client_id)
+    now_ms = _runtime().wall_ms()
     _write(
         report,
         output_format,
         lambda: client_text(
             report, now_ms=now_ms, color=use_color(no_color, sys.stdout), width=_width()
         ),
+    )
+    return 0
+
+
+@inspect_group.command("clients")
+@click.argument(
+    "source",
+    metavar="FILE|-",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=str),
+)
+@_instance_option()
+@_common
+def clients_command(
+    *,
+    source: str,
+    instance_id: str | None,
+    config: Path | None,
+    region: str | None,
+    endpoint: str | None,
+    api: str | None,
+    output_format: str,
+    no_color: bool,
+) -> int:
+    """Whether each client id of FILE (- for standard input) is online: one id a line, blank
+    lines and # comments skipped. Through onsmqtt ten ids a call
+    (BatchQuerySessionByClientIds); through ons one a call, 30 a minute
+    (OnsMqttQueryClientByClientId)."""
+    from reconciler.inspect.queries import (  # noqa: PLC0415
+        ClientsReport,
+        clients_online,
+        clients_plan,
+        sessions_online,
+    )
+    from reconciler.render.inspect import clients_text  # noqa: PLC0415
+
+    client_ids = _read_client_ids(source)
+    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    plan = clients_plan(located.api, len(client_ids), _runtime().rate_limits)
+    report: ClientsReport
+    if located.api == "onsmqtt":
+        with _connect_sessions(located, endpoint) as s, _paced(plan) as on_progress:
+            report = sessions_online(s.client, s.target, client_ids, on_progress=on_progress)
+    else:
+        with _connect(located, endpoint, command="clients") as c, _paced(plan) as on_progress:
+            report = clients_online(c.client, c.target, client_ids, on_progress=on_progress)
+    _write(
+        report,
+        output_format,
+        lambda: clients_text(report, color=use_color(no_color, sys.stdout), width=_width()),
     )
     return 0
 
@@ -448,13 +647,15 @@ def history_command(
     config: Path | None,
     region: str | None,
     endpoint: str | None,
+    api: str | None,
     output_format: str,
     no_color: bool,
 ) -> int:
     """Online clients of GID over time (OnsMqttQueryHistoryOnline, one call per day)."""
     from reconciler.inspect.queries import history, series_plan  # noqa: PLC0415
 
-    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    with _connect(located, endpoint, command="history") as c:
         plan = series_plan("history", begin_ms, end_ms, c.runtime.rate_limits)
         with _paced(plan) as on_progress:
             series = history(
@@ -500,6 +701,7 @@ def trend_command(
     config: Path | None,
     region: str | None,
     endpoint: str | None,
+    api: str | None,
     output_format: str,
     no_color: bool,
 ) -> int:
@@ -514,7 +716,8 @@ def trend_command(
         msg_type=None if msg_type is None else MESSAGE_TYPES[msg_type.lower()],
         qos=None if qos is None else int(qos),
     )
-    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    with _connect(located, endpoint, command="trend") as c:
         if c.target.instance_id is None:
             raise click.UsageError("--instance ID is required: the service needs it for trends")
         plan = series_plan("trend", begin_ms, end_ms, c.runtime.rate_limits)
@@ -541,6 +744,7 @@ def instance_command(
     config: Path | None,
     region: str | None,
     endpoint: str | None,
+    api: str | None,
     output_format: str,
     no_color: bool,
 ) -> int:
@@ -553,7 +757,8 @@ def instance_command(
     )
     from reconciler.render.inspect import instance_text  # noqa: PLC0415
 
-    with _connect(config=config, region=region, endpoint=endpoint, instance_id=instance_id) as c:
+    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    with _connect(located, endpoint, command="instance") as c:
         managed = _managed(c.desired, c.target)
         group_ids = instance_groups(c.client, c.target)
         looked_up = len(group_ids) if limit is None else min(limit, len(group_ids))

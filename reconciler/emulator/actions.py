@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from reconciler.emulator.protocol import ApiError, invalid, missing
+from reconciler.emulator.protocol import ApiError, invalid, missing, optional, required
 from reconciler.emulator.store import (
+    CLIENT_ID_RULE,
     CLIENT_ID_SEPARATOR,
+    GROUP_ID_RULE,
     EmulatorStore,
     InstanceRecord,
     StatsPoint,
+    client_id_shape_ok,
 )
 from reconciler.models import GROUP_ID_RE, KNOWN_REGIONS
 from reconciler.ratelimit import Rate
@@ -32,23 +35,9 @@ QUERY_ACTIONS = (
 )
 ALL_ACTIONS = GROUP_ACTIONS + QUERY_ACTIONS
 ONE_DAY_MS = 24 * 60 * 60 * 1000
-MAX_CLIENT_ID_LENGTH = 64
 
 Params = Mapping[str, str]
 Body = dict[str, Any]
-
-
-def _opt(params: Params, name: str) -> str | None:
-    """An optional parameter; blank counts as absent, as the SDKs send blanks for unset fields."""
-    value = params.get(name, "").strip()
-    return value or None
-
-
-def _req(params: Params, name: str) -> str:
-    value = _opt(params, name)
-    if value is None:
-        raise missing(name)
-    return value
 
 
 def throttled(action: str, rate: Rate, wait: float) -> ApiError:
@@ -72,14 +61,11 @@ def _topic_not_found(topic: str) -> ApiError:
 
 def _check_group_id(group_id: str) -> None:
     if not GROUP_ID_RE.match(group_id):
-        raise invalid(
-            f"GroupId {group_id} is invalid: it must start with GID_ or GID-, be 7 to 64"
-            " characters long and use only letters, digits, '-' and '_'."
-        )
+        raise invalid(f"GroupId {group_id} is invalid: it {GROUP_ID_RULE}.")
 
 
 def _millis(params: Params, name: str) -> int:
-    text = _req(params, name)
+    text = required(params, name)
     try:
         return int(text)
     except ValueError as exc:
@@ -123,7 +109,7 @@ class Actions:
     # --- instance resolution --------------------------------------------------------------
 
     def _region(self, params: Params) -> str | None:
-        region = _opt(params, "RegionId")
+        region = optional(params, "RegionId")
         if (
             region is not None
             and region not in KNOWN_REGIONS
@@ -135,7 +121,7 @@ class Actions:
     def _named_instance(self, params: Params) -> InstanceRecord | None:
         """The instance named by ``InstanceId`` (checked against ``RegionId``), else None."""
         region = self._region(params)
-        instance_id = _opt(params, "InstanceId")
+        instance_id = optional(params, "InstanceId")
         if instance_id is None:
             return None
         instance = self.store.instance(instance_id)
@@ -185,7 +171,7 @@ class Actions:
     # --- group management -----------------------------------------------------------------
 
     def group_id_create(self, params: Params) -> Body:
-        group_id = _req(params, "GroupId")
+        group_id = required(params, "GroupId")
         _check_group_id(group_id)
         instance = self._named_instance(params)
         if instance is None:
@@ -193,22 +179,14 @@ class Actions:
             if len(shared) != 1:
                 raise missing("InstanceId")
             instance = shared[0]
-        topic = _opt(params, "Topic")
+        topic = optional(params, "Topic")
         if topic is not None and not self.store.has_topic(instance.instance_id, topic):
             raise _topic_not_found(topic)
-        shared_ids = (
-            []
-            if instance.independent_naming
-            else [i.instance_id for i in self.store.instances() if not i.independent_naming]
-        )
         with self.store.transaction() as db:
             # Shared-namespace instances of the account see each other's names.
-            for other in shared_ids:
-                taken = db.execute(
-                    "SELECT 1 FROM groups WHERE instance_id = ? AND group_id = ?",
-                    (other, group_id),
-                ).fetchone()
-                if taken is not None and other != instance.instance_id:
+            if not instance.independent_naming:
+                other = self.store.shared_namespace_holder(db, instance.instance_id, group_id)
+                if other is not None:
                     raise ApiError(
                         400,
                         "BIZ_SUBSCRIPTION_EXISTED",
@@ -222,7 +200,7 @@ class Actions:
         return {}
 
     def group_id_delete(self, params: Params) -> Body:
-        group_id = _req(params, "GroupId")
+        group_id = required(params, "GroupId")
         _check_group_id(group_id)
         instance = self._instance_of_group(params, group_id)
         with self.store.transaction() as db:
@@ -247,14 +225,14 @@ class Actions:
     # --- device queries -------------------------------------------------------------------
 
     def query_client_by_group_id(self, params: Params) -> Body:
-        group_id = _req(params, "GroupId")
+        group_id = required(params, "GroupId")
         _check_group_id(group_id)
         instance = self._instance_of_group(params, group_id)
         count = self.store.online_count_by_group(instance.instance_id, group_id)
         return {"MqttClientSetDo": {"OnlineCount": count}}
 
     def query_client_by_topic(self, params: Params) -> Body:
-        parent_topic = _req(params, "ParentTopic")
+        parent_topic = required(params, "ParentTopic")
         sub_topic = params.get("SubTopic", "").strip()
         instances = self._addressed_instances(params)
         holders = [i for i in instances if self.store.has_topic(i.instance_id, parent_topic)]
@@ -267,14 +245,10 @@ class Actions:
         return {"MqttClientSetDo": {"OnlineCount": count}}
 
     def query_client_by_client_id(self, params: Params) -> Body:
-        client_id = _req(params, "ClientId")
-        group_id, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
-        if not sep or not device or len(client_id) > MAX_CLIENT_ID_LENGTH:
-            raise invalid(
-                f"ClientId {client_id} is invalid: it must read GROUP_ID@@@DEVICE_ID and be at"
-                f" most {MAX_CLIENT_ID_LENGTH} characters long."
-            )
-        _check_group_id(group_id)
+        client_id = required(params, "ClientId")
+        if not client_id_shape_ok(client_id):
+            raise invalid(f"ClientId {client_id} is invalid: it {CLIENT_ID_RULE}.")
+        _check_group_id(client_id.partition(CLIENT_ID_SEPARATOR)[0])
         for inst in self._addressed_instances(params):
             client = self.store.client(inst.instance_id, client_id)
             if client is not None:
@@ -296,7 +270,7 @@ class Actions:
         )
 
     def query_history_online(self, params: Params) -> Body:
-        group_id = _req(params, "GroupId")
+        group_id = required(params, "GroupId")
         begin, end = _time_range(params)
         _check_group_id(group_id)
         instance = self._instance_of_group(params, group_id)
@@ -305,18 +279,18 @@ class Actions:
 
     def query_msg_trans_trend(self, params: Params) -> Body:
         begin, end = _time_range(params)
-        instance_id = _req(params, "InstanceId")
-        parent_topic = _req(params, "ParentTopic")
-        tps_type = _req(params, "TpsType")
-        trans_type = _req(params, "TransType")
+        instance_id = required(params, "InstanceId")
+        parent_topic = required(params, "ParentTopic")
+        tps_type = required(params, "TpsType")
+        trans_type = required(params, "TransType")
         if tps_type not in ("TPS", "SUM"):
             raise invalid(f"TpsType must be TPS or SUM, not {tps_type}.")
         if trans_type not in ("PUB", "SUB"):
             raise invalid(f"TransType must be PUB or SUB, not {trans_type}.")
-        msg_type = _opt(params, "MsgType")
+        msg_type = optional(params, "MsgType")
         if msg_type is not None and msg_type not in ("P2P", "SUB"):
             raise invalid(f"MsgType must be P2P or SUB, not {msg_type}.")
-        qos_text = _opt(params, "Qos")
+        qos_text = optional(params, "Qos")
         if qos_text is not None and qos_text not in ("0", "1", "2"):
             raise invalid(f"Qos must be 0, 1 or 2, not {qos_text}.")
         instance = self._named_instance(params)
@@ -330,7 +304,7 @@ class Actions:
             end,
             trans_type=trans_type,
             summed=tps_type == "SUM",
-            sub_topic=_opt(params, "SubTopic"),
+            sub_topic=optional(params, "SubTopic"),
             msg_type=msg_type,
             qos=None if qos_text is None else int(qos_text),
         )

@@ -43,12 +43,14 @@ from typing import Any, TypeVar
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from reconciler.emulator.actions import MAX_CLIENT_ID_LENGTH
 from reconciler.emulator.store import (
+    CLIENT_ID_RULE,
     CLIENT_ID_SEPARATOR,
     DEFAULT_SOCKET,
+    GROUP_ID_RULE,
     EmulatorStore,
     Subscription,
+    client_id_shape_ok,
 )
 from reconciler.errors import ConfigError
 from reconciler.models import GROUP_ID_RE
@@ -73,10 +75,13 @@ class _Node:
     def error(self, message: str) -> ConfigError:
         return ConfigError(message, file=self.source, line=self.line, column=self.column)
 
-    def mapping(self, what: str, allowed: Iterable[str]) -> dict[str, _Node]:
+    def mapping(
+        self, what: str, required: Iterable[str], optional: Iterable[str] = ()
+    ) -> dict[str, _Node]:
         if not isinstance(self.value, Mapping):
             raise self.error(f"{what} must be a mapping")
-        allowed_keys = set(allowed)
+        required = tuple(required)
+        allowed_keys = {*required, *optional}
         children: dict[str, _Node] = {}
         for key, value in self.value.items():
             line, column = _position(self.value, key, "key")
@@ -89,6 +94,9 @@ class _Node:
                 )
             vline, vcolumn = _position(self.value, key, "value")
             children[str(key)] = _Node(value, self.source, vline, vcolumn)
+        for key in required:
+            if key not in children:
+                raise self.error(f"{what} needs {key}")
         return children
 
     def items(self, what: str) -> list[_Node]:
@@ -111,26 +119,17 @@ class _Node:
         """A GID the emulator's own create would accept."""
         value = self.text(what)
         if not GROUP_ID_RE.match(value):
-            raise self.error(
-                f"{what} {value!r} is invalid: it must start with GID_ or GID-, be 7 to 64"
-                " characters long and use only letters, digits, '-' and '_'"
-            )
+            raise self.error(f"{what} {value!r} is invalid: it {GROUP_ID_RULE}")
         return value
 
     def client_id(self, what: str) -> str:
         """``<GroupId>@@@<DeviceId>``, at most MAX_CLIENT_ID_LENGTH characters."""
         value = self.text(what)
-        group_id, separator, device = value.partition(CLIENT_ID_SEPARATOR)
-        if not separator or not device or len(value) > MAX_CLIENT_ID_LENGTH:
-            raise self.error(
-                f"{what} {value!r} is invalid: it must read GROUP_ID@@@DEVICE_ID and be at"
-                f" most {MAX_CLIENT_ID_LENGTH} characters long"
-            )
+        if not client_id_shape_ok(value):
+            raise self.error(f"{what} {value!r} is invalid: it {CLIENT_ID_RULE}")
+        group_id = value.partition(CLIENT_ID_SEPARATOR)[0]
         if not GROUP_ID_RE.match(group_id):
-            raise self.error(
-                f"{what} {value!r} is invalid: its group {group_id!r} must start with GID_ or"
-                " GID-, be 7 to 64 characters long and use only letters, digits, '-' and '_'"
-            )
+            raise self.error(f"{what} {value!r} is invalid: its group {group_id!r} {GROUP_ID_RULE}")
         return value
 
     def flag(self, what: str) -> bool:
@@ -178,6 +177,11 @@ def _position(container: Any, key: Any, kind: str) -> tuple[int | None, int | No
     return int(line) + 1, int(column) + 1
 
 
+def _list(fields: dict[str, _Node], key: str) -> list[_Node]:
+    """The items of the optional list ``key``."""
+    return fields[key].items(key) if key in fields else []
+
+
 def _optional(node: dict[str, _Node], key: str, read: Callable[[_Node], T], default: T) -> T:
     child = node.get(key)
     return default if child is None or child.value is None else read(child)
@@ -198,13 +202,13 @@ def load_fixture_text(text: str, source: str, store: EmulatorStore) -> None:
     except YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=source) from exc
     root = _Node(document if document is not None else {}, source, 1, 1)
-    top = root.mapping("the fixture", ("version", "accounts", "instances"))
+    top = root.mapping("the fixture", (), ("version", "accounts", "instances"))
     version = top.get("version")
     if version is not None and version.value != 1:
         raise version.error("version must be 1")
-    for account in top["accounts"].items("accounts") if "accounts" in top else []:
+    for account in _list(top, "accounts"):
         _load_account(account, store)
-    for instance in top["instances"].items("instances") if "instances" in top else []:
+    for instance in _list(top, "instances"):
         _load_instance(instance, store)
 
 
@@ -219,18 +223,13 @@ def load_fixture(path: str | Path, store: EmulatorStore) -> None:
 
 
 def _load_account(node: _Node, store: EmulatorStore) -> None:
-    fields = node.mapping("an account", ("access_key_id", "access_key_secret", "sts_tokens"))
-    for key in ("access_key_id", "access_key_secret"):
-        if key not in fields:
-            raise node.error(f"an account needs {key}")
+    fields = node.mapping("an account", ("access_key_id", "access_key_secret"), ("sts_tokens",))
     tokens: list[tuple[str, int | None]] = []
-    for entry in fields["sts_tokens"].items("sts_tokens") if "sts_tokens" in fields else []:
+    for entry in _list(fields, "sts_tokens"):
         if isinstance(entry.value, str):
             tokens.append((entry.text("an STS token"), None))
             continue
-        token = entry.mapping("an STS token", ("token", "expires"))
-        if "token" not in token:
-            raise entry.error("an STS token needs token")
+        token = entry.mapping("an STS token", ("token",), ("expires",))
         expires = _optional(token, "expires", lambda n: n.millis("expires"), None)
         tokens.append((token["token"].text("token"), expires))
     store.add_account(
@@ -243,8 +242,8 @@ def _load_account(node: _Node, store: EmulatorStore) -> None:
 def _load_instance(node: _Node, store: EmulatorStore) -> None:
     fields = node.mapping(
         "an instance",
+        ("instance_id",),
         (
-            "instance_id",
             "region",
             "independent_naming",
             "topics",
@@ -254,12 +253,8 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
             "message_history",
         ),
     )
-    if "instance_id" not in fields:
-        raise node.error("an instance needs instance_id")
     instance_id = fields["instance_id"].text("instance_id")
-    topics = (
-        [t.text("a topic") for t in fields["topics"].items("topics")] if "topics" in fields else []
-    )
+    topics = [t.text("a topic") for t in _list(fields, "topics")]
     store.add_instance(
         instance_id,
         region=_optional(fields, "region", lambda n: n.text("region"), "cn-hangzhou"),
@@ -268,16 +263,12 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
         ),
         topics=topics,
     )
-    for group in fields["groups"].items("groups") if "groups" in fields else []:
+    for group in _list(fields, "groups"):
         _load_group(group, instance_id, store)
-    for device in fields["devices"].items("devices") if "devices" in fields else []:
+    for device in _list(fields, "devices"):
         _load_device(device, instance_id, store)
-    history = fields["online_history"].items("online_history") if "online_history" in fields else []
-    for sample in history:
-        values = sample.mapping("an online sample", ("group_id", "at", "count", *_SERIES_KEYS))
-        for key in ("group_id", "count"):
-            if key not in values:
-                raise sample.error(f"an online sample needs {key}")
+    for sample in _list(fields, "online_history"):
+        values = sample.mapping("an online sample", ("group_id", "count"), ("at", *_SERIES_KEYS))
         moments = _moments(sample, values)
         counts = _cycled(values["count"], "count", len(moments))
         store.add_online_samples(
@@ -285,10 +276,7 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
             values["group_id"].group_id("group_id"),
             [(at, int(count)) for at, count in zip(moments, counts, strict=True)],
         )
-    messages = (
-        fields["message_history"].items("message_history") if "message_history" in fields else []
-    )
-    for sample in messages:
+    for sample in _list(fields, "message_history"):
         _load_message_sample(sample, instance_id, store)
 
 
@@ -296,9 +284,7 @@ def _load_group(node: _Node, instance_id: str, store: EmulatorStore) -> None:
     if isinstance(node.value, str):
         store.add_group(instance_id, node.group_id("a group id"))
         return
-    fields = node.mapping("a group", ("group_id", "topic", "create_time", "update_time"))
-    if "group_id" not in fields:
-        raise node.error("a group needs group_id")
+    fields = node.mapping("a group", ("group_id",), ("topic", "create_time", "update_time"))
     store.add_group(
         instance_id,
         fields["group_id"].group_id("group_id"),
@@ -310,15 +296,11 @@ def _load_group(node: _Node, instance_id: str, store: EmulatorStore) -> None:
 
 def _load_device(node: _Node, instance_id: str, store: EmulatorStore) -> None:
     fields = node.mapping(
-        "a device", ("client_id", "online", "last_touch", "socket", "subscriptions")
+        "a device", ("client_id",), ("online", "last_touch", "socket", "subscriptions")
     )
-    if "client_id" not in fields:
-        raise node.error("a device needs client_id")
     subscriptions = []
-    for sub in fields["subscriptions"].items("subscriptions") if "subscriptions" in fields else []:
-        values = sub.mapping("a subscription", ("parent_topic", "sub_topic", "qos"))
-        if "parent_topic" not in values:
-            raise sub.error("a subscription needs parent_topic")
+    for sub in _list(fields, "subscriptions"):
+        values = sub.mapping("a subscription", ("parent_topic",), ("sub_topic", "qos"))
         qos = int(_optional(values, "qos", lambda n: n.number("qos"), 0.0))
         if qos not in (0, 1, 2):
             raise values["qos"].error("qos must be 0, 1 or 2")
@@ -349,21 +331,9 @@ def _load_device(node: _Node, instance_id: str, store: EmulatorStore) -> None:
 def _load_message_sample(node: _Node, instance_id: str, store: EmulatorStore) -> None:
     fields = node.mapping(
         "a message sample",
-        (
-            "parent_topic",
-            "at",
-            "trans_type",
-            "tps",
-            "total",
-            "msg_type",
-            "qos",
-            "sub_topic",
-            *_SERIES_KEYS,
-        ),
+        ("parent_topic", "trans_type"),
+        ("at", "tps", "total", "msg_type", "qos", "sub_topic", *_SERIES_KEYS),
     )
-    for key in ("parent_topic", "trans_type"):
-        if key not in fields:
-            raise node.error(f"a message sample needs {key}")
     moments = _moments(node, fields)
     tps = _cycled(fields.get("tps"), "tps", len(moments))
     totals = _cycled(fields.get("total"), "total", len(moments))

@@ -22,12 +22,15 @@ import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from reconciler.emulator.protocol import ApiError
+from reconciler.emulator.protocol import ApiError, optional, required
 from reconciler.emulator.store import (
+    CLIENT_ID_RULE,
     CLIENT_ID_SEPARATOR,
+    GROUP_ID_RULE,
     DeviceCredentialRecord,
     EmulatorStore,
     InstanceRecord,
+    client_id_shape_ok,
 )
 from reconciler.models import GROUP_ID_RE
 from reconciler.ratelimit import Rate
@@ -52,7 +55,6 @@ DEFAULT_THROTTLES: dict[str, Rate] = {
     **{action: Rate(500, 1.0) for action in CREDENTIAL_ACTIONS},
 }
 MAX_BATCH_CLIENT_IDS = 10
-MAX_CLIENT_ID_LENGTH = 64
 # ListInstances fields nothing in the store records: a running Professional instance on a
 # 3.x kernel, bought at the start of 2023 for ten years.
 INSTANCE_RUNNING = 5
@@ -95,16 +97,8 @@ def _missing(name: str) -> ApiError:
     return ApiError(400, f"Missing{name}", f"{name} is mandatory for this action.")
 
 
-def _opt(params: Params, name: str) -> str | None:
-    value = params.get(name, "").strip()
-    return value or None
-
-
 def _req(params: Params, name: str) -> str:
-    value = _opt(params, name)
-    if value is None:
-        raise _missing(name)
-    return value
+    return required(params, name, _missing)
 
 
 def _check_group_id(group_id: str) -> None:
@@ -112,24 +106,15 @@ def _check_group_id(group_id: str) -> None:
         raise ApiError(
             400,
             "ParameterFieldCheckFailed",
-            f"GroupId {group_id} is invalid: it must start with GID_ or GID-, be 7 to 64"
-            " characters long and use only letters, digits, '-' and '_'.",
+            f"GroupId {group_id} is invalid: it {GROUP_ID_RULE}.",
         )
 
 
 def _check_client_id(client_id: str) -> None:
-    group_id, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
-    if (
-        not sep
-        or not device
-        or len(client_id) > MAX_CLIENT_ID_LENGTH
-        or not GROUP_ID_RE.match(group_id)
-    ):
+    group_id = client_id.partition(CLIENT_ID_SEPARATOR)[0]
+    if not client_id_shape_ok(client_id) or not GROUP_ID_RE.match(group_id):
         raise ApiError(
-            400,
-            "ParameterCheckFailed",
-            f"ClientId {client_id} is invalid: it must read GROUP_ID@@@DEVICE_ID and be at most"
-            f" {MAX_CLIENT_ID_LENGTH} characters long.",
+            400, "ParameterCheckFailed", f"ClientId {client_id} is invalid: it {CLIENT_ID_RULE}."
         )
 
 
@@ -154,7 +139,7 @@ class OnsMqttActions:
         a ``RegionId`` that is not the instance's means that region's endpoint was asked."""
         instance_id = _req(params, "InstanceId")
         instance = self.store.instance(instance_id)
-        region = _opt(params, "RegionId")
+        region = optional(params, "RegionId")
         if instance is None or (region is not None and region != instance.region):
             raise ApiError(400, "InstanceNotFound", f"The instance {instance_id} does not exist.")
         return instance
@@ -167,13 +152,7 @@ class OnsMqttActions:
         _check_group_id(group_id)
         with self.store.transaction() as db:
             if not instance.independent_naming:
-                # Shared-namespace names are unique across every such instance.
-                taken = db.execute(
-                    "SELECT g.instance_id FROM groups g JOIN instances i"
-                    " ON i.instance_id = g.instance_id WHERE g.group_id = ?"
-                    " AND i.independent_naming = 0 AND g.instance_id != ?",
-                    (group_id, instance.instance_id),
-                ).fetchone()
+                taken = self.store.shared_namespace_holder(db, instance.instance_id, group_id)
                 if taken is not None:
                     raise ApiError(
                         400,
@@ -294,7 +273,7 @@ class OnsMqttActions:
 
     def list_instances(self, params: Params) -> Body:
         """Every instance of the store (of the region, when ``RegionId`` says one)."""
-        region = _opt(params, "RegionId")
+        region = optional(params, "RegionId")
         instances = [
             {
                 "InstanceId": inst.instance_id,

@@ -20,7 +20,6 @@ Handler = Callable[[Mapping[str, str]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Product:
-    name: str
     version: str
     service: str  # the endpoint's first label, shown in HostId
     handlers: Mapping[str, Handler]
@@ -45,11 +44,8 @@ def products(store: EmulatorStore) -> dict[str, Product]:
     ons = actions.Actions(store)
     onsmqtt = onsmqtt_actions.OnsMqttActions(store)
     return {
-        actions.VERSION: Product(
-            "Ons", actions.VERSION, actions.SERVICE, ons.handlers, actions.throttled
-        ),
+        actions.VERSION: Product(actions.VERSION, actions.SERVICE, ons.handlers, actions.throttled),
         onsmqtt_actions.VERSION: Product(
-            "OnsMqtt",
             onsmqtt_actions.VERSION,
             onsmqtt_actions.SERVICE,
             onsmqtt.handlers,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
@@ -38,6 +38,22 @@ def missing(name: str) -> ApiError:
 
 def invalid(message: str) -> ApiError:
     return ApiError(400, "BIZ_FIELD_CHECK_INVALID", message)
+
+
+def optional(params: Mapping[str, str], name: str) -> str | None:
+    """An optional parameter; blank counts as absent, as the SDKs send blanks for unset fields."""
+    value = params.get(name, "").strip()
+    return value or None
+
+
+def required(
+    params: Mapping[str, str], name: str, absent: Callable[[str], ApiError] = missing
+) -> str:
+    """A mandatory parameter; ``absent(name)`` is the product's answer when it is blank."""
+    value = optional(params, name)
+    if value is None:
+        raise absent(name)
+    return value
 
 
 def merge_parameters(query: str, body: bytes, content_type: str) -> dict[str, str]:
@@ -95,9 +111,7 @@ def wants_xml(params: Mapping[str, str], *, default_format: str = "XML") -> bool
 
 
 def encode_success(action: str, body: Mapping[str, Any], *, xml: bool) -> Encoded:
-    if xml:
-        return Encoded(_xml_document(f"{action}Response", body), "text/xml;charset=utf-8")
-    return _json(body)
+    return _encode(f"{action}Response", body, xml=xml)
 
 
 def encode_error(error: ApiError, *, request_id: str, host_id: str, xml: bool) -> Encoded:
@@ -108,14 +122,14 @@ def encode_error(error: ApiError, *, request_id: str, host_id: str, xml: bool) -
         "Message": error.message,
         "Recommend": f"https://api.aliyun.com/troubleshoot?q={error.code}",
     }
-    if xml:
-        encoded = Encoded(_xml_document("Error", body), "text/xml;charset=utf-8")
-    else:
-        encoded = _json(body)
+    encoded = _encode("Error", body, xml=xml)
     return replace(encoded, headers=error.headers) if error.headers else encoded
 
 
-def _json(body: Mapping[str, Any]) -> Encoded:
+def _encode(root: str, body: Mapping[str, Any], *, xml: bool) -> Encoded:
+    """``body`` as JSON, or as XML under the element ``root``."""
+    if xml:
+        return Encoded(_xml_document(root, body), "text/xml;charset=utf-8")
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return Encoded(text.encode("utf-8"), "application/json;charset=utf-8")
 

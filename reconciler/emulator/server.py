@@ -157,11 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             params = merge_parameters(query, body, self.headers.get("Content-Type", ""))
         except ApiError as err:
-            status, encoded = (
-                err.status,
-                encode_error(
-                    err, request_id=new_request_id(), host_id="ons.aliyuncs.com", xml=True
-                ),
+            status = err.status
+            encoded = encode_error(
+                err, request_id=new_request_id(), host_id="ons.aliyuncs.com", xml=True
             )
         else:
             v3 = self._signed_request(method, path, query, body)

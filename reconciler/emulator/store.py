@@ -14,10 +14,20 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from typing import Any
 
 DEFAULT_SOCKET = "/10.0.0.1:1234"
 CLIENT_ID_SEPARATOR = "@@@"
+MAX_CLIENT_ID_LENGTH = 64
+# The service's naming rules, worded once for every message that refuses a name.
+GROUP_ID_RULE = (
+    "must start with GID_ or GID-, be 7 to 64 characters long and use only letters, digits,"
+    " '-' and '_'"
+)
+CLIENT_ID_RULE = (
+    f"must read GROUP_ID@@@DEVICE_ID and be at most {MAX_CLIENT_ID_LENGTH} characters long"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -175,6 +185,12 @@ class StatsPoint:
     y: float
 
 
+def client_id_shape_ok(client_id: str) -> bool:
+    """``<group>@@@<device>`` within the length limit (the group is checked as a GID apart)."""
+    _, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
+    return bool(sep and device) and len(client_id) <= MAX_CLIENT_ID_LENGTH
+
+
 def group_of_client(client_id: str) -> str:
     """``GID_x@@@device`` -> ``GID_x``; ValueError when there is no device part."""
     group_id, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
@@ -210,7 +226,7 @@ class EmulatorStore:
                 raise
             self._db.execute("COMMIT")
 
-    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return list(self._db.execute(sql, tuple(args)).fetchall())
 
@@ -263,7 +279,7 @@ class EmulatorStore:
         rows = self._query(
             "SELECT token, expires_ms FROM sts_tokens WHERE access_key_id = ?", (access_key_id,)
         )
-        return {str(token): None if exp is None else int(str(exp)) for token, exp in rows}
+        return {token: exp for token, exp in rows}
 
     # --- instances and topics -------------------------------------------------------------
 
@@ -374,7 +390,7 @@ class EmulatorStore:
             " WHERE instance_id = ? AND group_id = ?",
             (instance_id, group_id),
         )
-        return _group(rows[0]) if rows else None
+        return GroupRecord(*rows[0]) if rows else None
 
     def groups(self, instance_ids: Sequence[str]) -> list[GroupRecord]:
         """Every GID of these instances, ordered by instance then name."""
@@ -386,10 +402,24 @@ class EmulatorStore:
             f" WHERE instance_id IN ({marks}) ORDER BY instance_id, group_id",
             instance_ids,
         )
-        return [_group(row) for row in rows]
+        return [GroupRecord(*row) for row in rows]
 
     def group_ids(self, instance_id: str) -> list[str]:
         return [group.group_id for group in self.groups([instance_id])]
+
+    @staticmethod
+    def shared_namespace_holder(
+        db: sqlite3.Connection, instance_id: str, group_id: str
+    ) -> str | None:
+        """Another shared-namespace instance that holds ``group_id`` (names are unique across
+        every such instance of the account), or None."""
+        row = db.execute(
+            "SELECT g.instance_id FROM groups g JOIN instances i ON i.instance_id = g.instance_id"
+            " WHERE g.group_id = ? AND i.independent_naming = 0 AND g.instance_id != ?"
+            " ORDER BY 1 LIMIT 1",
+            (group_id, instance_id),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def instances_holding(self, group_id: str) -> list[str]:
         rows = self._query(
@@ -418,12 +448,7 @@ class EmulatorStore:
         subs = tuple(s if isinstance(s, Subscription) else Subscription(*s) for s in subscriptions)
         with self.transaction() as db:
             if instance_id is None:
-                holders = [
-                    str(row[0])
-                    for row in db.execute(
-                        "SELECT instance_id FROM groups WHERE group_id = ?", (group_id,)
-                    )
-                ]
+                holders = self.instances_holding(group_id)
                 if len(holders) != 1:
                     raise ValueError(
                         f"cannot tell the instance of client {client_id!r}: its group is in"
@@ -435,10 +460,7 @@ class EmulatorStore:
                 "INSERT OR REPLACE INTO clients VALUES (?, ?, ?, ?, ?, ?)",
                 (instance_id, client_id, group_id, int(online), touched, socket),
             )
-            db.execute(
-                "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?",
-                (instance_id, client_id),
-            )
+            self._drop_subscriptions(db, instance_id, client_id)
             db.executemany(
                 "INSERT OR REPLACE INTO subscriptions VALUES (?, ?, ?, ?, ?)",
                 [(instance_id, client_id, s.parent_topic, s.sub_topic, s.qos) for s in subs],
@@ -469,22 +491,15 @@ class EmulatorStore:
                 " WHERE instance_id = ? AND client_id = ? ORDER BY 1, 2",
                 (instance_id, client_id),
             ).fetchall()
-        return ClientRecord(
-            str(row[0]),
-            str(row[1]),
-            str(row[2]),
-            bool(row[3]),
-            int(row[4]),
-            str(row[5]),
-            tuple(Subscription(str(p), str(s), int(q)) for p, s, q in subs),
-        )
+        subscriptions = tuple(Subscription(*sub) for sub in subs)
+        return ClientRecord(row[0], row[1], row[2], bool(row[3]), row[4], row[5], subscriptions)
 
     def online_count_by_group(self, instance_id: str, group_id: str) -> int:
         rows = self._query(
             "SELECT COUNT(*) FROM clients WHERE instance_id = ? AND group_id = ? AND online = 1",
             (instance_id, group_id),
         )
-        return int(str(rows[0][0]))
+        return int(rows[0][0])
 
     def online_count_by_topic(self, instance_id: str, parent_topic: str, sub_topic: str) -> int:
         """Online clients on the parent topic (any sub-topic when ``sub_topic`` is "")."""
@@ -497,7 +512,7 @@ class EmulatorStore:
         if sub_topic:
             sql += " AND s.sub_topic = ?"
             args.append(sub_topic)
-        return int(str(self._query(sql, args)[0][0]))
+        return int(self._query(sql, args)[0][0])
 
     # --- live MQTT sessions (written by the MQTT listener, read by the query actions) -----
 
@@ -525,10 +540,7 @@ class EmulatorStore:
                 (instance_id, client_id, group_id),
             )
             if clean_session:
-                db.execute(
-                    "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?",
-                    (instance_id, client_id),
-                )
+                self._drop_subscriptions(db, instance_id, client_id)
 
     def record_disconnect(
         self, instance_id: str, client_id: str, *, at_ms: int, keep_subscriptions: bool
@@ -541,10 +553,7 @@ class EmulatorStore:
                 (at_ms, instance_id, client_id),
             )
             if not keep_subscriptions:
-                db.execute(
-                    "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?",
-                    (instance_id, client_id),
-                )
+                self._drop_subscriptions(db, instance_id, client_id)
 
     def record_subscriptions(
         self,
@@ -595,20 +604,8 @@ class EmulatorStore:
                 "INSERT INTO message_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT DO UPDATE SET total = total + excluded.total,"
                 " tps = (total + excluded.total) / 60.0",
-                [
-                    (
-                        key.instance_id,
-                        key.parent_topic,
-                        key.sub_topic,
-                        key.trans_type,
-                        key.msg_type,
-                        key.qos,
-                        key.at_ms,
-                        number / 60.0,
-                        number,
-                    )
-                    for key, number in counts.items()
-                ],
+                # A MessageCount's fields are the table's key columns, in their order.
+                [(*astuple(key), number / 60.0, number) for key, number in counts.items()],
             )
 
     def reset_live_clients(self) -> None:
@@ -649,7 +646,7 @@ class EmulatorStore:
             " update_time FROM device_credentials WHERE instance_id = ? AND client_id = ?",
             (instance_id, client_id),
         )
-        return _device_credential(rows[0]) if rows else None
+        return DeviceCredentialRecord(*rows[0]) if rows else None
 
     def replace_device_secret(
         self, instance_id: str, client_id: str, access_key_secret: str
@@ -769,7 +766,7 @@ class EmulatorStore:
             " AND at_ms BETWEEN ? AND ? ORDER BY at_ms",
             (instance_id, group_id, begin_ms, end_ms),
         )
-        return [StatsPoint(int(str(x)), float(str(y))) for x, y in rows]
+        return [StatsPoint(x, float(y)) for x, y in rows]
 
     def message_trend(
         self,
@@ -797,7 +794,14 @@ class EmulatorStore:
                 sql += f" AND {name} = ?"
                 args.append(value)
         rows = self._query(sql + " GROUP BY at_ms ORDER BY at_ms", args)
-        return [StatsPoint(int(str(x)), float(str(y))) for x, y in rows]
+        return [StatsPoint(x, float(y)) for x, y in rows]
+
+    @staticmethod
+    def _drop_subscriptions(db: sqlite3.Connection, instance_id: str, client_id: str) -> None:
+        db.execute(
+            "DELETE FROM subscriptions WHERE instance_id = ? AND client_id = ?",
+            (instance_id, client_id),
+        )
 
     @staticmethod
     def _require_instance(db: sqlite3.Connection, instance_id: str) -> None:
@@ -806,21 +810,5 @@ class EmulatorStore:
             raise ValueError(f"unknown instance {instance_id!r}")
 
 
-def _instance(row: tuple[object, ...]) -> InstanceRecord:
-    return InstanceRecord(str(row[0]), str(row[1]), bool(row[2]))
-
-
-def _device_credential(row: tuple[object, ...]) -> DeviceCredentialRecord:
-    return DeviceCredentialRecord(
-        str(row[0]), str(row[1]), str(row[2]), str(row[3]), int(str(row[4])), int(str(row[5]))
-    )
-
-
-def _group(row: tuple[object, ...]) -> GroupRecord:
-    return GroupRecord(
-        str(row[0]),
-        str(row[1]),
-        None if row[2] is None else str(row[2]),
-        int(str(row[3])),
-        int(str(row[4])),
-    )
+def _instance(row: tuple[Any, ...]) -> InstanceRecord:
+    return InstanceRecord(row[0], row[1], bool(row[2]))

@@ -1,4 +1,5 @@
-"""How long a number of calls takes under the client's token bucket for an action.
+"""How long a number of calls takes under the client's token bucket for an action (of
+either API: their action names do not collide).
 
 The bucket starts full (``rate.calls`` tokens), so the first ``capacity`` calls go at once and
 each further one waits ``1 / per_second``. The estimate ignores round trips: against the
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.cloud.client import DEFAULT_RATE_LIMITS
+from reconciler.cloud.onsmqtt import ACCOUNT_RATE_LIMITS
 from reconciler.ratelimit import Rate
 
 
@@ -18,7 +20,7 @@ def rate_for(action: str, overrides: Mapping[str, Rate | None] | None = None) ->
     """The pacing rate the client applies to ``action`` (None: not paced)."""
     if overrides is not None and action in overrides:
         return overrides[action]
-    return DEFAULT_RATE_LIMITS.get(action)
+    return DEFAULT_RATE_LIMITS.get(action) or ACCOUNT_RATE_LIMITS.get(action)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,11 @@ JSON shapes (one object per command)::
 
     group    {"group_id", "instance_id", "online"}
     topic    {"parent_topic", "sub_topic", "instance_id", "online"}
-    client   {"client_id", "instance_id", "online", "last_touch", "last_touch_ms", "socket",
-              "subscriptions": [{"parent_topic", "sub_topic", "qos"}]}
+    client   {"client_id", "instance_id", "api", "online", "last_touch", "last_touch_ms",
+              "socket", "subscriptions": [{"parent_topic", "sub_topic", "qos"}] | null}
+              (api "onsmqtt": only "online" is known; the others are null)
+    clients  {"instance_id", "api", "calls", "online", "offline",
+              "clients": [{"client_id", "online"}]}
     history, trend
              {"kind", "subject", "instance_id", "from", "to", "title", "unit", "filters",
               "calls", "points": [{"time", "epoch_ms", "value"}],
@@ -30,6 +33,7 @@ from typing import Any
 from reconciler.inspect.pacing import CallPlan
 from reconciler.inspect.queries import (
     ClientReport,
+    ClientsReport,
     GroupOnline,
     InstanceReport,
     Series,
@@ -37,7 +41,7 @@ from reconciler.inspect.queries import (
 )
 from reconciler.inspect.windows import Point
 
-Report = GroupOnline | TopicOnline | ClientReport | Series | InstanceReport
+Report = GroupOnline | TopicOnline | ClientReport | ClientsReport | Series | InstanceReport
 
 # Ticks on the time axis: one label per this many columns at most.
 COLUMNS_PER_TICK = 12
@@ -139,6 +143,12 @@ def client_text(data: ClientReport, *, now_ms: int, color: bool, width: int) -> 
         lines.append(
             f"  last touch     {local_time(data.last_touch_ms)} ({ago(data.last_touch_ms, now_ms)})"
         )
+    if data.subscriptions is None:
+        lines.append(
+            "  last touch, socket and subscriptions: not available through the OnsMqtt "
+            "2020-04-20 API (it tells only whether a client is online)"
+        )
+        return "\n".join(lines) + "\n"
     lines.append(f"  socket         {data.socket or '-'}")
     if not data.subscriptions:
         lines.append("  subscriptions  none")
@@ -152,6 +162,13 @@ def client_text(data: ClientReport, *, now_ms: int, color: bool, width: int) -> 
         right=(2,),
     )
     return "\n".join(lines) + "\n" + table
+
+
+def clients_text(data: ClientsReport, *, color: bool, width: int) -> str:
+    """A table of the clients (sorted by id), then ``N online, M offline``."""
+    rows = [(row.client_id, "online" if row.online else "offline") for row in data.rows]
+    table = _table(("client id", "online"), rows, color=color, width=width)
+    return table + f"{data.online} online, {data.offline} offline{_where(data.instance_id)}\n"
 
 
 def instance_text(data: InstanceReport, *, color: bool, width: int) -> str:
@@ -329,17 +346,30 @@ def to_data(report: Report) -> dict[str, Any]:
         }
     if isinstance(report, ClientReport):
         touch = report.last_touch_ms
+        subscriptions = report.subscriptions
         return {
             "client_id": report.client_id,
             "instance_id": report.instance_id,
+            "api": report.api,
             "online": report.online,
             "last_touch": None if touch is None else iso_utc(touch),
             "last_touch_ms": touch,
             "socket": report.socket,
-            "subscriptions": [
+            "subscriptions": None
+            if subscriptions is None
+            else [
                 {"parent_topic": s.parent_topic, "sub_topic": s.sub_topic, "qos": s.qos}
-                for s in report.subscriptions
+                for s in subscriptions
             ],
+        }
+    if isinstance(report, ClientsReport):
+        return {
+            "instance_id": report.instance_id,
+            "api": report.api,
+            "calls": report.calls,
+            "online": report.online,
+            "offline": report.offline,
+            "clients": [{"client_id": row.client_id, "online": row.online} for row in report.rows],
         }
     if isinstance(report, Series):
         points = report.points
@@ -403,6 +433,10 @@ def to_csv(report: Report) -> str:
         for sub in report.subscriptions or (None,):
             tail = ("", "", "") if sub is None else (sub.parent_topic, sub.sub_topic, sub.qos)
             writer.writerow((*head, *tail))
+    elif isinstance(report, ClientsReport):
+        writer.writerow(("client_id", "online"))
+        for status in report.rows:
+            writer.writerow((status.client_id, str(status.online).lower()))
     elif isinstance(report, Series):
         writer.writerow(("time", "epoch_ms", "value"))
         for point in report.points:

@@ -6,10 +6,12 @@ Every backend (``local.py``, ``postgres.py``) passes the one conformance suite i
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from reconciler.errors import LockError, LockHeldError, StateConflictError
@@ -87,6 +89,10 @@ class StateBackend(ABC):
     """
 
     workspace: str
+    # Set by each backend: lock id -> what holds that lock (a descriptor, a session), and the
+    # mutex guarding it.
+    _held: Mapping[str, object]
+    _mutex: threading.Lock
 
     @abstractmethod
     def read(self) -> StateDocument | None: ...
@@ -121,8 +127,19 @@ class StateBackend(ABC):
     @abstractmethod
     def unlock(self, lock_id: str) -> None: ...
 
+    def _held_ids(self) -> list[str]:
+        with self._mutex:
+            return list(self._held)
+
+    def force_unlock(self, lock_id: str) -> None:
+        if lock_id in self._held_ids():
+            self.unlock(lock_id)
+        else:
+            self._break_lock(lock_id)
+
     @abstractmethod
-    def force_unlock(self, lock_id: str) -> None: ...
+    def _break_lock(self, lock_id: str) -> None:
+        """Break ``lock_id``, held by someone else, if it is the current lock."""
 
     @abstractmethod
     def lock_holder(self) -> LockInfo | None: ...
@@ -130,8 +147,10 @@ class StateBackend(ABC):
     @abstractmethod
     def describe(self) -> str: ...
 
-    @abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        for lock_id in self._held_ids():
+            with contextlib.suppress(LockError):
+                self.unlock(lock_id)
 
     def __enter__(self) -> StateBackend:
         return self

@@ -55,11 +55,6 @@ def describe_dsn(dsn: str) -> str:
     return "(" + " ".join(f"{key}={_quoted(value)}" for key, value in public.items()) + ")"
 
 
-def dsn_problem(dsn: str) -> str | None:
-    """Why libpq cannot parse ``dsn``, naming at most a keyword; None when it parses."""
-    return read_dsn(dsn).problem
-
-
 def scrub(text: str, dsn: str) -> str:
     """``text`` with the DSN's secrets, and runs of PIECE of their characters, masked."""
     masked = [False] * len(text)

@@ -54,20 +54,15 @@ class LocalBackend(StateBackend):
             return None
         except OSError as exc:
             raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
-        return self._parse(text)
-
-    def _parse(self, text: str) -> StateDocument:
-        hint = f"; the previous version is in {self.backup_path}" if self._has_backup() else ""
         try:
             doc = StateDocument.model_validate_json(text)
         except ValidationError as exc:
             problem = _first_problem(exc)
+            hint = f"; the previous version is in {self.backup_path}"
+            hint = hint if self.backup_path.exists() else ""
             raise StateError(f"state file {self.path} is corrupt: {problem}{hint}") from exc
         share_fields_sets(doc.resources)
         return doc
-
-    def _has_backup(self) -> bool:
-        return self.backup_path.exists()
 
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
         self._ensure_dir()
@@ -148,12 +143,7 @@ class LocalBackend(StateBackend):
         finally:
             os.close(fd)  # closing the descriptor releases the flock
 
-    def force_unlock(self, lock_id: str) -> None:
-        with self._mutex:
-            ours = lock_id in self._held
-        if ours:
-            self.unlock(lock_id)
-            return
+    def _break_lock(self, lock_id: str) -> None:
         info = self._read_info()
         if info is None or info.id != lock_id:
             current = f"the current lock is {info.id}" if info else "no lock info is recorded"
@@ -181,13 +171,6 @@ class LocalBackend(StateBackend):
             return self._current_holder()
         finally:
             os.close(fd)
-
-    def close(self) -> None:
-        with self._mutex:
-            held = list(self._held)
-        for lock_id in held:
-            with contextlib.suppress(LockError):
-                self.unlock(lock_id)
 
     def _open_lock_file(self) -> int:
         try:

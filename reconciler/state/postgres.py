@@ -11,7 +11,6 @@ the session holding the advisory lock in ``pg_locks`` and terminates it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 import time
@@ -107,7 +106,11 @@ class PostgresBackend(StateBackend):
             raise self._error(doing, exc) from exc
 
     def _query(
-        self, statement: sql.Composed | str, params: tuple[Any, ...], doing: str
+        self,
+        statement: sql.Composed | str,
+        params: tuple[Any, ...],
+        doing: str,
+        kind: type[StateError] = StateError,
     ) -> tuple[list[tuple[Any, ...]], int]:
         """Run one statement on the shared session; returns its rows and row count."""
         try:
@@ -117,7 +120,7 @@ class PostgresBackend(StateBackend):
                 rows = cursor.fetchall() if cursor.description else []
                 return rows, cursor.rowcount
         except psycopg.Error as exc:
-            raise self._error(doing, exc) from exc
+            raise self._error(doing, exc, kind) from exc
 
     # --- the document -----------------------------------------------------------------------
 
@@ -203,12 +206,7 @@ class PostgresBackend(StateBackend):
         finally:
             conn.close()
 
-    def force_unlock(self, lock_id: str) -> None:
-        with self._mutex:
-            ours = lock_id in self._held
-        if ours:
-            self.unlock(lock_id)
-            return
+    def _break_lock(self, lock_id: str) -> None:
         rows, _ = self._query(
             sql.SQL("SELECT lock_id FROM {} WHERE workspace = %s").format(self._locks),
             (self.workspace,),
@@ -219,15 +217,13 @@ class PostgresBackend(StateBackend):
             now = f"the current lock is {current}" if current else "no lock is recorded"
             raise LockError(f"cannot force-unlock {lock_id}: {now} (workspace {self.workspace})")
         for pid in self._holder_pids():
-            try:
-                # False when the session was already on its way out; checked again below.
-                self._query(
-                    "SELECT pg_terminate_backend(%s, %s)",
-                    (pid, TERMINATE_WAIT_MS),
-                    f"cannot terminate the PostgreSQL session (pid {pid}) holding lock {lock_id}",
-                )
-            except StateError as exc:
-                raise LockError(str(exc)) from exc
+            # False when the session was already on its way out; checked again below.
+            self._query(
+                "SELECT pg_terminate_backend(%s, %s)",
+                (pid, TERMINATE_WAIT_MS),
+                f"cannot terminate the PostgreSQL session (pid {pid}) holding lock {lock_id}",
+                LockError,
+            )
         survivors = self._holder_pids()
         if survivors:
             raise LockError(
@@ -276,11 +272,7 @@ class PostgresBackend(StateBackend):
             time.sleep(0.01)
 
     def close(self) -> None:
-        with self._mutex:
-            held = list(self._held)
-        for lock_id in held:
-            with contextlib.suppress(LockError):
-                self.unlock(lock_id)
+        super().close()
         self._conn.close()
 
 

@@ -236,9 +236,9 @@ def test_group_actions_are_paced_at_ten_a_second_shared_by_clients_of_one_accoun
 
 def test_an_explicit_rate_overrides_the_default_and_none_lifts_it():
     registry = account_rate_limits({"CreateGroupId": Rate(50, 1), "ListGroupId": None})
-    assert registry.rate_for("CreateGroupId") == Rate(50, 1)
+    assert registry.rates()["CreateGroupId"] == Rate(50, 1)
     assert registry.bucket("k", "ListGroupId") is None
-    assert registry.rate_for("DeleteGroupId") == ACCOUNT_RATE_LIMITS["DeleteGroupId"]
+    assert registry.rates()["DeleteGroupId"] == ACCOUNT_RATE_LIMITS["DeleteGroupId"]
     with pytest.raises(ValueError, match="unknown OnsMqtt 2020-04-20 action"):
         account_rate_limits({"OnsMqttGroupIdList": Rate(1, 1)})
 

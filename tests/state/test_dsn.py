@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from reconciler.cli import main
 from reconciler.errors import StateError
 from reconciler.models import PostgresBackendConfig
-from reconciler.state.dsn import UNPARSEABLE, describe_dsn, dsn_problem, scrub
+from reconciler.state.dsn import UNPARSEABLE, describe_dsn, read_dsn, scrub
 from reconciler.state.postgres import PostgresBackend
 
 # (DSN, the secrets in it). Port 1 refuses at once; hosts that are passwords do not resolve.
@@ -172,12 +172,12 @@ def test_scrub_keeps_what_helps() -> None:
     ],
 )
 def test_a_dsn_that_does_not_parse_gets_a_fixed_message(dsn: str, problem: str) -> None:
-    assert dsn_problem(dsn) == problem
+    assert read_dsn(dsn).problem == problem
 
 
 @pytest.mark.parametrize("dsn", ["", "host=db", "postgresql://u:pw@db/app?sslmode=require"])
 def test_a_dsn_that_parses_has_no_problem(dsn: str) -> None:
-    assert dsn_problem(dsn) is None
+    assert read_dsn(dsn).problem is None
 
 
 def test_a_dsn_that_does_not_parse_is_refused_before_connecting() -> None:
