@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -85,6 +85,23 @@ class _CountingSleep:
 
 
 @dataclass(frozen=True)
+class Asked:
+    """The options every command takes (``_common`` gathers them): where to ask, how to answer."""
+
+    config: Path | None
+    region: str | None
+    endpoint: str | None
+    api: Api | None  # click.Choice(APIS) lets no other value through
+    instance_id: str | None
+    output_format: str
+    no_color: bool
+
+    @property
+    def color(self) -> bool:
+        return use_color(self.no_color, sys.stdout)
+
+
+@dataclass(frozen=True)
 class Located:
     """What a command asks about: the file's settings, the region and instance, the API."""
 
@@ -93,31 +110,21 @@ class Located:
     declared: list[DesiredInstance]
     target: Target
     api: Api
-
-
-@dataclass
-class Connection:
-    client: OnsMqttClient
-    target: Target
-    desired: DesiredState | None
-    runtime: Runtime
-    sleep: _CountingSleep
-
-
-@dataclass
-class SessionConnection:
-    """A client of the OnsMqtt 2020-04-20 API; its target always names the instance."""
-
-    client: OnsMqtt2020Client
-    target: Target
-    runtime: Runtime
+    endpoint: str | None
 
 
 # --- options --------------------------------------------------------------------------------
 
 
 def _common(function: F) -> F:
-    """``-c/--config``, ``--region``, ``--endpoint``, ``--api``, ``--format``, ``--no-color``."""
+    """``-c/--config``, ``--region``, ``--endpoint``, ``--api``, ``--format``, ``--no-color``,
+    passed with the command's ``instance_id`` as one ``asked: Asked``."""
+
+    @functools.wraps(function)
+    def with_asked(*args: Any, **kwargs: Any) -> Any:
+        asked = Asked(**{f.name: kwargs.pop(f.name) for f in fields(Asked)})
+        return function(*args, asked=asked, **kwargs)
+
     decorators: list[Callable[[F], F]] = [
         click.option(
             "-c",
@@ -152,7 +159,7 @@ def _common(function: F) -> F:
         ),
         click.option("--no-color", is_flag=True, help="No colours (NO_COLOR works too)."),
     ]
-    decorated = function
+    decorated: F = with_asked
     for decorator in reversed(decorators):
         decorated = decorator(decorated)
     return decorated
@@ -259,25 +266,23 @@ def _load_desired(config: Path | None) -> DesiredState | None:
     return load_config(config)
 
 
-def _locate(
-    *, config: Path | None, region: str | None, instance_id: str | None, api: str | None
-) -> Located:
+def _locate(asked: Asked) -> Located:
     """The region, instance and API a command asks about: the options, else the file's."""
     from reconciler.inspect.queries import Target  # noqa: PLC0415
     from reconciler.models import ProviderConfig  # noqa: PLC0415
 
-    desired = _load_desired(config)
+    desired = _load_desired(asked.config)
     provider = desired.provider if desired is not None else ProviderConfig()
     declared = list(desired.instances) if desired is not None else []
+    instance_id = asked.instance_id
     if instance_id is None and len(declared) == 1:
         instance_id = declared[0].instance_id
     declared_region = next((i.region for i in declared if i.instance_id == instance_id), None)
-    chosen_region = region or declared_region or provider.region
+    region = asked.region or declared_region or provider.region
     declared_api = next((i.api for i in declared if i.instance_id == instance_id), None)
-    chosen_api: Api = (
-        "onsmqtt" if api == "onsmqtt" else "ons" if api == "ons" else declared_api or provider.api
-    )
-    return Located(desired, provider, declared, Target(chosen_region, instance_id), chosen_api)
+    api = asked.api or declared_api or provider.api
+    target = Target(region, instance_id)
+    return Located(desired, provider, declared, target, api, asked.endpoint)
 
 
 # What the ONS-only commands ask, and why the OnsMqtt 2020-04-20 API cannot answer it.
@@ -290,22 +295,8 @@ _ONS_ONLY = {
 }
 
 
-def _refuse_onsmqtt(command: str, located: Located) -> None:
-    if located.api == "ons":
-        return
-    action, reason = _ONS_ONLY[command]
-    hint = "inspect clients FILE checks known client ids; " if "online clients" in reason else ""
-    raise click.ClickException(
-        f"inspect {command} needs {action} of the ONS 2019-02-14 API, but "
-        f"{located.target.where()} is asked through onsmqtt (OnsMqtt 2020-04-20), which "
-        f"{reason}; {hint}use --api ons if the instance answers the ONS API"
-    )
-
-
 @contextmanager
-def _session(
-    located: Located, endpoint: str | None
-) -> Iterator[tuple[CloudSession, _CountingSleep]]:
+def _session(located: Located) -> Iterator[tuple[CloudSession, _CountingSleep]]:
     """A checked session for the target; an ``InspectError`` leaves as one line (with the
     RequestId under ``--debug``), and a long pacing wait is reported after."""
     from reconciler.commands.connect import cloud_session  # noqa: PLC0415
@@ -313,7 +304,7 @@ def _session(
     sleep = _CountingSleep(_runtime().sleep)
     try:
         with cloud_session(
-            located.provider, endpoint=endpoint, instances=located.declared
+            located.provider, endpoint=located.endpoint, instances=located.declared
         ) as session:
             session.check()
             yield session, sleep
@@ -326,16 +317,24 @@ def _session(
 
 
 @contextmanager
-def _connect(located: Located, endpoint: str | None, *, command: str) -> Iterator[Connection]:
+def _connect(located: Located, *, command: str) -> Iterator[OnsMqttClient]:
     """An ONS 2019-02-14 client for the target, paced by its per-action buckets; the
     ONS-only commands refuse an onsmqtt target."""
     from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
 
-    if command in _ONS_ONLY:
-        _refuse_onsmqtt(command, located)
+    if command in _ONS_ONLY and located.api != "ons":
+        action, reason = _ONS_ONLY[command]
+        hint = (
+            "inspect clients FILE checks known client ids; " if "online clients" in reason else ""
+        )
+        raise click.ClickException(
+            f"inspect {command} needs {action} of the ONS 2019-02-14 API, but "
+            f"{located.target.where()} is asked through onsmqtt (OnsMqtt 2020-04-20), which "
+            f"{reason}; {hint}use --api ons if the instance answers the ONS API"
+        )
     runtime = _runtime()
     with (
-        _session(located, endpoint) as (session, sleep),
+        _session(located) as (session, sleep),
         OnsMqttClient(
             session.credentials(),
             region=located.target.region,
@@ -345,11 +344,11 @@ def _connect(located: Located, endpoint: str | None, *, command: str) -> Iterato
             clock=runtime.clock,
         ) as client,
     ):
-        yield Connection(client, located.target, located.desired, runtime, sleep)
+        yield client
 
 
 @contextmanager
-def _connect_sessions(located: Located, endpoint: str | None) -> Iterator[SessionConnection]:
+def _connect_sessions(located: Located) -> Iterator[OnsMqtt2020Client]:
     """An OnsMqtt 2020-04-20 client for the target, paced by the account's buckets (with
     the runtime's overrides for its actions)."""
     from reconciler.cloud.onsmqtt import (  # noqa: PLC0415
@@ -365,7 +364,7 @@ def _connect_sessions(located: Located, endpoint: str | None) -> Iterator[Sessio
     runtime = _runtime()
     overrides = {a: r for a, r in (runtime.rate_limits or {}).items() if a in ACTIONS}
     with (
-        _session(located, endpoint) as (session, sleep),
+        _session(located) as (session, sleep),
         OnsMqtt2020Client(
             session.credentials(),
             region=located.target.region,
@@ -375,7 +374,7 @@ def _connect_sessions(located: Located, endpoint: str | None) -> Iterator[Sessio
             clock=runtime.clock,
         ) as client,
     ):
-        yield SessionConnection(client, located.target, runtime)
+        yield client
 
 
 @contextmanager
@@ -420,39 +419,32 @@ def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
     )
     # The bar shows the pacing; the client's INFO lines about it would only cut through it.
     cloud_log = logging.getLogger(CLOUD_LOGGER)
-    quiet = _DropInfo()
-    cloud_log.addFilter(quiet)
-    with progress, _removing_filter(cloud_log, quiet):
-        task = progress.add_task(
-            plan.action, total=plan.calls, deadline=time.monotonic() + plan.seconds()
-        )
 
-        def on_progress(done: int, total: int) -> None:
-            deadline = time.monotonic() + plan.remaining_after(done)
-            progress.update(task, completed=done, deadline=deadline)
-
-        yield on_progress
-
-
-class _DropInfo(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
+    def quiet(record: logging.LogRecord) -> bool:
         return record.levelno != logging.INFO
 
-
-@contextmanager
-def _removing_filter(logger: logging.Logger, quiet: logging.Filter) -> Iterator[None]:
+    cloud_log.addFilter(quiet)
     try:
-        yield
+        with progress:
+            task = progress.add_task(
+                plan.action, total=plan.calls, deadline=time.monotonic() + plan.seconds()
+            )
+
+            def on_progress(done: int, total: int) -> None:
+                deadline = time.monotonic() + plan.remaining_after(done)
+                progress.update(task, completed=done, deadline=deadline)
+
+            yield on_progress
     finally:
-        logger.removeFilter(quiet)
+        cloud_log.removeFilter(quiet)
 
 
-def _write(report: Report, output_format: str, text: Callable[[], str]) -> None:
+def _write(report: Report, asked: Asked, text: Callable[[], str]) -> None:
     from reconciler.render.inspect import to_csv, to_json  # noqa: PLC0415
 
-    if output_format == "json":
+    if asked.output_format == "json":
         click.echo(to_json(report), nl=False)
-    elif output_format == "csv":
+    elif asked.output_format == "csv":
         click.echo(to_csv(report), nl=False)
     else:
         click.echo(text(), nl=False)
@@ -462,7 +454,7 @@ def _width() -> int:
     return shutil.get_terminal_size().columns
 
 
-def _write_series(series: Series, *, output_format: str, no_chart: bool, no_color: bool) -> None:
+def _write_series(series: Series, asked: Asked, *, no_chart: bool) -> None:
     from reconciler.render.inspect import series_chart, series_numbers  # noqa: PLC0415
 
     def text() -> str:
@@ -470,11 +462,9 @@ def _write_series(series: Series, *, output_format: str, no_chart: bool, no_colo
             return series_numbers(series)
         rows = shutil.get_terminal_size().lines - 6
         height = max(CHART_HEIGHT[0], min(CHART_HEIGHT[1], rows))
-        return series_chart(
-            series, width=_width(), height=height, color=use_color(no_color, sys.stdout)
-        )
+        return series_chart(series, width=_width(), height=height, color=asked.color)
 
-    _write(series, output_format, text)
+    _write(series, asked, text)
 
 
 # --- the commands -------------------------------------------------------------------------
@@ -489,25 +479,15 @@ def inspect_group() -> None:
 @click.argument("group_id", metavar="GID", callback=_group_id)
 @_instance_option()
 @_common
-def group_command(
-    *,
-    group_id: str,
-    instance_id: str | None,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
-) -> int:
+def group_command(*, group_id: str, asked: Asked) -> int:
     """How many clients of GID are online now (OnsMqttQueryClientByGroupId)."""
     from reconciler.inspect.queries import group_online  # noqa: PLC0415
     from reconciler.render.inspect import group_text  # noqa: PLC0415
 
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
-    with _connect(located, endpoint, command="group") as c:
-        report = group_online(c.client, c.target, group_id)
-    _write(report, output_format, lambda: group_text(report))
+    located = _locate(asked)
+    with _connect(located, command="group") as client:
+        report = group_online(client, located.target, group_id)
+    _write(report, asked, lambda: group_text(report))
     return 0
 
 
@@ -516,26 +496,15 @@ def group_command(
 @click.argument("sub_topic", metavar="[SUBTOPIC]", required=False, default="")
 @_instance_option()
 @_common
-def topic_command(
-    *,
-    parent_topic: str,
-    sub_topic: str,
-    instance_id: str | None,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
-) -> int:
+def topic_command(*, parent_topic: str, sub_topic: str, asked: Asked) -> int:
     """How many subscribers of a topic are online now (OnsMqttQueryClientByTopic)."""
     from reconciler.inspect.queries import topic_online  # noqa: PLC0415
     from reconciler.render.inspect import topic_text  # noqa: PLC0415
 
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
-    with _connect(located, endpoint, command="topic") as c:
-        report = topic_online(c.client, c.target, parent_topic, sub_topic)
-    _write(report, output_format, lambda: topic_text(report))
+    located = _locate(asked)
+    with _connect(located, command="topic") as client:
+        report = topic_online(client, located.target, parent_topic, sub_topic)
+    _write(report, asked, lambda: topic_text(report))
     return 0
 
 
@@ -543,17 +512,7 @@ def topic_command(
 @click.argument("client_id", metavar="CLIENT_ID", callback=_client_id)
 @_instance_option()
 @_common
-def client_command(
-    *,
-    client_id: str,
-    instance_id: str | None,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
-) -> int:
+def client_command(*, client_id: str, asked: Asked) -> int:
     """Whether a client is online, its last touch, socket and subscriptions
     (OnsMqttQueryClientByClientId); through onsmqtt only whether it is online
     (QuerySessionByClientId)."""
@@ -564,21 +523,19 @@ def client_command(
     )
     from reconciler.render.inspect import client_text  # noqa: PLC0415
 
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    located = _locate(asked)
     report: ClientReport
     if located.api == "onsmqtt":
-        with _connect_sessions(located, endpoint) as s:
-            report = session_report(s.client, s.target, client_id)
+        with _connect_sessions(located) as sessions:
+            report = session_report(sessions, located.target, client_id)
     else:
-        with _connect(located, endpoint, command="client") as c:
-            report = client_report(c.client, c.target, client_id)
+        with _connect(located, command="client") as client:
+            report = client_report(client, located.target, client_id)
     now_ms = _runtime().wall_ms()
     _write(
         report,
-        output_format,
-        lambda: client_text(
-            report, now_ms=now_ms, color=use_color(no_color, sys.stdout), width=_width()
-        ),
+        asked,
+        lambda: client_text(report, now_ms=now_ms, color=asked.color, width=_width()),
     )
     return 0
 
@@ -591,17 +548,7 @@ def client_command(
 )
 @_instance_option()
 @_common
-def clients_command(
-    *,
-    source: str,
-    instance_id: str | None,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
-) -> int:
+def clients_command(*, source: str, asked: Asked) -> int:
     """Whether each client id of FILE (- for standard input) is online: one id a line, blank
     lines and # comments skipped. Through onsmqtt ten ids a call
     (BatchQuerySessionByClientIds); through ons one a call, 30 a minute
@@ -615,20 +562,16 @@ def clients_command(
     from reconciler.render.inspect import clients_text  # noqa: PLC0415
 
     client_ids = _read_client_ids(source)
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    located = _locate(asked)
     plan = clients_plan(located.api, len(client_ids), _runtime().rate_limits)
     report: ClientsReport
     if located.api == "onsmqtt":
-        with _connect_sessions(located, endpoint) as s, _paced(plan) as on_progress:
-            report = sessions_online(s.client, s.target, client_ids, on_progress=on_progress)
+        with _connect_sessions(located) as sessions, _paced(plan) as on_progress:
+            report = sessions_online(sessions, located.target, client_ids, on_progress=on_progress)
     else:
-        with _connect(located, endpoint, command="clients") as c, _paced(plan) as on_progress:
-            report = clients_online(c.client, c.target, client_ids, on_progress=on_progress)
-    _write(
-        report,
-        output_format,
-        lambda: clients_text(report, color=use_color(no_color, sys.stdout), width=_width()),
-    )
+        with _connect(located, command="clients") as client, _paced(plan) as on_progress:
+            report = clients_online(client, located.target, client_ids, on_progress=on_progress)
+    _write(report, asked, lambda: clients_text(report, color=asked.color, width=_width()))
     return 0
 
 
@@ -638,30 +581,19 @@ def clients_command(
 @_range_options
 @_common
 def history_command(
-    *,
-    group_id: str,
-    instance_id: str | None,
-    begin_ms: int,
-    end_ms: int,
-    no_chart: bool,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
+    *, group_id: str, begin_ms: int, end_ms: int, no_chart: bool, asked: Asked
 ) -> int:
     """Online clients of GID over time (OnsMqttQueryHistoryOnline, one call per day)."""
     from reconciler.inspect.queries import history, series_plan  # noqa: PLC0415
 
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
-    with _connect(located, endpoint, command="history") as c:
-        plan = series_plan("history", begin_ms, end_ms, c.runtime.rate_limits)
+    located = _locate(asked)
+    with _connect(located, command="history") as client:
+        plan = series_plan("history", begin_ms, end_ms, _runtime().rate_limits)
         with _paced(plan) as on_progress:
             series = history(
-                c.client, c.target, group_id, begin_ms, end_ms, on_progress=on_progress
+                client, located.target, group_id, begin_ms, end_ms, on_progress=on_progress
             )
-    _write_series(series, output_format=output_format, no_chart=no_chart, no_color=no_color)
+    _write_series(series, asked, no_chart=no_chart)
     return 0
 
 
@@ -694,16 +626,10 @@ def trend_command(
     subtopic: str | None,
     msg_type: str | None,
     qos: str | None,
-    instance_id: str | None,
     begin_ms: int,
     end_ms: int,
     no_chart: bool,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
+    asked: Asked,
 ) -> int:
     """Messages per second (or totals) of a topic over time (OnsMqttQueryMsgTransTrend)."""
     from reconciler.inspect.queries import TrendQuery, series_plan, trend  # noqa: PLC0415
@@ -716,14 +642,14 @@ def trend_command(
         msg_type=None if msg_type is None else MESSAGE_TYPES[msg_type.lower()],
         qos=None if qos is None else int(qos),
     )
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
-    with _connect(located, endpoint, command="trend") as c:
-        if c.target.instance_id is None:
+    located = _locate(asked)
+    with _connect(located, command="trend") as client:
+        if located.target.instance_id is None:
             raise click.UsageError("--instance ID is required: the service needs it for trends")
-        plan = series_plan("trend", begin_ms, end_ms, c.runtime.rate_limits)
+        plan = series_plan("trend", begin_ms, end_ms, _runtime().rate_limits)
         with _paced(plan) as on_progress:
-            series = trend(c.client, c.target, query, begin_ms, end_ms, on_progress=on_progress)
-    _write_series(series, output_format=output_format, no_chart=no_chart, no_color=no_color)
+            series = trend(client, located.target, query, begin_ms, end_ms, on_progress=on_progress)
+    _write_series(series, asked, no_chart=no_chart)
     return 0
 
 
@@ -737,17 +663,7 @@ def trend_command(
     help="Look up only the first N GIDs (in name order); the others are listed without a count.",
 )
 @_common
-def instance_command(
-    *,
-    instance_id: str,
-    limit: int | None,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
-) -> int:
+def instance_command(*, limit: int | None, asked: Asked) -> int:
     """Every GID of instance ID with its online count, most first; GIDs the state manages
     are marked (the state is read without its lock)."""
     from reconciler.inspect.queries import (  # noqa: PLC0415
@@ -757,25 +673,21 @@ def instance_command(
     )
     from reconciler.render.inspect import instance_text  # noqa: PLC0415
 
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
-    with _connect(located, endpoint, command="instance") as c:
-        managed = _managed(c.desired, c.target)
-        group_ids = instance_groups(c.client, c.target)
+    located = _locate(asked)
+    with _connect(located, command="instance") as client:
+        managed = _managed(located.desired, located.target)
+        group_ids = instance_groups(client, located.target)
         looked_up = len(group_ids) if limit is None else min(limit, len(group_ids))
-        with _paced(instance_plan(looked_up, c.runtime.rate_limits)) as on_progress:
+        with _paced(instance_plan(looked_up, _runtime().rate_limits)) as on_progress:
             report = instance_report(
-                c.client,
-                c.target,
+                client,
+                located.target,
                 group_ids,
                 managed=managed,
                 limit=limit,
                 on_progress=on_progress,
             )
-    _write(
-        report,
-        output_format,
-        lambda: instance_text(report, color=use_color(no_color, sys.stdout), width=_width()),
-    )
+    _write(report, asked, lambda: instance_text(report, color=asked.color, width=_width()))
     return 0
 
 
