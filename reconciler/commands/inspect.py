@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from reconciler.commands.options import DEFAULT_CONFIG, endpoint_option, use_color
+from reconciler.commands.options import (
+    DEFAULT_CONFIG,
+    endpoint_option,
+    no_color_option,
+    stacked,
+    use_color,
+)
 from reconciler.errors import InspectError
 from reconciler.inspect.clientids import client_id_problem
 from reconciler.models import (
@@ -125,7 +131,7 @@ def _common(function: F) -> F:
         asked = Asked(**{f.name: kwargs.pop(f.name) for f in fields(Asked)})
         return function(*args, asked=asked, **kwargs)
 
-    decorators: list[Callable[[F], F]] = [
+    return stacked(
         click.option(
             "-c",
             "--config",
@@ -157,12 +163,8 @@ def _common(function: F) -> F:
             show_default=True,
             help="text for people; json or csv (data only) for scripts.",
         ),
-        click.option("--no-color", is_flag=True, help="No colours (NO_COLOR works too)."),
-    ]
-    decorated: F = with_asked
-    for decorator in reversed(decorators):
-        decorated = decorator(decorated)
-    return decorated
+        no_color_option,
+    )(with_asked)
 
 
 def _instance_option(
@@ -187,21 +189,19 @@ def _range_options(function: F) -> F:
             raise click.UsageError(str(exc)) from exc
         return function(*args, begin_ms=begin_ms, end_ms=end_ms, **kwargs)
 
-    decorated = click.option(
-        "--to", "end", default=None, metavar="T", help="End of the range [default: now]."
+    return stacked(
+        click.option("--no-chart", is_flag=True, help="Print the numbers, not a chart."),
+        click.option(
+            "--since",
+            default=None,
+            metavar="T",
+            help="Range from T to now [default: 24h]. T: 30m, 6h, 7d, ISO 8601 or epoch ms.",
+        ),
+        click.option("--from", "start", default=None, metavar="T", help="Start of the range."),
+        click.option(
+            "--to", "end", default=None, metavar="T", help="End of the range [default: now]."
+        ),
     )(with_range)
-    decorated = click.option(
-        "--from", "start", default=None, metavar="T", help="Start of the range."
-    )(decorated)
-    decorated = click.option(
-        "--since",
-        default=None,
-        metavar="T",
-        help="Range from T to now [default: 24h]. T: 30m, 6h, 7d, ISO 8601 or epoch ms.",
-    )(decorated)
-    return click.option("--no-chart", is_flag=True, help="Print the numbers, not a chart.")(
-        decorated
-    )
 
 
 def _group_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
