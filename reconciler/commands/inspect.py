@@ -19,10 +19,10 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
@@ -48,7 +48,6 @@ from reconciler.models import (
 if TYPE_CHECKING:
     from reconciler.cloud.client import OnsMqttClient
     from reconciler.cloud.onsmqtt import OnsMqtt2020Client
-    from reconciler.commands.connect import CloudSession
     from reconciler.inspect.pacing import CallPlan
     from reconciler.inspect.queries import OnProgress, Series, Target
     from reconciler.models import ProviderConfig
@@ -56,6 +55,7 @@ if TYPE_CHECKING:
     from reconciler.render.inspect import Report
 
 F = Callable[..., Any]
+ClientT = TypeVar("ClientT", bound="OnsMqttClient | OnsMqtt2020Client")
 FORMATS = ("text", "json", "csv")
 STDIN = "-"
 # The choices as typed (any case; click lower-cases them) and as the service spells them.
@@ -296,18 +296,28 @@ _ONS_ONLY = {
 
 
 @contextmanager
-def _session(located: Located) -> Iterator[tuple[CloudSession, _CountingSleep]]:
-    """A checked session for the target; an ``InspectError`` leaves as one line (with the
-    RequestId under ``--debug``), and a long pacing wait is reported after."""
+def _client(located: Located, make: Callable[..., ClientT]) -> Iterator[ClientT]:
+    """A client for the target from ``make`` (a client class with its rate limits bound),
+    with checked credentials and the runtime's clock and sleep; an ``InspectError`` leaves as
+    one line (with the RequestId under ``--debug``), and a long pacing wait is reported after."""
     from reconciler.commands.connect import cloud_session  # noqa: PLC0415
 
-    sleep = _CountingSleep(_runtime().sleep)
+    runtime = _runtime()
+    sleep = _CountingSleep(runtime.sleep)
     try:
         with cloud_session(
             located.provider, endpoint=located.endpoint, instances=located.declared
         ) as session:
             session.check()
-            yield session, sleep
+            client = make(
+                session.credentials(),
+                region=located.target.region,
+                endpoint=session.endpoint,
+                sleep=sleep,
+                clock=runtime.clock,
+            )
+            with client:
+                yield client
     except InspectError as err:
         raise click.ClickException(err.describe(with_request_id=_debug())) from err
     if sleep.total >= WAIT_WORTH_SAYING:
@@ -316,8 +326,7 @@ def _session(located: Located) -> Iterator[tuple[CloudSession, _CountingSleep]]:
         click.echo(waited_notice(sleep.total), err=True)
 
 
-@contextmanager
-def _connect(located: Located, *, command: str) -> Iterator[OnsMqttClient]:
+def _connect(located: Located, *, command: str) -> AbstractContextManager[OnsMqttClient]:
     """An ONS 2019-02-14 client for the target, paced by its per-action buckets; the
     ONS-only commands refuse an onsmqtt target."""
     from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
@@ -332,23 +341,10 @@ def _connect(located: Located, *, command: str) -> Iterator[OnsMqttClient]:
             f"{located.target.where()} is asked through onsmqtt (OnsMqtt 2020-04-20), which "
             f"{reason}; {hint}use --api ons if the instance answers the ONS API"
         )
-    runtime = _runtime()
-    with (
-        _session(located) as (session, sleep),
-        OnsMqttClient(
-            session.credentials(),
-            region=located.target.region,
-            endpoint=session.endpoint,
-            rate_limits=runtime.rate_limits,
-            sleep=sleep,
-            clock=runtime.clock,
-        ) as client,
-    ):
-        yield client
+    return _client(located, functools.partial(OnsMqttClient, rate_limits=_runtime().rate_limits))
 
 
-@contextmanager
-def _connect_sessions(located: Located) -> Iterator[OnsMqtt2020Client]:
+def _connect_sessions(located: Located) -> AbstractContextManager[OnsMqtt2020Client]:
     """An OnsMqtt 2020-04-20 client for the target, paced by the account's buckets (with
     the runtime's overrides for its actions)."""
     from reconciler.cloud.onsmqtt import (  # noqa: PLC0415
@@ -363,18 +359,8 @@ def _connect_sessions(located: Located) -> Iterator[OnsMqtt2020Client]:
         )
     runtime = _runtime()
     overrides = {a: r for a, r in (runtime.rate_limits or {}).items() if a in ACTIONS}
-    with (
-        _session(located) as (session, sleep),
-        OnsMqtt2020Client(
-            session.credentials(),
-            region=located.target.region,
-            endpoint=session.endpoint,
-            rate_limits=account_rate_limits(overrides, clock=runtime.clock),
-            sleep=sleep,
-            clock=runtime.clock,
-        ) as client,
-    ):
-        yield client
+    limits = account_rate_limits(overrides, clock=runtime.clock)
+    return _client(located, functools.partial(OnsMqtt2020Client, rate_limits=limits))
 
 
 @contextmanager
