@@ -79,12 +79,11 @@ def ago(ms: int, now_ms: int) -> str:
     seconds = abs(seconds)
     if seconds < 5:
         return "just now"
-    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")):
-        if seconds >= size:
-            count = int(seconds // size)
-            words = f"{count} {unit}{'s' if count != 1 else ''}"
-            return f"in {words}" if future else f"{words} ago"
-    raise AssertionError("unreachable")
+    units = ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second"))
+    size, unit = next((size, unit) for size, unit in units if seconds >= size)
+    count = int(seconds // size)
+    words = f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"in {words}" if future else f"{words} ago"
 
 
 def _number(value: float) -> str:
