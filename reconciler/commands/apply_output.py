@@ -67,11 +67,8 @@ class Output:
 
     @contextmanager
     def progress(self) -> Iterator[ApplyObserver]:
-        observer: _BarObserver | _LineObserver
-        if is_terminal(self.stream):
-            observer = _BarObserver(self.stream, self.color)
-        else:
-            observer = _LineObserver(self.stream, self.color)
+        kind = _BarObserver if is_terminal(self.stream) else _LineObserver
+        observer = kind(self.stream, self.color)
         try:
             yield observer
         finally:
