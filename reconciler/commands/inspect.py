@@ -277,11 +277,10 @@ def _locate(asked: Asked) -> Located:
     instance_id = asked.instance_id
     if instance_id is None and len(declared) == 1:
         instance_id = declared[0].instance_id
-    declared_region = next((i.region for i in declared if i.instance_id == instance_id), None)
-    region = asked.region or declared_region or provider.region
-    declared_api = next((i.api for i in declared if i.instance_id == instance_id), None)
-    api = asked.api or declared_api or provider.api
-    target = Target(region, instance_id)
+    # Region and API: the options, else the declared instance's, else the provider's.
+    settings = next((i for i in declared if i.instance_id == instance_id), provider)
+    target = Target(asked.region or settings.region, instance_id)
+    api = asked.api or settings.api
     return Located(desired, provider, declared, target, api, asked.endpoint)
 
 

@@ -549,11 +549,8 @@ class Builder:
             else:
                 first_keys[key] = key_node
             own[key] = self.build(value_node, (*loc, key) if isinstance(key, str | int) else loc)
-        if not merged:
-            return own
-        merged = dict(merged)
-        merged.update(own)
-        return merged
+        # The mapping's own keys override merged ones, as in PyYAML.
+        return {**merged, **own} if merged else own
 
     def _merge(self, node: TreeNode, loc: Loc) -> dict[Any, Any]:
         sources = node.value if node.id == _SEQUENCE else [node]
