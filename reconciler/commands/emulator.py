@@ -62,10 +62,6 @@ def _parse_topics(values: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _origin(access_key_id: str, known_before: set[str]) -> str:
-    return "the database" if access_key_id in known_before else "the fixture"
-
-
 def _open_store(db: str | None) -> EmulatorStore:
     try:
         return EmulatorStore(db)
@@ -89,7 +85,8 @@ def _seed(
     if fixture is not None:
         load_fixture(fixture, store)
     lines = [
-        f"accepting AccessKeyId {key} (secret from {_origin(key, before)})"
+        f"accepting AccessKeyId {key} "
+        f"(secret from {'the database' if key in before else 'the fixture'})"
         for key in store.account_ids()
     ]
     if access_key_id is not None:
