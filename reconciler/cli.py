@@ -115,9 +115,6 @@ class MissingCommandError(click.ClickException):
 
     exit_code = ExitCode.ERROR
 
-    def __init__(self, help_text: str) -> None:
-        super().__init__(help_text)
-
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(self.message, file=file, err=file is None)
 

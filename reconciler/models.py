@@ -169,7 +169,7 @@ class PostgresBackendConfig(FrozenModel):
     db_schema: str = Field(default="reconciler", alias="schema")
     workspace: str = "default"
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(populate_by_name=True)  # merged into FrozenModel's
 
 
 BackendConfig = Annotated[LocalBackendConfig | PostgresBackendConfig, Field(discriminator="kind")]

@@ -8,7 +8,6 @@ failures printed above it; elsewhere one line per finished action, readable in C
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING
@@ -68,11 +67,8 @@ class Output:
 
     @contextmanager
     def progress(self) -> Iterator[ApplyObserver]:
-        observer: _BarObserver | _LineObserver
-        if is_terminal(self.stream):
-            observer = _BarObserver(self.stream, self.color)
-        else:
-            observer = _LineObserver(self.stream, self.color)
+        kind = _BarObserver if is_terminal(self.stream) else _LineObserver
+        observer = kind(self.stream, self.color)
         try:
             yield observer
         finally:
@@ -116,7 +112,6 @@ class _LineObserver:
     def __init__(self, stream: IO[str], color: bool) -> None:
         self._stream = stream
         self._color = color
-        self._lock = threading.Lock()
 
     def started(self, total: int) -> None:
         click.echo(f"Applying {total} change(s)...", file=self._stream)

@@ -169,39 +169,37 @@ def cloud_session(
     """A session for the chosen endpoint; an embedded emulator is stopped on exit."""
     chosen = resolve_endpoint(provider, endpoint)
     server: EmulatorServer | None = None
+    credentials: Credentials | None = None
     if chosen == EMBEDDED:
         from reconciler.cloud.credentials import Credentials  # noqa: PLC0415
         from reconciler.emulator import embedded  # noqa: PLC0415
 
         server = embedded.start_embedded(workdir / "emulator.sqlite", embedded_instances(instances))
-        session = CloudSession(
-            endpoint=server.url,
-            endpoint_label=f"embedded emulator at {server.url} ({workdir / 'emulator.sqlite'})",
-            embedded=True,
-            credentials=Credentials.model_validate(
-                {
-                    "access_key_id": embedded.DEV_ACCESS_KEY_ID,
-                    "access_key_secret": embedded.DEV_ACCESS_KEY_SECRET,
-                    "source": "embedded emulator development key",
-                }
-            ),
-            rate_limits=rate_limits,
-            rate=rate,
+        chosen = server.url
+        label = f"embedded emulator at {server.url} ({workdir / 'emulator.sqlite'})"
+        credentials = Credentials.model_validate(
+            {
+                "access_key_id": embedded.DEV_ACCESS_KEY_ID,
+                "access_key_secret": embedded.DEV_ACCESS_KEY_SECRET,
+                "source": "embedded emulator development key",
+            }
         )
-    else:
-        if chosen is not None:
-            from reconciler.cloud.endpoints import normalise_endpoint  # noqa: PLC0415
+    elif chosen is not None:
+        from reconciler.cloud.endpoints import normalise_endpoint  # noqa: PLC0415
 
-            normalise_endpoint(chosen)  # a bad URL is reported before any work, not at a call
-        label = chosen if chosen is not None else f"{provider.api}.{provider.region}.aliyuncs.com"
-        session = CloudSession(
-            endpoint=chosen,
-            endpoint_label=label,
-            embedded=False,
-            profile=provider.profile,
-            rate_limits=rate_limits,
-            rate=rate,
-        )
+        normalise_endpoint(chosen)  # a bad URL is reported before any work, not at a call
+        label = chosen
+    else:
+        label = f"{provider.api}.{provider.region}.aliyuncs.com"
+    session = CloudSession(
+        endpoint=chosen,
+        endpoint_label=label,
+        embedded=server is not None,
+        profile=provider.profile,
+        credentials=credentials,  # the emulator's development key; else the profile's, lazily
+        rate_limits=rate_limits,
+        rate=rate,
+    )
     try:
         yield session
     finally:

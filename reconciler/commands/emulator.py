@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import threading
 from collections.abc import Sequence
+from contextlib import ExitStack
 from types import FrameType
 
 import click
@@ -61,10 +62,6 @@ def _parse_topics(values: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _origin(access_key_id: str, known_before: set[str]) -> str:
-    return "the database" if access_key_id in known_before else "the fixture"
-
-
 def _open_store(db: str | None) -> EmulatorStore:
     try:
         return EmulatorStore(db)
@@ -88,7 +85,8 @@ def _seed(
     if fixture is not None:
         load_fixture(fixture, store)
     lines = [
-        f"accepting AccessKeyId {key} (secret from {_origin(key, before)})"
+        f"accepting AccessKeyId {key} "
+        f"(secret from {'the database' if key in before else 'the fixture'})"
         for key in store.account_ids()
     ]
     if access_key_id is not None:
@@ -199,7 +197,8 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     )
     topic_pairs = _parse_topics(topics)
     store = _open_store(db)
-    try:
+    with ExitStack() as on_failure:  # closes what is open if the setup fails
+        on_failure.callback(store.close)
         credential_lines = _seed(
             store,
             fixture=fixture,
@@ -211,15 +210,9 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
             topics=topic_pairs,
         )
         server = EmulatorServer(store, host=host, port=port, options=options)
-    except BaseException:
-        store.close()
-        raise
-    try:
+        on_failure.callback(server.stop)
         mqtt = None if mqtt_port is None else MqttServer(store, host=host, port=mqtt_port)
-    except BaseException:
-        server.stop()
-        store.close()
-        raise
+        on_failure.pop_all()  # set up: _serve_until_stopped stops and closes them
     return _serve_until_stopped(server, mqtt, credential_lines, db)
 
 

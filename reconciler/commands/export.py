@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from reconciler.commands.options import endpoint_option, output_file_option, write_file
-from reconciler.config.export import ExportedInstance, render_export_many
+from reconciler.config.export import ExportedInstance, render_export
 from reconciler.config.loader import load_desired_text_result
 from reconciler.exit_codes import ExitCode
 from reconciler.models import APIS, DEFAULT_API, DEFAULT_REGION, Api, ProviderConfig
@@ -102,7 +102,7 @@ def export_command(
             mine = [record for record in records if record.instance_id in (one, "")]
             naming = mine[0].independent_naming if mine else None
             exported.append(ExportedInstance(one, [r.group_id for r in mine], naming))
-    export = render_export_many(
+    export = render_export(
         region=chosen_region,
         instances=exported,
         schema_ref=schema_ref_for(out, Path.cwd()),

@@ -24,7 +24,7 @@ from reconciler.commands.options import (
 )
 from reconciler.errors import StateError
 from reconciler.exit_codes import ExitCode
-from reconciler.models import DesiredInstance, DesiredState, StateResource, parse_key_text
+from reconciler.models import StateResource, parse_key_text
 from reconciler.state import new_state
 from reconciler.state.locking import hold_lock
 
@@ -46,7 +46,12 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
         raise click.BadParameter(str(exc), param_hint="KEY") from exc
 
     desired = load_config(config)
-    instance = _declared_instance(desired, instance_id, config)
+    instance = next((i for i in desired.instances if i.instance_id == instance_id), None)
+    if instance is None:
+        raise ImportRefusedError(
+            f"instance {instance_id} is not declared in {config}; add it there first "
+            "(its region comes from the file)"
+        )
     declared = next((g for g in instance.groups if g.group_id == group_id), None)
     resource_key = instance.key(group_id)
 
@@ -87,13 +92,3 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
             err=True,
         )
     return ExitCode.OK
-
-
-def _declared_instance(desired: DesiredState, instance_id: str, config: Path) -> DesiredInstance:
-    for instance in desired.instances:
-        if instance.instance_id == instance_id:
-            return instance
-    raise ImportRefusedError(
-        f"instance {instance_id} is not declared in {config}; add it there first "
-        "(its region comes from the file)"
-    )

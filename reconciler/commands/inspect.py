@@ -19,14 +19,20 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
-from reconciler.commands.options import DEFAULT_CONFIG, endpoint_option, use_color
+from reconciler.commands.options import (
+    DEFAULT_CONFIG,
+    endpoint_option,
+    no_color_option,
+    stacked,
+    use_color,
+)
 from reconciler.errors import InspectError
 from reconciler.inspect.clientids import client_id_problem
 from reconciler.models import (
@@ -42,7 +48,6 @@ from reconciler.models import (
 if TYPE_CHECKING:
     from reconciler.cloud.client import OnsMqttClient
     from reconciler.cloud.onsmqtt import OnsMqtt2020Client
-    from reconciler.commands.connect import CloudSession
     from reconciler.inspect.pacing import CallPlan
     from reconciler.inspect.queries import OnProgress, Series, Target
     from reconciler.models import ProviderConfig
@@ -50,6 +55,7 @@ if TYPE_CHECKING:
     from reconciler.render.inspect import Report
 
 F = Callable[..., Any]
+ClientT = TypeVar("ClientT", bound="OnsMqttClient | OnsMqtt2020Client")
 FORMATS = ("text", "json", "csv")
 STDIN = "-"
 # The choices as typed (any case; click lower-cases them) and as the service spells them.
@@ -85,6 +91,23 @@ class _CountingSleep:
 
 
 @dataclass(frozen=True)
+class Asked:
+    """The options every command takes (``_common`` gathers them): where to ask, how to answer."""
+
+    config: Path | None
+    region: str | None
+    endpoint: str | None
+    api: Api | None  # click.Choice(APIS) lets no other value through
+    instance_id: str | None
+    output_format: str
+    no_color: bool
+
+    @property
+    def color(self) -> bool:
+        return use_color(self.no_color, sys.stdout)
+
+
+@dataclass(frozen=True)
 class Located:
     """What a command asks about: the file's settings, the region and instance, the API."""
 
@@ -93,32 +116,22 @@ class Located:
     declared: list[DesiredInstance]
     target: Target
     api: Api
-
-
-@dataclass
-class Connection:
-    client: OnsMqttClient
-    target: Target
-    desired: DesiredState | None
-    runtime: Runtime
-    sleep: _CountingSleep
-
-
-@dataclass
-class SessionConnection:
-    """A client of the OnsMqtt 2020-04-20 API; its target always names the instance."""
-
-    client: OnsMqtt2020Client
-    target: Target
-    runtime: Runtime
+    endpoint: str | None
 
 
 # --- options --------------------------------------------------------------------------------
 
 
 def _common(function: F) -> F:
-    """``-c/--config``, ``--region``, ``--endpoint``, ``--api``, ``--format``, ``--no-color``."""
-    decorators: list[Callable[[F], F]] = [
+    """``-c/--config``, ``--region``, ``--endpoint``, ``--api``, ``--format``, ``--no-color``,
+    passed with the command's ``instance_id`` as one ``asked: Asked``."""
+
+    @functools.wraps(function)
+    def with_asked(*args: Any, **kwargs: Any) -> Any:
+        asked = Asked(**{f.name: kwargs.pop(f.name) for f in fields(Asked)})
+        return function(*args, asked=asked, **kwargs)
+
+    return stacked(
         click.option(
             "-c",
             "--config",
@@ -150,12 +163,8 @@ def _common(function: F) -> F:
             show_default=True,
             help="text for people; json or csv (data only) for scripts.",
         ),
-        click.option("--no-color", is_flag=True, help="No colours (NO_COLOR works too)."),
-    ]
-    decorated = function
-    for decorator in reversed(decorators):
-        decorated = decorator(decorated)
-    return decorated
+        no_color_option,
+    )(with_asked)
 
 
 def _instance_option(
@@ -180,21 +189,19 @@ def _range_options(function: F) -> F:
             raise click.UsageError(str(exc)) from exc
         return function(*args, begin_ms=begin_ms, end_ms=end_ms, **kwargs)
 
-    decorated = click.option(
-        "--to", "end", default=None, metavar="T", help="End of the range [default: now]."
+    return stacked(
+        click.option("--no-chart", is_flag=True, help="Print the numbers, not a chart."),
+        click.option(
+            "--since",
+            default=None,
+            metavar="T",
+            help="Range from T to now [default: 24h]. T: 30m, 6h, 7d, ISO 8601 or epoch ms.",
+        ),
+        click.option("--from", "start", default=None, metavar="T", help="Start of the range."),
+        click.option(
+            "--to", "end", default=None, metavar="T", help="End of the range [default: now]."
+        ),
     )(with_range)
-    decorated = click.option(
-        "--from", "start", default=None, metavar="T", help="Start of the range."
-    )(decorated)
-    decorated = click.option(
-        "--since",
-        default=None,
-        metavar="T",
-        help="Range from T to now [default: 24h]. T: 30m, 6h, 7d, ISO 8601 or epoch ms.",
-    )(decorated)
-    return click.option("--no-chart", is_flag=True, help="Print the numbers, not a chart.")(
-        decorated
-    )
 
 
 def _group_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -259,25 +266,22 @@ def _load_desired(config: Path | None) -> DesiredState | None:
     return load_config(config)
 
 
-def _locate(
-    *, config: Path | None, region: str | None, instance_id: str | None, api: str | None
-) -> Located:
+def _locate(asked: Asked) -> Located:
     """The region, instance and API a command asks about: the options, else the file's."""
     from reconciler.inspect.queries import Target  # noqa: PLC0415
     from reconciler.models import ProviderConfig  # noqa: PLC0415
 
-    desired = _load_desired(config)
+    desired = _load_desired(asked.config)
     provider = desired.provider if desired is not None else ProviderConfig()
     declared = list(desired.instances) if desired is not None else []
+    instance_id = asked.instance_id
     if instance_id is None and len(declared) == 1:
         instance_id = declared[0].instance_id
-    declared_region = next((i.region for i in declared if i.instance_id == instance_id), None)
-    chosen_region = region or declared_region or provider.region
-    declared_api = next((i.api for i in declared if i.instance_id == instance_id), None)
-    chosen_api: Api = (
-        "onsmqtt" if api == "onsmqtt" else "ons" if api == "ons" else declared_api or provider.api
-    )
-    return Located(desired, provider, declared, Target(chosen_region, instance_id), chosen_api)
+    # Region and API: the options, else the declared instance's, else the provider's.
+    settings = next((i for i in declared if i.instance_id == instance_id), provider)
+    target = Target(asked.region or settings.region, instance_id)
+    api = asked.api or settings.api
+    return Located(desired, provider, declared, target, api, asked.endpoint)
 
 
 # What the ONS-only commands ask, and why the OnsMqtt 2020-04-20 API cannot answer it.
@@ -290,33 +294,29 @@ _ONS_ONLY = {
 }
 
 
-def _refuse_onsmqtt(command: str, located: Located) -> None:
-    if located.api == "ons":
-        return
-    action, reason = _ONS_ONLY[command]
-    hint = "inspect clients FILE checks known client ids; " if "online clients" in reason else ""
-    raise click.ClickException(
-        f"inspect {command} needs {action} of the ONS 2019-02-14 API, but "
-        f"{located.target.where()} is asked through onsmqtt (OnsMqtt 2020-04-20), which "
-        f"{reason}; {hint}use --api ons if the instance answers the ONS API"
-    )
-
-
 @contextmanager
-def _session(
-    located: Located, endpoint: str | None
-) -> Iterator[tuple[CloudSession, _CountingSleep]]:
-    """A checked session for the target; an ``InspectError`` leaves as one line (with the
-    RequestId under ``--debug``), and a long pacing wait is reported after."""
+def _client(located: Located, make: Callable[..., ClientT]) -> Iterator[ClientT]:
+    """A client for the target from ``make`` (a client class with its rate limits bound),
+    with checked credentials and the runtime's clock and sleep; an ``InspectError`` leaves as
+    one line (with the RequestId under ``--debug``), and a long pacing wait is reported after."""
     from reconciler.commands.connect import cloud_session  # noqa: PLC0415
 
-    sleep = _CountingSleep(_runtime().sleep)
+    runtime = _runtime()
+    sleep = _CountingSleep(runtime.sleep)
     try:
         with cloud_session(
-            located.provider, endpoint=endpoint, instances=located.declared
+            located.provider, endpoint=located.endpoint, instances=located.declared
         ) as session:
             session.check()
-            yield session, sleep
+            client = make(
+                session.credentials(),
+                region=located.target.region,
+                endpoint=session.endpoint,
+                sleep=sleep,
+                clock=runtime.clock,
+            )
+            with client:
+                yield client
     except InspectError as err:
         raise click.ClickException(err.describe(with_request_id=_debug())) from err
     if sleep.total >= WAIT_WORTH_SAYING:
@@ -325,31 +325,25 @@ def _session(
         click.echo(waited_notice(sleep.total), err=True)
 
 
-@contextmanager
-def _connect(located: Located, endpoint: str | None, *, command: str) -> Iterator[Connection]:
+def _connect(located: Located, *, command: str) -> AbstractContextManager[OnsMqttClient]:
     """An ONS 2019-02-14 client for the target, paced by its per-action buckets; the
     ONS-only commands refuse an onsmqtt target."""
     from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
 
-    if command in _ONS_ONLY:
-        _refuse_onsmqtt(command, located)
-    runtime = _runtime()
-    with (
-        _session(located, endpoint) as (session, sleep),
-        OnsMqttClient(
-            session.credentials(),
-            region=located.target.region,
-            endpoint=session.endpoint,
-            rate_limits=runtime.rate_limits,
-            sleep=sleep,
-            clock=runtime.clock,
-        ) as client,
-    ):
-        yield Connection(client, located.target, located.desired, runtime, sleep)
+    if command in _ONS_ONLY and located.api != "ons":
+        action, reason = _ONS_ONLY[command]
+        hint = (
+            "inspect clients FILE checks known client ids; " if "online clients" in reason else ""
+        )
+        raise click.ClickException(
+            f"inspect {command} needs {action} of the ONS 2019-02-14 API, but "
+            f"{located.target.where()} is asked through onsmqtt (OnsMqtt 2020-04-20), which "
+            f"{reason}; {hint}use --api ons if the instance answers the ONS API"
+        )
+    return _client(located, functools.partial(OnsMqttClient, rate_limits=_runtime().rate_limits))
 
 
-@contextmanager
-def _connect_sessions(located: Located, endpoint: str | None) -> Iterator[SessionConnection]:
+def _connect_sessions(located: Located) -> AbstractContextManager[OnsMqtt2020Client]:
     """An OnsMqtt 2020-04-20 client for the target, paced by the account's buckets (with
     the runtime's overrides for its actions)."""
     from reconciler.cloud.onsmqtt import (  # noqa: PLC0415
@@ -364,18 +358,8 @@ def _connect_sessions(located: Located, endpoint: str | None) -> Iterator[Sessio
         )
     runtime = _runtime()
     overrides = {a: r for a, r in (runtime.rate_limits or {}).items() if a in ACTIONS}
-    with (
-        _session(located, endpoint) as (session, sleep),
-        OnsMqtt2020Client(
-            session.credentials(),
-            region=located.target.region,
-            endpoint=session.endpoint,
-            rate_limits=account_rate_limits(overrides, clock=runtime.clock),
-            sleep=sleep,
-            clock=runtime.clock,
-        ) as client,
-    ):
-        yield SessionConnection(client, located.target, runtime)
+    limits = account_rate_limits(overrides, clock=runtime.clock)
+    return _client(located, functools.partial(OnsMqtt2020Client, rate_limits=limits))
 
 
 @contextmanager
@@ -420,39 +404,32 @@ def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
     )
     # The bar shows the pacing; the client's INFO lines about it would only cut through it.
     cloud_log = logging.getLogger(CLOUD_LOGGER)
-    quiet = _DropInfo()
-    cloud_log.addFilter(quiet)
-    with progress, _removing_filter(cloud_log, quiet):
-        task = progress.add_task(
-            plan.action, total=plan.calls, deadline=time.monotonic() + plan.seconds()
-        )
 
-        def on_progress(done: int, total: int) -> None:
-            deadline = time.monotonic() + plan.remaining_after(done)
-            progress.update(task, completed=done, deadline=deadline)
-
-        yield on_progress
-
-
-class _DropInfo(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
+    def quiet(record: logging.LogRecord) -> bool:
         return record.levelno != logging.INFO
 
-
-@contextmanager
-def _removing_filter(logger: logging.Logger, quiet: logging.Filter) -> Iterator[None]:
+    cloud_log.addFilter(quiet)
     try:
-        yield
+        with progress:
+            task = progress.add_task(
+                plan.action, total=plan.calls, deadline=time.monotonic() + plan.seconds()
+            )
+
+            def on_progress(done: int, total: int) -> None:
+                deadline = time.monotonic() + plan.remaining_after(done)
+                progress.update(task, completed=done, deadline=deadline)
+
+            yield on_progress
     finally:
-        logger.removeFilter(quiet)
+        cloud_log.removeFilter(quiet)
 
 
-def _write(report: Report, output_format: str, text: Callable[[], str]) -> None:
+def _write(report: Report, asked: Asked, text: Callable[[], str]) -> None:
     from reconciler.render.inspect import to_csv, to_json  # noqa: PLC0415
 
-    if output_format == "json":
+    if asked.output_format == "json":
         click.echo(to_json(report), nl=False)
-    elif output_format == "csv":
+    elif asked.output_format == "csv":
         click.echo(to_csv(report), nl=False)
     else:
         click.echo(text(), nl=False)
@@ -462,7 +439,7 @@ def _width() -> int:
     return shutil.get_terminal_size().columns
 
 
-def _write_series(series: Series, *, output_format: str, no_chart: bool, no_color: bool) -> None:
+def _write_series(series: Series, asked: Asked, *, no_chart: bool) -> None:
     from reconciler.render.inspect import series_chart, series_numbers  # noqa: PLC0415
 
     def text() -> str:
@@ -470,11 +447,9 @@ def _write_series(series: Series, *, output_format: str, no_chart: bool, no_colo
             return series_numbers(series)
         rows = shutil.get_terminal_size().lines - 6
         height = max(CHART_HEIGHT[0], min(CHART_HEIGHT[1], rows))
-        return series_chart(
-            series, width=_width(), height=height, color=use_color(no_color, sys.stdout)
-        )
+        return series_chart(series, width=_width(), height=height, color=asked.color)
 
-    _write(series, output_format, text)
+    _write(series, asked, text)
 
 
 # --- the commands -------------------------------------------------------------------------
@@ -489,25 +464,15 @@ def inspect_group() -> None:
 @click.argument("group_id", metavar="GID", callback=_group_id)
 @_instance_option()
 @_common
-def group_command(
-    *,
-    group_id: str,
-    instance_id: str | None,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
-) -> int:
+def group_command(*, group_id: str, asked: Asked) -> int:
     """How many clients of GID are online now (OnsMqttQueryClientByGroupId)."""
     from reconciler.inspect.queries import group_online  # noqa: PLC0415
     from reconciler.render.inspect import group_text  # noqa: PLC0415
 
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
-    with _connect(located, endpoint, command="group") as c:
-        report = group_online(c.client, c.target, group_id)
-    _write(report, output_format, lambda: group_text(report))
+    located = _locate(asked)
+    with _connect(located, command="group") as client:
+        report = group_online(client, located.target, group_id)
+    _write(report, asked, lambda: group_text(report))
     return 0
 
 
@@ -516,26 +481,15 @@ def group_command(
 @click.argument("sub_topic", metavar="[SUBTOPIC]", required=False, default="")
 @_instance_option()
 @_common
-def topic_command(
-    *,
-    parent_topic: str,
-    sub_topic: str,
-    instance_id: str | None,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
-) -> int:
+def topic_command(*, parent_topic: str, sub_topic: str, asked: Asked) -> int:
     """How many subscribers of a topic are online now (OnsMqttQueryClientByTopic)."""
     from reconciler.inspect.queries import topic_online  # noqa: PLC0415
     from reconciler.render.inspect import topic_text  # noqa: PLC0415
 
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
-    with _connect(located, endpoint, command="topic") as c:
-        report = topic_online(c.client, c.target, parent_topic, sub_topic)
-    _write(report, output_format, lambda: topic_text(report))
+    located = _locate(asked)
+    with _connect(located, command="topic") as client:
+        report = topic_online(client, located.target, parent_topic, sub_topic)
+    _write(report, asked, lambda: topic_text(report))
     return 0
 
 
@@ -543,17 +497,7 @@ def topic_command(
 @click.argument("client_id", metavar="CLIENT_ID", callback=_client_id)
 @_instance_option()
 @_common
-def client_command(
-    *,
-    client_id: str,
-    instance_id: str | None,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
-) -> int:
+def client_command(*, client_id: str, asked: Asked) -> int:
     """Whether a client is online, its last touch, socket and subscriptions
     (OnsMqttQueryClientByClientId); through onsmqtt only whether it is online
     (QuerySessionByClientId)."""
@@ -564,21 +508,19 @@ def client_command(
     )
     from reconciler.render.inspect import client_text  # noqa: PLC0415
 
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    located = _locate(asked)
     report: ClientReport
     if located.api == "onsmqtt":
-        with _connect_sessions(located, endpoint) as s:
-            report = session_report(s.client, s.target, client_id)
+        with _connect_sessions(located) as sessions:
+            report = session_report(sessions, located.target, client_id)
     else:
-        with _connect(located, endpoint, command="client") as c:
-            report = client_report(c.client, c.target, client_id)
+        with _connect(located, command="client") as client:
+            report = client_report(client, located.target, client_id)
     now_ms = _runtime().wall_ms()
     _write(
         report,
-        output_format,
-        lambda: client_text(
-            report, now_ms=now_ms, color=use_color(no_color, sys.stdout), width=_width()
-        ),
+        asked,
+        lambda: client_text(report, now_ms=now_ms, color=asked.color, width=_width()),
     )
     return 0
 
@@ -591,17 +533,7 @@ def client_command(
 )
 @_instance_option()
 @_common
-def clients_command(
-    *,
-    source: str,
-    instance_id: str | None,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
-) -> int:
+def clients_command(*, source: str, asked: Asked) -> int:
     """Whether each client id of FILE (- for standard input) is online: one id a line, blank
     lines and # comments skipped. Through onsmqtt ten ids a call
     (BatchQuerySessionByClientIds); through ons one a call, 30 a minute
@@ -615,20 +547,16 @@ def clients_command(
     from reconciler.render.inspect import clients_text  # noqa: PLC0415
 
     client_ids = _read_client_ids(source)
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
+    located = _locate(asked)
     plan = clients_plan(located.api, len(client_ids), _runtime().rate_limits)
     report: ClientsReport
     if located.api == "onsmqtt":
-        with _connect_sessions(located, endpoint) as s, _paced(plan) as on_progress:
-            report = sessions_online(s.client, s.target, client_ids, on_progress=on_progress)
+        with _connect_sessions(located) as sessions, _paced(plan) as on_progress:
+            report = sessions_online(sessions, located.target, client_ids, on_progress=on_progress)
     else:
-        with _connect(located, endpoint, command="clients") as c, _paced(plan) as on_progress:
-            report = clients_online(c.client, c.target, client_ids, on_progress=on_progress)
-    _write(
-        report,
-        output_format,
-        lambda: clients_text(report, color=use_color(no_color, sys.stdout), width=_width()),
-    )
+        with _connect(located, command="clients") as client, _paced(plan) as on_progress:
+            report = clients_online(client, located.target, client_ids, on_progress=on_progress)
+    _write(report, asked, lambda: clients_text(report, color=asked.color, width=_width()))
     return 0
 
 
@@ -638,30 +566,19 @@ def clients_command(
 @_range_options
 @_common
 def history_command(
-    *,
-    group_id: str,
-    instance_id: str | None,
-    begin_ms: int,
-    end_ms: int,
-    no_chart: bool,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
+    *, group_id: str, begin_ms: int, end_ms: int, no_chart: bool, asked: Asked
 ) -> int:
     """Online clients of GID over time (OnsMqttQueryHistoryOnline, one call per day)."""
     from reconciler.inspect.queries import history, series_plan  # noqa: PLC0415
 
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
-    with _connect(located, endpoint, command="history") as c:
-        plan = series_plan("history", begin_ms, end_ms, c.runtime.rate_limits)
+    located = _locate(asked)
+    with _connect(located, command="history") as client:
+        plan = series_plan("history", begin_ms, end_ms, _runtime().rate_limits)
         with _paced(plan) as on_progress:
             series = history(
-                c.client, c.target, group_id, begin_ms, end_ms, on_progress=on_progress
+                client, located.target, group_id, begin_ms, end_ms, on_progress=on_progress
             )
-    _write_series(series, output_format=output_format, no_chart=no_chart, no_color=no_color)
+    _write_series(series, asked, no_chart=no_chart)
     return 0
 
 
@@ -694,16 +611,10 @@ def trend_command(
     subtopic: str | None,
     msg_type: str | None,
     qos: str | None,
-    instance_id: str | None,
     begin_ms: int,
     end_ms: int,
     no_chart: bool,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
+    asked: Asked,
 ) -> int:
     """Messages per second (or totals) of a topic over time (OnsMqttQueryMsgTransTrend)."""
     from reconciler.inspect.queries import TrendQuery, series_plan, trend  # noqa: PLC0415
@@ -716,14 +627,14 @@ def trend_command(
         msg_type=None if msg_type is None else MESSAGE_TYPES[msg_type.lower()],
         qos=None if qos is None else int(qos),
     )
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
-    with _connect(located, endpoint, command="trend") as c:
-        if c.target.instance_id is None:
+    located = _locate(asked)
+    with _connect(located, command="trend") as client:
+        if located.target.instance_id is None:
             raise click.UsageError("--instance ID is required: the service needs it for trends")
-        plan = series_plan("trend", begin_ms, end_ms, c.runtime.rate_limits)
+        plan = series_plan("trend", begin_ms, end_ms, _runtime().rate_limits)
         with _paced(plan) as on_progress:
-            series = trend(c.client, c.target, query, begin_ms, end_ms, on_progress=on_progress)
-    _write_series(series, output_format=output_format, no_chart=no_chart, no_color=no_color)
+            series = trend(client, located.target, query, begin_ms, end_ms, on_progress=on_progress)
+    _write_series(series, asked, no_chart=no_chart)
     return 0
 
 
@@ -737,17 +648,7 @@ def trend_command(
     help="Look up only the first N GIDs (in name order); the others are listed without a count.",
 )
 @_common
-def instance_command(
-    *,
-    instance_id: str,
-    limit: int | None,
-    config: Path | None,
-    region: str | None,
-    endpoint: str | None,
-    api: str | None,
-    output_format: str,
-    no_color: bool,
-) -> int:
+def instance_command(*, limit: int | None, asked: Asked) -> int:
     """Every GID of instance ID with its online count, most first; GIDs the state manages
     are marked (the state is read without its lock)."""
     from reconciler.inspect.queries import (  # noqa: PLC0415
@@ -757,25 +658,21 @@ def instance_command(
     )
     from reconciler.render.inspect import instance_text  # noqa: PLC0415
 
-    located = _locate(config=config, region=region, instance_id=instance_id, api=api)
-    with _connect(located, endpoint, command="instance") as c:
-        managed = _managed(c.desired, c.target)
-        group_ids = instance_groups(c.client, c.target)
+    located = _locate(asked)
+    with _connect(located, command="instance") as client:
+        managed = _managed(located.desired, located.target)
+        group_ids = instance_groups(client, located.target)
         looked_up = len(group_ids) if limit is None else min(limit, len(group_ids))
-        with _paced(instance_plan(looked_up, c.runtime.rate_limits)) as on_progress:
+        with _paced(instance_plan(looked_up, _runtime().rate_limits)) as on_progress:
             report = instance_report(
-                c.client,
-                c.target,
+                client,
+                located.target,
                 group_ids,
                 managed=managed,
                 limit=limit,
                 on_progress=on_progress,
             )
-    _write(
-        report,
-        output_format,
-        lambda: instance_text(report, color=use_color(no_color, sys.stdout), width=_width()),
-    )
+    _write(report, asked, lambda: instance_text(report, color=asked.color, width=_width()))
     return 0
 
 

@@ -12,7 +12,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -327,25 +327,11 @@ def guard_options(function: F) -> F:
     ``--skip-online-check`` and ``--allow-mass-delete``, passed as one ``guards: GuardFlags``."""
 
     @functools.wraps(function)
-    def with_guards(
-        *args: Any,
-        targets: tuple[Target, ...],
-        allow_protected_delete: tuple[str, ...],
-        allow_online_delete: bool,
-        skip_online_check: bool,
-        allow_mass_delete: bool,
-        **kwargs: Any,
-    ) -> Any:
-        guards = GuardFlags(
-            targets=targets,
-            allow_protected_delete=allow_protected_delete,
-            allow_online_delete=allow_online_delete,
-            skip_online_check=skip_online_check,
-            allow_mass_delete=allow_mass_delete,
-        )
+    def with_guards(*args: Any, **kwargs: Any) -> Any:
+        guards = GuardFlags(**{field.name: kwargs.pop(field.name) for field in fields(GuardFlags)})
         return function(*args, guards=guards, **kwargs)
 
-    decorators: list[Decorator] = [
+    return stacked(
         click.option(
             "--target",
             "targets",
@@ -372,11 +358,12 @@ def guard_options(function: F) -> F:
         click.option(
             "--allow-mass-delete", is_flag=True, help="Override the delete circuit breaker."
         ),
-    ]
-    decorated: F = with_guards
-    for decorator in reversed(decorators):
-        decorated = decorator(decorated)
-    return decorated
+    )(with_guards)
+
+
+def stacked(*decorators: Decorator) -> Decorator:
+    """The decorators applied as if written one above another, the first on top."""
+    return lambda function: functools.reduce(lambda f, d: d(f), reversed(decorators), function)
 
 
 def _keys(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ take the state lock unless ``--lock=false`` (or ``--no-lock``); ``rm`` always do
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -37,21 +38,6 @@ class StateKeyError(StateError):
 
 
 # --- logic: functions of a StateBackend, no printing ----------------------------------------
-
-
-def read_state(
-    backend: StateBackend,
-    *,
-    lock: bool = True,
-    timeout: float = 0.0,
-    on_wait: OnWait | None = None,
-    operation: str = "state list",
-) -> StateDocument | None:
-    """The stored state, read under the lock unless ``lock`` is False."""
-    if not lock:
-        return backend.read()
-    with hold_lock(backend, operation, timeout=timeout, on_wait=on_wait):
-        return backend.read()
 
 
 def resolve_key(
@@ -160,14 +146,11 @@ def rm_command(*, keys: tuple[str, ...], config: Path, lock_timeout: float) -> i
 def _read(
     config: Path, *, lock: bool, lock_timeout: float, operation: str
 ) -> tuple[DesiredState, StateDocument | None, str]:
-    """The desired file, the stored state and the backend's label, for list and show."""
+    """The desired file, the stored state (read under the lock unless ``lock`` is False) and
+    the backend's label, for list and show."""
     desired, backend = open_state(config)
     with backend:
-        doc = read_state(
-            backend,
-            lock=lock,
-            timeout=lock_timeout,
-            on_wait=lock_wait_printer(),
-            operation=operation,
-        )
+        locked = hold_lock(backend, operation, timeout=lock_timeout, on_wait=lock_wait_printer())
+        with locked if lock else nullcontext():
+            doc = backend.read()
         return desired, doc, backend.describe()

@@ -35,23 +35,6 @@ class ExportedInstance:
 
 def render_export(
     *,
-    instance_id: str,
-    region: str,
-    group_ids: Iterable[str],
-    independent_naming: bool | None,
-    schema_ref: str | None = DEFAULT_SCHEMA_REF,
-    api: Api = DEFAULT_API,
-) -> Export:
-    """The desired-state file declaring exactly ``group_ids`` on one instance."""
-    instance = ExportedInstance(instance_id, group_ids, independent_naming)
-    origin = f"instance {instance_id} ({region})"
-    return render_export_many(
-        region=region, instances=[instance], schema_ref=schema_ref, api=api, origin=origin
-    )
-
-
-def render_export_many(
-    *,
     region: str,
     instances: Iterable[ExportedInstance],
     schema_ref: str | None = DEFAULT_SCHEMA_REF,

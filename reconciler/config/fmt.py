@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -217,23 +218,22 @@ def _reorder(mapping: CommentedMap, canonical: tuple[str, ...]) -> None:
 
 def _last_slot(container: CommentedBase) -> tuple[CommentedBase, Any, int] | None:
     """Where the comment after a container's last line is attached: its deepest last entry."""
-    if isinstance(container, CommentedSeq):
-        if not container:
-            return None
-        index = len(container) - 1
-        value = container[index]
-        if isinstance(value, CommentedMap | CommentedSeq) and value and not value.fa.flow_style():
-            return _last_slot(value)
-        return container, index, _SEQ_AFTER
-    if isinstance(container, CommentedMap):
-        if not container:
-            return None
-        key = list(container.keys())[-1]
-        value = container[key]
-        if isinstance(value, CommentedMap | CommentedSeq) and value and not value.fa.flow_style():
-            return _last_slot(value)
-        return container, key, _MAP_AFTER
-    return None
+    if not isinstance(container, CommentedMap | CommentedSeq) or not container:
+        return None
+    key, slot = _entry_keys(container)[-1], _after_slot(container)
+    value = container[key]
+    if isinstance(value, CommentedMap | CommentedSeq) and value and not value.fa.flow_style():
+        return _last_slot(value)
+    return container, key, slot
+
+
+def _entry_keys(container: CommentedMap | CommentedSeq) -> list[Any]:
+    """A mapping's keys or a sequence's indexes: where ruamel files their comments."""
+    return list(container.keys() if isinstance(container, CommentedMap) else range(len(container)))
+
+
+def _after_slot(container: CommentedBase) -> int:
+    return _SEQ_AFTER if isinstance(container, CommentedSeq) else _MAP_AFTER
 
 
 def _slot_token(owner: CommentedBase, key: Any, slot: int) -> CommentToken | None:
@@ -310,46 +310,27 @@ def _comment_column(owner: CommentedBase) -> int:
 
 def _attach_comments_forward(container: CommentedBase, column: int) -> None:
     """Move each full-line comment from the entry before it to the entry after it."""
-    _COLUMNS[id(container)] = column
-    if isinstance(container, CommentedMap):
-        keys = list(container.keys())
-        for position, key in enumerate(keys[:-1]):
-            _forward(
-                container,
-                key,
-                container[key],
-                next_key=keys[position + 1],
-                before_slot=_MAP_BEFORE,
-                column=column,
-            )
-        values = list(container.values())
-    elif isinstance(container, CommentedSeq):
-        for position in range(len(container) - 1):
-            _forward(
-                container,
-                position,
-                container[position],
-                next_key=position + 1,
-                before_slot=_SEQ_BEFORE,
-                column=column,
-            )
-        values = list(container)
-    else:
+    if not isinstance(container, CommentedMap | CommentedSeq):
         return
+    _COLUMNS[id(container)] = column
+    keys = _entry_keys(container)
+    for key, next_key in pairwise(keys):
+        _forward(container, key, next_key=next_key, column=column)
     # Entries nested in a mapping or under a list dash are indented by two more columns.
-    for value in values:
+    for key in keys:
+        value = container[key]
         if isinstance(value, CommentedMap | CommentedSeq) and not value.fa.flow_style():
             _attach_comments_forward(value, column + _INDENT)
 
 
 def _forward(
-    container: CommentedBase, key: Any, value: Any, *, next_key: Any, before_slot: int, column: int
+    container: CommentedMap | CommentedSeq, key: Any, *, next_key: Any, column: int
 ) -> None:
+    value = container[key]
     if isinstance(value, CommentedMap | CommentedSeq) and value and not value.fa.flow_style():
         where = _last_slot(value)
     else:
-        slot = _SEQ_AFTER if isinstance(container, CommentedSeq) else _MAP_AFTER
-        where = (container, key, slot)
+        where = (container, key, _after_slot(container))
     if where is None:
         return
     owner, owner_key, slot = where
@@ -360,6 +341,7 @@ def _forward(
     if not following:
         return
     _set_slot(owner, owner_key, slot, eol)
+    before_slot = _SEQ_BEFORE if isinstance(container, CommentedSeq) else _MAP_BEFORE
     existing = container.ca.items.get(next_key, [None, None, None, None])
     before = existing[before_slot] if len(existing) > before_slot else None
     tokens = _comment_tokens(following, column)

@@ -227,24 +227,20 @@ class _Composer:
         if interest is None:
             self._skip(depth)
             return None
-        tag, start = event.tag, event.start_mark
-        if isinstance(event, SequenceStartEvent):
-            if tag is None or tag == "!":
-                tag = _SEQ_TAG
-            items: list[Node | None] = []
-            node = SequenceNode(tag, items, start, None, event.flow_style)
-        else:
-            if tag is None or tag == "!":
-                tag = _MAP_TAG
-            pairs: list[tuple[Node, Node]] = []
-            node = MappingNode(tag, pairs, start, None, event.flow_style)
+        sequence = isinstance(event, SequenceStartEvent)
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _SEQ_TAG if sequence else _MAP_TAG
+        children: list[Any] = []  # items, or (key, value) pairs
+        kind = SequenceNode if sequence else MappingNode
+        node = kind(tag, children, event.start_mark, None, event.flow_style)
         if anchor is not None:
             self._anchors[anchor] = node
             self._open.add(anchor)
-        if isinstance(node, SequenceNode):
-            self._sequence(items, interest, depth)
+        if sequence:
+            self._sequence(children, interest, depth)
         else:
-            self._mapping(pairs, interest, depth, flow=bool(node.flow_style))
+            self._mapping(children, interest, depth, flow=bool(node.flow_style))
         node.end_mark = self._next().end_mark
         if anchor is not None:
             self._open.discard(anchor)
@@ -553,11 +549,8 @@ class Builder:
             else:
                 first_keys[key] = key_node
             own[key] = self.build(value_node, (*loc, key) if isinstance(key, str | int) else loc)
-        if not merged:
-            return own
-        merged = dict(merged)
-        merged.update(own)
-        return merged
+        # The mapping's own keys override merged ones, as in PyYAML.
+        return {**merged, **own} if merged else own
 
     def _merge(self, node: TreeNode, loc: Loc) -> dict[Any, Any]:
         sources = node.value if node.id == _SEQUENCE else [node]

@@ -90,13 +90,8 @@ class PostgresBackendSpec(FileModel):
 class BackendSpec(FileModel):
     """Exactly one of ``local`` or ``postgres``."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        strict=True,
-        defer_build=True,
-        json_schema_extra={"minProperties": 1, "maxProperties": 1},
-    )
+    # pydantic merges this into FileModel's config.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
 
     local: LocalBackendSpec | None = None
     postgres: PostgresBackendSpec | None = None
@@ -167,12 +162,7 @@ class DesiredFile(FileModel):
     """A desired-state file, format version 1."""
 
     model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        strict=True,
-        defer_build=True,
-        title="reconciler desired state",
-        json_schema_extra={"additionalProperties": False},
+        title="reconciler desired state", json_schema_extra={"additionalProperties": False}
     )
 
     version: Literal[1] = Field(description="Format version; must be 1.")

@@ -35,19 +35,18 @@ def render_schema() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    target = SCHEMA_PATH
     text = render_schema()
     if "--check" in args:
-        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
         if current != text:
             sys.stderr.write(
-                f"{target} is out of date: run python -m reconciler.config.schema_gen\n"
+                f"{SCHEMA_PATH} is out of date: run python -m reconciler.config.schema_gen\n"
             )
             return 1
         return 0
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    sys.stdout.write(f"wrote {target}\n")
+    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
+    SCHEMA_PATH.write_text(text, encoding="utf-8")
+    sys.stdout.write(f"wrote {SCHEMA_PATH}\n")
     return 0
 
 

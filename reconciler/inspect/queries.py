@@ -306,8 +306,10 @@ def _clients_report(
 
 
 def _required_instance(target: Target) -> str:
+    """The target's instance id, for the questions the service answers only about one
+    instance (the commands ask the user for it first)."""
     if target.instance_id is None:
-        raise ValueError("the OnsMqtt 2020-04-20 session look-ups need an instance id")
+        raise ValueError("this question needs an instance id")
     return target.instance_id
 
 
@@ -356,8 +358,7 @@ def trend(
     on_progress: OnProgress | None = None,
 ) -> Series:
     """Message rates or totals of the topic over the range, one call per day window."""
-    if target.instance_id is None:
-        raise ValueError("the trend query needs an instance id")
+    instance_id = _required_instance(target)
     windows = day_windows(begin_ms, end_ms)
     chunks: list[list[Point]] = []
     measure: Literal["TPS", "SUM"] = "SUM" if query.summed else "TPS"
@@ -369,7 +370,7 @@ def trend(
                 query.parent_topic,
                 start,
                 stop,
-                instance_id=target.instance_id,
+                instance_id=instance_id,
                 trans_type=query.direction,
                 tps_type=measure,
                 sub_topic=query.sub_topic,
@@ -396,11 +397,10 @@ def trend(
 
 def instance_groups(client: OnsMqttClient, target: Target) -> list[str]:
     """The instance's GIDs in name order (the listing is not rate-limited)."""
-    if target.instance_id is None:
-        raise ValueError("an instance id is needed")
+    instance_id = _required_instance(target)
     with _named(target):
-        records = client.list_group_ids(target.instance_id)
-    return sorted({r.group_id for r in records if r.instance_id in (target.instance_id, "")})
+        records = client.list_group_ids(instance_id)
+    return sorted({r.group_id for r in records if r.instance_id in (instance_id, "")})
 
 
 def instance_report(
@@ -414,7 +414,7 @@ def instance_report(
 ) -> InstanceReport:
     """Every GID with its online count, most clients first; beyond ``limit`` (in name
     order) GIDs are listed without a count, saving their calls."""
-    assert target.instance_id is not None
+    instance_id = _required_instance(target)
     chosen = list(group_ids if limit is None else group_ids[:limit])
     counts: dict[str, int] = {}
     for done, group_id in enumerate(chosen, 1):
@@ -423,7 +423,7 @@ def instance_report(
             on_progress(done, len(chosen))
     rows = [GroupRow(gid, counts.get(gid), gid in managed) for gid in group_ids]
     rows.sort(key=lambda row: (row.online is None, -(row.online or 0), row.group_id))
-    return InstanceReport(target.instance_id, target.region, tuple(rows), len(chosen))
+    return InstanceReport(instance_id, target.region, tuple(rows), len(chosen))
 
 
 @contextmanager

@@ -66,9 +66,7 @@ def resolve_range(
     elif start is not None:
         begin_ms = parse_moment(start, now_ms=now_ms)
     else:
-        default_back = duration_ms(DEFAULT_SINCE)
-        assert default_back is not None
-        begin_ms = end_ms - default_back
+        begin_ms = parse_moment(DEFAULT_SINCE, now_ms=end_ms)
     if begin_ms > end_ms:
         first = "--since" if since is not None else "--from"
         raise TimeSpecError(

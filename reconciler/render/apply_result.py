@@ -36,10 +36,6 @@ def _error_text(outcome: ActionOutcome) -> str:
     return text
 
 
-def _by_status(result: ApplyResult, status: str) -> list[ActionOutcome]:
-    return [outcome for outcome in result.outcomes if outcome.status == status]
-
-
 def _count_words(outcomes: Sequence[ActionOutcome]) -> str:
     counts = Counter(outcome.detail for outcome in outcomes)
     order = [
@@ -59,22 +55,13 @@ def _count_words(outcomes: Sequence[ActionOutcome]) -> str:
 def render_result_text(result: ApplyResult, *, color: bool = False) -> str:
     """The final report. On success one summary line; otherwise it lists exactly what was
     done, what failed (Code and RequestId) and what was not attempted, and what to do next."""
-    done = _by_status(result, "done")
-    failed = _by_status(result, "failed")
-    skipped = _by_status(result, "not_attempted")
-    lines: list[str] = []
-    if not failed and not skipped and not result.interrupted and result.state_error is None:
-        lines.append(paint(f"Apply complete: {_count_words(done)}.", BOLD, color))
-        return "\n".join(lines) + "\n"
+    done, failed, skipped = result.done, result.failed, result.not_attempted
+    if result.ok:
+        return paint(f"Apply complete: {_count_words(done)}.", BOLD, color) + "\n"
 
     headline = "Apply interrupted" if result.interrupted else "Apply failed"
-    lines.append(
-        paint(
-            f"{headline}: {len(done)} done, {len(failed)} failed, {len(skipped)} not attempted.",
-            BOLD,
-            color,
-        )
-    )
+    counts = f"{len(done)} done, {len(failed)} failed, {len(skipped)} not attempted."
+    lines = [paint(f"{headline}: {counts}", BOLD, color)]
     if done:
         lines.append(f"Done ({_count_words(done)}):")
         lines.extend(f"  {outcome_line(outcome, color=color)}" for outcome in done)
@@ -126,18 +113,10 @@ def result_document(result: ApplyResult) -> dict[str, Any]:
             item["error"] = {"code": outcome.error_code, "message": outcome.error_message}
         return item
 
-    done = _by_status(result, "done")
-    failed = _by_status(result, "failed")
-    skipped = _by_status(result, "not_attempted")
+    done, failed, skipped = result.done, result.failed, result.not_attempted
     return {
         "format_version": result.format_version,
-        "status": (
-            "interrupted"
-            if result.interrupted
-            else "failed"
-            if failed or skipped or result.state_error
-            else "ok"
-        ),
+        "status": "interrupted" if result.interrupted else "ok" if result.ok else "failed",
         "summary": {
             "done": len(done),
             "failed": len(failed),

@@ -27,6 +27,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,12 +79,11 @@ def ago(ms: int, now_ms: int) -> str:
     seconds = abs(seconds)
     if seconds < 5:
         return "just now"
-    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")):
-        if seconds >= size:
-            count = int(seconds // size)
-            words = f"{count} {unit}{'s' if count != 1 else ''}"
-            return f"in {words}" if future else f"{words} ago"
-    raise AssertionError("unreachable")
+    units = ((86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second"))
+    size, unit = next((size, unit) for size, unit in units if seconds >= size)
+    count = int(seconds // size)
+    words = f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"in {words}" if future else f"{words} ago"
 
 
 def _number(value: float) -> str:
@@ -331,19 +331,8 @@ def _tick_format(begin_ms: int, end_ms: int) -> str:
 
 def to_data(report: Report) -> dict[str, Any]:
     """The documented JSON shape of ``report`` (see the module docstring)."""
-    if isinstance(report, GroupOnline):
-        return {
-            "group_id": report.group_id,
-            "instance_id": report.instance_id,
-            "online": report.online,
-        }
-    if isinstance(report, TopicOnline):
-        return {
-            "parent_topic": report.parent_topic,
-            "sub_topic": report.sub_topic,
-            "instance_id": report.instance_id,
-            "online": report.online,
-        }
+    if isinstance(report, GroupOnline | TopicOnline):
+        return asdict(report)  # their fields are the documented keys
     if isinstance(report, ClientReport):
         touch = report.last_touch_ms
         subscriptions = report.subscriptions
@@ -416,14 +405,10 @@ def to_csv(report: Report) -> str:
     """A header row, then the data; times ISO 8601 in UTC."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    if isinstance(report, GroupOnline):
-        writer.writerow(("group_id", "instance_id", "online"))
-        writer.writerow((report.group_id, report.instance_id or "", report.online))
-    elif isinstance(report, TopicOnline):
-        writer.writerow(("parent_topic", "sub_topic", "instance_id", "online"))
-        writer.writerow(
-            (report.parent_topic, report.sub_topic, report.instance_id or "", report.online)
-        )
+    if isinstance(report, GroupOnline | TopicOnline):
+        data = asdict(report)
+        writer.writerow(data)
+        writer.writerow("" if value is None else value for value in data.values())
     elif isinstance(report, ClientReport):
         writer.writerow(
             ("client_id", "online", "last_touch", "socket", "parent_topic", "sub_topic", "qos")

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from reconciler.cli import cli, main
 from reconciler.config import load_desired
-from reconciler.config.export import NO_SCHEMA_COMMENT, render_export
+from reconciler.config.export import NO_SCHEMA_COMMENT, ExportedInstance, render_export
 from reconciler.config.fmt import format_text
 from reconciler.config.loader import load_desired_text_result
 from tests.fixtures.emulator import RunningEmulator
@@ -96,10 +96,8 @@ def test_export_of_an_unknown_instance_is_a_one_line_error(
 
 def test_rendered_export_is_canonical_and_skips_names_it_cannot_declare() -> None:
     export = render_export(
-        instance_id="post-1",
         region="cn-shanghai",
-        group_ids=["GID_b_b", "GID_aaa", "bad name"],
-        independent_naming=False,
+        instances=[ExportedInstance("post-1", ["GID_b_b", "GID_aaa", "bad name"], False)],
     )
     assert export.skipped == ("bad name",)
     assert format_text(export.text) == export.text
