@@ -20,7 +20,8 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
     │       └── LockHeldError      someone else holds it (``.holder`` says who)
     ├── PlanError                  a plan cannot be built, read or used
     │   ├── PlanRefusedError       guards block the plan (``.reasons``)
-    │   └── StalePlanError         a saved plan no longer matches the world
+    │   ├── StalePlanError         a saved plan no longer matches the world
+    │   └── ClientsOnlineError     a delete's GID has clients online when apply checks again
     ├── ApplyError                 an apply finished with failed actions
     ├── InspectError               an inspect query names a GID, topic, client or instance
     │                              the service does not know (``.code``, ``.request_id``)
@@ -30,7 +31,7 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -207,6 +208,15 @@ class StalePlanError(PlanError):
     def __init__(self, reasons: Sequence[str]) -> None:
         self.reasons = list(reasons)
         super().__init__("saved plan is stale: " + "; ".join(self.reasons))
+
+
+class ClientsOnlineError(PlanError):
+    """Deletes the plan let through whose GIDs have clients online when apply looks again,
+    just before deleting; ``online`` maps each (``INSTANCE_ID/GROUP_ID``) to its count."""
+
+    def __init__(self, message: str, online: Mapping[str, int]) -> None:
+        self.online = dict(online)
+        super().__init__(message)
 
 
 class ApplyError(ReconcilerError):

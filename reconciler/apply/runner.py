@@ -1,4 +1,5 @@
-"""The apply sequence: lock -> (plan | stale check) -> execute or dry-run -> unlock.
+"""The apply sequence: lock -> (plan | stale check) -> online re-check -> execute or dry-run
+-> unlock.
 
 Everything that reads the state happens under the lock, and the state that the plan (or the
 stale check) saw is the one the journal writes on top of, so nothing can slip in between. How a
@@ -23,12 +24,21 @@ from reconciler.errors import ApplyError, PlanError, StalePlanError
 from reconciler.models import DesiredState, InstanceInventory, StateDocument
 from reconciler.plan.builder import ClientFor, instance_apis, refresh
 from reconciler.plan.model import Plan
+from reconciler.plan.online_recheck import refuse_if_online
 from reconciler.plan.planfile import check_fresh, ensure_appliable
 from reconciler.state import new_state
 from reconciler.state.base import OnWait, StateBackend
 from reconciler.state.locking import hold_lock
 
 LOCK_OPERATION = "apply"
+# What a refused apply advises when deletes' GIDs have clients online now (see
+# ``plan.online_recheck``). A saved plan takes no override: it is applied as reviewed.
+SAVED_PLAN_ADVICE = (
+    "plan again to review them (plan with --allow-online-delete to delete them anyway)"
+)
+DESIRED_FILE_ADVICE = (
+    "apply again to review them (with --allow-online-delete to delete them anyway)"
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,8 @@ class RunSettings:
     # Turn SIGINT into ``stop`` while the calls run (the CLI sets this; library callers may
     # not want their signal handlers touched).
     catch_sigint: bool = False
+    # Told what is being looked up before the calls (the online re-check); never printed here.
+    progress: Callable[[str], None] | None = None
 
 
 def apply_desired(
@@ -69,15 +81,37 @@ def apply_desired(
     client_for: ClientFor,
     settings: RunSettings,
     desired: DesiredState | None = None,
+    recheck_after_approval: bool = False,
 ) -> ApplyRun:
     """Plan from a desired file under the lock, show it (``review``), ask (``approve``, not
     called for a dry run or an empty plan), then execute. With ``desired`` (the file planned)
-    the state also records its API and known client ids (``apply.metadata``)."""
+    the state also records its API and known client ids (``apply.metadata``).
+
+    ``recheck_after_approval``: a person answered the prompt, maybe long after the plan's
+    online look-up, so the deletes' online clients are looked up again once approved. An
+    auto-approved plan's look-up is seconds old: asking again would only double its paced cost.
+    """
+
+    def approve_then_recheck(plan: Plan) -> bool:
+        if not approve(plan):
+            return False
+        if recheck_after_approval:
+            _refuse_if_online(plan, client_for, settings, DESIRED_FILE_ADVICE)
+        return True
+
     with _state_lock(backend, settings):
         state = backend.read()
         plan = build_plan(state)
         review(plan)
-        return _run(plan, backend, state, client_for, settings, desired=desired, approve=approve)
+        return _run(
+            plan,
+            backend,
+            state,
+            client_for,
+            settings,
+            desired=desired,
+            approve=approve_then_recheck,
+        )
 
 
 def apply_saved(
@@ -89,14 +123,30 @@ def apply_saved(
     settings: RunSettings,
 ) -> ApplyRun:
     """Apply a reviewed plan file: under the lock, re-list its instances and refuse it
-    (``StalePlanError``, every reason) unless the world is still the one it was made on."""
+    (``StalePlanError``, every reason) unless the world is still the one it was made on; then
+    refuse it (``ClientsOnlineError``) if a delete's GID has clients online now that the plan
+    did not override. A dry run is refused alike: it shows what the apply would do."""
     with _state_lock(backend, settings):
         state = backend.read()
         inventories = list_inventories(plan, desired, client_for, state)
         reasons = check_fresh(plan, desired, state, inventories, workspace=backend.workspace)
         if reasons:
             raise StalePlanError(reasons)
+        ensure_appliable(plan)  # a refused plan spends no look-up
+        _refuse_if_online(plan, client_for, settings, SAVED_PLAN_ADVICE)
         return _run(plan, backend, state, client_for, settings, desired=desired)
+
+
+def _refuse_if_online(
+    plan: Plan, client_for: ClientFor, settings: RunSettings, advice: str
+) -> None:
+    refuse_if_online(
+        plan,
+        client_for,
+        advice=advice,
+        parallelism=settings.execution.parallelism,
+        progress=settings.progress,
+    )
 
 
 def _with_metadata(

@@ -70,8 +70,9 @@ def apply_command(
     plan).
 
     PATHS are planned, shown and applied after you answer yes. PLANFILE (from
-    `reconciler plan -o`) is applied as reviewed, and refused if anything moved since. --target
-    and the --allow-*/--skip-* guard flags apply only to a desired file.
+    `reconciler plan -o`) is applied as reviewed, and refused if anything moved since or if a
+    GID it deletes has clients online now. --target and the --allow-*/--skip-* guard flags
+    apply only to a desired file.
 
     Exit codes: 0 done (or no changes), 1 error or some action failed (the report says what
     was done and what not; run it again to finish), 130 interrupted by Ctrl-C.
@@ -92,6 +93,7 @@ def apply_command(
         on_wait=lock_wait_printer(),
         dry_run=dry_run,
         catch_sigint=True,
+        progress=out.note,
     )
     saved = _saved_plan(_read(paths[0]), paths[0]) if _one_file(paths) else None
     if saved is not None:
@@ -152,6 +154,8 @@ def _apply_file(
             client_for=run.cloud.client,
             settings=replace(settings, observer=observer),
             desired=run.desired,
+            # A person at the prompt may answer long after the plan's online look-up.
+            recheck_after_approval=not auto_approve,
         )
     return out.finish(outcome, dry_run=settings.dry_run)
 

@@ -214,6 +214,7 @@ def diff_plan(
         guards=tuple(guards),
         targets=tuple(map(str, options.targets)),
         refresh_only=options.refresh_only,
+        allow_online_delete=options.allow_online_delete,
     )
 
 

@@ -334,6 +334,24 @@ def online_check_changes(plan: Plan, options: PlanOptions) -> list[Change]:
     ]
 
 
+def recheck_changes(plan: Plan) -> list[Change]:
+    """The deletes whose online clients apply looks up again just before deleting: those the
+    plan's own check would look up, unless the plan was made with ``--allow-online-delete``
+    (recorded on the plan, or as an overridden guard) or ``--skip-online-check`` (noted on
+    each delete). Nothing else is asked: the look-ups are paced (30 a minute on ons)."""
+    if plan.allow_online_delete:
+        return []
+    return [
+        change
+        for change in online_check_changes(plan, PlanOptions())
+        if not any(
+            g.kind is GuardKind.ONLINE_CHECK_SKIPPED
+            or (g.kind is GuardKind.ONLINE_CLIENTS and g.overridden)
+            for g in change.guards
+        )
+    ]
+
+
 def with_online_counts(
     plan: Plan,
     counts: Mapping[ResourceKey, int],

@@ -164,6 +164,9 @@ class Plan(FrozenModel):
     guards: tuple[Guard, ...] = ()
     targets: tuple[str, ...] = ()
     refresh_only: bool = False
+    # Planned with --allow-online-delete: apply does not look the deletes' online clients up
+    # again (without it, apply re-checks them just before deleting and refuses if any is on).
+    allow_online_delete: bool = False
     # "REGION/INSTANCE_ID" -> the GIDs listed at refresh time, so a stale plan can say which
     # GIDs appeared or vanished (saved plan files only; the JSON renderer leaves it out).
     inventory_group_ids: dict[str, tuple[str, ...]] = Field(default_factory=dict)

@@ -144,6 +144,11 @@ def headline_notes(plan: Plan) -> list[str]:
         notes.append(
             f"Targeted plan ({', '.join(plan.targets)}): the rest of the file is not planned."
         )
+    if plan.allow_online_delete and plan.summary.delete:
+        notes.append(
+            "Planned with --allow-online-delete: its deletes go ahead even with clients online "
+            "(apply does not check them again)."
+        )
     return notes
 
 
