@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -42,6 +42,7 @@ CLIENT_ID_MAX_LENGTH = 64
 CLIENT_ID_SEPARATOR = "@@@"
 
 Ownership = Literal["managed", "exclusive"]
+OWNERSHIPS: tuple[str, ...] = get_args(Ownership)
 GroupId = Annotated[str, Field(pattern=GROUP_ID_PATTERN)]
 InstanceId = Annotated[str, Field(pattern=INSTANCE_ID_PATTERN)]
 

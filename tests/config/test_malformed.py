@@ -244,6 +244,36 @@ CASES = [
         ((3, 14), "'mine' is not allowed here: expected 'managed' or 'exclusive'"),
     ),
     Case(
+        # Case is ignored in suggesting: ONS is one slip from ons.
+        "api in capitals",
+        HEAD + "provider:\n  api: ONS\n",
+        ((3, 8), "unknown api 'ONS' (did you mean 'ons'?): expected 'ons' or 'onsmqtt'"),
+    ),
+    Case(
+        "ownership misspelt",
+        HEAD + "defaults:\n  ownership: Exclusive\ninstances:\n  - id: post-cn-a\n"
+        "    ownership: manged\n",
+        (
+            (
+                3,
+                14,
+                "'Exclusive' is not allowed here (did you mean 'exclusive'?): expected "
+                "'managed' or 'exclusive'",
+            ),
+            (
+                6,
+                16,
+                "'manged' is not allowed here (did you mean 'managed'?): expected "
+                "'managed' or 'exclusive'",
+            ),
+        ),
+    ),
+    Case(
+        "key in capitals",
+        HEAD + "Instances: []\n",
+        ((2, 1), "unknown key 'Instances' (did you mean 'instances'?)"),
+    ),
+    Case(
         "negative max_deletes",
         HEAD + "safety:\n  max_deletes: -1\n",
         ((3, 16), "must be at least 0, found -1"),
