@@ -400,18 +400,32 @@ def _check_contradictions(entry: Any, loc: Loc, issues: list[Issue]) -> None:
 
 
 def _check_clients(entry: Any, loc: Loc, issues: list[Issue]) -> None:
-    """Each known client id must be a client of the entry's own GID."""
+    """Each known client id must be a client of the entry's own GID, listed once (a list of
+    known ids naming one twice holds a typo)."""
     if not isinstance(entry, dict):
         return
     gid, clients = entry.get("id"), entry.get("clients")
     if not isinstance(gid, str) or not isinstance(clients, list):
         return
+    seen: dict[str, int] = {}
     for index, client_id in enumerate(clients):
         # Not a string, empty or too long: the shape check says so.
-        if isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH:
-            problem = client_id_problem(gid, client_id)
-            if problem is not None:
-                issues.append(Issue((*loc, "clients", index), problem))
+        if not (isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH):
+            continue
+        here = (*loc, "clients", index)
+        problem = client_id_problem(gid, client_id)
+        if problem is not None:
+            issues.append(Issue(here, problem))
+            continue
+        first = seen.setdefault(client_id, index)
+        if first != index:
+            issues.append(
+                Issue(
+                    here,
+                    f"duplicate client id {client_id!r} of {gid}: first listed at {{0}}",
+                    related=((*loc, "clients", first),),
+                )
+            )
 
 
 def _has_clients(entry: Any) -> bool:

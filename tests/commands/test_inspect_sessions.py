@@ -262,6 +262,11 @@ def test_batches_beyond_the_onsmqtt_bucket_are_announced(
             f"many.txt:1:1: 'GID_orders@@@{'d' * 52}' is not a client id: GROUP_ID@@@DEVICE_ID,"
             " at most 64 characters",
         ),
+        (
+            "GID_orders@@@pos 1\n",
+            "many.txt:1:1: 'GID_orders@@@pos 1' is not a client id: it contains a space; a client"
+            " id is printable characters other than whitespace and '/'",
+        ),
         ("# nothing\n\n", "many.txt: no client ids (one GROUP_ID@@@DEVICE_ID a line)"),
     ],
 )
