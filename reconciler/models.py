@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -42,6 +42,7 @@ CLIENT_ID_MAX_LENGTH = 64
 CLIENT_ID_SEPARATOR = "@@@"
 
 Ownership = Literal["managed", "exclusive"]
+OWNERSHIPS: tuple[str, ...] = get_args(Ownership)
 GroupId = Annotated[str, Field(pattern=GROUP_ID_PATTERN)]
 InstanceId = Annotated[str, Field(pattern=INSTANCE_ID_PATTERN)]
 
@@ -99,6 +100,25 @@ class ResourceKey(FrozenModel):
         return (self.region, self.instance_id, self.group_id)
 
 
+# What a client id may hold, worded once for every message that refuses one. The service
+# forbids non-printable characters; whitespace and '/' (a topic separator) are refused too, by
+# the emulator's MQTT listener as by the file's checks and inspect.
+CLIENT_ID_CHARACTERS_RULE = "a client id is printable characters other than whitespace and '/'"
+
+
+def forbidden_client_id_character(client_id: str) -> str | None:
+    """The first character ``client_id`` may not hold, named for a message (``a space``,
+    ``'/'``, ``U+0009``), or None when every character is allowed."""
+    for char in client_id:
+        if char == " ":
+            return "a space"
+        if char == "/":
+            return "'/'"
+        if char.isspace() or not char.isprintable():
+            return f"U+{ord(char):04X}"
+    return None
+
+
 def client_id_problem(group_id: str, client_id: str) -> str | None:
     """Why ``client_id`` cannot be a client of ``group_id`` (None when it can)."""
     prefix = group_id + CLIENT_ID_SEPARATOR
@@ -111,6 +131,9 @@ def client_id_problem(group_id: str, client_id: str) -> str | None:
             f"client id {client_id!r} is {len(client_id)} characters long; "
             f"the service allows at most {CLIENT_ID_MAX_LENGTH}"
         )
+    forbidden = forbidden_client_id_character(client_id)
+    if forbidden is not None:
+        return f"client id {client_id!r} contains {forbidden}: {CLIENT_ID_CHARACTERS_RULE}"
     return None
 
 

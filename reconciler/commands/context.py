@@ -73,12 +73,18 @@ def run_context(
     rate: Rate | None = None,
 ) -> Iterator[RunContext]:
     """Load the desired state from ``desired_inputs`` (files or directories, relative to
-    ``base`` if given), open its backend and connect to the cloud; ``note`` gets the
-    embedded-emulator notice. The backend and the cloud (and an embedded emulator) are closed
-    on exit. ``rate`` (``--rate``) also paces the onsmqtt accounts' creates and deletes."""
+    ``base`` if given), open its backend and connect to the cloud; ``note`` gets the file's
+    located warnings and the embedded-emulator notice. The backend and the cloud (and an
+    embedded emulator) are closed on exit. ``rate`` (``--rate``) also paces the onsmqtt
+    accounts' creates and deletes."""
     from reconciler.config import load_desired_paths  # noqa: PLC0415
 
     loaded = load_desired_paths(desired_inputs, base=base)
+    # The located warnings validate prints (unknown region, ignored client ids...), shown
+    # once before anything else; ``note`` writes stderr, so a JSON plan on stdout stays pure.
+    # No ``${VAR}``-unset warning can be among them: this load refuses an unset variable.
+    for warning in loaded.warnings:
+        note(warning.format())
     desired = loaded.state
     with state_backend(desired) as backend:
         if targets:

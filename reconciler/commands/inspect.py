@@ -325,20 +325,47 @@ def _client(located: Located, make: Callable[..., ClientT]) -> Iterator[ClientT]
         click.echo(waited_notice(sleep.total), err=True)
 
 
+def _several_declared(located: Located) -> str | None:
+    """What to say when no ``--instance`` was given where one is needed and the file declares
+    several instances (with one, it is the default): which they are, and to pick one."""
+    declared = located.declared
+    if located.target.instance_id is not None or len(declared) < 2 or located.desired is None:
+        return None
+    shown = [instance.instance_id for instance in declared[:_IDS_SHOWN]]
+    if len(declared) > _IDS_SHOWN:
+        shown.append(f"{len(declared) - _IDS_SHOWN} more")
+    source = located.desired.source or "the file"
+    listed = ", ".join(shown)
+    return f"{source} declares {len(declared)} instances ({listed}): name one with --instance"
+
+
+_IDS_SHOWN = 5
+
+
 def _connect(located: Located, *, command: str) -> AbstractContextManager[OnsMqttClient]:
     """An ONS 2019-02-14 client for the target, paced by its per-action buckets; the
     ONS-only commands refuse an onsmqtt target."""
     from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
 
     if command in _ONS_ONLY and located.api != "ons":
+        several = _several_declared(located)
+        if several is not None:
+            raise click.UsageError(several)
         action, reason = _ONS_ONLY[command]
         hint = (
             "inspect clients FILE checks known client ids; " if "online clients" in reason else ""
         )
+        instance_id = located.target.instance_id
+        if instance_id is None:
+            raise click.ClickException(
+                f"inspect {command} needs {action} of the ONS 2019-02-14 API, but the API "
+                f"asked is onsmqtt (OnsMqtt 2020-04-20), which {reason}; {hint}use --api ons "
+                f"to ask the shared-namespace instances of {located.target.region}"
+            )
         raise click.ClickException(
-            f"inspect {command} needs {action} of the ONS 2019-02-14 API, but "
-            f"{located.target.where()} is asked through onsmqtt (OnsMqtt 2020-04-20), which "
-            f"{reason}; {hint}use --api ons if the instance answers the ONS API"
+            f"inspect {command} needs {action} of the ONS 2019-02-14 API, but instance "
+            f"{instance_id} is asked through onsmqtt (OnsMqtt 2020-04-20), which {reason}; "
+            f"{hint}use --api ons if the instance answers the ONS API"
         )
     return _client(located, functools.partial(OnsMqttClient, rate_limits=_runtime().rate_limits))
 
@@ -354,7 +381,8 @@ def _connect_sessions(located: Located) -> AbstractContextManager[OnsMqtt2020Cli
 
     if located.target.instance_id is None:
         raise click.UsageError(
-            "--instance ID is required: the OnsMqtt 2020-04-20 API (--api onsmqtt) needs it"
+            _several_declared(located)
+            or "--instance ID is required: the OnsMqtt 2020-04-20 API (--api onsmqtt) needs it"
         )
     runtime = _runtime()
     overrides = {a: r for a, r in (runtime.rate_limits or {}).items() if a in ACTIONS}
@@ -630,7 +658,10 @@ def trend_command(
     located = _locate(asked)
     with _connect(located, command="trend") as client:
         if located.target.instance_id is None:
-            raise click.UsageError("--instance ID is required: the service needs it for trends")
+            raise click.UsageError(
+                _several_declared(located)
+                or "--instance ID is required: the service needs it for trends"
+            )
         plan = series_plan("trend", begin_ms, end_ms, _runtime().rate_limits)
         with _paced(plan) as on_progress:
             series = trend(client, located.target, query, begin_ms, end_ms, on_progress=on_progress)

@@ -29,6 +29,7 @@ from reconciler.models import (
     DEFAULT_API,
     DEFAULT_REGION,
     KNOWN_REGIONS,
+    OWNERSHIPS,
     client_id_problem,
 )
 
@@ -93,7 +94,11 @@ def _translate(error: ErrorDetails) -> Issue:
         hint = did_you_mean(value, APIS) if isinstance(value, str) else ""
         return Issue(path, f"unknown api {_show(value)}{hint}: expected {one_of(APIS)}")
     if kind == "literal_error":
-        return Issue(path, f"{_show(value)} is not allowed here: expected {ctx.get('expected')}")
+        choices = _ENUM_CHOICES.get(path[-1]) if path else None
+        hint = did_you_mean(value, choices) if choices and isinstance(value, str) else ""
+        return Issue(
+            path, f"{_show(value)} is not allowed here{hint}: expected {ctx.get('expected')}"
+        )
     if kind in ("greater_than_equal", "less_than_equal"):
         bound = ctx.get("ge", ctx.get("le"))
         relation = "at least" if kind == "greater_than_equal" else "at most"
@@ -109,6 +114,9 @@ def _translate(error: ErrorDetails) -> Issue:
         expected = "a GID string or a mapping with keys " + one_of(schema.GROUP_KEYS)
     return Issue(path, f"expected {expected}, found {describe_value(value)}{_hint(kind, value)}")
 
+
+# The enum-like keys besides api, by name: what a misspelt value is compared with.
+_ENUM_CHOICES: dict[str | int, tuple[str, ...]] = {"ownership": OWNERSHIPS}
 
 _EXPECTED = {
     "string_type": "a string",
@@ -392,18 +400,32 @@ def _check_contradictions(entry: Any, loc: Loc, issues: list[Issue]) -> None:
 
 
 def _check_clients(entry: Any, loc: Loc, issues: list[Issue]) -> None:
-    """Each known client id must be a client of the entry's own GID."""
+    """Each known client id must be a client of the entry's own GID, listed once (a list of
+    known ids naming one twice holds a typo)."""
     if not isinstance(entry, dict):
         return
     gid, clients = entry.get("id"), entry.get("clients")
     if not isinstance(gid, str) or not isinstance(clients, list):
         return
+    seen: dict[str, int] = {}
     for index, client_id in enumerate(clients):
         # Not a string, empty or too long: the shape check says so.
-        if isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH:
-            problem = client_id_problem(gid, client_id)
-            if problem is not None:
-                issues.append(Issue((*loc, "clients", index), problem))
+        if not (isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH):
+            continue
+        here = (*loc, "clients", index)
+        problem = client_id_problem(gid, client_id)
+        if problem is not None:
+            issues.append(Issue(here, problem))
+            continue
+        first = seen.setdefault(client_id, index)
+        if first != index:
+            issues.append(
+                Issue(
+                    here,
+                    f"duplicate client id {client_id!r} of {gid}: first listed at {{0}}",
+                    related=((*loc, "clients", first),),
+                )
+            )
 
 
 def _has_clients(entry: Any) -> bool:

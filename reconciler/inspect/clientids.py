@@ -3,7 +3,13 @@ standard input, blank lines and ``#`` comments skipped."""
 
 from __future__ import annotations
 
-from reconciler.models import CLIENT_ID_MAX_LENGTH, CLIENT_ID_SEPARATOR, GROUP_ID_RE
+from reconciler.models import (
+    CLIENT_ID_CHARACTERS_RULE,
+    CLIENT_ID_MAX_LENGTH,
+    CLIENT_ID_SEPARATOR,
+    GROUP_ID_RE,
+    forbidden_client_id_character,
+)
 
 COMMENT = "#"
 
@@ -21,6 +27,9 @@ def client_id_problem(value: str) -> str | None:
             f"{value!r} is not a client id: GROUP_ID@@@DEVICE_ID, at most "
             f"{CLIENT_ID_MAX_LENGTH} characters"
         )
+    forbidden = forbidden_client_id_character(value)
+    if forbidden is not None:
+        return f"{value!r} is not a client id: it contains {forbidden}; {CLIENT_ID_CHARACTERS_RULE}"
     return None
 
 

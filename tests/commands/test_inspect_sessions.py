@@ -262,6 +262,11 @@ def test_batches_beyond_the_onsmqtt_bucket_are_announced(
             f"many.txt:1:1: 'GID_orders@@@{'d' * 52}' is not a client id: GROUP_ID@@@DEVICE_ID,"
             " at most 64 characters",
         ),
+        (
+            "GID_orders@@@pos 1\n",
+            "many.txt:1:1: 'GID_orders@@@pos 1' is not a client id: it contains a space; a client"
+            " id is printable characters other than whitespace and '/'",
+        ),
         ("# nothing\n\n", "many.txt: no client ids (one GROUP_ID@@@DEVICE_ID a line)"),
     ],
 )
@@ -359,3 +364,37 @@ def test_the_file_says_which_api_and_api_overrides_it(
     refused = run("group", "GID_orders")
     assert refused.exit_code == 1 and "is asked through onsmqtt" in refused.stderr
     assert run("group", "GID_orders", "--api", "ons").exit_code == 0
+
+
+def test_a_file_of_several_instances_asks_to_name_one(
+    devices: RunningEmulator, workdir: Path
+) -> None:
+    (workdir / "gids.yaml").write_text(
+        "version: 1\nprovider:\n  api: onsmqtt\ninstances:\n"
+        f"  - id: {devices.instance_id}\n    groups: [GID_orders]\n"
+        "  - id: post-cn-other\n    groups: [GID_orders]\n",
+        encoding="utf-8",
+    )
+    expected = (
+        f"gids.yaml declares 2 instances ({devices.instance_id}, post-cn-other): "
+        "name one with --instance"
+    )
+    for args in (
+        ("group", "GID_orders"),
+        ("trend", "orders", "--direction", "pub"),
+        ("client", "GID_orders@@@pos-1"),
+    ):
+        result = run(*args, "-c", "gids.yaml")
+        assert result.exit_code != 0
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"Error: {expected}"), line
+    named = run("group", "GID_orders", "-c", "gids.yaml", "--instance", devices.instance_id)
+    assert f"instance {devices.instance_id} is asked through onsmqtt" in named.stderr
+
+
+def test_onsmqtt_without_an_instance_or_file_says_what_to_use(devices: RunningEmulator) -> None:
+    result = run("group", "GID_orders", "--api", "onsmqtt")
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert "but the API asked is onsmqtt (OnsMqtt 2020-04-20)" in line
+    assert line.endswith("use --api ons to ask the shared-namespace instances of cn-hangzhou")

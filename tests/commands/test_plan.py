@@ -437,3 +437,29 @@ def test_quickstart_plans_against_the_embedded_emulator(
     assert "embedded emulator" in result.err
     assert result.out.splitlines()[-1].startswith("Plan: ")
     assert (tmp_path / ".reconciler" / "emulator.sqlite").exists()
+
+
+def test_the_files_located_warnings_are_shown_once_on_stderr(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Client ids on an ons instance are ignored: validate warns, and so must plan and apply.
+    write_desired(groups_yaml("{id: GID_alpha, clients: [GID_alpha@@@d]}"))
+    warning = f"desired.yaml:5:34: warning: client ids are ignored on instance '{INST}'"
+    validated = run(capsys, "validate", "desired.yaml")
+    expected = [line for line in validated.err.splitlines() if line.startswith(warning)]
+    assert len(expected) == 1, validated.err
+
+    text = run(capsys, "plan", "desired.yaml", "--no-color")
+    assert text.code == 0, text.err
+    assert [line for line in text.err.splitlines() if "warning:" in line] == expected
+    assert "warning:" not in text.out
+
+    result, document = json_plan(capsys)  # stdout stays one JSON document
+    assert result.code == 0, result.err
+    assert actions(document) == {f"{INST}/GID_alpha": "create"}
+    assert [line for line in result.err.splitlines() if "warning:" in line] == expected
+
+    applied = run(capsys, "apply", "desired.yaml", "--auto-approve", "--format", "json")
+    assert applied.code == 0, applied.err
+    assert json.loads(applied.out)["result"]["status"] == "ok"
+    assert [line for line in applied.err.splitlines() if "warning:" in line] == expected

@@ -244,6 +244,58 @@ CASES = [
         ((3, 14), "'mine' is not allowed here: expected 'managed' or 'exclusive'"),
     ),
     Case(
+        # Case is ignored in suggesting: ONS is one slip from ons.
+        "api in capitals",
+        HEAD + "provider:\n  api: ONS\n",
+        ((3, 8), "unknown api 'ONS' (did you mean 'ons'?): expected 'ons' or 'onsmqtt'"),
+    ),
+    Case(
+        "ownership misspelt",
+        HEAD + "defaults:\n  ownership: Exclusive\ninstances:\n  - id: post-cn-a\n"
+        "    ownership: manged\n",
+        (
+            (
+                3,
+                14,
+                "'Exclusive' is not allowed here (did you mean 'exclusive'?): expected "
+                "'managed' or 'exclusive'",
+            ),
+            (
+                6,
+                16,
+                "'manged' is not allowed here (did you mean 'managed'?): expected "
+                "'managed' or 'exclusive'",
+            ),
+        ),
+    ),
+    Case(
+        "key in capitals",
+        HEAD + "Instances: []\n",
+        ((2, 1), "unknown key 'Instances' (did you mean 'instances'?)"),
+    ),
+    Case(
+        # A list of known client ids naming one twice holds a typo.
+        "duplicate client id",
+        HEAD + "instances:\n  - id: post-1\n    api: onsmqtt\n    groups:\n"
+        "      - {id: GID_abc, clients: [GID_abc@@@d1, GID_abc@@@d2, GID_abc@@@d1]}\n",
+        (
+            (6, 61),
+            "duplicate client id 'GID_abc@@@d1' of GID_abc: first listed at line 6, column 33",
+        ),
+    ),
+    Case(
+        "client ids with whitespace, control characters or '/'",
+        HEAD + "group_sets:\n  base:\n    - {id: GID_set, clients: ['GID_set@@@a b']}\n"
+        "instances:\n  - id: post-1\n    api: onsmqtt\n    groups:\n"
+        '      - {id: GID_abc, clients: ["GID_abc@@@a\\tb", GID_abc@@@x/y, "GID_abc@@@\\x01"]}\n',
+        (
+            (4, 31, "client id 'GID_set@@@a b' contains a space: a client id is printable"),
+            (9, 33, "client id 'GID_abc@@@a\\tb' contains U+0009"),
+            (9, 51, "client id 'GID_abc@@@x/y' contains '/'"),
+            (9, 66, "client id 'GID_abc@@@\\x01' contains U+0001"),
+        ),
+    ),
+    Case(
         "negative max_deletes",
         HEAD + "safety:\n  max_deletes: -1\n",
         ((3, 16), "must be at least 0, found -1"),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from reconciler.emulator.mqtt.codec import ConnectReturnCode
 from reconciler.emulator.store import CLIENT_ID_SEPARATOR, EmulatorStore
+from reconciler.models import CLIENT_ID_CHARACTERS_RULE, forbidden_client_id_character
 
 MAX_CLIENT_ID_LENGTH = 64
 SIGNATURE_MODE = "Signature"
@@ -55,14 +56,16 @@ def sign_client_id(secret: str, client_id: str) -> str:
 
 
 def check_client_id(client_id: str) -> str | None:
-    """Why a ClientId is not ``GroupId@@@DeviceId`` within 64 printable characters, or None."""
+    """Why a ClientId is not ``GroupId@@@DeviceId`` within 64 characters the rule shared with
+    the file's checks allows (printable, no whitespace, no '/'), or None."""
     group_id, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
     if not group_id or not sep or not device:
         return f"ClientId {client_id!r} is not GROUP_ID@@@DEVICE_ID"
     if len(client_id) > MAX_CLIENT_ID_LENGTH:
         return f"ClientId is {len(client_id)} characters long (at most {MAX_CLIENT_ID_LENGTH})"
-    if not client_id.isprintable() or "/" in client_id:
-        return "ClientId contains a non-printable character or '/'"
+    forbidden = forbidden_client_id_character(client_id)
+    if forbidden is not None:
+        return f"ClientId contains {forbidden}: {CLIENT_ID_CHARACTERS_RULE}"
     return None
 
 

@@ -45,6 +45,7 @@ from reconciler.emulator.mqtt.sessions import (
 from reconciler.emulator.mqtt.topics import (
     check_topic_filter,
     check_topic_name,
+    malformed_topic_filter,
     p2p_receiver,
     parent_of,
     sub_topic_of,
@@ -224,6 +225,13 @@ class Broker:
     # --- subscriptions ------------------------------------------------------------------------
 
     def subscribe(self, conn: Connection, session: Session, packet: Subscribe) -> None:
+        # A malformed filter makes the whole packet a protocol violation (MQTT 3.1.1 4.7.1):
+        # close the connection with nothing subscribed, no SUBACK.
+        for topic_filter, _ in packet.requests:
+            malformed = malformed_topic_filter(topic_filter)
+            if malformed is not None:
+                conn.abort(f"malformed topic filter {topic_filter!r}: {malformed}")
+                return
         codes: list[int] = []
         added: list[StoredSubscription] = []
         for topic_filter, requested in packet.requests:

@@ -26,19 +26,28 @@ def check_topic_name(topic: str) -> str | None:
     return None
 
 
-def check_topic_filter(topic_filter: str) -> str | None:
-    """Why a SUBSCRIBE filter is refused, or None when it is acceptable (parent not looked up)."""
+def malformed_topic_filter(topic_filter: str) -> str | None:
+    """Why a SUBSCRIBE filter breaks MQTT 3.1.1's own syntax (4.7.1, 4.7.3), or None.
+
+    A malformed filter is a protocol violation: the connection is closed, not answered with a
+    refusal code as a well-formed filter the service's rules refuse is."""
     if not topic_filter:
         return "the filter is empty"
-    if len(topic_filter) > MAX_TOPIC_LENGTH:
-        return f"the filter is {len(topic_filter)} characters long (at most {MAX_TOPIC_LENGTH})"
     levels = topic_filter.split("/")
     for position, level in enumerate(levels):
         if MULTI_LEVEL in level and (level != MULTI_LEVEL or position != len(levels) - 1):
             return "'#' must be a whole level and the last one"
         if SINGLE_LEVEL in level and level != SINGLE_LEVEL:
             return "'+' must be a whole level"
-    if levels[0] in ("", SINGLE_LEVEL, MULTI_LEVEL):
+    return None
+
+
+def check_topic_filter(topic_filter: str) -> str | None:
+    """Why the service refuses a well-formed SUBSCRIBE filter, or None when it is acceptable
+    (parent not looked up); ``malformed_topic_filter`` is asked first."""
+    if len(topic_filter) > MAX_TOPIC_LENGTH:
+        return f"the filter is {len(topic_filter)} characters long (at most {MAX_TOPIC_LENGTH})"
+    if parent_of(topic_filter) in ("", SINGLE_LEVEL, MULTI_LEVEL):
         return "the first level must name a parent topic"
     return None
 

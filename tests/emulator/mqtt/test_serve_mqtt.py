@@ -75,6 +75,9 @@ def test_a_signed_device_connects_and_the_port_is_printed(served: ServedWorld) -
             IDENTIFIER_REJECTED,
             "65 characters",
         ),
+        ("ClientId with a space", {"device_id": "a b"}, IDENTIFIER_REJECTED, "contains a space"),
+        ("ClientId with a tab", {"device_id": "a\tb"}, IDENTIFIER_REJECTED, "contains U+0009"),
+        ("ClientId with a slash", {"device_id": "a/b"}, IDENTIFIER_REJECTED, "contains '/'"),
     ],
 )
 def test_refusals_are_not_authorized_and_logged(

@@ -7,6 +7,7 @@ import pytest
 from reconciler.emulator.mqtt.topics import (
     check_topic_filter,
     check_topic_name,
+    malformed_topic_filter,
     matches,
     p2p_receiver,
     sub_topic_of,
@@ -44,11 +45,31 @@ def test_topic_names() -> None:
 
 def test_topic_filters() -> None:
     assert check_topic_filter("orders/+/x/#") is None
-    assert "last" in (check_topic_filter("orders/#/x") or "")
-    assert "whole level" in (check_topic_filter("orders/a+") or "")
-    assert "whole level" in (check_topic_filter("orders/a#") or "")
     assert "parent" in (check_topic_filter("+/x") or "")
     assert "parent" in (check_topic_filter("#") or "")
+    assert "parent" in (check_topic_filter("/orders") or "")
+    assert "65 characters" in (check_topic_filter("o" * 65) or "")
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "problem"),
+    [
+        ("", "the filter is empty"),
+        ("#/ab", "'#' must be a whole level and the last one"),
+        ("orders/#/x", "'#' must be a whole level and the last one"),
+        ("orders/a#", "'#' must be a whole level and the last one"),
+        ("a+/b", "'+' must be a whole level"),
+        ("orders/a+", "'+' must be a whole level"),
+    ],
+)
+def test_malformed_filters(topic_filter: str, problem: str) -> None:
+    assert malformed_topic_filter(topic_filter) == problem
+
+
+@pytest.mark.parametrize("topic_filter", ["orders/+/x/#", "#", "+/x", "/orders", "a/+/+", "+"])
+def test_well_formed_filters(topic_filter: str) -> None:
+    # Well-formed for MQTT, whatever the service's rules say of them.
+    assert malformed_topic_filter(topic_filter) is None
 
 
 def test_sub_topics_and_p2p() -> None:

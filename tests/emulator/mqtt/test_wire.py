@@ -19,8 +19,8 @@ from reconciler.emulator.mqtt.codec import (
     Subscribe,
     encode,
 )
-from tests.emulator.mqtt.conftest import GID, MqttWorld, signature_username
-from tests.fixtures.emulator import TEST_ACCESS_KEY_SECRET
+from tests.emulator.mqtt.conftest import GID, MqttWorld, signature_username, wait_until
+from tests.fixtures.emulator import TEST_ACCESS_KEY_SECRET, TEST_INSTANCE_ID
 
 
 class RawClient:
@@ -104,6 +104,39 @@ def test_malformed_input_after_connect_ends_the_session(world: MqttWorld) -> Non
     assert raw.connect("raw").return_code == 0
     raw.send(b"\x62\x02\x00\x01")  # PUBREL: QoS 2 is not spoken here
     assert raw.closed_by_server()
+    raw.close()
+
+
+@pytest.mark.parametrize("malformed", ["#/ab", "a/#/b", "a+/b"])
+def test_a_malformed_topic_filter_closes_the_connection_with_nothing_subscribed(
+    world: MqttWorld, malformed: str
+) -> None:
+    raw = RawClient(world.port)
+    # A persistent session keeps its subscriptions: any made would still be recorded below.
+    assert raw.connect("raw", clean_session=False).return_code == 0
+    # One good filter beside the malformed one: the whole packet is a protocol violation.
+    raw.send(encode(Subscribe(1, (("orders/fine", 1), (malformed, 1)))))
+    assert raw.closed_by_server()  # and no SUBACK before the close
+    assert raw.pending == []
+    raw.close()
+    client_id = f"{GID}@@@raw"
+    wait_until(
+        lambda: not world.emulator.store.client_online(TEST_INSTANCE_ID, client_id),
+        what="offline",
+    )
+    record = world.emulator.store.client(TEST_INSTANCE_ID, client_id)
+    assert record is not None and record.subscriptions == ()
+
+
+def test_a_refused_well_formed_filter_gets_suback_0x80_and_keeps_the_connection(
+    world: MqttWorld,
+) -> None:
+    raw = RawClient(world.port)
+    assert raw.connect("raw").return_code == 0
+    raw.send(encode(Subscribe(1, (("nope/x", 1), ("+/x", 1), ("orders/" + "x" * 60, 1)))))
+    assert raw.next() == SubAck(1, (0x80, 0x80, 0x80))
+    raw.send(encode(Subscribe(2, (("orders/fine", 1),))))
+    assert raw.next() == SubAck(2, (1,))
     raw.close()
 
 
