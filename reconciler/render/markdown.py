@@ -40,7 +40,7 @@ def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | 
     refusals = plan.refusals()
     if refusals:
         head.append(f"> :no_entry: **Refused by {len(refusals)} guard(s); apply will not run it.**")
-    head.extend(f"> {_guard(guard)}" for guard in general_guards(plan))
+    head.extend(f"> {_icon(guard)} {guard_text(guard)}" for guard in general_guards(plan))
     if head[-1] != "":
         head.append("")
     budget.add("\n".join(head) + "\n")
@@ -231,7 +231,7 @@ class _Notes:
 
 def _note_line(guard: Guard, text: str, names: list[str]) -> str:
     """``- icon GIDs: text``; the GIDs are left out when the text names them all already."""
-    icon = ":no_entry:" if guard.refuses else ":warning:"
+    icon = _icon(guard)
     if not names or all(name in text for name in names):
         return f"- {icon} {text}"
     shown = ", ".join(f"`{name}`" for name in names[:_NAMES_SHOWN])
@@ -301,6 +301,5 @@ def _section(
     return "".join(parts), cut
 
 
-def _guard(guard: Guard) -> str:
-    icon = ":no_entry:" if guard.refuses else ":warning:"
-    return f"{icon} {guard_text(guard)}"
+def _icon(guard: Guard) -> str:
+    return ":no_entry:" if guard.refuses else ":warning:"

@@ -31,27 +31,25 @@ class InstanceSection:
 def sections(plan: Plan) -> list[InstanceSection]:
     """Changes grouped by instance, in (region, instance) order, with their guards."""
     by_ref: dict[tuple[str, str], InstanceSection] = {}
+
+    def section(region: str, instance_id: str) -> InstanceSection:
+        ref = (region, instance_id)
+        if ref not in by_ref:
+            by_ref[ref] = InstanceSection(region, instance_id)
+        return by_ref[ref]
+
     for change in plan.changes:
-        ref = (change.region, change.instance_id)
-        if ref not in by_ref:
-            by_ref[ref] = InstanceSection(change.region, change.instance_id)
-        by_ref[ref].changes.append(change)
+        section(change.region, change.instance_id).changes.append(change)
     for difference in plan.not_in_place:
-        ref = (difference.region, difference.instance_id)
-        if ref not in by_ref:
-            by_ref[ref] = InstanceSection(difference.region, difference.instance_id)
-        by_ref[ref].not_in_place.append(difference)
+        section(difference.region, difference.instance_id).not_in_place.append(difference)
     for guard in plan.guards:
         if guard.subject is None:
             continue
         instance_id = guard.subject.partition("/")[0]
-        matching = [s for s in by_ref.values() if s.instance_id == instance_id]
-        if not matching:
-            region = _region_from_labels(plan, instance_id)
-            section = InstanceSection(region, instance_id)
-            by_ref[(region, instance_id)] = section
-            matching = [section]
-        matching[0].guards.append(guard)
+        found = next((s for s in by_ref.values() if s.instance_id == instance_id), None)
+        if found is None:
+            found = section(_region_from_labels(plan, instance_id), instance_id)
+        found.guards.append(guard)
     return [by_ref[ref] for ref in sorted(by_ref)]
 
 
