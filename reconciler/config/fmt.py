@@ -255,7 +255,8 @@ def _set_slot(owner: CommentedBase, key: Any, slot: int, value: Any) -> None:
 
 
 def _split(token: CommentToken) -> tuple[CommentToken | None, list[str]]:
-    """A trailing token -> its end-of-line comment (if any) and the full-line comments after."""
+    """A trailing token -> its end-of-line comment (if any) and the full-line comments after
+    it, verbatim (indentation included)."""
     text: str = token.value
     lines = text.split("\n")
     eol: CommentToken | None = None
@@ -264,8 +265,7 @@ def _split(token: CommentToken) -> tuple[CommentToken | None, list[str]]:
         lines = lines[1:]
     else:
         lines = lines[1:] if text.startswith("\n") else lines
-    following = [line.strip() for line in lines if line.strip().startswith("#")]
-    return eol, following
+    return eol, [line for line in lines if line.strip().startswith("#")]
 
 
 def _comment_tokens(lines: list[str], column: int) -> list[CommentToken]:
@@ -281,12 +281,9 @@ def _detach_tail(container: CommentedBase) -> list[str]:
     token = _slot_token(owner, key, slot)
     if token is None:
         return []
-    eol, _ = _split(token)
+    eol, following = _split(token)
     _set_slot(owner, key, slot, eol)
-    # Kept verbatim, indentation included: these comments stay where they were, at the end.
-    text: str = token.value
-    lines = text.split("\n")[1:] if eol is not None or text.startswith("\n") else text.split("\n")
-    return [line for line in lines if line.strip().startswith("#")]
+    return following  # kept verbatim: these comments stay where they were, at the end
 
 
 def _attach_tail(container: CommentedBase, lines: list[str]) -> None:
@@ -342,7 +339,6 @@ def _forward(
         return
     _set_slot(owner, owner_key, slot, eol)
     before_slot = _SEQ_BEFORE if isinstance(container, CommentedSeq) else _MAP_BEFORE
-    existing = container.ca.items.get(next_key, [None, None, None, None])
-    before = existing[before_slot] if len(existing) > before_slot else None
-    tokens = _comment_tokens(following, column)
-    _set_slot(container, next_key, before_slot, tokens + list(before or []))
+    tokens = _comment_tokens([line.strip() for line in following], column)
+    before = _slot_token_list(container, next_key, before_slot)
+    _set_slot(container, next_key, before_slot, tokens + before)
