@@ -268,16 +268,7 @@ def _plan_instance(
         else:
             acc.unmanaged.append(key)
             continue
-        protected = (recorded is not None and recorded.protect) or (
-            tombstone is not None and tombstone.protect
-        )
-        # The file's word on a tombstone's clients, else what the state remembers.
-        clients = (tombstone.clients if tombstone is not None else ()) or (
-            recorded.clients if recorded is not None else ()
-        )
-        acc.changes.append(
-            _delete(key, reason, recorded, protected, options, api=api, clients=clients)
-        )
+        acc.changes.append(_delete(key, reason, recorded, tombstone, options, api=api))
 
 
 def _plan_present(
@@ -371,17 +362,7 @@ def _plan_removed_instance(
             reason = (
                 f"managed by reconciler; its instance {ref[1]} is no longer declared in the file"
             )
-            acc.changes.append(
-                _delete(
-                    key,
-                    reason,
-                    recorded,
-                    recorded.protect,
-                    options,
-                    api=recorded.api,
-                    clients=recorded.clients,
-                )
-            )
+            acc.changes.append(_delete(key, reason, recorded, None, options, api=recorded.api))
 
 
 def state_source(desired: DesiredState) -> str:
@@ -445,12 +426,18 @@ def _delete(
     key: ResourceKey,
     reason: str,
     recorded: StateResource | None,
-    protected: bool,
+    tombstone: DesiredGroup | None,
     options: PlanOptions,
     *,
     api: Api,
-    clients: tuple[str, ...],
 ) -> Change:
+    protected = (recorded is not None and recorded.protect) or (
+        tombstone is not None and tombstone.protect
+    )
+    # The file's word on a tombstone's clients, else what the state remembers.
+    clients = (tombstone.clients if tombstone is not None else ()) or (
+        recorded.clients if recorded is not None else ()
+    )
     guards: tuple[Guard, ...] = ()
     if protected:
         guards = (
