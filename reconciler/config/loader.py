@@ -75,9 +75,8 @@ def load_desired_result(
     warn_unset_env: bool = False,
 ) -> LoadResult:
     """Like ``load_desired`` but also returns the warnings (unknown regions, unused sets...)."""
-    source = str(path)
     return load_desired_text_result(
-        read_text(path), source, env=env, expand_env=expand_env, warn_unset_env=warn_unset_env
+        read_text(path), str(path), env=env, expand_env=expand_env, warn_unset_env=warn_unset_env
     )
 
 
@@ -261,15 +260,11 @@ def _at(
 
 
 def _message(locator: Locator, issue: Issue) -> str:
-    if not issue.related:
-        return issue.message
-    places = []
-    for loc in issue.related:
-        position = locator.find(loc)
-        places.append(position.describe() if position else format_loc(loc))
-    # Plain replacement, not str.format: the message may quote user text holding braces.
     message = issue.message
-    for index, place in enumerate(places):
+    for index, loc in enumerate(issue.related):
+        position = locator.find(loc)
+        place = position.describe() if position else format_loc(loc)
+        # Plain replacement, not str.format: the message may quote user text holding braces.
         message = message.replace("{" + str(index) + "}", place)
     return message
 
