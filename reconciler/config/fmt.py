@@ -41,17 +41,12 @@ _COLUMNS: dict[int, int] = {}
 _COLUMNS_LOCK = threading.Lock()
 
 
-def _yaml() -> YAML:
+def format_text(text: str, source: str = "<string>") -> str:
+    """The canonical form of ``text`` (which must already be a valid desired-state file)."""
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.indent(mapping=_INDENT, sequence=_INDENT * 2, offset=_INDENT)
     yaml.width = 4096  # never fold long descriptions
-    return yaml
-
-
-def format_text(text: str, source: str = "<string>") -> str:
-    """The canonical form of ``text`` (which must already be a valid desired-state file)."""
-    yaml = _yaml()
     try:
         document = yaml.load(text)
     except YAMLError as exc:  # validated before, so only a parser disagreement lands here

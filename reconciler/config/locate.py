@@ -19,6 +19,7 @@ a ``SyntaxProblem`` in libyaml's own words, at the position libyaml gives.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -257,15 +258,10 @@ class _Composer:
             return None
         # A copy sharing the target's children, positioned at the alias: errors about the
         # aliased value as a whole point where it is used, deeper ones into the anchor.
-        copy: Node
-        if isinstance(target, ScalarNode):
-            copy = ScalarNode(
-                target.tag, target.value, event.start_mark, event.end_mark, target.style
-            )
-        else:
-            copy = type(target)(target.tag, target.value, event.start_mark, event.end_mark)
-        self.alias_sites.add(id(copy))
-        return copy
+        site = copy.copy(target)
+        site.start_mark, site.end_mark = event.start_mark, event.end_mark
+        self.alias_sites.add(id(site))
+        return site
 
     def _scalar(self, event: Any) -> ScalarNode:
         tag = event.tag

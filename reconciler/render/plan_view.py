@@ -117,18 +117,11 @@ def change_reason(change: Change, state_source: str | None = None) -> str:
     reason = change.reason
     if change.online_clients is not None:
         reason = f"{reason}; {change.online_clients} client(s) online"
-    origin = change_origin(change, state_source)
-    return f"{reason} ({origin})" if origin else reason
-
-
-def change_origin(change: Change, state_source: str | None = None) -> str | None:
-    """``FILE:LINE`` of the change's declaration, ``state: ...`` for one only the state
-    names, None when neither does."""
     if change.source is not None:
-        return f"{change.source.file}:{change.source.line}"
+        return f"{reason} ({change.source.file}:{change.source.line})"
     if change.in_state:
-        return f"state: {state_source}" if state_source else "state"
-    return None
+        return f"{reason} (state: {state_source})" if state_source else f"{reason} (state)"
+    return reason
 
 
 def headline_notes(plan: Plan) -> list[str]:
