@@ -82,21 +82,17 @@ def _format_document(document: CommentedMap) -> None:
     _keep_anchors(document, set())
     _attach_comments_forward(document, column=0)
     _reorder(document, schema.TOP_KEYS)
-    sections: tuple[tuple[str, tuple[str, ...]], ...] = (
-        ("provider", schema.PROVIDER_KEYS),
-        ("defaults", schema.DEFAULTS_KEYS),
-        ("safety", schema.SAFETY_KEYS),
-    )
-    for name, keys in sections:
-        section = document.get(name)
+    backend = document.get("backend")
+    for parent, name, keys in (
+        (document, "provider", schema.PROVIDER_KEYS),
+        (document, "defaults", schema.DEFAULTS_KEYS),
+        (document, "safety", schema.SAFETY_KEYS),
+        (backend, "local", schema.LOCAL_KEYS),
+        (backend, "postgres", schema.POSTGRES_KEYS),
+    ):
+        section = parent.get(name) if isinstance(parent, CommentedMap) else None
         if isinstance(section, CommentedMap):
             _reorder(section, keys)
-    backend = document.get("backend")
-    if isinstance(backend, CommentedMap):
-        for kind, keys in (("local", schema.LOCAL_KEYS), ("postgres", schema.POSTGRES_KEYS)):
-            block = backend.get(kind)
-            if isinstance(block, CommentedMap):
-                _reorder(block, keys)
     sets = document.get("group_sets")
     if isinstance(sets, CommentedMap):
         for name in sets:

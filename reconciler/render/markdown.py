@@ -92,9 +92,14 @@ def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | 
         left_out.append(f"{unmanaged_omitted} unmanaged GID(s)")
     body = budget.text()
     if left_out:
+        hint = (
+            f"See the whole plan with `reconciler show {plan_file}`."
+            if plan_file is not None
+            else "To see the whole plan, save it with `-o FILE` and run `reconciler show FILE`."
+        )
         body += (
             f"\n> **Truncated** to stay under {max_chars:,} characters: "
-            f"{', '.join(left_out)} not shown. {_whole_plan_hint(plan_file)}\n"
+            f"{', '.join(left_out)} not shown. {hint}\n"
         )
     return body
 
@@ -102,12 +107,6 @@ def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | 
 def _change_lines(section: InstanceSection) -> int:
     """The change lines a section renders (guards under a change are not counted)."""
     return len(section.changes) + len(section.not_in_place)
-
-
-def _whole_plan_hint(plan_file: str | None) -> str:
-    if plan_file is not None:
-        return f"See the whole plan with `reconciler show {plan_file}`."
-    return "To see the whole plan, save it with `-o FILE` and run `reconciler show FILE`."
 
 
 class _Budget:
