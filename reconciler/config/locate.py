@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -627,20 +627,15 @@ class Locator:
         self, node: TreeNode, part: str | int, depth: int
     ) -> tuple[TreeNode, TreeNode] | None:
         found = None
+        merged: list[TreeNode] = []  # the mappings merged in with `<<`, searched after its own
         for key_node, value_node in node.value:
-            is_key = key_node.id == _SCALAR and key_node.tag != MERGE_TAG
-            if is_key and key_value(key_node) == part:
+            if key_node.tag == MERGE_TAG:
+                merged += value_node.value if value_node.id == _SEQUENCE else [value_node]
+            elif key_node.id == _SCALAR and key_value(key_node) == part:
                 found = (key_node, value_node)  # the last duplicate is the one kept
         if found is not None or depth > MAX_DEPTH:
             return found
-        for merged in self._merge_sources(node):
-            found = self._entry(merged, part, depth + 1)
-            if found is not None:
+        for source in merged:
+            if source.id == _MAPPING and (found := self._entry(source, part, depth + 1)):
                 return found
         return None
-
-    def _merge_sources(self, node: TreeNode) -> Iterator[TreeNode]:
-        for key_node, value_node in node.value:
-            if key_node.tag == MERGE_TAG:
-                sources = value_node.value if value_node.id == _SEQUENCE else [value_node]
-                yield from (source for source in sources if source.id == _MAPPING)
