@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from reconciler.plan.model import Action, Change, Guard, NotInPlace, Plan
@@ -21,11 +22,8 @@ class InstanceSection:
     def title(self) -> str:
         return f"{self.instance_id} ({self.region})"
 
-    def counts(self) -> dict[Action, int]:
-        found = dict.fromkeys(Action, 0)
-        for change in self.changes:
-            found[change.action] += 1
-        return found
+    def counts(self) -> Counter[Action]:
+        return Counter(change.action for change in self.changes)
 
 
 def sections(plan: Plan) -> list[InstanceSection]:
@@ -140,7 +138,7 @@ def headline_notes(plan: Plan) -> list[str]:
 
 def instance_summary(section: InstanceSection) -> str:
     counts = section.counts()
-    parts = [f"{count} to {action.value}" for action, count in counts.items() if count]
+    parts = [f"{counts[action]} to {action.value}" for action in Action if counts[action]]
     if section.not_in_place:
         parts.append(f"{len(section.not_in_place)} cannot be applied in place")
     if section.guards and not parts:
