@@ -264,4 +264,3 @@ def _inventory_reason(plan: Plan, label: str, now: InstanceInventory | None) -> 
     if vanished:
         parts.append(f"vanished: {name_list(vanished)}")
     return f"the GIDs of instance {label} changed since the plan ({'; '.join(parts)})"
-
