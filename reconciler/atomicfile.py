@@ -46,12 +46,7 @@ def write_atomic(
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
-    fsync_directory(directory)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
+    fd = os.open(directory, os.O_RDONLY)  # fsync the directory: the rename is durable
     try:
         os.fsync(fd)
     finally:

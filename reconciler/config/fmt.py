@@ -41,17 +41,12 @@ _COLUMNS: dict[int, int] = {}
 _COLUMNS_LOCK = threading.Lock()
 
 
-def _yaml() -> YAML:
+def format_text(text: str, source: str = "<string>") -> str:
+    """The canonical form of ``text`` (which must already be a valid desired-state file)."""
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.indent(mapping=_INDENT, sequence=_INDENT * 2, offset=_INDENT)
     yaml.width = 4096  # never fold long descriptions
-    return yaml
-
-
-def format_text(text: str, source: str = "<string>") -> str:
-    """The canonical form of ``text`` (which must already be a valid desired-state file)."""
-    yaml = _yaml()
     try:
         document = yaml.load(text)
     except YAMLError as exc:  # validated before, so only a parser disagreement lands here
@@ -87,21 +82,17 @@ def _format_document(document: CommentedMap) -> None:
     _keep_anchors(document, set())
     _attach_comments_forward(document, column=0)
     _reorder(document, schema.TOP_KEYS)
-    sections: tuple[tuple[str, tuple[str, ...]], ...] = (
-        ("provider", schema.PROVIDER_KEYS),
-        ("defaults", schema.DEFAULTS_KEYS),
-        ("safety", schema.SAFETY_KEYS),
-    )
-    for name, keys in sections:
-        section = document.get(name)
+    backend = document.get("backend")
+    for parent, name, keys in (
+        (document, "provider", schema.PROVIDER_KEYS),
+        (document, "defaults", schema.DEFAULTS_KEYS),
+        (document, "safety", schema.SAFETY_KEYS),
+        (backend, "local", schema.LOCAL_KEYS),
+        (backend, "postgres", schema.POSTGRES_KEYS),
+    ):
+        section = parent.get(name) if isinstance(parent, CommentedMap) else None
         if isinstance(section, CommentedMap):
             _reorder(section, keys)
-    backend = document.get("backend")
-    if isinstance(backend, CommentedMap):
-        for kind, keys in (("local", schema.LOCAL_KEYS), ("postgres", schema.POSTGRES_KEYS)):
-            block = backend.get(kind)
-            if isinstance(block, CommentedMap):
-                _reorder(block, keys)
     sets = document.get("group_sets")
     if isinstance(sets, CommentedMap):
         for name in sets:
@@ -255,7 +246,8 @@ def _set_slot(owner: CommentedBase, key: Any, slot: int, value: Any) -> None:
 
 
 def _split(token: CommentToken) -> tuple[CommentToken | None, list[str]]:
-    """A trailing token -> its end-of-line comment (if any) and the full-line comments after."""
+    """A trailing token -> its end-of-line comment (if any) and the full-line comments after
+    it, verbatim (indentation included)."""
     text: str = token.value
     lines = text.split("\n")
     eol: CommentToken | None = None
@@ -264,8 +256,7 @@ def _split(token: CommentToken) -> tuple[CommentToken | None, list[str]]:
         lines = lines[1:]
     else:
         lines = lines[1:] if text.startswith("\n") else lines
-    following = [line.strip() for line in lines if line.strip().startswith("#")]
-    return eol, following
+    return eol, [line for line in lines if line.strip().startswith("#")]
 
 
 def _comment_tokens(lines: list[str], column: int) -> list[CommentToken]:
@@ -281,12 +272,9 @@ def _detach_tail(container: CommentedBase) -> list[str]:
     token = _slot_token(owner, key, slot)
     if token is None:
         return []
-    eol, _ = _split(token)
+    eol, following = _split(token)
     _set_slot(owner, key, slot, eol)
-    # Kept verbatim, indentation included: these comments stay where they were, at the end.
-    text: str = token.value
-    lines = text.split("\n")[1:] if eol is not None or text.startswith("\n") else text.split("\n")
-    return [line for line in lines if line.strip().startswith("#")]
+    return following  # kept verbatim: these comments stay where they were, at the end
 
 
 def _attach_tail(container: CommentedBase, lines: list[str]) -> None:
@@ -342,7 +330,6 @@ def _forward(
         return
     _set_slot(owner, owner_key, slot, eol)
     before_slot = _SEQ_BEFORE if isinstance(container, CommentedSeq) else _MAP_BEFORE
-    existing = container.ca.items.get(next_key, [None, None, None, None])
-    before = existing[before_slot] if len(existing) > before_slot else None
-    tokens = _comment_tokens(following, column)
-    _set_slot(container, next_key, before_slot, tokens + list(before or []))
+    tokens = _comment_tokens([line.strip() for line in following], column)
+    before = _slot_token_list(container, next_key, before_slot)
+    _set_slot(container, next_key, before_slot, tokens + before)

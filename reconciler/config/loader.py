@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.config import checks, fastyaml
 from reconciler.config.issues import ConfigWarning, Issue, format_loc
@@ -29,12 +29,13 @@ from reconciler.models import DesiredState
 
 if TYPE_CHECKING:
     from reconciler.config.declared import Declarations
-    from reconciler.config.locate import Located, Locator, Wanted
+    from reconciler.config.locate import Located, Locator, Position, Wanted
     from reconciler.config.merge import GroupLines
 
 # 100,000 GIDs take about 5 MB; far beyond that a file is a mistake, not a configuration.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _EMPTY = "the file is empty: a desired-state file starts with 'version: 1'"
+_Found = TypeVar("_Found", ConfigError, ConfigWarning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +75,8 @@ def load_desired_result(
     warn_unset_env: bool = False,
 ) -> LoadResult:
     """Like ``load_desired`` but also returns the warnings (unknown regions, unused sets...)."""
-    source = str(path)
     return load_desired_text_result(
-        read_text(path), source, env=env, expand_env=expand_env, warn_unset_env=warn_unset_env
+        read_text(path), str(path), env=env, expand_env=expand_env, warn_unset_env=warn_unset_env
     )
 
 
@@ -122,7 +122,7 @@ def load_text(
 
             lines = group_lines(data, item_lines)
         del data, item_lines  # free the raw tree (100,000 GIDs: tens of MB) before resolving
-        if doc is not None and expanded is not None and not has_errors(issues):
+        if doc is not None and expanded is not None and all(i.warning for i in issues):
             state = resolve(doc, expanded, source=source)
             warnings = _locate_warnings(text, source, issues) if issues else ()
             return LoadResult(state, warnings), doc, lines
@@ -163,10 +163,6 @@ def read_file(path: str | Path, source: str) -> tuple[str, str]:
                 )
             ]
         ) from exc
-
-
-def has_errors(issues: list[Issue]) -> bool:
-    return any(not issue.warning for issue in issues)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +208,9 @@ def _diagnose(
             pruned = locate.compose(text, _wanted(fast_issues))
             if not pruned.recursive_alias:  # else the rebuild below says where it is
                 finder = locate.Locator(pruned)
-                found = [_located(source, finder, i) for i in fast_issues if not i.warning]
+                found = [
+                    _located(source, finder, i, ConfigError) for i in fast_issues if not i.warning
+                ]
                 return sorted(found, key=_order)
         rebuilt = locate.rebuild(text)
     except locate.SyntaxProblem as exc:
@@ -220,10 +218,10 @@ def _diagnose(
     locator = rebuilt.locator
     errors = [located_problem(source, problem) for problem in rebuilt.problems]
     _, issues, _ = checking.check(rebuilt.data)
-    errors.extend(_located(source, locator, issue) for issue in issues if not issue.warning)
+    errors.extend(_located(source, locator, i, ConfigError) for i in issues if not i.warning)
     if not errors:
         # The fast path failed where the rebuild found nothing to say: report what it saw.
-        errors = [_located(source, locator, issue) for issue in fast_issues if not issue.warning]
+        errors = [_located(source, locator, i, ConfigError) for i in fast_issues if not i.warning]
         if not errors:
             errors = [fast_failure(source, failure)]
     errors.sort(key=_order)
@@ -240,42 +238,33 @@ def fast_failure(source: str, failure: BaseException | None) -> ConfigError:
     return ConfigError(str(problem), file=source)
 
 
-def _order(error: ConfigError) -> tuple[int, int]:
-    return (error.line or 0, error.column or 0)
+def _order(found: ConfigError | ConfigWarning) -> tuple[int, int]:
+    return (found.line or 0, found.column or 0)
 
 
 def located_problem(source: str, problem: Located) -> ConfigError:
-    position = problem.position
-    return ConfigError(
-        problem.message,
-        file=source,
-        line=position.line if position else None,
-        column=position.column if position else None,
-        path=problem.path,
-    )
+    return _at(ConfigError, source, problem.position, problem.message, problem.path)
 
 
-def _located(source: str, locator: Locator, issue: Issue) -> ConfigError:
+def _located(source: str, locator: Locator, issue: Issue, kind: type[_Found]) -> _Found:
     position = locator.find(issue.loc, at_key=issue.at_key)
-    return ConfigError(
-        _message(locator, issue),
-        file=source,
-        line=position.line if position else None,
-        column=position.column if position else None,
-        path=format_loc(issue.loc) or None,
-    )
+    return _at(kind, source, position, _message(locator, issue), format_loc(issue.loc) or None)
+
+
+def _at(
+    kind: type[_Found], source: str, position: Position | None, message: str, path: str | None
+) -> _Found:
+    if position is None:
+        return kind(message, file=source, path=path)
+    return kind(message, file=source, line=position.line, column=position.column, path=path)
 
 
 def _message(locator: Locator, issue: Issue) -> str:
-    if not issue.related:
-        return issue.message
-    places = []
-    for loc in issue.related:
-        position = locator.find(loc)
-        places.append(position.describe() if position else format_loc(loc))
-    # Plain replacement, not str.format: the message may quote user text holding braces.
     message = issue.message
-    for index, place in enumerate(places):
+    for index, loc in enumerate(issue.related):
+        position = locator.find(loc)
+        place = position.describe() if position else format_loc(loc)
+        # Plain replacement, not str.format: the message may quote user text holding braces.
         message = message.replace("{" + str(index) + "}", place)
     return message
 
@@ -283,21 +272,11 @@ def _message(locator: Locator, issue: Issue) -> str:
 def _locate_warnings(text: str, source: str, issues: list[Issue]) -> tuple[ConfigWarning, ...]:
     from reconciler.config import locate  # noqa: PLC0415
 
-    locator: Locator
     try:
         locator = locate.Locator(locate.compose(text, _wanted(issues)))
     except locate.SyntaxProblem:  # the fast path read the text: only a corner case lands here
         locator = locate.Locator(None)
-    result = []
-    for issue in issues:
-        error = _located(source, locator, issue)
-        result.append(
-            ConfigWarning(
-                error.message, file=source, line=error.line, column=error.column, path=error.path
-            )
-        )
-    result.sort(key=lambda warning: (warning.line or 0, warning.column or 0))
-    return tuple(result)
+    return tuple(sorted((_located(source, locator, i, ConfigWarning) for i in issues), key=_order))
 
 
 def _wanted(issues: list[Issue]) -> Wanted:

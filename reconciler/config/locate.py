@@ -19,8 +19,9 @@ a ``SyntaxProblem`` in libyaml's own words, at the position libyaml gives.
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,15 +258,10 @@ class _Composer:
             return None
         # A copy sharing the target's children, positioned at the alias: errors about the
         # aliased value as a whole point where it is used, deeper ones into the anchor.
-        copy: Node
-        if isinstance(target, ScalarNode):
-            copy = ScalarNode(
-                target.tag, target.value, event.start_mark, event.end_mark, target.style
-            )
-        else:
-            copy = type(target)(target.tag, target.value, event.start_mark, event.end_mark)
-        self.alias_sites.add(id(copy))
-        return copy
+        site = copy.copy(target)
+        site.start_mark, site.end_mark = event.start_mark, event.end_mark
+        self.alias_sites.add(id(site))
+        return site
 
     def _scalar(self, event: Any) -> ScalarNode:
         tag = event.tag
@@ -631,20 +627,15 @@ class Locator:
         self, node: TreeNode, part: str | int, depth: int
     ) -> tuple[TreeNode, TreeNode] | None:
         found = None
+        merged: list[TreeNode] = []  # the mappings merged in with `<<`, searched after its own
         for key_node, value_node in node.value:
-            is_key = key_node.id == _SCALAR and key_node.tag != MERGE_TAG
-            if is_key and key_value(key_node) == part:
+            if key_node.tag == MERGE_TAG:
+                merged += value_node.value if value_node.id == _SEQUENCE else [value_node]
+            elif key_node.id == _SCALAR and key_value(key_node) == part:
                 found = (key_node, value_node)  # the last duplicate is the one kept
         if found is not None or depth > MAX_DEPTH:
             return found
-        for merged in self._merge_sources(node):
-            found = self._entry(merged, part, depth + 1)
-            if found is not None:
+        for source in merged:
+            if source.id == _MAPPING and (found := self._entry(source, part, depth + 1)):
                 return found
         return None
-
-    def _merge_sources(self, node: TreeNode) -> Iterator[TreeNode]:
-        for key_node, value_node in node.value:
-            if key_node.tag == MERGE_TAG:
-                sources = value_node.value if value_node.id == _SEQUENCE else [value_node]
-                yield from (source for source in sources if source.id == _MAPPING)

@@ -7,6 +7,8 @@ in. A set's groups are built once and shared by every instance that includes it.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from pydantic import SecretStr
 
 from reconciler.config.checks import Expanded
@@ -69,7 +71,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
         groups = [group for name in spec.include for group in sets[name]]
         groups.extend(build(entry) for entry in spec.groups)
         # Sorted so that reordering the file (fmt) never changes the plan digest.
-        groups.sort(key=_group_id)
+        groups.sort(key=attrgetter("group_id"))
         # model_construct: the schema validated these values (validating again would also
         # build validators at start-up that nothing else needs).
         instances.append(
@@ -99,10 +101,6 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
         instances=tuple(instances),
         source=source,
     )
-
-
-def _group_id(group: DesiredGroup) -> str:
-    return group.group_id
 
 
 def _backend(doc: DesiredFile, expanded: Expanded) -> BackendConfig:

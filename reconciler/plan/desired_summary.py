@@ -19,7 +19,7 @@ from reconciler.plan.options import inventory_label
 
 # Settings shown by name, in this order; a group's omitted setting has its default.
 _GROUP_SETTINGS = ("topic", "protect", "absent", "description", "clients")
-_SHOWN_NAMES = 10
+SHOWN_NAMES = 10
 
 Setting = str | bool
 
@@ -112,9 +112,9 @@ def _instance_change(then: DesiredInstanceSummary, now: DesiredInstanceSummary) 
     added = [g for g in now.group_ids if g not in old_names]
     removed = [g for g in then.group_ids if g not in new_names]
     if added:
-        words.append(f"{_names(added)} added")
+        words.append(f"{name_list(added)} added")
     if removed:
-        words.append(f"{_names(removed)} removed")
+        words.append(f"{name_list(removed)} removed")
     kept = [g for g in now.group_ids if g in old_names]
     words.extend(_settings_change(then, now, kept))
     if not words and then.group_ids != now.group_ids:
@@ -148,7 +148,7 @@ def _settings_change(
         names = [g for g in changed if g in by_setting.get(setting, ())]
         if not names:
             continue
-        text = f"{setting} of {_names(names)} changed"
+        text = f"{setting} of {name_list(names)} changed"
         if len(names) == 1 and setting != "description":
             old = then.settings.get(names[0], {}).get(setting)
             new = now.settings.get(names[0], {}).get(setting)
@@ -174,8 +174,9 @@ def _value(value: Setting | None, setting: str | None = None) -> str:
     return value
 
 
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:_SHOWN_NAMES])
-    if len(names) > _SHOWN_NAMES:
-        shown += f" and {len(names) - _SHOWN_NAMES} more"
+def name_list(names: list[str]) -> str:
+    """The first ``SHOWN_NAMES`` names, then how many more there are."""
+    shown = ", ".join(names[:SHOWN_NAMES])
+    if len(names) > SHOWN_NAMES:
+        shown += f" and {len(names) - SHOWN_NAMES} more"
     return shown

@@ -249,7 +249,7 @@ def _plan_instance(
         wanted = present.get(group_id)
         if options.refresh_only:
             if recorded is not None and not exists:
-                acc.changes.append(_forget(recorded.key, recorded, refresh_only=True))
+                acc.changes.append(_forget(recorded.key, recorded, _FORGET_REFRESH_ONLY))
             continue
         key = _key(region, instance_id, group_id)
         if wanted is not None:
@@ -258,7 +258,7 @@ def _plan_instance(
         tombstone = tombstones.get(group_id)
         if not exists:
             if recorded is not None:
-                acc.changes.append(_forget(key, recorded, refresh_only=False))
+                acc.changes.append(_forget(key, recorded, _FORGET))
             continue
         if tombstone is not None:
             reason = "marked absent: true in the file"
@@ -269,16 +269,7 @@ def _plan_instance(
         else:
             acc.unmanaged.append(key)
             continue
-        protected = (recorded is not None and recorded.protect) or (
-            tombstone is not None and tombstone.protect
-        )
-        # The file's word on a tombstone's clients, else what the state remembers.
-        clients = (tombstone.clients if tombstone is not None else ()) or (
-            recorded.clients if recorded is not None else ()
-        )
-        acc.changes.append(
-            _delete(key, reason, recorded, protected, options, api=api, clients=clients)
-        )
+        acc.changes.append(_delete(key, reason, recorded, tombstone, options, api=api))
 
 
 def _plan_present(
@@ -361,30 +352,18 @@ def _plan_removed_instance(
         if acc.track_seen:
             acc.seen.add((key.instance_id, group_id))
         if group_id not in cloud:
-            change = _forget(key, recorded, refresh_only=options.refresh_only)
-            if not options.refresh_only:
-                change = change.model_copy(
-                    update={
-                        "reason": f"instance {ref[1]} is no longer declared and the GID is "
-                        "gone from the cloud: dropped from state"
-                    }
-                )
-            acc.changes.append(change)
+            reason = (
+                _FORGET_REFRESH_ONLY
+                if options.refresh_only
+                else f"instance {ref[1]} is no longer declared and the GID is gone from the "
+                "cloud: dropped from state"
+            )
+            acc.changes.append(_forget(key, recorded, reason))
         elif not options.refresh_only:
             reason = (
                 f"managed by reconciler; its instance {ref[1]} is no longer declared in the file"
             )
-            acc.changes.append(
-                _delete(
-                    key,
-                    reason,
-                    recorded,
-                    recorded.protect,
-                    options,
-                    api=recorded.api,
-                    clients=recorded.clients,
-                )
-            )
+            acc.changes.append(_delete(key, reason, recorded, None, options, api=recorded.api))
 
 
 def state_source(desired: DesiredState) -> str:
@@ -404,88 +383,84 @@ def _change(
     action: Action,
     key: ResourceKey,
     reason: str,
-    wanted: DesiredGroup | None = None,
+    group: DesiredGroup | StateResource | None = None,
     guards: tuple[Guard, ...] = (),
     *,
     api: Api = "ons",
     in_state: bool = False,
+    protect: bool | None = None,
+    clients: tuple[str, ...] | None = None,
 ) -> Change:
+    """A change carrying ``group``'s topic, protect and clients (declared or recorded);
+    ``protect`` and ``clients`` override the group's."""
+    if protect is None:
+        protect = group.protect if group else False
+    if clients is None:
+        clients = group.clients if group else ()
     return Change.model_construct(
         action=action,
         region=key.region,
         instance_id=key.instance_id,
         group_id=key.group_id,
         reason=reason,
-        topic=wanted.topic if wanted else None,
-        protect=wanted.protect if wanted else False,
+        topic=group.topic if group else None,
+        protect=protect,
         guards=guards,
         api=api,
-        clients=wanted.clients if wanted else (),
+        clients=clients,
         in_state=in_state,
     )
 
 
-def _forget(key: ResourceKey, recorded: StateResource, *, refresh_only: bool) -> Change:
-    reason = (
-        "in state but gone from the cloud: dropped from state (refresh only)"
-        if refresh_only
-        else "not declared, gone from the cloud, still in state: dropped from state"
+_FORGET = "not declared, gone from the cloud, still in state: dropped from state"
+_FORGET_REFRESH_ONLY = "in state but gone from the cloud: dropped from state (refresh only)"
+
+
+def _forget(key: ResourceKey, recorded: StateResource, reason: str) -> Change:
+    gone = Guard(
+        kind=GuardKind.DELETED_OUTSIDE, message="gone from the cloud: deleted outside reconciler"
     )
-    return Change.model_construct(
-        action=Action.FORGET,
-        region=key.region,
-        instance_id=key.instance_id,
-        group_id=key.group_id,
-        reason=reason,
-        topic=recorded.topic,
-        protect=recorded.protect,
-        guards=(
-            Guard(
-                kind=GuardKind.DELETED_OUTSIDE,
-                message="gone from the cloud: deleted outside reconciler",
-            ),
-        ),
-        api=recorded.api,
-        clients=recorded.clients,
-        in_state=True,
-    )
+    return _change(Action.FORGET, key, reason, recorded, (gone,), api=recorded.api, in_state=True)
 
 
 def _delete(
     key: ResourceKey,
     reason: str,
     recorded: StateResource | None,
-    protected: bool,
+    tombstone: DesiredGroup | None,
     options: PlanOptions,
     *,
     api: Api,
-    clients: tuple[str, ...],
 ) -> Change:
+    protected = (recorded is not None and recorded.protect) or (
+        tombstone is not None and tombstone.protect
+    )
+    # The file's word on a tombstone's clients, else what the state remembers.
+    clients = (tombstone.clients if tombstone is not None else ()) or (
+        recorded.clients if recorded is not None else ()
+    )
     guards: tuple[Guard, ...] = ()
     if protected:
-        override = f"--allow-protected-delete {key}"
         guards = (
             Guard(
                 kind=GuardKind.PROTECTED,
                 message="protected (protect: true is recorded in state and stays until "
                 "the file sets protect: false)",
                 blocking=True,
-                override=override,
+                override=f"--allow-protected-delete {key}",
                 overridden=str(key) in options.allow_protected_delete,
             ),
         )
-    return Change.model_construct(
-        action=Action.DELETE,
-        region=key.region,
-        instance_id=key.instance_id,
-        group_id=key.group_id,
-        reason=reason,
-        topic=recorded.topic if recorded else None,
-        protect=protected,
-        guards=(*guards, *online_check_notes(api, clients)),
+    return _change(
+        Action.DELETE,
+        key,
+        reason,
+        recorded,
+        (*guards, *online_check_notes(api, clients)),
         api=api,
-        clients=clients,
         in_state=recorded is not None,
+        protect=protected,
+        clients=clients,
     )
 
 

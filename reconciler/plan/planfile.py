@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from reconciler.atomicfile import write_atomic
 from reconciler.errors import PlanError, PlanRefusedError
 from reconciler.models import DesiredState, InstanceInventory, StateDocument
-from reconciler.plan.desired_summary import explain_desired_change
+from reconciler.plan.desired_summary import explain_desired_change, name_list
 from reconciler.plan.model import PLAN_FORMAT_VERSION, Plan, PlanSummary
 from reconciler.schemadoc import schema_document
 
@@ -26,7 +26,6 @@ DERIVED_FIELDS = ("summary", "appliable")
 # Recorded only to explain a stale plan: saved plan files carry them, --format json does not.
 EXPLANATION_FIELDS = ("inventory_group_ids", "desired_instances", "desired_safety")
 SCHEMA_ID = "urn:reconciler:schema:plan"
-_SHOWN_NAMES = 10
 
 
 def plan_document(plan: Plan, *, include_inventory: bool = True) -> dict[str, Any]:
@@ -261,14 +260,7 @@ def _inventory_reason(plan: Plan, label: str, now: InstanceInventory | None) -> 
     vanished = sorted(set(before) - current)
     parts = []
     if appeared:
-        parts.append(f"appeared: {_names(appeared)}")
+        parts.append(f"appeared: {name_list(appeared)}")
     if vanished:
-        parts.append(f"vanished: {_names(vanished)}")
+        parts.append(f"vanished: {name_list(vanished)}")
     return f"the GIDs of instance {label} changed since the plan ({'; '.join(parts)})"
-
-
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:_SHOWN_NAMES])
-    if len(names) > _SHOWN_NAMES:
-        shown += f" and {len(names) - _SHOWN_NAMES} more"
-    return shown

@@ -40,7 +40,7 @@ def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | 
     refusals = plan.refusals()
     if refusals:
         head.append(f"> :no_entry: **Refused by {len(refusals)} guard(s); apply will not run it.**")
-    head.extend(f"> {_guard(guard)}" for guard in general_guards(plan))
+    head.extend(f"> {_icon(guard)} {guard_text(guard)}" for guard in general_guards(plan))
     if head[-1] != "":
         head.append("")
     budget.add("\n".join(head) + "\n")
@@ -92,9 +92,14 @@ def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | 
         left_out.append(f"{unmanaged_omitted} unmanaged GID(s)")
     body = budget.text()
     if left_out:
+        hint = (
+            f"See the whole plan with `reconciler show {plan_file}`."
+            if plan_file is not None
+            else "To see the whole plan, save it with `-o FILE` and run `reconciler show FILE`."
+        )
         body += (
             f"\n> **Truncated** to stay under {max_chars:,} characters: "
-            f"{', '.join(left_out)} not shown. {_whole_plan_hint(plan_file)}\n"
+            f"{', '.join(left_out)} not shown. {hint}\n"
         )
     return body
 
@@ -102,12 +107,6 @@ def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, plan_file: str | 
 def _change_lines(section: InstanceSection) -> int:
     """The change lines a section renders (guards under a change are not counted)."""
     return len(section.changes) + len(section.not_in_place)
-
-
-def _whole_plan_hint(plan_file: str | None) -> str:
-    if plan_file is not None:
-        return f"See the whole plan with `reconciler show {plan_file}`."
-    return "To see the whole plan, save it with `-o FILE` and run `reconciler show FILE`."
 
 
 class _Budget:
@@ -231,7 +230,7 @@ class _Notes:
 
 def _note_line(guard: Guard, text: str, names: list[str]) -> str:
     """``- icon GIDs: text``; the GIDs are left out when the text names them all already."""
-    icon = ":no_entry:" if guard.refuses else ":warning:"
+    icon = _icon(guard)
     if not names or all(name in text for name in names):
         return f"- {icon} {text}"
     shown = ", ".join(f"`{name}`" for name in names[:_NAMES_SHOWN])
@@ -301,6 +300,5 @@ def _section(
     return "".join(parts), cut
 
 
-def _guard(guard: Guard) -> str:
-    icon = ":no_entry:" if guard.refuses else ":warning:"
-    return f"{icon} {guard_text(guard)}"
+def _icon(guard: Guard) -> str:
+    return ":no_entry:" if guard.refuses else ":warning:"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from reconciler.plan.model import Action, Change, Guard, NotInPlace, Plan
@@ -21,37 +22,32 @@ class InstanceSection:
     def title(self) -> str:
         return f"{self.instance_id} ({self.region})"
 
-    def counts(self) -> dict[Action, int]:
-        found = dict.fromkeys(Action, 0)
-        for change in self.changes:
-            found[change.action] += 1
-        return found
+    def counts(self) -> Counter[Action]:
+        return Counter(change.action for change in self.changes)
 
 
 def sections(plan: Plan) -> list[InstanceSection]:
     """Changes grouped by instance, in (region, instance) order, with their guards."""
     by_ref: dict[tuple[str, str], InstanceSection] = {}
+
+    def section(region: str, instance_id: str) -> InstanceSection:
+        ref = (region, instance_id)
+        if ref not in by_ref:
+            by_ref[ref] = InstanceSection(region, instance_id)
+        return by_ref[ref]
+
     for change in plan.changes:
-        ref = (change.region, change.instance_id)
-        if ref not in by_ref:
-            by_ref[ref] = InstanceSection(change.region, change.instance_id)
-        by_ref[ref].changes.append(change)
+        section(change.region, change.instance_id).changes.append(change)
     for difference in plan.not_in_place:
-        ref = (difference.region, difference.instance_id)
-        if ref not in by_ref:
-            by_ref[ref] = InstanceSection(difference.region, difference.instance_id)
-        by_ref[ref].not_in_place.append(difference)
+        section(difference.region, difference.instance_id).not_in_place.append(difference)
     for guard in plan.guards:
         if guard.subject is None:
             continue
         instance_id = guard.subject.partition("/")[0]
-        matching = [s for s in by_ref.values() if s.instance_id == instance_id]
-        if not matching:
-            region = _region_from_labels(plan, instance_id)
-            section = InstanceSection(region, instance_id)
-            by_ref[(region, instance_id)] = section
-            matching = [section]
-        matching[0].guards.append(guard)
+        found = next((s for s in by_ref.values() if s.instance_id == instance_id), None)
+        if found is None:
+            found = section(_region_from_labels(plan, instance_id), instance_id)
+        found.guards.append(guard)
     return [by_ref[ref] for ref in sorted(by_ref)]
 
 
@@ -119,18 +115,11 @@ def change_reason(change: Change, state_source: str | None = None) -> str:
     reason = change.reason
     if change.online_clients is not None:
         reason = f"{reason}; {change.online_clients} client(s) online"
-    origin = change_origin(change, state_source)
-    return f"{reason} ({origin})" if origin else reason
-
-
-def change_origin(change: Change, state_source: str | None = None) -> str | None:
-    """``FILE:LINE`` of the change's declaration, ``state: ...`` for one only the state
-    names, None when neither does."""
     if change.source is not None:
-        return f"{change.source.file}:{change.source.line}"
+        return f"{reason} ({change.source.file}:{change.source.line})"
     if change.in_state:
-        return f"state: {state_source}" if state_source else "state"
-    return None
+        return f"{reason} (state: {state_source})" if state_source else f"{reason} (state)"
+    return reason
 
 
 def headline_notes(plan: Plan) -> list[str]:
@@ -154,7 +143,7 @@ def headline_notes(plan: Plan) -> list[str]:
 
 def instance_summary(section: InstanceSection) -> str:
     counts = section.counts()
-    parts = [f"{count} to {action.value}" for action, count in counts.items() if count]
+    parts = [f"{counts[action]} to {action.value}" for action in Action if counts[action]]
     if section.not_in_place:
         parts.append(f"{len(section.not_in_place)} cannot be applied in place")
     if section.guards and not parts:

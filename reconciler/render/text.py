@@ -21,55 +21,46 @@ from reconciler.render.plan_view import (
 from reconciler.render.style import ACTION_STYLES, BOLD, NOTE, REFUSED, paint
 
 
-class _Paint:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __call__(self, text: str, style: str) -> str:
-        return paint(text, style, self.enabled)
-
-
 def render_text(plan: Plan, *, color: bool = False) -> str:
-    paint = _Paint(color)
-    lines: list[str] = [paint(note, BOLD) for note in headline_notes(plan)]
+    lines: list[str] = [paint(note, BOLD, color) for note in headline_notes(plan)]
     if lines:
         lines.append("")
 
     for section in sections(plan):
-        lines.append(paint(section.title, BOLD))
+        lines.append(paint(section.title, BOLD, color))
         names = [c.group_id for c in section.changes] + [d.group_id for d in section.not_in_place]
         width = max(map(len, names), default=0)
         for change in section.changes:
             style = ACTION_STYLES[change.action]
             label = f"{change.action.symbol} {change.group_id.ljust(width)}"
             reason = change_reason(change, plan.state_source)
-            lines.append(f"  {paint(label, style)}  {change.action.value}: {reason}")
-            lines.extend(f"      {_guard(guard, paint)}" for guard in change.guards)
+            lines.append(f"  {paint(label, style, color)}  {change.action.value}: {reason}")
+            lines.extend(f"      {_guard(guard, color)}" for guard in change.guards)
         for difference in section.not_in_place:
             label = f"{NOT_IN_PLACE_SYMBOL} {difference.group_id.ljust(width)}"
-            lines.append(f"  {paint(label, NOTE)}  {not_in_place_text(difference)}")
-        lines.extend(f"  {_guard(guard, paint)}" for guard in section.guards)
+            lines.append(f"  {paint(label, NOTE, color)}  {not_in_place_text(difference)}")
+        lines.extend(f"  {_guard(guard, color)}" for guard in section.guards)
         lines.append("")
 
     if plan.unmanaged:
         title = "Unmanaged (in the cloud, not declared, not in state; left alone):"
-        lines.append(paint(title, BOLD))
+        lines.append(paint(title, BOLD, color))
         lines.extend(f"  {key}" for key in plan.unmanaged)
         lines.append("")
 
     overall = general_guards(plan)
     if overall:
-        lines.extend(_guard(guard, paint) for guard in overall)
+        lines.extend(_guard(guard, color) for guard in overall)
         lines.append("")
 
     refusals = plan.refusals()
     if refusals:
         refused = f"This plan is refused by {len(refusals)} guard(s); apply will not run it."
-        lines.append(paint(refused, REFUSED))
-    lines.append(paint(summary_line(plan), BOLD))
+        lines.append(paint(refused, REFUSED, color))
+    lines.append(paint(summary_line(plan), BOLD, color))
     return "\n".join(lines) + "\n"
 
 
-def _guard(guard: Guard, paint: _Paint) -> str:
+def _guard(guard: Guard, color: bool) -> str:
     style = REFUSED if guard.refuses else NOTE
-    return paint(f"! {guard_text(guard)}", style)
+    return paint(f"! {guard_text(guard)}", style, color)

@@ -111,7 +111,7 @@ class StateBackend(ABC):
             except LockHeldError as held:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise _held_error(held.holder, timeout) from None
+                    raise held_by(_as_lock_info(held.holder), timeout) from None
                 if on_wait is not None:
                     on_wait(_as_lock_info(held.holder))
                 # Jitter keeps racing waiters from retrying in lockstep.
@@ -168,8 +168,8 @@ def _as_lock_info(holder: object | None) -> LockInfo | None:
     return holder if isinstance(holder, LockInfo) else None
 
 
-def _held_error(holder: object | None, timeout: float) -> LockHeldError:
-    info = _as_lock_info(holder)
+def held_by(info: LockInfo | None, timeout: float = 0.0) -> LockHeldError:
+    """The error when someone else holds the lock (``_try_lock`` raises it with no timeout)."""
     text = f"state is locked: {describe_holder(info)}"
     if timeout > 0:
         text += f"; gave up after waiting {timeout:g}s"
@@ -178,11 +178,6 @@ def _held_error(holder: object | None, timeout: float) -> LockHeldError:
     if info is not None:
         text += f", or if its holder is gone: reconciler force-unlock {info.id}"
     return LockHeldError(text, holder=info)
-
-
-def held_by(holder: LockInfo | None) -> LockHeldError:
-    """The error ``_try_lock`` raises when someone else holds the lock."""
-    return _held_error(holder, 0.0)
 
 
 def not_held(lock_id: str, holder: LockInfo | None) -> LockError:

@@ -199,12 +199,9 @@ class LocalBackend(StateBackend):
             return None
 
     def _write_info(self, info: LockInfo) -> None:
-        tmp = self.info_path.with_name(f".{self.info_path.name}.tmp")  # written under the flock
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(info.model_dump_json(indent=2) + "\n")
-            os.replace(tmp, self.info_path)
+        text = info.model_dump_json(indent=2) + "\n"
+        try:  # one fixed temporary name (0600): writers hold the flock
+            write_atomic(self.info_path, text, temp_name=f".{self.info_path.name}.tmp")
         except OSError as exc:
             raise LockError(f"cannot write lock info {self.info_path}: {exc}") from exc
 
