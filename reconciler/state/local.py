@@ -201,7 +201,11 @@ class LocalBackend(StateBackend):
     def _write_info(self, info: LockInfo) -> None:
         text = info.model_dump_json(indent=2) + "\n"
         try:  # one fixed temporary name (0600): writers hold the flock
-            write_atomic(self.info_path, text, temp_name=f".{self.info_path.name}.tmp")
+            # Not durable: the flock is the lock, this only names its holder; a crash frees
+            # the flock, and the next holder rewrites the file. Every plan pays this write.
+            write_atomic(
+                self.info_path, text, temp_name=f".{self.info_path.name}.tmp", durable=False
+            )
         except OSError as exc:
             raise LockError(f"cannot write lock info {self.info_path}: {exc}") from exc
 
