@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,6 +186,8 @@ def test_history_csv_and_numbers(world: RunningEmulator) -> None:
     lines = numbers.stdout.splitlines()
     assert lines[0].startswith("# GID_orders online clients")
     assert len(lines) == 1 + 11 + 1
+    # As the README says: the title, one `time value` line per point, the summary.
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  \d+", line) for line in lines[1:-1])
     assert lines[-1].startswith("min ") and " · max " in lines[-1] and " · last " in lines[-1]
     assert "┌" not in numbers.stdout
 
