@@ -20,8 +20,9 @@ class RetryPolicy:
     """``max_attempts`` counts the first try; ``deadline`` (seconds) bounds attempts and waits.
 
     A refused connection (nothing listens at the endpoint: a wrong URL or port, a stopped
-    emulator) rarely heals within a minute, unlike a reset, a timeout or a 5xx, so it gets only
-    ``refused_attempts`` tries: the user hears of the typo in about a second, not after 40.
+    emulator) or a host name that does not resolve rarely heals within a minute, unlike a
+    reset, a timeout or a 5xx, so it gets only ``refused_attempts`` tries: the user hears of
+    the typo in about a second, not after 40.
     """
 
     max_attempts: int = 8

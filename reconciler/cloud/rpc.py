@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypedDict, TypeVar
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -164,7 +165,10 @@ class RpcClient:
                 return self._attempt(action, params, attempt)
             except CloudError as err:
                 retry_after = _note_throttling(err, bucket)
-                attempts = self.retry.attempts_for(refused=_connection_refused(err))
+                # An unknown host name rarely heals within a minute either: tried like a
+                # refused connection.
+                unreachable = _connection_refused(err) or _unresolved_host(err) is not None
+                attempts = self.retry.attempts_for(refused=unreachable)
                 if not is_retryable(err) or attempt >= attempts:
                     raise
                 delay = max(self.retry.backoff(attempt, self._rng), retry_after or 0.0)
@@ -254,7 +258,13 @@ class RpcClient:
                     action=action,
                 ) from exc
             except requests.RequestException as exc:
-                code = self._redact(_root_cause(exc))
+                host = _unresolved_host(exc)
+                if host is not None:
+                    # urllib3 names the host but not the endpoint; socket.gaierror neither.
+                    host = host or urlsplit(self._url).hostname or self.endpoint
+                    code = self._redact(f"cannot resolve host {host}")
+                else:
+                    code = self._redact(_root_cause(exc))
                 raise CloudConnectionError(
                     f"{action}: cannot reach {self.endpoint}: {code}", action=action
                 ) from exc
@@ -371,6 +381,26 @@ def _short(err: CloudError) -> str:
 
 def _connection_refused(err: BaseException) -> bool:
     """Whether nothing listens at the endpoint (the cause chain holds ECONNREFUSED)."""
+    return any(isinstance(cause, ConnectionRefusedError) for cause in _cause_chain(err))
+
+
+def _unresolved_host(err: BaseException) -> str | None:
+    """The host name that did not resolve (``""`` when the chain does not name it), or None
+    when the cause chain holds no name resolution failure (``socket.gaierror``)."""
+    causes = list(_cause_chain(err))
+    if not any(isinstance(cause, socket.gaierror) for cause in causes):
+        return None
+    for cause in causes:
+        # urllib3's NameResolutionError keeps the connection it tried (through a proxy, the
+        # proxy's host is the one that did not resolve).
+        host = getattr(getattr(cause, "conn", None), "host", None)
+        if isinstance(host, str) and host:
+            return host
+    return ""
+
+
+def _cause_chain(err: BaseException) -> Iterable[BaseException]:
+    """``err`` and every exception it wraps: causes, contexts, urllib3 reasons, arguments."""
     seen: set[int] = set()
     pending: list[BaseException] = [err]
     while pending:
@@ -378,10 +408,8 @@ def _connection_refused(err: BaseException) -> bool:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
-            return True
+        yield current
         for inner in (current.__cause__, current.__context__, getattr(current, "reason", None)):
             if isinstance(inner, BaseException):
                 pending.append(inner)
         pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-    return False

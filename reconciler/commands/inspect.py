@@ -1,7 +1,7 @@
 """``reconciler inspect``: the device and report queries as commands (who is online, since
 when, how much traffic), with charts on a terminal and JSON or CSV for scripts.
 
-Region, endpoint and credentials come as for the other commands: ``-c/--config FILE`` (its
+Region, endpoint and credentials come as for the other commands: ``-c/--config PATH`` (its
 ``provider`` block and declared instances; ``reconciler.yaml`` when present), ``--region``,
 ``--endpoint``, the environment. Read-only: the state is read (``inspect instance``, to mark
 the GIDs it manages) without the lock, and nothing is ever written.
@@ -28,6 +28,7 @@ import click
 
 from reconciler.commands.options import (
     DEFAULT_CONFIG,
+    config_option,
     endpoint_option,
     no_color_option,
     stacked,
@@ -132,14 +133,10 @@ def _common(function: F) -> F:
         return function(*args, asked=asked, **kwargs)
 
     return stacked(
-        click.option(
-            "-c",
-            "--config",
-            "config",
+        config_option(
+            f"Desired-state file (or directory) for region, endpoint, credentials profile and "
+            f"state [default: {DEFAULT_CONFIG} when present].",
             default=None,
-            type=click.Path(dir_okay=False, path_type=Path),
-            help=f"Desired-state file for region, endpoint, credentials profile and state "
-            f"[default: {DEFAULT_CONFIG} when present].",
         ),
         click.option(
             "--region",

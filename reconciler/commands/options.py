@@ -36,15 +36,18 @@ Decorator = Callable[[F], F]
 def config_option(
     help: str = "Desired-state file (or directory) naming the backend (and the instances' "
     "regions).",
+    *,
+    default: str | None = DEFAULT_CONFIG,
 ) -> Decorator:
     """``-c/--config PATH`` (default ``reconciler.yaml``), passed as ``config: Path``; a
-    directory is the desired state split across its files."""
+    directory is the desired state split across its files. With ``default=None`` the option
+    is ``None`` when not given (the command says in ``help`` what it does then)."""
     return click.option(
         "-c",
         "--config",
         "config",
-        default=DEFAULT_CONFIG,
-        show_default=True,
+        default=default,
+        show_default=default is not None,
         type=click.Path(path_type=Path),
         help=help,
     )

@@ -75,7 +75,11 @@ def _yaml_below(directory: Path) -> list[Path]:
 
 
 def inputs_label(args: Sequence[str | Path], files: Sequence[InputFile]) -> str:
-    """How the desired state the arguments name is named in one line."""
+    """How the desired state the arguments name is named in one line; a path given twice
+    (``gids ./gids``) is named once, as first written."""
     if len(files) == 1:
         return files[0].name
-    return f"{' '.join(str(arg) for arg in args)} ({len(files)} files)"
+    named: dict[Path, str] = {}
+    for arg in args:
+        named.setdefault(Path(arg).resolve(), str(arg))
+    return f"{' '.join(named.values())} ({len(files)} files)"

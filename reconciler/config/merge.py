@@ -148,8 +148,13 @@ def merge_documents(documents: Sequence[tuple[int, dict[Any, Any]]]) -> Merged:
 
 def _everywhere(places: list[tuple[int, Any]], key: str) -> list[Placed]:
     where = [(file, (key,)) for file, _ in places]
+    distinct: list[Any] = []  # a list: the values may be mappings, which do not hash
+    for _, value in places:
+        if value not in distinct:
+            distinct.append(value)
     message = (
-        f"{key!r} is given in {len(places)} files with different values: here and at {{}}; "
+        f"{key!r} is given in {len(places)} files with {len(distinct)} different values: "
+        "here and at {}; "
         "give it in one file, or the same everywhere"
     )
     return _at_each(where, message, at_key=True)

@@ -18,11 +18,15 @@ _DURATION_PART = re.compile(r"(\d+)([smhdw])")
 # number (``30``) is more likely a forgotten unit than a moment in 1970.
 _EPOCH_MS = re.compile(r"^\d{12,14}$")
 DEFAULT_SINCE = "24h"
+# history and trend ask one day per call at 30 calls a minute: 31 days is about a minute of
+# calls, while a slip of the keyboard (--since 100000d) would be days of them.
+MAX_RANGE_DAYS = 31
+_DAY_MS = _UNIT_MS["d"]
 
 
 class TimeSpecError(ValueError):
-    """Text that is not a moment, or a range that runs backwards; the message shows the
-    accepted forms."""
+    """Text that is not a moment, a range that runs backwards (the message shows the accepted
+    forms) or one longer than ``MAX_RANGE_DAYS``."""
 
 
 def duration_ms(text: str) -> int | None:
@@ -57,7 +61,7 @@ def resolve_range(
 ) -> tuple[int, int]:
     """``(begin_ms, end_ms)`` from ``--since`` or ``--from``/``--to``: ``--since X`` is
     ``--from X --to now``; ``--to`` alone looks back ``DEFAULT_SINCE``; nothing at all is
-    ``--since DEFAULT_SINCE``."""
+    ``--since DEFAULT_SINCE``. A range longer than ``MAX_RANGE_DAYS`` is refused."""
     if since is not None and (start is not None or end is not None):
         raise TimeSpecError("give --since, or --from/--to, not both")
     end_ms = now_ms if end is None else parse_moment(end, now_ms=now_ms)
@@ -67,9 +71,16 @@ def resolve_range(
         begin_ms = parse_moment(start, now_ms=now_ms)
     else:
         begin_ms = parse_moment(DEFAULT_SINCE, now_ms=end_ms)
+    first = "--since" if since is not None else "--from"
     if begin_ms > end_ms:
-        first = "--since" if since is not None else "--from"
         raise TimeSpecError(
             f"{first} ({start or since}) is after --to ({end or 'now'}); times are {ACCEPTED_FORMS}"
+        )
+    if end_ms - begin_ms > MAX_RANGE_DAYS * _DAY_MS:
+        days = f"{(end_ms - begin_ms) / _DAY_MS:.1f}".removesuffix(".0")
+        raise TimeSpecError(
+            f"the range {first} {start or since or DEFAULT_SINCE} to {end or 'now'} spans {days} "
+            f"days; at most {MAX_RANGE_DAYS} days per command (one call a day, 30 calls a "
+            "minute): split it into several commands"
         )
     return begin_ms, end_ms

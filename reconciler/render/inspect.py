@@ -245,7 +245,8 @@ def series_summary(series: Series) -> str:
 
 
 def series_numbers(series: Series) -> str:
-    """One ``local time  value`` line per point, then the summary."""
+    """A ``# title (unit, time zone)`` line, one ``local time  value`` line per point, then
+    the summary."""
     lines = [f"# {series.title}{_where(series.instance_id)} ({series.unit}, {local_zone()})"]
     lines += [
         f"{local_time(p.at_ms, '%Y-%m-%d %H:%M:%S')}  {_number(p.value)}" for p in series.points

@@ -2,7 +2,10 @@
 
 ``pre-commit try-repo`` clones this repository (HEAD plus uncommitted changes to tracked
 files), installs it into a fresh environment with pip and runs the hook in a temporary git
-repository of desired files. Each run installs anew, so these tests are slow by nature.
+repository of desired files. Each run installs anew, so these tests are slow by nature. The
+README's sample config is run the same way: ``pre-commit run`` with that config, its ``repo:``
+a clone of this checkout (as try-repo makes one). Nothing is fetched from GitHub: pip needs
+only PyPI.
 """
 
 from __future__ import annotations
@@ -128,3 +131,140 @@ def test_fmt_check_hook_fails_without_writing(tmp_path: Path) -> None:
     assert "would reformat messy.yaml" in output, output
     assert "would reformat good.yaml" not in output
     assert (repo / "messy.yaml").read_text(encoding="utf-8") == UNFORMATTED
+
+
+# --- the README's configuration on a desired state split across files ------------------------
+
+PLATFORM = """\
+version: 1
+provider:
+  endpoint: ${MQTT_ENDPOINT_NOT_SET_ANYWHERE}
+group_sets:
+  standard:
+    - GID_audit
+instances:
+  - id: post-cn-hooks0003
+    include: [standard]
+"""
+
+
+def team_file(n: int, topic_key: str = "topic") -> str:
+    return (
+        "instances:\n"
+        "  - id: post-cn-hooks0003\n"
+        "    groups:\n"
+        f"      - id: GID_team{n:02d}\n"
+        f"        {topic_key}: team{n:02d}\n"
+    )
+
+
+def readme_pre_commit_config() -> str:
+    """The sample .pre-commit-config.yaml of the README, as written there."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("- **pre-commit**") :]
+    start = section.index("```yaml\n") + len("```yaml\n")
+    return section[start : section.index("```", start)]
+
+
+def hooks_repo_snapshot(tmp_path: Path) -> tuple[Path, str]:
+    """This checkout, uncommitted changes to tracked files included, as a commit of a clone
+    (what ``pre-commit try-repo`` does), so a config can name it with ``repo:`` and ``rev:``."""
+    shadow = tmp_path / "hooks-repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(shadow)], check=True, env=_env())
+    tracked = (
+        subprocess.run(
+            ["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True, env=_env()
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for name in filter(None, tracked):
+        source, target = ROOT / name, shadow / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+        elif target.exists():
+            target.unlink()
+    git(shadow, "add", "-A")
+    identity = ["-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    git(shadow, *identity, "commit", "-q", "--allow-empty", "-m", "snapshot")
+    rev = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=shadow, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return shadow, rev
+
+
+def split_estate_repo(tmp_path: Path, broken: int | None = None) -> Path:
+    """A platform file and ten team files under mqtt/ (more than pre-commit puts in one run
+    when it may run in parallel), with the README's config pointing at this checkout."""
+    files = {"mqtt/platform.yaml": PLATFORM}
+    for n in range(10):
+        files[f"mqtt/teams/team{n:02d}.yaml"] = team_file(n, "topik" if n == broken else "topic")
+    shadow, rev = hooks_repo_snapshot(tmp_path)
+    config = readme_pre_commit_config()
+    config = config.replace("https://github.com/OWNER/reconciler", str(shadow))
+    config = config.replace("rev: v0.1.0", f"rev: {rev}")
+    assert str(shadow) in config and rev in config, config
+    files[".pre-commit-config.yaml"] = config
+    repo = tmp_path / "repo"
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    return repo
+
+
+def run_hooks(repo: Path, *selection: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", *selection],
+        cwd=repo,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
+
+
+def test_readme_config_checks_a_split_estate_as_one_desired_state(tmp_path: Path) -> None:
+    repo = split_estate_repo(tmp_path)
+    # Formatted first, so the run below sees only what validate says.
+    for path in sorted((repo / "mqtt").rglob("*.yaml")):
+        path.write_text(format_text(path.read_text(encoding="utf-8"), str(path)), encoding="utf-8")
+    git(repo, "add", ".")
+    run = run_hooks(repo, "--all-files")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert output.count("Passed") == 2, output
+    # A commit touching one team file: the hooks still check the whole folder and pass.
+    run = run_hooks(repo, "--files", "mqtt/teams/team04.yaml")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert output.count("Passed") == 2, output
+
+
+def test_readme_config_fails_on_a_broken_team_file_with_its_located_error(
+    tmp_path: Path,
+) -> None:
+    repo = split_estate_repo(tmp_path, broken=7)
+    run = run_hooks(repo, "reconciler-validate", "--files", "mqtt/teams/team07.yaml")
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output
+    assert (
+        "mqtt/teams/team07.yaml:5:9: unknown key 'topik' (did you mean 'topic'?) "
+        "(at instances[0].groups[0].topik)"
+    ) in output
+    assert "validate: 1 error in 1 file (of 11 checked)" in output, output
+
+
+def test_validate_hook_given_many_files_checks_them_in_one_run(tmp_path: Path) -> None:
+    # require_serial: without it pre-commit splits eleven files over parallel runs, and a run
+    # holding only team files fails for want of the platform file's version and sets.
+    repo = split_estate_repo(tmp_path)
+    estate = sorted(str(path.relative_to(repo)) for path in (repo / "mqtt").rglob("*.yaml"))
+    assert len(estate) == 11
+    run = try_repo(repo, "reconciler-validate", *estate)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "Passed" in output, output

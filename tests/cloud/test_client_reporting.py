@@ -43,6 +43,31 @@ def test_a_refused_connection_gets_three_attempts_each_retry_said(
     assert warnings[1].endswith("(attempt 3 of 3)")
 
 
+def test_a_host_that_does_not_resolve_is_tried_like_a_refused_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # .invalid never resolves (RFC 2606): a typo in --endpoint, not a passing fault.
+    caplog.set_level(logging.INFO, logger="reconciler.cloud")
+    fake = FakeTime()
+    with (
+        make_client("http://reconciler-test.invalid", fake, retry=POLICY) as client,
+        pytest.raises(CloudConnectionError) as raised,
+    ):
+        client.list_group_ids("i")
+    assert str(raised.value) == (
+        "OnsMqttGroupIdList: cannot reach http://reconciler-test.invalid: "
+        "cannot resolve host reconciler-test.invalid"
+    )
+    assert len(fake.sleeps) == 2
+    warnings = _messages(caplog, logging.WARNING)
+    assert len(warnings) == 2
+    assert warnings[0].startswith(
+        "OnsMqttGroupIdList: cannot reach http://reconciler-test.invalid: cannot resolve host "
+        "reconciler-test.invalid, retrying in "
+    )
+    assert warnings[1].endswith("(attempt 3 of 3)")
+
+
 def test_server_errors_keep_the_full_policy_and_are_said(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="reconciler.cloud")
     default = Reply(503, error("ServiceUnavailable"))

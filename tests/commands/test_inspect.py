@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,6 +186,8 @@ def test_history_csv_and_numbers(world: RunningEmulator) -> None:
     lines = numbers.stdout.splitlines()
     assert lines[0].startswith("# GID_orders online clients")
     assert len(lines) == 1 + 11 + 1
+    # As the README says: the title, one `time value` line per point, the summary.
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  \d+", line) for line in lines[1:-1])
     assert lines[-1].startswith("min ") and " · max " in lines[-1] and " · last " in lines[-1]
     assert "┌" not in numbers.stdout
 
@@ -367,14 +370,15 @@ def test_a_long_history_says_how_many_calls_before_starting(
     emulator.store.add_group(emulator.instance_id, "GID_orders")
     runtime = Runtime(clock=clock.monotonic, sleep=clock.sleep, wall_ms=lambda: NOW)
     result = run(
-        "history", "GID_orders", "--instance", emulator.instance_id, "--since", "35d",
+        "history", "GID_orders", "--instance", emulator.instance_id, "--since", "31d",
         "--format", "json", runtime=runtime,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # The longest range asked in one command: 31 calls, one more than the bucket holds.
     assert result.stderr.startswith(
-        "35 calls of OnsMqttQueryHistoryOnline, about 10 s at 30 a minute\n"
+        "31 calls of OnsMqttQueryHistoryOnline, about 2 s at 30 a minute\n"
     )
-    assert json.loads(result.stdout)["calls"] == 35
+    assert json.loads(result.stdout)["calls"] == 31
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -458,6 +462,34 @@ def test_bad_times_are_usage_errors_showing_the_accepted_forms(
     assert fragment in line
     if "not both" not in fragment:
         assert "30m, 6h, 7d" in line and "ISO 8601" in line and "epoch ms" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (
+            ("history", "GID_orders", "--since", "100000d"),
+            "--since 100000d to now spans 100000 days",
+        ),
+        (
+            ("trend", "orders", "--direction", "pub", "--from", "40d", "--to", "8d12h"),
+            "--from 40d to 8d12h spans 31.5 days",
+        ),
+    ],
+)
+def test_a_range_longer_than_31_days_is_refused_before_any_call(
+    world: RunningEmulator, args: tuple[str, ...], fragment: str
+) -> None:
+    # Nothing listens on the endpoint: a call would fail with a connection error instead.
+    result = run(*args, "--instance", world.instance_id, "--endpoint", "http://127.0.0.1:9")
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert fragment in line and "at most 31 days per command" in line, line
+
+
+def test_a_range_of_31_days_is_asked_in_one_command(world: RunningEmulator) -> None:
+    result = run("history", "GID_orders", "--since", "31d", "--instance", world.instance_id)
+    assert result.exit_code == 0, result.output
 
 
 def test_bad_names_are_usage_errors(world: RunningEmulator) -> None:

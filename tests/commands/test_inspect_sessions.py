@@ -398,3 +398,25 @@ def test_onsmqtt_without_an_instance_or_file_says_what_to_use(devices: RunningEm
     (line,) = result.stderr.splitlines()
     assert "but the API asked is onsmqtt (OnsMqtt 2020-04-20)" in line
     assert line.endswith("use --api ons to ask the shared-namespace instances of cn-hangzhou")
+
+
+def test_config_may_be_a_directory_as_for_the_other_commands(
+    devices: RunningEmulator, workdir: Path
+) -> None:
+    # The desired state split across files: the API and the instance come from the directory.
+    (workdir / "gids" / "teams").mkdir(parents=True)
+    (workdir / "gids" / "platform.yaml").write_text(
+        f"version: 1\nprovider:\n  api: onsmqtt\ninstances:\n  - id: {devices.instance_id}\n",
+        encoding="utf-8",
+    )
+    (workdir / "gids" / "teams" / "orders.yaml").write_text(
+        f"instances:\n  - id: {devices.instance_id}\n    groups: [GID_orders]\n",
+        encoding="utf-8",
+    )
+    path = id_file(workdir / "ids.txt")
+    result = run("clients", str(path), "-c", "gids", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["api"] == "onsmqtt"
+    refused = run("group", "GID_orders", "--config", "gids/")
+    assert refused.exit_code == 1
+    assert f"instance {devices.instance_id} is asked through onsmqtt" in refused.stderr

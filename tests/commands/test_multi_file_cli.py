@@ -246,6 +246,14 @@ def test_validate_a_directory(estate: Path, capsys: pytest.CaptureFixture[str]) 
     assert result.out == "gids (2 files): valid (1 instance, 3 groups)\n"
 
 
+def test_validate_a_directory_named_twice_labels_it_once(
+    estate: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(capsys, "validate", "gids", "./gids", "gids/")
+    assert result.code == 0, result.err
+    assert result.out == "gids (2 files): valid (1 instance, 3 groups)\n"
+
+
 def test_fmt_a_directory_formats_every_file(
     estate: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -84,6 +84,8 @@ def test_a_directory_is_every_yaml_file_below_it_sorted_hidden_skipped(estate: P
         "gids/teams/payments.yaml",
     ]
     assert result.state.source == "gids (3 files)"
+    # The same directory named again, however spelt, is one input.
+    assert load_desired_paths(["gids", "./gids", "gids/"]).state.source == "gids (3 files)"
     by_id = {instance.instance_id: instance for instance in result.state.instances}
     assert list(by_id) == ["post-1", "post-2"]
     one = by_id["post-1"]
@@ -201,7 +203,7 @@ def test_blocks_with_different_values_are_an_error_at_every_place(tmp_path: Path
         },
     )
     a, b, c = (f"{tmp_path}/{name}.yaml" for name in "abc")
-    message = "'provider' is given in 3 files with different values: here and at"
+    message = "'provider' is given in 3 files with 3 different values: here and at"
     advice = "give it in one file, or the same everywhere (at provider)"
     assert _errors([str(tmp_path)]) == [
         f"{a}:2:1: {message} {b}:1:1, {c}:1:1; {advice}",
@@ -210,13 +212,31 @@ def test_blocks_with_different_values_are_an_error_at_every_place(tmp_path: Path
     ]
 
 
+def test_a_block_given_the_same_in_two_of_three_files_counts_its_values(
+    tmp_path: Path,
+) -> None:
+    _tree(
+        tmp_path,
+        {
+            "a.yaml": "version: 1\nprovider:\n  region: cn-shanghai\n",
+            "b.yaml": "provider:\n  region: cn-shanghai\n",
+            "c.yaml": "provider: {region: cn-hangzhou}\n",
+        },
+    )
+    errors = _errors([str(tmp_path)])
+    assert len(errors) == 3
+    assert all(
+        "'provider' is given in 3 files with 2 different values: here and at" in e for e in errors
+    )
+
+
 @pytest.mark.parametrize("block", ["version: 1", "safety: {max_deletes: 3}", "defaults: {}"])
 def test_every_single_block_must_agree(tmp_path: Path, block: str) -> None:
     key = block.split(":", maxsplit=1)[0]
     other = {"version": "version: 2", "safety": "safety: {max_deletes: 4}", "defaults": "defaults:"}
     first = f"{block}\n" if key == "version" else f"version: 1\n{block}\n"
     _tree(tmp_path, {"a.yaml": first, "b.yaml": f"{other[key]}\n"})
-    errors = [e for e in _errors([str(tmp_path)]) if "files with different values" in e]
+    errors = [e for e in _errors([str(tmp_path)]) if "files with 2 different values" in e]
     assert [e.split(": ")[0] for e in errors] == [
         f"{tmp_path}/a.yaml:{1 if key == 'version' else 2}:1",
         f"{tmp_path}/b.yaml:1:1",

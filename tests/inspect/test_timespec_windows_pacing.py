@@ -56,6 +56,17 @@ def test_resolve_range_defaults_and_conflicts() -> None:
         resolve_range(since=None, start="1h", end="3h", now_ms=NOW)
 
 
+def test_resolve_range_refuses_more_than_31_days() -> None:
+    assert resolve_range(since="31d", start=None, end=None, now_ms=NOW) == (
+        NOW - 31 * ONE_DAY_MS,
+        NOW,
+    )
+    with pytest.raises(TimeSpecError, match=r"--since 31d1s to now spans 31 days; at most 31 "):
+        resolve_range(since="31d1s", start=None, end=None, now_ms=NOW)
+    with pytest.raises(TimeSpecError, match=r"--from 2026-01-01 to 2026-03-01 spans 59 days"):
+        resolve_range(since=None, start="2026-01-01", end="2026-03-01", now_ms=NOW)
+
+
 def test_day_windows_cover_the_range_without_overlap_or_gap() -> None:
     begin = NOW - 3 * ONE_DAY_MS
     windows = day_windows(begin, NOW)
