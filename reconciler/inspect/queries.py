@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
 
 from reconciler.cloud.client import (
     QUERY_CLIENT_BY_CLIENT_ID,
@@ -26,6 +26,9 @@ from reconciler.inspect.pacing import CallPlan, rate_for
 from reconciler.inspect.windows import Point, day_windows, stitch
 from reconciler.models import Api
 from reconciler.ratelimit import Rate
+
+if TYPE_CHECKING:
+    from reconciler.cloud.responses import StatsData
 
 # (calls done, calls planned): called after each call of a command that makes several.
 OnProgress = Callable[[int, int], None]
@@ -323,29 +326,24 @@ def history(
     on_progress: OnProgress | None = None,
 ) -> Series:
     """Online clients of the GID over the range, one call per day window."""
-    windows = day_windows(begin_ms, end_ms)
-    chunks: list[list[Point]] = []
-    title, unit = f"{group_id} online clients", "clients"
     with _named(target, group_id=group_id):
-        for done, (start, stop) in enumerate(windows, 1):
-            data = client.query_history_online(
+        return _day_series(
+            lambda start, stop: client.query_history_online(
                 group_id, start, stop, instance_id=target.instance_id
-            )
-            chunks.append([Point(p.x, float(p.y)) for p in data.points])
-            title, unit = data.title or title, data.y_unit or unit
-            if on_progress is not None:
-                on_progress(done, len(windows))
-    return Series(
-        kind="history",
-        subject=group_id,
-        instance_id=target.instance_id,
-        begin_ms=begin_ms,
-        end_ms=end_ms,
-        title=title,
-        unit=unit,
-        points=tuple(stitch(chunks, begin_ms, end_ms)),
-        calls=len(windows),
-    )
+            ),
+            Series(
+                kind="history",
+                subject=group_id,
+                instance_id=target.instance_id,
+                begin_ms=begin_ms,
+                end_ms=end_ms,
+                title=f"{group_id} online clients",
+                unit="clients",
+                points=(),
+                calls=0,
+            ),
+            on_progress,
+        )
 
 
 def trend(
@@ -359,14 +357,10 @@ def trend(
 ) -> Series:
     """Message rates or totals of the topic over the range, one call per day window."""
     instance_id = _required_instance(target)
-    windows = day_windows(begin_ms, end_ms)
-    chunks: list[list[Point]] = []
     measure: Literal["TPS", "SUM"] = "SUM" if query.summed else "TPS"
-    title = f"{query.parent_topic} {query.direction} {measure}"
-    unit = "msg" if query.summed else "msg/s"
     with _named(target, topic=query.parent_topic):
-        for done, (start, stop) in enumerate(windows, 1):
-            data = client.query_msg_trans_trend(
+        return _day_series(
+            lambda start, stop: client.query_msg_trans_trend(
                 query.parent_topic,
                 start,
                 stop,
@@ -376,23 +370,40 @@ def trend(
                 sub_topic=query.sub_topic,
                 msg_type=query.msg_type,
                 qos=query.qos,
-            )
-            chunks.append([Point(p.x, float(p.y)) for p in data.points])
-            title, unit = data.title or title, data.y_unit or unit
-            if on_progress is not None:
-                on_progress(done, len(windows))
-    return Series(
-        kind="trend",
-        subject=query.parent_topic,
-        instance_id=target.instance_id,
-        begin_ms=begin_ms,
-        end_ms=end_ms,
-        title=title,
-        unit=unit,
-        points=tuple(stitch(chunks, begin_ms, end_ms)),
-        calls=len(windows),
-        filters=query.filters(),
-    )
+            ),
+            Series(
+                kind="trend",
+                subject=query.parent_topic,
+                instance_id=target.instance_id,
+                begin_ms=begin_ms,
+                end_ms=end_ms,
+                title=f"{query.parent_topic} {query.direction} {measure}",
+                unit="msg" if query.summed else "msg/s",
+                points=(),
+                calls=0,
+                filters=query.filters(),
+            ),
+            on_progress,
+        )
+
+
+def _day_series(
+    fetch: Callable[[int, int], StatsData], asked: Series, on_progress: OnProgress | None
+) -> Series:
+    """``asked`` (its title and unit the defaults) filled with the points of one ``fetch`` per
+    day window of its range, stitched; the service's own title and unit win when it gives
+    them."""
+    windows = day_windows(asked.begin_ms, asked.end_ms)
+    chunks: list[list[Point]] = []
+    title, unit = asked.title, asked.unit
+    for done, (start, stop) in enumerate(windows, 1):
+        data = fetch(start, stop)
+        chunks.append([Point(p.x, float(p.y)) for p in data.points])
+        title, unit = data.title or title, data.y_unit or unit
+        if on_progress is not None:
+            on_progress(done, len(windows))
+    points = tuple(stitch(chunks, asked.begin_ms, asked.end_ms))
+    return replace(asked, title=title, unit=unit, points=points, calls=len(windows))
 
 
 def instance_groups(client: OnsMqttClient, target: Target) -> list[str]:
