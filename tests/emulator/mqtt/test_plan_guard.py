@@ -14,18 +14,17 @@ from tests.fixtures.emulator import TEST_INSTANCE_ID
 from tests.fixtures.runs import run_cli
 
 
-def test_a_connected_device_blocks_the_delete_of_its_gid_until_it_leaves(
-    world: MqttWorld,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+def write_tombstone(
+    world: MqttWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
+    """In tmp_path (made the working directory), a desired file NAME deleting GID, and the
+    environment that points the CLI at the world's emulator."""
     emulator = world.emulator
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
     monkeypatch.setenv("RECONCILER_ENDPOINT", emulator.url)
-    Path("desired.yaml").write_text(
+    Path(name).write_text(
         textwrap.dedent(f"""\
             version: 1
             instances:
@@ -35,6 +34,16 @@ def test_a_connected_device_blocks_the_delete_of_its_gid_until_it_leaves(
         """),
         encoding="utf-8",
     )
+
+
+def test_a_connected_device_blocks_the_delete_of_its_gid_until_it_leaves(
+    world: MqttWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emulator = world.emulator
+    write_tombstone(world, tmp_path, monkeypatch, "desired.yaml")
     device = world.connected("sensor-1")
 
     refused = run_cli(capsys, "plan", "desired.yaml")
@@ -60,20 +69,7 @@ def test_a_device_connecting_after_the_plan_is_saved_refuses_its_apply(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     emulator = world.emulator
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
-    monkeypatch.setenv("RECONCILER_ENDPOINT", emulator.url)
-    Path("del.yaml").write_text(
-        textwrap.dedent(f"""\
-            version: 1
-            instances:
-              - id: {TEST_INSTANCE_ID}
-                groups:
-                  - {{id: {GID}, absent: true}}
-        """),
-        encoding="utf-8",
-    )
+    write_tombstone(world, tmp_path, monkeypatch, "del.yaml")
     planned = run_cli(capsys, "plan", "del.yaml", "-o", "del.plan")
     assert planned.code == 0, planned.out + planned.err
     assert "0 client(s) online" in planned.out
