@@ -75,7 +75,8 @@ def apply_command(
     apply only to a desired file.
 
     Exit codes: 0 done (or no changes), 1 error or some action failed (the report says what
-    was done and what not; run it again to finish), 130 interrupted by Ctrl-C.
+    was done and what not; run it again to finish), 4 done but differences remain that no
+    action can make (a GID's topic: see "Not applied"), 130 interrupted by Ctrl-C.
     """
     if not lock and not dry_run:
         raise click.UsageError(

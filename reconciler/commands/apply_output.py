@@ -93,7 +93,7 @@ class Output:
             return ExitCode.ERROR
         result = run.result
         if result is None or result.ok:
-            return ExitCode.OK
+            return self._not_applied(run.plan) if not dry_run else ExitCode.OK
         if result.interrupted:
             click.echo("Interrupted: the state holds everything done so far.", err=True)
             return ExitCode.INTERRUPTED
@@ -104,6 +104,20 @@ class Output:
             err=True,
         )
         return ExitCode.ERROR
+
+    def _not_applied(self, plan: Plan) -> int:
+        """OK, unless the plan holds differences no action can make: the cloud still differs
+        from the file, so a CI job must not pass."""
+        count = len(plan.not_in_place)
+        if not count:
+            return ExitCode.OK
+        what = "difference was" if count == 1 else "differences were"
+        click.echo(
+            f"Error: {count} {what} not applied (a GID cannot be changed in place): the cloud "
+            "does not match the desired state",
+            err=True,
+        )
+        return ExitCode.NOT_APPLIED
 
 
 class _LineObserver:
