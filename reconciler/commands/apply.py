@@ -166,6 +166,7 @@ def _apply_saved(
 ) -> int:
     from reconciler.apply import apply_saved  # noqa: PLC0415
     from reconciler.commands.context import run_context  # noqa: PLC0415
+    from reconciler.plan.replan import override_words  # noqa: PLC0415
     from reconciler.render.plan_view import summary_line  # noqa: PLC0415
 
     inputs, base = _desired_inputs(plan, file)
@@ -180,12 +181,18 @@ def _apply_saved(
         out.progress() as observer,
     ):
         out.note(f"Applying saved plan {file}: {summary_line(plan)}")
+        overrides = override_words(plan)
+        if overrides:
+            made_with = ", ".join(" ".join(words) for words in overrides)
+            out.note(f"The plan was made with {made_with}.")
         outcome = apply_saved(
             plan,
             run.backend,
             desired=run.desired,
             client_for=run.cloud.client,
             settings=replace(settings, observer=observer),
+            source=str(file),
+            locate=None if run.declarations is None else run.declarations.locate,
         )
     if not outcome.plan.has_changes or outcome.calls:
         out.show_plan(outcome.plan)
