@@ -8,6 +8,7 @@ was reviewed). ``--dry-run`` prints the exact API calls instead of sending them.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -196,7 +197,17 @@ def _apply_saved(
         )
     if not outcome.plan.has_changes or outcome.calls:
         out.show_plan(outcome.plan)
-    return out.finish(outcome, dry_run=settings.dry_run)
+    return out.finish(outcome, dry_run=settings.dry_run, rerun=_plan_again(plan, file))
+
+
+def _plan_again(plan: Plan, file: Path) -> str:
+    """The commands that finish a partly applied saved plan: once anything is applied the
+    plan is stale, so plan again, as it was made, and apply the new one."""
+    from reconciler.plan.replan import recorded_flags  # noqa: PLC0415
+
+    inputs = list(plan.desired_inputs) or [plan.desired_source or "PATH"]
+    command = ["reconciler", "plan", *inputs, *recorded_flags(plan), "-o", str(file)]
+    return f"{shlex.join(command)}; {shlex.join(['reconciler', 'apply', str(file)])}"
 
 
 # --- inputs -------------------------------------------------------------------------------------

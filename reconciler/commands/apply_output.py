@@ -74,7 +74,9 @@ class Output:
         finally:
             observer.close()
 
-    def finish(self, run: ApplyRun, *, dry_run: bool) -> int:
+    def finish(self, run: ApplyRun, *, dry_run: bool, rerun: str | None = None) -> int:
+        """Write the report; the exit code. ``rerun``: the commands that finish a partly
+        failed apply when running it again cannot (a saved plan: plan again)."""
         if self.json_mode:
             calls = run.calls if dry_run else None
             click.echo(render_apply_json(run.plan, result=run.result, calls=calls), nl=False)
@@ -83,7 +85,7 @@ class Output:
         elif dry_run and run.plan.has_changes:
             self.echo(render_calls_text(run.calls))
         elif run.result is not None:
-            self.echo(render_result_text(run.result, color=self.color))
+            self.echo(render_result_text(run.result, color=self.color, rerun=rerun))
         if not self.json_mode and not run.declined:
             self.echo(not_applied_text(run.plan))
         if run.metadata_recorded:

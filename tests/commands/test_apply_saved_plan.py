@@ -197,3 +197,19 @@ def test_a_plan_applied_from_another_directory_says_where_each_state_is(
     assert "to None" not in result.err
     assert cloud(emulator) == {"GID_alpha"}
 
+
+def test_a_partly_failed_saved_plan_advises_planning_again(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only the cloud knows the instance lacks this parent topic: the create fails there.
+    write_desired("GID_alpha", "{id: GID_broken, topic: nosuchtopic}")
+    save_plan(capsys)
+    result = run_cli(capsys, "apply", "plan.json")
+    assert result.code == 1
+    assert "Apply failed: 1 done, 1 failed, 0 not attempted." in result.out
+    assert result.out.splitlines()[-1] == (
+        "Fix the cause above, then plan again and apply the new plan "
+        "(reconciler plan desired.yaml -o plan.json; reconciler apply plan.json): "
+        "it picks up where this one stopped."
+    )
+    assert cloud(emulator) == {"GID_alpha"}
