@@ -210,6 +210,10 @@ class StalePlanError(PlanError):
         super().__init__("saved plan is stale: " + "; ".join(self.reasons))
 
 
+class PlanMismatchError(PlanError):
+    """A saved plan that is not the one its inputs give: edited, or made otherwise."""
+
+
 class ClientsOnlineError(PlanError):
     """Deletes the plan let through whose GIDs have clients online when apply looks again,
     just before deleting; ``online`` maps each (``INSTANCE_ID/GROUP_ID``) to its count."""

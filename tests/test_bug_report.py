@@ -178,6 +178,7 @@ def test_exit_codes_keep_their_values() -> None:
         "ERROR": 1,
         "CHANGES": 2,
         "BUG": 3,
+        "NOT_APPLIED": 4,
         "INTERRUPTED": 130,
     }
     assert os.EX_OK == ExitCode.OK

@@ -1,5 +1,5 @@
-"""The apply sequence: lock -> (plan | stale check) -> online re-check -> execute or dry-run
--> unlock.
+"""The apply sequence: lock -> (plan | stale check, digest, plan again and compare) -> online
+re-check -> execute or dry-run -> unlock.
 
 Everything that reads the state happens under the lock, and the state that the plan (or the
 stale check) saw is the one the journal writes on top of, so nothing can slip in between. How a
@@ -20,12 +20,19 @@ from reconciler.apply.interrupt import stop_on_sigint
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.metadata import with_desired_metadata
 from reconciler.apply.result import ApplyResult
-from reconciler.errors import ApplyError, PlanError, StalePlanError
-from reconciler.models import DesiredState, InstanceInventory, StateDocument
-from reconciler.plan.builder import ClientFor, instance_apis, refresh
+from reconciler.errors import ApplyError, PlanError, PlanMismatchError, StalePlanError
+from reconciler.models import DesiredState, StateDocument
+from reconciler.plan.builder import (
+    ClientFor,
+    LocateDeclarations,
+    Refreshed,
+    instance_apis,
+    refresh,
+)
 from reconciler.plan.model import Plan
 from reconciler.plan.online_recheck import refuse_if_online
-from reconciler.plan.planfile import check_fresh, ensure_appliable
+from reconciler.plan.planfile import check_fresh, digest_problem, ensure_appliable
+from reconciler.plan.replan import first_difference, replan
 from reconciler.state import new_state
 from reconciler.state.base import OnWait, StateBackend
 from reconciler.state.locking import hold_lock
@@ -115,23 +122,45 @@ def apply_desired(
 
 
 def apply_saved(
-    plan: Plan,
+    saved: Plan,
     backend: StateBackend,
     *,
     desired: DesiredState,
     client_for: ClientFor,
     settings: RunSettings,
+    source: str = "the saved plan",
+    locate: LocateDeclarations | None = None,
 ) -> ApplyRun:
-    """Apply a reviewed plan file: under the lock, re-list its instances and refuse it
-    (``StalePlanError``, every reason) unless the world is still the one it was made on; then
+    """Apply a reviewed plan file (``source`` names it): under the lock, re-list its
+    instances and refuse it (``StalePlanError``, every reason) unless the world is still the
+    one it was made on; refuse it (``PlanMismatchError``) if the file was edited or differs
+    from the plan its inputs give now (``plan.replan``: ``locate`` as for planning); then
     refuse it (``ClientsOnlineError``) if a delete's GID has clients online now that the plan
-    did not override. A dry run is refused alike: it shows what the apply would do."""
+    did not override. What runs is the plan made now, never the file's changes. A dry run is
+    refused alike: it shows what the apply would do."""
     with _state_lock(backend, settings):
         state = backend.read()
-        inventories = list_inventories(plan, desired, client_for, state)
-        reasons = check_fresh(plan, desired, state, inventories, workspace=backend.workspace)
+        refreshed = list_inventories(saved, desired, client_for, state)
+        reasons = check_fresh(
+            saved,
+            desired,
+            state,
+            refreshed.by_label(),
+            workspace=backend.workspace,
+            state_backend=backend.describe(),
+        )
         if reasons:
             raise StalePlanError(reasons)
+        problem = digest_problem(saved, source)
+        if problem is not None:
+            raise PlanMismatchError(problem)
+        plan = replan(saved, desired, state, refreshed, client_for, locate=locate)
+        difference = first_difference(saved, plan)
+        if difference is not None:
+            raise PlanMismatchError(
+                f"{source} differs from the plan its inputs give now: {difference}; plan "
+                "again and apply the new plan"
+            )
         ensure_appliable(plan)  # a refused plan spends no look-up
         _refuse_if_online(plan, client_for, settings, SAVED_PLAN_ADVICE)
         return _run(plan, backend, state, client_for, settings, desired=desired)
@@ -221,9 +250,9 @@ def list_inventories(
     desired: DesiredState,
     client_for: ClientFor,
     state: StateDocument | None = None,
-) -> dict[str, InstanceInventory]:
-    """What the cloud lists now for every instance the plan fingerprinted, by
-    ``REGION/INSTANCE_ID``; a declared instance the cloud does not know is a PlanError."""
+) -> Refreshed:
+    """What the cloud lists now for every instance the plan fingerprinted (``by_label``:
+    by ``REGION/INSTANCE_ID``); a declared instance the cloud does not know is a PlanError."""
     refs: list[tuple[str, str]] = []
     for label in plan.inventory_fingerprints:
         region, sep, instance_id = label.partition("/")
@@ -231,10 +260,9 @@ def list_inventories(
             raise PlanError(f"the saved plan names instance {label!r}, not REGION/INSTANCE_ID")
         refs.append((region, instance_id))
     declared = {(instance.region, instance.instance_id) for instance in desired.instances}
-    refreshed = refresh(
+    return refresh(
         client_for,
         [ref for ref in refs if ref in declared],
         [ref for ref in refs if ref not in declared],
         apis=instance_apis(desired, state),
     )
-    return refreshed.by_label()

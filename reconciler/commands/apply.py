@@ -8,6 +8,7 @@ was reviewed). ``--dry-run`` prints the exact API calls instead of sending them.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,7 +76,8 @@ def apply_command(
     apply only to a desired file.
 
     Exit codes: 0 done (or no changes), 1 error or some action failed (the report says what
-    was done and what not; run it again to finish), 130 interrupted by Ctrl-C.
+    was done and what not; run it again to finish), 4 done but differences remain that no
+    action can make (a GID's topic: see "Not applied"), 130 interrupted by Ctrl-C.
     """
     if not lock and not dry_run:
         raise click.UsageError(
@@ -165,6 +167,7 @@ def _apply_saved(
 ) -> int:
     from reconciler.apply import apply_saved  # noqa: PLC0415
     from reconciler.commands.context import run_context  # noqa: PLC0415
+    from reconciler.plan.replan import override_words  # noqa: PLC0415
     from reconciler.render.plan_view import summary_line  # noqa: PLC0415
 
     inputs, base = _desired_inputs(plan, file)
@@ -179,16 +182,32 @@ def _apply_saved(
         out.progress() as observer,
     ):
         out.note(f"Applying saved plan {file}: {summary_line(plan)}")
+        overrides = override_words(plan)
+        if overrides:
+            made_with = ", ".join(" ".join(words) for words in overrides)
+            out.note(f"The plan was made with {made_with}.")
         outcome = apply_saved(
             plan,
             run.backend,
             desired=run.desired,
             client_for=run.cloud.client,
             settings=replace(settings, observer=observer),
+            source=str(file),
+            locate=None if run.declarations is None else run.declarations.locate,
         )
     if not outcome.plan.has_changes or outcome.calls:
         out.show_plan(outcome.plan)
-    return out.finish(outcome, dry_run=settings.dry_run)
+    return out.finish(outcome, dry_run=settings.dry_run, rerun=_plan_again(plan, file))
+
+
+def _plan_again(plan: Plan, file: Path) -> str:
+    """The commands that finish a partly applied saved plan: once anything is applied the
+    plan is stale, so plan again, as it was made, and apply the new one."""
+    from reconciler.plan.replan import recorded_flags  # noqa: PLC0415
+
+    inputs = list(plan.desired_inputs) or [plan.desired_source or "PATH"]
+    command = ["reconciler", "plan", *inputs, *recorded_flags(plan), "-o", str(file)]
+    return f"{shlex.join(command)}; {shlex.join(['reconciler', 'apply', str(file)])}"
 
 
 # --- inputs -------------------------------------------------------------------------------------

@@ -74,7 +74,9 @@ class Output:
         finally:
             observer.close()
 
-    def finish(self, run: ApplyRun, *, dry_run: bool) -> int:
+    def finish(self, run: ApplyRun, *, dry_run: bool, rerun: str | None = None) -> int:
+        """Write the report; the exit code. ``rerun``: the commands that finish a partly
+        failed apply when running it again cannot (a saved plan: plan again)."""
         if self.json_mode:
             calls = run.calls if dry_run else None
             click.echo(render_apply_json(run.plan, result=run.result, calls=calls), nl=False)
@@ -83,7 +85,7 @@ class Output:
         elif dry_run and run.plan.has_changes:
             self.echo(render_calls_text(run.calls))
         elif run.result is not None:
-            self.echo(render_result_text(run.result, color=self.color))
+            self.echo(render_result_text(run.result, color=self.color, rerun=rerun))
         if not self.json_mode and not run.declined:
             self.echo(not_applied_text(run.plan))
         if run.metadata_recorded:
@@ -93,7 +95,7 @@ class Output:
             return ExitCode.ERROR
         result = run.result
         if result is None or result.ok:
-            return ExitCode.OK
+            return self._not_applied(run.plan) if not dry_run else ExitCode.OK
         if result.interrupted:
             click.echo("Interrupted: the state holds everything done so far.", err=True)
             return ExitCode.INTERRUPTED
@@ -104,6 +106,20 @@ class Output:
             err=True,
         )
         return ExitCode.ERROR
+
+    def _not_applied(self, plan: Plan) -> int:
+        """OK, unless the plan holds differences no action can make: the cloud still differs
+        from the file, so a CI job must not pass."""
+        count = len(plan.not_in_place)
+        if not count:
+            return ExitCode.OK
+        what = "difference was" if count == 1 else "differences were"
+        click.echo(
+            f"Error: {count} {what} not applied (a GID cannot be changed in place): the cloud "
+            "does not match the desired state",
+            err=True,
+        )
+        return ExitCode.NOT_APPLIED
 
 
 class _LineObserver:

@@ -56,6 +56,7 @@ class RunContext:
             workspace=self.backend.workspace,
             desired_source=self.desired.source,
             desired_inputs=[str(path) for path in self.desired_inputs],
+            state_backend=self.backend.describe(),
             parallelism=DEFAULT_PARALLELISM if parallelism is None else parallelism,
             progress=progress,
             locate=None if self.declarations is None else self.declarations.locate,

@@ -273,6 +273,10 @@ class OnlineLookup:
     online_ids: dict[ResourceKey, list[str]]
 
 
+# The online clients of the deletes that need a look-up (``online_check_changes``).
+OnlineCounts = Callable[[Sequence[Change]], OnlineLookup]
+
+
 def lookup_online(
     client_for: ClientFor, deletes: Sequence[Change], *, parallelism: int = DEFAULT_PARALLELISM
 ) -> OnlineLookup:
@@ -366,23 +370,52 @@ def build_plan(
             if ref in late or ref not in inventories:
                 inventories[ref] = inventory
         refreshed = Refreshed(inventories=inventories, naming={**refreshed.naming, **more.naming})
+
+    def look_up(deletes: Sequence[Change]) -> OnlineLookup:
+        paced = " (30 look-ups a minute)" if any(c.api == "ons" for c in deletes) else ""
+        say(f"Checking online clients of {len(deletes)} GID(s) to delete{paced}...")
+        return lookup_online(client_for, deletes, parallelism=parallelism)
+
+    return plan_from_listings(
+        desired,
+        current,
+        refreshed,
+        client_for,
+        options=options,
+        meta=meta,
+        online=look_up,
+        locate=locate,
+    )
+
+
+def plan_from_listings(
+    desired: DesiredState,
+    state: StateDocument | None,
+    refreshed: Refreshed,
+    client_for: ClientFor,
+    *,
+    options: PlanOptions,
+    meta: PlanMeta,
+    online: OnlineCounts,
+    locate: LocateDeclarations | None = None,
+) -> BuiltPlan:
+    """The plan once every planned instance is listed (``refreshed``): the shared namespaces'
+    listings, the diff, the online counts ``online`` gives for the deletes that need them
+    (a look-up, or what a saved plan recorded), and where each change is declared."""
+    refs = planned_instances(desired, state, options.targets)
     shared_regions = _shared_regions(desired, refreshed, refs)
     if shared_regions:
-        apis = instance_apis(desired, current)
+        apis = instance_apis(desired, state)
         refreshed = add_shared_namespace(
             client_for, refreshed, _listing_apis(shared_regions, refs, apis)
         )
 
-    plan = diff_plan(
-        desired, refreshed.inventories, current, options, meta, naming=refreshed.naming
-    )
+    plan = diff_plan(desired, refreshed.inventories, state, options, meta, naming=refreshed.naming)
     if refreshed.notes:
         plan = plan.model_copy(update={"guards": (*plan.guards, *refreshed.notes)})
     deletes = online_check_changes(plan, options)
     if deletes:
-        paced = " (30 look-ups a minute)" if any(c.api == "ons" for c in deletes) else ""
-        say(f"Checking online clients of {len(deletes)} GID(s) to delete{paced}...")
-        found = lookup_online(client_for, deletes, parallelism=parallelism)
+        found = online(deletes)
         plan = with_online_counts(plan, found.counts, options, found.online_ids)
     if locate is not None:
         plan = with_sources(plan, locate)
@@ -443,6 +476,7 @@ def make_plan(
     workspace: str,
     desired_source: str | None,
     desired_inputs: Sequence[str] = (),
+    state_backend: str | None = None,
     parallelism: int = DEFAULT_PARALLELISM,
     progress: Progress | None = None,
     locate: LocateDeclarations | None = None,
@@ -454,6 +488,7 @@ def make_plan(
         workspace=workspace,
         desired_source=desired_source,
         desired_inputs=tuple(desired_inputs),
+        state_backend=state_backend,
     )
     return build_plan(
         desired,

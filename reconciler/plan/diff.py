@@ -198,6 +198,7 @@ def diff_plan(
         desired_inputs=meta.desired_inputs,
         desired_files=dict(desired.files),
         state_source=state_source(desired),
+        state_backend=meta.state_backend,
         desired_digest=desired.digest(),
         workspace=meta.workspace,
         state_lineage=state.lineage if state is not None else None,
@@ -215,6 +216,9 @@ def diff_plan(
         targets=tuple(map(str, options.targets)),
         refresh_only=options.refresh_only,
         allow_online_delete=options.allow_online_delete,
+        allow_protected_delete=tuple(sorted(options.allow_protected_delete)),
+        skip_online_check=options.skip_online_check,
+        allow_mass_delete=options.allow_mass_delete,
     )
 
 

@@ -150,6 +150,10 @@ class Plan(FrozenModel):
     desired_files: dict[str, str] = Field(default_factory=dict)
     # Where the state lives (".reconciler/state.json", "postgres SCHEMA/WORKSPACE").
     state_source: str | None = None
+    # The backend's own description ("local /abs/path/state.json", "postgres (host=...)
+    # schema=... workspace=..."; never a password), so a plan applied against another state
+    # can say where its own was.
+    state_backend: str | None = None
     desired_digest: str
     workspace: str = "default"
     state_lineage: str | None = None
@@ -167,6 +171,11 @@ class Plan(FrozenModel):
     # Planned with --allow-online-delete: apply does not look the deletes' online clients up
     # again (without it, apply re-checks them just before deleting and refuses if any is on).
     allow_online_delete: bool = False
+    # The other options it was planned with: apply plans again with all of them and refuses
+    # the file unless both plans agree.
+    allow_protected_delete: tuple[str, ...] = ()
+    skip_online_check: bool = False
+    allow_mass_delete: bool = False
     # "REGION/INSTANCE_ID" -> the GIDs listed at refresh time, so a stale plan can say which
     # GIDs appeared or vanished (saved plan files only; the JSON renderer leaves it out).
     inventory_group_ids: dict[str, tuple[str, ...]] = Field(default_factory=dict)
@@ -174,6 +183,9 @@ class Plan(FrozenModel):
     # so a stale plan can say what changed in the desired file (saved plan files only).
     desired_instances: dict[str, DesiredInstanceSummary] = Field(default_factory=dict)
     desired_safety: SafetyConfig | None = None
+    # sha256 of the saved document without this field and the derived ones (``planfile``):
+    # apply refuses a file whose content no longer matches it (an edit).
+    digest: str | None = None
 
     @property
     def summary(self) -> PlanSummary:

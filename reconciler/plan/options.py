@@ -38,6 +38,8 @@ class PlanMeta:
     workspace: str = "default"
     desired_source: str | None = None
     desired_inputs: tuple[str, ...] = ()
+    # ``StateBackend.describe()`` of the state planned against.
+    state_backend: str | None = None
 
 
 def inventory_label(region: str, instance_id: str) -> str:

@@ -2,12 +2,17 @@
 
 The document is the Plan model's JSON plus two derived fields a CI job can read without our
 code: ``summary`` (counts per action) and ``appliable`` (false when a guard refuses). Loading
-drops both and validates the rest against the model. The plan holds no secret by construction:
-no credentials, endpoints or backend settings, only names, digests and reasons.
+drops both and validates the rest against the model. A saved plan also carries ``digest``, the
+sha256 of the rest, so an edit of the file is found (``digest_problem``): it is not a signature
+(anyone with this code can compute it), which is why apply also plans again and compares
+(``plan.replan``). The plan holds no secret by construction: no credentials or endpoints, only
+names, digests, reasons and where the state was (``StateBackend.describe``: a DSN by host,
+port, dbname and user, never its password).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +28,7 @@ from reconciler.plan.model import PLAN_FORMAT_VERSION, Plan, PlanSummary
 from reconciler.schemadoc import schema_document
 
 DERIVED_FIELDS = ("summary", "appliable")
+DIGEST_FIELD = "digest"
 # Recorded only to explain a stale plan: saved plan files carry them, --format json does not.
 EXPLANATION_FIELDS = ("inventory_group_ids", "desired_instances", "desired_safety")
 SCHEMA_ID = "urn:reconciler:schema:plan"
@@ -31,11 +37,41 @@ SCHEMA_ID = "urn:reconciler:schema:plan"
 def plan_document(plan: Plan, *, include_inventory: bool = True) -> dict[str, Any]:
     """The saved-plan JSON as a dict; ``include_inventory=False`` leaves out the listed and
     declared GIDs (``--format json`` on stdout), which only serve to explain a stale plan."""
-    exclude = None if include_inventory else set(EXPLANATION_FIELDS)
+    exclude = {DIGEST_FIELD} if include_inventory else {DIGEST_FIELD, *EXPLANATION_FIELDS}
     document = plan.model_dump(mode="json", exclude=exclude)
+    if include_inventory:
+        document[DIGEST_FIELD] = content_digest(document)
     document["summary"] = plan.summary.model_dump(mode="json")
     document["appliable"] = not plan.refusals()
     return document
+
+
+def content_digest(document: Mapping[str, Any]) -> str:
+    """sha256 of a plan document's canonical JSON, leaving out the digest itself and the
+    derived fields (loading recomputes those)."""
+    content = {
+        name: value
+        for name, value in document.items()
+        if name != DIGEST_FIELD and name not in DERIVED_FIELDS
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def digest_problem(plan: Plan, source: str) -> str | None:
+    """Why ``plan`` (loaded from ``source``) is not the document reconciler wrote: no digest,
+    or one its content no longer matches. None when it is."""
+    if plan.digest is None:
+        return (
+            f"{source} has no digest (it was made by an older reconciler, or edited): plan "
+            "again and apply the new plan"
+        )
+    if content_digest(plan.model_dump(mode="json")) != plan.digest:
+        return (
+            f"{source} was edited after it was made (its content no longer matches its "
+            "digest): plan again and apply the new plan as written"
+        )
+    return None
 
 
 def dumps_plan(plan: Plan, *, include_inventory: bool = True) -> str:
@@ -129,8 +165,10 @@ def check_fresh(
     inventories: Mapping[str, InstanceInventory],
     *,
     workspace: str | None = None,
+    state_backend: str | None = None,
 ) -> list[str]:
     """Every reason ``plan`` no longer matches the world; empty when it may be applied.
+    ``state_backend`` describes the state read now (``StateBackend.describe``).
 
     ``inventories`` maps ``REGION/INSTANCE_ID`` to what the cloud lists now. The plan's
     snapshot of the world and the current one are compared; when they differ, deepdiff says
@@ -160,10 +198,12 @@ def check_fresh(
             f"the plan was made on an empty state, but the state now exists (lineage "
             f"{now['state_lineage']}, serial {now['state_serial']})"
         )
+    elif ("state_lineage",) in changed_paths and state is None:
+        reasons.append(_missing_state_reason(plan, state_backend))
     elif ("state_lineage",) in changed_paths:
         reasons.append(
             f"the state lineage changed from {plan.state_lineage} to {now['state_lineage']}: "
-            "it is a different state"
+            "it is a different state" + _both_places(plan.state_backend, state_backend)
         )
     elif ("state_serial",) in changed_paths:
         reasons.append(
@@ -179,6 +219,24 @@ def check_fresh(
         if ("inventory", label) in changed_paths:
             reasons.append(_inventory_reason(plan, label, inventories.get(label)))
     return reasons
+
+
+def _missing_state_reason(plan: Plan, state_backend: str | None) -> str:
+    """A plan made on a state, applied where there is none: say where each was, most often
+    a relative local path read from another directory."""
+    here = f" at {state_backend}" if state_backend else ""
+    then = f" at {plan.state_backend}" if plan.state_backend else ""
+    return (
+        f"no state was found{here}; the plan was made on the state{then} (lineage "
+        f"{plan.state_lineage}, serial {plan.state_serial}): apply where that state is found "
+        "(the directory the plan was made in, for a relative local path)"
+    )
+
+
+def _both_places(then: str | None, now: str | None) -> str:
+    if then is None or now is None or then == now:
+        return ""
+    return f" (the plan's was at {then}; this one is at {now})"
 
 
 def _snapshot_of_plan(plan: Plan, workspace: str | None) -> dict[str, Any]:

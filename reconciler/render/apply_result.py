@@ -52,9 +52,13 @@ def _count_words(outcomes: Sequence[ActionOutcome]) -> str:
     return ", ".join(words) if words else "nothing to do"
 
 
-def render_result_text(result: ApplyResult, *, color: bool = False) -> str:
+def render_result_text(
+    result: ApplyResult, *, color: bool = False, rerun: str | None = None
+) -> str:
     """The final report. On success one summary line; otherwise it lists exactly what was
-    done, what failed (Code and RequestId) and what was not attempted, and what to do next."""
+    done, what failed (Code and RequestId) and what was not attempted, and what to do next:
+    run the apply again, or, given ``rerun`` (a saved plan, stale once partly applied), plan
+    again and apply the new plan with those commands."""
     done, failed, skipped = result.done, result.failed, result.not_attempted
     if result.ok:
         return paint(f"Apply complete: {_count_words(done)}.", BOLD, color) + "\n"
@@ -78,7 +82,13 @@ def render_result_text(result: ApplyResult, *, color: bool = False) -> str:
         )
     elif done:
         lines.append(f"Everything done is recorded in the state (serial {result.state_serial}).")
-    if all(_transient(outcome) for outcome in failed):
+    transient = all(_transient(outcome) for outcome in failed)
+    if rerun is not None:
+        first = "Plan again" if transient else "Fix the cause above, then plan again"
+        lines.append(
+            f"{first} and apply the new plan ({rerun}): it picks up where this one stopped."
+        )
+    elif transient:
         lines.append("Run the apply again to finish; it picks up where this one stopped.")
     else:
         # Running again only repeats a hard error (a missing topic, a bad key, a parameter).

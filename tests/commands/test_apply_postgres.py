@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
 from reconciler.models import PostgresBackendConfig
@@ -77,3 +79,29 @@ def test_apply_on_postgres_converges_and_refuses_a_plan_of_another_workspace(
     assert refused.code == 1
     assert "the plan was made for workspace 'ci'" in refused.err
     assert "GID_charlie" not in set(emulator.store.group_ids(TEST_INSTANCE_ID))
+
+
+def test_a_saved_plan_records_where_its_state_is_without_the_password(
+    workdir: Path,
+    emulator: RunningEmulator,
+    pg_schema: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dsn, schema = pg_schema
+    # Trust authentication ignores the password: it is here only to be kept out of the plan.
+    monkeypatch.setenv("APPLY_TEST_PG_DSN", make_conninfo(dsn, password="hunter2-in-the-dsn"))
+    write_desired("GID_alpha", backend=pg_backend_yaml(schema, "ci"))
+    assert run_cli(capsys, "apply", "desired.yaml", "--auto-approve").code == 0
+    write_desired("GID_alpha", "GID_bravo", backend=pg_backend_yaml(schema, "ci"))
+    assert run_cli(capsys, "plan", "desired.yaml", "-o", "plan.json").code == 0
+    text = Path("plan.json").read_text(encoding="utf-8")
+    assert "hunter2" not in text
+    recorded = json.loads(text)["state_backend"]
+    assert recorded.startswith("postgres (") and f"schema={schema} workspace=ci" in recorded
+
+    write_desired("GID_alpha", "GID_bravo", backend=pg_backend_yaml(schema, "empty"))
+    refused = run_cli(capsys, "apply", "plan.json")
+    assert refused.code == 1
+    assert f"the plan was made on the state at {recorded}" in refused.err
+    assert "hunter2" not in refused.err + refused.out

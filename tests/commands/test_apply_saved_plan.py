@@ -173,3 +173,43 @@ def test_guard_flags_are_refused_with_a_saved_plan(
     result = run_cli(capsys, "apply", "plan.json", "--allow-mass-delete")
     assert result.code == 1
     assert "--allow-mass-delete only applies when planning from a desired file" in result.err
+
+
+def test_a_plan_applied_from_another_directory_says_where_each_state_is(
+    workdir: Path,
+    emulator: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_desired("GID_alpha")
+    assert run_cli(capsys, "apply", "desired.yaml", "--auto-approve").code == 0
+    write_desired("GID_alpha", "GID_bravo")
+    save_plan(capsys)
+    made_in = Path.cwd()
+    (made_in / "elsewhere").mkdir()
+    monkeypatch.chdir(made_in / "elsewhere")
+    result = run_cli(capsys, "apply", str(made_in / "plan.json"))
+    assert result.code == 1
+    assert (
+        f"no state was found at local {made_in / 'elsewhere' / 'state.json'}; the plan was "
+        f"made on the state at local {made_in / 'state.json'}" in result.err
+    )
+    assert "to None" not in result.err
+    assert cloud(emulator) == {"GID_alpha"}
+
+
+def test_a_partly_failed_saved_plan_advises_planning_again(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only the cloud knows the instance lacks this parent topic: the create fails there.
+    write_desired("GID_alpha", "{id: GID_broken, topic: nosuchtopic}")
+    save_plan(capsys)
+    result = run_cli(capsys, "apply", "plan.json")
+    assert result.code == 1
+    assert "Apply failed: 1 done, 1 failed, 0 not attempted." in result.out
+    assert result.out.splitlines()[-1] == (
+        "Fix the cause above, then plan again and apply the new plan "
+        "(reconciler plan desired.yaml -o plan.json; reconciler apply plan.json): "
+        "it picks up where this one stopped."
+    )
+    assert cloud(emulator) == {"GID_alpha"}

@@ -85,6 +85,10 @@ SHOWN = (
     "  ! GID_orders  topic orders -> shadow: cannot be changed in place (revert it, or create "
     "a GID under a new name) (desired.yaml:8)"
 )
+NOT_APPLIED_ERROR = (
+    "Error: 1 difference was not applied (a GID cannot be changed in place): the cloud does "
+    "not match the desired state"
+)
 SUMMARY = (
     "Plan: 0 to create, 0 to adopt, 0 to delete, 0 to forget; 1 cannot be applied in place; "
     "0 unmanaged."
@@ -109,7 +113,8 @@ def test_apply_reports_a_changed_topic_as_not_applied(
     emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     applied = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
-    assert applied.code == 0, applied.err
+    assert applied.code == 4, applied.err  # ExitCode.NOT_APPLIED
+    assert NOT_APPLIED_ERROR in applied.err
     assert SHOWN in applied.out
     assert (
         f"Not applied: {INST}/GID_orders topic orders -> shadow: cannot be changed in place"
@@ -117,7 +122,8 @@ def test_apply_reports_a_changed_topic_as_not_applied(
     )
     assert run_cli(capsys, "plan", "desired.yaml", "-o", "plan.json").code == 0
     saved = run_cli(capsys, "apply", "plan.json")
-    assert saved.code == 0, saved.err
+    assert saved.code == 4, saved.err
+    assert NOT_APPLIED_ERROR in saved.err
     assert f"Not applied: {INST}/GID_orders topic orders" in saved.out
     assert cloud(emulator) == {"GID_orders"}
 

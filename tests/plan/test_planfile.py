@@ -14,6 +14,8 @@ from reconciler.models import DesiredState, InstanceInventory, SafetyConfig, Sta
 from reconciler.plan.model import Plan
 from reconciler.plan.planfile import (
     check_fresh,
+    content_digest,
+    digest_problem,
     dumps_plan,
     ensure_appliable,
     load_plan,
@@ -56,11 +58,29 @@ def test_plan_documents_validate_against_the_schema(document: str, tmp_path: Pat
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
     plan = sample_plan()
     path = save_plan(plan, tmp_path / "plan.json")
-    assert load_plan(path) == plan
     document = json.loads(path.read_text())
+    # The saved file carries its digest; the rest loads as it was.
+    assert load_plan(path) == plan.model_copy(update={"digest": document["digest"]})
     assert document["inventory_group_ids"][LABEL]
     assert document["summary"]["delete"] == 5
     assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
+
+
+def test_a_saved_plan_matches_its_digest_until_edited(tmp_path: Path) -> None:
+    """Every kind of field survives the round trip unchanged (guards, sources, online counts,
+    differences, the desired record), so the digest holds; any edit breaks it."""
+    path = save_plan(sample_plan(), tmp_path / "plan.json")
+    assert digest_problem(load_plan(path), "plan.json") is None
+    document = json.loads(path.read_text())
+    document["changes"][0]["reason"] = "reworded"
+    edited = loads_plan(json.dumps(document), "plan.json")
+    assert "plan.json was edited after it was made" in str(digest_problem(edited, "plan.json"))
+    document["digest"] = content_digest(document)
+    assert digest_problem(loads_plan(json.dumps(document)), "plan.json") is None
+
+
+def test_json_on_stdout_carries_no_digest() -> None:
+    assert "digest" not in plan_document(sample_plan(), include_inventory=False)
 
 
 def test_plan_file_holds_no_secret(tmp_path: Path) -> None:
@@ -132,6 +152,22 @@ def test_other_lineage_and_unlisted_instance_are_stale() -> None:
     reasons = check_fresh(plan, want, other, {})
     assert any("lineage changed" in r for r in reasons)
     assert any("was not listed" in r for r in reasons)
+
+
+def test_another_state_says_where_each_is() -> None:
+    want, have, inv, plan = _world()
+    plan = plan.model_copy(update={"state_backend": "local /a/state.json"})
+    other = have.model_copy(update={"lineage": "99999999-2222-3333-4444-555555555555"})
+    (reason,) = check_fresh(plan, want, other, {LABEL: inv}, state_backend="local /b/state.json")
+    assert reason.endswith(
+        "it is a different state (the plan's was at local /a/state.json; this one is at "
+        "local /b/state.json)"
+    )
+    (missing,) = check_fresh(plan, want, None, {LABEL: inv}, state_backend="local /b/state.json")
+    assert missing.startswith(
+        "no state was found at local /b/state.json; the plan was made on the state at "
+        "local /a/state.json (lineage "
+    )
 
 
 def test_plan_on_no_state_stays_fresh_until_state_is_written() -> None:

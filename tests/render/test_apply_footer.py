@@ -46,3 +46,16 @@ def test_only_not_attempted_changes_say_run_again() -> None:
         detail="not attempted",
     )
     assert _footer(skipped) == AGAIN
+
+
+def test_a_saved_plan_says_plan_again_with_the_commands() -> None:
+    rerun = "reconciler plan desired.yaml -o plan.json; reconciler apply plan.json"
+    transient = ApplyResult(outcomes=(_failed("GID_a", "Throttling.User"),))
+    hard = ApplyResult(outcomes=(_failed("GID_a", "BIZ_TOPIC_NOT_FOUND"),))
+    assert render_result_text(transient, rerun=rerun).splitlines()[-1] == (
+        f"Plan again and apply the new plan ({rerun}): it picks up where this one stopped."
+    )
+    assert render_result_text(hard, rerun=rerun).splitlines()[-1] == (
+        f"Fix the cause above, then plan again and apply the new plan ({rerun}): it picks up "
+        "where this one stopped."
+    )
