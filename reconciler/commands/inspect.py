@@ -248,7 +248,8 @@ def _runtime() -> Runtime:
 
 
 def _debug() -> bool:
-    return bool(click.get_current_context().find_root().params.get("debug"))
+    """``--debug`` (before or after the command) lowered the cloud log to DEBUG."""
+    return logging.getLogger(CLOUD_LOGGER).isEnabledFor(logging.DEBUG)
 
 
 def _load_desired(config: Path | None) -> DesiredState | None:
