@@ -86,6 +86,12 @@ def export_command(
 
     if (instance_id is None) == (not all_instances):
         raise click.UsageError("give --instance ID or --all (not both)")
+    if out is not None and out.exists():
+        # The file may be someone's desired state: export never replaces a file.
+        raise click.BadParameter(
+            f"{out} exists; export writes a new file: remove it first or choose another name",
+            param_hint="-o/--out",
+        )
     chosen_region = region or DEFAULT_REGION
     provider = ProviderConfig(region=chosen_region, api=api, endpoint=endpoint)
     with cloud_session(provider, endpoint=endpoint) as session:
