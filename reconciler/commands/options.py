@@ -35,18 +35,20 @@ Decorator = Callable[[F], F]
 
 def config_option(
     help: str = "Desired-state file (or directory) naming the backend (and the instances' "
-    "regions).",
+    "regions); repeat it for a desired state split across several.",
     *,
     default: str | None = DEFAULT_CONFIG,
 ) -> Decorator:
-    """``-c/--config PATH`` (default ``reconciler.yaml``), passed as ``config: Path``; a
-    directory is the desired state split across its files. With ``default=None`` the option
-    is ``None`` when not given (the command says in ``help`` what it does then)."""
+    """``-c/--config PATH`` (default ``reconciler.yaml``; repeatable, merged as plan merges
+    its PATHS), passed as ``config: tuple[Path, ...]``; a directory is the desired state split
+    across its files. With ``default=None`` the option is ``()`` when not given (the command
+    says in ``help`` what it does then)."""
     return click.option(
         "-c",
         "--config",
         "config",
-        default=default,
+        multiple=True,
+        default=(default,) if default is not None else (),
         show_default=default is not None,
         type=click.Path(path_type=Path),
         help=help,
@@ -79,27 +81,40 @@ def default_config(usage: str) -> Path:
     return path
 
 
-def open_state(config: Path) -> tuple[DesiredState, StateBackend]:
-    """Load the desired-state file and open the backend it names."""
+def open_state(config: Sequence[Path]) -> tuple[DesiredState, StateBackend]:
+    """Load the desired state of ``-c/--config`` and open the backend it names."""
     desired = load_config(config)
-    return desired, state_backend(desired)
+    return desired, state_backend(desired, config)
 
 
-def load_config(config: Path) -> DesiredState:
-    """Load the ``-c/--config`` file; when the default name is missing, say how to name one
+def load_config(config: Sequence[Path]) -> DesiredState:
+    """Load the ``-c/--config`` files; when the default name is missing, say how to name one
     (someone running ``state list`` in the wrong directory does not know the default)."""
     from reconciler.config import load_desired_paths  # noqa: PLC0415
 
-    if str(config) == DEFAULT_CONFIG:
-        config = default_config("-c/--config PATH")
-    return load_desired_paths([config]).state
+    if [str(path) for path in config] == [DEFAULT_CONFIG]:
+        config = [default_config("-c/--config PATH")]
+    return load_desired_paths(config).state
 
 
-def state_backend(desired: DesiredState) -> StateBackend:
-    """Open the backend ``desired`` names; a relative local path is relative to the cwd."""
+def state_backend(desired: DesiredState, inputs: Sequence[Path]) -> StateBackend:
+    """Open the backend ``desired`` (read from ``inputs``) names; a relative local path is
+    relative to the cwd. A lock error names the force-unlock command that reaches this same
+    backend."""
     from reconciler.state import open_backend  # noqa: PLC0415
 
-    return open_backend(desired.backend, base_dir=Path.cwd())
+    backend = open_backend(desired.backend, base_dir=Path.cwd())
+    backend.force_unlock_options = config_arguments(inputs)
+    return backend
+
+
+def config_arguments(inputs: Sequence[Path]) -> str:
+    """``-c PATH`` for each of ``inputs``, quoted for a shell; nothing for the default."""
+    import shlex  # noqa: PLC0415
+
+    if [str(path) for path in inputs] == [DEFAULT_CONFIG]:
+        return ""
+    return "".join(f" -c {shlex.quote(str(path))}" for path in inputs)
 
 
 # --- endpoint and output ----------------------------------------------------------------------
