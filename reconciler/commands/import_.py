@@ -79,7 +79,7 @@ def import_command(
             instance_id=instance_id,
             group_id=group_id,
             topic=declared.topic if declared is not None else None,
-            protect=declared.protect if declared is not None else False,
+            protect=bool(declared and declared.protect),
             origin="imported",
             recorded_at=now_text(),
             api=instance.api,
