@@ -24,7 +24,10 @@ from reconciler.exit_codes import ExitCode
 from reconciler.models import APIS, DEFAULT_API, DEFAULT_REGION, Api, ProviderConfig
 
 SCHEMA_FILE = Path("schemas") / "desired-state.schema.json"
-TOPICS_NOTE = "# Topics are not exported: the GID listing does not return a GID's parent topic."
+TOPICS_NOTE = (
+    "# Topics are exported only where the state records them: the GID listing does not return"
+    " a GID's parent topic."
+)
 NAMING_NOTE = (
     "    # independent_naming is left out: an instance without GIDs lists nothing to tell it;"
     " set it if you know it."
