@@ -178,7 +178,39 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{target} is not a click command")
+        _accept_debug(command)
         return command
+
+
+DEBUG_HELP = "Log every API call (secrets masked) on stderr; also ${DEBUG_ENV}=1."
+
+
+def _accept_debug(command: click.Command) -> None:
+    """Give ``command`` (and, for a group, every command below it) its own ``--debug``, so
+    the flag works after the subcommand as well as before it."""
+    if not any(param.name == "debug" for param in command.params):
+        command.params.append(
+            click.Option(
+                ["--debug"],
+                is_flag=True,
+                expose_value=False,
+                callback=_debug_callback,
+                help=DEBUG_HELP,
+            )
+        )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_debug(sub)
+
+
+def _debug_callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        enable_debug()
+
+
+def enable_debug() -> None:
+    """Log every call from here on (commands ask the logger whether debug is on)."""
+    logging.getLogger(CLOUD_LOGGER).setLevel(logging.DEBUG)
 
 
 @click.group(
@@ -187,12 +219,7 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="reconciler")
-@click.option(
-    "--debug",
-    is_flag=True,
-    envvar=DEBUG_ENV,
-    help=f"Log every API call (secrets masked) on stderr; also ${DEBUG_ENV}=1.",
-)
+@click.option("--debug", is_flag=True, envvar=DEBUG_ENV, help=DEBUG_HELP)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Declarative reconciler for the Group IDs of Alibaba Cloud MQTT instances."""
@@ -202,7 +229,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     # builds its first validator (about a tenth of a small plan's run); this tool uses none.
     # Setting the variable, even empty, keeps the user's choice.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    ctx.call_on_close(show_cloud_log(logging.DEBUG if debug else logging.INFO))
+    ctx.call_on_close(show_cloud_log(logging.INFO))
+    if debug:
+        enable_debug()
 
 
 class _StderrLines(logging.Handler):
@@ -222,7 +251,8 @@ def show_cloud_log(level: int) -> Callable[[], None]:
     """Show the cloud client's retries and pacing waits (INFO) or every call (DEBUG, the
     client masks secrets) on stderr for one command; returns the undo."""
     logger = logging.getLogger(CLOUD_LOGGER)
-    handler = _StderrLines(level)
+    # The logger's level decides (``enable_debug`` lowers it later): the handler passes all.
+    handler = _StderrLines()
     previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(level)

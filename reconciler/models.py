@@ -151,7 +151,9 @@ def parse_key_text(text: str) -> tuple[str, str]:
 class DesiredGroup(FrozenModel):
     group_id: GroupId
     topic: str | None = None
-    protect: bool = False
+    # None: the file does not say, so a GID keeps the protection the state records; only an
+    # explicit ``protect: false`` removes it.
+    protect: bool | None = None
     absent: bool = False
     description: str | None = None
     # Known client ids ("GID@@@device"), asked about before a delete on an onsmqtt instance.

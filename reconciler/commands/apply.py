@@ -17,6 +17,7 @@ import click
 
 from reconciler.commands.options import (
     GuardFlags,
+    desired_paths_argument,
     endpoint_option,
     format_option,
     guard_options,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 
 @click.command("apply")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@desired_paths_argument(exists=True)
 @click.option("--auto-approve", is_flag=True, help="Apply a desired file's plan without asking.")
 @click.option("--dry-run", is_flag=True, help="Print the API calls in order; send none.")
 @click.option(
@@ -70,7 +71,8 @@ def apply_command(
     """Make the cloud match PATHS (desired-state files or directories) or PLANFILE (a saved
     plan).
 
-    PATHS are planned, shown and applied after you answer yes. PLANFILE (from
+    PATHS (reconciler.yaml when none is given) are planned, shown and applied after you answer
+    yes. PLANFILE (from
     `reconciler plan -o`) is applied as reviewed, and refused if anything moved since or if a
     GID it deletes has clients online now. --target and the --allow-*/--skip-* guard flags
     apply only to a desired file.

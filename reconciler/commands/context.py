@@ -87,7 +87,8 @@ def run_context(
     for warning in loaded.warnings:
         note(warning.format())
     desired = loaded.state
-    with state_backend(desired) as backend:
+    given = [base / path if base is not None else path for path in desired_inputs]
+    with state_backend(desired, given) as backend:
         if targets:
             _check_target_instances(desired, targets, backend)
         with cloud_session(

@@ -96,9 +96,12 @@ def _seed(
         lines.append(f"accepting AccessKeyId {access_key_id} (secret from {secret_source})")
     elif not lines:
         store.add_account(DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET)
+        # A published development key, not a secret: clients need it to sign their calls.
         lines.append(
-            f"accepting AccessKeyId {DEV_ACCESS_KEY_ID} (the built-in development secret,"
-            " reconciler.emulator.embedded.DEV_ACCESS_KEY_SECRET)"
+            f"accepting AccessKeyId {DEV_ACCESS_KEY_ID} with the built-in development secret "
+            "(no account given; not for production):\n"
+            f"export ALIBABA_CLOUD_ACCESS_KEY_ID={DEV_ACCESS_KEY_ID} "
+            f"ALIBABA_CLOUD_ACCESS_KEY_SECRET={DEV_ACCESS_KEY_SECRET}"
         )
     for instance_id in instances:
         store.add_instance(instance_id, region=region, independent_naming=True)
@@ -132,7 +135,11 @@ def _seed(
     type=click.Path(dir_okay=False, exists=True),
     help="YAML file seeding accounts, instances, GIDs, devices and history.",
 )
-@click.option("--access-key-id", help="AccessKeyId to accept.")
+@click.option(
+    "--access-key-id",
+    help="AccessKeyId to accept. Without it (and without fixture accounts) the emulator accepts "
+    f"the development key {DEV_ACCESS_KEY_ID} / {DEV_ACCESS_KEY_SECRET}.",
+)
 @click.option(
     "--access-key-secret", envvar=SECRET_ENV, help=f"Its secret (or ${SECRET_ENV}); never printed."
 )

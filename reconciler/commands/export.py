@@ -11,14 +11,23 @@ from pathlib import Path
 
 import click
 
-from reconciler.commands.options import endpoint_option, output_file_option, write_file
-from reconciler.config.export import ExportedInstance, render_export
+from reconciler.commands.options import (
+    DEFAULT_CONFIG,
+    config_option,
+    endpoint_option,
+    output_file_option,
+    write_file,
+)
+from reconciler.config.export import ExportedInstance, Recorded, render_export
 from reconciler.config.loader import load_desired_text_result
 from reconciler.exit_codes import ExitCode
 from reconciler.models import APIS, DEFAULT_API, DEFAULT_REGION, Api, ProviderConfig
 
 SCHEMA_FILE = Path("schemas") / "desired-state.schema.json"
-TOPICS_NOTE = "# Topics are not exported: the GID listing does not return a GID's parent topic."
+TOPICS_NOTE = (
+    "# Topics are exported only where the state records them: the GID listing does not return"
+    " a GID's parent topic."
+)
 NAMING_NOTE = (
     "    # independent_naming is left out: an instance without GIDs lists nothing to tell it;"
     " set it if you know it."
@@ -67,8 +76,14 @@ def with_notes(text: str, *, naming_unknown: list[str]) -> str:
 )
 @endpoint_option("API endpoint URL, or 'embedded'; overrides $RECONCILER_ENDPOINT.")
 @output_file_option("Write to this file instead of standard output.", hidden_alias="--output")
+@config_option(
+    f"Desired state whose state backend records the GIDs' topics and protection, written to "
+    f"the file [default: {DEFAULT_CONFIG} when present].",
+    default=None,
+)
 def export_command(
     *,
+    config: tuple[Path, ...],
     instance_id: str | None,
     all_instances: bool,
     region: str | None,
@@ -86,6 +101,12 @@ def export_command(
 
     if (instance_id is None) == (not all_instances):
         raise click.UsageError("give --instance ID or --all (not both)")
+    if out is not None and out.exists():
+        # The file may be someone's desired state: export never replaces a file.
+        raise click.BadParameter(
+            f"{out} exists; export writes a new file: remove it first or choose another name",
+            param_hint="-o/--out",
+        )
     chosen_region = region or DEFAULT_REGION
     provider = ProviderConfig(region=chosen_region, api=api, endpoint=endpoint)
     with cloud_session(provider, endpoint=endpoint) as session:
@@ -96,12 +117,15 @@ def export_command(
             listed = session.onsmqtt_client(chosen_region).list_instances()
             ids = sorted({i.instance_id for i in listed if i.region_id in (None, chosen_region)})
         client = session.client(chosen_region, api)
+        recorded = _recorded(config, chosen_region)
         exported = []
         for one in ids:
             records = client.list_group_ids(one)
             mine = [record for record in records if record.instance_id in (one, "")]
             naming = mine[0].independent_naming if mine else None
-            exported.append(ExportedInstance(one, [r.group_id for r in mine], naming))
+            exported.append(
+                ExportedInstance(one, [r.group_id for r in mine], naming, recorded.get(one, {}))
+            )
     export = render_export(
         region=chosen_region,
         instances=exported,
@@ -122,3 +146,25 @@ def export_command(
         write_file(out, text)
         click.echo(f"wrote {out} ({export.group_count} groups of {what})", err=True)
     return ExitCode.OK
+
+
+def _recorded(config: tuple[Path, ...], region: str) -> dict[str, dict[str, Recorded]]:
+    """instance id -> GID -> what the state of ``config`` (``reconciler.yaml`` when present)
+    records of the GIDs of ``region`` that carry a topic or protection; read without the lock,
+    as export only reads."""
+    from reconciler.commands.options import load_config, state_backend  # noqa: PLC0415
+
+    if not config:
+        if not Path(DEFAULT_CONFIG).is_file():
+            return {}
+        config = (Path(DEFAULT_CONFIG),)
+    desired = load_config(config)
+    with state_backend(desired, config) as backend:
+        state = backend.read()
+    found: dict[str, dict[str, Recorded]] = {}
+    for resource in state.resources if state is not None else ():
+        if resource.region == region and (resource.topic is not None or resource.protect):
+            found.setdefault(resource.instance_id, {})[resource.group_id] = Recorded(
+                resource.topic, resource.protect
+            )
+    return found

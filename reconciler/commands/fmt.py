@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from reconciler.atomicfile import write_atomic
+from reconciler.commands.options import desired_paths_argument
 from reconciler.config import load_desired_paths
 from reconciler.config.fmt import format_text
 from reconciler.config.inputs import expand_inputs
@@ -95,7 +96,7 @@ def summary(results: Sequence[Formatted], *, write: bool, unwritable: int = 0) -
 
 
 @click.command("fmt")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@desired_paths_argument()
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff.")
 @click.pass_context
@@ -104,7 +105,8 @@ def fmt_command(ctx: click.Context, paths: tuple[Path, ...], check: bool, show_d
     keeping comments.
 
     A directory stands for every *.yaml / *.yml file below it (hidden ones skipped); the files
-    are checked as one desired state, and a file with an error in it is not touched.
+    are checked as one desired state, and a file with an error in it is not touched; no
+    PATHS means reconciler.yaml.
 
     GIDs are sorted within each instance and group set, `{id: GID_x}` becomes `GID_x`, keys
     take the canonical order and indentation is two spaces. Invalid files are not touched.

@@ -45,7 +45,7 @@ def force_unlock(backend: StateBackend, lock_id: str, *, confirm: bool) -> None:
 @click.argument("lock_id", metavar="LOCK_ID")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @config_option("Desired-state file naming the backend.")
-def force_unlock_command(*, lock_id: str, force: bool, config: Path) -> int:
+def force_unlock_command(*, lock_id: str, force: bool, config: tuple[Path, ...]) -> int:
     """Release the state lock LOCK_ID left by a run that is gone."""
     _, backend = open_state(config)
     with backend:

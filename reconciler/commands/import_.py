@@ -38,7 +38,9 @@ class ImportRefusedError(StateError):
 @config_option("Desired-state file naming the instance (for its region and backend).")
 @endpoint_option()
 @lock_timeout_option
-def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout: float) -> int:
+def import_command(
+    *, key: str, config: tuple[Path, ...], endpoint: str | None, lock_timeout: float
+) -> int:
     """Adopt the existing GID KEY (INSTANCE_ID/GROUP_ID) into the state."""
     try:
         instance_id, group_id = parse_key_text(key)
@@ -49,14 +51,14 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
     instance = next((i for i in desired.instances if i.instance_id == instance_id), None)
     if instance is None:
         raise ImportRefusedError(
-            f"instance {instance_id} is not declared in {config}; add it there first "
+            f"instance {instance_id} is not declared in {_named(config)}; add it there first "
             "(its region comes from the file)"
         )
     declared = next((g for g in instance.groups if g.group_id == group_id), None)
     resource_key = instance.key(group_id)
 
     with (
-        state_backend(desired) as backend,
+        state_backend(desired, config) as backend,
         cloud_session(desired.provider, endpoint=endpoint, instances=desired.instances) as cloud,
         hold_lock(backend, "import", timeout=lock_timeout, on_wait=lock_wait_printer()),
     ):
@@ -77,7 +79,7 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
             instance_id=instance_id,
             group_id=group_id,
             topic=declared.topic if declared is not None else None,
-            protect=declared.protect if declared is not None else False,
+            protect=bool(declared and declared.protect),
             origin="imported",
             recorded_at=now_text(),
             api=instance.api,
@@ -87,8 +89,12 @@ def import_command(*, key: str, config: Path, endpoint: str | None, lock_timeout
     click.echo(f"Imported {resource_key} into the state (serial {stored.serial}).")
     if declared is None:
         click.echo(
-            f"Note: {group_id} is not declared under {instance_id} in {config}: the next plan "
-            "deletes it unless you add it to the file.",
+            f"Note: {group_id} is not declared under {instance_id} in {_named(config)}: the "
+            "next plan deletes it unless you add it to the file.",
             err=True,
         )
     return ExitCode.OK
+
+
+def _named(config: tuple[Path, ...]) -> str:
+    return " ".join(str(path) for path in config)

@@ -95,7 +95,7 @@ class _CountingSleep:
 class Asked:
     """The options every command takes (``_common`` gathers them): where to ask, how to answer."""
 
-    config: Path | None
+    config: tuple[Path, ...]
     region: str | None
     endpoint: str | None
     api: Api | None  # click.Choice(APIS) lets no other value through
@@ -248,18 +248,19 @@ def _runtime() -> Runtime:
 
 
 def _debug() -> bool:
-    return bool(click.get_current_context().find_root().params.get("debug"))
+    """``--debug`` (before or after the command) lowered the cloud log to DEBUG."""
+    return logging.getLogger(CLOUD_LOGGER).isEnabledFor(logging.DEBUG)
 
 
-def _load_desired(config: Path | None) -> DesiredState | None:
-    """The ``-c`` file; the default name only when it exists (inspect needs no file)."""
+def _load_desired(config: tuple[Path, ...]) -> DesiredState | None:
+    """The ``-c`` files; the default name only when it exists (inspect needs no file)."""
     from reconciler.commands.options import load_config  # noqa: PLC0415
 
-    if config is None:
+    if not config:
         default = Path(DEFAULT_CONFIG)
         if not default.is_file():
             return None
-        config = default
+        config = (default,)
     return load_config(config)
 
 
@@ -716,7 +717,8 @@ def _managed(desired: DesiredState | None, target: Target) -> frozenset[str]:
         return frozenset()
     from reconciler.commands.options import state_backend  # noqa: PLC0415
 
-    with state_backend(desired) as backend:
+    # No lock is taken here, so the backend's force-unlock hint is never shown.
+    with state_backend(desired, ()) as backend:
         state = backend.read()
     if state is None:
         return frozenset()

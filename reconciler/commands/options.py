@@ -35,49 +35,86 @@ Decorator = Callable[[F], F]
 
 def config_option(
     help: str = "Desired-state file (or directory) naming the backend (and the instances' "
-    "regions).",
+    "regions); repeat it for a desired state split across several.",
     *,
     default: str | None = DEFAULT_CONFIG,
 ) -> Decorator:
-    """``-c/--config PATH`` (default ``reconciler.yaml``), passed as ``config: Path``; a
-    directory is the desired state split across its files. With ``default=None`` the option
-    is ``None`` when not given (the command says in ``help`` what it does then)."""
+    """``-c/--config PATH`` (default ``reconciler.yaml``; repeatable, merged as plan merges
+    its PATHS), passed as ``config: tuple[Path, ...]``; a directory is the desired state split
+    across its files. With ``default=None`` the option is ``()`` when not given (the command
+    says in ``help`` what it does then)."""
     return click.option(
         "-c",
         "--config",
         "config",
-        default=default,
+        multiple=True,
+        default=(default,) if default is not None else (),
         show_default=default is not None,
         type=click.Path(path_type=Path),
         help=help,
     )
 
 
-def open_state(config: Path) -> tuple[DesiredState, StateBackend]:
-    """Load the desired-state file and open the backend it names."""
+def desired_paths_argument(*, exists: bool = False) -> Decorator:
+    """``[PATHS]...``: desired-state files or directories, passed as ``paths: tuple[Path, ...]``;
+    none given means ``reconciler.yaml``, as ``-c/--config`` defaults to."""
+
+    def default(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> object:
+        return value or (default_config(f"{ctx.command_path} PATH..."),)
+
+    return click.argument(
+        "paths",
+        nargs=-1,
+        type=click.Path(exists=exists, path_type=Path),
+        callback=default,
+    )
+
+
+def default_config(usage: str) -> Path:
+    """``reconciler.yaml`` in the current directory, or the one error every command gives
+    when it is missing (``usage``: how this command names another)."""
+    path = Path(DEFAULT_CONFIG)
+    if not path.exists():
+        raise click.ClickException(
+            f"{DEFAULT_CONFIG} not found in {Path.cwd()}: name the desired state ({usage})"
+        )
+    return path
+
+
+def open_state(config: Sequence[Path]) -> tuple[DesiredState, StateBackend]:
+    """Load the desired state of ``-c/--config`` and open the backend it names."""
     desired = load_config(config)
-    return desired, state_backend(desired)
+    return desired, state_backend(desired, config)
 
 
-def load_config(config: Path) -> DesiredState:
-    """Load the ``-c/--config`` file; when the default name is missing, say how to name one
+def load_config(config: Sequence[Path]) -> DesiredState:
+    """Load the ``-c/--config`` files; when the default name is missing, say how to name one
     (someone running ``state list`` in the wrong directory does not know the default)."""
     from reconciler.config import load_desired_paths  # noqa: PLC0415
-    from reconciler.errors import ConfigError  # noqa: PLC0415
 
-    try:
-        return load_desired_paths([config]).state
-    except ConfigError as err:
-        if str(config) == DEFAULT_CONFIG and not config.exists():
-            raise click.ClickException(f"{err} (pass -c/--config FILE)") from err
-        raise
+    if [str(path) for path in config] == [DEFAULT_CONFIG]:
+        config = [default_config("-c/--config PATH")]
+    return load_desired_paths(config).state
 
 
-def state_backend(desired: DesiredState) -> StateBackend:
-    """Open the backend ``desired`` names; a relative local path is relative to the cwd."""
+def state_backend(desired: DesiredState, inputs: Sequence[Path]) -> StateBackend:
+    """Open the backend ``desired`` (read from ``inputs``) names; a relative local path is
+    relative to the cwd. A lock error names the force-unlock command that reaches this same
+    backend."""
     from reconciler.state import open_backend  # noqa: PLC0415
 
-    return open_backend(desired.backend, base_dir=Path.cwd())
+    backend = open_backend(desired.backend, base_dir=Path.cwd())
+    backend.force_unlock_options = config_arguments(inputs)
+    return backend
+
+
+def config_arguments(inputs: Sequence[Path]) -> str:
+    """``-c PATH`` for each of ``inputs``, quoted for a shell; nothing for the default."""
+    import shlex  # noqa: PLC0415
+
+    if [str(path) for path in inputs] == [DEFAULT_CONFIG]:
+        return ""
+    return "".join(f" -c {shlex.quote(str(path))}" for path in inputs)
 
 
 # --- endpoint and output ----------------------------------------------------------------------
@@ -136,6 +173,38 @@ def writable_place(ctx: click.Context, param: click.Parameter, value: Path | Non
             f"cannot write {value}: the directory {directory} does not exist", ctx=ctx, param=param
         )
     return value
+
+
+def check_plan_out(out: Path | None, inputs: Sequence[Path]) -> None:
+    """Before any work: refuse to save a plan over one of the desired ``inputs`` (or a YAML
+    file below an input directory, which the next run would read), or over an existing file
+    that is not a saved plan; a plan saved before is replaced."""
+    if out is None:
+        return
+    target = out.resolve()
+    for given in inputs:
+        source = given.resolve()
+        inside = source.is_dir() and target.is_relative_to(source)
+        if target == source or (inside and target.suffix.lower() in (".yaml", ".yml")):
+            raise click.BadParameter(
+                f"{out} is a desired-state input; save the plan to another file",
+                param_hint="-o/--out",
+            )
+    if out.exists() and not _is_saved_plan(out):
+        raise click.BadParameter(
+            f"{out} exists and is not a saved plan; refusing to overwrite it",
+            param_hint="-o/--out",
+        )
+
+
+def _is_saved_plan(path: Path) -> bool:
+    import json  # noqa: PLC0415
+
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and "format_version" in document and "changes" in document
 
 
 def write_file(path: Path, text: str) -> None:

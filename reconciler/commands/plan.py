@@ -17,6 +17,8 @@ import click
 
 from reconciler.commands.options import (
     GuardFlags,
+    check_plan_out,
+    desired_paths_argument,
     endpoint_option,
     format_option,
     guard_options,
@@ -33,7 +35,7 @@ from reconciler.render.formats import PLAN_FORMATS, render_plan
 
 
 @click.command("plan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@desired_paths_argument()
 @format_option(PLAN_FORMATS)
 @output_file_option("Save the plan (JSON) to this file.")
 @click.option(
@@ -71,10 +73,11 @@ def plan_command(
     directories).
 
     Several files, and every *.yaml / *.yml file below a directory (hidden ones skipped),
-    are merged into one desired state."""
+    are merged into one desired state; no PATHS means reconciler.yaml."""
     from reconciler.commands.context import run_context  # noqa: PLC0415
     from reconciler.state.locking import hold_lock  # noqa: PLC0415
 
+    check_plan_out(out, paths)
     with _collector_off():
         options = guards.plan_options(refresh_only=refresh_only)
         with run_context(paths, endpoint=endpoint, note=_say, targets=guards.targets) as run:

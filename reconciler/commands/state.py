@@ -104,7 +104,7 @@ def state_group() -> None:
 @state_group.command("list")
 @config_option()
 @lock_options()
-def list_command(*, config: Path, lock: bool, lock_timeout: float) -> int:
+def list_command(*, config: tuple[Path, ...], lock: bool, lock_timeout: float) -> int:
     """List the resources in the state, one INSTANCE_ID/GROUP_ID per line."""
     _, doc, _ = _read(config, lock=lock, lock_timeout=lock_timeout, operation="state list")
     click.echo(render_state_list(doc), nl=False)
@@ -115,7 +115,7 @@ def list_command(*, config: Path, lock: bool, lock_timeout: float) -> int:
 @click.argument("key", metavar="KEY")
 @config_option()
 @lock_options()
-def show_command(*, key: str, config: Path, lock: bool, lock_timeout: float) -> int:
+def show_command(*, key: str, config: tuple[Path, ...], lock: bool, lock_timeout: float) -> int:
     """Show one resource of the state: KEY is INSTANCE_ID/GROUP_ID."""
     desired, doc, label = _read(
         config, lock=lock, lock_timeout=lock_timeout, operation="state show"
@@ -132,7 +132,7 @@ def show_command(*, key: str, config: Path, lock: bool, lock_timeout: float) -> 
 @click.argument("keys", metavar="KEY...", nargs=-1, required=True)
 @config_option()
 @lock_timeout_option
-def rm_command(*, keys: tuple[str, ...], config: Path, lock_timeout: float) -> int:
+def rm_command(*, keys: tuple[str, ...], config: tuple[Path, ...], lock_timeout: float) -> int:
     """Forget resources (KEY is INSTANCE_ID/GROUP_ID); the GIDs stay in the cloud."""
     desired, backend = open_state(config)
     with backend:
@@ -144,7 +144,7 @@ def rm_command(*, keys: tuple[str, ...], config: Path, lock_timeout: float) -> i
 
 
 def _read(
-    config: Path, *, lock: bool, lock_timeout: float, operation: str
+    config: tuple[Path, ...], *, lock: bool, lock_timeout: float, operation: str
 ) -> tuple[DesiredState, StateDocument | None, str]:
     """The desired file, the stored state (read under the lock unless ``lock`` is False) and
     the backend's label, for list and show."""

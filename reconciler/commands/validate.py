@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.commands.options import desired_paths_argument
 from reconciler.config import load_desired_paths
 from reconciler.config.inputs import expand_inputs, inputs_label
 from reconciler.errors import ConfigErrors
@@ -23,14 +24,15 @@ def _plural(count: int, word: str) -> str:
 
 
 @click.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@desired_paths_argument()
 @click.pass_context
 def validate_command(ctx: click.Context, paths: tuple[Path, ...]) -> int:
     """Check the desired state in PATHS (files or directories, merged): exit 0 when valid, 1
     listing every error.
 
     A directory stands for every *.yaml / *.yml file below it (hidden ones skipped); several
-    files are merged into one desired state, as plan reads them.
+    files are merged into one desired state, as plan reads them; no PATHS means
+    reconciler.yaml.
 
     Errors and warnings go to stderr, one located line each (FILE:LINE:COLUMN). ${VAR}
     references are checked for their syntax; one naming an unset variable is only a

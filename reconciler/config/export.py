@@ -6,8 +6,8 @@ the same file and ``reconciler validate`` accepts it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from reconciler.models import DEFAULT_API, GROUP_ID_RE, Api
 
@@ -25,12 +25,21 @@ class Export:
 
 
 @dataclass(frozen=True, slots=True)
+class Recorded:
+    """What the state records of a listed GID that the listing cannot tell."""
+
+    topic: str | None
+    protect: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ExportedInstance:
-    """One instance to declare: what its listing showed."""
+    """One instance to declare: what its listing showed, and what the state records of it."""
 
     instance_id: str
     group_ids: Iterable[str]
     independent_naming: bool | None  # None: the listing was empty and could not tell
+    recorded: Mapping[str, Recorded] = field(default_factory=dict)
 
 
 def render_export(
@@ -66,10 +75,31 @@ def render_export(
             naming = "true" if instance.independent_naming else "false"
             lines.append(f"    independent_naming: {naming}")
         lines.append("    groups:" if valid else "    groups: []")
-        lines.extend(f"      - {name}" for name in valid)
+        lines.extend(f"      - {_entry(name, instance.recorded.get(name))}" for name in valid)
         for name in left_out:
             # ascii() keeps odd characters from breaking the comment line.
             lines.append(f"      # left out, not a valid Group ID name: {name!a}")
         count += len(valid)
         skipped.extend(left_out)
     return Export("\n".join(lines) + "\n", count, tuple(skipped))
+
+
+def _entry(name: str, recorded: Recorded | None) -> str:
+    """``GID_x``, or its long form in fmt's key order when the state records a topic or
+    protection (so a re-planned export neither loses ``protect`` nor flags the topic)."""
+    settings = []
+    if recorded is not None and recorded.topic is not None:
+        settings.append(f"topic: {_scalar(recorded.topic)}")
+    if recorded is not None and recorded.protect:
+        settings.append("protect: true")
+    return f"{{id: {name}, {', '.join(settings)}}}" if settings else name
+
+
+def _scalar(text: str) -> str:
+    """``text`` as YAML reads it back as that string (``true``, ``null`` or ``1234`` are valid
+    topic names that plain YAML would read as something else)."""
+    import json  # noqa: PLC0415
+
+    import yaml  # noqa: PLC0415
+
+    return text if yaml.safe_load(text) == text else json.dumps(text)

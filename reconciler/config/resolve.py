@@ -32,7 +32,9 @@ _LONG_FORM_FIELDS = {"group_id", "topic", "protect", "absent", "description", "c
 
 
 def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> DesiredState:
-    default_protect = doc.defaults.protect
+    # defaults.protect adds protection; leaving it out (or false) removes none: only a GID's
+    # own ``protect: false`` does.
+    protect_by_default = True if doc.defaults.protect else None
     # One string per distinct topic, not one per group (100,000 groups share a handful).
     topics: dict[str, str] = {}
 
@@ -44,16 +46,16 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
             values = {
                 "group_id": entry,
                 "topic": None,
-                "protect": default_protect,
+                "protect": protect_by_default,
                 "absent": False,
                 "description": None,
                 "clients": (),
             }
             return construct_trusted(DesiredGroup, _SHORT_FORM_FIELDS, values)
         # A tombstone does not inherit defaults.protect: that would forbid every delete.
-        protect = (
-            entry.protect if entry.protect is not None else default_protect and not entry.absent
-        )
+        protect = entry.protect
+        if protect is None and not entry.absent:
+            protect = protect_by_default
         topic = entry.topic
         values = {
             "group_id": entry.id,

@@ -103,7 +103,11 @@ class DefaultsSpec(FileModel):
         description="managed: never touch GIDs not in the file or state; "
         "exclusive: delete GIDs not in the file.",
     )
-    protect: bool = Field(default=False, description="Default 'protect' of present groups.")
+    protect: bool = Field(
+        default=False,
+        description="true: protect every present group that does not say protect: false. "
+        "false (or left out) removes no protection: only a group's own protect: false does.",
+    )
 
 
 class SafetySpec(FileModel):
@@ -122,7 +126,9 @@ class GroupSpec(FileModel):
         default=None, description="Parent topic, used only when the GID is created."
     )
     protect: bool | None = Field(
-        default=None, description="Refuse to delete this GID without an explicit override."
+        default=None,
+        description="Refuse to delete this GID without an explicit override. Left out, the GID "
+        "keeps the protection the state records; only protect: false removes it.",
     )
     absent: bool = Field(default=False, description="Tombstone: delete this GID if it exists.")
     description: str | None = Field(default=None, max_length=1024)

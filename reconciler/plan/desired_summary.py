@@ -57,7 +57,7 @@ def _settings(group: DesiredGroup) -> dict[str, Setting]:
     # Checked field by field: the common GID has none, and this runs for each of 100,000.
     if (
         group.topic is None
-        and not group.protect
+        and group.protect is None
         and not group.absent
         and group.description is None
         and not group.clients
@@ -65,7 +65,7 @@ def _settings(group: DesiredGroup) -> dict[str, Setting]:
         return {}
     values: dict[str, Setting | None] = {
         "topic": group.topic,
-        "protect": group.protect or None,
+        "protect": group.protect,
         "absent": group.absent or None,
         "description": group.description,
         "clients": ", ".join(group.clients) or None,
@@ -168,7 +168,7 @@ def _safety_change(then: SafetyConfig, now: SafetyConfig) -> str:
 
 def _value(value: Setting | None, setting: str | None = None) -> str:
     if value is None:
-        return "false" if setting in ("protect", "absent") else "unset"
+        return "false" if setting == "absent" else "unset"
     if isinstance(value, bool):
         return str(value).lower()
     return value

@@ -244,7 +244,7 @@ def _plan_instance(
         names -= {
             group_id
             for group_id in present.keys() & cloud & in_state.keys()
-            if (want := present[group_id]).protect == (stored := in_state[group_id]).protect
+            if (want := present[group_id]).protect in (None, (stored := in_state[group_id]).protect)
             and (want.topic is None or stored.topic in (None, want.topic))
         }
     for group_id in names:
@@ -300,7 +300,15 @@ def _plan_present(
                 ),
             )
         create = _change(
-            Action.CREATE, key, reason, wanted, guards, api=api, in_state=recorded is not None
+            Action.CREATE,
+            key,
+            reason,
+            wanted,
+            guards,
+            api=api,
+            in_state=recorded is not None,
+            # Recreated, it keeps the protection recorded unless the file says otherwise.
+            protect=_protect(wanted, recorded),
         )
         acc.changes.append(create)
         return
@@ -326,7 +334,7 @@ def _plan_present(
                 desired=wanted.topic,
             )
         )
-    if wanted.protect != recorded.protect:
+    if wanted.protect is not None and wanted.protect != recorded.protect:
         update = _change(
             Action.UPDATE,
             key,
@@ -338,6 +346,13 @@ def _plan_present(
         )
         # The GID keeps the topic it was recorded with (None: unknown), not the file's.
         acc.changes.append(update.model_copy(update={"topic": recorded.topic}))
+
+
+def _protect(wanted: DesiredGroup, recorded: StateResource | None) -> bool:
+    """The file's ``protect`` when it says one, else what the state records."""
+    if wanted.protect is not None:
+        return wanted.protect
+    return recorded is not None and recorded.protect
 
 
 def _plan_removed_instance(
@@ -398,7 +413,7 @@ def _change(
     """A change carrying ``group``'s topic, protect and clients (declared or recorded);
     ``protect`` and ``clients`` override the group's."""
     if protect is None:
-        protect = group.protect if group else False
+        protect = bool(group and group.protect)
     if clients is None:
         clients = group.clients if group else ()
     return Change.model_construct(
@@ -436,9 +451,7 @@ def _delete(
     *,
     api: Api,
 ) -> Change:
-    protected = (recorded is not None and recorded.protect) or (
-        tombstone is not None and tombstone.protect
-    )
+    protected = bool(recorded and recorded.protect) or bool(tombstone and tombstone.protect)
     # The file's word on a tombstone's clients, else what the state remembers.
     clients = (tombstone.clients if tombstone is not None else ()) or (
         recorded.clients if recorded is not None else ()

@@ -89,6 +89,9 @@ class StateBackend(ABC):
     """
 
     workspace: str
+    # The options after ``reconciler force-unlock LOCK_ID`` that reach this same backend (e.g.
+    # `` -c teams/``), set by whoever opened it from the command line; a lock error names them.
+    force_unlock_options: str = ""
     # Set by each backend: lock id -> what holds that lock (a descriptor, a session), and the
     # mutex guarding it.
     _held: Mapping[str, object]
@@ -111,7 +114,8 @@ class StateBackend(ABC):
             except LockHeldError as held:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise held_by(_as_lock_info(held.holder), timeout) from None
+                    holder = _as_lock_info(held.holder)
+                    raise held_by(holder, timeout, self.force_unlock_options) from None
                 if on_wait is not None:
                     on_wait(_as_lock_info(held.holder))
                 # Jitter keeps racing waiters from retrying in lockstep.
@@ -168,15 +172,20 @@ def _as_lock_info(holder: object | None) -> LockInfo | None:
     return holder if isinstance(holder, LockInfo) else None
 
 
-def held_by(info: LockInfo | None, timeout: float = 0.0) -> LockHeldError:
-    """The error when someone else holds the lock (``_try_lock`` raises it with no timeout)."""
+def held_by(
+    info: LockInfo | None, timeout: float = 0.0, force_unlock_options: str = ""
+) -> LockHeldError:
+    """The error when someone else holds the lock (``_try_lock`` raises it with no timeout);
+    ``force_unlock_options`` complete the force-unlock command it suggests."""
     text = f"state is locked: {describe_holder(info)}"
     if timeout > 0:
         text += f"; gave up after waiting {timeout:g}s"
     else:
         text += "; wait for it with --lock-timeout"
     if info is not None:
-        text += f", or if its holder is gone: reconciler force-unlock {info.id}"
+        text += (
+            f", or if its holder is gone: reconciler force-unlock {info.id}{force_unlock_options}"
+        )
     return LockHeldError(text, holder=info)
 
 

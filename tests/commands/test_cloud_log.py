@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.apply.helpers import write_desired
-from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
 from tests.fixtures.runs import closed_port, run_cli
 
 STS_KEY_ID = "STS.LTAI5tDebugKey"
@@ -32,7 +32,7 @@ def test_plan_against_a_closed_port_says_each_retry_and_gives_up_after_three(
     assert result.err.splitlines()[-1].startswith("Error: OnsMqttGroupIdList: cannot reach")
 
 
-@pytest.mark.parametrize("how", ["flag", "env"])
+@pytest.mark.parametrize("how", ["flag", "flag after the command", "env"])
 def test_debug_logs_every_call_without_secrets(
     how: str,
     workdir: Path,
@@ -48,8 +48,10 @@ def test_debug_logs_every_call_without_secrets(
     if how == "env":
         monkeypatch.setenv("RECONCILER_DEBUG", "1")
         args = ["plan", "desired.yaml"]
-    else:
+    elif how == "flag":
         args = ["--debug", "plan", "desired.yaml"]
+    else:
+        args = ["plan", "desired.yaml", "--debug"]
     result = run_cli(capsys, *args)
     assert result.code == 0, result.err
     calls = [line for line in result.err.splitlines() if line.startswith("debug: ")]
@@ -69,4 +71,15 @@ def test_without_debug_no_call_is_logged_and_the_handler_is_gone_after(
     result = run_cli(capsys, "plan", "desired.yaml")
     assert result.code == 0, result.err
     assert "debug:" not in result.err
+    assert logging.getLogger("reconciler.cloud").handlers == []
+
+
+def test_debug_after_a_nested_command_logs_its_calls(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--debug`` is accepted wherever a command's own options are, also under a group."""
+    write_desired("GID_alpha")
+    result = run_cli(capsys, "inspect", "instance", TEST_INSTANCE_ID, "--debug")
+    assert result.code == 0, result.err
+    assert any(line.startswith("debug: ") for line in result.err.splitlines()), result.err
     assert logging.getLogger("reconciler.cloud").handlers == []

@@ -66,13 +66,13 @@ def test_the_file_says_topics_are_not_exported_and_naming_is_unknown_when_empty(
     empty = _export(capsys, emulator, "-o", "empty.yaml")
     assert empty == ""
     text = Path("empty.yaml").read_text(encoding="utf-8")
-    assert "# Topics are not exported" in text
+    assert "# Topics are exported only where the state records them" in text
     assert "# independent_naming is left out" in text
     assert "independent_naming: " not in text.replace("# independent_naming is", "")
     assert run_cli(capsys, "validate", "empty.yaml").code == 0
 
     emulator.store.add_group(emulator.instance_id, "GID_orders")
     text = _export(capsys, emulator)
-    assert "# Topics are not exported" in text
+    assert "# Topics are exported only where the state records them" in text
     assert "# independent_naming is left out" not in text
     assert "    independent_naming: true" in text

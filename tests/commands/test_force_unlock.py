@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +14,11 @@ from pydantic import SecretStr
 
 from reconciler.commands import force_unlock as force_unlock_module
 from reconciler.errors import LockError
-from reconciler.models import PostgresBackendConfig
+from reconciler.models import LocalBackendConfig, PostgresBackendConfig
 from reconciler.state import open_backend
 from reconciler.state.locking import new_lock_info
 from tests.commands.statecli import POSTGRES_BACKEND, invoke, local_state, spawn, write_desired
+from tests.fixtures.runs import run_cli
 from tests.state import pgutil
 
 
@@ -110,3 +113,56 @@ def test_postgres_force_unlock_breaks_a_live_holder(pg_workdir: tuple[Path, str]
         assert holder.lock_holder() is None
         with pytest.raises(LockError, match="was lost"):
             holder.unlock(info.id)
+
+
+def _suggested_command(err: str) -> list[str]:
+    """The force-unlock command a lock error suggests, split as a shell would."""
+    match = re.search(r"if its holder is gone: (reconciler force-unlock .*)$", err.strip())
+    assert match is not None, err
+    return shlex.split(match[1])
+
+
+def test_the_lock_error_suggests_a_command_that_reaches_the_same_local_state(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    desired = Path("my team") / "gids.yaml"
+    desired.parent.mkdir()
+    desired.write_text(
+        "version: 1\nbackend:\n  local:\n    path: team-state/state.json\n"
+        "instances:\n  - id: post-cn-test0001\n    groups: [GID_orders]\n",
+        encoding="utf-8",
+    )
+    backend = open_backend(LocalBackendConfig(path="team-state/state.json"), base_dir=workdir)
+    with backend as holder:
+        info = new_lock_info("apply")
+        holder.lock(info)
+        refused = run_cli(capsys, "plan", str(desired))
+        assert refused.code == 1
+        command = _suggested_command(refused.err)
+        assert command == ["reconciler", "force-unlock", info.id, "-c", str(desired)]
+        # Run as shown, it finds this very lock (and, its holder being alive, refuses).
+        answer = run_cli(capsys, *command[1:], "--force")
+        assert answer.code == 1
+        assert f"cannot force-unlock {info.id}: its holder" in answer.err
+        assert "still running" in answer.err
+        holder.unlock(info.id)
+
+
+def test_the_suggested_command_releases_a_postgres_lock_of_a_split_desired_state(
+    pg_workdir: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    workdir, schema = pg_workdir
+    Path("reconciler.yaml").rename("backend.yaml")
+    Path("more.yaml").write_text("version: 1\ninstances: []\n", encoding="utf-8")
+    config = PostgresBackendConfig(dsn=SecretStr(pgutil.pg_dsn()), schema=schema)
+    with open_backend(config, base_dir=workdir) as holder:
+        info = new_lock_info("apply")
+        holder.lock(info)
+        refused = run_cli(capsys, "state", "rm", "post-cn-test0001/GID_orders",
+                          "-c", "backend.yaml", "-c", "more.yaml")  # fmt: skip
+        assert refused.code == 1
+        command = _suggested_command(refused.err)
+        assert command[3:] == ["-c", "backend.yaml", "-c", "more.yaml"]
+        released = run_cli(capsys, *command[1:], "--force")
+        assert released.code == 0, released.err
+        assert holder.lock_holder() is None

@@ -302,7 +302,7 @@ def test_instance_reads_the_state_while_another_run_holds_the_lock(
     from reconciler.state.locking import hold_lock  # noqa: PLC0415
 
     write_config(workdir / "reconciler.yaml", world.instance_id, ["GID_orders"])
-    _, backend = open_state(workdir / "reconciler.yaml")
+    _, backend = open_state([workdir / "reconciler.yaml"])
     with backend, hold_lock(backend, "apply"):
         result = run("instance", world.instance_id, "--format", "csv")
     assert result.exit_code == 0, result.output

@@ -56,8 +56,10 @@ def test_a_missing_default_config_says_how_to_name_one(
     monkeypatch.chdir(tmp_path)
     result = run_cli(capsys, *args)
     assert result.code == 1
-    assert result.err.startswith("Error: reconciler.yaml: cannot read the file")
-    assert result.err.rstrip().endswith("(pass -c/--config FILE)")
+    assert result.err == (
+        f"Error: reconciler.yaml not found in {tmp_path}: name the desired state "
+        "(-c/--config PATH)\n"
+    )
 
 
 def test_a_missing_named_config_has_no_hint(

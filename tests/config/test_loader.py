@@ -73,7 +73,7 @@ def test_full_file_resolves_defaults_sets_and_merges() -> None:
     assert by_id["GID_audit"] == DesiredGroup(group_id="GID_audit", protect=True)
     assert by_id["GID_ota"] == DesiredGroup(group_id="GID_ota", topic="firmware", protect=False)
     # A tombstone does not inherit defaults.protect (that would forbid the delete).
-    assert by_id["GID_gone"] == DesiredGroup(group_id="GID_gone", absent=True, protect=False)
+    assert by_id["GID_gone"] == DesiredGroup(group_id="GID_gone", absent=True)
     assert second.groups == first.groups
     assert state.source == "full.yaml"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkons.request.v20190214.OnsMqttGroupIdCreateRequest import OnsMqttGroupIdCreateRequest
 from aliyunsdkons.request.v20190214.OnsMqttGroupIdListRequest import OnsMqttGroupIdListRequest
 
-from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID
+from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from tests.emulator.wire import signed_call
 from tests.fixtures.emulator import TEST_ACCESS_KEY_SECRET, start_emulator_process
 from tests.fixtures.runs import ROOT
@@ -221,3 +222,36 @@ def test_serve_answers_both_products_on_one_port_and_takes_their_throttles():
     assert "ListGroupId=20/s" in throttles
     assert "DeleteGroupId=10/s" in throttles
     assert "CreateGroupId" not in throttles
+
+
+def test_without_a_key_the_development_key_is_printed_ready_to_export():
+    """A client needs the secret, not the name of a Python constant holding it."""
+    process, url = _popen()
+    try:
+        lines = []
+        while not (line := process.stdout.readline()).startswith("database:"):
+            assert line, "the emulator stopped before its start-up lines"
+            lines.append(line)
+        match = re.search(
+            r"export ALIBABA_CLOUD_ACCESS_KEY_ID=(\S+) ALIBABA_CLOUD_ACCESS_KEY_SECRET=(\S+)$",
+            "".join(lines),
+            re.MULTILINE,
+        )
+        assert match is not None, lines
+        assert match[1] == DEV_ACCESS_KEY_ID
+        response = signed_call(url, "OnsMqttGroupIdList", {}, key=match[1], secret=match[2])
+        assert response.json()["Code"] == "MissingParameter"  # authenticated; no instance named
+    finally:
+        _finish(process)
+
+
+def test_help_names_the_development_key_and_secret():
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "emulator", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    flat = " ".join(result.stdout.split())
+    assert f"{DEV_ACCESS_KEY_ID} / {DEV_ACCESS_KEY_SECRET}" in flat

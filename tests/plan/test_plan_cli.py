@@ -141,6 +141,6 @@ def test_stale_plan_says_what_changed_in_the_desired_file(
     assert result.code == 1
     assert (
         f"desired.yaml changed since the plan: {INST}: GID_bravo added, GID_gamma removed, "
-        "protect of GID_alpha changed (false -> true)"
+        "protect of GID_alpha changed (unset -> true)"
     ) in result.err
     assert cloud(emulator) == set()

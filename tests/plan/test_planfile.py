@@ -202,7 +202,7 @@ def test_stale_desired_file_says_which_gids_and_settings_changed() -> None:
     assert _desired_reason(before, after) == (
         f"d.yaml changed since the plan: {INST}: GID_new added, GID_gone removed, topic of "
         f"GID_safe changed (orders -> shadow); {OTHER}: protect of GID_zzz changed "
-        "(true -> false), description of GID_www changed"
+        "(true -> unset), description of GID_www changed"
     )
 
 
