@@ -100,8 +100,12 @@ def _seed(
             f"accepting AccessKeyId {DEV_ACCESS_KEY_ID} (the built-in development secret,"
             " reconciler.emulator.embedded.DEV_ACCESS_KEY_SECRET)"
         )
+    owner = access_key_id if access_key_id is not None else _sole_account(store, instances)
     for instance_id in instances:
-        store.add_instance(instance_id, region=region, independent_naming=True)
+        try:
+            store.add_instance(instance_id, region=region, independent_naming=True, owner=owner)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--instance") from exc
     for instance_id, topic in topics:
         if store.instance(instance_id) is None:
             raise click.BadParameter(
@@ -110,6 +114,18 @@ def _seed(
             )
         store.add_topic(instance_id, topic)
     return lines
+
+
+def _sole_account(store: EmulatorStore, instances: Sequence[str]) -> str | None:
+    """The account that owns the ``--instance`` instances when ``--access-key-id`` does not
+    say: the only one there is."""
+    accounts = store.account_ids()
+    if instances and len(accounts) > 1:
+        raise click.BadParameter(
+            f"there are {len(accounts)} accounts: give --access-key-id to say which owns it",
+            param_hint="--instance",
+        )
+    return accounts[0] if accounts else None
 
 
 @emulator_group.command("serve")
@@ -137,7 +153,12 @@ def _seed(
     "--access-key-secret", envvar=SECRET_ENV, help=f"Its secret (or ${SECRET_ENV}); never printed."
 )
 @click.option("--region", default=DEFAULT_REGION, show_default=True, help="Region of --instance.")
-@click.option("--instance", "instances", multiple=True, help="Declare a namespaced instance.")
+@click.option(
+    "--instance",
+    "instances",
+    multiple=True,
+    help="Declare a namespaced instance (owned by --access-key-id, else the only account).",
+)
 @click.option("--topic", "topics", multiple=True, help="INSTANCE=TOPIC: declare a parent topic.")
 @click.option(
     "--throttle",

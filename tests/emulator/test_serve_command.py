@@ -221,3 +221,18 @@ def test_serve_answers_both_products_on_one_port_and_takes_their_throttles():
     assert "ListGroupId=20/s" in throttles
     assert "DeleteGroupId=10/s" in throttles
     assert "CreateGroupId" not in throttles
+
+
+def test_an_instance_without_its_owner_among_several_accounts_is_refused(tmp_path):
+    fixture = tmp_path / "two.yaml"
+    fixture.write_text(
+        "accounts:\n"
+        "  - {access_key_id: LTAI-a, access_key_secret: secret-a}\n"
+        "  - {access_key_id: LTAI-b, access_key_secret: secret-b}\n"
+    )
+    result = _run("--fixture", str(fixture), "--instance", "post-cn-whose", "--port", "0")
+    assert result.returncode != 0
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(error_lines) == 1, result.stderr
+    assert "--instance" in error_lines[0] and "--access-key-id" in error_lines[0]
+    assert "secret-a" not in result.stderr and "Traceback" not in result.stderr
