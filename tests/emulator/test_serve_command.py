@@ -106,6 +106,9 @@ def _run(*args, timeout=30):
         (["--topic", "post-cn-undeclared=orders", "--port", "0"], "not declared"),
         (["--access-key-id", "only-the-id"], "together"),
         (["--fault-rate", "2"], "--fault-rate"),
+        (["--mqtt-queue-bytes", "lots"], "not a size such as 16MiB"),
+        (["--mqtt-queue-bytes", "1KiB"], "less than one message of the largest size"),
+        (["--mqtt-queue-bytes", "2MiB", "--mqtt-queue-total-bytes", "1MiB"], "less than one"),
     ],
     ids=[
         "unknown action",
@@ -115,6 +118,9 @@ def _run(*args, timeout=30):
         "undeclared instance",
         "half key",
         "fault rate",
+        "queue bound not a size",
+        "queue bound too small",
+        "total queue bound under one session's",
     ],
 )
 def test_bad_options_are_one_line_errors(args, words):
