@@ -5,7 +5,8 @@ cache directory holding what a maintainer needs (versions, the command line, the
 The file is meant to be attached to an issue, so every secret the process could know is masked
 before it is written: values of secret-looking environment variables, options and aliyun CLI
 profile entries (as given and as encoded into a string to sign), signatures and tokens in
-request parameters, and DSN passwords.
+request parameters, and the passwords of the DSNs the text quotes (found and parsed by
+``state.dsn.mask_dsns``).
 """
 
 from __future__ import annotations
@@ -25,11 +26,6 @@ from reconciler import __version__
 
 # Environment variables and options whose values are masked wherever they appear.
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|DSN|DATABASE_URL|PRIVATE", re.IGNORECASE)
-# postgresql://user:PASSWORD@host and password=PASSWORD (a quoted value may hold spaces).
-_DSN_URI_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
-_DSN_KEYWORD_PASSWORD = re.compile(
-    r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE
-)
 _PACKAGES = ("click", "pydantic", "requests", "psycopg", "ruamel.yaml", "PyYAML", "rich")
 
 
@@ -90,7 +86,9 @@ class Masker:
             SECRET_PARAMETERS,
             redaction_forms,
         )
+        from reconciler.state.dsn import mask_dsns  # noqa: PLC0415
 
+        self._mask_dsns = mask_dsns
         self._mark = REDACTED
         self._forms = redaction_forms(secrets)
         names = "|".join([*sorted(SECRET_PARAMETERS), "x-acs-security-token"])
@@ -107,8 +105,7 @@ class Masker:
         for form in self._forms:
             text = text.replace(form, self._mark)
         text = self._parameters.sub(rf"\1\2{self._mark}", text)
-        text = _DSN_URI_PASSWORD.sub(rf"\1{self._mark}\3", text)
-        return _DSN_KEYWORD_PASSWORD.sub(rf"\1{self._mark}", text)
+        return self._mask_dsns(text)
 
 
 def _secret_environment(env: Mapping[str, str]) -> list[str]:

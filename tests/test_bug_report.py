@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from reconciler import __version__
-from reconciler.bug_report import report_directory
+from reconciler.bug_report import report_directory, write_bug_report
 from reconciler.errors import EmulatorError
 from reconciler.exit_codes import ExitCode
 from tests.fixtures.runs import run_cli
@@ -182,3 +182,40 @@ def test_exit_codes_keep_their_values() -> None:
         "INTERRUPTED": 130,
     }
     assert os.EX_OK == ExitCode.OK
+
+
+# (how the DSN shows in the bug's text, the pieces of its password that must not show).
+DSN_FORMS: list[tuple[str, tuple[str, ...]]] = [
+    ("postgresql://app:Kq7@Zr4@db.internal/app", ("Kq7", "Zr4")),
+    ("postgres://app:Kq7@Zr4@Wx2@db.internal:5432/app", ("Kq7", "Zr4", "Wx2")),
+    ("postgresql://app:Kq7:Zr4@db.internal/app", ("Kq7", "Zr4")),
+    ("postgresql://app:Kq7%40Zr4%3AWx2%2FVb5%3FNm6%23Ty8%20Hj9@db.internal/app", ("Kq7", "Hj9")),
+    ("postgresql://app:Kq7/Zr4?Wx2#Vb5@db.internal/app", ("Kq7", "Zr4", "Wx2", "Vb5")),
+    ("postgresql://:Kq7Zr4@db.internal/app", ("Kq7Zr4",)),
+    ("postgresql://db.internal/app?user=app&password=Kq7%40Zr4%20Wx2", ("Kq7", "Zr4", "Wx2")),
+    ("postgresql://db.internal/app?sslmode=require&password=Kq7@Zr4", ("Kq7", "Zr4")),
+    ("postgresql://db.internal/app?passwd=Kq7Zr4", ("Kq7Zr4",)),
+    ("host=db.internal password=Kq7@Zr4 user=app", ("Kq7", "Zr4")),
+    ("host=db.internal password='Kq7 @Zr4: /?#Wx2' user=app", ("Kq7", "Zr4", "Wx2")),
+    (r"host=db.internal password = 'Kq7\'Zr4' user=app", ("Kq7", "Zr4")),
+    (r"host=db.internal password=Kq7\ Zr4 user=app", ("Kq7", "Zr4")),
+    ("host=db.internal sslpassword=Kq7@Zr4 user=app", ("Kq7", "Zr4")),
+    ("{'dsn': 'postgresql://app:Kq7@Zr4@db.internal/app'}", ("Kq7", "Zr4")),
+    ('conninfo="host=db.internal password=Kq7@Zr4"', ("Kq7", "Zr4")),
+    ("(dsn: postgresql://app:Kq7@Zr4@db.internal:5432/app)", ("Kq7", "Zr4")),
+]
+
+
+@pytest.mark.parametrize(("dsn", "pieces"), DSN_FORMS, ids=[form for form, _ in DSN_FORMS])
+def test_a_dsn_in_a_traceback_line_loses_its_whole_password(
+    home: Path, dsn: str, pieces: tuple[str, ...]
+) -> None:
+    # Nothing in the environment or the options knows this DSN: only parsing finds it.
+    error = RuntimeError(f'connection to server failed: FATAL: {dsn} refused at "db.internal"')
+    report = write_bug_report(error, ["plan"], env={"HOME": str(home)})
+    text = report.read_text(encoding="utf-8")
+    (line,) = [line for line in text.splitlines() if line.startswith("RuntimeError: ")]
+    for piece in pieces:
+        assert piece not in line, line
+    assert "***" in line
+    assert line.endswith('refused at "db.internal"'), line  # the text around it stays

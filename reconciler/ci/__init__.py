@@ -1,2 +1,3 @@
 """Talking to the forge a CI pipeline runs on (GitHub, GitLab): one plan comment per pull or
-merge request, kept up to date. Only ``reconciler.errors`` and requests below this package."""
+merge request, kept up to date. Only ``reconciler.errors``, ``reconciler.redirects`` and requests
+below this package."""

@@ -14,6 +14,7 @@ import requests
 
 from reconciler import __version__
 from reconciler.errors import CiError
+from reconciler.redirects import FOLLOW_REDIRECTS, is_redirect, refused_redirect
 
 TIMEOUT_SECONDS = 30.0
 _DETAIL_LIMIT = 200
@@ -69,13 +70,21 @@ class ApiSession:
         what = f"{method} {urlsplit(url).path}"
         try:
             response = self._session.request(
-                method, url, json=body, params=params, timeout=TIMEOUT_SECONDS
+                method,
+                url,
+                json=body,
+                params=params,
+                timeout=TIMEOUT_SECONDS,
+                allow_redirects=FOLLOW_REDIRECTS,
             )
         except requests.RequestException as exc:
             reason = type(exc).__name__
             raise CiError(
                 self.redact(f"cannot reach {self.forge.name} at {self.base_url} ({what}): {reason}")
             ) from exc
+        if is_redirect(response.status_code):
+            refusal = refused_redirect(url, response.status_code, response.headers)
+            raise CiError(self.redact(f"{self.forge.name} at {refusal} ({what})"))
         if response.status_code >= 300:
             raise CiError(self.redact(self._failure(response, what)))
         return response

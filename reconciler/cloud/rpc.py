@@ -40,6 +40,7 @@ from reconciler.cloud.retry import RetryPolicy, is_retryable
 from reconciler.cloud.signing import percent_encode, signed_parameters
 from reconciler.errors import CloudApiError, CloudConnectionError, CloudError
 from reconciler.ratelimit import AccountRateLimits, AdaptiveBucket, TokenBucket
+from reconciler.redirects import FOLLOW_REDIRECTS, is_redirect, refused_redirect
 
 log = logging.getLogger("reconciler.cloud")
 
@@ -250,6 +251,7 @@ class RpcClient:
                     data=urlencode(signed).encode("ascii"),
                     headers=headers,
                     timeout=self.timeout,
+                    allow_redirects=FOLLOW_REDIRECTS,
                 )
             except requests.Timeout as exc:
                 code = "Timeout"
@@ -269,6 +271,12 @@ class RpcClient:
                     f"{action}: cannot reach {self.endpoint}: {code}", action=action
                 ) from exc
             status = response.status_code
+            if is_redirect(status):
+                code = "Redirect"
+                raise CloudError(
+                    f"{action}: {refused_redirect(self._url, status, response.headers)}",
+                    action=action,
+                )
             if not 200 <= status < 300:
                 error = error_from_response(
                     action,

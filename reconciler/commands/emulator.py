@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sqlite3
 import threading
@@ -14,7 +15,14 @@ import click
 
 from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from reconciler.emulator.fixture import load_fixture
-from reconciler.emulator.mqtt.server import MqttServer
+from reconciler.emulator.mqtt.broker import MAX_PAYLOAD_BYTES
+from reconciler.emulator.mqtt.server import MqttOptions, MqttServer
+from reconciler.emulator.mqtt.sessions import (
+    DEFAULT_SESSION_QUEUE_BYTES,
+    DEFAULT_TOTAL_QUEUE_BYTES,
+    QueueLimits,
+)
+from reconciler.emulator.mqtt.topics import MAX_TOPIC_LENGTH
 from reconciler.emulator.products import all_actions
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
@@ -25,6 +33,10 @@ from reconciler.ratelimit import Rate, parse_rate
 
 SECRET_ENV = "RECONCILER_EMULATOR_ACCESS_KEY_SECRET"  # noqa: S105 (a variable name)
 _NO_LIMIT = ("off", "none", "unlimited")
+_SIZE = re.compile(r"^\s*(\d+)\s*(|B|KiB|MiB|GiB)\s*$")
+_SIZE_UNITS = {"": 1, "B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+# A queue bound must hold at least one message of the largest size.
+MIN_QUEUE_BYTES = MAX_PAYLOAD_BYTES + MAX_TOPIC_LENGTH
 MQTT_LOGGER = "reconciler.emulator.mqtt"
 
 
@@ -60,6 +72,29 @@ def _parse_topics(values: Sequence[str]) -> list[tuple[str, str]]:
             raise click.BadParameter(f"{text!r} is not INSTANCE=TOPIC", param_hint="--topic")
         pairs.append((instance_id, topic))
     return pairs
+
+
+def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """``16MiB``, ``512KiB`` or a number of bytes, at least ``MIN_QUEUE_BYTES``."""
+    match = _SIZE.match(value)
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a size such as 16MiB, 512KiB or 70000")
+    size = int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    if size < MIN_QUEUE_BYTES:
+        raise click.BadParameter(
+            f"{value} is less than one message of the largest size ({MIN_QUEUE_BYTES} bytes)"
+        )
+    return size
+
+
+def _queue_limits(session_bytes: int, total_bytes: int) -> QueueLimits:
+    if total_bytes < session_bytes:
+        raise click.BadParameter(
+            f"the bound of all queues ({total_bytes} bytes) is less than one session's"
+            f" ({session_bytes} bytes)",
+            param_hint="--mqtt-queue-total-bytes",
+        )
+    return QueueLimits(session_bytes=session_bytes, total_bytes=total_bytes)
 
 
 def _open_store(db: str | None) -> EmulatorStore:
@@ -103,8 +138,12 @@ def _seed(
             f"export ALIBABA_CLOUD_ACCESS_KEY_ID={DEV_ACCESS_KEY_ID} "
             f"ALIBABA_CLOUD_ACCESS_KEY_SECRET={DEV_ACCESS_KEY_SECRET}"
         )
+    owner = access_key_id if access_key_id is not None else _sole_account(store, instances)
     for instance_id in instances:
-        store.add_instance(instance_id, region=region, independent_naming=True)
+        try:
+            store.add_instance(instance_id, region=region, independent_naming=True, owner=owner)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--instance") from exc
     for instance_id, topic in topics:
         if store.instance(instance_id) is None:
             raise click.BadParameter(
@@ -113,6 +152,18 @@ def _seed(
             )
         store.add_topic(instance_id, topic)
     return lines
+
+
+def _sole_account(store: EmulatorStore, instances: Sequence[str]) -> str | None:
+    """The account that owns the ``--instance`` instances when ``--access-key-id`` does not
+    say: the only one there is."""
+    accounts = store.account_ids()
+    if instances and len(accounts) > 1:
+        raise click.BadParameter(
+            f"there are {len(accounts)} accounts: give --access-key-id to say which owns it",
+            param_hint="--instance",
+        )
+    return accounts[0] if accounts else None
 
 
 @emulator_group.command("serve")
@@ -129,6 +180,20 @@ def _seed(
     type=click.IntRange(0, 65535),
     help="Also accept devices over MQTT 3.1.1 on this port (0 = any free port); off by default.",
 )
+@click.option(
+    "--mqtt-queue-bytes",
+    default=f"{DEFAULT_SESSION_QUEUE_BYTES // 2**20}MiB",
+    show_default=True,
+    callback=_parse_size,
+    help="Bound of one session's waiting QoS 1 messages (payload and topic); the oldest go first.",
+)
+@click.option(
+    "--mqtt-queue-total-bytes",
+    default=f"{DEFAULT_TOTAL_QUEUE_BYTES // 2**20}MiB",
+    show_default=True,
+    callback=_parse_size,
+    help="Bound of all sessions' waiting QoS 1 messages together; the oldest of all go first.",
+)
 @click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (kept across restarts).")
 @click.option(
     "--fixture",
@@ -144,7 +209,12 @@ def _seed(
     "--access-key-secret", envvar=SECRET_ENV, help=f"Its secret (or ${SECRET_ENV}); never printed."
 )
 @click.option("--region", default=DEFAULT_REGION, show_default=True, help="Region of --instance.")
-@click.option("--instance", "instances", multiple=True, help="Declare a namespaced instance.")
+@click.option(
+    "--instance",
+    "instances",
+    multiple=True,
+    help="Declare a namespaced instance (owned by --access-key-id, else the only account).",
+)
 @click.option("--topic", "topics", multiple=True, help="INSTANCE=TOPIC: declare a parent topic.")
 @click.option(
     "--throttle",
@@ -171,6 +241,8 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     host: str,
     port: int,
     mqtt_port: int | None,
+    mqtt_queue_bytes: int,
+    mqtt_queue_total_bytes: int,
     db: str | None,
     fixture: str | None,
     access_key_id: str | None,
@@ -203,6 +275,7 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
         fault_seed=fault_seed,
     )
     topic_pairs = _parse_topics(topics)
+    mqtt_options = MqttOptions(queue_limits=_queue_limits(mqtt_queue_bytes, mqtt_queue_total_bytes))
     store = _open_store(db)
     with ExitStack() as on_failure:  # closes what is open if the setup fails
         on_failure.callback(store.close)
@@ -218,7 +291,11 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
         )
         server = EmulatorServer(store, host=host, port=port, options=options)
         on_failure.callback(server.stop)
-        mqtt = None if mqtt_port is None else MqttServer(store, host=host, port=mqtt_port)
+        mqtt = (
+            None
+            if mqtt_port is None
+            else MqttServer(store, host=host, port=mqtt_port, options=mqtt_options)
+        )
         on_failure.pop_all()  # set up: _serve_until_stopped stops and closes them
     return _serve_until_stopped(server, mqtt, credential_lines, db)
 

@@ -1,8 +1,10 @@
 """The eight OnsMqtt* actions of ONS 2019-02-14: parameter checks, naming rules, regions and the
 BIZ_* answers.
 
-Each handler takes the request's parameters and returns the success body without
-``RequestId`` (the server adds it), or raises ``ApiError`` with the service's code.
+Each handler takes the request's parameters and the calling account (its AccessKeyId) and
+returns the success body without ``RequestId`` (the server adds it), or raises ``ApiError``
+with the service's code. A call sees only its account's instances: another account's instance
+answers exactly as a missing one does.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def _stats(title: str, x_unit: str, y_unit: str, points: Sequence[StatsPoint]) -
 class Actions:
     def __init__(self, store: EmulatorStore) -> None:
         self.store = store
-        self.handlers: dict[str, Callable[[Params], Body]] = {
+        self.handlers: dict[str, Callable[[Params, str], Body]] = {
             "OnsMqttGroupIdCreate": self.group_id_create,
             "OnsMqttGroupIdDelete": self.group_id_delete,
             "OnsMqttGroupIdList": self.group_id_list,
@@ -108,23 +110,23 @@ class Actions:
 
     # --- instance resolution --------------------------------------------------------------
 
-    def _region(self, params: Params) -> str | None:
+    def _region(self, params: Params, account: str) -> str | None:
         region = optional(params, "RegionId")
         if (
             region is not None
             and region not in KNOWN_REGIONS
-            and not any(inst.region == region for inst in self.store.instances())
+            and not any(inst.region == region for inst in self.store.owned_instances(account))
         ):
             raise ApiError(400, "BIZ_REGION_NOT_FOUND", f"The region {region} does not exist.")
         return region
 
-    def _named_instance(self, params: Params) -> InstanceRecord | None:
+    def _named_instance(self, params: Params, account: str) -> InstanceRecord | None:
         """The instance named by ``InstanceId`` (checked against ``RegionId``), else None."""
-        region = self._region(params)
+        region = self._region(params, account)
         instance_id = optional(params, "InstanceId")
         if instance_id is None:
             return None
-        instance = self.store.instance(instance_id)
+        instance = self.store.owned_instance(account, instance_id)
         if instance is None:
             raise _instance_not_found(instance_id)
         if region is not None and region != instance.region:
@@ -135,47 +137,47 @@ class Actions:
             )
         return instance
 
-    def _shared_instances(self, params: Params) -> list[InstanceRecord]:
+    def _shared_instances(self, params: Params, account: str) -> list[InstanceRecord]:
         """Instances without an independent namespace that an unnamed call may address.
 
         The Tea SDK sends no RegionId, so then every region counts. None at all means the
         caller had to name a (namespaced) instance.
         """
-        region = self._region(params)
+        region = self._region(params, account)
         shared = [
             inst
-            for inst in self.store.instances()
+            for inst in self.store.owned_instances(account)
             if not inst.independent_naming and (region is None or inst.region == region)
         ]
         if not shared:
             raise missing("InstanceId")
         return shared
 
-    def _addressed_instances(self, params: Params) -> list[InstanceRecord]:
+    def _addressed_instances(self, params: Params, account: str) -> list[InstanceRecord]:
         """The named instance, or else every shared-namespace instance the call may address."""
-        named = self._named_instance(params)
-        return [named] if named is not None else self._shared_instances(params)
+        named = self._named_instance(params, account)
+        return [named] if named is not None else self._shared_instances(params, account)
 
-    def _instance_of_group(self, params: Params, group_id: str) -> InstanceRecord:
-        named = self._named_instance(params)
+    def _instance_of_group(self, params: Params, account: str, group_id: str) -> InstanceRecord:
+        named = self._named_instance(params, account)
         if named is not None:
             if self.store.group(named.instance_id, group_id) is None:
                 raise _group_not_found(group_id)
             return named
         holders = set(self.store.instances_holding(group_id))
-        for inst in self._shared_instances(params):
+        for inst in self._shared_instances(params, account):
             if inst.instance_id in holders:
                 return inst
         raise _group_not_found(group_id)
 
     # --- group management -----------------------------------------------------------------
 
-    def group_id_create(self, params: Params) -> Body:
+    def group_id_create(self, params: Params, account: str) -> Body:
         group_id = required(params, "GroupId")
         _check_group_id(group_id)
-        instance = self._named_instance(params)
+        instance = self._named_instance(params, account)
         if instance is None:
-            shared = self._shared_instances(params)
+            shared = self._shared_instances(params, account)
             if len(shared) != 1:
                 raise missing("InstanceId")
             instance = shared[0]
@@ -199,17 +201,17 @@ class Actions:
                 )
         return {}
 
-    def group_id_delete(self, params: Params) -> Body:
+    def group_id_delete(self, params: Params, account: str) -> Body:
         group_id = required(params, "GroupId")
         _check_group_id(group_id)
-        instance = self._instance_of_group(params, group_id)
+        instance = self._instance_of_group(params, account, group_id)
         with self.store.transaction() as db:
             if not self.store.delete_group(db, instance.instance_id, group_id):
                 raise _group_not_found(group_id)
         return {}
 
-    def group_id_list(self, params: Params) -> Body:
-        by_id = {inst.instance_id: inst for inst in self._addressed_instances(params)}
+    def group_id_list(self, params: Params, account: str) -> Body:
+        by_id = {inst.instance_id: inst for inst in self._addressed_instances(params, account)}
         rows = [
             {
                 "GroupId": group.group_id,
@@ -224,17 +226,17 @@ class Actions:
 
     # --- device queries -------------------------------------------------------------------
 
-    def query_client_by_group_id(self, params: Params) -> Body:
+    def query_client_by_group_id(self, params: Params, account: str) -> Body:
         group_id = required(params, "GroupId")
         _check_group_id(group_id)
-        instance = self._instance_of_group(params, group_id)
+        instance = self._instance_of_group(params, account, group_id)
         count = self.store.online_count_by_group(instance.instance_id, group_id)
         return {"MqttClientSetDo": {"OnlineCount": count}}
 
-    def query_client_by_topic(self, params: Params) -> Body:
+    def query_client_by_topic(self, params: Params, account: str) -> Body:
         parent_topic = required(params, "ParentTopic")
         sub_topic = params.get("SubTopic", "").strip()
-        instances = self._addressed_instances(params)
+        instances = self._addressed_instances(params, account)
         holders = [i for i in instances if self.store.has_topic(i.instance_id, parent_topic)]
         if not holders:
             raise _topic_not_found(parent_topic)
@@ -244,12 +246,12 @@ class Actions:
         )
         return {"MqttClientSetDo": {"OnlineCount": count}}
 
-    def query_client_by_client_id(self, params: Params) -> Body:
+    def query_client_by_client_id(self, params: Params, account: str) -> Body:
         client_id = required(params, "ClientId")
         if not client_id_shape_ok(client_id):
             raise invalid(f"ClientId {client_id} is invalid: it {CLIENT_ID_RULE}.")
         _check_group_id(client_id.partition(CLIENT_ID_SEPARATOR)[0])
-        for inst in self._addressed_instances(params):
+        for inst in self._addressed_instances(params, account):
             client = self.store.client(inst.instance_id, client_id)
             if client is not None:
                 subscriptions = [
@@ -269,15 +271,15 @@ class Actions:
             400, "BIZ_CONSUMER_NOT_ONLINE", f"The client {client_id} has never been online."
         )
 
-    def query_history_online(self, params: Params) -> Body:
+    def query_history_online(self, params: Params, account: str) -> Body:
         group_id = required(params, "GroupId")
         begin, end = _time_range(params)
         _check_group_id(group_id)
-        instance = self._instance_of_group(params, group_id)
+        instance = self._instance_of_group(params, account, group_id)
         points = self.store.online_history(instance.instance_id, group_id, begin, end)
         return _stats(f"{group_id} online clients", "time(ms)", "clients", points)
 
-    def query_msg_trans_trend(self, params: Params) -> Body:
+    def query_msg_trans_trend(self, params: Params, account: str) -> Body:
         begin, end = _time_range(params)
         instance_id = required(params, "InstanceId")
         parent_topic = required(params, "ParentTopic")
@@ -293,7 +295,7 @@ class Actions:
         qos_text = optional(params, "Qos")
         if qos_text is not None and qos_text not in ("0", "1", "2"):
             raise invalid(f"Qos must be 0, 1 or 2, not {qos_text}.")
-        instance = self._named_instance(params)
+        instance = self._named_instance(params, account)
         assert instance is not None and instance.instance_id == instance_id
         if not self.store.has_topic(instance_id, parent_topic):
             raise _topic_not_found(parent_topic)

@@ -33,7 +33,11 @@ def start_embedded(
     store.add_account(DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET)
     for region, instance_id, independent_naming, topics in instances:
         store.add_instance(
-            instance_id, region=region, independent_naming=independent_naming, topics=topics
+            instance_id,
+            region=region,
+            independent_naming=independent_naming,
+            topics=topics,
+            owner=DEV_ACCESS_KEY_ID,
         )
     server = EmulatorServer(store, options=options, owns_store=True)
     return server.start()

@@ -9,6 +9,7 @@ Shape (all lists optional; times are ms epoch, ISO 8601, or ``now`` / ``now-15m`
         sts_tokens: [token-1, {token: token-2, expires: 2030-01-01T00:00:00Z}]
     instances:
       - instance_id: post-cn-demo
+        account: LTAI5tExample       # the owner; needed when there are several accounts
         region: cn-hangzhou          # default cn-hangzhou
         independent_naming: true     # default true
         topics: [orders]
@@ -244,6 +245,7 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
         "an instance",
         ("instance_id",),
         (
+            "account",
             "region",
             "independent_naming",
             "topics",
@@ -255,14 +257,18 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
     )
     instance_id = fields["instance_id"].text("instance_id")
     topics = [t.text("a topic") for t in _list(fields, "topics")]
-    store.add_instance(
-        instance_id,
-        region=_optional(fields, "region", lambda n: n.text("region"), "cn-hangzhou"),
-        independent_naming=_optional(
-            fields, "independent_naming", lambda n: n.flag("independent_naming"), True
-        ),
-        topics=topics,
-    )
+    try:
+        store.add_instance(
+            instance_id,
+            region=_optional(fields, "region", lambda n: n.text("region"), "cn-hangzhou"),
+            independent_naming=_optional(
+                fields, "independent_naming", lambda n: n.flag("independent_naming"), True
+            ),
+            topics=topics,
+            owner=_owner(node, fields.get("account"), store),
+        )
+    except ValueError as exc:
+        raise node.error(str(exc)) from exc
     for group in _list(fields, "groups"):
         _load_group(group, instance_id, store)
     for device in _list(fields, "devices"):
@@ -278,6 +284,23 @@ def _load_instance(node: _Node, store: EmulatorStore) -> None:
         )
     for sample in _list(fields, "message_history"):
         _load_message_sample(sample, instance_id, store)
+
+
+def _owner(instance: _Node, account: _Node | None, store: EmulatorStore) -> str | None:
+    """The AccessKeyId owning the instance: ``account``, else the only account (None when
+    there is none yet); with several accounts the fixture must say which."""
+    known = store.account_ids()
+    if account is not None:
+        key = account.text("account")
+        if key not in known:
+            raise account.error(f"account {key!r} is not an access_key_id of the accounts")
+        return key
+    if len(known) > 1:
+        raise instance.error(
+            f"an instance needs account: (the access_key_id of its owner) when there are"
+            f" {len(known)} accounts"
+        )
+    return known[0] if known else None
 
 
 def _load_group(node: _Node, instance_id: str, store: EmulatorStore) -> None:

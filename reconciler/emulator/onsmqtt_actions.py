@@ -2,8 +2,10 @@
 and devices, seen through the newer API.
 
 ``OnsMqttActions.handlers`` maps each action name to its handler; a handler takes the request's
-parameters and returns the success body without ``RequestId`` (the server adds it), or raises
-``ApiError`` with the code and HTTP status the service documents. More actions of this product
+parameters and the calling account (its AccessKeyId) and returns the success body without
+``RequestId`` (the server adds it), or raises ``ApiError`` with the code and HTTP status the
+service documents. A call sees only its account's instances: another account's instance is
+``InstanceNotFound``, as a missing one is. More actions of this product
 are added by adding entries there.
 
 Where the service documents nothing, the emulator picks a plausible answer, marked as such:
@@ -69,7 +71,7 @@ _KEY_LENGTH = 22
 
 Params = Mapping[str, str]
 Body = dict[str, Any]
-Handler = Callable[[Params], Body]
+Handler = Callable[[Params, str], Body]
 
 
 def throttled(action: str, rate: Rate, wait: float) -> ApiError:
@@ -134,11 +136,12 @@ class OnsMqttActions:
             "UnRegisterDeviceCredential": self.unregister_device_credential,
         }
 
-    def _instance(self, params: Params) -> InstanceRecord:
-        """The instance named by ``InstanceId`` (required by every action but ListInstances);
-        a ``RegionId`` that is not the instance's means that region's endpoint was asked."""
+    def _instance(self, params: Params, account: str) -> InstanceRecord:
+        """The account's instance named by ``InstanceId`` (required by every action but
+        ListInstances); a ``RegionId`` that is not the instance's means that region's endpoint
+        was asked."""
         instance_id = _req(params, "InstanceId")
-        instance = self.store.instance(instance_id)
+        instance = self.store.owned_instance(account, instance_id)
         region = optional(params, "RegionId")
         if instance is None or (region is not None and region != instance.region):
             raise ApiError(400, "InstanceNotFound", f"The instance {instance_id} does not exist.")
@@ -146,9 +149,9 @@ class OnsMqttActions:
 
     # --- groups ---------------------------------------------------------------------------
 
-    def create_group_id(self, params: Params) -> Body:
+    def create_group_id(self, params: Params, account: str) -> Body:
         group_id = _req(params, "GroupId")
-        instance = self._instance(params)
+        instance = self._instance(params, account)
         _check_group_id(group_id)
         with self.store.transaction() as db:
             if not instance.independent_naming:
@@ -165,9 +168,9 @@ class OnsMqttActions:
                 )
         return {}
 
-    def delete_group_id(self, params: Params) -> Body:
+    def delete_group_id(self, params: Params, account: str) -> Body:
         group_id = _req(params, "GroupId")
-        instance = self._instance(params)
+        instance = self._instance(params, account)
         _check_group_id(group_id)
         with self.store.transaction() as db:
             if not self.store.delete_group(db, instance.instance_id, group_id):
@@ -178,8 +181,8 @@ class OnsMqttActions:
                 )
         return {}
 
-    def list_group_id(self, params: Params) -> Body:
-        instance = self._instance(params)
+    def list_group_id(self, params: Params, account: str) -> Body:
+        instance = self._instance(params, account)
         rows = [
             {
                 "GroupId": group.group_id,
@@ -200,12 +203,12 @@ class OnsMqttActions:
         _check_client_id(client_id)
         return self.store.client_online(instance.instance_id, client_id)
 
-    def query_session_by_client_id(self, params: Params) -> Body:
+    def query_session_by_client_id(self, params: Params, account: str) -> Body:
         client_id = _req(params, "ClientId")
-        instance = self._instance(params)
+        instance = self._instance(params, account)
         return {"OnlineStatus": self._online(instance, client_id)}
 
-    def batch_query_session_by_client_ids(self, params: Params) -> Body:
+    def batch_query_session_by_client_ids(self, params: Params, account: str) -> Body:
         numbered = sorted(
             (int(match.group(1)), value)
             for name, value in params.items()
@@ -220,7 +223,7 @@ class OnsMqttActions:
                 f"ClientIdList takes at most {MAX_BATCH_CLIENT_IDS} client IDs,"
                 f" not {len(numbered)}.",
             )
-        instance = self._instance(params)
+        instance = self._instance(params, account)
         statuses = [
             {"ClientId": client_id, "OnlineStatus": self._online(instance, client_id)}
             for _, client_id in numbered
@@ -229,50 +232,50 @@ class OnsMqttActions:
 
     # --- device credentials ---------------------------------------------------------------
 
-    def _device(self, params: Params) -> tuple[InstanceRecord, str]:
+    def _device(self, params: Params, account: str) -> tuple[InstanceRecord, str]:
         client_id = _req(params, "ClientId")
-        instance = self._instance(params)
+        instance = self._instance(params, account)
         _check_client_id(client_id)
         return instance, client_id
 
-    def _registered(self, params: Params) -> DeviceCredentialRecord:
-        instance, client_id = self._device(params)
+    def _registered(self, params: Params, account: str) -> DeviceCredentialRecord:
+        instance, client_id = self._device(params, account)
         found = self.store.device_credential(instance.instance_id, client_id)
         if found is None:
             raise _not_registered(instance, client_id)
         return found
 
-    def register_device_credential(self, params: Params) -> Body:
+    def register_device_credential(self, params: Params, account: str) -> Body:
         """Issue the device's credential; asked again, a new one replaces it (a device holds
         one credential, the last issued)."""
-        instance, client_id = self._device(params)
+        instance, client_id = self._device(params, account)
         issued = self.store.put_device_credential(
             instance.instance_id, client_id, _new_key(), _new_key()
         )
         return _credential_body(issued)
 
-    def get_device_credential(self, params: Params) -> Body:
-        return _credential_body(self._registered(params))
+    def get_device_credential(self, params: Params, account: str) -> Body:
+        return _credential_body(self._registered(params, account))
 
-    def refresh_device_credential(self, params: Params) -> Body:
+    def refresh_device_credential(self, params: Params, account: str) -> Body:
         """A new secret for the same key id; connects signed with the old one are refused."""
-        instance, client_id = self._device(params)
+        instance, client_id = self._device(params, account)
         refreshed = self.store.replace_device_secret(instance.instance_id, client_id, _new_key())
         if refreshed is None:
             raise _not_registered(instance, client_id)
         return _credential_body(refreshed)
 
-    def unregister_device_credential(self, params: Params) -> Body:
+    def unregister_device_credential(self, params: Params, account: str) -> Body:
         """Delete the credential: new connects with it are refused; live sessions stay."""
-        instance, client_id = self._device(params)
+        instance, client_id = self._device(params, account)
         if not self.store.remove_device_credential(instance.instance_id, client_id):
             raise _not_registered(instance, client_id)
         return {}
 
     # --- instances ------------------------------------------------------------------------
 
-    def list_instances(self, params: Params) -> Body:
-        """Every instance of the store (of the region, when ``RegionId`` says one)."""
+    def list_instances(self, params: Params, account: str) -> Body:
+        """The account's instances (of the region, when ``RegionId`` says one)."""
         region = optional(params, "RegionId")
         instances = [
             {
@@ -288,7 +291,7 @@ class OnsMqttActions:
                 "Specific": "",
                 "MqttTags": [],
             }
-            for inst in self.store.instances()
+            for inst in self.store.owned_instances(account)
             if region is None or inst.region == region
         ]
         return {

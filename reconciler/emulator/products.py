@@ -15,7 +15,8 @@ from reconciler.emulator.protocol import ApiError
 from reconciler.emulator.store import EmulatorStore
 from reconciler.ratelimit import Rate
 
-Handler = Callable[[Mapping[str, str]], dict[str, Any]]
+# (the request's parameters, the calling account's AccessKeyId) -> the success body.
+Handler = Callable[[Mapping[str, str], str], dict[str, Any]]
 
 
 @dataclass(frozen=True)

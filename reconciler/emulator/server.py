@@ -108,7 +108,7 @@ class _Service:
                 raise product.throttled(action, *over_limit)
             if fault is not None and not fault.drops_connection:
                 raise fault.error()
-            body: dict[str, Any] = {"RequestId": request_id, **handler(params)}
+            body: dict[str, Any] = {"RequestId": request_id, **handler(params, access_key_id)}
         except ApiError as err:
             return self._error(err, request_id, region, xml, product)
         except Exception as exc:  # a bug or a broken database: answer as the service would

@@ -5,6 +5,10 @@ share between the server's request threads. ``path=None`` keeps everything in me
 path makes the data survive restarts. Business rules (naming, regions, error codes) live in
 ``actions``; the store only keeps rows and answers indexed lookups, raising ValueError for
 seeding mistakes (an unknown instance, a malformed client id).
+
+An account is an AccessKey (one key per account here). Each instance has an owner, and an
+account sees only its own instances (``owned_instance``, ``owned_instances``) and what is in
+them; an instance seeded without an owner (a store with one account, tests) is every account's.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ CREATE TABLE IF NOT EXISTS sts_tokens (
 CREATE TABLE IF NOT EXISTS instances (
     instance_id TEXT PRIMARY KEY,
     region TEXT NOT NULL,
-    independent_naming INTEGER NOT NULL
+    independent_naming INTEGER NOT NULL,
+    owner TEXT  -- the owning account's AccessKeyId; NULL: every account's
 );
 CREATE TABLE IF NOT EXISTS topics (
     instance_id TEXT NOT NULL,
@@ -127,6 +132,7 @@ class InstanceRecord:
     instance_id: str
     region: str
     independent_naming: bool
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,7 @@ class EmulatorStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_owner_column()
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -225,6 +232,12 @@ class EmulatorStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _add_owner_column(self) -> None:
+        """A database written before instances had owners gets the column (all unowned)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(instances)")}
+        if "owner" not in columns:
+            self._db.execute("ALTER TABLE instances ADD COLUMN owner TEXT")
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -290,15 +303,29 @@ class EmulatorStore:
         region: str = "cn-hangzhou",
         independent_naming: bool = True,
         topics: Iterable[str] = (),
+        owner: str | None = None,
     ) -> InstanceRecord:
-        """Create the instance if missing (an existing one keeps region and naming); add topics."""
+        """Create the instance if missing (an existing one keeps region and naming); add topics.
+
+        ``owner`` (an AccessKeyId) gives an unowned instance to that account; an instance
+        another account owns is a ValueError.
+        """
         if not instance_id:
             raise ValueError("an instance needs an id")
         with self.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO instances VALUES (?, ?, ?)",
-                (instance_id, region, int(independent_naming)),
+                "INSERT OR IGNORE INTO instances VALUES (?, ?, ?, ?)",
+                (instance_id, region, int(independent_naming), owner),
             )
+            if owner is not None:
+                (held_by,) = db.execute(
+                    "SELECT owner FROM instances WHERE instance_id = ?", (instance_id,)
+                ).fetchone()
+                if held_by not in (None, owner):
+                    raise ValueError(f"instance {instance_id!r} belongs to another account")
+                db.execute(
+                    "UPDATE instances SET owner = ? WHERE instance_id = ?", (owner, instance_id)
+                )
             for topic in topics:
                 db.execute("INSERT OR IGNORE INTO topics VALUES (?, ?)", (instance_id, topic))
         record = self.instance(instance_id)
@@ -306,16 +333,25 @@ class EmulatorStore:
         return record
 
     def instance(self, instance_id: str) -> InstanceRecord | None:
-        rows = self._query(
-            "SELECT instance_id, region, independent_naming FROM instances WHERE instance_id = ?",
-            (instance_id,),
-        )
+        """The instance whoever owns it (seeding, the MQTT listener's own bookkeeping)."""
+        rows = self._query(f"{_INSTANCE_COLUMNS} WHERE instance_id = ?", (instance_id,))
         return _instance(rows[0]) if rows else None
 
     def instances(self) -> list[InstanceRecord]:
+        """Every instance of every account."""
+        return [_instance(row) for row in self._query(f"{_INSTANCE_COLUMNS} ORDER BY 1")]
+
+    def owned_instance(self, account: str, instance_id: str) -> InstanceRecord | None:
+        """The instance when ``account`` may see it, else None: another account's instance
+        is as missing as one that does not exist."""
         rows = self._query(
-            "SELECT instance_id, region, independent_naming FROM instances ORDER BY 1"
+            f"{_INSTANCE_COLUMNS} WHERE instance_id = ? AND {_VISIBLE_TO}", (instance_id, account)
         )
+        return _instance(rows[0]) if rows else None
+
+    def owned_instances(self, account: str) -> list[InstanceRecord]:
+        """The instances ``account`` may see."""
+        rows = self._query(f"{_INSTANCE_COLUMNS} WHERE {_VISIBLE_TO} ORDER BY 1", (account,))
         return [_instance(row) for row in rows]
 
     def add_topic(self, instance_id: str, topic: str) -> None:
@@ -411,13 +447,14 @@ class EmulatorStore:
     def shared_namespace_holder(
         db: sqlite3.Connection, instance_id: str, group_id: str
     ) -> str | None:
-        """Another shared-namespace instance that holds ``group_id`` (names are unique across
-        every such instance of the account), or None."""
+        """Another shared-namespace instance of the same owner that holds ``group_id`` (names
+        are unique across every such instance of the account), or None."""
         row = db.execute(
             "SELECT g.instance_id FROM groups g JOIN instances i ON i.instance_id = g.instance_id"
+            " JOIN instances mine ON mine.instance_id = ?"
             " WHERE g.group_id = ? AND i.independent_naming = 0 AND g.instance_id != ?"
-            " ORDER BY 1 LIMIT 1",
-            (group_id, instance_id),
+            " AND i.owner IS mine.owner ORDER BY 1 LIMIT 1",
+            (instance_id, group_id, instance_id),
         ).fetchone()
         return None if row is None else str(row[0])
 
@@ -810,5 +847,10 @@ class EmulatorStore:
             raise ValueError(f"unknown instance {instance_id!r}")
 
 
+_INSTANCE_COLUMNS = "SELECT instance_id, region, independent_naming, owner FROM instances"
+# What one account may see: its own instances and the unowned ones.
+_VISIBLE_TO = "(owner = ? OR owner IS NULL)"
+
+
 def _instance(row: tuple[Any, ...]) -> InstanceRecord:
-    return InstanceRecord(row[0], row[1], bool(row[2]))
+    return InstanceRecord(row[0], row[1], bool(row[2]), row[3])

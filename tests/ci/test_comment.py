@@ -176,6 +176,28 @@ def test_github_does_not_follow_a_next_page_on_another_host(
         assert forge.writes() == []
 
 
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_never_followed_so_the_token_stays_home(
+    forge: FakeForge,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    provider: str,
+    status: int,
+) -> None:
+    with running_forge() as elsewhere:
+        (use_github if provider == "github" else use_gitlab)(monkeypatch, forge)
+        location = f"{elsewhere.url}/collect?stolen=query-string-must-not-show"
+        forge.fail_next.append(Failure(status, headers={"Location": location}))
+        write_plan()
+        run = comment(capsys, provider)
+        host, other = forge.url.removeprefix("http://"), elsewhere.url.removeprefix("http://")
+        assert_one_line_error(run, host, other, "redirect")
+        assert "query-string-must-not-show" not in run.err
+        assert elsewhere.requests == []
+        assert forge.writes() == []
+
+
 # --- GitLab -----------------------------------------------------------------------------------
 
 

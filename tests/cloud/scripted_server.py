@@ -52,7 +52,7 @@ class ScriptedServer:
                 with server._lock:
                     server.requests.append(
                         Recorded(
-                            "POST",
+                            self.command,
                             self.path,
                             self.headers.get("Content-Type", ""),
                             parsed,
@@ -75,6 +75,13 @@ class ScriptedServer:
                     + "\r\n"
                 ).encode()
                 self.wfile.write(head + data)
+
+            # Whatever arrives is recorded: a test may need to show that nothing did.
+            def do_GET(self) -> None:
+                self.do_POST()
+
+            def do_PUT(self) -> None:
+                self.do_POST()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -110,7 +110,11 @@ def test_a_hundred_instances_of_a_thousand_gids_fit(tmp_path):
     store = EmulatorStore(str(tmp_path / "big.sqlite"))
     with store.transaction() as db:
         for i in range(100):
-            db.execute("INSERT INTO instances VALUES (?, 'cn-hangzhou', 1)", (f"post-cn-{i:03d}",))
+            db.execute(
+                "INSERT INTO instances (instance_id, region, independent_naming)"
+                " VALUES (?, 'cn-hangzhou', 1)",
+                (f"post-cn-{i:03d}",),
+            )
             db.executemany(
                 "INSERT INTO groups VALUES (?, ?, NULL, 1, 1)",
                 [(f"post-cn-{i:03d}", f"GID_g{n:04d}") for n in range(1000)],

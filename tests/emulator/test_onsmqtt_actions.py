@@ -225,10 +225,15 @@ def test_device_credentials_live_in_the_store_and_admit_their_device(tmp_path):
         store.add_group("post-cn-disk", "GID_dev")
         actions = OnsMqttActions(store)
         params = {"ClientId": client_id, "InstanceId": "post-cn-disk"}
-        issued = actions.handlers["RegisterDeviceCredential"](params)["DeviceCredential"]
+        issued = actions.handlers["RegisterDeviceCredential"](params, "any-account")[
+            "DeviceCredential"
+        ]
     with EmulatorStore(path) as store:
         actions = OnsMqttActions(store)
-        assert actions.handlers["GetDeviceCredential"](params)["DeviceCredential"] == issued
+        assert (
+            actions.handlers["GetDeviceCredential"](params, "any-account")["DeviceCredential"]
+            == issued
+        )
         key_id, secret = issued["DeviceAccessKeyId"], issued["DeviceAccessKeySecret"]
         username = f"DeviceCredential|{key_id}|post-cn-disk"
         authenticator = DeviceAuthenticator(store)
@@ -240,6 +245,6 @@ def test_device_credentials_live_in_the_store_and_admit_their_device(tmp_path):
             key_id,
             "GID_dev",
         )
-        actions.handlers["UnRegisterDeviceCredential"](params)
+        actions.handlers["UnRegisterDeviceCredential"](params, "any-account")
         with pytest.raises(Refused, match="unknown DeviceCredential key"):
             authenticator.admit(client_id, username, sign_client_id(secret, client_id).encode())

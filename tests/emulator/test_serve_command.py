@@ -107,6 +107,9 @@ def _run(*args, timeout=30):
         (["--topic", "post-cn-undeclared=orders", "--port", "0"], "not declared"),
         (["--access-key-id", "only-the-id"], "together"),
         (["--fault-rate", "2"], "--fault-rate"),
+        (["--mqtt-queue-bytes", "lots"], "not a size such as 16MiB"),
+        (["--mqtt-queue-bytes", "1KiB"], "less than one message of the largest size"),
+        (["--mqtt-queue-bytes", "2MiB", "--mqtt-queue-total-bytes", "1MiB"], "less than one"),
     ],
     ids=[
         "unknown action",
@@ -116,6 +119,9 @@ def _run(*args, timeout=30):
         "undeclared instance",
         "half key",
         "fault rate",
+        "queue bound not a size",
+        "queue bound too small",
+        "total queue bound under one session's",
     ],
 )
 def test_bad_options_are_one_line_errors(args, words):
@@ -255,3 +261,18 @@ def test_help_names_the_development_key_and_secret():
     )
     flat = " ".join(result.stdout.split())
     assert f"{DEV_ACCESS_KEY_ID} / {DEV_ACCESS_KEY_SECRET}" in flat
+
+
+def test_an_instance_without_its_owner_among_several_accounts_is_refused(tmp_path):
+    fixture = tmp_path / "two.yaml"
+    fixture.write_text(
+        "accounts:\n"
+        "  - {access_key_id: LTAI-a, access_key_secret: secret-a}\n"
+        "  - {access_key_id: LTAI-b, access_key_secret: secret-b}\n"
+    )
+    result = _run("--fixture", str(fixture), "--instance", "post-cn-whose", "--port", "0")
+    assert result.returncode != 0
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(error_lines) == 1, result.stderr
+    assert "--instance" in error_lines[0] and "--access-key-id" in error_lines[0]
+    assert "secret-a" not in result.stderr and "Traceback" not in result.stderr

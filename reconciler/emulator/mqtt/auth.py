@@ -6,6 +6,9 @@ of a key id: ``Signature`` looks up the emulator's AccessKeys, ``DeviceCredentia
 credentials the 2020-04-20 ``RegisterDeviceCredential`` issued (bound to one ClientId on one
 instance). More modes plug in with ``register_mode``. Checks only read the store: a refused
 attempt never touches a session.
+
+An account's AccessKey (``Signature``) opens only that account's instances: another account's
+instance is refused as an unknown one, so a CONNECT cannot tell it exists.
 """
 
 from __future__ import annotations
@@ -76,9 +79,14 @@ class DeviceAuthenticator:
             SIGNATURE_MODE: lambda key_id, _instance, _client: store.account_secret(key_id),
             DEVICE_CREDENTIAL_MODE: store.device_credential_secret,
         }
+        # Modes whose key is an account's AccessKey: the key must own the instance. (A device
+        # credential is bound to its instance by its look-up.)
+        self._account_modes = {SIGNATURE_MODE}
 
-    def register_mode(self, mode: str, lookup: SecretLookup) -> None:
+    def register_mode(self, mode: str, lookup: SecretLookup, *, account_key: bool = False) -> None:
         self._modes[mode] = lookup
+        if account_key:
+            self._account_modes.add(mode)
 
     def admit(self, client_id: str, username: str | None, password: bytes | None) -> Admission:
         """The admission of a CONNECT, or ``Refused`` saying why."""
@@ -110,7 +118,12 @@ class DeviceAuthenticator:
                 ConnectReturnCode.NOT_AUTHORIZED,
                 f"the password is not the {mode} signature of the ClientId",
             )
-        if self._store.instance(instance_id) is None:
+        instance = (
+            self._store.owned_instance(key_id, instance_id)
+            if mode in self._account_modes
+            else self._store.instance(instance_id)
+        )
+        if instance is None:
             raise Refused(ConnectReturnCode.NOT_AUTHORIZED, f"unknown instance {instance_id}")
         group_id = client_id.partition(CLIENT_ID_SEPARATOR)[0]
         if self._store.group(instance_id, group_id) is None:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconciler.emulator.mqtt.auth import Admission, DeviceAuthenticator, Refused
 from reconciler.emulator.mqtt.codec import (
@@ -38,7 +38,9 @@ from reconciler.emulator.mqtt.codec import (
 )
 from reconciler.emulator.mqtt.sessions import (
     MAX_SUBSCRIPTIONS,
+    QueueBudget,
     QueuedMessage,
+    QueueLimits,
     Session,
     SessionRegistry,
 )
@@ -77,6 +79,7 @@ def _minute(ms: int) -> int:
 @dataclass(frozen=True)
 class BrokerOptions:
     connect_timeout_s: float = 10.0
+    queue_limits: QueueLimits = field(default_factory=QueueLimits)
 
 
 class Broker:
@@ -90,6 +93,7 @@ class Broker:
         self.authenticator = authenticator
         self.options = options or BrokerOptions()
         self.sessions = SessionRegistry()
+        self.queue_budget = QueueBudget(self.options.queue_limits)
         self.connections: set[Connection] = set()
         self._counts: Counter[CountKey] = Counter()
         # Parent topics are never removed from the emulator, so a found one stays found.
@@ -130,7 +134,12 @@ class Broker:
         else:
             if old is not None:
                 self.sessions.remove(old)
-            session = Session(instance_id, client_id, persistent=not packet.clean_session)
+            session = Session(
+                instance_id,
+                client_id,
+                persistent=not packet.clean_session,
+                budget=self.queue_budget,
+            )
             self.sessions.add(session)
         session.link = conn
         conn.accept(session, admission, packet.keep_alive)

@@ -15,10 +15,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconciler.emulator.mqtt.auth import DeviceAuthenticator
 from reconciler.emulator.mqtt.broker import Broker, BrokerOptions, Connection, logger
+from reconciler.emulator.mqtt.sessions import QueueLimits
 from reconciler.emulator.store import EmulatorStore
 from reconciler.errors import EmulatorError
 
@@ -28,6 +29,7 @@ class MqttOptions:
     flush_interval_s: float = 1.0
     history_interval_s: float = 60.0
     connect_timeout_s: float = 10.0
+    queue_limits: QueueLimits = field(default_factory=QueueLimits)
 
 
 class MqttServer:
@@ -120,7 +122,10 @@ class MqttServer:
         broker = Broker(
             self.store,
             self.authenticator,
-            BrokerOptions(connect_timeout_s=self.options.connect_timeout_s),
+            BrokerOptions(
+                connect_timeout_s=self.options.connect_timeout_s,
+                queue_limits=self.options.queue_limits,
+            ),
         )
         self.broker = broker
         loop = asyncio.get_running_loop()

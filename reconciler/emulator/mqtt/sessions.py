@@ -1,11 +1,17 @@
 """Sessions as the service keeps them: one per (instance, ClientId), outliving a connection
 when it is persistent (clean_session=0), with its subscriptions and its QoS 1 messages.
 
+The QoS 1 messages waiting (offline, or behind the in-flight window) are bounded per session,
+by count and by bytes, and across all sessions by bytes (``QueueLimits``); over a bound the
+oldest go first (across sessions: the oldest of all), as a broker drops them, with one log line
+when a session starts losing messages and one saying how many it lost once its queue is empty.
+
 Owned by the listener's event loop thread; nothing here is shared with other threads.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,9 +19,15 @@ from typing import Protocol
 
 from reconciler.emulator.mqtt.topics import matches, parent_of
 
+logger = logging.getLogger(__name__.rpartition(".")[0])
+
 MAX_SUBSCRIPTIONS = 30  # per client, as the service allows
 MAX_INFLIGHT = 64  # QoS 1 messages sent and not yet acknowledged, per session
 MAX_QUEUED = 10_000  # QoS 1 messages waiting (offline, or behind the in-flight window)
+# Bytes of waiting QoS 1 messages (payload and topic): 256 messages of the largest size per
+# session, and what a development machine spares for the emulator in all.
+DEFAULT_SESSION_QUEUE_BYTES = 16 * 2**20
+DEFAULT_TOTAL_QUEUE_BYTES = 128 * 2**20
 
 
 class Link(Protocol):
@@ -37,6 +49,49 @@ class QueuedMessage:
     topic: str
     payload: bytes
 
+    @property
+    def size(self) -> int:
+        """What the message weighs in a queue: its payload and its topic."""
+        return len(self.payload) + len(self.topic.encode())
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    session_bytes: int = DEFAULT_SESSION_QUEUE_BYTES
+    total_bytes: int = DEFAULT_TOTAL_QUEUE_BYTES
+    session_messages: int = MAX_QUEUED
+
+    def __post_init__(self) -> None:
+        if min(self.session_bytes, self.total_bytes, self.session_messages) < 1:
+            raise ValueError("queue limits must be positive")
+
+
+class QueueBudget:
+    """The bytes waiting in every session's queue, against ``limits.total_bytes``."""
+
+    def __init__(self, limits: QueueLimits | None = None) -> None:
+        self.limits = limits or QueueLimits()
+        self.used = 0
+        self._serial = 0  # the arrival order of queued messages, across sessions
+        self._holders: dict[Session, None] = {}  # sessions with something queued
+
+    def admit(self, session: Session, size: int) -> int:
+        """Make room for ``size`` more bytes, dropping the oldest messages of all; the
+        message's arrival number."""
+        reason = f"all queues together are over {self.limits.total_bytes} bytes"
+        while self.used + size > self.limits.total_bytes and self._holders:
+            oldest = min(self._holders, key=lambda held: held.queue[0][0])
+            oldest.drop_oldest(reason)
+        self._serial += 1
+        self._holders[session] = None
+        self.used += size
+        return self._serial
+
+    def released(self, session: Session, size: int) -> None:
+        self.used -= size
+        if not session.queue:
+            self._holders.pop(session, None)
+
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
@@ -50,11 +105,16 @@ class Session:
     instance_id: str
     client_id: str
     persistent: bool
+    budget: QueueBudget
     link: Link | None = None
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     inflight: dict[int, QueuedMessage] = field(default_factory=dict)
-    queue: deque[QueuedMessage] = field(default_factory=deque)
-    dropped: int = 0  # QoS 1 messages lost to a full queue
+    # (arrival number, message), oldest first
+    queue: deque[tuple[int, QueuedMessage]] = field(default_factory=deque)
+    queued_bytes: int = 0
+    # QoS 1 messages lost to a bound since the queue was last empty, and their bytes
+    dropped: int = 0
+    dropped_bytes: int = 0
     _last_packet_id: int = 0
 
     def next_packet_id(self) -> int:
@@ -72,11 +132,62 @@ class Session:
             self.inflight[packet_id] = message
             self.link.send_publish(message.topic, message.payload, 1, packet_id, False)
             return True
-        if len(self.queue) >= MAX_QUEUED:
-            self.queue.popleft()
-            self.dropped += 1
-        self.queue.append(message)
+        self._enqueue(message)
         return False
+
+    def _enqueue(self, message: QueuedMessage) -> None:
+        limits, size = self.budget.limits, message.size
+        if size > min(limits.session_bytes, limits.total_bytes):
+            self._lost(message.topic, size, f"a message of {size} bytes is over its bound")
+            return
+        while len(self.queue) >= limits.session_messages:
+            self.drop_oldest(f"its queue holds {limits.session_messages} messages")
+        while self.queued_bytes + size > limits.session_bytes:
+            self.drop_oldest(f"its queue is over {limits.session_bytes} bytes")
+        serial = self.budget.admit(self, size)
+        self.queue.append((serial, message))
+        self.queued_bytes += size
+
+    def _dequeue(self) -> QueuedMessage:
+        _, message = self.queue.popleft()
+        self.queued_bytes -= message.size
+        self.budget.released(self, message.size)
+        return message
+
+    def drop_oldest(self, reason: str) -> None:
+        message = self._dequeue()
+        self._lost(message.topic, message.size, reason)
+
+    def _lost(self, topic: str, size: int, reason: str) -> None:
+        if not self.dropped:
+            logger.warning(
+                "%s on %s: %s: dropping its oldest queued messages (first: %s, %d bytes)",
+                self.client_id,
+                self.instance_id,
+                reason,
+                topic,
+                size,
+            )
+        self.dropped += 1
+        self.dropped_bytes += size
+
+    def _say_losses(self) -> None:
+        """Once the queue is empty: how many messages the bounds cost since it last was."""
+        if self.dropped:
+            logger.warning(
+                "%s on %s: %d queued messages (%d bytes) were dropped, the oldest first",
+                self.client_id,
+                self.instance_id,
+                self.dropped,
+                self.dropped_bytes,
+            )
+            self.dropped = self.dropped_bytes = 0
+
+    def discard_queue(self) -> None:
+        """The session ended: its queue goes, and its bytes return to the budget."""
+        while self.queue:
+            self._dequeue()
+        self._say_losses()
 
     def acknowledged(self, packet_id: int) -> int:
         """A PUBACK: free its slot and send what waits; returns how many were sent."""
@@ -86,11 +197,13 @@ class Session:
     def drain(self) -> int:
         sent = 0
         while self.link is not None and self.queue and len(self.inflight) < MAX_INFLIGHT:
-            message = self.queue.popleft()
+            message = self._dequeue()
             packet_id = self.next_packet_id()
             self.inflight[packet_id] = message
             self.link.send_publish(message.topic, message.payload, 1, packet_id, False)
             sent += 1
+        if not self.queue:
+            self._say_losses()
         return sent
 
     def resume(self) -> int:
@@ -121,6 +234,7 @@ class SessionRegistry:
         key = (session.instance_id, session.client_id)
         if self._sessions.get(key) is session:
             del self._sessions[key]
+        session.discard_queue()
         for topic_filter in list(session.subscriptions):
             self.unsubscribe(session, topic_filter)
 

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -227,7 +228,14 @@ class ServedWorld:
 @pytest.fixture
 def served() -> Iterator[ServedWorld]:
     """The emulator as a subprocess with MQTT on a free port; GID_devices exists."""
-    process = start_emulator_process("--mqtt-port", "0")
+    with serving() as made:
+        yield made
+
+
+@contextmanager
+def serving(*extra_args: str) -> Iterator[ServedWorld]:
+    """``served`` with more options for ``reconciler emulator serve``."""
+    process = start_emulator_process("--mqtt-port", "0", *extra_args)
     assert process.process.stdout is not None and process.process.stderr is not None
     line = process.process.stdout.readline().strip()
     prefix = "reconciler emulator MQTT listening on mqtt://127.0.0.1:"
