@@ -182,7 +182,7 @@ class LazyGroup(click.Group):
         return command
 
 
-DEBUG_HELP = "Log every API call (secrets masked) on stderr; also ${DEBUG_ENV}=1."
+DEBUG_HELP = f"Log every API call (secrets masked) on stderr; also ${DEBUG_ENV}=1."
 
 
 def _accept_debug(command: click.Command) -> None:

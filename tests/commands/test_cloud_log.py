@@ -83,3 +83,10 @@ def test_debug_after_a_nested_command_logs_its_calls(
     assert result.code == 0, result.err
     assert any(line.startswith("debug: ") for line in result.err.splitlines()), result.err
     assert logging.getLogger("reconciler.cloud").handlers == []
+
+
+@pytest.mark.parametrize("args", [["--help"], ["plan", "--help"], ["state", "list", "--help"]])
+def test_debug_help_names_its_variable(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, *args)
+    assert result.code == 0
+    assert "$RECONCILER_DEBUG=1" in " ".join(result.out.split())
