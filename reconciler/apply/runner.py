@@ -9,6 +9,7 @@ orders the steps and never prints.
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, nullcontext
@@ -31,8 +32,9 @@ from reconciler.plan.builder import (
 )
 from reconciler.plan.model import Plan
 from reconciler.plan.online_recheck import refuse_if_online
+from reconciler.plan.options import PlanOptions
 from reconciler.plan.planfile import check_fresh, digest_problem, ensure_appliable
-from reconciler.plan.replan import first_difference, replan
+from reconciler.plan.replan import first_difference, override_words, recorded_options, replan
 from reconciler.state import new_state
 from reconciler.state.base import OnWait, StateBackend
 from reconciler.state.locking import hold_lock
@@ -130,6 +132,7 @@ def apply_saved(
     settings: RunSettings,
     source: str = "the saved plan",
     locate: LocateDeclarations | None = None,
+    confirmed: PlanOptions | None = None,
 ) -> ApplyRun:
     """Apply a reviewed plan file (``source`` names it): under the lock, re-list its
     instances and refuse it (``StalePlanError``, every reason) unless the world is still the
@@ -162,6 +165,7 @@ def apply_saved(
                 "again and apply the new plan"
             )
         ensure_appliable(plan)  # a refused plan spends no look-up
+        _refuse_unconfirmed_overrides(saved, confirmed or PlanOptions(), source)
         _refuse_if_online(plan, client_for, settings, SAVED_PLAN_ADVICE)
         return _run(plan, backend, state, client_for, settings, desired=desired)
 
@@ -243,6 +247,22 @@ def _run(
             stop=settings.stop,
         )
     return ApplyRun(plan=plan, result=result)
+
+
+def _refuse_unconfirmed_overrides(saved: Plan, confirmed: PlanOptions, source: str) -> None:
+    """A saved plan's guard overrides take effect only when the apply repeats each of them
+    (``confirmed``): the file is an artifact anyone who can write it can edit (its digest is
+    no signature), while the apply command line belongs to whoever runs it."""
+    recorded = override_words(recorded_options(saved))
+    given = override_words(confirmed)
+    if all(words in given for words in recorded):
+        return
+    said = ", ".join(" ".join(words) for words in recorded)
+    command = ["reconciler", "apply", source, *(word for words in recorded for word in words)]
+    raise PlanError(
+        f"{source} was made with {said}: an override takes effect only when apply repeats it "
+        f"({shlex.join(command)})"
+    )
 
 
 def list_inventories(

@@ -101,14 +101,10 @@ def apply_command(
     )
     saved = _saved_plan(_read(paths[0]), paths[0]) if _one_file(paths) else None
     if saved is not None:
-        given = guards.given()
-        if given:
-            verb = "only applies" if len(given) == 1 else "only apply"
-            raise click.UsageError(
-                f"{', '.join(given)} {verb} when planning from a desired file; "
-                "a saved plan is applied as reviewed: plan again with the flag"
-            )
-        return _apply_saved(saved, paths[0], endpoint, settings, out)
+        _refuse_extra_overrides(saved, guards)
+        return _apply_saved(
+            saved, paths[0], endpoint=endpoint, settings=settings, out=out, guards=guards
+        )
 
     return _apply_file(
         paths,
@@ -165,11 +161,17 @@ def _apply_file(
 
 
 def _apply_saved(
-    plan: Plan, file: Path, endpoint: str | None, settings: RunSettings, out: Output
+    plan: Plan,
+    file: Path,
+    *,
+    endpoint: str | None,
+    settings: RunSettings,
+    out: Output,
+    guards: GuardFlags,
 ) -> int:
     from reconciler.apply import apply_saved  # noqa: PLC0415
     from reconciler.commands.context import run_context  # noqa: PLC0415
-    from reconciler.plan.replan import override_words  # noqa: PLC0415
+    from reconciler.plan.replan import override_words, recorded_options  # noqa: PLC0415
     from reconciler.render.plan_view import summary_line  # noqa: PLC0415
 
     inputs, base = _desired_inputs(plan, file)
@@ -184,7 +186,7 @@ def _apply_saved(
         out.progress() as observer,
     ):
         out.note(f"Applying saved plan {file}: {summary_line(plan)}")
-        overrides = override_words(plan)
+        overrides = override_words(recorded_options(plan))
         if overrides:
             made_with = ", ".join(" ".join(words) for words in overrides)
             out.note(f"The plan was made with {made_with}.")
@@ -196,10 +198,30 @@ def _apply_saved(
             settings=replace(settings, observer=observer),
             source=str(file),
             locate=None if run.declarations is None else run.declarations.locate,
+            confirmed=guards.plan_options(),
         )
     if not outcome.plan.has_changes or outcome.calls:
         out.show_plan(outcome.plan)
     return out.finish(outcome, dry_run=settings.dry_run, rerun=_plan_again(plan, file))
+
+
+def _refuse_extra_overrides(plan: Plan, guards: GuardFlags) -> None:
+    """A flag the saved plan was not made with is refused before any work: plan again with
+    it. (The plan's own overrides must be repeated: ``apply_saved`` checks that.)"""
+    from reconciler.plan.replan import override_words, recorded_options  # noqa: PLC0415
+
+    recorded = override_words(recorded_options(plan))
+    extra = [
+        " ".join(words) for words in override_words(guards.plan_options()) if words not in recorded
+    ]
+    if guards.targets:
+        extra.insert(0, "--target")
+    if extra:
+        verb = "only applies" if len(extra) == 1 else "only apply"
+        raise click.UsageError(
+            f"{', '.join(extra)} {verb} when planning from a desired file; "
+            "a saved plan is applied as reviewed: plan again with the flag"
+        )
 
 
 def _plan_again(plan: Plan, file: Path) -> str:

