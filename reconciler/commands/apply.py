@@ -22,6 +22,7 @@ from reconciler.commands.options import (
     lock_options,
     lock_wait_printer,
     no_color_option,
+    state_path_option,
 )
 from reconciler.errors import PlanError
 from reconciler.plan.options import DEFAULT_PARALLELISM
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 @lock_options("Take the state lock (only a --dry-run may skip it).")
 @format_option(("text", "json"))
 @endpoint_option()
+@state_path_option
 @no_color_option
 @guard_options
 def apply_command(
@@ -63,6 +65,7 @@ def apply_command(
     lock_timeout: float,
     output_format: str,
     endpoint: str | None,
+    state_path: Path | None,
     no_color: bool,
     guards: GuardFlags,
 ) -> int:
@@ -104,13 +107,14 @@ def apply_command(
                 f"{', '.join(given)} {verb} when planning from a desired file; "
                 "a saved plan is applied as reviewed: plan again with the flag"
             )
-        return _apply_saved(saved, paths[0], endpoint, settings, out)
+        return _apply_saved(saved, paths[0], endpoint, state_path, settings, out)
 
     return _apply_file(
         paths,
         guards=guards,
         auto_approve=auto_approve,
         endpoint=endpoint,
+        state_path=state_path,
         settings=settings,
         out=out,
     )
@@ -125,6 +129,7 @@ def _apply_file(
     guards: GuardFlags,
     auto_approve: bool,
     endpoint: str | None,
+    state_path: Path | None,
     settings: RunSettings,
     out: Output,
 ) -> int:
@@ -135,7 +140,12 @@ def _apply_file(
     rate = settings.execution.rate
     with (
         run_context(
-            paths, endpoint=endpoint, note=out.note, targets=guards.targets, rate=rate
+            paths,
+            endpoint=endpoint,
+            note=out.note,
+            targets=guards.targets,
+            rate=rate,
+            state_path=state_path,
         ) as run,
         out.progress() as observer,
     ):
@@ -156,12 +166,18 @@ def _apply_file(
             desired=run.desired,
             # A person at the prompt may answer long after the plan's online look-up.
             recheck_after_approval=not auto_approve,
+            binding=run.binding,
         )
     return out.finish(outcome, dry_run=settings.dry_run)
 
 
-def _apply_saved(
-    plan: Plan, file: Path, endpoint: str | None, settings: RunSettings, out: Output
+def _apply_saved(  # noqa: PLR0917 (one call site, in order)
+    plan: Plan,
+    file: Path,
+    endpoint: str | None,
+    state_path: Path | None,
+    settings: RunSettings,
+    out: Output,
 ) -> int:
     from reconciler.apply import apply_saved  # noqa: PLC0415
     from reconciler.commands.context import run_context  # noqa: PLC0415
@@ -175,6 +191,7 @@ def _apply_saved(
             endpoint=endpoint,
             note=out.note,
             rate=settings.execution.rate,
+            state_path=state_path,
         ) as run,
         out.progress() as observer,
     ):
@@ -185,6 +202,7 @@ def _apply_saved(
             desired=run.desired,
             client_for=run.cloud.client,
             settings=replace(settings, observer=observer),
+            binding=run.binding,
         )
     if not outcome.plan.has_changes or outcome.calls:
         out.show_plan(outcome.plan)

@@ -53,10 +53,10 @@ def config_option(
     )
 
 
-def open_state(config: Path) -> tuple[DesiredState, StateBackend]:
-    """Load the desired-state file and open the backend it names."""
+def open_state(config: Path, state_path: Path | None = None) -> tuple[DesiredState, StateBackend]:
+    """Load the desired-state file and open the backend it names (or ``--state``'s file)."""
     desired = load_config(config)
-    return desired, state_backend(desired)
+    return desired, state_backend(desired, state_path)
 
 
 def load_config(config: Path) -> DesiredState:
@@ -73,11 +73,35 @@ def load_config(config: Path) -> DesiredState:
         raise
 
 
-def state_backend(desired: DesiredState) -> StateBackend:
-    """Open the backend ``desired`` names; a relative local path is relative to the cwd."""
+def state_backend(desired: DesiredState, state_path: Path | None = None) -> StateBackend:
+    """Open the backend ``desired`` names, or the local file ``state_path`` (``--state``); a
+    relative local path is relative to the cwd."""
+    from reconciler.models import LocalBackendConfig  # noqa: PLC0415
     from reconciler.state import open_backend  # noqa: PLC0415
 
-    return open_backend(desired.backend, base_dir=Path.cwd())
+    config = desired.backend
+    if state_path is not None:
+        if not isinstance(config, LocalBackendConfig):
+            raise click.UsageError(
+                f"--state names a local state file, but {desired.source or 'the file'} keeps "
+                f"its state in {config.kind} (backend: {config.kind}); choose another "
+                f"{config.kind} workspace there instead"
+            )
+        config = LocalBackendConfig(path=str(state_path))
+    return open_backend(config, base_dir=Path.cwd())
+
+
+def state_path_option(function: F) -> F:
+    """``--state PATH``, passed as ``state_path: Path | None``: the local state file to use
+    instead of the one the file's ``backend:`` names (one state per desired state)."""
+    return click.option(
+        "--state",
+        "state_path",
+        default=None,
+        metavar="PATH",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Local state file to use (default: the file's backend, else .reconciler/state.json).",
+    )(function)
 
 
 # --- endpoint and output ----------------------------------------------------------------------
@@ -284,6 +308,7 @@ class GuardFlags:
     allow_online_delete: bool = False
     skip_online_check: bool = False
     allow_mass_delete: bool = False
+    allow_empty: bool = False
 
     def given(self) -> list[str]:
         """The flags that were set, spelled as on the command line."""
@@ -293,6 +318,7 @@ class GuardFlags:
             ("--allow-online-delete", self.allow_online_delete),
             ("--skip-online-check", self.skip_online_check),
             ("--allow-mass-delete", self.allow_mass_delete),
+            ("--allow-empty", self.allow_empty),
         )
         return [flag for flag, value in flags if value]
 
@@ -322,12 +348,14 @@ class GuardFlags:
             allow_online_delete=self.allow_online_delete,
             skip_online_check=self.skip_online_check,
             allow_mass_delete=self.allow_mass_delete,
+            allow_empty=self.allow_empty,
         )
 
 
 def guard_options(function: F) -> F:
     """``--target``, ``--allow-protected-delete``, ``--allow-online-delete``,
-    ``--skip-online-check`` and ``--allow-mass-delete``, passed as one ``guards: GuardFlags``."""
+    ``--skip-online-check``, ``--allow-mass-delete`` and ``--allow-empty``, passed as one
+    ``guards: GuardFlags``."""
 
     @functools.wraps(function)
     def with_guards(*args: Any, **kwargs: Any) -> Any:
@@ -360,6 +388,11 @@ def guard_options(function: F) -> F:
         ),
         click.option(
             "--allow-mass-delete", is_flag=True, help="Override the delete circuit breaker."
+        ),
+        click.option(
+            "--allow-empty",
+            is_flag=True,
+            help="Allow a desired state declaring no instance to delete managed GIDs.",
         ),
     )(with_guards)
 

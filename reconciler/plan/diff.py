@@ -49,6 +49,7 @@ from reconciler.plan.desired_summary import summarize_desired
 from reconciler.plan.guards import (
     circuit_breaker,
     effective_naming,
+    empty_desired_guard,
     flag_naming_conflicts,
     flag_probable_renames,
     naming_mismatch,
@@ -180,6 +181,9 @@ def diff_plan(
     guards.extend(unverified_naming_notes(unverified, changes))
     changes = flag_probable_renames(changes)
     changes, breaker = circuit_breaker(changes, inventories, desired, options)
+    empty = empty_desired_guard(changes, desired, options)
+    if empty is not None:
+        breaker.append(empty)
     guards.extend(breaker)
     changes = online_guards_without_lookup(
         changes, options, breaker_refuses=any(g.refuses for g in breaker)
@@ -215,6 +219,7 @@ def diff_plan(
         targets=tuple(map(str, options.targets)),
         refresh_only=options.refresh_only,
         allow_online_delete=options.allow_online_delete,
+        allow_empty=options.allow_empty,
     )
 
 
