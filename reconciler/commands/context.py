@@ -23,7 +23,7 @@ from reconciler.commands.connect import (
     cloud_session,
     endpoint_identity,
 )
-from reconciler.commands.options import state_backend
+from reconciler.commands.options import state_backend, with_state_path
 
 if TYPE_CHECKING:
     from reconciler.config.declared import Declarations
@@ -105,9 +105,9 @@ def run_context(
     # No ``${VAR}``-unset warning can be among them: this load refuses an unset variable.
     for warning in loaded.warnings:
         note(warning.format())
-    desired = loaded.state
+    desired = with_state_path(loaded.state, state_path)
     binding = run_binding(desired_inputs, desired.provider, endpoint, file_label=desired.source)
-    with state_backend(desired, state_path) as backend:
+    with state_backend(desired) as backend:
         _check_binding_early(backend, binding)
         if targets:
             _check_target_instances(desired, targets, backend)

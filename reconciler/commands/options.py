@@ -76,19 +76,27 @@ def load_config(config: Path) -> DesiredState:
 def state_backend(desired: DesiredState, state_path: Path | None = None) -> StateBackend:
     """Open the backend ``desired`` names, or the local file ``state_path`` (``--state``); a
     relative local path is relative to the cwd."""
-    from reconciler.models import LocalBackendConfig  # noqa: PLC0415
     from reconciler.state import open_backend  # noqa: PLC0415
 
+    return open_backend(with_state_path(desired, state_path).backend, base_dir=Path.cwd())
+
+
+def with_state_path(desired: DesiredState, state_path: Path | None) -> DesiredState:
+    """``desired`` with its backend replaced by the local file ``state_path`` (``--state``),
+    so that everything naming the state (a plan's ``state_source``) names that file. Refused
+    for a file whose backend is PostgreSQL: a workspace is chosen there."""
+    from reconciler.models import LocalBackendConfig  # noqa: PLC0415
+
+    if state_path is None:
+        return desired
     config = desired.backend
-    if state_path is not None:
-        if not isinstance(config, LocalBackendConfig):
-            raise click.UsageError(
-                f"--state names a local state file, but {desired.source or 'the file'} keeps "
-                f"its state in {config.kind} (backend: {config.kind}); choose another "
-                f"{config.kind} workspace there instead"
-            )
-        config = LocalBackendConfig(path=str(state_path))
-    return open_backend(config, base_dir=Path.cwd())
+    if not isinstance(config, LocalBackendConfig):
+        raise click.UsageError(
+            f"--state names a local state file, but {desired.source or 'the file'} keeps "
+            f"its state in {config.kind} (backend: {config.kind}); choose another "
+            f"{config.kind} workspace there instead"
+        )
+    return desired.model_copy(update={"backend": LocalBackendConfig(path=str(state_path))})
 
 
 def state_path_option(function: F) -> F:

@@ -402,3 +402,15 @@ def test_an_empty_desired_state_without_managed_gids_needs_no_flag(
     planned = run_cli(capsys, "plan", "g.yaml")
     assert planned.code == 0, planned.err
     assert planned.out.strip().endswith("No changes.")
+
+
+def test_a_plan_on_another_state_file_names_that_file(
+    cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    desired_file(cwd / "g.yaml", "post-cn-g", ["GID_one", "GID_two"])
+    assert run_cli(capsys, "apply", "g.yaml", "--auto-approve", "--state", "s/g.json").code == 0
+    desired_file(cwd / "g.yaml", "post-cn-g", ["GID_one"])
+    planned = run_cli(capsys, "plan", "g.yaml", "--state", "s/g.json", "-o", "p.json")
+    assert planned.code == 0, planned.err
+    assert "(state: s/g.json)" in planned.out
+    assert json.loads((cwd / "p.json").read_text())["state_source"] == "s/g.json"
