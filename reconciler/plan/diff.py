@@ -186,7 +186,7 @@ def diff_plan(
         breaker.append(empty)
     guards.extend(breaker)
     changes = online_guards_without_lookup(
-        changes, options, breaker_refuses=any(g.refuses for g in breaker)
+        changes, options, refused_by=next((g for g in breaker if g.refuses), None)
     )
 
     changes.sort(key=lambda c: (c.region, c.instance_id, c.group_id))

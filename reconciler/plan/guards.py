@@ -312,12 +312,19 @@ def online_check_notes(api: Api, clients: Sequence[str]) -> tuple[Guard, ...]:
 
 
 def online_guards_without_lookup(
-    changes: list[Change], options: PlanOptions, *, breaker_refuses: bool
+    changes: list[Change], options: PlanOptions, *, refused_by: Guard | None
 ) -> list[Change]:
+    """Each delete noted when its online clients will not be looked up: skipped on purpose,
+    or ``refused_by`` (the circuit breaker, an empty desired state) refused the plan first."""
     if options.skip_online_check:
         message = "online clients not checked (--skip-online-check)"
-    elif breaker_refuses:
-        message = "online clients not checked: the delete circuit breaker refused the plan first"
+    elif refused_by is not None:
+        what = (
+            "the delete circuit breaker"
+            if refused_by.kind is GuardKind.MASS_DELETE
+            else "the empty desired state"
+        )
+        message = f"online clients not checked: {what} refused the plan first"
     else:
         return changes
     guard = Guard(kind=GuardKind.ONLINE_CHECK_SKIPPED, message=message)

@@ -376,12 +376,17 @@ def test_an_empty_export_planned_over_managed_gids_is_refused_without_allow_empt
     refused = run_cli(capsys, "apply", "g.yaml", "--auto-approve")
     assert refused.code == 1
     assert "--allow-empty" in refused.err
+    assert "the empty desired state refused the plan first" in refused.out
     assert embedded_group_ids("post-cn-g") == {"GID_one", "GID_two"}
 
     saved_refused = run_cli(capsys, "plan", "g.yaml", "-o", "refused.json")
     assert saved_refused.code == 1
     assert json.loads((cwd / "refused.json").read_text())["appliable"] is False
     assert run_cli(capsys, "apply", "refused.json").code == 1
+    # Only the reviewed plan can carry the flag.
+    flagged = run_cli(capsys, "apply", "refused.json", "--allow-empty")
+    assert flagged.code == 1
+    assert "--allow-empty only applies when planning from a desired file" in flagged.err
     assert embedded_group_ids("post-cn-g") == {"GID_one", "GID_two"}
 
     saved = run_cli(capsys, "plan", "g.yaml", "--allow-empty", "-o", "allowed.json")
