@@ -179,7 +179,7 @@ def choose_endpoint(
 ) -> EndpointChoice:
     """The endpoint by precedence, with its source (``file_label`` names the desired file in
     the source of a ``provider.endpoint``)."""
-    from reconciler.state.binding import ENDPOINT_FLAG  # noqa: PLC0415
+    from reconciler.state.binding import ENDPOINT_FLAG, NO_ENDPOINT_SOURCE  # noqa: PLC0415
 
     environ = os.environ if env is None else env
     file_value = _setting(provider.endpoint)
@@ -192,7 +192,7 @@ def choose_endpoint(
         value = _setting(candidate)
         if value is not None:
             return EndpointChoice(value, source, file_value)
-    return EndpointChoice(None, "no endpoint set: the service's default", file_value)
+    return EndpointChoice(None, NO_ENDPOINT_SOURCE, file_value)
 
 
 def _setting(text: str | None) -> str | None:
@@ -289,8 +289,10 @@ def cloud_session(
     try:
         yield session
     except CloudConnectionError as err:
+        from reconciler.state.binding import source_phrase  # noqa: PLC0415
+
         raise CloudConnectionError(
-            f"{err} (endpoint from {choice.source})", action=err.action
+            f"{err} (endpoint {source_phrase(choice.source)})", action=err.action
         ) from err
     except (CloudApiError, UnknownInstanceError) as err:
         unknown_instance = isinstance(err, UnknownInstanceError) or (

@@ -23,8 +23,16 @@ from reconciler.models import StateBinding, StateDocument
 
 # The binding's endpoint when no override is set: the service's own regional endpoints.
 DEFAULT_ENDPOINT = "default"
-# ``RunBinding.endpoint_source`` when the command line chose the endpoint.
+# ``RunBinding.endpoint_source`` when the command line chose the endpoint, and when nothing did.
 ENDPOINT_FLAG = "--endpoint"
+NO_ENDPOINT_SOURCE = "none"
+
+
+def source_phrase(source: str) -> str:
+    """Where an endpoint came from, for a message: ``from $RECONCILER_ENDPOINT``."""
+    if source == NO_ENDPOINT_SOURCE:
+        return "no --endpoint, $RECONCILER_ENDPOINT or provider.endpoint set"
+    return f"from {source}"
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ def check_binding_of(stored: StateBinding | None, run: RunBinding, *, where: str
         if stored.endpoint != now.endpoint:
             against = (
                 f" against {describe_endpoint(stored.endpoint)} (this run: "
-                f"{describe_endpoint(now.endpoint)}, from {run.endpoint_source})"
+                f"{describe_endpoint(now.endpoint)}, {source_phrase(run.endpoint_source)})"
             )
         raise StateBindingError(
             f"the state in {where} describes another desired state: "
@@ -90,11 +98,16 @@ def check_binding_of(stored: StateBinding | None, run: RunBinding, *, where: str
         )
     raise StateBindingError(
         f"the state in {where} describes another cloud: it was written against "
-        f"{describe_endpoint(stored.endpoint)}, not {describe_endpoint(now.endpoint)} (from "
-        f"{run.endpoint_source}). If that endpoint is a mistake, fix {run.endpoint_source}; "
-        "give this cloud a state of its own (--state PATH, or a backend: block); or, if the "
-        f"endpoint moved on purpose, rebind the state: {bind_command(run)}"
+        f"{describe_endpoint(stored.endpoint)}, not {describe_endpoint(now.endpoint)} "
+        f"({source_phrase(run.endpoint_source)}). If that endpoint is a mistake, fix "
+        f"{_setting_name(run.endpoint_source)}; give this cloud a state of its own (--state "
+        "PATH, or a backend: block); or, if the endpoint moved on purpose, rebind the state: "
+        f"{bind_command(run)}"
     )
+
+
+def _setting_name(source: str) -> str:
+    return "the endpoint setting" if source == NO_ENDPOINT_SOURCE else source
 
 
 def bind_command(run: RunBinding) -> str:
