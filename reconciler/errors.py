@@ -16,9 +16,11 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
     │       └── ParameterError     MissingParameter, BIZ_FIELD_CHECK_INVALID, bad values
     ├── StateError                 the state document cannot be read or written
     │   ├── StateConflictError     compare-and-swap on the serial lost
+    │   ├── StateBindingError      the state describes other desired inputs or another cloud
     │   └── LockError              the state lock cannot be taken or released
     │       └── LockHeldError      someone else holds it (``.holder`` says who)
     ├── PlanError                  a plan cannot be built, read or used
+    │   ├── UnknownInstanceError   a declared instance the cloud does not know
     │   ├── PlanRefusedError       guards block the plan (``.reasons``)
     │   ├── StalePlanError         a saved plan no longer matches the world
     │   └── ClientsOnlineError     a delete's GID has clients online when apply checks again
@@ -178,6 +180,10 @@ class StateConflictError(StateError):
     """Another writer moved the state serial since it was read."""
 
 
+class StateBindingError(StateError):
+    """The state was written from other desired inputs, or against another cloud."""
+
+
 class LockError(StateError):
     """The state lock cannot be taken or released."""
 
@@ -192,6 +198,10 @@ class LockHeldError(LockError):
 
 class PlanError(ReconcilerError):
     """A plan cannot be built, read or used."""
+
+
+class UnknownInstanceError(PlanError):
+    """A declared instance (or several) the cloud does not know: a wrong id or region."""
 
 
 class PlanRefusedError(PlanError):

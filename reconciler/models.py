@@ -288,10 +288,25 @@ class StateResource(FrozenModel):
         return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=self.group_id)
 
 
+class StateBinding(FrozenModel):
+    """What a state describes, so that it is never planned against something else.
+
+    ``desired``: the desired-state files and directories it was written from, as normalised
+    POSIX paths relative to the working directory (absolute only when outside it), sorted.
+    ``endpoint``: the cloud it was written against: ``default`` (the service's own regional
+    endpoints, whichever API), ``embedded``, or the endpoint URL, normalised.
+    """
+
+    desired: tuple[str, ...]
+    endpoint: str
+
+
 class StateDocument(FrozenModel):
     format_version: Literal[1] = 1
     lineage: str
     serial: int = Field(default=0, ge=0)
+    # None in a state written before bindings were recorded: bound on its next write.
+    binding: StateBinding | None = None
     resources: tuple[StateResource, ...] = ()
 
     def by_key(self) -> dict[ResourceKey, StateResource]:

@@ -2,7 +2,9 @@
 re-check -> execute or dry-run -> unlock.
 
 Everything that reads the state happens under the lock, and the state that the plan (or the
-stale check) saw is the one the journal writes on top of, so nothing can slip in between. How a
+stale check) saw is the one the journal writes on top of, so nothing can slip in between. A
+state bound to other desired inputs or another cloud is refused before anything is listed, and
+every write records this run's binding. How a
 plan is built and how a person approves it are passed in by the command layer: this module only
 orders the steps and never prints.
 """
@@ -37,6 +39,7 @@ from reconciler.plan.planfile import check_fresh, digest_problem, ensure_appliab
 from reconciler.plan.replan import first_difference, override_words, recorded_options, replan
 from reconciler.state import new_state
 from reconciler.state.base import OnWait, StateBackend
+from reconciler.state.binding import RunBinding, bound, check_binding
 from reconciler.state.locking import hold_lock
 
 LOCK_OPERATION = "apply"
@@ -91,6 +94,7 @@ def apply_desired(
     settings: RunSettings,
     desired: DesiredState | None = None,
     recheck_after_approval: bool = False,
+    binding: RunBinding | None = None,
 ) -> ApplyRun:
     """Plan from a desired file under the lock, show it (``review``), ask (``approve``, not
     called for a dry run or an empty plan), then execute. With ``desired`` (the file planned)
@@ -99,6 +103,9 @@ def apply_desired(
     ``recheck_after_approval``: a person answered the prompt, maybe long after the plan's
     online look-up, so the deletes' online clients are looked up again once approved. An
     auto-approved plan's look-up is seconds old: asking again would only double its paced cost.
+
+    ``binding``: the state must be bound to it (else ``StateBindingError`` before the plan),
+    and every write records it.
     """
 
     def approve_then_recheck(plan: Plan) -> bool:
@@ -109,7 +116,7 @@ def apply_desired(
         return True
 
     with _state_lock(backend, settings):
-        state = backend.read()
+        state = _read_bound(backend, binding)
         plan = build_plan(state)
         review(plan)
         return _run(
@@ -120,6 +127,7 @@ def apply_desired(
             settings,
             desired=desired,
             approve=approve_then_recheck,
+            binding=binding,
         )
 
 
@@ -133,16 +141,19 @@ def apply_saved(
     source: str = "the saved plan",
     locate: LocateDeclarations | None = None,
     confirmed: PlanOptions | None = None,
+    binding: RunBinding | None = None,
 ) -> ApplyRun:
-    """Apply a reviewed plan file (``source`` names it): under the lock, re-list its
-    instances and refuse it (``StalePlanError``, every reason) unless the world is still the
-    one it was made on; refuse it (``PlanMismatchError``) if the file was edited or differs
-    from the plan its inputs give now (``plan.replan``: ``locate`` as for planning); then
+    """Apply a reviewed plan file (``source`` names it): under the lock, refuse a state bound
+    elsewhere (``binding``, as for ``apply_desired``), re-list its instances and refuse it
+    (``StalePlanError``, every reason) unless the world is still the one it was made on;
+    refuse it (``PlanMismatchError``) if the file was edited or differs from the plan its
+    inputs give now (``plan.replan``: ``locate`` as for planning), or if an override it was
+    made with is not ``confirmed`` by the apply command; then
     refuse it (``ClientsOnlineError``) if a delete's GID has clients online now that the plan
     did not override. What runs is the plan made now, never the file's changes. A dry run is
     refused alike: it shows what the apply would do."""
     with _state_lock(backend, settings):
-        state = backend.read()
+        state = _read_bound(backend, binding)
         refreshed = list_inventories(saved, desired, client_for, state)
         reasons = check_fresh(
             saved,
@@ -167,7 +178,14 @@ def apply_saved(
         ensure_appliable(plan)  # a refused plan spends no look-up
         _refuse_unconfirmed_overrides(saved, confirmed or PlanOptions(), source)
         _refuse_if_online(plan, client_for, settings, SAVED_PLAN_ADVICE)
-        return _run(plan, backend, state, client_for, settings, desired=desired)
+        return _run(plan, backend, state, client_for, settings, desired=desired, binding=binding)
+
+
+def _read_bound(backend: StateBackend, binding: RunBinding | None) -> StateDocument | None:
+    state = backend.read()
+    if binding is not None:
+        check_binding(state, binding, where=backend.describe())
+    return state
 
 
 def _refuse_if_online(
@@ -183,11 +201,15 @@ def _refuse_if_online(
 
 
 def _with_metadata(
-    state: StateDocument | None, desired: DesiredState | None
+    state: StateDocument | None, desired: DesiredState | None, binding: RunBinding | None
 ) -> StateDocument | None:
-    if state is None or desired is None:
+    """``state`` with the file's per-GID metadata and this run's binding; the same object when
+    neither changes anything (then a plan without changes writes nothing)."""
+    if state is None:
         return state
-    return with_desired_metadata(state, desired)
+    if desired is not None:
+        state = with_desired_metadata(state, desired)
+    return bound(state, binding.binding if binding is not None else None)
 
 
 def _metadata_only(
@@ -223,18 +245,21 @@ def _run(
     *,
     desired: DesiredState | None,
     approve: Callable[[Plan], bool] | None = None,
+    binding: RunBinding | None = None,
 ) -> ApplyRun:
     """The steps after the plan: refuse, record only metadata when nothing changes, stop at a
     dry run, ask, execute."""
     ensure_appliable(plan)
-    base = _with_metadata(state, desired)
+    base = _with_metadata(state, desired, binding)
     if not plan.has_changes:
         return _metadata_only(plan, backend, state, base, settings)
     if settings.dry_run:
         return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
     if approve is not None and not approve(plan):
         return ApplyRun(plan=plan, declined=True)
-    journal = StateJournal(backend, base if base is not None else new_state())
+    if base is None:
+        base = bound(new_state(), binding.binding if binding is not None else None)
+    journal = StateJournal(backend, base)
     with ExitStack() as stack:
         if settings.catch_sigint:
             stack.enter_context(stop_on_sigint(settings.stop))

@@ -24,6 +24,7 @@ from reconciler.commands.options import (
     lock_options,
     lock_wait_printer,
     no_color_option,
+    state_path_option,
 )
 from reconciler.errors import PlanError
 from reconciler.plan.options import DEFAULT_PARALLELISM
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 @lock_options("Take the state lock (only a --dry-run may skip it).")
 @format_option(("text", "json"))
 @endpoint_option()
+@state_path_option
 @no_color_option
 @guard_options
 def apply_command(
@@ -65,6 +67,7 @@ def apply_command(
     lock_timeout: float,
     output_format: str,
     endpoint: str | None,
+    state_path: Path | None,
     no_color: bool,
     guards: GuardFlags,
 ) -> int:
@@ -103,7 +106,13 @@ def apply_command(
     if saved is not None:
         _refuse_extra_overrides(saved, guards)
         return _apply_saved(
-            saved, paths[0], endpoint=endpoint, settings=settings, out=out, guards=guards
+            saved,
+            paths[0],
+            endpoint=endpoint,
+            state_path=state_path,
+            settings=settings,
+            out=out,
+            guards=guards,
         )
 
     return _apply_file(
@@ -111,6 +120,7 @@ def apply_command(
         guards=guards,
         auto_approve=auto_approve,
         endpoint=endpoint,
+        state_path=state_path,
         settings=settings,
         out=out,
     )
@@ -125,6 +135,7 @@ def _apply_file(
     guards: GuardFlags,
     auto_approve: bool,
     endpoint: str | None,
+    state_path: Path | None,
     settings: RunSettings,
     out: Output,
 ) -> int:
@@ -135,7 +146,12 @@ def _apply_file(
     rate = settings.execution.rate
     with (
         run_context(
-            paths, endpoint=endpoint, note=out.note, targets=guards.targets, rate=rate
+            paths,
+            endpoint=endpoint,
+            note=out.note,
+            targets=guards.targets,
+            rate=rate,
+            state_path=state_path,
         ) as run,
         out.progress() as observer,
     ):
@@ -156,6 +172,7 @@ def _apply_file(
             desired=run.desired,
             # A person at the prompt may answer long after the plan's online look-up.
             recheck_after_approval=not auto_approve,
+            binding=run.binding,
         )
     return out.finish(outcome, dry_run=settings.dry_run)
 
@@ -165,6 +182,7 @@ def _apply_saved(
     file: Path,
     *,
     endpoint: str | None,
+    state_path: Path | None,
     settings: RunSettings,
     out: Output,
     guards: GuardFlags,
@@ -182,6 +200,7 @@ def _apply_saved(
             endpoint=endpoint,
             note=out.note,
             rate=settings.execution.rate,
+            state_path=state_path,
         ) as run,
         out.progress() as observer,
     ):
@@ -199,6 +218,7 @@ def _apply_saved(
             source=str(file),
             locate=None if run.declarations is None else run.declarations.locate,
             confirmed=guards.plan_options(),
+            binding=run.binding,
         )
     if not outcome.plan.has_changes or outcome.calls:
         out.show_plan(outcome.plan)

@@ -89,7 +89,10 @@ class Output:
         if not self.json_mode and not run.declined:
             self.echo(not_applied_text(run.plan))
         if run.metadata_recorded:
-            self.note("Recorded the file's API and known client ids of managed GIDs in the state.")
+            self.note(
+                "Recorded the file's API and known client ids of managed GIDs, and what the "
+                "state describes, in the state."
+            )
 
         if run.declined:
             return ExitCode.ERROR

@@ -3,8 +3,10 @@
 The desired state is read from the files and directories given (several merged into one).
 
 Every argument is checked before the first line is written, the lock is taken or anything is
-listed: the file loads, a ``--target`` names a known instance, the endpoint is a URL and the
-credentials resolve. Only then is the embedded emulator (if chosen) announced.
+listed: the file loads, a ``--target`` names a known instance, the state is bound to these
+desired inputs and this cloud (read once without the lock for that; read again under it), the
+endpoint is a URL and the credentials resolve. Only then is the embedded emulator (if chosen)
+announced.
 """
 
 from __future__ import annotations
@@ -15,16 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.commands.connect import CloudSession, cloud_session
-from reconciler.commands.options import state_backend
+from reconciler.commands.connect import (
+    CloudSession,
+    choose_endpoint,
+    cloud_session,
+    endpoint_identity,
+)
+from reconciler.commands.options import state_backend, with_state_path
 
 if TYPE_CHECKING:
     from reconciler.config.declared import Declarations
-    from reconciler.models import DesiredState, StateDocument
+    from reconciler.models import DesiredState, ProviderConfig, StateDocument
     from reconciler.plan.builder import BuiltPlan, Progress
     from reconciler.plan.options import PlanOptions, Target
     from reconciler.ratelimit import Rate
     from reconciler.state.base import StateBackend
+    from reconciler.state.binding import RunBinding
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,17 @@ class RunContext:
     desired_inputs: tuple[Path, ...]
     backend: StateBackend
     cloud: CloudSession
+    # What the state must be bound to (and what a write records).
+    binding: RunBinding
     declarations: Declarations | None = None
+
+    def read_state(self) -> StateDocument | None:
+        """The stored state, refused (``StateBindingError``) when bound to something else."""
+        from reconciler.state.binding import check_binding  # noqa: PLC0415
+
+        doc = self.backend.read()
+        check_binding(doc, self.binding, where=self.backend.describe())
+        return doc
 
     def make_plan(
         self,
@@ -72,12 +90,14 @@ def run_context(
     targets: tuple[Target, ...] = (),
     base: Path | None = None,
     rate: Rate | None = None,
+    state_path: Path | None = None,
 ) -> Iterator[RunContext]:
     """Load the desired state from ``desired_inputs`` (files or directories, relative to
-    ``base`` if given), open its backend and connect to the cloud; ``note`` gets the file's
-    located warnings and the embedded-emulator notice. The backend and the cloud (and an
-    embedded emulator) are closed on exit. ``rate`` (``--rate``) also paces the onsmqtt
-    accounts' creates and deletes."""
+    ``base`` if given), open its backend (``state_path``: ``--state``), refuse a state bound
+    to other inputs or another cloud, and connect to the cloud; ``note`` gets the file's
+    located warnings, the endpoint's source when it is not the file's and the
+    embedded-emulator notices. The backend and the cloud (and an embedded emulator) are closed
+    on exit. ``rate`` (``--rate``) also paces the onsmqtt accounts' creates and deletes."""
     from reconciler.config import load_desired_paths  # noqa: PLC0415
 
     loaded = load_desired_paths(desired_inputs, base=base)
@@ -86,18 +106,58 @@ def run_context(
     # No ``${VAR}``-unset warning can be among them: this load refuses an unset variable.
     for warning in loaded.warnings:
         note(warning.format())
-    desired = loaded.state
+    desired = with_state_path(loaded.state, state_path)
+    binding = run_binding(desired_inputs, desired.provider, endpoint, file_label=desired.source)
     given = [base / path if base is not None else path for path in desired_inputs]
-    with state_backend(desired, given) as backend:
+    with state_backend(desired, given, state_path) as backend:
+        _check_binding_early(backend, binding)
         if targets:
             _check_target_instances(desired, targets, backend)
         with cloud_session(
-            desired.provider, endpoint=endpoint, instances=desired.instances, rate=rate
+            desired.provider,
+            endpoint=endpoint,
+            instances=desired.instances,
+            rate=rate,
+            file_label=desired.source,
         ) as cloud:
             cloud.check()
             if cloud.embedded:
                 note(f"Using the {cloud.endpoint_label}.")
-            yield RunContext(desired, tuple(desired_inputs), backend, cloud, loaded.declarations)
+            for notice in cloud.notices:
+                note(notice)
+            yield RunContext(
+                desired, tuple(desired_inputs), backend, cloud, binding, loaded.declarations
+            )
+
+
+def run_binding(
+    desired_inputs: Sequence[Path],
+    provider: ProviderConfig,
+    endpoint: str | None,
+    *,
+    file_label: str | None = None,
+) -> RunBinding:
+    """What this run's state must be bound to: the inputs as given (relative to the working
+    directory, where the plan of a saved plan was made) and the endpoint's identity."""
+    from reconciler.models import StateBinding  # noqa: PLC0415
+    from reconciler.state.binding import RunBinding, desired_paths  # noqa: PLC0415
+
+    choice = choose_endpoint(provider, endpoint, file_label=file_label)
+    # Built without validation (plain strings, made here): a plan builds no validator it
+    # does not need (see tests/plan/test_startup.py).
+    binding = StateBinding.model_construct(
+        desired=desired_paths(desired_inputs, Path.cwd()), endpoint=endpoint_identity(choice)
+    )
+    return RunBinding(binding, choice.source)
+
+
+def _check_binding_early(backend: StateBackend, binding: RunBinding) -> None:
+    """Refuse a state bound elsewhere before the emulator is started or anything listed: a
+    wrong endpoint would list another cloud, a wrong file make its instances in the embedded
+    emulator. Read without the lock; the run checks again under it."""
+    from reconciler.state.binding import check_binding_of  # noqa: PLC0415
+
+    check_binding_of(backend.read_binding(), binding, where=backend.describe())
 
 
 def _check_target_instances(

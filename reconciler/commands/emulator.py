@@ -1,4 +1,5 @@
-"""``reconciler emulator serve``: the local emulator of the MQTT management APIs as a process."""
+"""``reconciler emulator serve``: the local emulator of the MQTT management APIs as a process;
+``reconciler emulator reset``: empty the embedded emulator (``endpoint: embedded``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
+from pathlib import Path
 from types import FrameType
 
 import click
 
-from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
+from reconciler.emulator.embedded import (
+    DEV_ACCESS_KEY_ID,
+    DEV_ACCESS_KEY_SECRET,
+    describe_instances,
+    reset_embedded,
+)
 from reconciler.emulator.fixture import load_fixture
 from reconciler.emulator.mqtt.broker import MAX_PAYLOAD_BYTES
 from reconciler.emulator.mqtt.server import MqttOptions, MqttServer
@@ -43,6 +50,31 @@ MQTT_LOGGER = "reconciler.emulator.mqtt"
 @click.group("emulator")
 def emulator_group() -> None:
     """A local emulator of the MQTT management API (for tests, demos and benchmarks)."""
+
+
+@emulator_group.command("reset")
+@click.option(
+    "--db",
+    default=".reconciler/emulator.sqlite",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The embedded emulator's database.",
+)
+def reset_command(*, db: Path) -> int:
+    """Empty the embedded emulator: delete its database (instances, GIDs, devices). The next
+    run with endpoint embedded creates the file's instances afresh. Refused while a command
+    is using it."""
+    held = reset_embedded(db)
+    if held is None:
+        click.echo(f"{db} does not exist: nothing to reset.")
+        return ExitCode.OK
+    click.echo(f"Removed {db}; it held {describe_instances(held)}.")
+    click.echo(
+        "A state written against it still records their GIDs: the next plan creates the "
+        "declared ones again and forgets the others.",
+        err=True,
+    )
+    return ExitCode.OK
 
 
 def _parse_throttles(values: Sequence[str]) -> dict[str, Rate | None]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.commands.options import config_option, open_state
+from reconciler.commands.options import config_option, open_state, state_path_option
 from reconciler.errors import LockError
 from reconciler.exit_codes import ExitCode
 from reconciler.render.state import render_force_unlock_prompt, render_force_unlocked
@@ -45,9 +45,12 @@ def force_unlock(backend: StateBackend, lock_id: str, *, confirm: bool) -> None:
 @click.argument("lock_id", metavar="LOCK_ID")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @config_option("Desired-state file naming the backend.")
-def force_unlock_command(*, lock_id: str, force: bool, config: tuple[Path, ...]) -> int:
+@state_path_option
+def force_unlock_command(
+    *, lock_id: str, force: bool, config: tuple[Path, ...], state_path: Path | None
+) -> int:
     """Release the state lock LOCK_ID left by a run that is gone."""
-    _, backend = open_state(config)
+    _, backend = open_state(config, state_path)
     with backend:
         force_unlock(backend, lock_id, confirm=not force)
         label = backend.describe()

@@ -81,10 +81,13 @@ def default_config(usage: str) -> Path:
     return path
 
 
-def open_state(config: Sequence[Path]) -> tuple[DesiredState, StateBackend]:
-    """Load the desired state of ``-c/--config`` and open the backend it names."""
+def open_state(
+    config: Sequence[Path], state_path: Path | None = None
+) -> tuple[DesiredState, StateBackend]:
+    """Load the desired state of ``-c/--config`` and open the backend it names (or
+    ``--state``'s file)."""
     desired = load_config(config)
-    return desired, state_backend(desired, config)
+    return desired, state_backend(desired, config, state_path)
 
 
 def load_config(config: Sequence[Path]) -> DesiredState:
@@ -97,14 +100,20 @@ def load_config(config: Sequence[Path]) -> DesiredState:
     return load_desired_paths(config).state
 
 
-def state_backend(desired: DesiredState, inputs: Sequence[Path]) -> StateBackend:
-    """Open the backend ``desired`` (read from ``inputs``) names; a relative local path is
-    relative to the cwd. A lock error names the force-unlock command that reaches this same
-    backend."""
+def state_backend(
+    desired: DesiredState, inputs: Sequence[Path], state_path: Path | None = None
+) -> StateBackend:
+    """Open the backend ``desired`` (read from ``inputs``) names, or the local file
+    ``state_path`` (``--state``); a relative local path is relative to the cwd. A lock error
+    names the force-unlock command that reaches this same backend."""
+    import shlex  # noqa: PLC0415
+
     from reconciler.state import open_backend  # noqa: PLC0415
 
-    backend = open_backend(desired.backend, base_dir=Path.cwd())
-    backend.force_unlock_options = config_arguments(inputs)
+    backend = open_backend(with_state_path(desired, state_path).backend, base_dir=Path.cwd())
+    backend.force_unlock_options = config_arguments(inputs) + (
+        f" --state {shlex.quote(str(state_path))}" if state_path is not None else ""
+    )
     return backend
 
 
@@ -115,6 +124,37 @@ def config_arguments(inputs: Sequence[Path]) -> str:
     if [str(path) for path in inputs] == [DEFAULT_CONFIG]:
         return ""
     return "".join(f" -c {shlex.quote(str(path))}" for path in inputs)
+
+
+def with_state_path(desired: DesiredState, state_path: Path | None) -> DesiredState:
+    """``desired`` with its backend replaced by the local file ``state_path`` (``--state``),
+    so that everything naming the state (a plan's ``state_source``) names that file. Refused
+    for a file whose backend is PostgreSQL: a workspace is chosen there."""
+    from reconciler.models import LocalBackendConfig  # noqa: PLC0415
+
+    if state_path is None:
+        return desired
+    config = desired.backend
+    if not isinstance(config, LocalBackendConfig):
+        raise click.UsageError(
+            f"--state names a local state file, but {desired.source or 'the file'} keeps "
+            f"its state in {config.kind} (backend: {config.kind}); choose another "
+            f"{config.kind} workspace there instead"
+        )
+    return desired.model_copy(update={"backend": LocalBackendConfig(path=str(state_path))})
+
+
+def state_path_option(function: F) -> F:
+    """``--state PATH``, passed as ``state_path: Path | None``: the local state file to use
+    instead of the one the file's ``backend:`` names (one state per desired state)."""
+    return click.option(
+        "--state",
+        "state_path",
+        default=None,
+        metavar="PATH",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Local state file to use (default: the file's backend, else .reconciler/state.json).",
+    )(function)
 
 
 # --- endpoint and output ----------------------------------------------------------------------
@@ -353,6 +393,7 @@ class GuardFlags:
     allow_online_delete: bool = False
     skip_online_check: bool = False
     allow_mass_delete: bool = False
+    allow_empty: bool = False
 
     def given(self) -> list[str]:
         """The flags that were set, spelled as on the command line."""
@@ -362,6 +403,7 @@ class GuardFlags:
             ("--allow-online-delete", self.allow_online_delete),
             ("--skip-online-check", self.skip_online_check),
             ("--allow-mass-delete", self.allow_mass_delete),
+            ("--allow-empty", self.allow_empty),
         )
         return [flag for flag, value in flags if value]
 
@@ -391,12 +433,14 @@ class GuardFlags:
             allow_online_delete=self.allow_online_delete,
             skip_online_check=self.skip_online_check,
             allow_mass_delete=self.allow_mass_delete,
+            allow_empty=self.allow_empty,
         )
 
 
 def guard_options(function: F) -> F:
     """``--target``, ``--allow-protected-delete``, ``--allow-online-delete``,
-    ``--skip-online-check`` and ``--allow-mass-delete``, passed as one ``guards: GuardFlags``."""
+    ``--skip-online-check``, ``--allow-mass-delete`` and ``--allow-empty``, passed as one
+    ``guards: GuardFlags``."""
 
     @functools.wraps(function)
     def with_guards(*args: Any, **kwargs: Any) -> Any:
@@ -429,6 +473,11 @@ def guard_options(function: F) -> F:
         ),
         click.option(
             "--allow-mass-delete", is_flag=True, help="Override the delete circuit breaker."
+        ),
+        click.option(
+            "--allow-empty",
+            is_flag=True,
+            help="Allow a desired state declaring no instance to delete managed GIDs.",
         ),
     )(with_guards)
 

@@ -26,6 +26,7 @@ from reconciler.commands.options import (
     lock_wait_printer,
     no_color_option,
     output_file_option,
+    state_path_option,
     use_color,
 )
 from reconciler.errors import ReconcilerError
@@ -46,6 +47,7 @@ from reconciler.render.formats import PLAN_FORMATS, render_plan
     "--refresh-only", is_flag=True, help="Only record drift (forget vanished GIDs) in the state."
 )
 @endpoint_option()
+@state_path_option
 @lock_options("Take the state lock while planning.")
 @no_color_option
 @click.option(
@@ -64,6 +66,7 @@ def plan_command(
     guards: GuardFlags,
     refresh_only: bool,
     endpoint: str | None,
+    state_path: Path | None,
     lock: bool,
     lock_timeout: float,
     no_color: bool,
@@ -80,7 +83,9 @@ def plan_command(
     check_plan_out(out, paths)
     with _collector_off():
         options = guards.plan_options(refresh_only=refresh_only)
-        with run_context(paths, endpoint=endpoint, note=_say, targets=guards.targets) as run:
+        with run_context(
+            paths, endpoint=endpoint, note=_say, targets=guards.targets, state_path=state_path
+        ) as run:
             held = (
                 hold_lock(run.backend, "plan", timeout=lock_timeout, on_wait=lock_wait_printer())
                 if lock
@@ -88,7 +93,7 @@ def plan_command(
             )
             with held:
                 plan = run.make_plan(
-                    options, run.backend.read, progress=_say, parallelism=parallelism
+                    options, run.read_state, progress=_say, parallelism=parallelism
                 ).plan
         color = output_format == "text" and use_color(no_color)
         click.echo(render_plan(plan, output_format, color=color, plan_file=out), nl=False)

@@ -1,7 +1,10 @@
-"""``reconciler state list | show KEY | rm KEY...``: inspect and edit the state document.
+"""``reconciler state list | show KEY | rm KEY... | bind PATH...``: inspect and edit the state.
 
-The backend is the one the desired-state file (``-c/--config``) names. ``list`` and ``show``
-take the state lock unless ``--lock=false`` (or ``--no-lock``); ``rm`` always does.
+The backend is the one the desired-state file (``-c/--config``) names, or the local file
+``--state`` names. ``list`` and ``show`` take the state lock unless ``--lock=false`` (or
+``--no-lock``); ``rm`` and ``bind`` always do. ``list``, ``show`` and ``rm`` need no binding
+(``rm`` keeps the state's); ``bind`` records that the state now describes PATHs against this
+run's endpoint: the way out when a desired state was renamed or moved on purpose.
 """
 
 from __future__ import annotations
@@ -14,22 +17,27 @@ import click
 
 from reconciler.commands.options import (
     config_option,
+    endpoint_option,
     lock_options,
     lock_timeout_option,
     lock_wait_printer,
     open_state,
+    state_backend,
+    state_path_option,
 )
 from reconciler.errors import StateError
 from reconciler.exit_codes import ExitCode
 from reconciler.models import (
     DesiredState,
     ResourceKey,
+    StateBinding,
     StateDocument,
     StateResource,
     parse_key_text,
 )
 from reconciler.render.state import render_removed, render_state_list, render_state_resource
 from reconciler.state.base import OnWait, StateBackend
+from reconciler.state.binding import bound, describe_binding
 from reconciler.state.locking import hold_lock
 
 
@@ -93,6 +101,25 @@ def remove_from_state(
         return removed, backend.write(updated, expected_serial=doc.serial)
 
 
+def rebind_state(
+    backend: StateBackend,
+    binding: StateBinding,
+    *,
+    timeout: float = 0.0,
+    on_wait: OnWait | None = None,
+) -> tuple[StateBinding | None, StateDocument]:
+    """Record under the lock that the state describes ``binding``; returns the binding it had
+    and the stored document."""
+    with hold_lock(backend, "state bind", timeout=timeout, on_wait=on_wait):
+        doc = backend.read()
+        if doc is None:
+            raise StateError(
+                f"there is no state in {backend.describe()}: nothing to bind (plan and apply "
+                "bind a new state themselves)"
+            )
+        return doc.binding, backend.write(bound(doc, binding), expected_serial=doc.serial)
+
+
 # --- the commands ---------------------------------------------------------------------------
 
 
@@ -103,10 +130,15 @@ def state_group() -> None:
 
 @state_group.command("list")
 @config_option()
+@state_path_option
 @lock_options()
-def list_command(*, config: tuple[Path, ...], lock: bool, lock_timeout: float) -> int:
+def list_command(
+    *, config: tuple[Path, ...], state_path: Path | None, lock: bool, lock_timeout: float
+) -> int:
     """List the resources in the state, one INSTANCE_ID/GROUP_ID per line."""
-    _, doc, _ = _read(config, lock=lock, lock_timeout=lock_timeout, operation="state list")
+    _, doc, _ = _read(
+        config, state_path, lock=lock, lock_timeout=lock_timeout, operation="state list"
+    )
     click.echo(render_state_list(doc), nl=False)
     return ExitCode.OK
 
@@ -114,11 +146,14 @@ def list_command(*, config: tuple[Path, ...], lock: bool, lock_timeout: float) -
 @state_group.command("show")
 @click.argument("key", metavar="KEY")
 @config_option()
+@state_path_option
 @lock_options()
-def show_command(*, key: str, config: tuple[Path, ...], lock: bool, lock_timeout: float) -> int:
+def show_command(
+    *, key: str, config: tuple[Path, ...], state_path: Path | None, lock: bool, lock_timeout: float
+) -> int:
     """Show one resource of the state: KEY is INSTANCE_ID/GROUP_ID."""
     desired, doc, label = _read(
-        config, lock=lock, lock_timeout=lock_timeout, operation="state show"
+        config, state_path, lock=lock, lock_timeout=lock_timeout, operation="state show"
     )
     try:
         resource = resolve_key(key, doc, desired)
@@ -131,10 +166,13 @@ def show_command(*, key: str, config: tuple[Path, ...], lock: bool, lock_timeout
 @state_group.command("rm")
 @click.argument("keys", metavar="KEY...", nargs=-1, required=True)
 @config_option()
+@state_path_option
 @lock_timeout_option
-def rm_command(*, keys: tuple[str, ...], config: tuple[Path, ...], lock_timeout: float) -> int:
+def rm_command(
+    *, keys: tuple[str, ...], config: tuple[Path, ...], state_path: Path | None, lock_timeout: float
+) -> int:
     """Forget resources (KEY is INSTANCE_ID/GROUP_ID); the GIDs stay in the cloud."""
-    desired, backend = open_state(config)
+    desired, backend = open_state(config, state_path)
     with backend:
         removed, doc = remove_from_state(
             backend, keys, desired, timeout=lock_timeout, on_wait=lock_wait_printer()
@@ -143,12 +181,47 @@ def rm_command(*, keys: tuple[str, ...], config: tuple[Path, ...], lock_timeout:
     return ExitCode.OK
 
 
+@state_group.command("bind")
+@click.argument(
+    "paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@endpoint_option("API endpoint URL, or 'embedded', the state now describes; as for plan.")
+@state_path_option
+@lock_timeout_option
+def bind_command(
+    *, paths: tuple[Path, ...], endpoint: str | None, state_path: Path | None, lock_timeout: float
+) -> int:
+    """Record that the state now describes PATH... (desired-state files or directories) and
+    this endpoint: when a desired state was renamed or moved, or its endpoint moved, on
+    purpose. Its backend is the one PATH... names."""
+    from reconciler.commands.context import run_binding  # noqa: PLC0415
+    from reconciler.config import load_desired_paths  # noqa: PLC0415
+
+    desired = load_desired_paths(paths).state
+    run = run_binding(paths, desired.provider, endpoint, file_label=desired.source)
+    with state_backend(desired, paths, state_path) as backend:
+        old, doc = rebind_state(
+            backend, run.binding, timeout=lock_timeout, on_wait=lock_wait_printer()
+        )
+        label = backend.describe()
+    click.echo(
+        f"Bound the state in {label} (serial {doc.serial}): {describe_binding(old)} -> "
+        f"{describe_binding(doc.binding)}"
+    )
+    return ExitCode.OK
+
+
 def _read(
-    config: tuple[Path, ...], *, lock: bool, lock_timeout: float, operation: str
+    config: tuple[Path, ...],
+    state_path: Path | None,
+    *,
+    lock: bool,
+    lock_timeout: float,
+    operation: str,
 ) -> tuple[DesiredState, StateDocument | None, str]:
     """The desired file, the stored state (read under the lock unless ``lock`` is False) and
     the backend's label, for list and show."""
-    desired, backend = open_state(config)
+    desired, backend = open_state(config, state_path)
     with backend:
         locked = hold_lock(backend, operation, timeout=lock_timeout, on_wait=lock_wait_printer())
         with locked if lock else nullcontext():

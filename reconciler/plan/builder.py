@@ -22,7 +22,13 @@ from typing import Protocol, runtime_checkable
 
 from reconciler import __version__
 from reconciler.cloud.responses import GroupIdRecord
-from reconciler.errors import CloudApiError, NotFoundError, ParameterError, PlanError
+from reconciler.errors import (
+    CloudApiError,
+    NotFoundError,
+    ParameterError,
+    PlanError,
+    UnknownInstanceError,
+)
 from reconciler.models import (
     DEFAULT_API,
     Api,
@@ -187,16 +193,18 @@ def refresh(
     return Refreshed(inventories=inventories, naming=naming)
 
 
-def _unknown_instances(unknown: Sequence[tuple[InstanceRef, NotFoundError]]) -> PlanError:
+def _unknown_instances(
+    unknown: Sequence[tuple[InstanceRef, NotFoundError]],
+) -> UnknownInstanceError:
     """One error naming every declared instance the cloud does not know."""
     if len(unknown) == 1:
         (((region, instance_id), err),) = unknown
-        return PlanError(
+        return UnknownInstanceError(
             f"instance {instance_id} ({region}) is declared but the cloud does not know it: "
             f"{err.code}"
         )
     named = ", ".join(f"{iid} ({region}): {err.code}" for (region, iid), err in unknown)
-    return PlanError(
+    return UnknownInstanceError(
         f"{len(unknown)} declared instances are unknown to the cloud (fix their id or region "
         f"in the file): {named}"
     )

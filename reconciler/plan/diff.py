@@ -49,6 +49,7 @@ from reconciler.plan.desired_summary import summarize_desired
 from reconciler.plan.guards import (
     circuit_breaker,
     effective_naming,
+    empty_desired_guard,
     flag_naming_conflicts,
     flag_probable_renames,
     naming_mismatch,
@@ -180,9 +181,12 @@ def diff_plan(
     guards.extend(unverified_naming_notes(unverified, changes))
     changes = flag_probable_renames(changes)
     changes, breaker = circuit_breaker(changes, inventories, desired, options)
+    empty = empty_desired_guard(changes, desired, options)
+    if empty is not None:
+        breaker.append(empty)
     guards.extend(breaker)
     changes = online_guards_without_lookup(
-        changes, options, breaker_refuses=any(g.refuses for g in breaker)
+        changes, options, refused_by=next((g for g in breaker if g.refuses), None)
     )
 
     changes.sort(key=lambda c: (c.region, c.instance_id, c.group_id))
@@ -219,6 +223,7 @@ def diff_plan(
         allow_protected_delete=tuple(sorted(options.allow_protected_delete)),
         skip_online_check=options.skip_online_check,
         allow_mass_delete=options.allow_mass_delete,
+        allow_empty=options.allow_empty,
     )
 
 

@@ -274,6 +274,25 @@ def circuit_breaker(
     return changes, [guard]
 
 
+def empty_desired_guard(
+    changes: Sequence[Change], desired: DesiredState, options: PlanOptions
+) -> Guard | None:
+    """A desired state that declares no instance at all (an export of the wrong region, a
+    file emptied by mistake) yet deletes managed GIDs is refused unless ``--allow-empty``."""
+    if desired.instances:
+        return None
+    deletes = sum(1 for change in changes if change.action is Action.DELETE)
+    if not deletes:
+        return None
+    return Guard(
+        kind=GuardKind.EMPTY_DESIRED,
+        message=f"the desired state declares no instance, yet deletes {deletes} managed GID(s)",
+        blocking=True,
+        override="--allow-empty",
+        overridden=options.allow_empty,
+    )
+
+
 def online_check_notes(api: Api, clients: Sequence[str]) -> tuple[Guard, ...]:
     """What a delete on an onsmqtt instance says about its online check: the API cannot
     count a GID's clients, so only the known client ids (``clients:``) can be asked about."""
@@ -293,12 +312,19 @@ def online_check_notes(api: Api, clients: Sequence[str]) -> tuple[Guard, ...]:
 
 
 def online_guards_without_lookup(
-    changes: list[Change], options: PlanOptions, *, breaker_refuses: bool
+    changes: list[Change], options: PlanOptions, *, refused_by: Guard | None
 ) -> list[Change]:
+    """Each delete noted when its online clients will not be looked up: skipped on purpose,
+    or ``refused_by`` (the circuit breaker, an empty desired state) refused the plan first."""
     if options.skip_online_check:
         message = "online clients not checked (--skip-online-check)"
-    elif breaker_refuses:
-        message = "online clients not checked: the delete circuit breaker refused the plan first"
+    elif refused_by is not None:
+        what = (
+            "the delete circuit breaker"
+            if refused_by.kind is GuardKind.MASS_DELETE
+            else "the empty desired state"
+        )
+        message = f"online clients not checked: {what} refused the plan first"
     else:
         return changes
     guard = Guard(kind=GuardKind.ONLINE_CHECK_SKIPPED, message=message)
@@ -321,8 +347,10 @@ def online_check_keys(plan: Plan, options: PlanOptions) -> list[ResourceKey]:
 def online_check_changes(plan: Plan, options: PlanOptions) -> list[Change]:
     """The deletes ``online_check_keys`` names, with what their look-up needs (the API, the
     known client ids). An onsmqtt delete without known client ids has nothing to ask."""
+    # A refused mass delete or empty desired state spends no look-up.
     if options.skip_online_check or any(
-        g.kind is GuardKind.MASS_DELETE and g.refuses for g in plan.guards
+        g.kind in (GuardKind.MASS_DELETE, GuardKind.EMPTY_DESIRED) and g.refuses
+        for g in plan.guards
     ):
         return []
     return [

@@ -46,6 +46,7 @@ class GuardKind(StrEnum):
     # onsmqtt cannot count a GID's online clients: only its known client ids can be asked about
     ONLINE_CHECK_UNAVAILABLE = "online_check_unavailable"
     MASS_DELETE = "mass_delete"  # circuit breaker
+    EMPTY_DESIRED = "empty_desired"  # no instance declared, yet managed GIDs would be deleted
     PROBABLE_RENAME = "probable_rename"  # delete + create of a near-identical name
     NAMING_CONFLICT = "naming_conflict"  # shared namespace: name used by another instance
     NAMING_MISMATCH = "naming_mismatch"  # declared independent_naming disagrees with the cloud
@@ -176,6 +177,8 @@ class Plan(FrozenModel):
     allow_protected_delete: tuple[str, ...] = ()
     skip_online_check: bool = False
     allow_mass_delete: bool = False
+    # Planned with --allow-empty: a desired state declaring no instance may delete.
+    allow_empty: bool = False
     # "REGION/INSTANCE_ID" -> the GIDs listed at refresh time, so a stale plan can say which
     # GIDs appeared or vanished (saved plan files only; the JSON renderer leaves it out).
     inventory_group_ids: dict[str, tuple[str, ...]] = Field(default_factory=dict)

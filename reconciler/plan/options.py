@@ -27,6 +27,8 @@ class PlanOptions:
     allow_online_delete: bool = False
     skip_online_check: bool = False
     allow_mass_delete: bool = False
+    # A desired state declaring no instance may delete the GIDs the state manages.
+    allow_empty: bool = False
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ def recorded_options(plan: Plan) -> PlanOptions:
         allow_online_delete=plan.allow_online_delete,
         skip_online_check=plan.skip_online_check,
         allow_mass_delete=plan.allow_mass_delete,
+        allow_empty=plan.allow_empty,
     )
 
 
@@ -63,6 +64,7 @@ def override_words(options: PlanOptions) -> list[tuple[str, ...]]:
         ("--allow-online-delete", options.allow_online_delete),
         ("--skip-online-check", options.skip_online_check),
         ("--allow-mass-delete", options.allow_mass_delete),
+        ("--allow-empty", options.allow_empty),
     )
     found.extend((flag,) for flag, given in switches if given)
     return found

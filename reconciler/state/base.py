@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from reconciler.errors import LockError, LockHeldError, StateConflictError
-from reconciler.models import FrozenModel, StateDocument
+from reconciler.models import FrozenModel, StateBinding, StateDocument
 
 # Backoff of ``StateBackend.lock`` when a timeout is given: first wait, growth, ceiling.
 FIRST_WAIT_SECONDS = 0.1
@@ -62,7 +62,7 @@ class StateBackend(ABC):
     Contract:
     - ``read()`` returns the stored document, or None when nothing was ever written. A stored
       document that cannot be read or parsed raises ``StateError`` naming where it lives; it is
-      never treated as empty.
+      never treated as empty. ``read_binding()`` is ``read()``'s ``binding``, perhaps cheaper.
     - ``write(doc, expected_serial=n)`` is a compare-and-swap: it stores ``doc`` with serial
       ``n + 1`` only if the stored serial is still ``n`` (``n == 0`` means "nothing stored
       yet"), and returns the stored document. Otherwise, or when ``doc.lineage`` differs from
@@ -102,6 +102,12 @@ class StateBackend(ABC):
 
     @abstractmethod
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument: ...
+
+    def read_binding(self) -> StateBinding | None:
+        """What the stored state is bound to (None: no state, or an unbound one), for a check
+        before the lock is taken; a backend may read less than the whole document for it."""
+        doc = self.read()
+        return doc.binding if doc is not None else None
 
     def lock(self, info: LockInfo, *, timeout: float = 0.0, on_wait: OnWait | None = None) -> str:
         if not info.backend:

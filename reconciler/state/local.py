@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import socket
@@ -21,13 +22,15 @@ from pydantic import ValidationError
 
 from reconciler.atomicfile import write_atomic
 from reconciler.errors import LockError, StateError
-from reconciler.models import LocalBackendConfig, StateDocument, share_fields_sets
+from reconciler.models import LocalBackendConfig, StateBinding, StateDocument, share_fields_sets
 from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 # How long a blocked caller waits for a new holder's info to appear before calling it unknown.
 HOLDER_SETTLE_SECONDS = 1.0
+# Where the resources start in a state file this backend wrote (indent=2, fields in order).
+_RESOURCES_MARKER = '\n  "resources": '
 
 
 class LocalBackend(StateBackend):
@@ -63,6 +66,26 @@ class LocalBackend(StateBackend):
             raise StateError(f"state file {self.path} is corrupt: {problem}{hint}") from exc
         share_fields_sets(doc.resources)
         return doc
+
+    def read_binding(self) -> StateBinding | None:
+        """Parse only the head of a file this backend wrote (its fields before ``resources``,
+        which holds nearly all of it: a full read of 100,000 resources takes a second); any
+        other layout is read whole."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
+        end = text.find(_RESOURCES_MARKER)
+        if end > 0:
+            try:
+                head = json.loads(text[:end].rstrip().removesuffix(",") + "}")
+                binding = head.get("binding") if isinstance(head, dict) else None
+                return None if binding is None else StateBinding.model_validate(binding)
+            except ValueError:
+                pass  # not the layout we write: the full read says what is wrong
+        return super().read_binding()
 
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
         self._ensure_dir()

@@ -17,5 +17,6 @@ def state_json_schema() -> dict[str, Any]:
         schema_id=SCHEMA_ID,
         title="reconciler state",
         description="What reconciler created or adopted. `lineage` identifies one state for its "
-        "whole life; `serial` grows by one on every write (compare-and-swap).",
+        "whole life; `serial` grows by one on every write (compare-and-swap); `binding` names "
+        "the desired inputs and the cloud it describes (plan and apply refuse others).",
     )

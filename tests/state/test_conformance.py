@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from reconciler.errors import LockError, LockHeldError, StateConflictError
-from reconciler.models import StateResource
+from reconciler.models import StateBinding, StateResource
 from reconciler.state import new_state
 from reconciler.state.base import LockInfo, StateBackend
 from reconciler.state.locking import new_lock_info
@@ -34,6 +34,19 @@ def test_write_then_read_roundtrips_the_document(kit: BackendKit) -> None:
     assert again == written
     assert again is not None
     assert [r.group_id for r in again.resources] == ["GID_bills", "GID_orders"]
+
+
+def test_the_binding_is_stored_and_read_back(kit: BackendKit) -> None:
+    backend = kit.open()
+    assert backend.read_binding() is None
+    binding = StateBinding(desired=("teams", "g.yaml"), endpoint="http://127.0.0.1:8765")
+    doc = new_state().with_resource(_resource("GID_orders")).model_copy(update={"binding": binding})
+    backend.write(doc, expected_serial=0)
+    again = kit.open()
+    stored = again.read()
+    assert stored is not None
+    assert stored.binding == binding
+    assert again.read_binding() == binding
 
 
 def test_each_write_increments_the_serial(backend: StateBackend) -> None:
