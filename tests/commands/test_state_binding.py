@@ -361,7 +361,9 @@ def test_an_empty_export_planned_over_managed_gids_is_refused_without_allow_empt
 ) -> None:
     desired_file(cwd / "g.yaml", "post-cn-g", ["GID_one", "GID_two"])
     assert run_cli(capsys, "apply", "g.yaml", "--auto-approve").code == 0
-    # An export of a region where the emulator holds nothing: `instances: []`.
+    # An export of a region where the emulator holds nothing (`instances: []`) replaces the
+    # file (export never overwrites one: the user removed it first).
+    (cwd / "g.yaml").unlink()
     exported = run_cli(
         capsys,
         "export", "--all", "--region", "cn-beijing", "--endpoint", "embedded", "-o", "g.yaml",
@@ -383,7 +385,7 @@ def test_an_empty_export_planned_over_managed_gids_is_refused_without_allow_empt
     assert saved_refused.code == 1
     assert json.loads((cwd / "refused.json").read_text())["appliable"] is False
     assert run_cli(capsys, "apply", "refused.json").code == 1
-    # Only the reviewed plan can carry the flag.
+    # A flag the plan was not made with is refused.
     flagged = run_cli(capsys, "apply", "refused.json", "--allow-empty")
     assert flagged.code == 1
     assert "--allow-empty only applies when planning from a desired file" in flagged.err
@@ -393,7 +395,12 @@ def test_an_empty_export_planned_over_managed_gids_is_refused_without_allow_empt
     assert saved.code == 0, saved.err
     document = json.loads((cwd / "allowed.json").read_text())
     assert document["allow_empty"] is True
-    applied = run_cli(capsys, "apply", "allowed.json")
+    # The plan's override takes effect only when the apply repeats it.
+    unconfirmed = run_cli(capsys, "apply", "allowed.json")
+    assert unconfirmed.code == 1
+    assert "was made with --allow-empty" in unconfirmed.err
+    assert embedded_group_ids("post-cn-g") == {"GID_one", "GID_two"}
+    applied = run_cli(capsys, "apply", "allowed.json", "--allow-empty")
     assert applied.code == 0, applied.err
     assert embedded_group_ids("post-cn-g") == set()
 
