@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import socket
 import threading
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconciler.atomicfile import write_atomic
+from reconciler.atomicfile import copy_atomic, write_atomic
 from reconciler.errors import LockError, StateError
 from reconciler.models import LocalBackendConfig, StateDocument, share_fields_sets
 from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
@@ -74,28 +73,13 @@ class LocalBackend(StateBackend):
             return new
 
     def _replace(self, text: str, *, keep_backup: bool) -> None:
-        # One fixed temporary name is safe (writers are serialised by _write_mutex) and means
-        # a crash leaves at most one leftover, truncated by the next write.
         try:
-            write_atomic(
-                self.path,
-                text,
-                temp_name=f".{self.path.name}.tmp",
-                before_replace=self._keep_backup if keep_backup else None,
-            )
+            write_atomic(self.path, text, before_replace=self._keep_backup if keep_backup else None)
         except OSError as exc:
             raise StateError(f"cannot write state file {self.path}: {exc}") from exc
 
     def _keep_backup(self) -> None:
-        # A hard link keeps the previous version without a window where state.json is missing.
-        staged = self.backup_path.with_name(self.backup_path.name + ".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            staged.unlink()
-        try:
-            os.link(self.path, staged)
-        except OSError:  # filesystems without hard links
-            shutil.copy2(self.path, staged)
-        os.replace(staged, self.backup_path)
+        copy_atomic(self.path, self.backup_path)
 
     @contextlib.contextmanager
     def _write_mutex(self) -> Iterator[None]:
@@ -200,12 +184,10 @@ class LocalBackend(StateBackend):
 
     def _write_info(self, info: LockInfo) -> None:
         text = info.model_dump_json(indent=2) + "\n"
-        try:  # one fixed temporary name (0600): writers hold the flock
+        try:
             # Not durable: the flock is the lock, this only names its holder; a crash frees
             # the flock, and the next holder rewrites the file. Every plan pays this write.
-            write_atomic(
-                self.info_path, text, temp_name=f".{self.info_path.name}.tmp", durable=False
-            )
+            write_atomic(self.info_path, text, durable=False)
         except OSError as exc:
             raise LockError(f"cannot write lock info {self.info_path}: {exc}") from exc
 
