@@ -16,12 +16,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from reconciler.atomicfile import copy_atomic, write_atomic
 from reconciler.errors import LockError, StateError
-from reconciler.models import LocalBackendConfig, StateDocument, share_fields_sets
+from reconciler.models import LocalBackendConfig, StateDocument
 from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
+from reconciler.state.document import StateFormatError, parse_state
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -54,14 +53,11 @@ class LocalBackend(StateBackend):
         except OSError as exc:
             raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
         try:
-            doc = StateDocument.model_validate_json(text)
-        except ValidationError as exc:
-            problem = _first_problem(exc)
-            hint = f"; the previous version is in {self.backup_path}"
-            hint = hint if self.backup_path.exists() else ""
-            raise StateError(f"state file {self.path} is corrupt: {problem}{hint}") from exc
-        share_fields_sets(doc.resources)
-        return doc
+            return parse_state(text, where=f"state file {self.path}")
+        except StateFormatError as exc:
+            if not self.backup_path.exists():
+                raise
+            raise StateFormatError(f"{exc}; the previous version is in {self.backup_path}") from exc
 
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
         self._ensure_dir()
@@ -217,11 +213,3 @@ def _try_flock(fd: int) -> bool:
     except BlockingIOError:
         return False
     return True
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    if error["type"] == "json_invalid":
-        return "not valid JSON"
-    where = ".".join(str(part) for part in error["loc"])
-    return f"{where}: {error['msg']}" if where else str(error["msg"])

@@ -25,6 +25,7 @@ from reconciler.errors import LockError, StateConflictError, StateError
 from reconciler.models import PostgresBackendConfig, StateDocument
 from reconciler.state import pg_schema
 from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
+from reconciler.state.document import StateFormatError, parse_state
 from reconciler.state.dsn import describe_dsn, read_dsn, scrub
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -126,19 +127,51 @@ class PostgresBackend(StateBackend):
 
     def read(self) -> StateDocument | None:
         rows, _ = self._query(
-            sql.SQL("SELECT document FROM {} WHERE workspace = %s").format(self._states),
+            sql.SQL("SELECT lineage, serial, document::text FROM {} WHERE workspace = %s").format(
+                self._states
+            ),
             (self.workspace,),
             "cannot read the state",
         )
         if not rows:
             return None
-        try:
-            return StateDocument.model_validate(rows[0][0])
-        except ValidationError as exc:
-            raise StateError(
-                f"state of workspace {self.workspace} in {self.schema}.states is corrupt: "
-                f"{exc.errors()[0]['msg']}"
-            ) from exc
+        lineage, serial, text = rows[0]
+        where = f"state of workspace {self.workspace} in {self.schema}.states"
+        doc = parse_state(text, where=where)
+        if (doc.lineage, doc.serial) != (lineage, serial):
+            raise self._disagreement(where, doc, lineage, serial)
+        return doc
+
+    def _disagreement(
+        self, where: str, doc: StateDocument, lineage: str, serial: int
+    ) -> StateFormatError:
+        """The row's columns (what the compare-and-swap checks) and its document (what plans
+        read) must agree, or every write fails its swap after the cloud has changed. The fix
+        moves the document to the columns' lineage and a serial above both, so a plan saved
+        from either version is stale."""
+        said = []
+        if doc.lineage != lineage:
+            said.append(f"lineage {doc.lineage!r} but the row's lineage column is {lineage!r}")
+        if doc.serial != serial:
+            said.append(f"serial {doc.serial} but the row's serial column is {serial}")
+        return StateFormatError(
+            f"{where} is inconsistent: the document says {' and '.join(said)} (edited by hand?); "
+            f"check the document, then repair it with: {self.repair_sql()}"
+        )
+
+    def repair_sql(self) -> str:
+        """SQL aligning the document's lineage and serial with its row's columns."""
+        statement = sql.SQL(
+            "UPDATE {states} SET serial = {bumped}, document = jsonb_set(jsonb_set(document,"
+            " '{{lineage}}', to_jsonb(lineage)), '{{serial}}', to_jsonb({bumped}))"
+            " WHERE workspace = {workspace};"
+        ).format(
+            states=self._states,
+            bumped=sql.SQL("greatest(serial, (document->>'serial')::bigint) + 1"),
+            workspace=sql.Literal(self.workspace),
+        )
+        with self._mutex:
+            return statement.as_string(self._conn)
 
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
         new = doc.model_copy(update={"serial": expected_serial + 1})
