@@ -11,12 +11,16 @@ the session holding the advisory lock in ``pg_locks`` and terminates it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
@@ -79,15 +83,66 @@ class PostgresBackend(StateBackend):
             raise self._error("cannot connect to PostgreSQL", exc) from exc
 
     def _error(
-        self, doing: str, exc: psycopg.Error, kind: type[StateError] = StateError
+        self,
+        doing: str,
+        exc: psycopg.Error,
+        kind: type[StateError] = StateError,
+        *,
+        needs: Callable[[str, str], str] | None = None,
     ) -> StateError:
+        """``needs(role, database)``: the grant that would have let ``doing`` succeed, named
+        when the server answered "permission denied"."""
         # A server's message can name a host that is also the password, and spans lines
         # ("\n\tIs the server running..."); our errors are one line.
         detail = " ".join(scrub(str(exc), self._dsn).split())
-        return kind(f"{doing} {describe_dsn(self._dsn)}: {detail}")
+        text = f"{doing} {describe_dsn(self._dsn)}: {detail}"
+        if needs is not None and isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            # Best effort: a session that cannot even ask the catalogs keeps the bare error.
+            with contextlib.suppress(psycopg.Error):
+                text += f"; needs: {needs(*self._who())}"
+        return kind(text)
+
+    def _who(self) -> tuple[str, str]:
+        """This session's role and database, for a grant's wording."""
+        with self._mutex:
+            row = self._conn.execute("SELECT current_user, current_database()").fetchone()
+        return (str(row[0]), str(row[1])) if row else ("ROLE", "DATABASE")
+
+    def _use_grant(self, role: str, database: str) -> str:
+        return self._missing_grant(role, database, creating=False)
+
+    def _create_grant(self, role: str, database: str) -> str:
+        return self._missing_grant(role, database, creating=True)
+
+    def _missing_grant(self, role: str, database: str, *, creating: bool) -> str:
+        """The one grant this role lacks for the tables (``creating``: to create or upgrade
+        them), from the catalogs, which every role may read."""
+        with self._mutex:
+            row = self._conn.execute(
+                "SELECT n.oid IS NOT NULL, has_schema_privilege(n.oid, 'USAGE'),"
+                " has_schema_privilege(n.oid, 'CREATE'), EXISTS (SELECT FROM pg_catalog.pg_class"
+                " WHERE relnamespace = n.oid AND relname = 'states')"
+                " FROM (SELECT %s::name) AS wanted (name)"
+                " LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = wanted.name",
+                (self.schema,),
+            ).fetchone()
+        exists, usage, create, tables = row if row else (False, False, False, False)
+        schema, role = _name(self.schema), _name(role)
+        if not exists:
+            return (
+                f"GRANT CREATE ON DATABASE {_name(database)} TO {role} "
+                f"(or an administrator's CREATE SCHEMA {schema} AUTHORIZATION {role})"
+            )
+        if (creating or not tables) and not create:
+            rights = "CREATE" if usage else "USAGE, CREATE"
+            return f"GRANT {rights} ON SCHEMA {schema} TO {role}"
+        if not usage:
+            return f"GRANT USAGE ON SCHEMA {schema} TO {role}"
+        return f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
 
     def _ensure_tables(self) -> None:
         doing = f"cannot read the schema version of the state tables in schema {self.schema}"
+        needs = self._use_grant
         try:
             with self._mutex:
                 found = pg_schema.schema_version(self._conn, self.schema)
@@ -100,11 +155,12 @@ class PostgresBackend(StateBackend):
                     else f"cannot upgrade the state tables in schema {self.schema} from "
                     f"version {found} to {pg_schema.SCHEMA_VERSION}"
                 )
+                needs = self._create_grant
                 pg_schema.upgrade(
                     self._conn, self.schema, lock_key=advisory_key("ddl", self.schema)
                 )
         except psycopg.Error as exc:
-            raise self._error(doing, exc) from exc
+            raise self._error(doing, exc, needs=needs) from exc
 
     def _query(
         self,
@@ -112,8 +168,11 @@ class PostgresBackend(StateBackend):
         params: tuple[Any, ...],
         doing: str,
         kind: type[StateError] = StateError,
+        *,
+        on_tables: bool = True,
     ) -> tuple[list[tuple[Any, ...]], int]:
-        """Run one statement on the shared session; returns its rows and row count."""
+        """Run one statement on the shared session; returns its rows and row count.
+        ``on_tables``: a "permission denied" is about the state tables (the grant is named)."""
         try:
             with self._mutex:
                 cursor = self._conn.execute(statement, params)
@@ -121,7 +180,8 @@ class PostgresBackend(StateBackend):
                 rows = cursor.fetchall() if cursor.description else []
                 return rows, cursor.rowcount
         except psycopg.Error as exc:
-            raise self._error(doing, exc, kind) from exc
+            needs = self._use_grant if on_tables else None
+            raise self._error(doing, exc, kind, needs=needs) from exc
 
     # --- the document -----------------------------------------------------------------------
 
@@ -216,7 +276,9 @@ class PostgresBackend(StateBackend):
             )
         except psycopg.Error as exc:
             conn.close()
-            raise self._error("cannot take the state lock", exc, LockError) from exc
+            raise self._error(
+                "cannot take the state lock", exc, LockError, needs=self._use_grant
+            ) from exc
         with self._mutex:
             self._held[info.id] = conn
 
@@ -256,6 +318,7 @@ class PostgresBackend(StateBackend):
                 (pid, TERMINATE_WAIT_MS),
                 f"cannot terminate the PostgreSQL session (pid {pid}) holding lock {lock_id}",
                 LockError,
+                on_tables=False,
             )
         survivors = self._holder_pids()
         if survivors:
@@ -313,6 +376,13 @@ def advisory_key(*parts: str) -> int:
     """A stable signed 64-bit advisory lock key for ``parts``."""
     digest = hashlib.sha256("\0".join(("reconciler", *parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _name(identifier: str) -> str:
+    """``identifier`` as SQL would need it written: bare when it may be, else quoted."""
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", identifier):
+        return identifier
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _split_key(key: int) -> tuple[int, int]:
