@@ -17,7 +17,8 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
     ├── StateError                 the state document cannot be read or written
     │   ├── StateConflictError     compare-and-swap on the serial lost
     │   └── LockError              the state lock cannot be taken or released
-    │       └── LockHeldError      someone else holds it (``.holder`` says who)
+    │       ├── LockHeldError      someone else holds it (``.holder`` says who)
+    │       └── LockLostError      a lock we held was broken (force-unlock): stop at once
     ├── PlanError                  a plan cannot be built, read or used
     │   ├── PlanRefusedError       guards block the plan (``.reasons``)
     │   ├── StalePlanError         a saved plan no longer matches the world
@@ -188,6 +189,11 @@ class LockHeldError(LockError):
     def __init__(self, message: str, holder: object | None = None) -> None:
         self.holder = holder
         super().__init__(message)
+
+
+class LockLostError(LockError):
+    """A lock this process held was broken (force-unlocked, or its session ended): it must
+    start nothing more and write no state."""
 
 
 class PlanError(ReconcilerError):

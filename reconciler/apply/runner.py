@@ -10,9 +10,10 @@ orders the steps and never prints.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from reconciler.apply.calls import PlannedCall, planned_calls
 from reconciler.apply.executor import ApplyObserver, ExecutionOptions, execute
@@ -20,7 +21,7 @@ from reconciler.apply.interrupt import stop_on_sigint
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.metadata import with_desired_metadata
 from reconciler.apply.result import ApplyResult
-from reconciler.errors import ApplyError, PlanError, StalePlanError
+from reconciler.errors import ApplyError, LockLostError, PlanError, StalePlanError
 from reconciler.models import DesiredState, InstanceInventory, StateDocument
 from reconciler.plan.builder import ClientFor, instance_apis, refresh
 from reconciler.plan.model import Plan
@@ -31,6 +32,8 @@ from reconciler.state.base import OnWait, StateBackend
 from reconciler.state.locking import hold_lock
 
 LOCK_OPERATION = "apply"
+# Raises LockLostError once the state lock this apply holds was broken.
+CheckLock = Callable[[], None]
 # What a refused apply advises when deletes' GIDs have clients online now (see
 # ``plan.online_recheck``). A saved plan takes no override: it is applied as reviewed.
 SAVED_PLAN_ADVICE = (
@@ -99,7 +102,7 @@ def apply_desired(
             _refuse_if_online(plan, client_for, settings, DESIRED_FILE_ADVICE)
         return True
 
-    with _state_lock(backend, settings):
+    with _state_lock(backend, settings) as check_lock:
         state = backend.read()
         plan = build_plan(state)
         review(plan)
@@ -111,6 +114,7 @@ def apply_desired(
             settings,
             desired=desired,
             approve=approve_then_recheck,
+            check_lock=check_lock,
         )
 
 
@@ -126,7 +130,7 @@ def apply_saved(
     (``StalePlanError``, every reason) unless the world is still the one it was made on; then
     refuse it (``ClientsOnlineError``) if a delete's GID has clients online now that the plan
     did not override. A dry run is refused alike: it shows what the apply would do."""
-    with _state_lock(backend, settings):
+    with _state_lock(backend, settings) as check_lock:
         state = backend.read()
         inventories = list_inventories(plan, desired, client_for, state)
         reasons = check_fresh(plan, desired, state, inventories, workspace=backend.workspace)
@@ -134,7 +138,9 @@ def apply_saved(
             raise StalePlanError(reasons)
         ensure_appliable(plan)  # a refused plan spends no look-up
         _refuse_if_online(plan, client_for, settings, SAVED_PLAN_ADVICE)
-        return _run(plan, backend, state, client_for, settings, desired=desired)
+        return _run(
+            plan, backend, state, client_for, settings, desired=desired, check_lock=check_lock
+        )
 
 
 def _refuse_if_online(
@@ -171,14 +177,28 @@ def _metadata_only(
     return ApplyRun(plan=plan, metadata_recorded=True)
 
 
-def _state_lock(backend: StateBackend, settings: RunSettings) -> AbstractContextManager[object]:
-    if settings.lock:
-        return hold_lock(
+@contextmanager
+def _state_lock(backend: StateBackend, settings: RunSettings) -> Iterator[CheckLock | None]:
+    """Hold the state lock for the block; yields the check the executor runs before each
+    call (None without a lock)."""
+    if not settings.lock:
+        if not settings.dry_run:
+            raise ApplyError("only a dry run may skip the state lock: apply writes the state")
+        yield None
+        return
+    finished = False
+    try:
+        with hold_lock(
             backend, LOCK_OPERATION, timeout=settings.lock_timeout, on_wait=settings.on_wait
-        )
-    if not settings.dry_run:
-        raise ApplyError("only a dry run may skip the state lock: apply writes the state")
-    return nullcontext()
+        ) as info:
+            yield partial(backend.check_lock, info.id)
+            finished = True
+    except LockLostError:
+        # A lock lost while the apply ran is in its result (the executor checks it before
+        # each call, and the state write fails with it); releasing it then cannot succeed,
+        # and raising here would drop the report of what was done.
+        if not finished:
+            raise
 
 
 def _run(
@@ -190,6 +210,7 @@ def _run(
     *,
     desired: DesiredState | None,
     approve: Callable[[Plan], bool] | None = None,
+    check_lock: CheckLock | None = None,
 ) -> ApplyRun:
     """The steps after the plan: refuse, record only metadata when nothing changes, stop at a
     dry run, ask, execute."""
@@ -212,6 +233,7 @@ def _run(
             options=settings.execution,
             observer=settings.observer,
             stop=settings.stop,
+            check_lock=check_lock,
         )
     return ApplyRun(plan=plan, result=result)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +18,14 @@ from pathlib import Path
 from reconciler.atomicfile import copy_atomic, write_atomic
 from reconciler.errors import LockError, StateError
 from reconciler.models import LocalBackendConfig, StateDocument
-from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
+from reconciler.state.base import (
+    LockInfo,
+    StateBackend,
+    check_swap,
+    held_by,
+    may_be_alive,
+    not_held,
+)
 from reconciler.state.document import StateFormatError, parse_state
 
 FILE_MODE = 0o600
@@ -164,7 +170,7 @@ class LocalBackend(StateBackend):
         deadline = time.monotonic() + HOLDER_SETTLE_SECONDS
         while True:
             info = self._read_info()
-            if info is not None and _may_be_alive(info):
+            if info is not None and may_be_alive(info):
                 return info
             if time.monotonic() >= deadline:
                 return None
@@ -192,19 +198,6 @@ class LocalBackend(StateBackend):
         if info is not None and info.id == lock_id:
             with contextlib.suppress(FileNotFoundError):
                 self.info_path.unlink()
-
-
-def _may_be_alive(info: LockInfo) -> bool:
-    """False only when the holder's process is known to be gone (same host, no such pid)."""
-    if info.pid is None or not info.who.endswith("@" + socket.gethostname()):
-        return True
-    try:
-        os.kill(info.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True
 
 
 def _try_flock(fd: int) -> bool:

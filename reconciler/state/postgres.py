@@ -28,13 +28,22 @@ from pydantic import ValidationError
 from reconciler.errors import LockError, StateConflictError, StateError
 from reconciler.models import PostgresBackendConfig, StateDocument
 from reconciler.state import pg_schema
-from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
+from reconciler.state.base import (
+    LockInfo,
+    StateBackend,
+    check_swap,
+    held_by,
+    lock_lost,
+    not_held,
+)
 from reconciler.state.document import StateFormatError, parse_state
 from reconciler.state.dsn import describe_dsn, read_dsn, scrub
 
 CONNECT_TIMEOUT_SECONDS = 10
 # How long force_unlock waits for a terminated holder's session to be gone.
 TERMINATE_WAIT_MS = 5000
+# Why a lock this process held is gone.
+LOST_WHY = "force-unlocked, or its PostgreSQL session ended"
 # How long a blocked caller waits for a new holder's row before calling the holder unknown.
 HOLDER_SETTLE_SECONDS = 1.0
 
@@ -42,6 +51,8 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 
 
 class PostgresBackend(StateBackend):
+    breaks_live_locks = True
+
     def __init__(self, config: PostgresBackendConfig) -> None:
         self._dsn = config.dsn.get_secret_value()
         self.schema = config.db_schema
@@ -52,6 +63,8 @@ class PostgresBackend(StateBackend):
         self._mutex = threading.Lock()
         # lock id -> the dedicated session holding the advisory lock
         self._held: dict[str, Connection] = {}
+        # Locks of this instance found broken: nothing more may be written.
+        self._lost: set[str] = set()
         self._conn = self._connect()
         try:
             self._ensure_tables()
@@ -170,12 +183,14 @@ class PostgresBackend(StateBackend):
         kind: type[StateError] = StateError,
         *,
         on_tables: bool = True,
+        session: Connection | None = None,
     ) -> tuple[list[tuple[Any, ...]], int]:
-        """Run one statement on the shared session; returns its rows and row count.
-        ``on_tables``: a "permission denied" is about the state tables (the grant is named)."""
+        """Run one statement on the shared session (or ``session``); returns its rows and row
+        count. ``on_tables``: a "permission denied" is about the state tables (the grant is
+        named)."""
         try:
             with self._mutex:
-                cursor = self._conn.execute(statement, params)
+                cursor = (session or self._conn).execute(statement, params)
                 # Fetch under the mutex so another thread's statement cannot interleave.
                 rows = cursor.fetchall() if cursor.description else []
                 return rows, cursor.rowcount
@@ -248,14 +263,55 @@ class PostgresBackend(StateBackend):
                 " WHERE workspace = %s AND serial = %s AND lineage = %s"
             ).format(self._states)
             params = (new.serial, document, self.workspace, expected_serial, new.lineage)
-        _, count = self._query(statement, params, "cannot write the state")
+        _, count = self._write_under_lock(statement, params)
         if count != 1:
             where = f"workspace {self.workspace} of {self.schema}.states"
             check_swap(self.read(), doc, expected_serial, where=where)
             raise StateConflictError(f"state in {where} changed while it was being written")
         return new
 
+    def _write_under_lock(
+        self, statement: sql.Composed, params: tuple[Any, ...]
+    ) -> tuple[list[tuple[Any, ...]], int]:
+        """Write through the lock's own session while a lock is held: if the lock was broken
+        (its session terminated) the write fails with it, leaving no moment between a check
+        and the write for another run to take the lock in."""
+        with self._mutex:
+            if self._lost:
+                raise lock_lost(next(iter(self._lost)), LOST_WHY)
+            held = next(iter(self._held.items()), None)
+        if held is None:
+            return self._query(statement, params, "cannot write the state")
+        lock_id, session = held
+        try:
+            return self._query(statement, params, "cannot write the state", session=session)
+        except StateError as exc:
+            if not session.broken:
+                raise
+            self._mark_lost(lock_id)
+            raise lock_lost(lock_id, LOST_WHY) from exc
+
     # --- the lock ---------------------------------------------------------------------------
+
+    def check_lock(self, lock_id: str) -> None:
+        with self._mutex:
+            session = self._held.get(lock_id)
+            lost = lock_id in self._lost
+        if session is None:
+            raise lock_lost(lock_id, LOST_WHY if lost else "this process does not hold it")
+        try:
+            # A session holds its advisory lock until it ends: alive means still held.
+            session.execute("SELECT 1")
+        except psycopg.Error as exc:
+            self._mark_lost(lock_id)
+            raise lock_lost(lock_id, LOST_WHY) from exc
+
+    def _mark_lost(self, lock_id: str) -> None:
+        with self._mutex:
+            session = self._held.pop(lock_id, None)
+            self._lost.add(lock_id)
+        if session is not None:
+            session.close()
 
     def _try_lock(self, info: LockInfo) -> None:
         conn = self._connect()
@@ -285,6 +341,9 @@ class PostgresBackend(StateBackend):
     def unlock(self, lock_id: str) -> None:
         with self._mutex:
             conn = self._held.pop(lock_id, None)
+            lost = lock_id in self._lost
+        if lost:
+            raise lock_lost(lock_id, LOST_WHY)
         if conn is None:
             raise not_held(lock_id, self.lock_holder())
         try:
@@ -294,10 +353,7 @@ class PostgresBackend(StateBackend):
             )
             conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
         except psycopg.Error as exc:
-            raise LockError(
-                f"lock {lock_id} was lost before it was released: its PostgreSQL session ended "
-                "(force-unlocked, or the connection dropped)"
-            ) from exc
+            raise lock_lost(lock_id, LOST_WHY) from exc
         finally:
             conn.close()
 

@@ -7,7 +7,13 @@ import threading
 
 import pytest
 
-from reconciler.errors import LockError, LockHeldError, StateConflictError, StateError
+from reconciler.errors import (
+    LockError,
+    LockHeldError,
+    LockLostError,
+    StateConflictError,
+    StateError,
+)
 from reconciler.models import StateResource
 from reconciler.state import new_state
 from reconciler.state.base import LockInfo, StateBackend
@@ -367,3 +373,12 @@ def test_a_valid_state_written_by_hand_still_reads(kit: BackendKit) -> None:
     assert doc is not None
     assert doc.resources[0].protect is True
     assert doc.resources[0].clients == ("GID_a@@@one",)
+
+
+def test_check_lock_passes_while_held_and_refuses_a_lock_not_held(backend: StateBackend) -> None:
+    info = new_lock_info("apply")
+    backend.lock(info)
+    backend.check_lock(info.id)
+    backend.unlock(info.id)
+    with pytest.raises(LockLostError, match=f"the state lock {info.id} was lost"):
+        backend.check_lock(info.id)

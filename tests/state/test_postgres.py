@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from reconciler.errors import LockError, StateError
+from reconciler.errors import LockError, LockLostError, StateError
 from reconciler.models import PostgresBackendConfig, StateResource
 from reconciler.state import new_state
 from reconciler.state.locking import new_lock_info
@@ -217,3 +217,44 @@ def test_a_document_disagreeing_with_its_row_is_refused_with_a_repair_that_works
         assert repaired.resources == (resource,)
         again = backend.write(repaired, expected_serial=repaired.serial)
         assert again.serial == 4
+
+
+def test_a_force_unlocked_holder_notices_before_its_next_step_and_writes_nothing(
+    pg: tuple[str, str],
+) -> None:
+    dsn, schema = pg
+    resource = StateResource(region="cn-hangzhou", instance_id="post-cn-1", group_id="GID_late")
+    with (
+        PostgresBackend(_config(dsn, schema)) as holder,
+        PostgresBackend(_config(dsn, schema)) as operator,
+    ):
+        doc = holder.write(new_state(), expected_serial=0)
+        info = new_lock_info("apply")
+        holder.lock(info)
+        holder.check_lock(info.id)  # held: nothing to say
+        operator.force_unlock(info.id)
+        with pytest.raises(LockLostError, match=f"the state lock {info.id} was lost"):
+            holder.check_lock(info.id)
+        # A write after the loss, while another run may hold the lock now, is refused.
+        with pytest.raises(LockLostError):
+            holder.write(doc.with_resource(resource), expected_serial=doc.serial)
+        assert operator.read() == doc
+
+
+def test_a_write_racing_a_force_unlock_fails_without_a_check_first(pg: tuple[str, str]) -> None:
+    # The write itself goes through the lock's session: no window between a check and it.
+    dsn, schema = pg
+    resource = StateResource(region="cn-hangzhou", instance_id="post-cn-1", group_id="GID_late")
+    with (
+        PostgresBackend(_config(dsn, schema)) as holder,
+        PostgresBackend(_config(dsn, schema)) as operator,
+    ):
+        doc = holder.write(new_state(), expected_serial=0)
+        info = new_lock_info("apply")
+        holder.lock(info)
+        operator.force_unlock(info.id)
+        with pytest.raises(LockLostError):
+            holder.write(doc.with_resource(resource), expected_serial=doc.serial)
+        assert operator.read() == doc
+        with pytest.raises(LockLostError, match="was lost"):
+            holder.unlock(info.id)
