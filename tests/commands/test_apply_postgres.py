@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from pydantic import SecretStr
 
@@ -157,3 +158,30 @@ def test_a_force_unlocked_apply_stops_at_once_and_reports_what_it_did(
     again = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
     assert again.code == 0, again.err
     assert set(emulator.store.group_ids(TEST_INSTANCE_ID)) >= wanted
+
+
+def test_a_row_whose_document_disagrees_with_its_columns_stops_apply_before_any_call(
+    workdir: Path,
+    emulator: RunningEmulator,
+    pg_schema: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: plan saw nothing, and every apply created the GID, then failed its
+    # compare-and-swap ("state changed while it was being written"): a wedge.
+    dsn, schema = pg_schema
+    write_desired("GID_alpha", backend=pg_backend_yaml(schema, "ci"))
+    assert run_cli(capsys, "apply", "desired.yaml", "--auto-approve").code == 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"UPDATE \"{schema}\".states SET document = jsonb_set(document, '{{serial}}', '0')"
+        )
+    write_desired("GID_alpha", "GID_bravo", backend=pg_backend_yaml(schema, "ci"))
+
+    refused = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
+
+    assert refused.code == 1
+    assert "is inconsistent: the document says serial 0 but the row's serial column is 1" in (
+        refused.err
+    )
+    assert "repair it with: UPDATE" in refused.err
+    assert "GID_bravo" not in set(emulator.store.group_ids(TEST_INSTANCE_ID))
