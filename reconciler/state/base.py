@@ -15,6 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Protocol
 
 from reconciler.errors import LockError, LockHeldError, LockLostError, StateConflictError
 from reconciler.models import FrozenModel, StateDocument
@@ -219,8 +220,18 @@ def not_held(lock_id: str, holder: LockInfo | None) -> LockError:
     return LockError(f"cannot unlock {lock_id}: this process does not hold that lock ({now})")
 
 
+class Versioned(Protocol):
+    """What a compare-and-swap looks at: a document, or only its stored version."""
+
+    @property
+    def lineage(self) -> str: ...
+
+    @property
+    def serial(self) -> int: ...
+
+
 def check_swap(
-    stored: StateDocument | None, doc: StateDocument, expected_serial: int, *, where: str
+    stored: Versioned | None, doc: StateDocument, expected_serial: int, *, where: str
 ) -> None:
     """Raise StateConflictError unless ``doc`` may replace ``stored`` at ``expected_serial``."""
     if stored is None:

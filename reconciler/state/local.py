@@ -26,7 +26,7 @@ from reconciler.state.base import (
     may_be_alive,
     not_held,
 )
-from reconciler.state.document import StateFormatError, parse_state
+from reconciler.state.document import StateFormatError, parse_state, parse_version
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -52,12 +52,9 @@ class LocalBackend(StateBackend):
     # --- the document ---------------------------------------------------------------------
 
     def read(self) -> StateDocument | None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        text = self._read_text()
+        if text is None:
             return None
-        except OSError as exc:
-            raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
         try:
             return parse_state(text, where=f"state file {self.path}")
         except StateFormatError as exc:
@@ -65,10 +62,20 @@ class LocalBackend(StateBackend):
                 raise
             raise StateFormatError(f"{exc}; the previous version is in {self.backup_path}") from exc
 
+    def _read_text(self) -> str | None:
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
+
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
         self._ensure_dir()
         with self._write_mutex():
-            stored = self.read()
+            text = self._read_text()
+            where = f"state file {self.path}"
+            stored = None if text is None else parse_version(text, where=where)
             check_swap(stored, doc, expected_serial, where=str(self.path))
             new = doc.model_copy(update={"serial": expected_serial + 1})
             self._replace(new.model_dump_json(indent=2) + "\n", keep_backup=stored is not None)
