@@ -131,7 +131,7 @@ def _refuse_repeated_keys(text: str, where: str) -> None:
 class StoredVersion(BaseModel):
     """A stored document's lineage and serial only: what a compare-and-swap compares."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     format_version: Literal[1] = 1
     lineage: str
