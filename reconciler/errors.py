@@ -18,7 +18,8 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
     │   ├── StateConflictError     compare-and-swap on the serial lost
     │   ├── StateBindingError      the state describes other desired inputs or another cloud
     │   └── LockError              the state lock cannot be taken or released
-    │       └── LockHeldError      someone else holds it (``.holder`` says who)
+    │       ├── LockHeldError      someone else holds it (``.holder`` says who)
+    │       └── LockLostError      a lock we held was broken (force-unlock): stop at once
     ├── PlanError                  a plan cannot be built, read or used
     │   ├── UnknownInstanceError   a declared instance the cloud does not know
     │   ├── PlanRefusedError       guards block the plan (``.reasons``)
@@ -194,6 +195,11 @@ class LockHeldError(LockError):
     def __init__(self, message: str, holder: object | None = None) -> None:
         self.holder = holder
         super().__init__(message)
+
+
+class LockLostError(LockError):
+    """A lock this process held was broken (force-unlocked, or its session ended): it must
+    start nothing more and write no state."""
 
 
 class PlanError(ReconcilerError):

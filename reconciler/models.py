@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_core import PydanticCustomError
 
 # "GID_" or "GID-", then letters, digits, "-" and "_": 7 to 64 characters in all.
 GROUP_ID_PATTERN = r"^GID[_-][A-Za-z0-9_-]{3,60}$"
@@ -308,6 +309,28 @@ class StateDocument(FrozenModel):
     # None in a state written before bindings were recorded: bound on its next write.
     binding: StateBinding | None = None
     resources: tuple[StateResource, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_resource_per_key(self) -> StateDocument:
+        # Two entries for one GID would leave which one counts (and its ``protect``) to
+        # whoever reads last; a stored state with them is refused, never resolved.
+        first: dict[tuple[str, str, str], int] = {}
+        for index, resource in enumerate(self.resources):
+            key = (resource.region, resource.instance_id, resource.group_id)
+            seen = first.setdefault(key, index)
+            if seen != index:
+                raise PydanticCustomError(
+                    "duplicate_resource",
+                    "resources[{index}] ({key}): duplicate resource: {key} in {region} is "
+                    "already at resources[{seen}]",
+                    {
+                        "index": index,
+                        "key": str(resource.key),
+                        "region": resource.region,
+                        "seen": seen,
+                    },
+                )
+        return self
 
     def by_key(self) -> dict[ResourceKey, StateResource]:
         return {resource.key: resource for resource in self.resources}

@@ -11,7 +11,7 @@ Retries of transient errors are the client's job, not ours.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +24,7 @@ from reconciler.errors import (
     AlreadyExistsError,
     CloudApiError,
     CloudError,
+    LockLostError,
     NotFoundError,
     StateError,
 )
@@ -70,13 +71,18 @@ def execute(
     options: ExecutionOptions = ExecutionOptions(),
     observer: ApplyObserver | None = None,
     stop: threading.Event | None = None,
+    check_lock: Callable[[], None] | None = None,
 ) -> ApplyResult:
     """Apply ``changes`` in order; returns one outcome per change, never raises for a failed
     call. The journal is flushed before returning; a state that cannot be saved is reported in
-    ``ApplyResult.state_error``."""
+    ``ApplyResult.state_error``. ``check_lock`` (raises ``LockLostError``) runs before each
+    API call: once the state lock is lost nothing more is started (``ApplyResult.lock_lost``),
+    since another run may be changing the same GIDs."""
     if options.parallelism < 1:
         raise ValueError("parallelism must be at least 1")
-    run = _Run(client_for, journal, options, observer, stop or threading.Event())
+    run = _Run(
+        client_for, journal, options, observer, stop or threading.Event(), check_lock=check_lock
+    )
     return run.execute(planned_calls(changes))
 
 
@@ -88,14 +94,18 @@ class _Run:
         options: ExecutionOptions,
         observer: ApplyObserver | None,
         stop: threading.Event,
+        *,
+        check_lock: Callable[[], None] | None = None,
     ) -> None:
         self._client_for = client_for
+        self._check_lock = check_lock
+        self._lock_lost: str | None = None
         self._journal = journal
         self._options = options
         self._observer = observer
         self._observer_lock = threading.Lock()
         self._stop = stop
-        # Set by SIGINT (``stop``) or by a state write that failed: stop scheduling, since
+        # Set by SIGINT (``stop``), a lost lock or a state write that failed: stop scheduling, since
         # every further call would widen the gap between the cloud and the state.
         self._halt = threading.Event()
         self._slots = threading.Semaphore(options.parallelism)
@@ -143,6 +153,8 @@ class _Run:
         except StateError as exc:
             state_error = str(exc)
             document = self._journal.document
+            if isinstance(exc, LockLostError):
+                self._note_lock_lost(exc)
         final = tuple(
             outcome
             if outcome is not None
@@ -154,6 +166,7 @@ class _Run:
         return ApplyResult(
             outcomes=final,
             interrupted=self._stop.is_set(),
+            lock_lost=self._lock_lost,
             state_error=state_error,
             state_serial=document.serial,
             state_writes=self._journal.writes,
@@ -186,10 +199,28 @@ class _Run:
         self, outcomes: list[ActionOutcome | None], index: int, call: PlannedCall
     ) -> None:
         try:
-            outcome = self._api_call(call)
+            outcome = self._api_call(call) if self._still_locked() else None
         finally:
             self._slots.release()
-        self._finish(outcomes, index, outcome)
+        if outcome is not None:  # else left "not attempted"
+            self._finish(outcomes, index, outcome)
+
+    def _still_locked(self) -> bool:
+        """Asked right before each call: a lock lost since the last one halts the run."""
+        if self._check_lock is None:
+            return True
+        try:
+            self._check_lock()
+        except LockLostError as exc:
+            self._note_lock_lost(exc)
+            return False
+        return True
+
+    def _note_lock_lost(self, exc: LockLostError) -> None:
+        with self._observer_lock:
+            if self._lock_lost is None:
+                self._lock_lost = str(exc)
+        self._halt.set()
 
     def _finish(
         self, outcomes: list[ActionOutcome | None], index: int, outcome: ActionOutcome

@@ -35,6 +35,9 @@ class ApplyResult(FrozenModel):
     outcomes: tuple[ActionOutcome, ...] = ()
     # SIGINT stopped scheduling before every change was attempted.
     interrupted: bool = False
+    # The state lock was broken (force-unlock) while the apply ran: it started nothing after
+    # noticing. The message says which lock.
+    lock_lost: str | None = None
     # The state could not be saved at the end (the cloud may be ahead of the state).
     state_error: str | None = None
     state_serial: int | None = None
@@ -60,6 +63,7 @@ class ApplyResult(FrozenModel):
         """Everything planned was done and recorded."""
         return (
             not self.interrupted
+            and self.lock_lost is None
             and self.state_error is None
             and not (self.failed or self.not_attempted)
         )

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import shlex
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from reconciler.apply.calls import PlannedCall, planned_calls
 from reconciler.apply.executor import ApplyObserver, ExecutionOptions, execute
@@ -23,7 +24,13 @@ from reconciler.apply.interrupt import stop_on_sigint
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.metadata import with_desired_metadata
 from reconciler.apply.result import ApplyResult
-from reconciler.errors import ApplyError, PlanError, PlanMismatchError, StalePlanError
+from reconciler.errors import (
+    ApplyError,
+    LockLostError,
+    PlanError,
+    PlanMismatchError,
+    StalePlanError,
+)
 from reconciler.models import DesiredState, StateDocument
 from reconciler.plan.builder import (
     ClientFor,
@@ -43,6 +50,8 @@ from reconciler.state.binding import RunBinding, bound, check_binding
 from reconciler.state.locking import hold_lock
 
 LOCK_OPERATION = "apply"
+# Raises LockLostError once the state lock this apply holds was broken.
+CheckLock = Callable[[], None]
 # What a refused apply advises when deletes' GIDs have clients online now (see
 # ``plan.online_recheck``). A saved plan takes no override: it is applied as reviewed.
 SAVED_PLAN_ADVICE = (
@@ -115,7 +124,7 @@ def apply_desired(
             _refuse_if_online(plan, client_for, settings, DESIRED_FILE_ADVICE)
         return True
 
-    with _state_lock(backend, settings):
+    with _state_lock(backend, settings) as check_lock:
         state = _read_bound(backend, binding)
         plan = build_plan(state)
         review(plan)
@@ -128,6 +137,7 @@ def apply_desired(
             desired=desired,
             approve=approve_then_recheck,
             binding=binding,
+            check_lock=check_lock,
         )
 
 
@@ -152,7 +162,7 @@ def apply_saved(
     refuse it (``ClientsOnlineError``) if a delete's GID has clients online now that the plan
     did not override. What runs is the plan made now, never the file's changes. A dry run is
     refused alike: it shows what the apply would do."""
-    with _state_lock(backend, settings):
+    with _state_lock(backend, settings) as check_lock:
         state = _read_bound(backend, binding)
         refreshed = list_inventories(saved, desired, client_for, state)
         reasons = check_fresh(
@@ -178,7 +188,16 @@ def apply_saved(
         ensure_appliable(plan)  # a refused plan spends no look-up
         _refuse_unconfirmed_overrides(saved, confirmed or PlanOptions(), source)
         _refuse_if_online(plan, client_for, settings, SAVED_PLAN_ADVICE)
-        return _run(plan, backend, state, client_for, settings, desired=desired, binding=binding)
+        return _run(
+            plan,
+            backend,
+            state,
+            client_for,
+            settings,
+            desired=desired,
+            binding=binding,
+            check_lock=check_lock,
+        )
 
 
 def _read_bound(backend: StateBackend, binding: RunBinding | None) -> StateDocument | None:
@@ -226,14 +245,28 @@ def _metadata_only(
     return ApplyRun(plan=plan, metadata_recorded=True)
 
 
-def _state_lock(backend: StateBackend, settings: RunSettings) -> AbstractContextManager[object]:
-    if settings.lock:
-        return hold_lock(
+@contextmanager
+def _state_lock(backend: StateBackend, settings: RunSettings) -> Iterator[CheckLock | None]:
+    """Hold the state lock for the block; yields the check the executor runs before each
+    call (None without a lock)."""
+    if not settings.lock:
+        if not settings.dry_run:
+            raise ApplyError("only a dry run may skip the state lock: apply writes the state")
+        yield None
+        return
+    finished = False
+    try:
+        with hold_lock(
             backend, LOCK_OPERATION, timeout=settings.lock_timeout, on_wait=settings.on_wait
-        )
-    if not settings.dry_run:
-        raise ApplyError("only a dry run may skip the state lock: apply writes the state")
-    return nullcontext()
+        ) as info:
+            yield partial(backend.check_lock, info.id)
+            finished = True
+    except LockLostError:
+        # A lock lost while the apply ran is in its result (the executor checks it before
+        # each call, and the state write fails with it); releasing it then cannot succeed,
+        # and raising here would drop the report of what was done.
+        if not finished:
+            raise
 
 
 def _run(
@@ -246,6 +279,7 @@ def _run(
     desired: DesiredState | None,
     approve: Callable[[Plan], bool] | None = None,
     binding: RunBinding | None = None,
+    check_lock: CheckLock | None = None,
 ) -> ApplyRun:
     """The steps after the plan: refuse, record only metadata when nothing changes, stop at a
     dry run, ask, execute."""
@@ -270,6 +304,7 @@ def _run(
             options=settings.execution,
             observer=settings.observer,
             stop=settings.stop,
+            check_lock=check_lock,
         )
     return ApplyRun(plan=plan, result=result)
 

@@ -99,6 +99,13 @@ class Output:
         result = run.result
         if result is None or result.ok:
             return self._not_applied(run.plan) if not dry_run else ExitCode.OK
+        counts = (
+            f"{len(result.done)} done, {len(result.failed)} failed, "
+            f"{len(result.not_attempted)} not attempted"
+        )
+        if result.lock_lost is not None:
+            click.echo(f"Error: {result.lock_lost} and the apply stopped: {counts}", err=True)
+            return ExitCode.ERROR
         if result.interrupted:
             click.echo("Interrupted: the state holds everything done so far.", err=True)
             return ExitCode.INTERRUPTED

@@ -140,6 +140,7 @@ def result_document(result: ApplyResult) -> dict[str, Any]:
             "serial": result.state_serial,
             "writes": result.state_writes,
             "error": result.state_error,
+            "lock_lost": result.lock_lost,
         },
     }
 

@@ -43,11 +43,19 @@ def render_removed(keys: Sequence[ResourceKey], doc: StateDocument) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_force_unlock_prompt(lock_id: str, holder: LockInfo | None, backend: str) -> str:
+def render_force_unlock_prompt(
+    lock_id: str, holder: LockInfo | None, backend: str, *, live: bool = False
+) -> str:
+    """``live``: the holder is still running and the backend will break its lock anyway."""
     if holder is not None and holder.id == lock_id:
         who = f"Lock {lock_id} is held by {holder.who} since {holder.created} " + (
             f"({holder.operation}, {holder.ci_job or 'not in CI'})."
         )
+        if live:
+            who += (
+                f"\nIts holder {holder.holder_label()} is still running: force-unlocking stops "
+                "it before its next call or state write."
+            )
     elif holder is not None:
         who = f"Lock {lock_id} is not the current lock: {holder.summary()}."
     else:
@@ -57,6 +65,13 @@ def render_force_unlock_prompt(lock_id: str, holder: LockInfo | None, backend: s
         f"Backend: {backend}\n"
         "Force-unlocking lets another run change the state while this one may still be "
         "working.\nOnly 'yes' will be accepted to confirm."
+    )
+
+
+def render_live_holder_warning(lock_id: str, holder: LockInfo) -> str:
+    return (
+        f"Warning: the holder of lock {lock_id}, {holder.holder_label()}, is still running: "
+        "it stops before its next call or state write.\n"
     )
 
 

@@ -7,14 +7,17 @@ Every backend (``local.py``, ``postgres.py``) passes the one conformance suite i
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+import socket
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Protocol
 
-from reconciler.errors import LockError, LockHeldError, StateConflictError
+from reconciler.errors import LockError, LockHeldError, LockLostError, StateConflictError
 from reconciler.models import FrozenModel, StateBinding, StateDocument
 
 # Backoff of ``StateBackend.lock`` when a timeout is given: first wait, growth, ceiling.
@@ -43,6 +46,10 @@ class LockInfo(FrozenModel):
     ci_job: str | None = None
     backend: str = ""
     pid: int | None = None
+
+    def holder_label(self) -> str:
+        """``user@host (pid N)``: who to stop."""
+        return f"{self.who} (pid {self.pid})" if self.pid else self.who
 
     def summary(self) -> str:
         """``lock <id> held by <who> since <when> (<operation>, <CI job>)``."""
@@ -79,7 +86,11 @@ class StateBackend(ABC):
       ``LockError`` and changes nothing.
     - ``force_unlock(lock_id)`` breaks the current lock, whoever holds it, but only when
       ``lock_id`` is the current lock's id (else ``LockError``). A backend that cannot break a
-      live holder says so with ``LockError``.
+      live holder (``breaks_live_locks`` False) says so with ``LockError``.
+    - ``check_lock(lock_id)`` returns when this instance still holds ``lock_id`` and raises
+      ``LockLostError`` when it does not (never taken, released, or broken by
+      ``force_unlock``). A holder calls it before each step it must not take unlocked; once a
+      lock is lost, ``write`` raises ``LockLostError`` too and stores nothing.
     - ``lock_holder()`` returns the current holder's ``LockInfo``, or None when unlocked (stale
       info left by a crashed holder counts as unlocked).
     - ``describe()`` is a one-line label for messages; it never contains a secret.
@@ -92,6 +103,8 @@ class StateBackend(ABC):
     # The options after ``reconciler force-unlock LOCK_ID`` that reach this same backend (e.g.
     # `` -c teams/``), set by whoever opened it from the command line; a lock error names them.
     force_unlock_options: str = ""
+    # Whether force_unlock can break a lock whose holder is still running.
+    breaks_live_locks: bool = False
     # Set by each backend: lock id -> what holds that lock (a descriptor, a session), and the
     # mutex guarding it.
     _held: Mapping[str, object]
@@ -136,6 +149,10 @@ class StateBackend(ABC):
 
     @abstractmethod
     def unlock(self, lock_id: str) -> None: ...
+
+    def check_lock(self, lock_id: str) -> None:
+        if lock_id not in self._held_ids():
+            raise lock_lost(lock_id, "this process does not hold it")
 
     def _held_ids(self) -> list[str]:
         with self._mutex:
@@ -195,14 +212,41 @@ def held_by(
     return LockHeldError(text, holder=info)
 
 
+def lock_lost(lock_id: str, why: str) -> LockLostError:
+    return LockLostError(f"the state lock {lock_id} was lost ({why})")
+
+
+def may_be_alive(info: LockInfo) -> bool:
+    """False only when the holder's process is known to be gone (same host, no such pid)."""
+    if info.pid is None or not info.who.endswith("@" + socket.gethostname()):
+        return True
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
 def not_held(lock_id: str, holder: LockInfo | None) -> LockError:
     """The error ``unlock`` raises for a lock id this backend instance does not hold."""
     now = f"the state is {describe_holder(holder)}" if holder else "the state is not locked"
     return LockError(f"cannot unlock {lock_id}: this process does not hold that lock ({now})")
 
 
+class Versioned(Protocol):
+    """What a compare-and-swap looks at: a document, or only its stored version."""
+
+    @property
+    def lineage(self) -> str: ...
+
+    @property
+    def serial(self) -> int: ...
+
+
 def check_swap(
-    stored: StateDocument | None, doc: StateDocument, expected_serial: int, *, where: str
+    stored: Versioned | None, doc: StateDocument, expected_serial: int, *, where: str
 ) -> None:
     """Raise StateConflictError unless ``doc`` may replace ``stored`` at ``expected_serial``."""
     if stored is None:

@@ -11,19 +11,23 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from reconciler.atomicfile import write_atomic
+from reconciler.atomicfile import copy_atomic, write_atomic
 from reconciler.errors import LockError, StateError
-from reconciler.models import LocalBackendConfig, StateBinding, StateDocument, share_fields_sets
-from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
+from reconciler.models import LocalBackendConfig, StateBinding, StateDocument
+from reconciler.state.base import (
+    LockInfo,
+    StateBackend,
+    check_swap,
+    held_by,
+    may_be_alive,
+    not_held,
+)
+from reconciler.state.document import StateFormatError, parse_state, parse_version
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -51,21 +55,23 @@ class LocalBackend(StateBackend):
     # --- the document ---------------------------------------------------------------------
 
     def read(self) -> StateDocument | None:
+        text = self._read_text()
+        if text is None:
+            return None
         try:
-            text = self.path.read_text(encoding="utf-8")
+            return parse_state(text, where=f"state file {self.path}")
+        except StateFormatError as exc:
+            if not self.backup_path.exists():
+                raise
+            raise StateFormatError(f"{exc}; the previous version is in {self.backup_path}") from exc
+
+    def _read_text(self) -> str | None:
+        try:
+            return self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StateError(f"cannot read state file {self.path}: {exc.strerror}") from exc
-        try:
-            doc = StateDocument.model_validate_json(text)
-        except ValidationError as exc:
-            problem = _first_problem(exc)
-            hint = f"; the previous version is in {self.backup_path}"
-            hint = hint if self.backup_path.exists() else ""
-            raise StateError(f"state file {self.path} is corrupt: {problem}{hint}") from exc
-        share_fields_sets(doc.resources)
-        return doc
 
     def read_binding(self) -> StateBinding | None:
         """Parse only the head of a file this backend wrote (its fields before ``resources``,
@@ -90,35 +96,22 @@ class LocalBackend(StateBackend):
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
         self._ensure_dir()
         with self._write_mutex():
-            stored = self.read()
+            text = self._read_text()
+            where = f"state file {self.path}"
+            stored = None if text is None else parse_version(text, where=where)
             check_swap(stored, doc, expected_serial, where=str(self.path))
             new = doc.model_copy(update={"serial": expected_serial + 1})
             self._replace(new.model_dump_json(indent=2) + "\n", keep_backup=stored is not None)
             return new
 
     def _replace(self, text: str, *, keep_backup: bool) -> None:
-        # One fixed temporary name is safe (writers are serialised by _write_mutex) and means
-        # a crash leaves at most one leftover, truncated by the next write.
         try:
-            write_atomic(
-                self.path,
-                text,
-                temp_name=f".{self.path.name}.tmp",
-                before_replace=self._keep_backup if keep_backup else None,
-            )
+            write_atomic(self.path, text, before_replace=self._keep_backup if keep_backup else None)
         except OSError as exc:
             raise StateError(f"cannot write state file {self.path}: {exc}") from exc
 
     def _keep_backup(self) -> None:
-        # A hard link keeps the previous version without a window where state.json is missing.
-        staged = self.backup_path.with_name(self.backup_path.name + ".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            staged.unlink()
-        try:
-            os.link(self.path, staged)
-        except OSError:  # filesystems without hard links
-            shutil.copy2(self.path, staged)
-        os.replace(staged, self.backup_path)
+        copy_atomic(self.path, self.backup_path)
 
     @contextlib.contextmanager
     def _write_mutex(self) -> Iterator[None]:
@@ -207,7 +200,7 @@ class LocalBackend(StateBackend):
         deadline = time.monotonic() + HOLDER_SETTLE_SECONDS
         while True:
             info = self._read_info()
-            if info is not None and _may_be_alive(info):
+            if info is not None and may_be_alive(info):
                 return info
             if time.monotonic() >= deadline:
                 return None
@@ -223,12 +216,10 @@ class LocalBackend(StateBackend):
 
     def _write_info(self, info: LockInfo) -> None:
         text = info.model_dump_json(indent=2) + "\n"
-        try:  # one fixed temporary name (0600): writers hold the flock
+        try:
             # Not durable: the flock is the lock, this only names its holder; a crash frees
             # the flock, and the next holder rewrites the file. Every plan pays this write.
-            write_atomic(
-                self.info_path, text, temp_name=f".{self.info_path.name}.tmp", durable=False
-            )
+            write_atomic(self.info_path, text, durable=False)
         except OSError as exc:
             raise LockError(f"cannot write lock info {self.info_path}: {exc}") from exc
 
@@ -239,30 +230,9 @@ class LocalBackend(StateBackend):
                 self.info_path.unlink()
 
 
-def _may_be_alive(info: LockInfo) -> bool:
-    """False only when the holder's process is known to be gone (same host, no such pid)."""
-    if info.pid is None or not info.who.endswith("@" + socket.gethostname()):
-        return True
-    try:
-        os.kill(info.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True
-
-
 def _try_flock(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    if error["type"] == "json_invalid":
-        return "not valid JSON"
-    where = ".".join(str(part) for part in error["loc"])
-    return f"{where}: {error['msg']}" if where else str(error["msg"])

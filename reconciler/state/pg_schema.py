@@ -39,6 +39,13 @@ def schema_version(conn: Connection, schema: str) -> int:
     return 1 if states and locks else 0
 
 
+def schema_exists(conn: Connection, schema: str) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = %s)", (schema,)
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def refuse_newer(found: int, schema: str) -> None:
     if found > SCHEMA_VERSION:
         raise StateError(
@@ -58,6 +65,10 @@ def upgrade(conn: Connection, schema: str, *, lock_key: int) -> None:
         refuse_newer(found, schema)
         if found == SCHEMA_VERSION:
             return
+        # Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
+        # when the schema exists, which a role given a schema of its own does not have.
+        if not schema_exists(conn, schema):
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         for step in _steps(schema)[found:]:
             for statement in step:
                 conn.execute(statement)
@@ -78,8 +89,7 @@ def _steps(schema: str) -> list[list[sql.Composed]]:
     at its version exist; add a step instead."""
     states, locks, version = (sql.Identifier(schema, table) for table in _TABLES)
     return [
-        [  # 0 -> 1: the tables as 0.1.0 created them
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
+        [  # 0 -> 1: the tables as 0.1.0 created them (the schema is made by ``upgrade``)
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("
                 " workspace text PRIMARY KEY,"

@@ -11,12 +11,16 @@ the session holding the advisory lock in ``pg_locks`` and terminates it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
@@ -24,12 +28,22 @@ from pydantic import ValidationError
 from reconciler.errors import LockError, StateConflictError, StateError
 from reconciler.models import PostgresBackendConfig, StateDocument
 from reconciler.state import pg_schema
-from reconciler.state.base import LockInfo, StateBackend, check_swap, held_by, not_held
+from reconciler.state.base import (
+    LockInfo,
+    StateBackend,
+    check_swap,
+    held_by,
+    lock_lost,
+    not_held,
+)
+from reconciler.state.document import StateFormatError, parse_state
 from reconciler.state.dsn import describe_dsn, read_dsn, scrub
 
 CONNECT_TIMEOUT_SECONDS = 10
 # How long force_unlock waits for a terminated holder's session to be gone.
 TERMINATE_WAIT_MS = 5000
+# Why a lock this process held is gone.
+LOST_WHY = "force-unlocked, or its PostgreSQL session ended"
 # How long a blocked caller waits for a new holder's row before calling the holder unknown.
 HOLDER_SETTLE_SECONDS = 1.0
 
@@ -37,6 +51,8 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 
 
 class PostgresBackend(StateBackend):
+    breaks_live_locks = True
+
     def __init__(self, config: PostgresBackendConfig) -> None:
         self._dsn = config.dsn.get_secret_value()
         self.schema = config.db_schema
@@ -47,6 +63,8 @@ class PostgresBackend(StateBackend):
         self._mutex = threading.Lock()
         # lock id -> the dedicated session holding the advisory lock
         self._held: dict[str, Connection] = {}
+        # Locks of this instance found broken: nothing more may be written.
+        self._lost: set[str] = set()
         self._conn = self._connect()
         try:
             self._ensure_tables()
@@ -78,15 +96,66 @@ class PostgresBackend(StateBackend):
             raise self._error("cannot connect to PostgreSQL", exc) from exc
 
     def _error(
-        self, doing: str, exc: psycopg.Error, kind: type[StateError] = StateError
+        self,
+        doing: str,
+        exc: psycopg.Error,
+        kind: type[StateError] = StateError,
+        *,
+        needs: Callable[[str, str], str] | None = None,
     ) -> StateError:
+        """``needs(role, database)``: the grant that would have let ``doing`` succeed, named
+        when the server answered "permission denied"."""
         # A server's message can name a host that is also the password, and spans lines
         # ("\n\tIs the server running..."); our errors are one line.
         detail = " ".join(scrub(str(exc), self._dsn).split())
-        return kind(f"{doing} {describe_dsn(self._dsn)}: {detail}")
+        text = f"{doing} {describe_dsn(self._dsn)}: {detail}"
+        if needs is not None and isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            # Best effort: a session that cannot even ask the catalogs keeps the bare error.
+            with contextlib.suppress(psycopg.Error):
+                text += f"; needs: {needs(*self._who())}"
+        return kind(text)
+
+    def _who(self) -> tuple[str, str]:
+        """This session's role and database, for a grant's wording."""
+        with self._mutex:
+            row = self._conn.execute("SELECT current_user, current_database()").fetchone()
+        return (str(row[0]), str(row[1])) if row else ("ROLE", "DATABASE")
+
+    def _use_grant(self, role: str, database: str) -> str:
+        return self._missing_grant(role, database, creating=False)
+
+    def _create_grant(self, role: str, database: str) -> str:
+        return self._missing_grant(role, database, creating=True)
+
+    def _missing_grant(self, role: str, database: str, *, creating: bool) -> str:
+        """The one grant this role lacks for the tables (``creating``: to create or upgrade
+        them), from the catalogs, which every role may read."""
+        with self._mutex:
+            row = self._conn.execute(
+                "SELECT n.oid IS NOT NULL, has_schema_privilege(n.oid, 'USAGE'),"
+                " has_schema_privilege(n.oid, 'CREATE'), EXISTS (SELECT FROM pg_catalog.pg_class"
+                " WHERE relnamespace = n.oid AND relname = 'states')"
+                " FROM (SELECT %s::name) AS wanted (name)"
+                " LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = wanted.name",
+                (self.schema,),
+            ).fetchone()
+        exists, usage, create, tables = row if row else (False, False, False, False)
+        schema, role = _name(self.schema), _name(role)
+        if not exists:
+            return (
+                f"GRANT CREATE ON DATABASE {_name(database)} TO {role} "
+                f"(or an administrator's CREATE SCHEMA {schema} AUTHORIZATION {role})"
+            )
+        if (creating or not tables) and not create:
+            rights = "CREATE" if usage else "USAGE, CREATE"
+            return f"GRANT {rights} ON SCHEMA {schema} TO {role}"
+        if not usage:
+            return f"GRANT USAGE ON SCHEMA {schema} TO {role}"
+        return f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
 
     def _ensure_tables(self) -> None:
         doing = f"cannot read the schema version of the state tables in schema {self.schema}"
+        needs = self._use_grant
         try:
             with self._mutex:
                 found = pg_schema.schema_version(self._conn, self.schema)
@@ -99,11 +168,12 @@ class PostgresBackend(StateBackend):
                     else f"cannot upgrade the state tables in schema {self.schema} from "
                     f"version {found} to {pg_schema.SCHEMA_VERSION}"
                 )
+                needs = self._create_grant
                 pg_schema.upgrade(
                     self._conn, self.schema, lock_key=advisory_key("ddl", self.schema)
                 )
         except psycopg.Error as exc:
-            raise self._error(doing, exc) from exc
+            raise self._error(doing, exc, needs=needs) from exc
 
     def _query(
         self,
@@ -111,34 +181,72 @@ class PostgresBackend(StateBackend):
         params: tuple[Any, ...],
         doing: str,
         kind: type[StateError] = StateError,
+        *,
+        on_tables: bool = True,
+        session: Connection | None = None,
     ) -> tuple[list[tuple[Any, ...]], int]:
-        """Run one statement on the shared session; returns its rows and row count."""
+        """Run one statement on the shared session (or ``session``); returns its rows and row
+        count. ``on_tables``: a "permission denied" is about the state tables (the grant is
+        named)."""
         try:
             with self._mutex:
-                cursor = self._conn.execute(statement, params)
+                cursor = (session or self._conn).execute(statement, params)
                 # Fetch under the mutex so another thread's statement cannot interleave.
                 rows = cursor.fetchall() if cursor.description else []
                 return rows, cursor.rowcount
         except psycopg.Error as exc:
-            raise self._error(doing, exc, kind) from exc
+            needs = self._use_grant if on_tables else None
+            raise self._error(doing, exc, kind, needs=needs) from exc
 
     # --- the document -----------------------------------------------------------------------
 
     def read(self) -> StateDocument | None:
         rows, _ = self._query(
-            sql.SQL("SELECT document FROM {} WHERE workspace = %s").format(self._states),
+            sql.SQL("SELECT lineage, serial, document::text FROM {} WHERE workspace = %s").format(
+                self._states
+            ),
             (self.workspace,),
             "cannot read the state",
         )
         if not rows:
             return None
-        try:
-            return StateDocument.model_validate(rows[0][0])
-        except ValidationError as exc:
-            raise StateError(
-                f"state of workspace {self.workspace} in {self.schema}.states is corrupt: "
-                f"{exc.errors()[0]['msg']}"
-            ) from exc
+        lineage, serial, text = rows[0]
+        where = f"state of workspace {self.workspace} in {self.schema}.states"
+        doc = parse_state(text, where=where)
+        if (doc.lineage, doc.serial) != (lineage, serial):
+            raise self._disagreement(where, doc, lineage, serial)
+        return doc
+
+    def _disagreement(
+        self, where: str, doc: StateDocument, lineage: str, serial: int
+    ) -> StateFormatError:
+        """The row's columns (what the compare-and-swap checks) and its document (what plans
+        read) must agree, or every write fails its swap after the cloud has changed. The fix
+        moves the document to the columns' lineage and a serial above both, so a plan saved
+        from either version is stale."""
+        said = []
+        if doc.lineage != lineage:
+            said.append(f"lineage {doc.lineage!r} but the row's lineage column is {lineage!r}")
+        if doc.serial != serial:
+            said.append(f"serial {doc.serial} but the row's serial column is {serial}")
+        return StateFormatError(
+            f"{where} is inconsistent: the document says {' and '.join(said)} (edited by hand?); "
+            f"check the document, then repair it with: {self.repair_sql()}"
+        )
+
+    def repair_sql(self) -> str:
+        """SQL aligning the document's lineage and serial with its row's columns."""
+        statement = sql.SQL(
+            "UPDATE {states} SET serial = {bumped}, document = jsonb_set(jsonb_set(document,"
+            " '{{lineage}}', to_jsonb(lineage)), '{{serial}}', to_jsonb({bumped}))"
+            " WHERE workspace = {workspace};"
+        ).format(
+            states=self._states,
+            bumped=sql.SQL("greatest(serial, (document->>'serial')::bigint) + 1"),
+            workspace=sql.Literal(self.workspace),
+        )
+        with self._mutex:
+            return statement.as_string(self._conn)
 
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
         new = doc.model_copy(update={"serial": expected_serial + 1})
@@ -155,14 +263,55 @@ class PostgresBackend(StateBackend):
                 " WHERE workspace = %s AND serial = %s AND lineage = %s"
             ).format(self._states)
             params = (new.serial, document, self.workspace, expected_serial, new.lineage)
-        _, count = self._query(statement, params, "cannot write the state")
+        _, count = self._write_under_lock(statement, params)
         if count != 1:
             where = f"workspace {self.workspace} of {self.schema}.states"
             check_swap(self.read(), doc, expected_serial, where=where)
             raise StateConflictError(f"state in {where} changed while it was being written")
         return new
 
+    def _write_under_lock(
+        self, statement: sql.Composed, params: tuple[Any, ...]
+    ) -> tuple[list[tuple[Any, ...]], int]:
+        """Write through the lock's own session while a lock is held: if the lock was broken
+        (its session terminated) the write fails with it, leaving no moment between a check
+        and the write for another run to take the lock in."""
+        with self._mutex:
+            if self._lost:
+                raise lock_lost(next(iter(self._lost)), LOST_WHY)
+            held = next(iter(self._held.items()), None)
+        if held is None:
+            return self._query(statement, params, "cannot write the state")
+        lock_id, session = held
+        try:
+            return self._query(statement, params, "cannot write the state", session=session)
+        except StateError as exc:
+            if not session.broken:
+                raise
+            self._mark_lost(lock_id)
+            raise lock_lost(lock_id, LOST_WHY) from exc
+
     # --- the lock ---------------------------------------------------------------------------
+
+    def check_lock(self, lock_id: str) -> None:
+        with self._mutex:
+            session = self._held.get(lock_id)
+            lost = lock_id in self._lost
+        if session is None:
+            raise lock_lost(lock_id, LOST_WHY if lost else "this process does not hold it")
+        try:
+            # A session holds its advisory lock until it ends: alive means still held.
+            session.execute("SELECT 1")
+        except psycopg.Error as exc:
+            self._mark_lost(lock_id)
+            raise lock_lost(lock_id, LOST_WHY) from exc
+
+    def _mark_lost(self, lock_id: str) -> None:
+        with self._mutex:
+            session = self._held.pop(lock_id, None)
+            self._lost.add(lock_id)
+        if session is not None:
+            session.close()
 
     def _try_lock(self, info: LockInfo) -> None:
         conn = self._connect()
@@ -183,13 +332,18 @@ class PostgresBackend(StateBackend):
             )
         except psycopg.Error as exc:
             conn.close()
-            raise self._error("cannot take the state lock", exc, LockError) from exc
+            raise self._error(
+                "cannot take the state lock", exc, LockError, needs=self._use_grant
+            ) from exc
         with self._mutex:
             self._held[info.id] = conn
 
     def unlock(self, lock_id: str) -> None:
         with self._mutex:
             conn = self._held.pop(lock_id, None)
+            lost = lock_id in self._lost
+        if lost:
+            raise lock_lost(lock_id, LOST_WHY)
         if conn is None:
             raise not_held(lock_id, self.lock_holder())
         try:
@@ -199,10 +353,7 @@ class PostgresBackend(StateBackend):
             )
             conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
         except psycopg.Error as exc:
-            raise LockError(
-                f"lock {lock_id} was lost before it was released: its PostgreSQL session ended "
-                "(force-unlocked, or the connection dropped)"
-            ) from exc
+            raise lock_lost(lock_id, LOST_WHY) from exc
         finally:
             conn.close()
 
@@ -223,6 +374,7 @@ class PostgresBackend(StateBackend):
                 (pid, TERMINATE_WAIT_MS),
                 f"cannot terminate the PostgreSQL session (pid {pid}) holding lock {lock_id}",
                 LockError,
+                on_tables=False,
             )
         survivors = self._holder_pids()
         if survivors:
@@ -280,6 +432,13 @@ def advisory_key(*parts: str) -> int:
     """A stable signed 64-bit advisory lock key for ``parts``."""
     digest = hashlib.sha256("\0".join(("reconciler", *parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _name(identifier: str) -> str:
+    """``identifier`` as SQL would need it written: bare when it may be, else quoted."""
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", identifier):
+        return identifier
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _split_key(key: int) -> tuple[int, int]:

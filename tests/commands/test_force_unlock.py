@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from reconciler.commands import force_unlock as force_unlock_module
-from reconciler.errors import LockError
+from reconciler.errors import LockError, LockLostError
 from reconciler.models import LocalBackendConfig, PostgresBackendConfig
 from reconciler.state import open_backend
 from reconciler.state.locking import new_lock_info
@@ -113,6 +113,66 @@ def test_postgres_force_unlock_breaks_a_live_holder(pg_workdir: tuple[Path, str]
         assert holder.lock_holder() is None
         with pytest.raises(LockError, match="was lost"):
             holder.unlock(info.id)
+
+
+def test_postgres_force_unlock_of_a_live_holder_without_a_terminal_refuses_naming_it(
+    pg_workdir: tuple[Path, str],
+) -> None:
+    workdir, schema = pg_workdir
+    config = PostgresBackendConfig(dsn=SecretStr(pgutil.pg_dsn()), schema=schema)
+    with open_backend(config, base_dir=workdir) as holder:
+        info = new_lock_info("apply")
+        holder.lock(info)
+        proc = spawn(["force-unlock", info.id], cwd=workdir, stdin=subprocess.DEVNULL)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1
+        assert err == (
+            f"Error: refusing to force-unlock {info.id} without confirmation: its holder "
+            f"{info.who} (pid {info.pid}) is still running and there is no terminal to ask on; "
+            "re-run with --force to stop it\n"
+        )
+        holder.check_lock(info.id)  # still held
+        holder.unlock(info.id)
+
+
+def test_postgres_force_unlock_of_a_live_holder_warns_and_asks(
+    pg_workdir: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir, schema = pg_workdir
+    monkeypatch.setattr(force_unlock_module, "stdin_is_terminal", lambda: True)
+    config = PostgresBackendConfig(dsn=SecretStr(pgutil.pg_dsn()), schema=schema)
+    with open_backend(config, base_dir=workdir) as holder:
+        info = new_lock_info("apply")
+        holder.lock(info)
+        declined = invoke(["force-unlock", info.id], input="no\n")
+        assert isinstance(declined.exception, LockError)
+        assert (
+            f"Its holder {info.who} (pid {info.pid}) is still running: force-unlocking stops "
+            "it before its next call or state write." in declined.output
+        )
+        holder.check_lock(info.id)
+        confirmed = invoke(["force-unlock", info.id], input="yes\n")
+        assert confirmed.exit_code == 0, confirmed.output
+        with pytest.raises(LockLostError):
+            holder.check_lock(info.id)
+
+
+def test_postgres_force_unlock_force_of_a_live_holder_warns_on_stderr(
+    pg_workdir: tuple[Path, str],
+) -> None:
+    workdir, schema = pg_workdir
+    config = PostgresBackendConfig(dsn=SecretStr(pgutil.pg_dsn()), schema=schema)
+    with open_backend(config, base_dir=workdir) as holder:
+        info = new_lock_info("apply")
+        holder.lock(info)
+        proc = spawn(["force-unlock", info.id, "--force"], cwd=workdir)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert err == (
+            f"Warning: the holder of lock {info.id}, {info.who} (pid {info.pid}), is still "
+            "running: it stops before its next call or state write.\n"
+        )
+        assert out.startswith(f"Lock {info.id} on postgres ")
 
 
 def _suggested_command(err: str) -> list[str]:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
-from reconciler.errors import LockError, LockHeldError, StateConflictError
+from reconciler.errors import (
+    LockError,
+    LockHeldError,
+    LockLostError,
+    StateConflictError,
+    StateError,
+)
 from reconciler.models import StateBinding, StateResource
 from reconciler.state import new_state
 from reconciler.state.base import LockInfo, StateBackend
@@ -307,3 +314,84 @@ def test_concurrent_first_writes_exactly_one_wins(kit: BackendKit) -> None:
     for thread in threads:
         thread.join()
     assert sorted(results) == [False, False, False, True]
+
+
+# --- reading is as strict as a desired file (a hand-edited or tampered state) ------------------
+
+
+def _stored(**resource_fields: object) -> dict[str, object]:
+    resource = {"region": "cn-hangzhou", "instance_id": "post-cn-test0001", "group_id": "GID_a"}
+    return {"format_version": 1, "lineage": "l-1", "serial": 3, "resources": [resource]} | {
+        "resources": [{**resource, **resource_fields}]
+    }
+
+
+def test_a_duplicated_resource_is_refused_naming_both_entries(kit: BackendKit) -> None:
+    # The attack: an unprotected second copy of a protected GID, so "last copy wins" drops
+    # the protection and removing the GID from the file deletes it.
+    document = _stored(protect=True)
+    first = document["resources"][0]  # type: ignore[index]
+    document["resources"] = [first, {**first, "protect": False}]
+    kit.plant(document)
+    with pytest.raises(StateError) as caught:
+        kit.open().read()
+    message = str(caught.value)
+    assert "resources[1]" in message and "resources[0]" in message
+    assert "post-cn-test0001/GID_a" in message and "duplicate" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("protect", "yes", "protect"),  # read as true before: no coercion
+        ("protect", 1, "protect"),
+        ("origin", "stolen", "origin"),
+        ("clients", "GID_a@@@one", "clients"),
+        ("owner", "mallory", "owner"),  # an unknown field
+    ],
+)
+def test_a_field_of_the_wrong_type_or_unknown_is_refused_naming_the_resource(
+    kit: BackendKit, field: str, value: object, words: str
+) -> None:
+    kit.plant(_stored(**{field: value}))
+    with pytest.raises(StateError) as caught:
+        kit.open().read()
+    message = str(caught.value)
+    assert "resources[0]" in message and "post-cn-test0001/GID_a" in message
+    assert words in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(("field", "value"), [("serial", "3"), ("lineage", 7), ("serial", -1)])
+def test_a_document_field_of_the_wrong_type_is_refused_naming_it(
+    kit: BackendKit, field: str, value: object
+) -> None:
+    document = _stored()
+    kit.plant(document)
+    if kit.kind == "postgres":  # the columns hold what the document claims
+        kit.sql(
+            "UPDATE {}.states SET document = jsonb_set(document, %s, %s::jsonb)",
+            ([field], json.dumps(value)),
+        )
+    else:
+        kit.plant(document | {field: value})
+    with pytest.raises(StateError, match=f"{field}:"):
+        kit.open().read()
+
+
+def test_a_valid_state_written_by_hand_still_reads(kit: BackendKit) -> None:
+    kit.plant(_stored(protect=True, clients=["GID_a@@@one"]))
+    doc = kit.open().read()
+    assert doc is not None
+    assert doc.resources[0].protect is True
+    assert doc.resources[0].clients == ("GID_a@@@one",)
+
+
+def test_check_lock_passes_while_held_and_refuses_a_lock_not_held(backend: StateBackend) -> None:
+    info = new_lock_info("apply")
+    backend.lock(info)
+    backend.check_lock(info.id)
+    backend.unlock(info.id)
+    with pytest.raises(LockLostError, match=f"the state lock {info.id} was lost"):
+        backend.check_lock(info.id)

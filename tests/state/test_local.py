@@ -85,6 +85,22 @@ def test_corrupt_state_file_is_an_error_naming_the_file(
     assert backend.path.read_text() == content
 
 
+def test_a_key_given_twice_in_one_object_is_refused_naming_the_resource(tmp_path: Path) -> None:
+    # Only the local file can hold one: PostgreSQL's jsonb keeps one copy of each key.
+    backend = _open(tmp_path)
+    backend.path.parent.mkdir(parents=True)
+    backend.path.write_text(
+        '{"lineage": "x", "serial": 1, "resources": [{"region": "cn-hangzhou", '
+        '"instance_id": "i-1", "group_id": "GID_one", "protect": true, "protect": false}]}'
+    )
+    with pytest.raises(StateError) as caught:
+        backend.read()
+    assert str(caught.value) == (
+        f"state file {backend.path} is corrupt: resources[0] (i-1/GID_one): "
+        "key 'protect' is given twice in one object"
+    )
+
+
 def test_corrupt_state_error_points_at_the_backup(tmp_path: Path) -> None:
     backend = _open(tmp_path)
     doc = backend.write(new_state(), expected_serial=0)

@@ -12,6 +12,8 @@ from pydantic import SecretStr
 
 from reconciler.errors import StateError
 from reconciler.models import PostgresBackendConfig, StateDocument, StateResource
+from reconciler.state import new_state
+from reconciler.state.locking import new_lock_info
 from reconciler.state.pg_schema import SCHEMA_VERSION
 from reconciler.state.postgres import PostgresBackend
 from tests.state import pgutil
@@ -173,3 +175,94 @@ def test_a_role_that_may_not_create_tables_cannot_upgrade_and_says_so(
             conn.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}')
             conn.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM {role}')
             conn.execute(f"DROP ROLE {role}")
+
+
+# --- least privilege: a role given only what it needs ---------------------------------------
+
+
+@pytest.fixture
+def role(pg: tuple[str, str]) -> Iterator[str]:
+    """A fresh login role with no rights at all; dropped (with what it owns) afterwards."""
+    dsn, _ = pg
+    name = f"rt_role_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN")
+    try:
+        yield name
+    finally:
+        pgutil.drop_schema(dsn, pg[1])
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {name}")
+            conn.execute(f"DROP ROLE {name}")
+
+
+def _as(dsn: str, role: str, schema: str) -> PostgresBackend:
+    return PostgresBackend(_config(pgutil.as_user(dsn, role), schema))
+
+
+def _database(dsn: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT current_database()").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_a_role_with_create_on_a_premade_schema_only_creates_the_tables_and_works(
+    pg: tuple[str, str], role: str
+) -> None:
+    # Before: CREATE SCHEMA IF NOT EXISTS ran always, and failed "permission denied for
+    # database" although the schema was there.
+    dsn, schema = pg
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO {role}')
+    with _as(dsn, role, schema) as backend:
+        assert backend.write(new_state(), expected_serial=0).serial == 1
+        info = new_lock_info("apply")
+        backend.lock(info)
+        backend.unlock(info.id)
+    assert _version_rows(dsn, schema) == [(SCHEMA_VERSION,)]
+
+
+def test_a_role_without_rights_on_the_premade_schema_is_told_the_grant(
+    pg: tuple[str, str], role: str
+) -> None:
+    dsn, schema = pg
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    with pytest.raises(StateError) as caught:
+        _as(dsn, role, schema)
+    message = str(caught.value)
+    assert "permission denied" in message
+    assert message.endswith(f"; needs: GRANT USAGE, CREATE ON SCHEMA {schema} TO {role}")
+    assert "\n" not in message
+
+
+def test_a_role_that_may_not_create_the_missing_schema_is_told_the_grant(
+    pg: tuple[str, str], role: str
+) -> None:
+    dsn, schema = pg
+    with pytest.raises(StateError) as caught:
+        _as(dsn, role, schema)
+    message = str(caught.value)
+    database = _database(dsn)
+    assert message.startswith(f"cannot create the state tables in schema {schema} ")
+    assert message.endswith(
+        f"; needs: GRANT CREATE ON DATABASE {database} TO {role} "
+        f"(or an administrator's CREATE SCHEMA {schema} AUTHORIZATION {role})"
+    )
+
+
+def test_a_role_that_may_not_use_existing_tables_is_told_the_grant(
+    pg: tuple[str, str], role: str
+) -> None:
+    dsn, schema = pg
+    PostgresBackend(_config(dsn, schema)).close()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+    with _as(dsn, role, schema) as backend, pytest.raises(StateError) as caught:
+        backend.write(new_state(), expected_serial=0)
+    assert str(caught.value).endswith(
+        f"; needs: GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
+    )

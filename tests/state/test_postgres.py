@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from reconciler.errors import LockError, StateError
-from reconciler.models import PostgresBackendConfig
+from reconciler.errors import LockError, LockLostError, StateError
+from reconciler.models import PostgresBackendConfig, StateResource
 from reconciler.state import new_state
 from reconciler.state.locking import new_lock_info
 from reconciler.state.postgres import PostgresBackend, advisory_key
@@ -181,3 +181,80 @@ def test_force_unlock_without_the_right_to_terminate_says_so(
         assert still is not None
         assert still.id == info.id
         holder.unlock(info.id)
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        # An older document restored by hand: the serial column is ahead of it.
+        ("jsonb_set(document, '{serial}', '1')", "serial 1 but the row's serial column is 2"),
+        ("jsonb_set(document, '{lineage}', '\"other\"')", "lineage 'other'"),
+    ],
+)
+def test_a_document_disagreeing_with_its_row_is_refused_with_a_repair_that_works(
+    pg: tuple[str, str], edit: str, said: str
+) -> None:
+    # Before: plan read the document and saw nothing wrong, and every apply made its cloud
+    # change, then failed its compare-and-swap ("run the apply again"), forever.
+    dsn, schema = pg
+    resource = StateResource(region="cn-hangzhou", instance_id="post-cn-1", group_id="GID_kept")
+    with PostgresBackend(_config(dsn, schema)) as backend:
+        first = backend.write(new_state(), expected_serial=0)
+        backend.write(first.with_resource(resource), expected_serial=first.serial)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'UPDATE "{schema}".states SET document = {edit}')
+        with pytest.raises(StateError, match="is inconsistent") as caught:
+            backend.read()
+        message = str(caught.value)
+        assert said in message
+        assert "\n" not in message
+        repair = message.partition("repair it with: ")[2]
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(repair.encode())
+        repaired = backend.read()
+        assert repaired is not None
+        assert repaired.serial == 3  # above both, so a plan saved from either is stale
+        assert repaired.resources == (resource,)
+        again = backend.write(repaired, expected_serial=repaired.serial)
+        assert again.serial == 4
+
+
+def test_a_force_unlocked_holder_notices_before_its_next_step_and_writes_nothing(
+    pg: tuple[str, str],
+) -> None:
+    dsn, schema = pg
+    resource = StateResource(region="cn-hangzhou", instance_id="post-cn-1", group_id="GID_late")
+    with (
+        PostgresBackend(_config(dsn, schema)) as holder,
+        PostgresBackend(_config(dsn, schema)) as operator,
+    ):
+        doc = holder.write(new_state(), expected_serial=0)
+        info = new_lock_info("apply")
+        holder.lock(info)
+        holder.check_lock(info.id)  # held: nothing to say
+        operator.force_unlock(info.id)
+        with pytest.raises(LockLostError, match=f"the state lock {info.id} was lost"):
+            holder.check_lock(info.id)
+        # A write after the loss, while another run may hold the lock now, is refused.
+        with pytest.raises(LockLostError):
+            holder.write(doc.with_resource(resource), expected_serial=doc.serial)
+        assert operator.read() == doc
+
+
+def test_a_write_racing_a_force_unlock_fails_without_a_check_first(pg: tuple[str, str]) -> None:
+    # The write itself goes through the lock's session: no window between a check and it.
+    dsn, schema = pg
+    resource = StateResource(region="cn-hangzhou", instance_id="post-cn-1", group_id="GID_late")
+    with (
+        PostgresBackend(_config(dsn, schema)) as holder,
+        PostgresBackend(_config(dsn, schema)) as operator,
+    ):
+        doc = holder.write(new_state(), expected_serial=0)
+        info = new_lock_info("apply")
+        holder.lock(info)
+        operator.force_unlock(info.id)
+        with pytest.raises(LockLostError):
+            holder.write(doc.with_resource(resource), expected_serial=doc.serial)
+        assert operator.read() == doc
+        with pytest.raises(LockLostError, match="was lost"):
+            holder.unlock(info.id)

@@ -1,0 +1,244 @@
+"""Reading a stored state document as strictly as a desired file.
+
+A state is trusted by the planner (``protect`` is remembered there), so whatever edited it by
+hand, or tampered with it, must not be able to change its meaning through the parser: a key
+given twice in one JSON object, a value of the wrong type (``"protect": "yes"`` is not true),
+an unknown field, or one resource recorded twice is an error naming the entry, never resolved
+by "the last one wins" or by coercion. Strictness is asked of pydantic for the whole document
+(``strict=True`` on validation), so every model in it, present or added later, is read
+strictly; one resource per key is ``StateDocument``'s own rule.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import types
+import typing
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler.errors import StateError
+from reconciler.models import StateDocument, share_fields_sets
+
+_Path = tuple[str | int, ...]
+# How much of a refused value a message quotes.
+_QUOTED_VALUE_LENGTH = 40
+
+
+class StateFormatError(StateError):
+    """The stored document is not a valid state; the message names the entry."""
+
+
+def parse_state(text: str, *, where: str) -> StateDocument:
+    """The state document stored as JSON ``text``; ``where`` names it in messages
+    (``state file PATH``). Raises ``StateFormatError``: ``WHERE is corrupt: PROBLEM``."""
+    try:
+        document = StateDocument.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        raise _invalid(text, where, exc) from exc
+    if not _surely_no_repeated_keys(text, document):
+        _refuse_repeated_keys(text, where)
+    share_fields_sets(document.resources)
+    return document
+
+
+def _invalid(text: str, where: str, exc: ValidationError) -> StateFormatError:
+    """The first problem pydantic found, located with the help of the parsed text."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as bad:
+        return StateFormatError(
+            f"{where} is corrupt: not valid JSON: line {bad.lineno} column {bad.colno}: {bad.msg}"
+        )
+    except RecursionError:
+        return StateFormatError(f"{where} is corrupt: nested too deeply")
+    return StateFormatError(f"{where} is corrupt: {_first_problem(exc, data)}")
+
+
+# --- a key given twice in one JSON object ---------------------------------------------------
+#
+# pydantic's parser keeps the last of repeated keys. The exact check re-parses the text with
+# the json module (about 0.3 s for 100,000 resources); the common case is proven free of
+# repeats by counting instead. Without backslashes (so no escaped quote, and no key spelled
+# with escapes) and without whitespace between a closing quote and a colon, every '":' in
+# the text ends a key (or opens a string starting with ':'), so count('":') is at least the
+# number of keys in all objects; and that is at least the number of distinct keys, which the
+# validated models tell (the fields each was given, and the keys of any dict). Equality
+# therefore means no object repeats a key; anything else takes the exact check.
+
+_SPACE_BEFORE_COLON = re.compile(r'"[ \t\n\r]+:')
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _surely_no_repeated_keys(text: str, document: BaseModel) -> bool:
+    if "\\" in text or _SPACE_BEFORE_COLON.search(text):
+        return False
+    return text.count('":') == _distinct_keys(document)
+
+
+def _distinct_keys(value: object) -> int:
+    """The distinct keys of every JSON object ``value`` was validated from."""
+    if isinstance(value, BaseModel):
+        count = len(value.model_fields_set)
+        for name in _fields_holding_objects(type(value)):
+            count += _distinct_keys(getattr(value, name))
+        return count
+    if isinstance(value, dict):
+        return len(value) + sum(_distinct_keys(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_distinct_keys(item) for item in value)
+    return 0
+
+
+@functools.cache
+def _fields_holding_objects(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` whose values may hold JSON objects (models, dicts, Any)."""
+    return tuple(
+        name for name, field in model.model_fields.items() if not _scalars_only(field.annotation)
+    )
+
+
+def _scalars_only(annotation: object) -> bool:
+    """True when a value of this type can hold no JSON object; False when unsure."""
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return annotation in _SCALARS
+    if origin is Literal:
+        return True
+    args = [arg for arg in typing.get_args(annotation) if arg is not Ellipsis]
+    if origin is Annotated:
+        return _scalars_only(args[0])
+    if origin in (tuple, list, frozenset, set, typing.Union, types.UnionType):
+        return all(_scalars_only(arg) for arg in args)
+    return False
+
+
+def _refuse_repeated_keys(text: str, where: str) -> None:
+    """The exact check: raise naming the first object that repeats a key, if one does."""
+    keys = _UniqueKeys()
+    data = json.loads(text, object_pairs_hook=keys.hook)  # valid: pydantic parsed it
+    duplicate = _find_duplicate(data) if keys.seen_duplicate else None
+    if duplicate is not None:
+        path, key = duplicate
+        raise StateFormatError(
+            f"{where} is corrupt: {_entry(path, data)}key {key!r} is given twice in one object"
+        )
+
+
+class StoredVersion(BaseModel):
+    """A stored document's lineage and serial only: what a compare-and-swap compares."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
+
+    format_version: Literal[1] = 1
+    lineage: str
+    serial: int = Field(default=0, ge=0)
+
+
+def parse_version(text: str, *, where: str) -> StoredVersion:
+    """The lineage and serial of the state document stored as JSON ``text``, without
+    validating its resources: a write replaces them, and ``parse_state`` read them strictly
+    before (about 20 times cheaper than ``parse_state`` on a 100,000-resource state, which
+    matters since every write re-reads the file it replaces). Raises ``StateFormatError``."""
+    try:
+        return StoredVersion.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        if error["type"] == "json_invalid":
+            raise StateFormatError(f"{where} is corrupt: not valid JSON") from exc
+        raise StateFormatError(f"{where} is corrupt: {_first_problem(exc, None)}") from exc
+
+
+class _UniqueKeys:
+    """``object_pairs_hook`` that marks objects naming a key twice (found again, with their
+    path, only when there is one: the common case pays one ``len`` per object)."""
+
+    def __init__(self) -> None:
+        self.seen_duplicate = False
+
+    def hook(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        self.seen_duplicate = True
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                return _Duplicated(obj, key)
+            seen.add(key)
+        return obj  # not reached: fewer keys than pairs means one repeated
+
+
+class _Duplicated(dict[str, Any]):
+    def __init__(self, obj: dict[str, Any], key: str) -> None:
+        super().__init__(obj)
+        self.key = key
+
+
+def _find_duplicate(data: object, path: _Path = ()) -> tuple[_Path, str] | None:
+    """The path of the first object that named a key twice, and that key."""
+    if isinstance(data, _Duplicated):
+        return path, data.key
+    if isinstance(data, dict):
+        children: list[tuple[str | int, object]] = list(data.items())
+    elif isinstance(data, list):
+        children = list(enumerate(data))
+    else:
+        return None
+    for name, child in children:
+        found = _find_duplicate(child, (*path, name))
+        if found is not None:
+            return found
+    return None
+
+
+def _first_problem(exc: ValidationError, data: object) -> str:
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        problem = "unknown field"
+    else:
+        problem = str(error["msg"])
+        if error["type"] not in ("missing", "duplicate_resource"):
+            problem += f" (found {_quoted(error.get('input'))})"
+    if not loc:
+        return problem
+    *entry, field = loc
+    return f"{_entry(tuple(entry), data)}{field}: {problem}"
+
+
+def _entry(path: _Path, data: object) -> str:
+    """``resources[3] (INSTANCE/GROUP): `` for a path into a resource, else the JSON path."""
+    if not path:
+        return ""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    text = text.lstrip(".")
+    resource = _resource_at(path, data)
+    if resource is not None:
+        text += f" ({resource})"
+    return text + ": "
+
+
+def _resource_at(path: _Path, data: object) -> str | None:
+    if len(path) < 2 or path[0] != "resources" or not isinstance(path[1], int):
+        return None
+    try:
+        found = data["resources"][path[1]]  # type: ignore[index]
+        return f"{found['instance_id']}/{found['group_id']}"
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _quoted(value: object) -> str:
+    scalar = value is None or isinstance(value, str | int | float | bool)
+    text = json.dumps(value) if scalar else f"a JSON {_json_kind(value)}"
+    if len(text) > _QUOTED_VALUE_LENGTH:
+        text = text[: _QUOTED_VALUE_LENGTH - 3] + "..."
+    return text
+
+
+def _json_kind(value: object) -> str:
+    return "object" if isinstance(value, dict) else "array" if isinstance(value, list) else "value"
