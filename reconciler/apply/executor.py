@@ -42,7 +42,7 @@ _STATE_STEP_DETAIL = {Action.ADOPT: "adopted", Action.FORGET: "forgotten", Actio
 
 @runtime_checkable
 class GoneCheck(Protocol):
-    """What an onsmqtt client offers for a failed delete (``OnsMqtt2020Client``): DeleteGroupId
+    """What an onsmqtt client offers for a failed delete (``OnsMqttClient``): DeleteGroupId
     documents no "no such GID" code, so whether the GID is gone is asked of a fresh listing."""
 
     def group_id_gone(self, group_id: str, *, instance_id: str) -> bool: ...

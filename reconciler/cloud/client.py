@@ -1,4 +1,4 @@
-"""``OnsMqttClient``: one typed method per OnsMqtt* action of ONS 2019-02-14, signed, paced,
+"""``OnsClient``: one typed method per OnsMqtt* action of ONS 2019-02-14, signed, paced,
 retried and logged by the shared core in ``reconciler.cloud.rpc``."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = [
     "GROUP_ACTIONS",
     "ONS_PRODUCT",
     "QUERY_ACTIONS",
-    "OnsMqttClient",
+    "OnsClient",
     "RetryPolicy",
     "redacted_parameters",
 ]
@@ -64,7 +64,7 @@ ONS_PRODUCT = ApiProduct(
 )
 
 
-class OnsMqttClient(RpcClient):
+class OnsClient(RpcClient):
     """Client of the MQTT management API (ONS 2019-02-14) for one region."""
 
     product = ONS_PRODUCT

@@ -1,8 +1,8 @@
-"""``OnsMqtt2020Client``: the MQTT management API of the current generation (product OnsMqtt,
+"""``OnsMqttClient``: the MQTT management API of the current generation (product OnsMqtt,
 version 2020-04-20, endpoint ``onsmqtt.<region>.aliyuncs.com``), on the shared core of
 ``reconciler.cloud.rpc`` (V1 signature, retries, redaction, debug lines).
 
-It offers what the planner and applier use of ``OnsMqttClient`` (create, delete and list GIDs,
+It offers what the planner and applier use of ``OnsClient`` (create, delete and list GIDs,
 returning the same ``GroupIdRecord`` inventory), so either client serves them, plus the session
 look-ups and ``ListInstances`` of this generation.
 
@@ -41,7 +41,7 @@ __all__ = [
     "BATCH_QUERY_MAX_IDS",
     "GROUP_ACTIONS",
     "ONSMQTT_PRODUCT",
-    "OnsMqtt2020Client",
+    "OnsMqttClient",
     "account_rate_limits",
 ]
 
@@ -85,7 +85,7 @@ def account_rate_limits(
     return AccountRateLimits(rates, clock=clock)
 
 
-class OnsMqtt2020Client(RpcClient):
+class OnsMqttClient(RpcClient):
     """Client of the OnsMqtt 2020-04-20 API for one region."""
 
     product = ONSMQTT_PRODUCT

@@ -58,7 +58,7 @@ _CLOUD_GROUP_FIELDS = set(CloudGroup.model_fields)  # never mutated: the models 
 
 
 class GroupApi(Protocol):
-    """The part of ``reconciler.cloud.client.OnsMqttClient`` (and of ``OnsMqtt2020Client``)
+    """The part of ``reconciler.cloud.client.OnsClient`` (and of ``OnsMqttClient``)
     a plan and an apply use."""
 
     def create_group_id(

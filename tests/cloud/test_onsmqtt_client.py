@@ -1,4 +1,4 @@
-"""OnsMqtt2020Client against a scripted real HTTP server: wire shape, signature, error mapping,
+"""OnsMqttClient against a scripted real HTTP server: wire shape, signature, error mapping,
 throttling (AIMD, x-acs-retry-after), batching."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from reconciler.cloud.credentials import resolve_credentials
 from reconciler.cloud.onsmqtt import (
     ACCOUNT_RATE_LIMITS,
-    OnsMqtt2020Client,
+    OnsMqttClient,
     account_rate_limits,
 )
 from reconciler.cloud.retry import RetryPolicy
@@ -57,14 +57,14 @@ def row(group_id: str, instance_id: str = INSTANCE, *, independent: bool = True)
 @contextmanager
 def served(
     replies: list[Reply], *, default: Reply | None = None, **kw: Any
-) -> Iterator[tuple[ScriptedServer, OnsMqtt2020Client, FakeTime]]:
+) -> Iterator[tuple[ScriptedServer, OnsMqttClient, FakeTime]]:
     fake = FakeTime()
     creds = resolve_credentials(access_key_id="test-id", access_key_secret=SECRET, env={})
     kw.setdefault("retry", RetryPolicy(max_attempts=5, base_delay=0.5, max_delay=4, deadline=60))
     kw.setdefault("rate_limits", account_rate_limits(clock=fake.clock))
     with (
         scripted(replies, default=default) as server,
-        OnsMqtt2020Client(
+        OnsMqttClient(
             creds,
             region="cn-hangzhou",
             endpoint=server.url,
@@ -79,9 +79,9 @@ def served(
 
 def test_default_endpoint_is_the_onsmqtt_host():
     creds = resolve_credentials(access_key_id="id", access_key_secret=SECRET, env={})
-    with OnsMqtt2020Client(creds, region="cn-shanghai") as client:
+    with OnsMqttClient(creds, region="cn-shanghai") as client:
         assert client.endpoint == "https://onsmqtt.cn-shanghai.aliyuncs.com"
-    with OnsMqtt2020Client(creds, region="cn-shanghai", endpoint="127.0.0.1:9") as client:
+    with OnsMqttClient(creds, region="cn-shanghai", endpoint="127.0.0.1:9") as client:
         assert client.endpoint == "http://127.0.0.1:9"
 
 
@@ -215,7 +215,7 @@ def test_group_actions_are_paced_at_ten_a_second_shared_by_clients_of_one_accoun
     body = {"RequestId": "r", "Data": []}
     with scripted([], default=Reply(body=body)) as server:
         clients = [
-            OnsMqtt2020Client(
+            OnsMqttClient(
                 creds,
                 region=region,
                 endpoint=server.url,

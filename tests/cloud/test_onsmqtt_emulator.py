@@ -1,4 +1,4 @@
-"""OnsMqtt2020Client against the real emulator: every action, the error tree, the failed-delete
+"""OnsMqttClient against the real emulator: every action, the error tree, the failed-delete
 check, and the account-wide bucket shared by clients of several instances and regions."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.cloud.credentials import resolve_credentials
-from reconciler.cloud.onsmqtt import OnsMqtt2020Client, account_rate_limits
+from reconciler.cloud.onsmqtt import OnsMqttClient, account_rate_limits
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.errors import (
     AlreadyExistsError,
@@ -27,10 +27,10 @@ FAST_RETRY = RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.2, deadli
 
 def client_for(
     url: str, *, region: str = "cn-hangzhou", secret: str = TEST_ACCESS_KEY_SECRET, **kw: Any
-) -> OnsMqtt2020Client:
+) -> OnsMqttClient:
     creds = resolve_credentials(access_key_id=TEST_ACCESS_KEY_ID, access_key_secret=secret, env={})
     kw.setdefault("retry", FAST_RETRY)
-    return OnsMqtt2020Client(creds, region=region, endpoint=url, **kw)
+    return OnsMqttClient(creds, region=region, endpoint=url, **kw)
 
 
 def test_every_action_answers_typed_results(emulator):
