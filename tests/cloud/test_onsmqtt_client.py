@@ -311,19 +311,33 @@ def test_query_session_and_list_instances():
     assert server.requests[0].params["ClientId"] == "GID_a@@@1"
 
 
-def test_online_counts_are_not_available_and_say_so():
+def test_online_clients_without_known_ids_cannot_be_counted_and_say_so():
     with served([]) as (server, client, _):
-        assert client.counts_online_clients is False
-        with pytest.raises(CloudError, match="cannot count the online clients of GID_a"):
-            client.query_client_by_group_id("GID_a", instance_id=INSTANCE)
+        found = client.online_clients("GID_a", instance_id=INSTANCE, known_ids=[])
+    assert found.count is None
+    assert found.reason and "cannot count a GID's clients" in found.reason
     assert server.requests == []
 
 
-def test_group_id_gone_checks_a_fresh_listing():
+def test_a_failed_delete_is_done_only_when_a_fresh_listing_lacks_the_gid():
+    refused = Reply(status=400, body={"RequestId": "r-del", "Code": "ParameterFieldCheckFailed"})
     listing = Reply(body={"RequestId": "r", "Data": [row("GID_kept")]})
-    with served([], default=listing) as (_, client, _fake):
-        assert client.group_id_gone("GID_deleted", instance_id=INSTANCE)
-        assert not client.group_id_gone("GID_kept", instance_id=INSTANCE)
+    with served([refused, listing, refused, listing]) as (_, client, _fake):
+        gone = client.delete_group("GID_deleted", instance_id=INSTANCE)
+        assert (gone.detail, gone.request_id) == ("already gone", "r-del")
+        with pytest.raises(CloudApiError, match="ParameterFieldCheckFailed"):
+            client.delete_group("GID_kept", instance_id=INSTANCE)
+
+
+def test_a_failed_delete_whose_listing_fails_too_raises_the_delete_error():
+    refused = Reply(status=400, body={"RequestId": "r-del", "Code": "ParameterFieldCheckFailed"})
+    unlisted = Reply(status=400, body={"RequestId": "r-list", "Code": "InvalidParameter"})
+    with (
+        served([refused, unlisted]) as (_, client, _fake),
+        pytest.raises(CloudApiError) as caught,
+    ):
+        client.delete_group("GID_a", instance_id=INSTANCE)
+    assert caught.value.code == "ParameterFieldCheckFailed"
 
 
 def test_debug_lines_mask_the_signature(caplog):

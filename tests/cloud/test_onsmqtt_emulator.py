@@ -75,9 +75,10 @@ def test_a_delete_of_a_gid_already_gone_is_told_apart_by_the_listing(emulator):
         with pytest.raises(CloudApiError) as caught:
             client.delete_group_id("GID_never", instance_id=TEST_INSTANCE_ID)
         assert caught.value.code == "ParameterFieldCheckFailed"
-        assert client.group_id_gone("GID_never", instance_id=TEST_INSTANCE_ID)
+        gone = client.delete_group("GID_never", instance_id=TEST_INSTANCE_ID)
+        assert gone.detail == "already gone"
         emulator.store.add_group(TEST_INSTANCE_ID, "GID_here")
-        assert not client.group_id_gone("GID_here", instance_id=TEST_INSTANCE_ID)
+        assert client.delete_group("GID_here", instance_id=TEST_INSTANCE_ID).detail == "deleted"
 
 
 def test_name_taken_in_the_shared_namespace(emulator):
