@@ -15,6 +15,9 @@ from reconciler.models import FrozenModel
 from reconciler.plan.builder import ClientFor
 from reconciler.plan.model import Action, Change
 
+# The actions that are API calls; the others (adopt, forget, update) only write the state.
+API_ACTIONS = frozenset({Action.CREATE, Action.DELETE})
+
 
 class PlannedCall(FrozenModel):
     """An API call (``kind="api"``, ``action`` is the wire Action) or a state-only step
@@ -53,12 +56,11 @@ def send(change: Change, client: GroupCapabilities) -> Confirmed:
 
 
 def _wire_call(change: Change, client_for: ClientFor) -> WireCall | None:
+    if change.action not in API_ACTIONS:
+        return None
+    client = client_for(change.region, change.api)
     if change.action is Action.CREATE:
-        client = client_for(change.region, change.api)
         return client.create_call(
             change.group_id, instance_id=change.instance_id, topic=change.topic
         )
-    if change.action is Action.DELETE:
-        client = client_for(change.region, change.api)
-        return client.delete_call(change.group_id, instance_id=change.instance_id)
-    return None
+    return client.delete_call(change.group_id, instance_id=change.instance_id)

@@ -18,7 +18,7 @@ without a client: ``online_check(api)``. May import: errors, ratelimit, models.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from reconciler.cloud.responses import GroupIdRecord
@@ -71,7 +71,7 @@ class OnlineCheck:
 
     api: Api
     counts_groups: bool
-    rate: Rate | None = field(default=None)
+    rate: Rate | None = None
 
     def asks(self, clients: Sequence[str]) -> bool:
         """Whether a look-up has anything to ask about a GID with these known client ids."""
