@@ -1,4 +1,4 @@
-"""Calls per second of our OnsMqttClient vs the official core SDK, against ONE emulator process.
+"""Calls per second of our OnsClient vs the official core SDK, against ONE emulator process.
 
 Usage: python bench/bench_client.py [--seconds 3] [--threads 8] [--latency-ms 0] [--gids 20]
        [--action list|create-delete]
@@ -32,7 +32,7 @@ from aliyunsdkons.request.v20190214.OnsMqttGroupIdListRequest import (
     OnsMqttGroupIdListRequest,
 )
 
-from reconciler.cloud.client import OnsMqttClient, RetryPolicy
+from reconciler.cloud.client import OnsClient, RetryPolicy
 from reconciler.cloud.credentials import resolve_credentials
 
 ACCESS_KEY_ID = "LTAI5tBenchKey"
@@ -41,11 +41,11 @@ REGION = "cn-hangzhou"
 INSTANCE_ID = "post-cn-bench0001"
 
 
-def our_client(url: str, pool_size: int) -> OnsMqttClient:
+def our_client(url: str, pool_size: int) -> OnsClient:
     creds = resolve_credentials(
         access_key_id=ACCESS_KEY_ID, access_key_secret=ACCESS_KEY_SECRET, env={}
     )
-    return OnsMqttClient(
+    return OnsClient(
         creds,
         region=REGION,
         endpoint=url,
@@ -81,7 +81,7 @@ def measure(call: Callable[[], object], seconds: float, threads: int = 1) -> flo
     return sum(counts) / elapsed
 
 
-def our_call(client: OnsMqttClient, action: str) -> Callable[[], object]:
+def our_call(client: OnsClient, action: str) -> Callable[[], object]:
     if action == "list":
         return lambda: client.list_group_ids(INSTANCE_ID)
     counter = itertools.count()

@@ -35,7 +35,6 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 
 class ReconcilerError(Exception):
@@ -142,15 +141,6 @@ class CloudApiError(CloudError):
         if request_id:
             text += f" [RequestId {request_id}]"
         super().__init__(text, action=action)
-
-    def details(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "status": self.status,
-            "code": self.code,
-            "message": self.api_message,
-            "request_id": self.request_id,
-        }
 
 
 class RetryableApiError(CloudApiError):

@@ -36,7 +36,7 @@ DEFAULT_REGION = "cn-hangzhou"
 # The MQTT management API an instance is managed through, by the products' own codes: "ons"
 # (ONS 2019-02-14, the OnsMqtt* actions) or "onsmqtt" (OnsMqtt 2020-04-20, CreateGroupId...).
 Api = Literal["ons", "onsmqtt"]
-APIS: tuple[str, ...] = ("ons", "onsmqtt")
+APIS: tuple[str, ...] = ("ons", "onsmqtt")  # oldest generation first
 DEFAULT_API: Api = "ons"
 # A client id is "<GroupId>@@@<DeviceId>", at most this many characters.
 CLIENT_ID_MAX_LENGTH = 64

@@ -15,37 +15,20 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
-from reconciler.apply.calls import PlannedCall, planned_calls
+from reconciler.apply.calls import PlannedCall, planned_calls, send
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
-from reconciler.errors import (
-    AlreadyExistsError,
-    CloudApiError,
-    CloudError,
-    LockLostError,
-    NotFoundError,
-    StateError,
-)
+from reconciler.errors import CloudApiError, CloudError, LockLostError, StateError
 from reconciler.models import StateOrigin, StateResource
-from reconciler.plan.builder import ClientFor, GroupApi
+from reconciler.plan.builder import ClientFor
 from reconciler.plan.model import Action, Change
 from reconciler.plan.options import DEFAULT_PARALLELISM
 from reconciler.ratelimit import Rate, TokenBucket
 
-# The codes that mean "this GID does not exist" (others name a missing instance or topic).
-GROUP_NOT_FOUND_CODES = frozenset({"BIZ_SUBSCRIPTION_NOT_FOUND", "BIZ_PUBLISH_INFO_NOT_FOUND"})
 _POLL_SECONDS = 0.1
 _STATE_STEP_DETAIL = {Action.ADOPT: "adopted", Action.FORGET: "forgotten", Action.UPDATE: "updated"}
-
-
-@runtime_checkable
-class GoneCheck(Protocol):
-    """What an onsmqtt client offers for a failed delete (``OnsMqtt2020Client``): DeleteGroupId
-    documents no "no such GID" code, so whether the GID is gone is asked of a fresh listing."""
-
-    def group_id_gone(self, group_id: str, *, instance_id: str) -> bool: ...
 
 
 class ApplyObserver(Protocol):
@@ -83,7 +66,7 @@ def execute(
     run = _Run(
         client_for, journal, options, observer, stop or threading.Event(), check_lock=check_lock
     )
-    return run.execute(planned_calls(changes))
+    return run.execute(planned_calls(changes, client_for))
 
 
 class _Run:
@@ -260,53 +243,14 @@ class _Run:
         )
 
     def _api_call(self, call: PlannedCall) -> ActionOutcome:
+        """The call, made and confirmed by the instance's client (which reports a create of a
+        GID that exists, or a delete of one that is gone, as done once it made sure)."""
         change = call.change
         try:
-            client = self._client_for(change.region, change.api)
-            if change.action is Action.CREATE:
-                return self._create(client, change)
-            return self._delete(client, change)
+            confirmed = send(change, self._client_for(change.region, change.api))
         except Exception as exc:  # a bug must not cost the state of the calls that worked
             return failed(change, exc)
-
-    def _create(self, client: GroupApi, change: Change) -> ActionOutcome:
-        try:
-            request_id = client.create_group_id(
-                change.group_id, instance_id=change.instance_id, topic=change.topic
-            )
-        except AlreadyExistsError as exc:
-            # A retried create whose first attempt landed, or a race: confirm by listing.
-            listed = client.list_group_ids(change.instance_id)
-            if any(record.group_id == change.group_id for record in listed):
-                return done(change, "already existed", exc.request_id)
-            return failed(change, exc)
-        return done(change, "created", request_id)
-
-    def _delete(self, client: GroupApi, change: Change) -> ActionOutcome:
-        try:
-            request_id = client.delete_group_id(change.group_id, instance_id=change.instance_id)
-        except NotFoundError as exc:
-            if exc.code in GROUP_NOT_FOUND_CODES:
-                return done(change, "already gone", exc.request_id)
-            return self._maybe_gone(client, change, exc)
-        except CloudError as exc:
-            return self._maybe_gone(client, change, exc)
-        return done(change, "deleted", request_id)
-
-    def _maybe_gone(self, client: GroupApi, change: Change, exc: CloudError) -> ActionOutcome:
-        """A failed delete counts as done when a fresh listing no longer shows the GID (an
-        earlier attempt whose answer was lost, or someone else, deleted it). Only onsmqtt
-        needs to ask: ons answers a missing GID with a code of its own."""
-        if change.api != "onsmqtt" or not isinstance(client, GoneCheck):
-            return failed(change, exc)
-        try:
-            gone = client.group_id_gone(change.group_id, instance_id=change.instance_id)
-        except CloudError:
-            return failed(change, exc)  # the delete's own error says more than the listing's
-        if gone:
-            request_id = exc.request_id if isinstance(exc, CloudApiError) else None
-            return done(change, "already gone", request_id)
-        return failed(change, exc)
+        return done(change, confirmed.detail, confirmed.request_id)
 
 
 def done(change: Change, detail: str, request_id: str | None) -> ActionOutcome:

@@ -288,7 +288,7 @@ def _run(
     if not plan.has_changes:
         return _metadata_only(plan, backend, state, base, settings)
     if settings.dry_run:
-        return ApplyRun(plan=plan, calls=planned_calls(plan.changes))
+        return ApplyRun(plan=plan, calls=planned_calls(plan.changes, client_for))
     if approve is not None and not approve(plan):
         return ApplyRun(plan=plan, declined=True)
     if base is None:

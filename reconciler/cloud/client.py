@@ -1,11 +1,19 @@
-"""``OnsMqttClient``: one typed method per OnsMqtt* action of ONS 2019-02-14, signed, paced,
-retried and logged by the shared core in ``reconciler.cloud.rpc``."""
+"""``OnsClient``: one typed method per OnsMqtt* action of ONS 2019-02-14, signed, paced,
+retried and logged by the shared core in ``reconciler.cloud.rpc``, and the capabilities a plan
+and an apply use (``reconciler.cloud.capabilities``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal, Unpack
 
+from reconciler.cloud.capabilities import (
+    ONS_QUERY_RATE,
+    Confirmed,
+    OnlineClients,
+    WireCall,
+    confirm_existing,
+)
 from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE
 from reconciler.cloud.responses import (
@@ -21,7 +29,7 @@ from reconciler.cloud.responses import (
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.cloud.rpc import ApiProduct, ClientOptions, RpcClient, present, redacted_parameters
 from reconciler.cloud.signing import API_VERSION
-from reconciler.errors import CloudApiError
+from reconciler.errors import AlreadyExistsError, CloudApiError, NotFoundError
 from reconciler.ratelimit import AccountRateLimits, Rate, TokenBucket
 
 __all__ = [
@@ -30,7 +38,7 @@ __all__ = [
     "GROUP_ACTIONS",
     "ONS_PRODUCT",
     "QUERY_ACTIONS",
-    "OnsMqttClient",
+    "OnsClient",
     "RetryPolicy",
     "redacted_parameters",
 ]
@@ -55,21 +63,21 @@ QUERY_ACTIONS = frozenset(
     }
 )
 ACTIONS = GROUP_ACTIONS | QUERY_ACTIONS
-# The service documents 30 calls per minute for each query action; pacing ourselves avoids
-# spending retries on Throttling.User answers. The GID actions have no documented limit.
-DEFAULT_RATE_LIMITS: Mapping[str, Rate] = {action: Rate(30, 60.0) for action in QUERY_ACTIONS}
+# Pacing ourselves to the query actions' documented rate avoids spending retries on
+# Throttling.User answers. The GID actions have no documented limit.
+DEFAULT_RATE_LIMITS: Mapping[str, Rate] = dict.fromkeys(QUERY_ACTIONS, ONS_QUERY_RATE)
+# The codes that mean "this GID does not exist" (others name a missing instance or topic).
+GROUP_NOT_FOUND_CODES = frozenset({"BIZ_SUBSCRIPTION_NOT_FOUND", "BIZ_PUBLISH_INFO_NOT_FOUND"})
 
 ONS_PRODUCT = ApiProduct(
     label="ONS 2019-02-14", service="ons", version=API_VERSION, actions=ACTIONS
 )
 
 
-class OnsMqttClient(RpcClient):
+class OnsClient(RpcClient):
     """Client of the MQTT management API (ONS 2019-02-14) for one region."""
 
     product = ONS_PRODUCT
-    # OnsMqttQueryClientByGroupId counts a GID's online clients; the 2020-04-20 API cannot.
-    counts_online_clients = True
 
     def __init__(
         self,
@@ -93,17 +101,58 @@ class OnsMqttClient(RpcClient):
         params = present(InstanceId=instance_id)
         return self._typed(GROUP_ID_LIST, params, GroupIdListResponse).data.items
 
+    def create_call(
+        self, group_id: str, *, instance_id: str | None, topic: str | None = None
+    ) -> WireCall:
+        """OnsMqttGroupIdCreate as sent; the region is one of the action's own parameters."""
+        params = present(
+            RegionId=self.region, InstanceId=instance_id, GroupId=group_id, Topic=topic or None
+        )
+        return WireCall(GROUP_ID_CREATE, params)
+
+    def delete_call(self, group_id: str, *, instance_id: str | None) -> WireCall:
+        params = present(RegionId=self.region, InstanceId=instance_id, GroupId=group_id)
+        return WireCall(GROUP_ID_DELETE, params)
+
     def create_group_id(
         self, group_id: str, *, instance_id: str | None, topic: str | None = None
     ) -> str:
         """Create the GID; returns the RequestId. AlreadyExistsError if it exists."""
-        params = present(GroupId=group_id, InstanceId=instance_id, Topic=topic)
-        return self._typed(GROUP_ID_CREATE, params, RequestIdResponse).request_id
+        call = self.create_call(group_id, instance_id=instance_id, topic=topic)
+        return self._typed(call.action, call.params, RequestIdResponse).request_id
 
     def delete_group_id(self, group_id: str, *, instance_id: str | None) -> str:
         """Delete the GID; returns the RequestId. NotFoundError if it does not exist."""
-        params = present(GroupId=group_id, InstanceId=instance_id)
-        return self._typed(GROUP_ID_DELETE, params, RequestIdResponse).request_id
+        call = self.delete_call(group_id, instance_id=instance_id)
+        return self._typed(call.action, call.params, RequestIdResponse).request_id
+
+    def create_group(self, group_id: str, *, instance_id: str, topic: str | None) -> Confirmed:
+        try:
+            request_id = self.create_group_id(group_id, instance_id=instance_id, topic=topic)
+        except AlreadyExistsError as err:
+            return confirm_existing(self, err, group_id, instance_id)
+        return Confirmed("created", request_id)
+
+    def delete_group(self, group_id: str, *, instance_id: str) -> Confirmed:
+        """Done when deleted, or when the service says the GID itself does not exist (a
+        missing instance or topic has codes of its own, and fails)."""
+        try:
+            request_id = self.delete_group_id(group_id, instance_id=instance_id)
+        except NotFoundError as err:
+            if err.code in GROUP_NOT_FOUND_CODES:
+                return Confirmed("already gone", err.request_id)
+            raise
+        return Confirmed("deleted", request_id)
+
+    def online_clients(
+        self, group_id: str, *, instance_id: str, known_ids: Sequence[str] = ()
+    ) -> OnlineClients:
+        """The GID's online clients counted by the service (paced: 30 a minute); a GID
+        deleted since it was listed has none. ``known_ids`` are not needed here."""
+        try:
+            return OnlineClients(self.query_client_by_group_id(group_id, instance_id=instance_id))
+        except NotFoundError:
+            return OnlineClients(0)
 
     # -- device queries (rate-limited by the service) ------------------------------------------
 

@@ -1,10 +1,10 @@
-"""``OnsMqtt2020Client``: the MQTT management API of the current generation (product OnsMqtt,
+"""``OnsMqttClient``: the MQTT management API of the current generation (product OnsMqtt,
 version 2020-04-20, endpoint ``onsmqtt.<region>.aliyuncs.com``), on the shared core of
 ``reconciler.cloud.rpc`` (V1 signature, retries, redaction, debug lines).
 
-It offers what the planner and applier use of ``OnsMqttClient`` (create, delete and list GIDs,
-returning the same ``GroupIdRecord`` inventory), so either client serves them, plus the session
-look-ups and ``ListInstances`` of this generation.
+It offers the capabilities the planner and applier use (``reconciler.cloud.capabilities``, as
+``OnsClient`` does, with the same ``GroupIdRecord`` inventory), so either client serves them,
+plus the session look-ups and ``ListInstances`` of this generation.
 
 The service limits Create/Delete/ListGroupId to 10 calls a second per account, whatever the
 instance or region. So the client paces from buckets of an ``AccountRateLimits`` registry keyed
@@ -16,9 +16,17 @@ bucket's rate, which then recovers slowly (see ``reconciler.ratelimit.AdaptiveBu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Unpack
 
+from reconciler.cloud.capabilities import (
+    ONLINE_CHECKS,
+    Confirmed,
+    OnlineClients,
+    WireCall,
+    confirm_existing,
+    listed,
+)
 from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.error_codes import NAME_TAKEN_CODE
 from reconciler.cloud.responses import (
@@ -31,7 +39,7 @@ from reconciler.cloud.responses import (
     SessionResponse,
 )
 from reconciler.cloud.rpc import ApiProduct, ClientOptions, RpcClient
-from reconciler.errors import CloudApiError, CloudError, NotFoundError
+from reconciler.errors import AlreadyExistsError, CloudApiError, CloudError, NotFoundError
 from reconciler.ratelimit import AccountRateLimits, Rate
 
 __all__ = [
@@ -41,7 +49,7 @@ __all__ = [
     "BATCH_QUERY_MAX_IDS",
     "GROUP_ACTIONS",
     "ONSMQTT_PRODUCT",
-    "OnsMqtt2020Client",
+    "OnsMqttClient",
     "account_rate_limits",
 ]
 
@@ -85,12 +93,10 @@ def account_rate_limits(
     return AccountRateLimits(rates, clock=clock)
 
 
-class OnsMqtt2020Client(RpcClient):
+class OnsMqttClient(RpcClient):
     """Client of the OnsMqtt 2020-04-20 API for one region."""
 
     product = ONSMQTT_PRODUCT
-    # This generation has no action that counts a GID's online clients.
-    counts_online_clients = False
 
     def __init__(
         self,
@@ -116,38 +122,68 @@ class OnsMqtt2020Client(RpcClient):
         params = {"InstanceId": instance_id}
         return self._typed(LIST_GROUP_ID, params, GroupIdDataResponse).items
 
+    def create_call(self, group_id: str, *, instance_id: str, topic: str | None = None) -> WireCall:
+        """CreateGroupId as sent. ``topic`` is accepted for the planner's sake and not sent:
+        this API binds no topic to a GID."""
+        return WireCall(CREATE_GROUP_ID, {"InstanceId": instance_id, "GroupId": group_id})
+
+    def delete_call(self, group_id: str, *, instance_id: str) -> WireCall:
+        return WireCall(DELETE_GROUP_ID, {"InstanceId": instance_id, "GroupId": group_id})
+
     def create_group_id(self, group_id: str, *, instance_id: str, topic: str | None = None) -> str:
         """Create the GID; returns the RequestId. AlreadyExistsError if it exists.
 
-        ``topic`` is accepted for the planner's sake and not sent: this API binds no topic to a
-        GID. A name taken in the shared namespace (by another instance or another account) is a
+        A name taken in the shared namespace (by another instance or another account) is a
         ``CloudApiError`` saying so.
         """
-        params = {"GroupId": group_id, "InstanceId": instance_id}
+        call = self.create_call(group_id, instance_id=instance_id, topic=topic)
         try:
-            return self._typed(CREATE_GROUP_ID, params, RequestIdResponse).request_id
+            return self._typed(call.action, call.params, RequestIdResponse).request_id
         except CloudApiError as err:
             if err.code == NAME_TAKEN_CODE:
                 raise _name_taken(group_id, instance_id, err) from err
             raise
 
     def delete_group_id(self, group_id: str, *, instance_id: str) -> str:
-        """Delete the GID; returns the RequestId.
+        """Delete the GID; returns the RequestId. The service documents no "no such GID"
+        answer for this action: ``delete_group`` finds out whether it is gone."""
+        call = self.delete_call(group_id, instance_id=instance_id)
+        return self._typed(call.action, call.params, RequestIdResponse).request_id
 
-        The service documents no "no such GID" answer for this action, so a delete of a GID
-        that is already gone fails with some other code: ask ``group_id_gone`` before
-        reporting such a failure (the applier counts the delete as done when it says True).
-        """
-        params = {"GroupId": group_id, "InstanceId": instance_id}
-        return self._typed(DELETE_GROUP_ID, params, RequestIdResponse).request_id
+    def create_group(self, group_id: str, *, instance_id: str, topic: str | None) -> Confirmed:
+        try:
+            request_id = self.create_group_id(group_id, instance_id=instance_id, topic=topic)
+        except AlreadyExistsError as err:
+            return confirm_existing(self, err, group_id, instance_id)
+        return Confirmed("created", request_id)
 
-    def group_id_gone(self, group_id: str, *, instance_id: str) -> bool:
-        """Whether a fresh ListGroupId of the instance no longer shows the GID.
+    def delete_group(self, group_id: str, *, instance_id: str) -> Confirmed:
+        """Done when deleted, or when a failed delete's GID is absent from a fresh listing of
+        the instance (an earlier attempt whose answer was lost, or someone else, deleted it).
+        Otherwise the delete's own error is raised: it says more than the listing's."""
+        try:
+            request_id = self.delete_group_id(group_id, instance_id=instance_id)
+        except CloudError as err:
+            try:
+                still_there = listed(self, group_id, instance_id)
+            except CloudError:
+                raise err from None
+            if still_there:
+                raise
+            gone_id = err.request_id if isinstance(err, CloudApiError) else None
+            return Confirmed("already gone", gone_id)
+        return Confirmed("deleted", request_id)
 
-        The check for a failed ``delete_group_id``: an earlier attempt may have deleted it
-        (its answer lost), or someone else did. Raises what the listing raises.
-        """
-        return all(record.group_id != group_id for record in self.list_group_ids(instance_id))
+    def online_clients(
+        self, group_id: str, *, instance_id: str, known_ids: Sequence[str]
+    ) -> OnlineClients:
+        """Which of the GID's known client ids are connected: this API cannot count a GID's
+        clients, so without known ids they cannot be counted (``reason`` says so)."""
+        if not known_ids:
+            return OnlineClients(None, reason=ONLINE_CHECKS["onsmqtt"].note(known_ids))
+        statuses = self.batch_query_sessions(known_ids, instance_id=instance_id)
+        online = tuple(client_id for client_id, is_online in statuses.items() if is_online)
+        return OnlineClients(len(online), online)
 
     # -- sessions and instances --------------------------------------------------------------
 
@@ -180,16 +216,6 @@ class OnsMqtt2020Client(RpcClient):
                 )
             found.update((client_id, statuses[client_id]) for client_id in batch)
         return found
-
-    def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int:
-        """Not available: this generation cannot count a GID's online clients (check
-        ``counts_online_clients`` first; ask about known client ids with
-        ``batch_query_sessions`` instead). Raises CloudError saying so."""
-        raise CloudError(
-            f"the {self.product.label} API cannot count the online clients of {group_id}"
-            " (no such action); list its known client ids to check them instead",
-            action="QueryClientByGroupId",
-        )
 
     def list_instances(self) -> list[MqttInstance]:
         """The account's MQTT instances in this client's region."""

@@ -222,9 +222,30 @@ class RpcClient:
         log.info("%s: waiting %.0fs for the %s rate limit", action, wait, bucket.rate)
 
     def _attempt(self, action: str, params: Mapping[str, str], attempt: int) -> dict[str, Any]:
+        """One signed POST and its answer, reported in one DEBUG line however far it got."""
+        signed = self._signed(action, params)
+        seen = _AttemptReport()
+        begun = time.perf_counter()
+        try:
+            return self._read(action, self._post(action, signed, seen), seen)
+        finally:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s attempt %d: status=%s code=%s RequestId=%s elapsed=%.3fs params=%s",
+                    action,
+                    attempt,
+                    seen.status if seen.status is not None else "-",
+                    seen.code or "-",
+                    seen.request_id or "-",
+                    time.perf_counter() - begun,
+                    redacted_parameters(signed),
+                )
+
+    def _signed(self, action: str, params: Mapping[str, str]) -> dict[str, str]:
+        """The parameters with the common ones and a fresh signature (new nonce, timestamp)."""
         creds = self.credentials
         token = creds.security_token.get_secret_value() if creds.security_token else None
-        signed = signed_parameters(
+        return signed_parameters(
             "POST",
             action,
             params,
@@ -234,88 +255,90 @@ class RpcClient:
             security_token=token,
             version=self.product.version,
         )
+
+    def _post(
+        self, action: str, signed: Mapping[str, str], seen: _AttemptReport
+    ) -> requests.Response:
+        """Send the form; a request that gets no HTTP answer is a CloudConnectionError."""
         headers = {
             "Content-Type": _FORM_CONTENT_TYPE,
             "x-acs-action": action,
             "x-acs-version": self.product.version,
         }
-        begun = time.perf_counter()
-        # What the attempt's one DEBUG line reports, filled in as far as the attempt gets.
-        status: int | None = None
-        code: str | None = None
-        request_id: object = None
         try:
-            try:
-                response = self._session.post(
-                    self._url,
-                    data=urlencode(signed).encode("ascii"),
-                    headers=headers,
-                    timeout=self.timeout,
-                    allow_redirects=FOLLOW_REDIRECTS,
-                )
-            except requests.Timeout as exc:
-                code = "Timeout"
-                raise CloudConnectionError(
-                    f"{action}: no answer from {self.endpoint} within {self.timeout:g}s",
-                    action=action,
-                ) from exc
-            except requests.RequestException as exc:
-                host = _unresolved_host(exc)
-                if host is not None:
-                    # urllib3 names the host but not the endpoint; socket.gaierror neither.
-                    host = host or urlsplit(self._url).hostname or self.endpoint
-                    code = self._redact(f"cannot resolve host {host}")
-                else:
-                    code = self._redact(_root_cause(exc))
-                raise CloudConnectionError(
-                    f"{action}: cannot reach {self.endpoint}: {code}", action=action
-                ) from exc
-            status = response.status_code
-            if is_redirect(status):
-                code = "Redirect"
-                raise CloudError(
-                    f"{action}: {refused_redirect(self._url, status, response.headers)}",
-                    action=action,
-                )
-            if not 200 <= status < 300:
-                error = error_from_response(
-                    action,
-                    status,
-                    response.content,
-                    redact=self._redact,
-                    retry_after=retry_after_seconds(response.headers.get(RETRY_AFTER_HEADER)),
-                )
-                code, request_id = error.code, error.request_id
-                raise error
-            try:
-                body = response.json()
-            except ValueError as exc:
-                code = "NotJson"
-                raise CloudError(
-                    f"{action}: HTTP {status} from {self.endpoint} is not JSON", action=action
-                ) from exc
-            if not isinstance(body, dict):
-                code = "NotObject"
-                raise CloudError(f"{action}: the answer is not a JSON object", action=action)
-            request_id = body.get("RequestId")
-            return body
-        finally:
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "%s attempt %d: status=%s code=%s RequestId=%s elapsed=%.3fs params=%s",
-                    action,
-                    attempt,
-                    status if status is not None else "-",
-                    code or "-",
-                    request_id or "-",
-                    time.perf_counter() - begun,
-                    redacted_parameters(signed),
-                )
+            return self._session.post(
+                self._url,
+                data=urlencode(signed).encode("ascii"),
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=FOLLOW_REDIRECTS,
+            )
+        except requests.Timeout as exc:
+            seen.code = "Timeout"
+            raise CloudConnectionError(
+                f"{action}: no answer from {self.endpoint} within {self.timeout:g}s",
+                action=action,
+            ) from exc
+        except requests.RequestException as exc:
+            host = _unresolved_host(exc)
+            if host is not None:
+                # urllib3 names the host but not the endpoint; socket.gaierror neither.
+                host = host or urlsplit(self._url).hostname or self.endpoint
+                seen.code = self._redact(f"cannot resolve host {host}")
+            else:
+                seen.code = self._redact(_root_cause(exc))
+            raise CloudConnectionError(
+                f"{action}: cannot reach {self.endpoint}: {seen.code}", action=action
+            ) from exc
+
+    def _read(
+        self, action: str, response: requests.Response, seen: _AttemptReport
+    ) -> dict[str, Any]:
+        """The answer's JSON object; a redirect, an error answer or a body that is not a JSON
+        object raises the matching CloudError."""
+        status = seen.status = response.status_code
+        if is_redirect(status):
+            seen.code = "Redirect"
+            raise CloudError(
+                f"{action}: {refused_redirect(self._url, status, response.headers)}",
+                action=action,
+            )
+        if not 200 <= status < 300:
+            error = error_from_response(
+                action,
+                status,
+                response.content,
+                redact=self._redact,
+                retry_after=retry_after_seconds(response.headers.get(RETRY_AFTER_HEADER)),
+            )
+            seen.code, seen.request_id = error.code, error.request_id
+            raise error
+        try:
+            body = response.json()
+        except ValueError as exc:
+            seen.code = "NotJson"
+            raise CloudError(
+                f"{action}: HTTP {status} from {self.endpoint} is not JSON", action=action
+            ) from exc
+        if not isinstance(body, dict):
+            seen.code = "NotObject"
+            raise CloudError(f"{action}: the answer is not a JSON object", action=action)
+        seen.request_id = body.get("RequestId")
+        return body
 
     def _redact(self, text: str) -> str:
         for form in self._redactions:
             text = text.replace(form, REDACTED)
         return text
+
+
+@dataclass
+class _AttemptReport:
+    """What an attempt's DEBUG line reports, filled in as far as the attempt gets."""
+
+    status: int | None = None
+    code: str | None = None
+    request_id: object = None
 
 
 def _note_throttling(err: CloudError, bucket: TokenBucket | None) -> float | None:

@@ -36,9 +36,9 @@ from reconciler.errors import (
 from reconciler.models import DEFAULT_API, Api, DesiredInstance, ProviderConfig
 
 if TYPE_CHECKING:
-    from reconciler.cloud.client import OnsMqttClient
+    from reconciler.cloud.client import OnsClient
     from reconciler.cloud.credentials import Credentials
-    from reconciler.cloud.onsmqtt import OnsMqtt2020Client
+    from reconciler.cloud.onsmqtt import OnsMqttClient
     from reconciler.emulator.embedded import EmbeddedEmulator
     from reconciler.ratelimit import AccountRateLimits, Rate
 
@@ -78,7 +78,7 @@ class CloudSession:
         self._rate_limits = rate_limits
         self._rate = rate
         self._account_limits: AccountRateLimits | None = None
-        self._clients: dict[tuple[str, Api], OnsMqttClient | OnsMqtt2020Client] = {}
+        self._clients: dict[tuple[str, Api], OnsClient | OnsMqttClient] = {}
         self._lock = threading.Lock()
 
     def credentials(self) -> Credentials:
@@ -96,7 +96,7 @@ class CloudSession:
         """Resolve the credentials now, so a missing key is reported before any output."""
         self.credentials()
 
-    def client(self, region: str, api: Api = DEFAULT_API) -> OnsMqttClient | OnsMqtt2020Client:
+    def client(self, region: str, api: Api = DEFAULT_API) -> OnsClient | OnsMqttClient:
         with self._lock:
             found = self._clients.get((region, api))
             if found is None:
@@ -104,18 +104,18 @@ class CloudSession:
                 self._clients[(region, api)] = found
             return found
 
-    def onsmqtt_client(self, region: str) -> OnsMqtt2020Client:
+    def onsmqtt_client(self, region: str) -> OnsMqttClient:
         """The region's OnsMqtt 2020-04-20 client (ListInstances, session look-ups)."""
-        from reconciler.cloud.onsmqtt import OnsMqtt2020Client  # noqa: PLC0415
+        from reconciler.cloud.onsmqtt import OnsMqttClient  # noqa: PLC0415
 
         client = self.client(region, "onsmqtt")
-        assert isinstance(client, OnsMqtt2020Client)
+        assert isinstance(client, OnsMqttClient)
         return client
 
-    def _new_client(self, region: str, api: Api) -> OnsMqttClient | OnsMqtt2020Client:
+    def _new_client(self, region: str, api: Api) -> OnsClient | OnsMqttClient:
         if api == "onsmqtt":
             from reconciler.cloud.onsmqtt import (  # noqa: PLC0415
-                OnsMqtt2020Client,
+                OnsMqttClient,
                 account_rate_limits,
             )
 
@@ -126,15 +126,15 @@ class CloudSession:
                     else {"CreateGroupId": self._rate, "DeleteGroupId": self._rate}
                 )
                 self._account_limits = account_rate_limits(overrides)
-            return OnsMqtt2020Client(
+            return OnsMqttClient(
                 self._credentials_locked(),
                 region=region,
                 endpoint=self.endpoint,
                 rate_limits=self._account_limits,
             )
-        from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
+        from reconciler.cloud.client import OnsClient  # noqa: PLC0415
 
-        return OnsMqttClient(
+        return OnsClient(
             self._credentials_locked(),
             region=region,
             endpoint=self.endpoint,

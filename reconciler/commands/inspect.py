@@ -47,8 +47,8 @@ from reconciler.models import (
 )
 
 if TYPE_CHECKING:
-    from reconciler.cloud.client import OnsMqttClient
-    from reconciler.cloud.onsmqtt import OnsMqtt2020Client
+    from reconciler.cloud.client import OnsClient
+    from reconciler.cloud.onsmqtt import OnsMqttClient
     from reconciler.inspect.pacing import CallPlan
     from reconciler.inspect.queries import OnProgress, Series, Target
     from reconciler.models import ProviderConfig
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from reconciler.render.inspect import Report
 
 F = Callable[..., Any]
-ClientT = TypeVar("ClientT", bound="OnsMqttClient | OnsMqtt2020Client")
+ClientT = TypeVar("ClientT", bound="OnsClient | OnsMqttClient")
 FORMATS = ("text", "json", "csv")
 STDIN = "-"
 # The choices as typed (any case; click lower-cases them) and as the service spells them.
@@ -340,10 +340,10 @@ def _several_declared(located: Located) -> str | None:
 _IDS_SHOWN = 5
 
 
-def _connect(located: Located, *, command: str) -> AbstractContextManager[OnsMqttClient]:
+def _connect(located: Located, *, command: str) -> AbstractContextManager[OnsClient]:
     """An ONS 2019-02-14 client for the target, paced by its per-action buckets; the
     ONS-only commands refuse an onsmqtt target."""
-    from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
+    from reconciler.cloud.client import OnsClient  # noqa: PLC0415
 
     if command in _ONS_ONLY and located.api != "ons":
         several = _several_declared(located)
@@ -365,15 +365,15 @@ def _connect(located: Located, *, command: str) -> AbstractContextManager[OnsMqt
             f"{instance_id} is asked through onsmqtt (OnsMqtt 2020-04-20), which {reason}; "
             f"{hint}use --api ons if the instance answers the ONS API"
         )
-    return _client(located, functools.partial(OnsMqttClient, rate_limits=_runtime().rate_limits))
+    return _client(located, functools.partial(OnsClient, rate_limits=_runtime().rate_limits))
 
 
-def _connect_sessions(located: Located) -> AbstractContextManager[OnsMqtt2020Client]:
+def _connect_sessions(located: Located) -> AbstractContextManager[OnsMqttClient]:
     """An OnsMqtt 2020-04-20 client for the target, paced by the account's buckets (with
     the runtime's overrides for its actions)."""
     from reconciler.cloud.onsmqtt import (  # noqa: PLC0415
         ACTIONS,
-        OnsMqtt2020Client,
+        OnsMqttClient,
         account_rate_limits,
     )
 
@@ -385,7 +385,7 @@ def _connect_sessions(located: Located) -> AbstractContextManager[OnsMqtt2020Cli
     runtime = _runtime()
     overrides = {a: r for a, r in (runtime.rate_limits or {}).items() if a in ACTIONS}
     limits = account_rate_limits(overrides, clock=runtime.clock)
-    return _client(located, functools.partial(OnsMqtt2020Client, rate_limits=limits))
+    return _client(located, functools.partial(OnsMqttClient, rate_limits=limits))
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The inspect questions, asked through ``OnsMqttClient`` and answered as plain data.
+"""The inspect questions, asked through ``OnsClient`` and answered as plain data.
 
 Each function takes the client (its per-action token buckets pace the calls, its retry loop
 rides out throttling and 5xx) and returns frozen data for a renderer. A "does not exist"
@@ -17,10 +17,10 @@ from reconciler.cloud.client import (
     QUERY_CLIENT_BY_GROUP_ID,
     QUERY_HISTORY_ONLINE,
     QUERY_MSG_TRANS_TREND,
-    OnsMqttClient,
+    OnsClient,
 )
 from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE
-from reconciler.cloud.onsmqtt import BATCH_QUERY_MAX_IDS, BATCH_QUERY_SESSIONS, OnsMqtt2020Client
+from reconciler.cloud.onsmqtt import BATCH_QUERY_MAX_IDS, BATCH_QUERY_SESSIONS, OnsMqttClient
 from reconciler.errors import CloudApiError, InspectError, NotFoundError, ParameterError
 from reconciler.inspect.pacing import CallPlan, rate_for
 from reconciler.inspect.windows import Point, day_windows, stitch
@@ -203,14 +203,14 @@ def clients_plan(
 # --- the questions ------------------------------------------------------------------------
 
 
-def group_online(client: OnsMqttClient, target: Target, group_id: str) -> GroupOnline:
+def group_online(client: OnsClient, target: Target, group_id: str) -> GroupOnline:
     with _named(target, group_id=group_id):
         count = client.query_client_by_group_id(group_id, instance_id=target.instance_id)
     return GroupOnline(group_id, target.instance_id, count)
 
 
 def topic_online(
-    client: OnsMqttClient, target: Target, parent_topic: str, sub_topic: str = ""
+    client: OnsClient, target: Target, parent_topic: str, sub_topic: str = ""
 ) -> TopicOnline:
     with _named(target, topic=parent_topic):
         count = client.query_client_by_topic(
@@ -219,7 +219,7 @@ def topic_online(
     return TopicOnline(parent_topic, sub_topic, target.instance_id, count)
 
 
-def client_report(client: OnsMqttClient, target: Target, client_id: str) -> ClientReport:
+def client_report(client: OnsClient, target: Target, client_id: str) -> ClientReport:
     try:
         with _named(target, client_id=client_id):
             info = client.query_client_by_client_id(client_id, instance_id=target.instance_id)
@@ -244,7 +244,7 @@ def client_report(client: OnsMqttClient, target: Target, client_id: str) -> Clie
     )
 
 
-def session_report(client: OnsMqtt2020Client, target: Target, client_id: str) -> ClientReport:
+def session_report(client: OnsMqttClient, target: Target, client_id: str) -> ClientReport:
     """Online or not, through QuerySessionByClientId: all this API tells of a client (a
     client it has never seen is simply offline)."""
     instance_id = _required_instance(target)
@@ -254,7 +254,7 @@ def session_report(client: OnsMqtt2020Client, target: Target, client_id: str) ->
 
 
 def sessions_online(
-    client: OnsMqtt2020Client,
+    client: OnsMqttClient,
     target: Target,
     client_ids: Sequence[str],
     *,
@@ -277,7 +277,7 @@ def sessions_online(
 
 
 def clients_online(
-    client: OnsMqttClient,
+    client: OnsClient,
     target: Target,
     client_ids: Sequence[str],
     *,
@@ -317,7 +317,7 @@ def _required_instance(target: Target) -> str:
 
 
 def history(
-    client: OnsMqttClient,
+    client: OnsClient,
     target: Target,
     group_id: str,
     begin_ms: int,
@@ -347,7 +347,7 @@ def history(
 
 
 def trend(
-    client: OnsMqttClient,
+    client: OnsClient,
     target: Target,
     query: TrendQuery,
     begin_ms: int,
@@ -406,7 +406,7 @@ def _day_series(
     return replace(asked, title=title, unit=unit, points=points, calls=len(windows))
 
 
-def instance_groups(client: OnsMqttClient, target: Target) -> list[str]:
+def instance_groups(client: OnsClient, target: Target) -> list[str]:
     """The instance's GIDs in name order (the listing is not rate-limited)."""
     instance_id = _required_instance(target)
     with _named(target):
@@ -415,7 +415,7 @@ def instance_groups(client: OnsMqttClient, target: Target) -> list[str]:
 
 
 def instance_report(
-    client: OnsMqttClient,
+    client: OnsClient,
     target: Target,
     group_ids: Sequence[str],
     *,

@@ -3,12 +3,12 @@
 I/O lives here and only here in the plan layer: one listing per planned instance (in
 parallel, bounded), one account-wide listing per region that has a shared-namespace instance
 (to find names used by instances we do not manage), and one online look-up per delete once the
-circuit breaker let the plan through: ``OnsMqttQueryClientByGroupId`` on an ons instance (the
-client paces them to the service's 30 calls per minute), ``BatchQuerySessionByClientIds`` about
-the GID's known client ids on an onsmqtt instance (which cannot count a GID's clients).
+circuit breaker let the plan through (``online_clients``: a count on an API that counts a GID's
+clients, paced as its ``online_check`` says; the GID's known client ids on one that cannot).
 
 Each instance is talked to through its own API (``DesiredInstance.api``, or for an instance
-only in the state the API its resources were recorded with): ``ClientFor(region, api)``.
+only in the state the API its resources were recorded with): ``ClientFor(region, api)`` gives
+a client with the capabilities of ``reconciler.cloud.capabilities``; which one is never asked.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
 
 from reconciler import __version__
+from reconciler.cloud.capabilities import GroupCapabilities, online_check
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.errors import (
     CloudApiError,
     NotFoundError,
     ParameterError,
-    PlanError,
     UnknownInstanceError,
 )
 from reconciler.models import (
+    APIS,
     DEFAULT_API,
     Api,
     CloudGroup,
@@ -57,32 +57,8 @@ _SOURCE_FIELDS = {"file", "line"}  # shared by every ChangeSource built here; ne
 _CLOUD_GROUP_FIELDS = set(CloudGroup.model_fields)  # never mutated: the models are frozen
 
 
-class GroupApi(Protocol):
-    """The part of ``reconciler.cloud.client.OnsMqttClient`` (and of ``OnsMqtt2020Client``)
-    a plan and an apply use."""
-
-    def create_group_id(
-        self, group_id: str, *, instance_id: str, topic: str | None = None
-    ) -> str: ...
-
-    def delete_group_id(self, group_id: str, *, instance_id: str) -> str: ...
-
-    def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]: ...
-
-    def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int: ...
-
-
-@runtime_checkable
-class SessionApi(Protocol):
-    """What an onsmqtt client offers instead of counting a GID's clients."""
-
-    def batch_query_sessions(
-        self, client_ids: Iterable[str], *, instance_id: str
-    ) -> dict[str, bool]: ...
-
-
-# The client of a region for an API ("ons" or "onsmqtt").
-ClientFor = Callable[[str, Api], GroupApi]
+# The client of a region for an API.
+ClientFor = Callable[[str, Api], GroupCapabilities]
 # (instance_id, group_id) -> (file, line) of the keys that are declared.
 LocateDeclarations = Callable[
     [Collection[tuple[str, str]]], Mapping[tuple[str, str], tuple[str, int]]
@@ -275,7 +251,7 @@ def _unlisted_note(region: str, err: CloudApiError) -> Guard:
 @dataclass(frozen=True)
 class OnlineLookup:
     """Online clients per GID looked up; ``online_ids`` names them where the API told which
-    (onsmqtt, asked about known client ids)."""
+    (one that asks about known client ids)."""
 
     counts: dict[ResourceKey, int]
     online_ids: dict[ResourceKey, list[str]]
@@ -288,44 +264,41 @@ OnlineCounts = Callable[[Sequence[Change]], OnlineLookup]
 def lookup_online(
     client_for: ClientFor, deletes: Sequence[Change], *, parallelism: int = DEFAULT_PARALLELISM
 ) -> OnlineLookup:
-    """Online clients per delete, through its instance's API; a GID deleted since the listing
-    has none. On onsmqtt only the change's known client ids are asked about."""
+    """Online clients per delete, through its instance's API (a GID deleted since the listing
+    has none); a delete whose clients cannot be counted there gets no count."""
 
-    def one(change: Change) -> tuple[int, list[str]]:
+    def one(change: Change) -> tuple[int | None, tuple[str, ...]]:
         client = client_for(change.region, change.api)
-        if change.api == "onsmqtt":
-            if not isinstance(client, SessionApi):
-                raise PlanError(f"the client for {change.instance_id} cannot query sessions")
-            statuses = client.batch_query_sessions(change.clients, instance_id=change.instance_id)
-            online = [client_id for client_id, is_online in statuses.items() if is_online]
-            return len(online), online
-        try:
-            count = client.query_client_by_group_id(change.group_id, instance_id=change.instance_id)
-        except NotFoundError:
-            return 0, []
-        return count, []
+        found = client.online_clients(
+            change.group_id, instance_id=change.instance_id, known_ids=change.clients
+        )
+        return found.count, found.ids
 
     if not deletes:
         return OnlineLookup({}, {})
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(deletes)))) as pool:
-        answers = list(pool.map(one, deletes))
+        answers = list(zip(deletes, pool.map(one, deletes), strict=True))
     return OnlineLookup(
-        counts={change.key: count for change, (count, _) in zip(deletes, answers, strict=True)},
-        online_ids={
-            change.key: ids for change, (_, ids) in zip(deletes, answers, strict=True) if ids
-        },
+        counts={change.key: count for change, (count, _) in answers if count is not None},
+        online_ids={change.key: list(ids) for change, (_, ids) in answers if ids},
     )
+
+
+def lookup_pacing(deletes: Iterable[Change]) -> str:
+    """`` (30 look-ups a minute)`` when the deletes' look-ups are paced, for progress lines."""
+    paces = sorted({pace for change in deletes if (pace := online_check(change.api).pacing())})
+    return f" ({', '.join(paces)})" if paces else ""
 
 
 def instance_apis(desired: DesiredState, state: StateDocument | None) -> dict[InstanceRef, Api]:
     """The API of every declared instance (the file's word) and of every instance only in the
-    state (the API its resources were last written with; onsmqtt if any says so)."""
+    state (the newest generation its resources were written with: an account that moved on
+    may have lost the old API)."""
     apis: dict[InstanceRef, Api] = {}
     if state is not None:
         for resource in state.resources:
             ref = (resource.region, resource.instance_id)
-            if apis.get(ref) != "onsmqtt":
-                apis[ref] = resource.api
+            apis[ref] = max(apis.get(ref, resource.api), resource.api, key=APIS.index)
     apis.update({(i.region, i.instance_id): i.api for i in desired.instances})
     return apis
 
@@ -380,7 +353,7 @@ def build_plan(
         refreshed = Refreshed(inventories=inventories, naming={**refreshed.naming, **more.naming})
 
     def look_up(deletes: Sequence[Change]) -> OnlineLookup:
-        paced = " (30 look-ups a minute)" if any(c.api == "ons" for c in deletes) else ""
+        paced = lookup_pacing(deletes)
         say(f"Checking online clients of {len(deletes)} GID(s) to delete{paced}...")
         return lookup_online(client_for, deletes, parallelism=parallelism)
 
@@ -465,13 +438,13 @@ def with_sources(plan: Plan, locate: LocateDeclarations) -> Plan:
 def _listing_apis(
     regions: Iterable[str], refs: Sequence[InstanceRef], apis: Mapping[InstanceRef, Api]
 ) -> dict[str, Api]:
-    """The API to list each region's shared namespace through: onsmqtt when every planned
-    instance of the region uses it (an account that moved on may have lost the old API),
-    else ons (one call, where onsmqtt needs one per instance)."""
+    """The API to list each region's shared namespace through: the one every planned instance
+    of the region uses (an account that moved on may have lost the other), else the default
+    (it lists a shared namespace in one call, where OnsMqtt 2020-04-20 needs one per instance)."""
     chosen: dict[str, Api] = {}
     for region in regions:
         used = {apis.get(ref, DEFAULT_API) for ref in refs if ref[0] == region}
-        chosen[region] = "onsmqtt" if used == {"onsmqtt"} else DEFAULT_API
+        chosen[region] = used.pop() if len(used) == 1 else DEFAULT_API
     return chosen
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from reconciler.cloud.capabilities import online_check
 from reconciler.models import (
     Api,
     DesiredInstance,
@@ -294,21 +295,12 @@ def empty_desired_guard(
 
 
 def online_check_notes(api: Api, clients: Sequence[str]) -> tuple[Guard, ...]:
-    """What a delete on an onsmqtt instance says about its online check: the API cannot
-    count a GID's clients, so only the known client ids (``clients:``) can be asked about."""
-    if api != "onsmqtt":
+    """What a delete says about its online check when its API cannot count a GID's clients
+    (``online_check``): only the known client ids (``clients:``) can be asked about."""
+    note = online_check(api).note(clients)
+    if note is None:
         return ()
-    if clients:
-        message = (
-            "online check limited on onsmqtt: the API cannot count a GID's clients; "
-            f"only its {len(clients)} known client id(s) are asked about"
-        )
-    else:
-        message = (
-            "online check not available on onsmqtt: the API cannot count a GID's clients; "
-            "list its known client ids under clients: to have them checked"
-        )
-    return (Guard(kind=GuardKind.ONLINE_CHECK_UNAVAILABLE, message=message),)
+    return (Guard(kind=GuardKind.ONLINE_CHECK_UNAVAILABLE, message=note),)
 
 
 def online_guards_without_lookup(
@@ -338,15 +330,15 @@ def online_check_keys(plan: Plan, options: PlanOptions) -> list[ResourceKey]:
     """Deletes whose online clients must be looked up before the plan is complete.
 
     None when the check is skipped or the breaker refuses; protected deletes that stay
-    refused are not looked up either (the rate-limited calls would be wasted), nor onsmqtt
-    deletes without known client ids (there is nothing to ask).
+    refused are not looked up either (the rate-limited calls would be wasted), nor deletes
+    whose API cannot count a GID's clients and that have no known client ids (nothing to ask).
     """
     return [change.key for change in online_check_changes(plan, options)]
 
 
 def online_check_changes(plan: Plan, options: PlanOptions) -> list[Change]:
     """The deletes ``online_check_keys`` names, with what their look-up needs (the API, the
-    known client ids). An onsmqtt delete without known client ids has nothing to ask."""
+    known client ids)."""
     # A refused mass delete or empty desired state spends no look-up.
     if options.skip_online_check or any(
         g.kind in (GuardKind.MASS_DELETE, GuardKind.EMPTY_DESIRED) and g.refuses
@@ -357,7 +349,7 @@ def online_check_changes(plan: Plan, options: PlanOptions) -> list[Change]:
         change
         for change in plan.changes
         if change.action is Action.DELETE
-        and (change.api != "onsmqtt" or change.clients)
+        and online_check(change.api).asks(change.clients)
         and not any(g.kind is GuardKind.PROTECTED and g.refuses for g in change.guards)
     ]
 
@@ -366,7 +358,7 @@ def recheck_changes(plan: Plan) -> list[Change]:
     """The deletes whose online clients apply looks up again just before deleting: those the
     plan's own check would look up, unless the plan was made with ``--allow-online-delete``
     (recorded on the plan, or as an overridden guard) or ``--skip-online-check`` (noted on
-    each delete). Nothing else is asked: the look-ups are paced (30 a minute on ons)."""
+    each delete). Nothing else is asked: the look-ups may be paced (30 a minute on ons)."""
     if plan.allow_online_delete:
         return []
     return [
@@ -387,7 +379,7 @@ def with_online_counts(
     online_ids: Mapping[ResourceKey, Sequence[str]] | None = None,
 ) -> Plan:
     """Attach looked-up online-client counts to the deletes; > 0 refuses unless overridden.
-    ``online_ids`` names the online clients where the look-up told them (onsmqtt)."""
+    ``online_ids`` names the online clients where the look-up told them."""
     if not counts:
         return plan
     changes: list[Change] = []

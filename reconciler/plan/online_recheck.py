@@ -4,14 +4,14 @@ A plan's look-up tells who was online when it was made. A saved plan may be appl
 later, and a person may sit at the approval prompt for as long: a device that connected since
 must not be cut off without the override a reviewer saw. So apply asks once more, for the
 deletes the plan did not override (``guards.recheck_changes``), through the planner's own
-look-up (``builder.lookup_online``: paced to 30 a minute on ons, the known client ids on
-onsmqtt), and refuses the whole apply, before any call, if any of them has clients online.
+look-up (``builder.lookup_online``: a paced count, or the known client ids where the API
+cannot count), and refuses the whole apply, before any call, if any of them has clients online.
 """
 
 from __future__ import annotations
 
 from reconciler.errors import ClientsOnlineError
-from reconciler.plan.builder import ClientFor, Progress, lookup_online
+from reconciler.plan.builder import ClientFor, Progress, lookup_online, lookup_pacing
 from reconciler.plan.guards import recheck_changes
 from reconciler.plan.model import Plan
 from reconciler.plan.options import DEFAULT_PARALLELISM
@@ -31,7 +31,7 @@ def refuse_if_online(
     if not deletes:
         return
     if progress is not None:
-        paced = " (30 look-ups a minute)" if any(c.api == "ons" for c in deletes) else ""
+        paced = lookup_pacing(deletes)
         count = len(deletes)
         progress(f"Checking online clients of {count} GID(s) again before deleting{paced}...")
     found = lookup_online(client_for, deletes, parallelism=parallelism)

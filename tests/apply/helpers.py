@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from reconciler.cloud.client import OnsMqttClient
+from reconciler.cloud.client import OnsClient
 from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.models import LocalBackendConfig, ResourceKey, StateDocument
@@ -27,13 +27,13 @@ from tests.fixtures.runs import child_env
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.2, deadline=30.0)
 
 
-def client_for_url(url: str, *, retry: RetryPolicy = FAST_RETRY) -> OnsMqttClient:
+def client_for_url(url: str, *, retry: RetryPolicy = FAST_RETRY) -> OnsClient:
     credentials = Credentials(
         access_key_id=TEST_ACCESS_KEY_ID,
         access_key_secret=SecretStr(TEST_ACCESS_KEY_SECRET),
         source="test",
     )
-    return OnsMqttClient(credentials, region=TEST_REGION, endpoint=url, retry=retry)
+    return OnsClient(credentials, region=TEST_REGION, endpoint=url, retry=retry)
 
 
 def change(

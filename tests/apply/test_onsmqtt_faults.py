@@ -15,7 +15,7 @@ from reconciler.apply import ExecutionOptions, RunSettings, apply_desired, execu
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import OutcomeStatus
 from reconciler.cloud.credentials import Credentials
-from reconciler.cloud.onsmqtt import OnsMqtt2020Client, account_rate_limits
+from reconciler.cloud.onsmqtt import OnsMqttClient, account_rate_limits
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
@@ -61,14 +61,14 @@ def serve(store: EmulatorStore, fault_rate: float, seed: int) -> EmulatorServer:
     return EmulatorServer(store, options=options, owns_store=False).start()
 
 
-def onsmqtt_client(url: str, retry: RetryPolicy) -> OnsMqtt2020Client:
+def onsmqtt_client(url: str, retry: RetryPolicy) -> OnsMqttClient:
     credentials = Credentials(
         access_key_id=TEST_ACCESS_KEY_ID,
         access_key_secret=SecretStr(TEST_ACCESS_KEY_SECRET),
         source="test",
     )
     limits = account_rate_limits(dict.fromkeys(GROUP_ACTIONS, FAST))
-    return OnsMqtt2020Client(
+    return OnsMqttClient(
         credentials, region=TEST_REGION, endpoint=url, retry=retry, rate_limits=limits
     )
 
@@ -108,7 +108,7 @@ def wanted_state(names: set[str]) -> DesiredState:
 
 
 def apply_with(
-    client: OnsMqtt2020Client, backend: LocalBackend, desired: DesiredState
+    client: OnsMqttClient, backend: LocalBackend, desired: DesiredState
 ) -> tuple[Plan, Counter[str], bool]:
     def plan_now(state: StateDocument | None) -> Plan:
         return build_plan(desired, state, lambda region, api: client, OPTIONS, META).plan

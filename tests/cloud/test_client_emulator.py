@@ -1,4 +1,4 @@
-"""OnsMqttClient against the real emulator: every action, faults, hard errors, throttling."""
+"""OnsClient against the real emulator: every action, faults, hard errors, throttling."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.cloud.client import OnsMqttClient, RetryPolicy
+from reconciler.cloud.client import OnsClient, RetryPolicy
 from reconciler.cloud.credentials import resolve_credentials
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.errors import (
@@ -32,7 +32,7 @@ from tests.fixtures.emulator import (
 FAST_RETRY = RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.2, deadline=30)
 
 
-def client_for(url: str, *, secret: str = TEST_ACCESS_KEY_SECRET, **kw: Any) -> OnsMqttClient:
+def client_for(url: str, *, secret: str = TEST_ACCESS_KEY_SECRET, **kw: Any) -> OnsClient:
     creds = resolve_credentials(
         access_key_id=kw.pop("access_key_id", TEST_ACCESS_KEY_ID),
         access_key_secret=secret,
@@ -40,7 +40,7 @@ def client_for(url: str, *, secret: str = TEST_ACCESS_KEY_SECRET, **kw: Any) -> 
         env={},
     )
     kw.setdefault("retry", FAST_RETRY)
-    return OnsMqttClient(creds, region="cn-hangzhou", endpoint=url, **kw)
+    return OnsClient(creds, region="cn-hangzhou", endpoint=url, **kw)
 
 
 def test_all_eight_actions_answer_typed_results(emulator):

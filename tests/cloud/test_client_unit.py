@@ -1,4 +1,4 @@
-"""OnsMqttClient against a scripted real HTTP server: wire shape, retries, errors, pacing, logs."""
+"""OnsClient against a scripted real HTTP server: wire shape, retries, errors, pacing, logs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.cloud.client import OnsMqttClient, RetryPolicy
+from reconciler.cloud.client import OnsClient, RetryPolicy
 from reconciler.cloud.credentials import Credentials, resolve_credentials
 from reconciler.cloud.signing import percent_encode
 from reconciler.errors import (
@@ -60,7 +60,7 @@ def make_client(url: str, fake: FakeTime | None = None, *, token: str | None = N
     )
     fake = fake or FakeTime()
     kw.setdefault("retry", RetryPolicy(max_attempts=5, base_delay=0.5, max_delay=4, deadline=60))
-    return OnsMqttClient(
+    return OnsClient(
         creds,
         region="cn-hangzhou",
         endpoint=url,
@@ -74,7 +74,7 @@ def make_client(url: str, fake: FakeTime | None = None, *, token: str | None = N
 @contextmanager
 def served(
     replies: list[Reply], *, default: Reply | None = None, token: str | None = None, **kw: Any
-) -> Iterator[tuple[ScriptedServer, OnsMqttClient, FakeTime]]:
+) -> Iterator[tuple[ScriptedServer, OnsClient, FakeTime]]:
     fake = FakeTime()
     with (
         scripted(replies, default=default) as server,
@@ -297,7 +297,7 @@ def test_credentials_repr_and_client_repr_hide_secrets():
         security_token=TOKEN,  # type: ignore[arg-type]
         source="test",
     )
-    client = OnsMqttClient(creds, region="cn-hangzhou", endpoint="127.0.0.1:1")
+    client = OnsClient(creds, region="cn-hangzhou", endpoint="127.0.0.1:1")
     assert SECRET not in repr(client) + repr(creds)
     assert TOKEN not in repr(client) + repr(creds)
     client.close()

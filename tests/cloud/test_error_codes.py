@@ -56,13 +56,8 @@ def test_json_error_body_fields_are_carried():
     )
     err = error_from_response("OnsMqttGroupIdCreate", 400, body.encode())
     assert isinstance(err, NotFoundError)
-    assert err.details() == {
-        "action": "OnsMqttGroupIdCreate",
-        "status": 400,
-        "code": "BIZ_TOPIC_NOT_FOUND",
-        "message": "no topic",
-        "request_id": "R1",
-    }
+    fields = (err.action, err.status, err.code, err.api_message, err.request_id)
+    assert fields == ("OnsMqttGroupIdCreate", 400, "BIZ_TOPIC_NOT_FOUND", "no topic", "R1")
     assert str(err) == (
         "OnsMqttGroupIdCreate failed: BIZ_TOPIC_NOT_FOUND (HTTP 400): no topic [RequestId R1]"
     )

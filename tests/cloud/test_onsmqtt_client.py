@@ -1,4 +1,4 @@
-"""OnsMqtt2020Client against a scripted real HTTP server: wire shape, signature, error mapping,
+"""OnsMqttClient against a scripted real HTTP server: wire shape, signature, error mapping,
 throttling (AIMD, x-acs-retry-after), batching."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from reconciler.cloud.credentials import resolve_credentials
 from reconciler.cloud.onsmqtt import (
     ACCOUNT_RATE_LIMITS,
-    OnsMqtt2020Client,
+    OnsMqttClient,
     account_rate_limits,
 )
 from reconciler.cloud.retry import RetryPolicy
@@ -57,14 +57,14 @@ def row(group_id: str, instance_id: str = INSTANCE, *, independent: bool = True)
 @contextmanager
 def served(
     replies: list[Reply], *, default: Reply | None = None, **kw: Any
-) -> Iterator[tuple[ScriptedServer, OnsMqtt2020Client, FakeTime]]:
+) -> Iterator[tuple[ScriptedServer, OnsMqttClient, FakeTime]]:
     fake = FakeTime()
     creds = resolve_credentials(access_key_id="test-id", access_key_secret=SECRET, env={})
     kw.setdefault("retry", RetryPolicy(max_attempts=5, base_delay=0.5, max_delay=4, deadline=60))
     kw.setdefault("rate_limits", account_rate_limits(clock=fake.clock))
     with (
         scripted(replies, default=default) as server,
-        OnsMqtt2020Client(
+        OnsMqttClient(
             creds,
             region="cn-hangzhou",
             endpoint=server.url,
@@ -79,9 +79,9 @@ def served(
 
 def test_default_endpoint_is_the_onsmqtt_host():
     creds = resolve_credentials(access_key_id="id", access_key_secret=SECRET, env={})
-    with OnsMqtt2020Client(creds, region="cn-shanghai") as client:
+    with OnsMqttClient(creds, region="cn-shanghai") as client:
         assert client.endpoint == "https://onsmqtt.cn-shanghai.aliyuncs.com"
-    with OnsMqtt2020Client(creds, region="cn-shanghai", endpoint="127.0.0.1:9") as client:
+    with OnsMqttClient(creds, region="cn-shanghai", endpoint="127.0.0.1:9") as client:
         assert client.endpoint == "http://127.0.0.1:9"
 
 
@@ -215,7 +215,7 @@ def test_group_actions_are_paced_at_ten_a_second_shared_by_clients_of_one_accoun
     body = {"RequestId": "r", "Data": []}
     with scripted([], default=Reply(body=body)) as server:
         clients = [
-            OnsMqtt2020Client(
+            OnsMqttClient(
                 creds,
                 region=region,
                 endpoint=server.url,
@@ -311,19 +311,33 @@ def test_query_session_and_list_instances():
     assert server.requests[0].params["ClientId"] == "GID_a@@@1"
 
 
-def test_online_counts_are_not_available_and_say_so():
+def test_online_clients_without_known_ids_cannot_be_counted_and_say_so():
     with served([]) as (server, client, _):
-        assert client.counts_online_clients is False
-        with pytest.raises(CloudError, match="cannot count the online clients of GID_a"):
-            client.query_client_by_group_id("GID_a", instance_id=INSTANCE)
+        found = client.online_clients("GID_a", instance_id=INSTANCE, known_ids=[])
+    assert found.count is None
+    assert found.reason and "cannot count a GID's clients" in found.reason
     assert server.requests == []
 
 
-def test_group_id_gone_checks_a_fresh_listing():
+def test_a_failed_delete_is_done_only_when_a_fresh_listing_lacks_the_gid():
+    refused = Reply(status=400, body={"RequestId": "r-del", "Code": "ParameterFieldCheckFailed"})
     listing = Reply(body={"RequestId": "r", "Data": [row("GID_kept")]})
-    with served([], default=listing) as (_, client, _fake):
-        assert client.group_id_gone("GID_deleted", instance_id=INSTANCE)
-        assert not client.group_id_gone("GID_kept", instance_id=INSTANCE)
+    with served([refused, listing, refused, listing]) as (_, client, _fake):
+        gone = client.delete_group("GID_deleted", instance_id=INSTANCE)
+        assert (gone.detail, gone.request_id) == ("already gone", "r-del")
+        with pytest.raises(CloudApiError, match="ParameterFieldCheckFailed"):
+            client.delete_group("GID_kept", instance_id=INSTANCE)
+
+
+def test_a_failed_delete_whose_listing_fails_too_raises_the_delete_error():
+    refused = Reply(status=400, body={"RequestId": "r-del", "Code": "ParameterFieldCheckFailed"})
+    unlisted = Reply(status=400, body={"RequestId": "r-list", "Code": "InvalidParameter"})
+    with (
+        served([refused, unlisted]) as (_, client, _fake),
+        pytest.raises(CloudApiError) as caught,
+    ):
+        client.delete_group("GID_a", instance_id=INSTANCE)
+    assert caught.value.code == "ParameterFieldCheckFailed"
 
 
 def test_debug_lines_mask_the_signature(caplog):

@@ -1,4 +1,4 @@
-"""OnsMqtt2020Client against the real emulator: every action, the error tree, the failed-delete
+"""OnsMqttClient against the real emulator: every action, the error tree, the failed-delete
 check, and the account-wide bucket shared by clients of several instances and regions."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.cloud.credentials import resolve_credentials
-from reconciler.cloud.onsmqtt import OnsMqtt2020Client, account_rate_limits
+from reconciler.cloud.onsmqtt import OnsMqttClient, account_rate_limits
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.errors import (
     AlreadyExistsError,
@@ -27,10 +27,10 @@ FAST_RETRY = RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.2, deadli
 
 def client_for(
     url: str, *, region: str = "cn-hangzhou", secret: str = TEST_ACCESS_KEY_SECRET, **kw: Any
-) -> OnsMqtt2020Client:
+) -> OnsMqttClient:
     creds = resolve_credentials(access_key_id=TEST_ACCESS_KEY_ID, access_key_secret=secret, env={})
     kw.setdefault("retry", FAST_RETRY)
-    return OnsMqtt2020Client(creds, region=region, endpoint=url, **kw)
+    return OnsMqttClient(creds, region=region, endpoint=url, **kw)
 
 
 def test_every_action_answers_typed_results(emulator):
@@ -75,9 +75,10 @@ def test_a_delete_of_a_gid_already_gone_is_told_apart_by_the_listing(emulator):
         with pytest.raises(CloudApiError) as caught:
             client.delete_group_id("GID_never", instance_id=TEST_INSTANCE_ID)
         assert caught.value.code == "ParameterFieldCheckFailed"
-        assert client.group_id_gone("GID_never", instance_id=TEST_INSTANCE_ID)
+        gone = client.delete_group("GID_never", instance_id=TEST_INSTANCE_ID)
+        assert gone.detail == "already gone"
         emulator.store.add_group(TEST_INSTANCE_ID, "GID_here")
-        assert not client.group_id_gone("GID_here", instance_id=TEST_INSTANCE_ID)
+        assert client.delete_group("GID_here", instance_id=TEST_INSTANCE_ID).detail == "deleted"
 
 
 def test_name_taken_in_the_shared_namespace(emulator):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import pytest
 
+from reconciler.cloud.capabilities import GroupCapabilities, OnlineClients
 from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.commands.connect import CloudSession
 from reconciler.errors import PlanError
 from reconciler.models import SafetyConfig, StateDocument
-from reconciler.plan.builder import ClientFor, GroupApi, build_plan, refresh
+from reconciler.plan.builder import ClientFor, build_plan, refresh
 from reconciler.plan.diff import PlanOptions
 from reconciler.plan.model import Action, Guard, GuardKind
 from reconciler.plan.options import parse_targets
@@ -22,9 +23,9 @@ from .helpers import INST, META, REGION, desired, group, instance, resource, sta
 
 
 class CountingApi:
-    """The real client, counting calls per action."""
+    """The real client, counting the listings and online look-ups a plan makes."""
 
-    def __init__(self, inner: GroupApi, calls: Counter[str]) -> None:
+    def __init__(self, inner: GroupCapabilities, calls: Counter[str]) -> None:
         self.inner = inner
         self.calls = calls
 
@@ -32,9 +33,11 @@ class CountingApi:
         self.calls[f"list:{instance_id}"] += 1
         return self.inner.list_group_ids(instance_id)
 
-    def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int:
+    def online_clients(
+        self, group_id: str, *, instance_id: str, known_ids: Sequence[str]
+    ) -> OnlineClients:
         self.calls["query"] += 1
-        return self.inner.query_client_by_group_id(group_id, instance_id=instance_id)
+        return self.inner.online_clients(group_id, instance_id=instance_id, known_ids=known_ids)
 
 
 @pytest.fixture
@@ -173,9 +176,6 @@ def test_refresh_keeps_other_instances_out_of_an_inventory() -> None:
     class Fake:
         def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]:
             return [record("GID_mine", "MQ_INST_a"), record("GID_theirs", "MQ_INST_b")]
-
-        def query_client_by_group_id(self, group_id: str, *, instance_id: str | None) -> int:
-            raise AssertionError
 
     refreshed = refresh(lambda _region, _api: Fake(), [(REGION, "MQ_INST_a")])
     assert refreshed.inventories[(REGION, "MQ_INST_a")].group_ids() == {"GID_mine"}

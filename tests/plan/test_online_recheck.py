@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.plan.builder import lookup_pacing
 from reconciler.plan.guards import recheck_changes
 from reconciler.plan.model import Action, Change, Guard, GuardKind, Plan
 
@@ -52,3 +53,11 @@ def test_only_deletes_not_overridden_and_with_something_to_ask_are_checked_again
 def test_a_plan_made_with_allow_online_delete_checks_nothing_again() -> None:
     plan = _plan(_change("GID_checked", online_clients=0), allow_online_delete=True)
     assert recheck_changes(plan) == []
+
+
+def test_progress_says_the_pace_of_the_look_ups_only_when_they_are_paced() -> None:
+    counted = _change("GID_counted", api="ons")
+    by_ids = _change("GID_by_ids", api="onsmqtt", clients=("GID_by_ids@@@1",))
+    assert lookup_pacing([counted, by_ids]) == " (30 look-ups a minute)"
+    assert lookup_pacing([by_ids]) == ""
+    assert lookup_pacing([]) == ""

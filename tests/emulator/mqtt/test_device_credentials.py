@@ -27,7 +27,7 @@ from aliyunsdkonsmqtt.request.v20200420.UnRegisterDeviceCredentialRequest import
 )
 
 from reconciler.cloud.credentials import resolve_credentials
-from reconciler.cloud.onsmqtt import OnsMqtt2020Client
+from reconciler.cloud.onsmqtt import OnsMqttClient
 from tests.emulator.mqtt.conftest import GID, NOT_AUTHORIZED, Device, ServedWorld, wait_until
 from tests.fixtures.emulator import (
     TEST_ACCESS_KEY_ID,
@@ -117,7 +117,7 @@ def test_session_look_ups_see_live_devices(served: ServedWorld) -> None:
     creds = resolve_credentials(
         access_key_id=TEST_ACCESS_KEY_ID, access_key_secret=TEST_ACCESS_KEY_SECRET, env={}
     )
-    ours = OnsMqtt2020Client(creds, region=TEST_REGION, endpoint=served.url)
+    ours = OnsMqttClient(creds, region=TEST_REGION, endpoint=served.url)
     live, never = f"{GID}@@@live-1", f"{GID}@@@never"
 
     def sdk_single() -> bool:
