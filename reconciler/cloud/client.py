@@ -4,10 +4,10 @@ retried and logged by the shared core in ``reconciler.cloud.rpc``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, Unpack
+from typing import Literal
 
-from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE
+from reconciler.cloud.pacing import Pacing
 from reconciler.cloud.responses import (
     ClientInfo,
     ClientInfoResponse,
@@ -19,10 +19,10 @@ from reconciler.cloud.responses import (
     StatsResponse,
 )
 from reconciler.cloud.retry import RetryPolicy
-from reconciler.cloud.rpc import ApiProduct, ClientOptions, RpcClient, present, redacted_parameters
+from reconciler.cloud.rpc import ApiProduct, RpcClient, present, redacted_parameters
 from reconciler.cloud.signing import API_VERSION
 from reconciler.errors import CloudApiError
-from reconciler.ratelimit import AccountRateLimits, Rate, TokenBucket
+from reconciler.ratelimit import Rate
 
 __all__ = [
     "ACTIONS",
@@ -56,11 +56,13 @@ QUERY_ACTIONS = frozenset(
 )
 ACTIONS = GROUP_ACTIONS | QUERY_ACTIONS
 # The service documents 30 calls per minute for each query action; pacing ourselves avoids
-# spending retries on Throttling.User answers. The GID actions have no documented limit.
+# spending retries on Throttling.User answers. The GID actions have no documented limit, so
+# ``--rate`` has none to replace.
 DEFAULT_RATE_LIMITS: Mapping[str, Rate] = {action: Rate(30, 60.0) for action in QUERY_ACTIONS}
+ONS_PACING = Pacing(DEFAULT_RATE_LIMITS, per="client")
 
 ONS_PRODUCT = ApiProduct(
-    label="ONS 2019-02-14", service="ons", version=API_VERSION, actions=ACTIONS
+    label="ONS 2019-02-14", service="ons", version=API_VERSION, actions=ACTIONS, pacing=ONS_PACING
 )
 
 
@@ -70,21 +72,6 @@ class OnsMqttClient(RpcClient):
     product = ONS_PRODUCT
     # OnsMqttQueryClientByGroupId counts a GID's online clients; the 2020-04-20 API cannot.
     counts_online_clients = True
-
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        region: str,
-        rate_limits: Mapping[str, Rate | None] | None = None,
-        **options: Unpack[ClientOptions],
-    ) -> None:
-        """``rate_limits`` maps an action to a Rate (or None for no pacing) over the defaults."""
-        super().__init__(credentials, region=region, **options)
-        # Buckets of this client's own (not shared), each letting one period's calls burst.
-        self.rate_limits = AccountRateLimits(
-            _rates(rate_limits), make=lambda rate: TokenBucket(rate, clock=self._clock)
-        )
 
     # -- group management --------------------------------------------------------------------
 
@@ -167,12 +154,3 @@ class OnsMqttClient(RpcClient):
             if err.code == NO_CLIENT_ONLINE_CODE:
                 return 0
             raise
-
-
-def _rates(overrides: Mapping[str, Rate | None] | None) -> dict[str, Rate | None]:
-    rates: dict[str, Rate | None] = dict(DEFAULT_RATE_LIMITS)
-    for action, rate in (overrides or {}).items():
-        if action not in ACTIONS:
-            raise ValueError(f"rate limit for unknown action {action!r}")
-        rates[action] = rate
-    return rates

@@ -7,20 +7,18 @@ returning the same ``GroupIdRecord`` inventory), so either client serves them, p
 look-ups and ``ListInstances`` of this generation.
 
 The service limits Create/Delete/ListGroupId to 10 calls a second per account, whatever the
-instance or region. So the client paces from buckets of an ``AccountRateLimits`` registry keyed
-by AccessKeyId and action: make ONE registry per run with ``account_rate_limits()`` and give it
-to every client of the run, and they share the account's budget. A throttled answer halves the
-bucket's rate, which then recovers slowly (see ``reconciler.ratelimit.AdaptiveBucket``).
+instance or region. So its pacing counts per account (``ONSMQTT_PACING``): every client handed
+the run's ``RateLimits`` (``ClientRegistry`` makes one) shares the account's budget. A
+throttled answer halves the bucket's rate, which then recovers slowly (see
+``reconciler.ratelimit.AdaptiveBucket``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Unpack
+from collections.abc import Iterable, Mapping
 
-from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.error_codes import NAME_TAKEN_CODE
+from reconciler.cloud.pacing import Pacing
 from reconciler.cloud.responses import (
     GroupIdDataResponse,
     GroupIdRecord,
@@ -30,9 +28,9 @@ from reconciler.cloud.responses import (
     SessionListResponse,
     SessionResponse,
 )
-from reconciler.cloud.rpc import ApiProduct, ClientOptions, RpcClient
+from reconciler.cloud.rpc import ApiProduct, RpcClient
 from reconciler.errors import CloudApiError, CloudError, NotFoundError
-from reconciler.ratelimit import AccountRateLimits, Rate
+from reconciler.ratelimit import Rate
 
 __all__ = [
     "ACCOUNT_RATE_LIMITS",
@@ -42,7 +40,6 @@ __all__ = [
     "GROUP_ACTIONS",
     "ONSMQTT_PRODUCT",
     "OnsMqtt2020Client",
-    "account_rate_limits",
 ]
 
 API_VERSION = "2020-04-20"
@@ -64,25 +61,18 @@ ACCOUNT_RATE_LIMITS: Mapping[str, Rate] = {
 # BatchQuerySessionByClientIds takes at most this many ids a call.
 BATCH_QUERY_MAX_IDS = 10
 
-ONSMQTT_PRODUCT = ApiProduct(
-    label="OnsMqtt 2020-04-20", service="onsmqtt", version=API_VERSION, actions=ACTIONS
+# Counted per account; --rate replaces the limit of the creates and deletes.
+ONSMQTT_PACING = Pacing(
+    ACCOUNT_RATE_LIMITS, per="account", writes=frozenset({CREATE_GROUP_ID, DELETE_GROUP_ID})
 )
 
-
-def account_rate_limits(
-    overrides: Mapping[str, Rate | None] | None = None,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-) -> AccountRateLimits:
-    """The registry of per-account buckets for one run: the service's limits, with
-    ``overrides`` (an explicit ``--rate``, say) replacing an action's limit or, with None,
-    lifting it."""
-    rates: dict[str, Rate | None] = dict(ACCOUNT_RATE_LIMITS)
-    for action, rate in (overrides or {}).items():
-        if action not in ACTIONS:
-            raise ValueError(f"rate limit for unknown OnsMqtt 2020-04-20 action {action!r}")
-        rates[action] = rate
-    return AccountRateLimits(rates, clock=clock)
+ONSMQTT_PRODUCT = ApiProduct(
+    label="OnsMqtt 2020-04-20",
+    service="onsmqtt",
+    version=API_VERSION,
+    actions=ACTIONS,
+    pacing=ONSMQTT_PACING,
+)
 
 
 class OnsMqtt2020Client(RpcClient):
@@ -91,19 +81,6 @@ class OnsMqtt2020Client(RpcClient):
     product = ONSMQTT_PRODUCT
     # This generation has no action that counts a GID's online clients.
     counts_online_clients = False
-
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        region: str,
-        rate_limits: AccountRateLimits | None = None,
-        **options: Unpack[ClientOptions],
-    ) -> None:
-        """``rate_limits`` is the run's shared registry (``account_rate_limits()``); without
-        one the client paces on buckets of its own, which is right only for a lone client."""
-        super().__init__(credentials, region=region, **options)
-        self.rate_limits = rate_limits or account_rate_limits(clock=self._clock)
 
     # -- group management --------------------------------------------------------------------
 

@@ -19,10 +19,10 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -45,10 +45,12 @@ from reconciler.models import (
     DesiredInstance,
     DesiredState,
 )
+from reconciler.ratelimit import WAIT_WORTH_SAYING
 
 if TYPE_CHECKING:
     from reconciler.cloud.client import OnsMqttClient
     from reconciler.cloud.onsmqtt import OnsMqtt2020Client
+    from reconciler.commands.connect import CloudSession
     from reconciler.inspect.pacing import CallPlan
     from reconciler.inspect.queries import OnProgress, Series, Target
     from reconciler.models import ProviderConfig
@@ -56,7 +58,6 @@ if TYPE_CHECKING:
     from reconciler.render.inspect import Report
 
 F = Callable[..., Any]
-ClientT = TypeVar("ClientT", bound="OnsMqttClient | OnsMqtt2020Client")
 FORMATS = ("text", "json", "csv")
 STDIN = "-"
 # The choices as typed (any case; click lower-cases them) and as the service spells them.
@@ -64,8 +65,6 @@ DIRECTIONS: dict[str, Literal["PUB", "SUB"]] = {"pub": "PUB", "sub": "SUB"}
 MESSAGE_TYPES: dict[str, Literal["P2P", "SUB"]] = {"p2p": "P2P", "sub": "SUB"}
 CHART_HEIGHT = (10, 20)  # rows: at least, at most
 CLOUD_LOGGER = "reconciler.cloud"
-# A pacing wait shorter than this is the normal rhythm of the calls, not worth a line.
-WAIT_WORTH_SAYING = 1.0
 
 
 @dataclass
@@ -292,37 +291,6 @@ _ONS_ONLY = {
 }
 
 
-@contextmanager
-def _client(located: Located, make: Callable[..., ClientT]) -> Iterator[ClientT]:
-    """A client for the target from ``make`` (a client class with its rate limits bound),
-    with checked credentials and the runtime's clock and sleep; an ``InspectError`` leaves as
-    one line (with the RequestId under ``--debug``), and a long pacing wait is reported after."""
-    from reconciler.commands.connect import cloud_session  # noqa: PLC0415
-
-    runtime = _runtime()
-    sleep = _CountingSleep(runtime.sleep)
-    try:
-        with cloud_session(
-            located.provider, endpoint=located.endpoint, instances=located.declared
-        ) as session:
-            session.check()
-            client = make(
-                session.credentials(),
-                region=located.target.region,
-                endpoint=session.endpoint,
-                sleep=sleep,
-                clock=runtime.clock,
-            )
-            with client:
-                yield client
-    except InspectError as err:
-        raise click.ClickException(err.describe(with_request_id=_debug())) from err
-    if sleep.total >= WAIT_WORTH_SAYING:
-        from reconciler.render.inspect import waited_notice  # noqa: PLC0415
-
-        click.echo(waited_notice(sleep.total), err=True)
-
-
 def _several_declared(located: Located) -> str | None:
     """What to say when no ``--instance`` was given where one is needed and the file declares
     several instances (with one, it is the default): which they are, and to pick one."""
@@ -340,56 +308,83 @@ def _several_declared(located: Located) -> str | None:
 _IDS_SHOWN = 5
 
 
-def _connect(located: Located, *, command: str) -> AbstractContextManager[OnsMqttClient]:
-    """An ONS 2019-02-14 client for the target, paced by its per-action buckets; the
-    ONS-only commands refuse an onsmqtt target."""
+def _refuse_ons_only(located: Located, command: str) -> None:
+    """The ONS-only commands refuse an onsmqtt target, saying why and what to do instead."""
+    if command not in _ONS_ONLY or located.api == "ons":
+        return
+    several = _several_declared(located)
+    if several is not None:
+        raise click.UsageError(several)
+    action, reason = _ONS_ONLY[command]
+    hint = "inspect clients FILE checks known client ids; " if "online clients" in reason else ""
+    instance_id = located.target.instance_id
+    if instance_id is None:
+        raise click.ClickException(
+            f"inspect {command} needs {action} of the ONS 2019-02-14 API, but the API "
+            f"asked is onsmqtt (OnsMqtt 2020-04-20), which {reason}; {hint}use --api ons "
+            f"to ask the shared-namespace instances of {located.target.region}"
+        )
+    raise click.ClickException(
+        f"inspect {command} needs {action} of the ONS 2019-02-14 API, but instance "
+        f"{instance_id} is asked through onsmqtt (OnsMqtt 2020-04-20), which {reason}; "
+        f"{hint}use --api ons if the instance answers the ONS API"
+    )
+
+
+@contextmanager
+def _session(located: Located) -> Iterator[CloudSession]:
+    """The run's clients, with the runtime's rates, clock and sleep and checked credentials;
+    an ``InspectError`` leaves as one line (with the RequestId under ``--debug``), and a long
+    pacing wait is reported after."""
+    from reconciler.commands.connect import cloud_session  # noqa: PLC0415
+
+    runtime = _runtime()
+    sleep = _CountingSleep(runtime.sleep)
+    try:
+        with cloud_session(
+            located.provider,
+            endpoint=located.endpoint,
+            instances=located.declared,
+            rates=runtime.rate_limits,
+            clock=runtime.clock,
+            sleep=sleep,
+        ) as session:
+            session.check()
+            yield session
+    except InspectError as err:
+        raise click.ClickException(err.describe(with_request_id=_debug())) from err
+    if sleep.total >= WAIT_WORTH_SAYING:
+        from reconciler.render.inspect import waited_notice  # noqa: PLC0415
+
+        click.echo(waited_notice(sleep.total), err=True)
+
+
+@contextmanager
+def _connect(located: Located, *, command: str) -> Iterator[OnsMqttClient]:
+    """The target's ONS 2019-02-14 client; the ONS-only commands refuse an onsmqtt target."""
     from reconciler.cloud.client import OnsMqttClient  # noqa: PLC0415
 
-    if command in _ONS_ONLY and located.api != "ons":
-        several = _several_declared(located)
-        if several is not None:
-            raise click.UsageError(several)
-        action, reason = _ONS_ONLY[command]
-        hint = (
-            "inspect clients FILE checks known client ids; " if "online clients" in reason else ""
-        )
-        instance_id = located.target.instance_id
-        if instance_id is None:
-            raise click.ClickException(
-                f"inspect {command} needs {action} of the ONS 2019-02-14 API, but the API "
-                f"asked is onsmqtt (OnsMqtt 2020-04-20), which {reason}; {hint}use --api ons "
-                f"to ask the shared-namespace instances of {located.target.region}"
-            )
-        raise click.ClickException(
-            f"inspect {command} needs {action} of the ONS 2019-02-14 API, but instance "
-            f"{instance_id} is asked through onsmqtt (OnsMqtt 2020-04-20), which {reason}; "
-            f"{hint}use --api ons if the instance answers the ONS API"
-        )
-    return _client(located, functools.partial(OnsMqttClient, rate_limits=_runtime().rate_limits))
+    _refuse_ons_only(located, command)
+    with _session(located) as session:
+        yield session.client_as(located.target.region, OnsMqttClient)
 
 
-def _connect_sessions(located: Located) -> AbstractContextManager[OnsMqtt2020Client]:
-    """An OnsMqtt 2020-04-20 client for the target, paced by the account's buckets (with
-    the runtime's overrides for its actions)."""
-    from reconciler.cloud.onsmqtt import (  # noqa: PLC0415
-        ACTIONS,
-        OnsMqtt2020Client,
-        account_rate_limits,
-    )
+@contextmanager
+def _connect_sessions(located: Located) -> Iterator[OnsMqtt2020Client]:
+    """The target's OnsMqtt 2020-04-20 client, which needs an instance."""
+    from reconciler.cloud.onsmqtt import OnsMqtt2020Client  # noqa: PLC0415
 
     if located.target.instance_id is None:
         raise click.UsageError(
             _several_declared(located)
             or "--instance ID is required: the OnsMqtt 2020-04-20 API (--api onsmqtt) needs it"
         )
-    runtime = _runtime()
-    overrides = {a: r for a, r in (runtime.rate_limits or {}).items() if a in ACTIONS}
-    limits = account_rate_limits(overrides, clock=runtime.clock)
-    return _client(located, functools.partial(OnsMqtt2020Client, rate_limits=limits))
+    with _session(located) as session:
+        yield session.client_as(located.target.region, OnsMqtt2020Client)
 
 
 @contextmanager
-def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
+def _paced(plan: CallPlan, asked: Asked) -> Iterator[OnProgress | None]:
     """Say up front when the calls outnumber the bucket, and on a terminal show a progress
     bar with the time still ahead."""
     if not plan.exceeds_bucket:
@@ -401,32 +396,15 @@ def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
     if not sys.stderr.isatty() or _debug():  # --debug logs every call: no bar between them
         yield None
         return
-    from rich.console import Console  # noqa: PLC0415
-    from rich.progress import (  # noqa: PLC0415
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        Task,
-        TextColumn,
-    )
-    from rich.text import Text  # noqa: PLC0415
+    from reconciler.commands.progress import ProgressBar  # noqa: PLC0415
 
-    class TimeLeft(ProgressColumn):
-        """Counts down between calls (a paced call may be seconds away), from the plan's
-        estimate at the last finished call; rich's own estimate knows nothing of pacing."""
-
-        def render(self, task: Task) -> Text:
-            left = max(0.0, float(task.fields["deadline"]) - time.monotonic())
-            return Text(f"about {round(left)} s left")
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeLeft(),
-        console=Console(stderr=True),
+    bar = ProgressBar(
+        plan.action,
+        plan.calls,
+        stream=sys.stderr,
+        color=use_color(asked.no_color, sys.stderr),
         transient=True,
+        time_left=plan.remaining_after,
     )
     # The bar shows the pacing; the client's INFO lines about it would only cut through it.
     cloud_log = logging.getLogger(CLOUD_LOGGER)
@@ -435,18 +413,11 @@ def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
         return record.levelno != logging.INFO
 
     cloud_log.addFilter(quiet)
+    bar.start()
     try:
-        with progress:
-            task = progress.add_task(
-                plan.action, total=plan.calls, deadline=time.monotonic() + plan.seconds()
-            )
-
-            def on_progress(done: int, total: int) -> None:
-                deadline = time.monotonic() + plan.remaining_after(done)
-                progress.update(task, completed=done, deadline=deadline)
-
-            yield on_progress
+        yield lambda done, total: bar.update(done)
     finally:
+        bar.stop()
         cloud_log.removeFilter(quiet)
 
 
@@ -574,14 +545,20 @@ def clients_command(*, source: str, asked: Asked) -> int:
 
     client_ids = _read_client_ids(source)
     located = _locate(asked)
-    plan = clients_plan(located.api, len(client_ids), _runtime().rate_limits)
+    count = len(client_ids)
     report: ClientsReport
     if located.api == "onsmqtt":
-        with _connect_sessions(located) as sessions, _paced(plan) as on_progress:
-            report = sessions_online(sessions, located.target, client_ids, on_progress=on_progress)
+        with _connect_sessions(located) as sessions:
+            plan = clients_plan(located.api, count, sessions.rate_limits)
+            with _paced(plan, asked) as on_progress:
+                report = sessions_online(
+                    sessions, located.target, client_ids, on_progress=on_progress
+                )
     else:
-        with _connect(located, command="clients") as client, _paced(plan) as on_progress:
-            report = clients_online(client, located.target, client_ids, on_progress=on_progress)
+        with _connect(located, command="clients") as client:
+            plan = clients_plan(located.api, count, client.rate_limits)
+            with _paced(plan, asked) as on_progress:
+                report = clients_online(client, located.target, client_ids, on_progress=on_progress)
     _write(report, asked, lambda: clients_text(report, color=asked.color, width=_width()))
     return 0
 
@@ -599,8 +576,8 @@ def history_command(
 
     located = _locate(asked)
     with _connect(located, command="history") as client:
-        plan = series_plan("history", begin_ms, end_ms, _runtime().rate_limits)
-        with _paced(plan) as on_progress:
+        plan = series_plan("history", begin_ms, end_ms, client.rate_limits)
+        with _paced(plan, asked) as on_progress:
             series = history(
                 client, located.target, group_id, begin_ms, end_ms, on_progress=on_progress
             )
@@ -660,8 +637,8 @@ def trend_command(
                 _several_declared(located)
                 or "--instance ID is required: the service needs it for trends"
             )
-        plan = series_plan("trend", begin_ms, end_ms, _runtime().rate_limits)
-        with _paced(plan) as on_progress:
+        plan = series_plan("trend", begin_ms, end_ms, client.rate_limits)
+        with _paced(plan, asked) as on_progress:
             series = trend(client, located.target, query, begin_ms, end_ms, on_progress=on_progress)
     _write_series(series, asked, no_chart=no_chart)
     return 0
@@ -692,7 +669,7 @@ def instance_command(*, limit: int | None, asked: Asked) -> int:
         managed = _managed(located.desired, located.target)
         group_ids = instance_groups(client, located.target)
         looked_up = len(group_ids) if limit is None else min(limit, len(group_ids))
-        with _paced(instance_plan(looked_up, _runtime().rate_limits)) as on_progress:
+        with _paced(instance_plan(looked_up, client.rate_limits), asked) as on_progress:
             report = instance_report(
                 client,
                 located.target,
