@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from reconciler import __version__
+from reconciler.cloud.client import ONS_PACING, QUERY_CLIENT_BY_GROUP_ID
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.errors import (
     CloudApiError,
@@ -285,6 +286,15 @@ class OnlineLookup:
 OnlineCounts = Callable[[Sequence[Change]], OnlineLookup]
 
 
+def lookup_pacing_note(deletes: Sequence[Change]) -> str:
+    """`` (30 look-ups a minute)`` for the line announcing the look-ups of ``deletes`` when
+    any goes through ONS 2019-02-14, whose count action is paced (the rate it declares)."""
+    if not any(change.api == "ons" for change in deletes):
+        return ""
+    rate = ONS_PACING.limits[QUERY_CLIENT_BY_GROUP_ID]
+    return f" ({rate.calls:g} look-ups a {'minute' if rate.period == 60 else 'second'})"
+
+
 def lookup_online(
     client_for: ClientFor, deletes: Sequence[Change], *, parallelism: int = DEFAULT_PARALLELISM
 ) -> OnlineLookup:
@@ -380,7 +390,7 @@ def build_plan(
         refreshed = Refreshed(inventories=inventories, naming={**refreshed.naming, **more.naming})
 
     def look_up(deletes: Sequence[Change]) -> OnlineLookup:
-        paced = " (30 look-ups a minute)" if any(c.api == "ons" for c in deletes) else ""
+        paced = lookup_pacing_note(deletes)
         say(f"Checking online clients of {len(deletes)} GID(s) to delete{paced}...")
         return lookup_online(client_for, deletes, parallelism=parallelism)
 

@@ -11,7 +11,7 @@ onsmqtt), and refuses the whole apply, before any call, if any of them has clien
 from __future__ import annotations
 
 from reconciler.errors import ClientsOnlineError
-from reconciler.plan.builder import ClientFor, Progress, lookup_online
+from reconciler.plan.builder import ClientFor, Progress, lookup_online, lookup_pacing_note
 from reconciler.plan.guards import recheck_changes
 from reconciler.plan.model import Plan
 from reconciler.plan.options import DEFAULT_PARALLELISM
@@ -31,7 +31,7 @@ def refuse_if_online(
     if not deletes:
         return
     if progress is not None:
-        paced = " (30 look-ups a minute)" if any(c.api == "ons" for c in deletes) else ""
+        paced = lookup_pacing_note(deletes)
         count = len(deletes)
         progress(f"Checking online clients of {count} GID(s) again before deleting{paced}...")
     found = lookup_online(client_for, deletes, parallelism=parallelism)

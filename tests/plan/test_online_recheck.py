@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.plan.builder import lookup_pacing_note
 from reconciler.plan.guards import recheck_changes
 from reconciler.plan.model import Action, Change, Guard, GuardKind, Plan
 
@@ -52,3 +53,11 @@ def test_only_deletes_not_overridden_and_with_something_to_ask_are_checked_again
 def test_a_plan_made_with_allow_online_delete_checks_nothing_again() -> None:
     plan = _plan(_change("GID_checked", online_clients=0), allow_online_delete=True)
     assert recheck_changes(plan) == []
+
+
+def test_the_pacing_note_of_the_look_ups_is_said_from_the_declared_rate_only_where_paced() -> None:
+    ons = _change("GID_a", api="ons")
+    onsmqtt = _change("GID_b", api="onsmqtt")
+    # The plan's look-up and apply's look-up again both announce with this one note.
+    assert lookup_pacing_note([onsmqtt, ons]) == " (30 look-ups a minute)"
+    assert lookup_pacing_note([onsmqtt]) == ""
