@@ -72,7 +72,7 @@ class Output:
         finally:
             observer.close()
 
-    def finish(self, run: ApplyRun, *, dry_run: bool, rerun: str | None = None) -> int:
+    def finish(self, run: ApplyRun, *, dry_run: bool, rerun: str | None = None) -> ExitCode:
         """Write the report; the exit code. ``rerun``: the commands that finish a partly
         failed apply when running it again cannot (a saved plan: plan again)."""
         if self.json_mode:
@@ -115,7 +115,7 @@ class Output:
         )
         return ExitCode.ERROR
 
-    def _not_applied(self, plan: Plan) -> int:
+    def _not_applied(self, plan: Plan) -> ExitCode:
         """OK, unless the plan holds differences no action can make: the cloud still differs
         from the file, so a CI job must not pass."""
         count = len(plan.not_in_place)

@@ -90,7 +90,7 @@ def export_command(
     api: Api,
     endpoint: str | None,
     out: Path | None,
-) -> int:
+) -> ExitCode:
     """List an instance's GIDs (or every instance's, with --all) and write a desired-state
     file declaring exactly them.
 

@@ -35,6 +35,7 @@ from reconciler.commands.options import (
     use_color,
 )
 from reconciler.errors import InspectError
+from reconciler.exit_codes import ExitCode
 from reconciler.inspect.clientids import client_id_problem
 from reconciler.models import (
     APIS,
@@ -461,7 +462,7 @@ def inspect_group() -> None:
 @click.argument("group_id", metavar="GID", callback=_group_id)
 @_instance_option()
 @_common
-def group_command(*, group_id: str, asked: Asked) -> int:
+def group_command(*, group_id: str, asked: Asked) -> ExitCode:
     """How many clients of GID are online now (OnsMqttQueryClientByGroupId)."""
     from reconciler.inspect.queries import group_online  # noqa: PLC0415
     from reconciler.render.inspect import group_text  # noqa: PLC0415
@@ -470,7 +471,7 @@ def group_command(*, group_id: str, asked: Asked) -> int:
     with _connect(located, command="group") as client:
         report = group_online(client, located.target, group_id)
     _write(report, asked, lambda: group_text(report))
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("topic")
@@ -478,7 +479,7 @@ def group_command(*, group_id: str, asked: Asked) -> int:
 @click.argument("sub_topic", metavar="[SUBTOPIC]", required=False, default="")
 @_instance_option()
 @_common
-def topic_command(*, parent_topic: str, sub_topic: str, asked: Asked) -> int:
+def topic_command(*, parent_topic: str, sub_topic: str, asked: Asked) -> ExitCode:
     """How many subscribers of a topic are online now (OnsMqttQueryClientByTopic)."""
     from reconciler.inspect.queries import topic_online  # noqa: PLC0415
     from reconciler.render.inspect import topic_text  # noqa: PLC0415
@@ -487,14 +488,14 @@ def topic_command(*, parent_topic: str, sub_topic: str, asked: Asked) -> int:
     with _connect(located, command="topic") as client:
         report = topic_online(client, located.target, parent_topic, sub_topic)
     _write(report, asked, lambda: topic_text(report))
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("client")
 @click.argument("client_id", metavar="CLIENT_ID", callback=_client_id)
 @_instance_option()
 @_common
-def client_command(*, client_id: str, asked: Asked) -> int:
+def client_command(*, client_id: str, asked: Asked) -> ExitCode:
     """Whether a client is online, its last touch, socket and subscriptions
     (OnsMqttQueryClientByClientId); through onsmqtt only whether it is online
     (QuerySessionByClientId)."""
@@ -519,7 +520,7 @@ def client_command(*, client_id: str, asked: Asked) -> int:
         asked,
         lambda: client_text(report, now_ms=now_ms, color=asked.color, width=_width()),
     )
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("clients")
@@ -530,7 +531,7 @@ def client_command(*, client_id: str, asked: Asked) -> int:
 )
 @_instance_option()
 @_common
-def clients_command(*, source: str, asked: Asked) -> int:
+def clients_command(*, source: str, asked: Asked) -> ExitCode:
     """Whether each client id of FILE (- for standard input) is online: one id a line, blank
     lines and # comments skipped. Through onsmqtt ten ids a call
     (BatchQuerySessionByClientIds); through ons one a call, 30 a minute
@@ -560,7 +561,7 @@ def clients_command(*, source: str, asked: Asked) -> int:
             with _paced(plan, asked) as on_progress:
                 report = clients_online(client, located.target, client_ids, on_progress=on_progress)
     _write(report, asked, lambda: clients_text(report, color=asked.color, width=_width()))
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("history")
@@ -570,7 +571,7 @@ def clients_command(*, source: str, asked: Asked) -> int:
 @_common
 def history_command(
     *, group_id: str, begin_ms: int, end_ms: int, no_chart: bool, asked: Asked
-) -> int:
+) -> ExitCode:
     """Online clients of GID over time (OnsMqttQueryHistoryOnline, one call per day)."""
     from reconciler.inspect.queries import history, series_plan  # noqa: PLC0415
 
@@ -582,7 +583,7 @@ def history_command(
                 client, located.target, group_id, begin_ms, end_ms, on_progress=on_progress
             )
     _write_series(series, asked, no_chart=no_chart)
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("trend")
@@ -618,7 +619,7 @@ def trend_command(
     end_ms: int,
     no_chart: bool,
     asked: Asked,
-) -> int:
+) -> ExitCode:
     """Messages per second (or totals) of a topic over time (OnsMqttQueryMsgTransTrend)."""
     from reconciler.inspect.queries import TrendQuery, series_plan, trend  # noqa: PLC0415
 
@@ -641,7 +642,7 @@ def trend_command(
         with _paced(plan, asked) as on_progress:
             series = trend(client, located.target, query, begin_ms, end_ms, on_progress=on_progress)
     _write_series(series, asked, no_chart=no_chart)
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("instance")
@@ -654,7 +655,7 @@ def trend_command(
     help="Look up only the first N GIDs (in name order); the others are listed without a count.",
 )
 @_common
-def instance_command(*, limit: int | None, asked: Asked) -> int:
+def instance_command(*, limit: int | None, asked: Asked) -> ExitCode:
     """Every GID of instance ID with its online count, most first; GIDs the state manages
     are marked (the state is read without its lock)."""
     from reconciler.inspect.queries import (  # noqa: PLC0415
@@ -679,7 +680,7 @@ def instance_command(*, limit: int | None, asked: Asked) -> int:
                 on_progress=on_progress,
             )
     _write(report, asked, lambda: instance_text(report, color=asked.color, width=_width()))
-    return 0
+    return ExitCode.OK
 
 
 def _managed(desired: DesiredState | None, target: Target) -> frozenset[str]:

@@ -93,9 +93,7 @@ def test_name_taken_in_the_shared_namespace(emulator):
         ]
 
 
-def _create_many(
-    url: str, registries: list[RateLimits], per_client: int, prefix: str
-) -> None:
+def _create_many(url: str, registries: list[RateLimits], per_client: int, prefix: str) -> None:
     """One client per (region, instance), each creating ``per_client`` GIDs in a thread."""
     places = [
         ("cn-hangzhou", TEST_INSTANCE_ID),
@@ -125,8 +123,6 @@ def test_clients_of_one_account_share_its_bucket_and_keep_to_the_limit(emulator,
     _create_many(emulator.url, [shared, shared, shared], per_client=8, prefix="shared")
     assert _throttled(caplog) == 0
     # The same work with a bucket per client asks for three times the account's limit.
-    _create_many(
-        emulator.url, [RateLimits() for _ in range(3)], per_client=8, prefix="own"
-    )
+    _create_many(emulator.url, [RateLimits() for _ in range(3)], per_client=8, prefix="own")
     assert _throttled(caplog) > 0
     assert len(emulator.store.groups([TEST_INSTANCE_ID, "mqtt-sh", "mqtt-bj"])) == 48
