@@ -13,39 +13,32 @@ only whether a client id is online: ``client`` and ``clients`` use it, the other
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 
-from reconciler.commands.options import (
-    DEFAULT_CONFIG,
-    config_option,
-    endpoint_option,
-    no_color_option,
-    stacked,
-    use_color,
+from reconciler.commands.inspect_options import (
+    Asked,
+    Located,
+    client_id_callback,
+    common_options,
+    current_runtime,
+    group_id_callback,
+    instance_option,
+    locate,
+    range_options,
+    read_client_ids,
+    several_declared,
 )
+from reconciler.commands.options import DEFAULT_CONFIG, use_color
 from reconciler.errors import InspectError
 from reconciler.exit_codes import ExitCode
-from reconciler.inspect.clientids import client_id_problem
-from reconciler.models import (
-    APIS,
-    DEFAULT_API,
-    DEFAULT_REGION,
-    GROUP_ID_RE,
-    Api,
-    DesiredInstance,
-    DesiredState,
-)
+from reconciler.models import DesiredState
 from reconciler.ratelimit import WAIT_WORTH_SAYING
 
 if TYPE_CHECKING:
@@ -54,29 +47,13 @@ if TYPE_CHECKING:
     from reconciler.commands.connect import CloudSession
     from reconciler.inspect.pacing import CallPlan
     from reconciler.inspect.queries import OnProgress, Series, Target
-    from reconciler.models import ProviderConfig
-    from reconciler.ratelimit import Rate
     from reconciler.render.inspect import Report
 
-F = Callable[..., Any]
-FORMATS = ("text", "json", "csv")
-STDIN = "-"
 # The choices as typed (any case; click lower-cases them) and as the service spells them.
 DIRECTIONS: dict[str, Literal["PUB", "SUB"]] = {"pub": "PUB", "sub": "SUB"}
 MESSAGE_TYPES: dict[str, Literal["P2P", "SUB"]] = {"p2p": "P2P", "sub": "SUB"}
 CHART_HEIGHT = (10, 20)  # rows: at least, at most
 CLOUD_LOGGER = "reconciler.cloud"
-
-
-@dataclass
-class Runtime:
-    """Clock, sleep and rate limits of the client; tests pass their own as the click
-    context's ``obj`` so a minute of pacing takes no real time."""
-
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    wall_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
-    rate_limits: Mapping[str, Rate | None] | None = None
 
 
 class _CountingSleep:
@@ -91,195 +68,12 @@ class _CountingSleep:
         self._sleep(seconds)
 
 
-@dataclass(frozen=True)
-class Asked:
-    """The options every command takes (``_common`` gathers them): where to ask, how to answer."""
-
-    config: tuple[Path, ...]
-    region: str | None
-    endpoint: str | None
-    api: Api | None  # click.Choice(APIS) lets no other value through
-    instance_id: str | None
-    output_format: str
-    no_color: bool
-
-    @property
-    def color(self) -> bool:
-        return use_color(self.no_color, sys.stdout)
-
-
-@dataclass(frozen=True)
-class Located:
-    """What a command asks about: the file's settings, the region and instance, the API."""
-
-    desired: DesiredState | None
-    provider: ProviderConfig
-    declared: list[DesiredInstance]
-    target: Target
-    api: Api
-    endpoint: str | None
-
-
-# --- options --------------------------------------------------------------------------------
-
-
-def _common(function: F) -> F:
-    """``-c/--config``, ``--region``, ``--endpoint``, ``--api``, ``--format``, ``--no-color``,
-    passed with the command's ``instance_id`` as one ``asked: Asked``."""
-
-    @functools.wraps(function)
-    def with_asked(*args: Any, **kwargs: Any) -> Any:
-        asked = Asked(**{f.name: kwargs.pop(f.name) for f in fields(Asked)})
-        return function(*args, asked=asked, **kwargs)
-
-    return stacked(
-        config_option(
-            f"Desired-state file (or directory) for region, endpoint, credentials profile and "
-            f"state [default: {DEFAULT_CONFIG} when present].",
-            default=None,
-        ),
-        click.option(
-            "--region",
-            default=None,
-            help="Region [default: the instance's in the file, else the file's, "
-            f"else {DEFAULT_REGION}].",
-        ),
-        endpoint_option(),
-        click.option(
-            "--api",
-            type=click.Choice(APIS),
-            default=None,
-            help="The instance's API: ons (ONS 2019-02-14) or onsmqtt (OnsMqtt 2020-04-20) "
-            f"[default: the instance's api in the file, else provider.api, else {DEFAULT_API}].",
-        ),
-        click.option(
-            "--format",
-            "output_format",
-            type=click.Choice(FORMATS),
-            default="text",
-            show_default=True,
-            help="text for people; json or csv (data only) for scripts.",
-        ),
-        no_color_option,
-    )(with_asked)
-
-
-def _instance_option(
-    required_help: str = "Instance id [default: the file's only instance].",
-) -> Callable[[F], F]:
-    return click.option("--instance", "instance_id", default=None, metavar="ID", help=required_help)
-
-
-def _range_options(function: F) -> F:
-    @functools.wraps(function)
-    def with_range(
-        *args: Any, since: str | None, start: str | None, end: str | None, **kwargs: Any
-    ) -> Any:
-        from reconciler.inspect.timespec import TimeSpecError, resolve_range  # noqa: PLC0415
-
-        runtime = _runtime()
-        try:
-            begin_ms, end_ms = resolve_range(
-                since=since, start=start, end=end, now_ms=runtime.wall_ms()
-            )
-        except TimeSpecError as exc:
-            raise click.UsageError(str(exc)) from exc
-        return function(*args, begin_ms=begin_ms, end_ms=end_ms, **kwargs)
-
-    return stacked(
-        click.option("--no-chart", is_flag=True, help="Print the numbers, not a chart."),
-        click.option(
-            "--since",
-            default=None,
-            metavar="T",
-            help="Range from T to now [default: 24h]. T: 30m, 6h, 7d, ISO 8601 or epoch ms.",
-        ),
-        click.option("--from", "start", default=None, metavar="T", help="Start of the range."),
-        click.option(
-            "--to", "end", default=None, metavar="T", help="End of the range [default: now]."
-        ),
-    )(with_range)
-
-
-def _group_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if not GROUP_ID_RE.match(value):
-        raise click.BadParameter(
-            f"{value!r} is not a Group ID: GID_ or GID- then letters, digits, '-' and '_' "
-            "(7 to 64 characters)",
-            ctx=ctx,
-            param=param,
-        )
-    return value
-
-
-def _client_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    problem = client_id_problem(value)
-    if problem is not None:
-        raise click.BadParameter(problem, ctx=ctx, param=param)
-    return value
-
-
-def _read_client_ids(source: str) -> list[str]:
-    """The ids of FILE or standard input (``-``); a bad line is a usage error naming it."""
-    from reconciler.inspect.clientids import ClientIdListError, parse_client_ids  # noqa: PLC0415
-
-    name = "<stdin>" if source == STDIN else source
-    try:
-        with click.open_file(source, "rb") as stream:
-            raw = stream.read()
-    except OSError as exc:
-        raise click.UsageError(f"cannot read {name}: {exc.strerror or exc}") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise click.UsageError(f"{name}: not UTF-8 text (byte {exc.start + 1})") from exc
-    try:
-        return parse_client_ids(text, source=name)
-    except ClientIdListError as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
 # --- wiring -------------------------------------------------------------------------------
-
-
-def _runtime() -> Runtime:
-    found = click.get_current_context().find_object(Runtime)
-    return found if found is not None else Runtime()
 
 
 def _debug() -> bool:
     """``--debug`` (before or after the command) lowered the cloud log to DEBUG."""
     return logging.getLogger(CLOUD_LOGGER).isEnabledFor(logging.DEBUG)
-
-
-def _load_desired(config: tuple[Path, ...]) -> DesiredState | None:
-    """The ``-c`` files; the default name only when it exists (inspect needs no file)."""
-    from reconciler.commands.options import load_config  # noqa: PLC0415
-
-    if not config:
-        default = Path(DEFAULT_CONFIG)
-        if not default.is_file():
-            return None
-        config = (default,)
-    return load_config(config)
-
-
-def _locate(asked: Asked) -> Located:
-    """The region, instance and API a command asks about: the options, else the file's."""
-    from reconciler.inspect.queries import Target  # noqa: PLC0415
-    from reconciler.models import ProviderConfig  # noqa: PLC0415
-
-    desired = _load_desired(asked.config)
-    provider = desired.provider if desired is not None else ProviderConfig()
-    declared = list(desired.instances) if desired is not None else []
-    instance_id = asked.instance_id
-    if instance_id is None and len(declared) == 1:
-        instance_id = declared[0].instance_id
-    # Region and API: the options, else the declared instance's, else the provider's.
-    settings = next((i for i in declared if i.instance_id == instance_id), provider)
-    target = Target(asked.region or settings.region, instance_id)
-    api = asked.api or settings.api
-    return Located(desired, provider, declared, target, api, asked.endpoint)
 
 
 # What the ONS-only commands ask, and why the OnsMqtt 2020-04-20 API cannot answer it.
@@ -292,28 +86,11 @@ _ONS_ONLY = {
 }
 
 
-def _several_declared(located: Located) -> str | None:
-    """What to say when no ``--instance`` was given where one is needed and the file declares
-    several instances (with one, it is the default): which they are, and to pick one."""
-    declared = located.declared
-    if located.target.instance_id is not None or len(declared) < 2 or located.desired is None:
-        return None
-    shown = [instance.instance_id for instance in declared[:_IDS_SHOWN]]
-    if len(declared) > _IDS_SHOWN:
-        shown.append(f"{len(declared) - _IDS_SHOWN} more")
-    source = located.desired.source or "the file"
-    listed = ", ".join(shown)
-    return f"{source} declares {len(declared)} instances ({listed}): name one with --instance"
-
-
-_IDS_SHOWN = 5
-
-
 def _refuse_ons_only(located: Located, command: str) -> None:
     """The ONS-only commands refuse an onsmqtt target, saying why and what to do instead."""
     if command not in _ONS_ONLY or located.api == "ons":
         return
-    several = _several_declared(located)
+    several = several_declared(located)
     if several is not None:
         raise click.UsageError(several)
     action, reason = _ONS_ONLY[command]
@@ -339,7 +116,7 @@ def _session(located: Located) -> Iterator[CloudSession]:
     pacing wait is reported after."""
     from reconciler.commands.connect import cloud_session  # noqa: PLC0415
 
-    runtime = _runtime()
+    runtime = current_runtime()
     sleep = _CountingSleep(runtime.sleep)
     try:
         with cloud_session(
@@ -377,7 +154,7 @@ def _connect_sessions(located: Located) -> Iterator[OnsMqtt2020Client]:
 
     if located.target.instance_id is None:
         raise click.UsageError(
-            _several_declared(located)
+            several_declared(located)
             or "--instance ID is required: the OnsMqtt 2020-04-20 API (--api onsmqtt) needs it"
         )
     with _session(located) as session:
@@ -459,15 +236,15 @@ def inspect_group() -> None:
 
 
 @inspect_group.command("group")
-@click.argument("group_id", metavar="GID", callback=_group_id)
-@_instance_option()
-@_common
+@click.argument("group_id", metavar="GID", callback=group_id_callback)
+@instance_option()
+@common_options
 def group_command(*, group_id: str, asked: Asked) -> ExitCode:
     """How many clients of GID are online now (OnsMqttQueryClientByGroupId)."""
     from reconciler.inspect.queries import group_online  # noqa: PLC0415
     from reconciler.render.inspect import group_text  # noqa: PLC0415
 
-    located = _locate(asked)
+    located = locate(asked)
     with _connect(located, command="group") as client:
         report = group_online(client, located.target, group_id)
     _write(report, asked, lambda: group_text(report))
@@ -477,14 +254,14 @@ def group_command(*, group_id: str, asked: Asked) -> ExitCode:
 @inspect_group.command("topic")
 @click.argument("parent_topic", metavar="PARENT")
 @click.argument("sub_topic", metavar="[SUBTOPIC]", required=False, default="")
-@_instance_option()
-@_common
+@instance_option()
+@common_options
 def topic_command(*, parent_topic: str, sub_topic: str, asked: Asked) -> ExitCode:
     """How many subscribers of a topic are online now (OnsMqttQueryClientByTopic)."""
     from reconciler.inspect.queries import topic_online  # noqa: PLC0415
     from reconciler.render.inspect import topic_text  # noqa: PLC0415
 
-    located = _locate(asked)
+    located = locate(asked)
     with _connect(located, command="topic") as client:
         report = topic_online(client, located.target, parent_topic, sub_topic)
     _write(report, asked, lambda: topic_text(report))
@@ -492,9 +269,9 @@ def topic_command(*, parent_topic: str, sub_topic: str, asked: Asked) -> ExitCod
 
 
 @inspect_group.command("client")
-@click.argument("client_id", metavar="CLIENT_ID", callback=_client_id)
-@_instance_option()
-@_common
+@click.argument("client_id", metavar="CLIENT_ID", callback=client_id_callback)
+@instance_option()
+@common_options
 def client_command(*, client_id: str, asked: Asked) -> ExitCode:
     """Whether a client is online, its last touch, socket and subscriptions
     (OnsMqttQueryClientByClientId); through onsmqtt only whether it is online
@@ -506,7 +283,7 @@ def client_command(*, client_id: str, asked: Asked) -> ExitCode:
     )
     from reconciler.render.inspect import client_text  # noqa: PLC0415
 
-    located = _locate(asked)
+    located = locate(asked)
     report: ClientReport
     if located.api == "onsmqtt":
         with _connect_sessions(located) as sessions:
@@ -514,7 +291,7 @@ def client_command(*, client_id: str, asked: Asked) -> ExitCode:
     else:
         with _connect(located, command="client") as client:
             report = client_report(client, located.target, client_id)
-    now_ms = _runtime().wall_ms()
+    now_ms = current_runtime().wall_ms()
     _write(
         report,
         asked,
@@ -529,8 +306,8 @@ def client_command(*, client_id: str, asked: Asked) -> ExitCode:
     metavar="FILE|-",
     type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=str),
 )
-@_instance_option()
-@_common
+@instance_option()
+@common_options
 def clients_command(*, source: str, asked: Asked) -> ExitCode:
     """Whether each client id of FILE (- for standard input) is online: one id a line, blank
     lines and # comments skipped. Through onsmqtt ten ids a call
@@ -544,8 +321,8 @@ def clients_command(*, source: str, asked: Asked) -> ExitCode:
     )
     from reconciler.render.inspect import clients_text  # noqa: PLC0415
 
-    client_ids = _read_client_ids(source)
-    located = _locate(asked)
+    client_ids = read_client_ids(source)
+    located = locate(asked)
     count = len(client_ids)
     report: ClientsReport
     if located.api == "onsmqtt":
@@ -565,17 +342,17 @@ def clients_command(*, source: str, asked: Asked) -> ExitCode:
 
 
 @inspect_group.command("history")
-@click.argument("group_id", metavar="GID", callback=_group_id)
-@_instance_option()
-@_range_options
-@_common
+@click.argument("group_id", metavar="GID", callback=group_id_callback)
+@instance_option()
+@range_options
+@common_options
 def history_command(
     *, group_id: str, begin_ms: int, end_ms: int, no_chart: bool, asked: Asked
 ) -> ExitCode:
     """Online clients of GID over time (OnsMqttQueryHistoryOnline, one call per day)."""
     from reconciler.inspect.queries import history, series_plan  # noqa: PLC0415
 
-    located = _locate(asked)
+    located = locate(asked)
     with _connect(located, command="history") as client:
         plan = series_plan("history", begin_ms, end_ms, client.rate_limits)
         with _paced(plan, asked) as on_progress:
@@ -604,9 +381,9 @@ def history_command(
     help="Only point-to-point or publish/subscribe messages.",
 )
 @click.option("--qos", type=click.Choice(["0", "1", "2"]), default=None, help="Only this QoS.")
-@_instance_option("Instance id (required by the service) [default: the file's only instance].")
-@_range_options
-@_common
+@instance_option("Instance id (required by the service) [default: the file's only instance].")
+@range_options
+@common_options
 def trend_command(
     *,
     parent_topic: str,
@@ -631,11 +408,11 @@ def trend_command(
         msg_type=None if msg_type is None else MESSAGE_TYPES[msg_type.lower()],
         qos=None if qos is None else int(qos),
     )
-    located = _locate(asked)
+    located = locate(asked)
     with _connect(located, command="trend") as client:
         if located.target.instance_id is None:
             raise click.UsageError(
-                _several_declared(located)
+                several_declared(located)
                 or "--instance ID is required: the service needs it for trends"
             )
         plan = series_plan("trend", begin_ms, end_ms, client.rate_limits)
@@ -654,7 +431,7 @@ def trend_command(
     metavar="N",
     help="Look up only the first N GIDs (in name order); the others are listed without a count.",
 )
-@_common
+@common_options
 def instance_command(*, limit: int | None, asked: Asked) -> ExitCode:
     """Every GID of instance ID with its online count, most first; GIDs the state manages
     are marked (the state is read without its lock)."""
@@ -665,7 +442,7 @@ def instance_command(*, limit: int | None, asked: Asked) -> ExitCode:
     )
     from reconciler.render.inspect import instance_text  # noqa: PLC0415
 
-    located = _locate(asked)
+    located = locate(asked)
     with _connect(located, command="instance") as client:
         managed = _managed(located.desired, located.target)
         group_ids = instance_groups(client, located.target)

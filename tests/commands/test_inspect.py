@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.commands.inspect import Runtime
+from reconciler.commands.inspect_options import Runtime
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import Subscription
 from tests.fixtures.emulator import RunningEmulator, seeded_store
