@@ -149,9 +149,14 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            code = super().invoke(ctx)
         except click.UsageError as err:
             raise _one_line(err, ctx) from err
+        # Every command returns its ExitCode; click's standalone mode (a test's CliRunner)
+        # drops a returned value, so any other code leaves as the Exit both modes honour.
+        if isinstance(code, ExitCode) and code is not ExitCode.OK:
+            ctx.exit(code)
+        return code
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+# A pacing wait shorter than this is the normal rhythm of the calls, not worth a line.
+WAIT_WORTH_SAYING = 1.0
 _RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute)\s*$")
 
 
@@ -217,6 +219,11 @@ class AccountRateLimits:
         """Every action's limit (the actions that have one)."""
         with self._lock:
             return {action: rate for action, rate in self._rates.items() if rate is not None}
+
+    def rate(self, action: str) -> Rate | None:
+        """The action's limit (None: not paced)."""
+        with self._lock:
+            return self._rates.get(action)
 
     def set_rate(self, action: str, rate: Rate | None) -> None:
         """Change one action's limit (None lifts it); its buckets start afresh."""

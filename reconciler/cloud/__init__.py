@@ -5,6 +5,8 @@ Two generations describe the same thing, a GID on an instance: ONS 2019-02-14 (`
 ``OnsMqttClient``, endpoint ``onsmqtt.<region>``). Both sit on one request core (``rpc``:
 signing, retries, pacing, redaction, debug lines) and one error table (``error_codes``), list
 GIDs as the same ``responses.GroupIdRecord`` and offer the same ``capabilities``, so the planner
-and applier take either without asking which. Signing is pure and shared with the emulator.
-May import: errors, ratelimit, models (see ARCHITECTURE.md, layers).
+and applier take either without asking which. A run's clients come from one
+``registry.ClientRegistry``, paced from one ``pacing.RateLimits`` after each product's declared
+``Pacing``. Signing is pure and shared with the emulator. May import: errors, models, ratelimit
+(see ARCHITECTURE.md, layers).
 """

@@ -5,7 +5,7 @@ and an apply use (``reconciler.cloud.capabilities``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, Unpack
+from typing import Literal
 
 from reconciler.cloud.capabilities import (
     ONS_QUERY_RATE,
@@ -14,8 +14,8 @@ from reconciler.cloud.capabilities import (
     WireCall,
     confirm_existing,
 )
-from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE
+from reconciler.cloud.pacing import Pacing
 from reconciler.cloud.responses import (
     ClientInfo,
     ClientInfoResponse,
@@ -27,10 +27,10 @@ from reconciler.cloud.responses import (
     StatsResponse,
 )
 from reconciler.cloud.retry import RetryPolicy
-from reconciler.cloud.rpc import ApiProduct, ClientOptions, RpcClient, present, redacted_parameters
+from reconciler.cloud.rpc import ApiProduct, RpcClient, present, redacted_parameters
 from reconciler.cloud.signing import API_VERSION
 from reconciler.errors import AlreadyExistsError, CloudApiError, NotFoundError
-from reconciler.ratelimit import AccountRateLimits, Rate, TokenBucket
+from reconciler.ratelimit import Rate
 
 __all__ = [
     "ACTIONS",
@@ -68,9 +68,10 @@ ACTIONS = GROUP_ACTIONS | QUERY_ACTIONS
 DEFAULT_RATE_LIMITS: Mapping[str, Rate] = dict.fromkeys(QUERY_ACTIONS, ONS_QUERY_RATE)
 # The codes that mean "this GID does not exist" (others name a missing instance or topic).
 GROUP_NOT_FOUND_CODES = frozenset({"BIZ_SUBSCRIPTION_NOT_FOUND", "BIZ_PUBLISH_INFO_NOT_FOUND"})
+ONS_PACING = Pacing(DEFAULT_RATE_LIMITS, per="client")
 
 ONS_PRODUCT = ApiProduct(
-    label="ONS 2019-02-14", service="ons", version=API_VERSION, actions=ACTIONS
+    label="ONS 2019-02-14", service="ons", version=API_VERSION, actions=ACTIONS, pacing=ONS_PACING
 )
 
 
@@ -78,21 +79,6 @@ class OnsClient(RpcClient):
     """Client of the MQTT management API (ONS 2019-02-14) for one region."""
 
     product = ONS_PRODUCT
-
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        region: str,
-        rate_limits: Mapping[str, Rate | None] | None = None,
-        **options: Unpack[ClientOptions],
-    ) -> None:
-        """``rate_limits`` maps an action to a Rate (or None for no pacing) over the defaults."""
-        super().__init__(credentials, region=region, **options)
-        # Buckets of this client's own (not shared), each letting one period's calls burst.
-        self.rate_limits = AccountRateLimits(
-            _rates(rate_limits), make=lambda rate: TokenBucket(rate, clock=self._clock)
-        )
 
     # -- group management --------------------------------------------------------------------
 
@@ -216,12 +202,3 @@ class OnsClient(RpcClient):
             if err.code == NO_CLIENT_ONLINE_CODE:
                 return 0
             raise
-
-
-def _rates(overrides: Mapping[str, Rate | None] | None) -> dict[str, Rate | None]:
-    rates: dict[str, Rate | None] = dict(DEFAULT_RATE_LIMITS)
-    for action, rate in (overrides or {}).items():
-        if action not in ACTIONS:
-            raise ValueError(f"rate limit for unknown action {action!r}")
-        rates[action] = rate
-    return rates

@@ -7,17 +7,15 @@ It offers the capabilities the planner and applier use (``reconciler.cloud.capab
 plus the session look-ups and ``ListInstances`` of this generation.
 
 The service limits Create/Delete/ListGroupId to 10 calls a second per account, whatever the
-instance or region. So the client paces from buckets of an ``AccountRateLimits`` registry keyed
-by AccessKeyId and action: make ONE registry per run with ``account_rate_limits()`` and give it
-to every client of the run, and they share the account's budget. A throttled answer halves the
-bucket's rate, which then recovers slowly (see ``reconciler.ratelimit.AdaptiveBucket``).
+instance or region. So its pacing counts per account (``ONSMQTT_PACING``): every client handed
+the run's ``RateLimits`` (``ClientRegistry`` makes one) shares the account's budget. A
+throttled answer halves the bucket's rate, which then recovers slowly (see
+``reconciler.ratelimit.AdaptiveBucket``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Unpack
+from collections.abc import Iterable, Mapping, Sequence
 
 from reconciler.cloud.capabilities import (
     ONLINE_CHECKS,
@@ -27,8 +25,8 @@ from reconciler.cloud.capabilities import (
     confirm_existing,
     listed,
 )
-from reconciler.cloud.credentials import Credentials
 from reconciler.cloud.error_codes import NAME_TAKEN_CODE
+from reconciler.cloud.pacing import Pacing
 from reconciler.cloud.responses import (
     GroupIdDataResponse,
     GroupIdRecord,
@@ -38,9 +36,9 @@ from reconciler.cloud.responses import (
     SessionListResponse,
     SessionResponse,
 )
-from reconciler.cloud.rpc import ApiProduct, ClientOptions, RpcClient
+from reconciler.cloud.rpc import ApiProduct, RpcClient
 from reconciler.errors import AlreadyExistsError, CloudApiError, CloudError, NotFoundError
-from reconciler.ratelimit import AccountRateLimits, Rate
+from reconciler.ratelimit import Rate
 
 __all__ = [
     "ACCOUNT_RATE_LIMITS",
@@ -50,7 +48,6 @@ __all__ = [
     "GROUP_ACTIONS",
     "ONSMQTT_PRODUCT",
     "OnsMqttClient",
-    "account_rate_limits",
 ]
 
 API_VERSION = "2020-04-20"
@@ -72,44 +69,24 @@ ACCOUNT_RATE_LIMITS: Mapping[str, Rate] = {
 # BatchQuerySessionByClientIds takes at most this many ids a call.
 BATCH_QUERY_MAX_IDS = 10
 
-ONSMQTT_PRODUCT = ApiProduct(
-    label="OnsMqtt 2020-04-20", service="onsmqtt", version=API_VERSION, actions=ACTIONS
+# Counted per account; --rate replaces the limit of the creates and deletes.
+ONSMQTT_PACING = Pacing(
+    ACCOUNT_RATE_LIMITS, per="account", writes=frozenset({CREATE_GROUP_ID, DELETE_GROUP_ID})
 )
 
-
-def account_rate_limits(
-    overrides: Mapping[str, Rate | None] | None = None,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-) -> AccountRateLimits:
-    """The registry of per-account buckets for one run: the service's limits, with
-    ``overrides`` (an explicit ``--rate``, say) replacing an action's limit or, with None,
-    lifting it."""
-    rates: dict[str, Rate | None] = dict(ACCOUNT_RATE_LIMITS)
-    for action, rate in (overrides or {}).items():
-        if action not in ACTIONS:
-            raise ValueError(f"rate limit for unknown OnsMqtt 2020-04-20 action {action!r}")
-        rates[action] = rate
-    return AccountRateLimits(rates, clock=clock)
+ONSMQTT_PRODUCT = ApiProduct(
+    label="OnsMqtt 2020-04-20",
+    service="onsmqtt",
+    version=API_VERSION,
+    actions=ACTIONS,
+    pacing=ONSMQTT_PACING,
+)
 
 
 class OnsMqttClient(RpcClient):
     """Client of the OnsMqtt 2020-04-20 API for one region."""
 
     product = ONSMQTT_PRODUCT
-
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        region: str,
-        rate_limits: AccountRateLimits | None = None,
-        **options: Unpack[ClientOptions],
-    ) -> None:
-        """``rate_limits`` is the run's shared registry (``account_rate_limits()``); without
-        one the client paces on buckets of its own, which is right only for a lone client."""
-        super().__init__(credentials, region=region, **options)
-        self.rate_limits = rate_limits or account_rate_limits(clock=self._clock)
 
     # -- group management --------------------------------------------------------------------
 

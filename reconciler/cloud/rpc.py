@@ -36,10 +36,16 @@ from reconciler.cloud.error_codes import (
     is_throttling,
     retry_after_seconds,
 )
+from reconciler.cloud.pacing import Pacing, RateLimits
 from reconciler.cloud.retry import RetryPolicy, is_retryable
 from reconciler.cloud.signing import percent_encode, signed_parameters
 from reconciler.errors import CloudApiError, CloudConnectionError, CloudError
-from reconciler.ratelimit import AccountRateLimits, AdaptiveBucket, TokenBucket
+from reconciler.ratelimit import (
+    WAIT_WORTH_SAYING,
+    AccountRateLimits,
+    AdaptiveBucket,
+    TokenBucket,
+)
 from reconciler.redirects import FOLLOW_REDIRECTS, is_redirect, refused_redirect
 
 log = logging.getLogger("reconciler.cloud")
@@ -52,8 +58,6 @@ _MIN_REDACTED_LENGTH = 4
 _MAX_REASON_CHARS = 200
 
 _FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
-# Pacing waits shorter than this are the normal rhythm, not worth a line.
-PACING_NOTE_MIN_WAIT = 1.0
 PACING_NOTE_INTERVAL = 10.0
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -67,12 +71,14 @@ class ApiProduct:
     service: str  # the endpoint's first label: ons.<region>.aliyuncs.com
     version: str
     actions: frozenset[str]
+    pacing: Pacing
 
 
 class ClientOptions(TypedDict, total=False):
     """The settings of ``RpcClient.__init__`` after ``region``, for subclasses to pass on."""
 
     endpoint: str | None
+    rate_limits: RateLimits | None
     timeout: float
     retry: RetryPolicy | None
     pool_size: int
@@ -82,10 +88,10 @@ class ClientOptions(TypedDict, total=False):
 
 
 class RpcClient:
-    """The shared core; subclasses add typed methods and set the buckets that pace them."""
+    """The shared core; subclasses add typed methods and declare their product (whose
+    ``pacing`` says how the run's ``RateLimits`` pace them)."""
 
     product: ApiProduct
-    rate_limits: AccountRateLimits  # set by the subclass's __init__
 
     def __init__(
         self,
@@ -93,6 +99,7 @@ class RpcClient:
         *,
         region: str,
         endpoint: str | None = None,
+        rate_limits: RateLimits | None = None,
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         pool_size: int = 16,
@@ -100,7 +107,10 @@ class RpcClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        """``sleep``, ``clock`` and ``rng`` exist so tests can run backoff without waiting."""
+        """``rate_limits`` is the run's registry (``ClientRegistry`` makes one and hands it to
+        every client); without one the client paces on buckets of its own, which is right only
+        for a lone client. ``sleep``, ``clock`` and ``rng`` exist so tests can run backoff
+        without waiting."""
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         if pool_size < 1:
@@ -113,6 +123,10 @@ class RpcClient:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
+        # The buckets, per AccessKeyId and action, this client paces from.
+        self.rate_limits: AccountRateLimits = (rate_limits or RateLimits(clock=clock)).for_client(
+            self.product.pacing
+        )
         self._pacing_noted: dict[str, float] = {}
         self._pacing_lock = threading.Lock()
         self._redactions = redaction_forms(credentials.secret_values())
@@ -211,7 +225,7 @@ class RpcClient:
     def _say_pacing(self, action: str, bucket: TokenBucket, wait: float) -> None:
         """Log a long pacing wait at INFO, at most once per ``PACING_NOTE_INTERVAL`` per
         action: many threads wait on one bucket, and one line says enough."""
-        if wait < PACING_NOTE_MIN_WAIT or not log.isEnabledFor(logging.INFO):
+        if wait < WAIT_WORTH_SAYING or not log.isEnabledFor(logging.INFO):
             return
         now = self._clock()
         with self._pacing_lock:

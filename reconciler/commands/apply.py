@@ -27,6 +27,7 @@ from reconciler.commands.options import (
     state_path_option,
 )
 from reconciler.errors import PlanError
+from reconciler.exit_codes import ExitCode
 from reconciler.plan.options import DEFAULT_PARALLELISM
 from reconciler.ratelimit import Rate, parse_rate
 
@@ -70,7 +71,7 @@ def apply_command(
     state_path: Path | None,
     no_color: bool,
     guards: GuardFlags,
-) -> int:
+) -> ExitCode:
     """Make the cloud match PATHS (desired-state files or directories) or PLANFILE (a saved
     plan).
 
@@ -138,7 +139,7 @@ def _apply_file(
     state_path: Path | None,
     settings: RunSettings,
     out: Output,
-) -> int:
+) -> ExitCode:
     from reconciler.apply import apply_desired  # noqa: PLC0415
     from reconciler.commands.context import run_context  # noqa: PLC0415
 
@@ -186,7 +187,7 @@ def _apply_saved(
     settings: RunSettings,
     out: Output,
     guards: GuardFlags,
-) -> int:
+) -> ExitCode:
     from reconciler.apply import apply_saved  # noqa: PLC0415
     from reconciler.commands.context import run_context  # noqa: PLC0415
     from reconciler.plan.replan import override_words, recorded_options  # noqa: PLC0415

@@ -10,12 +10,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import click
 
 from reconciler.apply import ActionOutcome, ApplyObserver, ApplyRun
 from reconciler.commands.options import is_terminal, use_color
+from reconciler.commands.progress import ProgressBar
 from reconciler.errors import ApplyError
 from reconciler.exit_codes import ExitCode
 from reconciler.plan.model import Plan
@@ -27,9 +28,6 @@ from reconciler.render.apply_result import (
 )
 from reconciler.render.plan_view import not_applied_text
 from reconciler.render.text import render_text
-
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
 
 APPROVE_PROMPT = (
     "Do you want to perform these actions? Only 'yes' will be accepted to approve.\n  Enter a value"
@@ -74,7 +72,7 @@ class Output:
         finally:
             observer.close()
 
-    def finish(self, run: ApplyRun, *, dry_run: bool, rerun: str | None = None) -> int:
+    def finish(self, run: ApplyRun, *, dry_run: bool, rerun: str | None = None) -> ExitCode:
         """Write the report; the exit code. ``rerun``: the commands that finish a partly
         failed apply when running it again cannot (a saved plan: plan again)."""
         if self.json_mode:
@@ -117,7 +115,7 @@ class Output:
         )
         return ExitCode.ERROR
 
-    def _not_applied(self, plan: Plan) -> int:
+    def _not_applied(self, plan: Plan) -> ExitCode:
         """OK, unless the plan holds differences no action can make: the cloud still differs
         from the file, so a CI job must not pass."""
         count = len(plan.not_in_place)
@@ -150,47 +148,27 @@ class _LineObserver:
 
 
 class _BarObserver:
-    """A rich progress bar on a terminal; failures are printed above it as they happen."""
+    """A progress bar on a terminal; failures are printed above it as they happen."""
 
     def __init__(self, stream: IO[str], color: bool) -> None:
         self._stream = stream
         self._color = color
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
+        self._bar: ProgressBar | None = None
 
     def started(self, total: int) -> None:
-        from rich.console import Console  # noqa: PLC0415  (only on a terminal, only to apply)
-        from rich.progress import (  # noqa: PLC0415
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
+        self._bar = ProgressBar(
+            "Applying", total, stream=self._stream, color=self._color, transient=False
         )
-
-        console = Console(file=self._stream, no_color=not self._color, highlight=False)
-        self._progress = Progress(
-            TextColumn("Applying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task("apply", total=total)
+        self._bar.start()
 
     def finished(self, outcome: ActionOutcome) -> None:
-        if self._progress is None or self._task is None:
+        if self._bar is None:
             return
-        self._progress.advance(self._task)
+        self._bar.advance()
         if outcome.status == "failed":
-            from rich.text import Text  # noqa: PLC0415
-
             # The same painted line the line observer writes, kept intact above the bar.
-            line = outcome_line(outcome, color=self._color)
-            self._progress.console.print(Text.from_ansi(line))
+            self._bar.print_above(outcome_line(outcome, color=self._color))
 
     def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        if self._bar is not None:
+            self._bar.stop()

@@ -13,6 +13,7 @@ from reconciler.ci.github import GitHubComments
 from reconciler.ci.gitlab import GitLabNotes
 from reconciler.ci.upsert import DEFAULT_MARKER, Outcome, Upserted, upsert_comment, valid_marker
 from reconciler.errors import CiError
+from reconciler.exit_codes import ExitCode
 
 PROVIDERS = ("github", "gitlab")
 
@@ -80,7 +81,7 @@ def _check_size(body: str, marker: str, limit: int, forge: str) -> None:
     show_default=True,
     help="Hidden name that finds the comment again; one comment per name.",
 )
-def comment_command(file: str, provider: str, number: int | None, marker: str) -> int:
+def comment_command(file: str, provider: str, number: int | None, marker: str) -> ExitCode:
     """Post PLAN.md as a comment on the pull/merge request, or edit the one posted before.
 
     The comment starts with a hidden <!-- MARKER --> line; the newest comment starting with
@@ -106,4 +107,4 @@ def comment_command(file: str, provider: str, number: int | None, marker: str) -
         Outcome.UNCHANGED: "the plan comment is already up to date",
     }
     click.echo(f"ci comment: {verbs[done.outcome]}: {where}", err=True)
-    return 0
+    return ExitCode.OK

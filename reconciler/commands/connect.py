@@ -10,37 +10,36 @@ talks to it over HTTP through the same signed client, so the quickstart exercise
 code path with no account; an instance the emulator does not hold is reported with what it
 holds and how to reset it.
 
-The API is chosen per instance (``ons`` or ``onsmqtt``): the session makes one client per
-region and API. Every onsmqtt client of a session shares one ``AccountRateLimits`` registry,
-so the account's 10 calls a second on the group actions are shared by every instance and
-region of the run; ``--rate`` replaces that limit for CreateGroupId and DeleteGroupId.
+The API is chosen per instance (``ons`` or ``onsmqtt``): the session is the run's
+``ClientRegistry`` (``reconciler.cloud.registry``), one client per region and API paced from
+one ``RateLimits``, so the account's 10 calls a second on the onsmqtt group actions are shared
+by every instance and region of the run; ``--rate`` replaces that limit for the creates and
+deletes.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Mapping as MappingABC
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
+from reconciler.cloud.registry import ClientRegistry
 from reconciler.errors import (
     CloudApiError,
     CloudConnectionError,
     EmulatorError,
     UnknownInstanceError,
 )
-from reconciler.models import DEFAULT_API, Api, DesiredInstance, ProviderConfig
+from reconciler.models import DesiredInstance, ProviderConfig
 
 if TYPE_CHECKING:
-    from reconciler.cloud.client import OnsClient
     from reconciler.cloud.credentials import Credentials
-    from reconciler.cloud.onsmqtt import OnsMqttClient
     from reconciler.emulator.embedded import EmbeddedEmulator
-    from reconciler.ratelimit import AccountRateLimits, Rate
+    from reconciler.ratelimit import Rate
 
 ENDPOINT_ENV = "RECONCILER_ENDPOINT"
 EMBEDDED = "embedded"
@@ -50,8 +49,11 @@ EMULATOR_RESET_COMMAND = "reconciler emulator reset"
 INSTANCE_NOT_FOUND_CODES = frozenset({"BIZ_INSTANCE_NOT_FOUND", "InstanceNotFound"})
 
 
-class CloudSession:
-    """One client per region and API, made on first use; credentials resolved once, lazily."""
+class CloudSession(ClientRegistry):
+    """The run's clients (``ClientRegistry``) with what the command says of the cloud: the
+    endpoint's label, whether it is the embedded emulator, and the ``notices`` it writes on
+    stderr once its arguments are checked (an endpoint that is not the file's, what an
+    embedded emulator made)."""
 
     def __init__(
         self,
@@ -59,93 +61,24 @@ class CloudSession:
         endpoint: str | None,
         endpoint_label: str,
         embedded: bool,
-        profile: str | None = None,
-        credentials: Credentials | None = None,
-        rate_limits: MappingABC[str, Rate | None] | None = None,
-        rate: Rate | None = None,
         notices: Sequence[str] = (),
+        **registry: Unpack[RegistryOptions],
     ) -> None:
-        """``rate_limits``: per-action limits of the ons clients; ``rate`` (``--rate``):
-        the onsmqtt accounts' limit on CreateGroupId and DeleteGroupId (default: the
-        service's 10/s). ``notices``: what the command says on stderr once its arguments
-        are checked (an endpoint that is not the file's, what an embedded emulator made)."""
-        self.endpoint = endpoint
+        super().__init__(endpoint=endpoint, **registry)
         self.endpoint_label = endpoint_label
         self.embedded = embedded
         self.notices = tuple(notices)
-        self._profile = profile
-        self._credentials = credentials
-        self._rate_limits = rate_limits
-        self._rate = rate
-        self._account_limits: AccountRateLimits | None = None
-        self._clients: dict[tuple[str, Api], OnsClient | OnsMqttClient] = {}
-        self._lock = threading.Lock()
 
-    def credentials(self) -> Credentials:
-        with self._lock:
-            return self._credentials_locked()
 
-    def _credentials_locked(self) -> Credentials:
-        if self._credentials is None:
-            from reconciler.cloud.credentials import resolve_credentials  # noqa: PLC0415
+class RegistryOptions(TypedDict, total=False):
+    """What ``cloud_session`` passes on to the ``ClientRegistry``."""
 
-            self._credentials = resolve_credentials(profile=self._profile)
-        return self._credentials
-
-    def check(self) -> None:
-        """Resolve the credentials now, so a missing key is reported before any output."""
-        self.credentials()
-
-    def client(self, region: str, api: Api = DEFAULT_API) -> OnsClient | OnsMqttClient:
-        with self._lock:
-            found = self._clients.get((region, api))
-            if found is None:
-                found = self._new_client(region, api)
-                self._clients[(region, api)] = found
-            return found
-
-    def onsmqtt_client(self, region: str) -> OnsMqttClient:
-        """The region's OnsMqtt 2020-04-20 client (ListInstances, session look-ups)."""
-        from reconciler.cloud.onsmqtt import OnsMqttClient  # noqa: PLC0415
-
-        client = self.client(region, "onsmqtt")
-        assert isinstance(client, OnsMqttClient)
-        return client
-
-    def _new_client(self, region: str, api: Api) -> OnsClient | OnsMqttClient:
-        if api == "onsmqtt":
-            from reconciler.cloud.onsmqtt import (  # noqa: PLC0415
-                OnsMqttClient,
-                account_rate_limits,
-            )
-
-            if self._account_limits is None:
-                overrides = (
-                    None
-                    if self._rate is None
-                    else {"CreateGroupId": self._rate, "DeleteGroupId": self._rate}
-                )
-                self._account_limits = account_rate_limits(overrides)
-            return OnsMqttClient(
-                self._credentials_locked(),
-                region=region,
-                endpoint=self.endpoint,
-                rate_limits=self._account_limits,
-            )
-        from reconciler.cloud.client import OnsClient  # noqa: PLC0415
-
-        return OnsClient(
-            self._credentials_locked(),
-            region=region,
-            endpoint=self.endpoint,
-            rate_limits=self._rate_limits,
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
+    profile: str | None
+    credentials: Credentials | None
+    rates: MappingABC[str, Rate | None] | None
+    write_rate: Rate | None
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
 
 
 @dataclass(frozen=True)
@@ -242,13 +175,13 @@ def cloud_session(
     endpoint: str | None = None,
     instances: Sequence[DesiredInstance] = (),
     workdir: Path = DEFAULT_WORKDIR,
-    rate_limits: MappingABC[str, Rate | None] | None = None,
-    rate: Rate | None = None,
     file_label: str | None = None,
+    **registry: Unpack[RegistryOptions],
 ) -> Iterator[CloudSession]:
     """A session for the chosen endpoint; an embedded emulator is stopped on exit. The
     session's ``notices`` say when the endpoint is not the file's (``file_label`` names the
-    file) and what an embedded emulator created."""
+    file) and what an embedded emulator created. ``registry``: the rates, clock and sleep of
+    its clients (the profile and credentials come from the file or the emulator)."""
     choice = choose_endpoint(provider, endpoint, file_label=file_label)
     notices = [choice.override_note()] if choice.overrides_file else []
     chosen = choice.value
@@ -276,15 +209,15 @@ def cloud_session(
         label = chosen
     else:
         label = f"{provider.api}.{provider.region}.aliyuncs.com"
+    registry["profile"] = provider.profile
+    # The emulator's development key; else the profile's, lazily.
+    registry["credentials"] = credentials
     session = CloudSession(
         endpoint=chosen,
         endpoint_label=label,
         embedded=server is not None,
-        profile=provider.profile,
-        credentials=credentials,  # the emulator's development key; else the profile's, lazily
-        rate_limits=rate_limits,
-        rate=rate,
         notices=notices,
+        **registry,
     )
     try:
         yield session

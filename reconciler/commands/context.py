@@ -117,8 +117,8 @@ def run_context(
             desired.provider,
             endpoint=endpoint,
             instances=desired.instances,
-            rate=rate,
             file_label=desired.source,
+            write_rate=rate,
         ) as cloud:
             cloud.check()
             if cloud.embedded:

@@ -60,7 +60,7 @@ def emulator_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The embedded emulator's database.",
 )
-def reset_command(*, db: Path) -> int:
+def reset_command(*, db: Path) -> ExitCode:
     """Empty the embedded emulator: delete its database (instances, GIDs, devices). The next
     run with endpoint embedded creates the file's instances afresh. Refused while a command
     is using it."""
@@ -286,7 +286,7 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     fault_rate: float,
     fault_seed: int | None,
     latency_ms: float,
-) -> int:
+) -> ExitCode:
     """Serve the ONS 2019-02-14 OnsMqtt* actions and the OnsMqtt 2020-04-20 actions over HTTP
     on one port until Ctrl-C or SIGTERM."""
     if (access_key_id is None) != (access_key_secret is None):
@@ -344,7 +344,7 @@ class _MqttLogLines(logging.Handler):
 
 def _serve_until_stopped(
     server: EmulatorServer, mqtt: MqttServer | None, credential_lines: list[str], db: str | None
-) -> int:
+) -> ExitCode:
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

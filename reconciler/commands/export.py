@@ -90,7 +90,7 @@ def export_command(
     api: Api,
     endpoint: str | None,
     out: Path | None,
-) -> int:
+) -> ExitCode:
     """List an instance's GIDs (or every instance's, with --all) and write a desired-state
     file declaring exactly them.
 
@@ -114,7 +114,7 @@ def export_command(
         if instance_id is not None:
             ids = [instance_id]
         else:
-            listed = session.onsmqtt_client(chosen_region).list_instances()
+            listed = session.list_instances(chosen_region)
             ids = sorted({i.instance_id for i in listed if i.region_id in (None, chosen_region)})
         client = session.client(chosen_region, api)
         recorded = _recorded(config, chosen_region)

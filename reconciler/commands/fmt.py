@@ -99,8 +99,7 @@ def summary(results: Sequence[Formatted], *, write: bool, unwritable: int = 0) -
 @desired_paths_argument()
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff.")
-@click.pass_context
-def fmt_command(ctx: click.Context, paths: tuple[Path, ...], check: bool, show_diff: bool) -> int:
+def fmt_command(paths: tuple[Path, ...], check: bool, show_diff: bool) -> ExitCode:
     """Rewrite the desired-state files in PATHS (files or directories) in canonical form,
     keeping comments.
 
@@ -138,5 +137,5 @@ def fmt_command(ctx: click.Context, paths: tuple[Path, ...], check: bool, show_d
         or (check and any(item.changed for item in results))
     )
     if failed:
-        ctx.exit(ExitCode.ERROR)
+        return ExitCode.ERROR
     return ExitCode.OK

@@ -74,7 +74,7 @@ def _live_holder(backend: StateBackend, holder: LockInfo | None, lock_id: str) -
 @state_path_option
 def force_unlock_command(
     *, lock_id: str, force: bool, config: tuple[Path, ...], state_path: Path | None
-) -> int:
+) -> ExitCode:
     """Release the state lock LOCK_ID left by a run that is gone."""
     _, backend = open_state(config, state_path)
     with backend:

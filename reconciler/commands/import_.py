@@ -50,7 +50,7 @@ def import_command(
     endpoint: str | None,
     state_path: Path | None,
     lock_timeout: float,
-) -> int:
+) -> ExitCode:
     """Adopt the existing GID KEY (INSTANCE_ID/GROUP_ID) into the state."""
     try:
         instance_id, group_id = parse_key_text(key)

@@ -13,70 +13,47 @@ only whether a client id is online: ``client`` and ``clients`` use it, the other
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Literal
 
 import click
 
-from reconciler.commands.options import (
-    DEFAULT_CONFIG,
-    config_option,
-    endpoint_option,
-    no_color_option,
-    stacked,
-    use_color,
+from reconciler.commands.inspect_options import (
+    Asked,
+    Located,
+    client_id_callback,
+    common_options,
+    current_runtime,
+    group_id_callback,
+    instance_option,
+    locate,
+    range_options,
+    read_client_ids,
+    several_declared,
 )
+from reconciler.commands.options import DEFAULT_CONFIG, use_color
 from reconciler.errors import InspectError
-from reconciler.inspect.clientids import client_id_problem
-from reconciler.models import (
-    APIS,
-    DEFAULT_API,
-    DEFAULT_REGION,
-    GROUP_ID_RE,
-    Api,
-    DesiredInstance,
-    DesiredState,
-)
+from reconciler.exit_codes import ExitCode
+from reconciler.models import DesiredState
+from reconciler.ratelimit import WAIT_WORTH_SAYING
 
 if TYPE_CHECKING:
     from reconciler.cloud.client import OnsClient
     from reconciler.cloud.onsmqtt import OnsMqttClient
+    from reconciler.commands.connect import CloudSession
     from reconciler.inspect.pacing import CallPlan
     from reconciler.inspect.queries import OnProgress, Series, Target
-    from reconciler.models import ProviderConfig
-    from reconciler.ratelimit import Rate
     from reconciler.render.inspect import Report
 
-F = Callable[..., Any]
-ClientT = TypeVar("ClientT", bound="OnsClient | OnsMqttClient")
-FORMATS = ("text", "json", "csv")
-STDIN = "-"
 # The choices as typed (any case; click lower-cases them) and as the service spells them.
 DIRECTIONS: dict[str, Literal["PUB", "SUB"]] = {"pub": "PUB", "sub": "SUB"}
 MESSAGE_TYPES: dict[str, Literal["P2P", "SUB"]] = {"p2p": "P2P", "sub": "SUB"}
 CHART_HEIGHT = (10, 20)  # rows: at least, at most
 CLOUD_LOGGER = "reconciler.cloud"
-# A pacing wait shorter than this is the normal rhythm of the calls, not worth a line.
-WAIT_WORTH_SAYING = 1.0
-
-
-@dataclass
-class Runtime:
-    """Clock, sleep and rate limits of the client; tests pass their own as the click
-    context's ``obj`` so a minute of pacing takes no real time."""
-
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    wall_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
-    rate_limits: Mapping[str, Rate | None] | None = None
 
 
 class _CountingSleep:
@@ -91,195 +68,12 @@ class _CountingSleep:
         self._sleep(seconds)
 
 
-@dataclass(frozen=True)
-class Asked:
-    """The options every command takes (``_common`` gathers them): where to ask, how to answer."""
-
-    config: tuple[Path, ...]
-    region: str | None
-    endpoint: str | None
-    api: Api | None  # click.Choice(APIS) lets no other value through
-    instance_id: str | None
-    output_format: str
-    no_color: bool
-
-    @property
-    def color(self) -> bool:
-        return use_color(self.no_color, sys.stdout)
-
-
-@dataclass(frozen=True)
-class Located:
-    """What a command asks about: the file's settings, the region and instance, the API."""
-
-    desired: DesiredState | None
-    provider: ProviderConfig
-    declared: list[DesiredInstance]
-    target: Target
-    api: Api
-    endpoint: str | None
-
-
-# --- options --------------------------------------------------------------------------------
-
-
-def _common(function: F) -> F:
-    """``-c/--config``, ``--region``, ``--endpoint``, ``--api``, ``--format``, ``--no-color``,
-    passed with the command's ``instance_id`` as one ``asked: Asked``."""
-
-    @functools.wraps(function)
-    def with_asked(*args: Any, **kwargs: Any) -> Any:
-        asked = Asked(**{f.name: kwargs.pop(f.name) for f in fields(Asked)})
-        return function(*args, asked=asked, **kwargs)
-
-    return stacked(
-        config_option(
-            f"Desired-state file (or directory) for region, endpoint, credentials profile and "
-            f"state [default: {DEFAULT_CONFIG} when present].",
-            default=None,
-        ),
-        click.option(
-            "--region",
-            default=None,
-            help="Region [default: the instance's in the file, else the file's, "
-            f"else {DEFAULT_REGION}].",
-        ),
-        endpoint_option(),
-        click.option(
-            "--api",
-            type=click.Choice(APIS),
-            default=None,
-            help="The instance's API: ons (ONS 2019-02-14) or onsmqtt (OnsMqtt 2020-04-20) "
-            f"[default: the instance's api in the file, else provider.api, else {DEFAULT_API}].",
-        ),
-        click.option(
-            "--format",
-            "output_format",
-            type=click.Choice(FORMATS),
-            default="text",
-            show_default=True,
-            help="text for people; json or csv (data only) for scripts.",
-        ),
-        no_color_option,
-    )(with_asked)
-
-
-def _instance_option(
-    required_help: str = "Instance id [default: the file's only instance].",
-) -> Callable[[F], F]:
-    return click.option("--instance", "instance_id", default=None, metavar="ID", help=required_help)
-
-
-def _range_options(function: F) -> F:
-    @functools.wraps(function)
-    def with_range(
-        *args: Any, since: str | None, start: str | None, end: str | None, **kwargs: Any
-    ) -> Any:
-        from reconciler.inspect.timespec import TimeSpecError, resolve_range  # noqa: PLC0415
-
-        runtime = _runtime()
-        try:
-            begin_ms, end_ms = resolve_range(
-                since=since, start=start, end=end, now_ms=runtime.wall_ms()
-            )
-        except TimeSpecError as exc:
-            raise click.UsageError(str(exc)) from exc
-        return function(*args, begin_ms=begin_ms, end_ms=end_ms, **kwargs)
-
-    return stacked(
-        click.option("--no-chart", is_flag=True, help="Print the numbers, not a chart."),
-        click.option(
-            "--since",
-            default=None,
-            metavar="T",
-            help="Range from T to now [default: 24h]. T: 30m, 6h, 7d, ISO 8601 or epoch ms.",
-        ),
-        click.option("--from", "start", default=None, metavar="T", help="Start of the range."),
-        click.option(
-            "--to", "end", default=None, metavar="T", help="End of the range [default: now]."
-        ),
-    )(with_range)
-
-
-def _group_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if not GROUP_ID_RE.match(value):
-        raise click.BadParameter(
-            f"{value!r} is not a Group ID: GID_ or GID- then letters, digits, '-' and '_' "
-            "(7 to 64 characters)",
-            ctx=ctx,
-            param=param,
-        )
-    return value
-
-
-def _client_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    problem = client_id_problem(value)
-    if problem is not None:
-        raise click.BadParameter(problem, ctx=ctx, param=param)
-    return value
-
-
-def _read_client_ids(source: str) -> list[str]:
-    """The ids of FILE or standard input (``-``); a bad line is a usage error naming it."""
-    from reconciler.inspect.clientids import ClientIdListError, parse_client_ids  # noqa: PLC0415
-
-    name = "<stdin>" if source == STDIN else source
-    try:
-        with click.open_file(source, "rb") as stream:
-            raw = stream.read()
-    except OSError as exc:
-        raise click.UsageError(f"cannot read {name}: {exc.strerror or exc}") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise click.UsageError(f"{name}: not UTF-8 text (byte {exc.start + 1})") from exc
-    try:
-        return parse_client_ids(text, source=name)
-    except ClientIdListError as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
 # --- wiring -------------------------------------------------------------------------------
-
-
-def _runtime() -> Runtime:
-    found = click.get_current_context().find_object(Runtime)
-    return found if found is not None else Runtime()
 
 
 def _debug() -> bool:
     """``--debug`` (before or after the command) lowered the cloud log to DEBUG."""
     return logging.getLogger(CLOUD_LOGGER).isEnabledFor(logging.DEBUG)
-
-
-def _load_desired(config: tuple[Path, ...]) -> DesiredState | None:
-    """The ``-c`` files; the default name only when it exists (inspect needs no file)."""
-    from reconciler.commands.options import load_config  # noqa: PLC0415
-
-    if not config:
-        default = Path(DEFAULT_CONFIG)
-        if not default.is_file():
-            return None
-        config = (default,)
-    return load_config(config)
-
-
-def _locate(asked: Asked) -> Located:
-    """The region, instance and API a command asks about: the options, else the file's."""
-    from reconciler.inspect.queries import Target  # noqa: PLC0415
-    from reconciler.models import ProviderConfig  # noqa: PLC0415
-
-    desired = _load_desired(asked.config)
-    provider = desired.provider if desired is not None else ProviderConfig()
-    declared = list(desired.instances) if desired is not None else []
-    instance_id = asked.instance_id
-    if instance_id is None and len(declared) == 1:
-        instance_id = declared[0].instance_id
-    # Region and API: the options, else the declared instance's, else the provider's.
-    settings = next((i for i in declared if i.instance_id == instance_id), provider)
-    target = Target(asked.region or settings.region, instance_id)
-    api = asked.api or settings.api
-    return Located(desired, provider, declared, target, api, asked.endpoint)
 
 
 # What the ONS-only commands ask, and why the OnsMqtt 2020-04-20 API cannot answer it.
@@ -292,29 +86,49 @@ _ONS_ONLY = {
 }
 
 
+def _refuse_ons_only(located: Located, command: str) -> None:
+    """The ONS-only commands refuse an onsmqtt target, saying why and what to do instead."""
+    if command not in _ONS_ONLY or located.api == "ons":
+        return
+    several = several_declared(located)
+    if several is not None:
+        raise click.UsageError(several)
+    action, reason = _ONS_ONLY[command]
+    hint = "inspect clients FILE checks known client ids; " if "online clients" in reason else ""
+    instance_id = located.target.instance_id
+    if instance_id is None:
+        raise click.ClickException(
+            f"inspect {command} needs {action} of the ONS 2019-02-14 API, but the API "
+            f"asked is onsmqtt (OnsMqtt 2020-04-20), which {reason}; {hint}use --api ons "
+            f"to ask the shared-namespace instances of {located.target.region}"
+        )
+    raise click.ClickException(
+        f"inspect {command} needs {action} of the ONS 2019-02-14 API, but instance "
+        f"{instance_id} is asked through onsmqtt (OnsMqtt 2020-04-20), which {reason}; "
+        f"{hint}use --api ons if the instance answers the ONS API"
+    )
+
+
 @contextmanager
-def _client(located: Located, make: Callable[..., ClientT]) -> Iterator[ClientT]:
-    """A client for the target from ``make`` (a client class with its rate limits bound),
-    with checked credentials and the runtime's clock and sleep; an ``InspectError`` leaves as
-    one line (with the RequestId under ``--debug``), and a long pacing wait is reported after."""
+def _session(located: Located) -> Iterator[CloudSession]:
+    """The run's clients, with the runtime's rates, clock and sleep and checked credentials;
+    an ``InspectError`` leaves as one line (with the RequestId under ``--debug``), and a long
+    pacing wait is reported after."""
     from reconciler.commands.connect import cloud_session  # noqa: PLC0415
 
-    runtime = _runtime()
+    runtime = current_runtime()
     sleep = _CountingSleep(runtime.sleep)
     try:
         with cloud_session(
-            located.provider, endpoint=located.endpoint, instances=located.declared
+            located.provider,
+            endpoint=located.endpoint,
+            instances=located.declared,
+            rates=runtime.rate_limits,
+            clock=runtime.clock,
+            sleep=sleep,
         ) as session:
             session.check()
-            client = make(
-                session.credentials(),
-                region=located.target.region,
-                endpoint=session.endpoint,
-                sleep=sleep,
-                clock=runtime.clock,
-            )
-            with client:
-                yield client
+            yield session
     except InspectError as err:
         raise click.ClickException(err.describe(with_request_id=_debug())) from err
     if sleep.total >= WAIT_WORTH_SAYING:
@@ -323,73 +137,32 @@ def _client(located: Located, make: Callable[..., ClientT]) -> Iterator[ClientT]
         click.echo(waited_notice(sleep.total), err=True)
 
 
-def _several_declared(located: Located) -> str | None:
-    """What to say when no ``--instance`` was given where one is needed and the file declares
-    several instances (with one, it is the default): which they are, and to pick one."""
-    declared = located.declared
-    if located.target.instance_id is not None or len(declared) < 2 or located.desired is None:
-        return None
-    shown = [instance.instance_id for instance in declared[:_IDS_SHOWN]]
-    if len(declared) > _IDS_SHOWN:
-        shown.append(f"{len(declared) - _IDS_SHOWN} more")
-    source = located.desired.source or "the file"
-    listed = ", ".join(shown)
-    return f"{source} declares {len(declared)} instances ({listed}): name one with --instance"
-
-
-_IDS_SHOWN = 5
-
-
-def _connect(located: Located, *, command: str) -> AbstractContextManager[OnsClient]:
-    """An ONS 2019-02-14 client for the target, paced by its per-action buckets; the
-    ONS-only commands refuse an onsmqtt target."""
+@contextmanager
+def _connect(located: Located, *, command: str) -> Iterator[OnsClient]:
+    """The target's ONS 2019-02-14 client; the ONS-only commands refuse an onsmqtt target."""
     from reconciler.cloud.client import OnsClient  # noqa: PLC0415
 
-    if command in _ONS_ONLY and located.api != "ons":
-        several = _several_declared(located)
-        if several is not None:
-            raise click.UsageError(several)
-        action, reason = _ONS_ONLY[command]
-        hint = (
-            "inspect clients FILE checks known client ids; " if "online clients" in reason else ""
-        )
-        instance_id = located.target.instance_id
-        if instance_id is None:
-            raise click.ClickException(
-                f"inspect {command} needs {action} of the ONS 2019-02-14 API, but the API "
-                f"asked is onsmqtt (OnsMqtt 2020-04-20), which {reason}; {hint}use --api ons "
-                f"to ask the shared-namespace instances of {located.target.region}"
-            )
-        raise click.ClickException(
-            f"inspect {command} needs {action} of the ONS 2019-02-14 API, but instance "
-            f"{instance_id} is asked through onsmqtt (OnsMqtt 2020-04-20), which {reason}; "
-            f"{hint}use --api ons if the instance answers the ONS API"
-        )
-    return _client(located, functools.partial(OnsClient, rate_limits=_runtime().rate_limits))
-
-
-def _connect_sessions(located: Located) -> AbstractContextManager[OnsMqttClient]:
-    """An OnsMqtt 2020-04-20 client for the target, paced by the account's buckets (with
-    the runtime's overrides for its actions)."""
-    from reconciler.cloud.onsmqtt import (  # noqa: PLC0415
-        ACTIONS,
-        OnsMqttClient,
-        account_rate_limits,
-    )
-
-    if located.target.instance_id is None:
-        raise click.UsageError(
-            _several_declared(located)
-            or "--instance ID is required: the OnsMqtt 2020-04-20 API (--api onsmqtt) needs it"
-        )
-    runtime = _runtime()
-    overrides = {a: r for a, r in (runtime.rate_limits or {}).items() if a in ACTIONS}
-    limits = account_rate_limits(overrides, clock=runtime.clock)
-    return _client(located, functools.partial(OnsMqttClient, rate_limits=limits))
+    _refuse_ons_only(located, command)
+    with _session(located) as session:
+        yield session.client_as(located.target.region, OnsClient)
 
 
 @contextmanager
-def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
+def _connect_sessions(located: Located) -> Iterator[OnsMqttClient]:
+    """The target's OnsMqtt 2020-04-20 client, which needs an instance."""
+    from reconciler.cloud.onsmqtt import OnsMqttClient  # noqa: PLC0415
+
+    if located.target.instance_id is None:
+        raise click.UsageError(
+            several_declared(located)
+            or "--instance ID is required: the OnsMqtt 2020-04-20 API (--api onsmqtt) needs it"
+        )
+    with _session(located) as session:
+        yield session.client_as(located.target.region, OnsMqttClient)
+
+
+@contextmanager
+def _paced(plan: CallPlan, asked: Asked) -> Iterator[OnProgress | None]:
     """Say up front when the calls outnumber the bucket, and on a terminal show a progress
     bar with the time still ahead."""
     if not plan.exceeds_bucket:
@@ -401,32 +174,15 @@ def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
     if not sys.stderr.isatty() or _debug():  # --debug logs every call: no bar between them
         yield None
         return
-    from rich.console import Console  # noqa: PLC0415
-    from rich.progress import (  # noqa: PLC0415
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        Task,
-        TextColumn,
-    )
-    from rich.text import Text  # noqa: PLC0415
+    from reconciler.commands.progress import ProgressBar  # noqa: PLC0415
 
-    class TimeLeft(ProgressColumn):
-        """Counts down between calls (a paced call may be seconds away), from the plan's
-        estimate at the last finished call; rich's own estimate knows nothing of pacing."""
-
-        def render(self, task: Task) -> Text:
-            left = max(0.0, float(task.fields["deadline"]) - time.monotonic())
-            return Text(f"about {round(left)} s left")
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeLeft(),
-        console=Console(stderr=True),
+    bar = ProgressBar(
+        plan.action,
+        plan.calls,
+        stream=sys.stderr,
+        color=use_color(asked.no_color, sys.stderr),
         transient=True,
+        time_left=plan.remaining_after,
     )
     # The bar shows the pacing; the client's INFO lines about it would only cut through it.
     cloud_log = logging.getLogger(CLOUD_LOGGER)
@@ -435,18 +191,11 @@ def _paced(plan: CallPlan) -> Iterator[OnProgress | None]:
         return record.levelno != logging.INFO
 
     cloud_log.addFilter(quiet)
+    bar.start()
     try:
-        with progress:
-            task = progress.add_task(
-                plan.action, total=plan.calls, deadline=time.monotonic() + plan.seconds()
-            )
-
-            def on_progress(done: int, total: int) -> None:
-                deadline = time.monotonic() + plan.remaining_after(done)
-                progress.update(task, completed=done, deadline=deadline)
-
-            yield on_progress
+        yield lambda done, total: bar.update(done)
     finally:
+        bar.stop()
         cloud_log.removeFilter(quiet)
 
 
@@ -487,43 +236,43 @@ def inspect_group() -> None:
 
 
 @inspect_group.command("group")
-@click.argument("group_id", metavar="GID", callback=_group_id)
-@_instance_option()
-@_common
-def group_command(*, group_id: str, asked: Asked) -> int:
+@click.argument("group_id", metavar="GID", callback=group_id_callback)
+@instance_option()
+@common_options
+def group_command(*, group_id: str, asked: Asked) -> ExitCode:
     """How many clients of GID are online now (OnsMqttQueryClientByGroupId)."""
     from reconciler.inspect.queries import group_online  # noqa: PLC0415
     from reconciler.render.inspect import group_text  # noqa: PLC0415
 
-    located = _locate(asked)
+    located = locate(asked)
     with _connect(located, command="group") as client:
         report = group_online(client, located.target, group_id)
     _write(report, asked, lambda: group_text(report))
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("topic")
 @click.argument("parent_topic", metavar="PARENT")
 @click.argument("sub_topic", metavar="[SUBTOPIC]", required=False, default="")
-@_instance_option()
-@_common
-def topic_command(*, parent_topic: str, sub_topic: str, asked: Asked) -> int:
+@instance_option()
+@common_options
+def topic_command(*, parent_topic: str, sub_topic: str, asked: Asked) -> ExitCode:
     """How many subscribers of a topic are online now (OnsMqttQueryClientByTopic)."""
     from reconciler.inspect.queries import topic_online  # noqa: PLC0415
     from reconciler.render.inspect import topic_text  # noqa: PLC0415
 
-    located = _locate(asked)
+    located = locate(asked)
     with _connect(located, command="topic") as client:
         report = topic_online(client, located.target, parent_topic, sub_topic)
     _write(report, asked, lambda: topic_text(report))
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("client")
-@click.argument("client_id", metavar="CLIENT_ID", callback=_client_id)
-@_instance_option()
-@_common
-def client_command(*, client_id: str, asked: Asked) -> int:
+@click.argument("client_id", metavar="CLIENT_ID", callback=client_id_callback)
+@instance_option()
+@common_options
+def client_command(*, client_id: str, asked: Asked) -> ExitCode:
     """Whether a client is online, its last touch, socket and subscriptions
     (OnsMqttQueryClientByClientId); through onsmqtt only whether it is online
     (QuerySessionByClientId)."""
@@ -534,7 +283,7 @@ def client_command(*, client_id: str, asked: Asked) -> int:
     )
     from reconciler.render.inspect import client_text  # noqa: PLC0415
 
-    located = _locate(asked)
+    located = locate(asked)
     report: ClientReport
     if located.api == "onsmqtt":
         with _connect_sessions(located) as sessions:
@@ -542,13 +291,13 @@ def client_command(*, client_id: str, asked: Asked) -> int:
     else:
         with _connect(located, command="client") as client:
             report = client_report(client, located.target, client_id)
-    now_ms = _runtime().wall_ms()
+    now_ms = current_runtime().wall_ms()
     _write(
         report,
         asked,
         lambda: client_text(report, now_ms=now_ms, color=asked.color, width=_width()),
     )
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("clients")
@@ -557,9 +306,9 @@ def client_command(*, client_id: str, asked: Asked) -> int:
     metavar="FILE|-",
     type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=str),
 )
-@_instance_option()
-@_common
-def clients_command(*, source: str, asked: Asked) -> int:
+@instance_option()
+@common_options
+def clients_command(*, source: str, asked: Asked) -> ExitCode:
     """Whether each client id of FILE (- for standard input) is online: one id a line, blank
     lines and # comments skipped. Through onsmqtt ten ids a call
     (BatchQuerySessionByClientIds); through ons one a call, 30 a minute
@@ -572,40 +321,46 @@ def clients_command(*, source: str, asked: Asked) -> int:
     )
     from reconciler.render.inspect import clients_text  # noqa: PLC0415
 
-    client_ids = _read_client_ids(source)
-    located = _locate(asked)
-    plan = clients_plan(located.api, len(client_ids), _runtime().rate_limits)
+    client_ids = read_client_ids(source)
+    located = locate(asked)
+    count = len(client_ids)
     report: ClientsReport
     if located.api == "onsmqtt":
-        with _connect_sessions(located) as sessions, _paced(plan) as on_progress:
-            report = sessions_online(sessions, located.target, client_ids, on_progress=on_progress)
+        with _connect_sessions(located) as sessions:
+            plan = clients_plan(located.api, count, sessions.rate_limits)
+            with _paced(plan, asked) as on_progress:
+                report = sessions_online(
+                    sessions, located.target, client_ids, on_progress=on_progress
+                )
     else:
-        with _connect(located, command="clients") as client, _paced(plan) as on_progress:
-            report = clients_online(client, located.target, client_ids, on_progress=on_progress)
+        with _connect(located, command="clients") as client:
+            plan = clients_plan(located.api, count, client.rate_limits)
+            with _paced(plan, asked) as on_progress:
+                report = clients_online(client, located.target, client_ids, on_progress=on_progress)
     _write(report, asked, lambda: clients_text(report, color=asked.color, width=_width()))
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("history")
-@click.argument("group_id", metavar="GID", callback=_group_id)
-@_instance_option()
-@_range_options
-@_common
+@click.argument("group_id", metavar="GID", callback=group_id_callback)
+@instance_option()
+@range_options
+@common_options
 def history_command(
     *, group_id: str, begin_ms: int, end_ms: int, no_chart: bool, asked: Asked
-) -> int:
+) -> ExitCode:
     """Online clients of GID over time (OnsMqttQueryHistoryOnline, one call per day)."""
     from reconciler.inspect.queries import history, series_plan  # noqa: PLC0415
 
-    located = _locate(asked)
+    located = locate(asked)
     with _connect(located, command="history") as client:
-        plan = series_plan("history", begin_ms, end_ms, _runtime().rate_limits)
-        with _paced(plan) as on_progress:
+        plan = series_plan("history", begin_ms, end_ms, client.rate_limits)
+        with _paced(plan, asked) as on_progress:
             series = history(
                 client, located.target, group_id, begin_ms, end_ms, on_progress=on_progress
             )
     _write_series(series, asked, no_chart=no_chart)
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("trend")
@@ -626,9 +381,9 @@ def history_command(
     help="Only point-to-point or publish/subscribe messages.",
 )
 @click.option("--qos", type=click.Choice(["0", "1", "2"]), default=None, help="Only this QoS.")
-@_instance_option("Instance id (required by the service) [default: the file's only instance].")
-@_range_options
-@_common
+@instance_option("Instance id (required by the service) [default: the file's only instance].")
+@range_options
+@common_options
 def trend_command(
     *,
     parent_topic: str,
@@ -641,7 +396,7 @@ def trend_command(
     end_ms: int,
     no_chart: bool,
     asked: Asked,
-) -> int:
+) -> ExitCode:
     """Messages per second (or totals) of a topic over time (OnsMqttQueryMsgTransTrend)."""
     from reconciler.inspect.queries import TrendQuery, series_plan, trend  # noqa: PLC0415
 
@@ -653,18 +408,18 @@ def trend_command(
         msg_type=None if msg_type is None else MESSAGE_TYPES[msg_type.lower()],
         qos=None if qos is None else int(qos),
     )
-    located = _locate(asked)
+    located = locate(asked)
     with _connect(located, command="trend") as client:
         if located.target.instance_id is None:
             raise click.UsageError(
-                _several_declared(located)
+                several_declared(located)
                 or "--instance ID is required: the service needs it for trends"
             )
-        plan = series_plan("trend", begin_ms, end_ms, _runtime().rate_limits)
-        with _paced(plan) as on_progress:
+        plan = series_plan("trend", begin_ms, end_ms, client.rate_limits)
+        with _paced(plan, asked) as on_progress:
             series = trend(client, located.target, query, begin_ms, end_ms, on_progress=on_progress)
     _write_series(series, asked, no_chart=no_chart)
-    return 0
+    return ExitCode.OK
 
 
 @inspect_group.command("instance")
@@ -676,8 +431,8 @@ def trend_command(
     metavar="N",
     help="Look up only the first N GIDs (in name order); the others are listed without a count.",
 )
-@_common
-def instance_command(*, limit: int | None, asked: Asked) -> int:
+@common_options
+def instance_command(*, limit: int | None, asked: Asked) -> ExitCode:
     """Every GID of instance ID with its online count, most first; GIDs the state manages
     are marked (the state is read without its lock)."""
     from reconciler.inspect.queries import (  # noqa: PLC0415
@@ -687,12 +442,12 @@ def instance_command(*, limit: int | None, asked: Asked) -> int:
     )
     from reconciler.render.inspect import instance_text  # noqa: PLC0415
 
-    located = _locate(asked)
+    located = locate(asked)
     with _connect(located, command="instance") as client:
         managed = _managed(located.desired, located.target)
         group_ids = instance_groups(client, located.target)
         looked_up = len(group_ids) if limit is None else min(limit, len(group_ids))
-        with _paced(instance_plan(looked_up, _runtime().rate_limits)) as on_progress:
+        with _paced(instance_plan(looked_up, client.rate_limits), asked) as on_progress:
             report = instance_report(
                 client,
                 located.target,
@@ -702,7 +457,7 @@ def instance_command(*, limit: int | None, asked: Asked) -> int:
                 on_progress=on_progress,
             )
     _write(report, asked, lambda: instance_text(report, color=asked.color, width=_width()))
-    return 0
+    return ExitCode.OK
 
 
 def _managed(desired: DesiredState | None, target: Target) -> frozenset[str]:

@@ -71,7 +71,7 @@ def plan_command(
     lock_timeout: float,
     no_color: bool,
     parallelism: int,
-) -> int:
+) -> ExitCode:
     """Show what apply would change to make the cloud match PATHS (desired-state files or
     directories).
 

@@ -15,7 +15,7 @@ from reconciler.render.formats import PLAN_FORMATS, render_plan
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
 @format_option(PLAN_FORMATS)
 @no_color_option
-def show_command(planfile: Path, output_format: str, no_color: bool) -> int:
+def show_command(planfile: Path, output_format: str, no_color: bool) -> ExitCode:
     """Render a plan saved with `reconciler plan -o PLANFILE`."""
     from reconciler.plan.planfile import load_plan  # noqa: PLC0415
 

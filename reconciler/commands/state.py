@@ -134,7 +134,7 @@ def state_group() -> None:
 @lock_options()
 def list_command(
     *, config: tuple[Path, ...], state_path: Path | None, lock: bool, lock_timeout: float
-) -> int:
+) -> ExitCode:
     """List the resources in the state, one INSTANCE_ID/GROUP_ID per line."""
     _, doc, _ = _read(
         config, state_path, lock=lock, lock_timeout=lock_timeout, operation="state list"
@@ -150,7 +150,7 @@ def list_command(
 @lock_options()
 def show_command(
     *, key: str, config: tuple[Path, ...], state_path: Path | None, lock: bool, lock_timeout: float
-) -> int:
+) -> ExitCode:
     """Show one resource of the state: KEY is INSTANCE_ID/GROUP_ID."""
     desired, doc, label = _read(
         config, state_path, lock=lock, lock_timeout=lock_timeout, operation="state show"
@@ -170,7 +170,7 @@ def show_command(
 @lock_timeout_option
 def rm_command(
     *, keys: tuple[str, ...], config: tuple[Path, ...], state_path: Path | None, lock_timeout: float
-) -> int:
+) -> ExitCode:
     """Forget resources (KEY is INSTANCE_ID/GROUP_ID); the GIDs stay in the cloud."""
     desired, backend = open_state(config, state_path)
     with backend:
@@ -190,7 +190,7 @@ def rm_command(
 @lock_timeout_option
 def bind_command(
     *, paths: tuple[Path, ...], endpoint: str | None, state_path: Path | None, lock_timeout: float
-) -> int:
+) -> ExitCode:
     """Record that the state now describes PATH... (desired-state files or directories) and
     this endpoint: when a desired state was renamed or moved, or its endpoint moved, on
     purpose. Its backend is the one PATH... names."""

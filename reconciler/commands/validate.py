@@ -25,8 +25,7 @@ def _plural(count: int, word: str) -> str:
 
 @click.command("validate")
 @desired_paths_argument()
-@click.pass_context
-def validate_command(ctx: click.Context, paths: tuple[Path, ...]) -> int:
+def validate_command(paths: tuple[Path, ...]) -> ExitCode:
     """Check the desired state in PATHS (files or directories, merged): exit 0 when valid, 1
     listing every error.
 
@@ -50,7 +49,7 @@ def validate_command(ctx: click.Context, paths: tuple[Path, ...]) -> int:
         if files:
             summary += f" (of {len(files)} checked)"
         click.echo(summary, err=True)
-        ctx.exit(ExitCode.ERROR)
+        return ExitCode.ERROR
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
     click.echo(

@@ -1,5 +1,5 @@
-"""How long a number of calls takes under the client's token bucket for an action (of
-either API: their action names do not collide).
+"""How long a number of calls takes under the client's token bucket for an action (the rate
+its ``rate_limits`` hold for it).
 
 The bucket starts full (``rate.calls`` tokens), so the first ``capacity`` calls go at once and
 each further one waits ``1 / per_second``. The estimate ignores round trips: against the
@@ -8,19 +8,9 @@ real service's 30 calls a minute, the pacing dominates.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconciler.cloud.client import DEFAULT_RATE_LIMITS
-from reconciler.cloud.onsmqtt import ACCOUNT_RATE_LIMITS
 from reconciler.ratelimit import Rate
-
-
-def rate_for(action: str, overrides: Mapping[str, Rate | None] | None = None) -> Rate | None:
-    """The pacing rate the client applies to ``action`` (None: not paced)."""
-    if overrides is not None and action in overrides:
-        return overrides[action]
-    return DEFAULT_RATE_LIMITS.get(action) or ACCOUNT_RATE_LIMITS.get(action)
 
 
 @dataclass(frozen=True)

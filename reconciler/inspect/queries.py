@@ -22,10 +22,10 @@ from reconciler.cloud.client import (
 from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE
 from reconciler.cloud.onsmqtt import BATCH_QUERY_MAX_IDS, BATCH_QUERY_SESSIONS, OnsMqttClient
 from reconciler.errors import CloudApiError, InspectError, NotFoundError, ParameterError
-from reconciler.inspect.pacing import CallPlan, rate_for
+from reconciler.inspect.pacing import CallPlan
 from reconciler.inspect.windows import Point, day_windows, stitch
 from reconciler.models import Api
-from reconciler.ratelimit import Rate
+from reconciler.ratelimit import AccountRateLimits
 
 if TYPE_CHECKING:
     from reconciler.cloud.responses import StatsData
@@ -177,27 +177,24 @@ class TrendQuery:
 
 
 def series_plan(
-    kind: SeriesKind, begin_ms: int, end_ms: int, rates: Mapping[str, Rate | None] | None = None
+    kind: SeriesKind, begin_ms: int, end_ms: int, limits: AccountRateLimits
 ) -> CallPlan:
+    """``limits``: the asking client's (``client.rate_limits``)."""
     action = QUERY_HISTORY_ONLINE if kind == "history" else QUERY_MSG_TRANS_TREND
     calls = len(day_windows(begin_ms, end_ms))
-    return CallPlan(action, calls, rate_for(action, rates))
+    return CallPlan(action, calls, limits.rate(action))
 
 
-def instance_plan(gid_count: int, rates: Mapping[str, Rate | None] | None = None) -> CallPlan:
-    return CallPlan(QUERY_CLIENT_BY_GROUP_ID, gid_count, rate_for(QUERY_CLIENT_BY_GROUP_ID, rates))
+def instance_plan(gid_count: int, limits: AccountRateLimits) -> CallPlan:
+    return CallPlan(QUERY_CLIENT_BY_GROUP_ID, gid_count, limits.rate(QUERY_CLIENT_BY_GROUP_ID))
 
 
-def clients_plan(
-    api: Api, client_count: int, rates: Mapping[str, Rate | None] | None = None
-) -> CallPlan:
+def clients_plan(api: Api, client_count: int, limits: AccountRateLimits) -> CallPlan:
     """onsmqtt asks ten ids a call; ons one id a call, at 30 a minute."""
     if api == "onsmqtt":
         calls = -(-client_count // BATCH_QUERY_MAX_IDS)
-        return CallPlan(BATCH_QUERY_SESSIONS, calls, rate_for(BATCH_QUERY_SESSIONS, rates))
-    return CallPlan(
-        QUERY_CLIENT_BY_CLIENT_ID, client_count, rate_for(QUERY_CLIENT_BY_CLIENT_ID, rates)
-    )
+        return CallPlan(BATCH_QUERY_SESSIONS, calls, limits.rate(BATCH_QUERY_SESSIONS))
+    return CallPlan(QUERY_CLIENT_BY_CLIENT_ID, client_count, limits.rate(QUERY_CLIENT_BY_CLIENT_ID))
 
 
 # --- the questions ------------------------------------------------------------------------

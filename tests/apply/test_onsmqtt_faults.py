@@ -15,7 +15,8 @@ from reconciler.apply import ExecutionOptions, RunSettings, apply_desired, execu
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import OutcomeStatus
 from reconciler.cloud.credentials import Credentials
-from reconciler.cloud.onsmqtt import OnsMqttClient, account_rate_limits
+from reconciler.cloud.onsmqtt import OnsMqttClient
+from reconciler.cloud.pacing import RateLimits
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
@@ -67,7 +68,7 @@ def onsmqtt_client(url: str, retry: RetryPolicy) -> OnsMqttClient:
         access_key_secret=SecretStr(TEST_ACCESS_KEY_SECRET),
         source="test",
     )
-    limits = account_rate_limits(dict.fromkeys(GROUP_ACTIONS, FAST))
+    limits = RateLimits(dict.fromkeys(GROUP_ACTIONS, FAST))
     return OnsMqttClient(
         credentials, region=TEST_REGION, endpoint=url, retry=retry, rate_limits=limits
     )

@@ -14,6 +14,8 @@ import pytest
 
 from reconciler.cloud.client import OnsClient, RetryPolicy
 from reconciler.cloud.credentials import Credentials, resolve_credentials
+from reconciler.cloud.pacing import RateLimits
+from reconciler.cloud.registry import ClientRegistry
 from reconciler.cloud.signing import percent_encode
 from reconciler.errors import (
     AlreadyExistsError,
@@ -60,6 +62,8 @@ def make_client(url: str, fake: FakeTime | None = None, *, token: str | None = N
     )
     fake = fake or FakeTime()
     kw.setdefault("retry", RetryPolicy(max_attempts=5, base_delay=0.5, max_delay=4, deadline=60))
+    if "rate_limits" in kw:  # the run's rates, on the fake clock
+        kw["rate_limits"] = RateLimits(kw["rate_limits"], clock=fake.clock)
     return OnsClient(
         creds,
         region="cn-hangzhou",
@@ -262,7 +266,7 @@ def test_rate_limits_override_and_disable_defaults():
             client.list_group_ids("i")
     assert fake.sleeps == [pytest.approx(0.5)]
     with pytest.raises(ValueError, match="unknown action"):
-        make_client("http://127.0.0.1:1", rate_limits={"Nope": Rate(1, 1)})
+        ClientRegistry(endpoint=None, rates={"Nope": Rate(1, 1)})
 
 
 def test_no_secret_token_or_signature_in_debug_logs(caplog):

@@ -13,11 +13,9 @@ from typing import Any
 import pytest
 
 from reconciler.cloud.credentials import resolve_credentials
-from reconciler.cloud.onsmqtt import (
-    ACCOUNT_RATE_LIMITS,
-    OnsMqttClient,
-    account_rate_limits,
-)
+from reconciler.cloud.onsmqtt import ACCOUNT_RATE_LIMITS, ONSMQTT_PACING, OnsMqttClient
+from reconciler.cloud.pacing import RateLimits
+from reconciler.cloud.registry import ClientRegistry
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.errors import (
     AlreadyExistsError,
@@ -61,7 +59,7 @@ def served(
     fake = FakeTime()
     creds = resolve_credentials(access_key_id="test-id", access_key_secret=SECRET, env={})
     kw.setdefault("retry", RetryPolicy(max_attempts=5, base_delay=0.5, max_delay=4, deadline=60))
-    kw.setdefault("rate_limits", account_rate_limits(clock=fake.clock))
+    kw.setdefault("rate_limits", RateLimits(clock=fake.clock))
     with (
         scripted(replies, default=default) as server,
         OnsMqttClient(
@@ -210,7 +208,7 @@ def test_an_error_that_is_not_throttling_leaves_the_bucket_alone():
 
 def test_group_actions_are_paced_at_ten_a_second_shared_by_clients_of_one_account():
     fake = FakeTime()
-    registry = account_rate_limits(clock=fake.clock)
+    registry = RateLimits(clock=fake.clock)
     creds = resolve_credentials(access_key_id="test-id", access_key_secret=SECRET, env={})
     body = {"RequestId": "r", "Data": []}
     with scripted([], default=Reply(body=body)) as server:
@@ -235,12 +233,14 @@ def test_group_actions_are_paced_at_ten_a_second_shared_by_clients_of_one_accoun
 
 
 def test_an_explicit_rate_overrides_the_default_and_none_lifts_it():
-    registry = account_rate_limits({"CreateGroupId": Rate(50, 1), "ListGroupId": None})
+    registry = RateLimits({"CreateGroupId": Rate(50, 1), "ListGroupId": None}).for_client(
+        ONSMQTT_PACING
+    )
     assert registry.rates()["CreateGroupId"] == Rate(50, 1)
     assert registry.bucket("k", "ListGroupId") is None
     assert registry.rates()["DeleteGroupId"] == ACCOUNT_RATE_LIMITS["DeleteGroupId"]
-    with pytest.raises(ValueError, match="unknown OnsMqtt 2020-04-20 action"):
-        account_rate_limits({"OnsMqttGroupIdList": Rate(1, 1)})
+    with pytest.raises(ValueError, match="unknown action"):
+        ClientRegistry(endpoint=None, rates={"OnsMqttGroupIdLists": Rate(1, 1)})
 
 
 def test_sessions_are_asked_in_batches_of_ten():

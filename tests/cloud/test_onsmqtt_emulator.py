@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from reconciler.cloud.credentials import resolve_credentials
-from reconciler.cloud.onsmqtt import OnsMqttClient, account_rate_limits
+from reconciler.cloud.onsmqtt import OnsMqttClient
+from reconciler.cloud.pacing import RateLimits
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.errors import (
     AlreadyExistsError,
@@ -19,7 +20,6 @@ from reconciler.errors import (
     NotFoundError,
     ParameterError,
 )
-from reconciler.ratelimit import AccountRateLimits
 from tests.fixtures.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_INSTANCE_ID
 
 FAST_RETRY = RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.2, deadline=30)
@@ -94,9 +94,7 @@ def test_name_taken_in_the_shared_namespace(emulator):
         ]
 
 
-def _create_many(
-    url: str, registries: list[AccountRateLimits], per_client: int, prefix: str
-) -> None:
+def _create_many(url: str, registries: list[RateLimits], per_client: int, prefix: str) -> None:
     """One client per (region, instance), each creating ``per_client`` GIDs in a thread."""
     places = [
         ("cn-hangzhou", TEST_INSTANCE_ID),
@@ -122,12 +120,10 @@ def test_clients_of_one_account_share_its_bucket_and_keep_to_the_limit(emulator,
     caplog.set_level(logging.WARNING, logger="reconciler.cloud")
     emulator.store.add_instance("mqtt-sh", region="cn-shanghai")
     emulator.store.add_instance("mqtt-bj", region="cn-beijing")
-    shared = account_rate_limits()
+    shared = RateLimits()
     _create_many(emulator.url, [shared, shared, shared], per_client=8, prefix="shared")
     assert _throttled(caplog) == 0
     # The same work with a bucket per client asks for three times the account's limit.
-    _create_many(
-        emulator.url, [account_rate_limits() for _ in range(3)], per_client=8, prefix="own"
-    )
+    _create_many(emulator.url, [RateLimits() for _ in range(3)], per_client=8, prefix="own")
     assert _throttled(caplog) > 0
     assert len(emulator.store.groups([TEST_INSTANCE_ID, "mqtt-sh", "mqtt-bj"])) == 48

@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.commands.inspect import Runtime
+from reconciler.commands.inspect_options import Runtime
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import Subscription
+from reconciler.ratelimit import Rate
 from tests.fixtures.emulator import RunningEmulator, seeded_store
 
 MINUTE = 60_000
@@ -77,6 +78,18 @@ def history_points(begin: int, end: int) -> list[tuple[int, int]]:
 
 
 # --- group, topic, client ----------------------------------------------------------------
+
+
+def test_the_runs_rates_name_actions_of_either_api_whichever_is_asked(
+    world: RunningEmulator,
+) -> None:
+    # One registry paces the clients of both APIs: a rate for an onsmqtt action does not
+    # trouble an ons command (the ons client once refused it as an unknown action).
+    rates = {"BatchQuerySessionByClientIds": Rate(1, 1.0), "OnsMqttQueryClientByGroupId": None}
+    runtime = Runtime(wall_ms=lambda: NOW, rate_limits=rates)
+    result = run("group", "GID_orders", "--instance", world.instance_id, runtime=runtime)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"GID_orders ({world.instance_id}): 2 clients online\n"
 
 
 def test_group_in_every_format(world: RunningEmulator) -> None:

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.commands.inspect import Runtime
+from reconciler.commands.inspect_options import Runtime
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.ratelimit import Rate
 from tests.commands.test_inspect import NOW, FakeClock
