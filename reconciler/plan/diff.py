@@ -327,7 +327,7 @@ def _plan_instance(
             group_id
             for group_id in present.keys() & cloud & in_state.keys()
             if (want := present[group_id]).protect in (None, (stored := in_state[group_id]).protect)
-            and not any(_changed_immutables(want, stored))
+            and _immutables_agree(want, stored)
         }
     for group_id in names:
         exists = group_id in cloud
@@ -441,6 +441,15 @@ def _changed_immutables(
         desired, current = getattr(wanted, attribute), getattr(recorded, attribute)
         if desired is not None and current is not None and desired != current:
             yield attribute, current, desired
+
+
+def _immutables_agree(wanted: DesiredGroup, recorded: StateResource) -> bool:
+    """``_changed_immutables`` finds nothing (the planner's fast path asks it per resource)."""
+    for attribute in KINDS[recorded.kind].immutable:
+        desired = getattr(wanted, attribute)
+        if desired is not None and getattr(recorded, attribute) not in (None, desired):
+            return False
+    return True
 
 
 def _protect(wanted: DesiredGroup, recorded: StateResource | None) -> bool:

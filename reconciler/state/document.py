@@ -62,8 +62,9 @@ def parse_state(text: str, *, where: str) -> StateDocument:
 def _read_format_1(text: str, where: str, exc: ValidationError | None) -> StateDocument:
     """``text`` read as a format 1 document upgraded to format 2, when it is one; otherwise
     the error ``exc`` (format 2's) reports, or the newer format is refused."""
+    keys = _UniqueKeys()
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=keys.hook)
     except json.JSONDecodeError as bad:
         raise StateFormatError(
             f"{where} is corrupt: not valid JSON: line {bad.lineno} column {bad.colno}: {bad.msg}"
@@ -74,7 +75,9 @@ def _read_format_1(text: str, where: str, exc: ValidationError | None) -> StateD
     _refuse_newer(version, where)
     if version != 1 and exc is not None:
         raise StateFormatError(f"{where} is corrupt: {_first_problem(exc, data)}") from exc
-    _refuse_repeated_keys(text, where)
+    duplicate = _find_duplicate(data) if keys.seen_duplicate else None
+    if duplicate is not None:
+        raise _repeated_key(duplicate, data, where)
     resources = data.get("resources")
     if isinstance(resources, list):
         # Every format 1 resource is a GID; its fields are format 2's, kind aside.
@@ -173,10 +176,14 @@ def _refuse_repeated_keys(text: str, where: str) -> None:
     data = json.loads(text, object_pairs_hook=keys.hook)  # valid: pydantic parsed it
     duplicate = _find_duplicate(data) if keys.seen_duplicate else None
     if duplicate is not None:
-        path, key = duplicate
-        raise StateFormatError(
-            f"{where} is corrupt: {_entry(path, data)}key {key!r} is given twice in one object"
-        )
+        raise _repeated_key(duplicate, data, where)
+
+
+def _repeated_key(duplicate: tuple[_Path, str], data: object, where: str) -> StateFormatError:
+    path, key = duplicate
+    return StateFormatError(
+        f"{where} is corrupt: {_entry(path, data)}key {key!r} is given twice in one object"
+    )
 
 
 class StoredVersion(BaseModel):
