@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -87,18 +88,48 @@ def share_fields_sets(models: Iterable[BaseModel]) -> None:
             object.__setattr__(model, "__pydantic_fields_set__", one)
 
 
+# --- resource kinds --------------------------------------------------------------------------
+#
+# The engine (plan model, diff, guards, journal, state) handles a resource as (kind, region,
+# instance, key) plus the attributes its kind declares; ARCHITECTURE.md ("Adding a resource
+# kind") says what a new kind brings. GIDs are the only kind so far.
+
+ResourceKindName = Literal["gid"]
+GID_KIND_NAME: ResourceKindName = "gid"
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """What the engine knows of one kind of resource.
+
+    ``noun``: how messages name one (``GID``). ``immutable``: the attributes set at creation
+    only, each a field of the desired model, the state resource and ``NotInPlace.current``'s
+    source alike; a changed one is shown (``!``, ``NotInPlace``) and never applied.
+    """
+
+    name: ResourceKindName
+    noun: str
+    immutable: tuple[str, ...] = ()
+
+
+GID_KIND = ResourceKind(name=GID_KIND_NAME, noun="GID", immutable=("topic",))
+KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (GID_KIND,)}
+
+
 class ResourceKey(FrozenModel):
-    """A GID's identity. Written on the command line as ``INSTANCE_ID/GROUP_ID``."""
+    """A resource's identity. A GID's is written on the command line as
+    ``INSTANCE_ID/GROUP_ID``."""
 
     region: str
     instance_id: str
     group_id: str
+    kind: ResourceKindName = GID_KIND_NAME
 
     def __str__(self) -> str:
         return f"{self.instance_id}/{self.group_id}"
 
-    def sort_key(self) -> tuple[str, str, str]:
-        return (self.region, self.instance_id, self.group_id)
+    def sort_key(self) -> tuple[str, str, str, str]:
+        return (self.region, self.instance_id, self.kind, self.group_id)
 
 
 # What a client id may hold, worded once for every message that refuses one. The service
@@ -270,6 +301,8 @@ StateOrigin = Literal["created", "adopted", "imported"]
 
 
 class StateResource(FrozenModel):
+    # Required in a stored format 2 document (``state.document`` reads format 1 as GIDs).
+    kind: ResourceKindName = GID_KIND_NAME
     region: str
     instance_id: str
     group_id: str
@@ -286,7 +319,9 @@ class StateResource(FrozenModel):
 
     @property
     def key(self) -> ResourceKey:
-        return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=self.group_id)
+        return ResourceKey(
+            region=self.region, instance_id=self.instance_id, group_id=self.group_id, kind=self.kind
+        )
 
 
 class StateBinding(FrozenModel):
@@ -302,8 +337,13 @@ class StateBinding(FrozenModel):
     endpoint: str
 
 
+# Format 1 (0.1.0 and every release before kinds): resources without ``kind``, all GIDs.
+# Format 2: each resource records its kind. ``state.document`` reads both and writes 2.
+STATE_FORMAT_VERSION: Literal[2] = 2
+
+
 class StateDocument(FrozenModel):
-    format_version: Literal[1] = 1
+    format_version: Literal[2] = STATE_FORMAT_VERSION
     lineage: str
     serial: int = Field(default=0, ge=0)
     # None in a state written before bindings were recorded: bound on its next write.
@@ -314,9 +354,9 @@ class StateDocument(FrozenModel):
     def _one_resource_per_key(self) -> StateDocument:
         # Two entries for one GID would leave which one counts (and its ``protect``) to
         # whoever reads last; a stored state with them is refused, never resolved.
-        first: dict[tuple[str, str, str], int] = {}
+        first: dict[tuple[str, str, str, str], int] = {}
         for index, resource in enumerate(self.resources):
-            key = (resource.region, resource.instance_id, resource.group_id)
+            key = (resource.region, resource.instance_id, resource.kind, resource.group_id)
             seen = first.setdefault(key, index)
             if seen != index:
                 raise PydanticCustomError(

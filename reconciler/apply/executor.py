@@ -230,6 +230,7 @@ class _Run:
         origin: StateOrigin = "adopted" if change.action is Action.ADOPT else "created"
         self._journal.put(
             StateResource(
+                kind=change.kind,
                 region=change.region,
                 instance_id=change.instance_id,
                 group_id=change.group_id,

@@ -163,9 +163,9 @@ class StateJournal:
                 self.writes += 1
 
 
-def _sort_key(resource: StateResource) -> tuple[str, str, str]:
+def _sort_key(resource: StateResource) -> tuple[str, str, str, str]:
     # ResourceKey.sort_key() order, without building a key model per resource per write.
-    return (resource.region, resource.instance_id, resource.group_id)
+    return (resource.region, resource.instance_id, resource.kind, resource.group_id)
 
 
 def _describe(exc: Exception) -> str:

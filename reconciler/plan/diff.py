@@ -29,12 +29,14 @@ answers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
 
 from reconciler.errors import PlanError
 from reconciler.models import (
+    GID_KIND,
+    KINDS,
     Api,
     DesiredGroup,
     DesiredInstance,
@@ -114,6 +116,8 @@ class _Acc:
     # only when there are such targets.
     track_seen: bool = False
     seen: set[tuple[str, str]] = field(default_factory=set)
+    # Each planned instance's listed names.
+    listed: dict[InstanceRef, frozenset[str]] = field(default_factory=dict)
 
 
 def diff_plan(
@@ -130,29 +134,61 @@ def diff_plan(
     ``inventories`` may hold more instances (seen in listings of shared-namespace instances):
     they only serve the cross-instance naming check. ``naming`` gives a listing's
     IndependentNaming where the inventory alone cannot tell (an empty instance).
+
+    Phases: walk each planned instance (the semantics table), keep what the targets cover,
+    add the guards that look across resources, then assemble the plan.
     """
-    targets = options.targets
-    refs = planned_instances(desired, state, targets)
-    declared = {(inst.region, inst.instance_id): inst for inst in desired.instances}
-    state_by_instance: dict[InstanceRef, dict[str, StateResource]] = defaultdict(dict)
+    refs = planned_instances(desired, state, options.targets)
+    namings = effective_naming(inventories, naming or {})
+    walked = _walk_instances(
+        desired,
+        refs,
+        inventories=inventories,
+        state_by_instance=_state_by_instance(state),
+        namings=namings,
+        options=options,
+    )
+    targeted = _narrow_to_targets(walked, options.targets)
+    _guard_across_resources(
+        targeted, desired, refs, inventories=inventories, namings=namings, options=options
+    )
+    return _assemble(
+        targeted, walked.listed, refs, desired=desired, state=state, options=options, meta=meta
+    )
+
+
+def _state_by_instance(state: StateDocument | None) -> dict[InstanceRef, dict[str, StateResource]]:
+    """The state's resources by instance, then by name."""
+    by_instance: dict[InstanceRef, dict[str, StateResource]] = defaultdict(dict)
     if state is not None:
         # Resources are usually stored by instance: look the bucket up once per run of them.
         last: InstanceRef | None = None
         bucket: dict[str, StateResource] = {}
         for resource, ref in zip(state.resources, map(_instance_of, state.resources), strict=True):
             if ref != last:
-                bucket, last = state_by_instance[ref], ref
+                bucket, last = by_instance[ref], ref
             bucket[resource.group_id] = resource
-    namings = effective_naming(inventories, naming or {})
+    return by_instance
 
-    acc = _Acc(track_seen=any(t.group_id is not None for t in targets))
-    # Each planned instance's listed names, computed once (100,000 on a large estate).
-    listed: dict[InstanceRef, frozenset[str]] = {}
+
+def _walk_instances(
+    desired: DesiredState,
+    refs: list[InstanceRef],
+    *,
+    inventories: Mapping[InstanceRef, InstanceInventory],
+    state_by_instance: Mapping[InstanceRef, dict[str, StateResource]],
+    namings: Mapping[InstanceRef, bool],
+    options: PlanOptions,
+) -> _Acc:
+    """The semantics table, per planned instance: changes, differences, unmanaged names."""
+    declared = {(inst.region, inst.instance_id): inst for inst in desired.instances}
+    acc = _Acc(track_seen=any(t.group_id is not None for t in options.targets))
     for ref in refs:
         inventory = inventories.get(ref)
         if inventory is None:
             raise PlanError(f"instance {ref[1]} ({ref[0]}) was not refreshed")
-        cloud = listed[ref] = inventory.group_ids()
+        # Each planned instance's listed names, computed once (100,000 on a large estate).
+        cloud = acc.listed[ref] = inventory.group_ids()
         instance = declared.get(ref)
         in_state = state_by_instance.get(ref, {})
         if instance is None:
@@ -162,36 +198,77 @@ def diff_plan(
             if mismatch is not None:
                 acc.guards.append(mismatch)
             _plan_instance(instance, cloud, in_state, options, acc)
+    return acc
 
+
+@dataclass
+class _Targeted:
+    """What the walk found that the targets cover (everything, without targets)."""
+
+    changes: list[Change]
+    unmanaged: list[ResourceKey]
+    not_in_place: list[NotInPlace]
+    guards: list[Guard]
+
+
+def _narrow_to_targets(acc: _Acc, targets: tuple[Target, ...]) -> _Targeted:
     _check_targets_matched(targets, acc.seen)
-    changes = [c for c in acc.changes if _targeted(c.key, targets)]
-    unmanaged = [k for k in acc.unmanaged if _targeted(k, targets)]
-    not_in_place = [d for d in acc.not_in_place if _targeted(d.key, targets)]
-    guards = [g for g in acc.guards if _subject_targeted(g.subject, targets)]
+    return _Targeted(
+        changes=[c for c in acc.changes if _targeted(c.key, targets)],
+        unmanaged=[k for k in acc.unmanaged if _targeted(k, targets)],
+        not_in_place=[d for d in acc.not_in_place if _targeted(d.key, targets)],
+        guards=[g for g in acc.guards if _subject_targeted(g.subject, targets)],
+    )
 
+
+def _guard_across_resources(
+    targeted: _Targeted,
+    desired: DesiredState,
+    refs: list[InstanceRef],
+    *,
+    inventories: Mapping[InstanceRef, InstanceInventory],
+    namings: Mapping[InstanceRef, bool],
+    options: PlanOptions,
+) -> None:
+    """Naming conflicts, probable renames, the circuit breaker, an empty desired state and the
+    online checks left undone: guards no single resource can decide."""
     # An instance no listing tells the naming of (it has no GIDs) is planned per its declared
     # value; without one it may share the namespace, so its creates are checked as if it did.
+    declared = {(inst.region, inst.instance_id): inst for inst in desired.instances}
     unverified = unverified_naming(refs, declared, namings)
     planned_naming = {
         **namings,
         **{ref: value for ref, value in unverified.items() if value is not None},
     }
     unknown = {ref for ref, value in unverified.items() if value is None}
-    changes = flag_naming_conflicts(changes, inventories, planned_naming, unknown=unknown)
-    guards.extend(unverified_naming_notes(unverified, changes))
+    changes = flag_naming_conflicts(targeted.changes, inventories, planned_naming, unknown=unknown)
+    targeted.guards.extend(unverified_naming_notes(unverified, changes))
     changes = flag_probable_renames(changes)
     changes, breaker = circuit_breaker(changes, inventories, desired, options)
     empty = empty_desired_guard(changes, desired, options)
     if empty is not None:
         breaker.append(empty)
-    guards.extend(breaker)
-    changes = online_guards_without_lookup(
+    targeted.guards.extend(breaker)
+    targeted.changes = online_guards_without_lookup(
         changes, options, refused_by=next((g for g in breaker if g.refuses), None)
     )
 
-    changes.sort(key=lambda c: (c.region, c.instance_id, c.group_id))
-    unmanaged.sort(key=lambda k: k.sort_key())
-    not_in_place.sort(key=lambda d: d.key.sort_key())
+
+def _assemble(
+    targeted: _Targeted,
+    listed: Mapping[InstanceRef, frozenset[str]],
+    refs: list[InstanceRef],
+    *,
+    desired: DesiredState,
+    state: StateDocument | None,
+    options: PlanOptions,
+    meta: PlanMeta,
+) -> Plan:
+    """The plan, in its stable order, with what a saved plan needs to judge staleness."""
+    # The key's sort order, without building a key model per change.
+    changes = sorted(targeted.changes, key=attrgetter("region", "instance_id", "kind", "group_id"))
+    unmanaged = sorted(targeted.unmanaged, key=lambda k: k.sort_key())
+    not_in_place = sorted(targeted.not_in_place, key=lambda d: d.key.sort_key())
     listed_sorted = {inventory_label(*ref): tuple(sorted(listed[ref])) for ref in refs}
     # model_construct: every value below is built here from validated models, of the
     # declared types; validating them again would only cost time (and build validators).
@@ -216,7 +293,7 @@ def diff_plan(
         changes=tuple(changes),
         not_in_place=tuple(not_in_place),
         unmanaged=tuple(unmanaged),
-        guards=tuple(guards),
+        guards=tuple(targeted.guards),
         targets=tuple(map(str, options.targets)),
         refresh_only=options.refresh_only,
         allow_online_delete=options.allow_online_delete,
@@ -250,7 +327,7 @@ def _plan_instance(
             group_id
             for group_id in present.keys() & cloud & in_state.keys()
             if (want := present[group_id]).protect in (None, (stored := in_state[group_id]).protect)
-            and (want.topic is None or stored.topic in (None, want.topic))
+            and _immutables_agree(want, stored)
         }
     for group_id in names:
         exists = group_id in cloud
@@ -328,15 +405,17 @@ def _plan_present(
             )
         )
         return
-    if wanted.topic is not None and recorded.topic is not None and wanted.topic != recorded.topic:
-        # A GID's topic is set at creation only: shown and counted, never applied.
+    for attribute, current, desired in _changed_immutables(wanted, recorded):
+        # Set at creation only: shown and counted, never applied.
         acc.not_in_place.append(
             NotInPlace(
+                kind=key.kind,
                 region=key.region,
                 instance_id=key.instance_id,
                 group_id=key.group_id,
-                current=recorded.topic,
-                desired=wanted.topic,
+                attribute=attribute,
+                current=current,
+                desired=desired,
             )
         )
     if wanted.protect is not None and wanted.protect != recorded.protect:
@@ -351,6 +430,26 @@ def _plan_present(
         )
         # The GID keeps the topic it was recorded with (None: unknown), not the file's.
         acc.changes.append(update.model_copy(update={"topic": recorded.topic}))
+
+
+def _changed_immutables(
+    wanted: DesiredGroup, recorded: StateResource
+) -> Iterator[tuple[str, str, str]]:
+    """Each attribute its kind declares immutable that the file and the state both name and
+    disagree on: (attribute, recorded value, desired value)."""
+    for attribute in KINDS[recorded.kind].immutable:
+        desired, current = getattr(wanted, attribute), getattr(recorded, attribute)
+        if desired is not None and current is not None and desired != current:
+            yield attribute, current, desired
+
+
+def _immutables_agree(wanted: DesiredGroup, recorded: StateResource) -> bool:
+    """``_changed_immutables`` finds nothing (the planner's fast path asks it per resource)."""
+    for attribute in KINDS[recorded.kind].immutable:
+        desired = getattr(wanted, attribute)
+        if desired is not None and getattr(recorded, attribute) not in (None, desired):
+            return False
+    return True
 
 
 def _protect(wanted: DesiredGroup, recorded: StateResource | None) -> bool:
@@ -509,6 +608,7 @@ def _check_targets_matched(targets: tuple[Target, ...], seen: set[tuple[str, str
             continue
         if (target.instance_id, target.group_id) not in seen:
             raise PlanError(
-                f"--target {target.instance_id}/{target.group_id}: no such GID in the file, "
+                f"--target {target.instance_id}/{target.group_id}: no such {GID_KIND.noun} in "
+                "the file, "
                 "the state or the cloud"
             )

@@ -10,11 +10,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from reconciler.cloud.capabilities import online_check
 from reconciler.models import (
+    KINDS,
     Api,
     DesiredInstance,
     DesiredState,
     InstanceInventory,
     ResourceKey,
+    ResourceKindName,
 )
 from reconciler.plan.model import Action, Change, Guard, GuardKind, Plan
 from reconciler.plan.options import InstanceRef, PlanOptions
@@ -169,10 +171,11 @@ def _normalised(group_id: str) -> str:
 
 
 def flag_probable_renames(changes: list[Change]) -> list[Change]:
-    deletes: dict[InstanceRef, list[Change]] = defaultdict(list)
-    creates: dict[InstanceRef, list[Change]] = defaultdict(list)
+    """A delete and a create of near-identical names of one kind in one instance."""
+    deletes: dict[tuple[str, str, ResourceKindName], list[Change]] = defaultdict(list)
+    creates: dict[tuple[str, str, ResourceKindName], list[Change]] = defaultdict(list)
     for change in changes:
-        ref = (change.region, change.instance_id)
+        ref = (change.region, change.instance_id, change.kind)
         if change.action is Action.DELETE:
             deletes[ref].append(change)
         elif change.action is Action.CREATE:
@@ -191,9 +194,10 @@ def flag_probable_renames(changes: list[Change]) -> list[Change]:
             match = _best_match(delete.group_id, created, by_norm, exhaustive=exhaustive)
             if match is not None:
                 partner[delete.key] = f"{delete.group_id} -> {match}"
-                partner[ResourceKey(region=ref[0], instance_id=ref[1], group_id=match)] = (
-                    f"{delete.group_id} -> {match}"
+                created_key = ResourceKey(
+                    region=ref[0], instance_id=ref[1], group_id=match, kind=ref[2]
                 )
+                partner[created_key] = f"{delete.group_id} -> {match}"
     if not partner:
         return changes
 
@@ -206,8 +210,8 @@ def flag_probable_renames(changes: list[Change]) -> list[Change]:
         guard = Guard(
             kind=GuardKind.PROBABLE_RENAME,
             message=(
-                f"probable rename {pair}: GIDs cannot be renamed; clients still using the old "
-                "name fail authentication on their next reconnect"
+                f"probable rename {pair}: {KINDS[change.kind].noun}s cannot be renamed; clients "
+                "still using the old name fail authentication on their next reconnect"
             ),
         )
         flagged.append(change.model_copy(update={"guards": (*change.guards, guard)}))

@@ -10,10 +10,20 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from reconciler.models import DEFAULT_API, Api, FrozenModel, ResourceKey, SafetyConfig
+from reconciler.models import (
+    DEFAULT_API,
+    GID_KIND_NAME,
+    Api,
+    FrozenModel,
+    ResourceKey,
+    ResourceKindName,
+    SafetyConfig,
+)
 from reconciler.plan.desired_summary import DesiredInstanceSummary
 
-PLAN_FORMAT_VERSION = 1
+# 2: each change, difference and unmanaged resource names its kind. A saved plan of another
+# format is refused (``planfile.loads_plan``): plan again.
+PLAN_FORMAT_VERSION = 2
 
 
 class Action(StrEnum):
@@ -79,6 +89,7 @@ class ChangeSource(FrozenModel):
 
 class Change(FrozenModel):
     action: Action
+    kind: ResourceKindName = GID_KIND_NAME
     region: str
     instance_id: str
     group_id: str
@@ -102,16 +113,20 @@ class Change(FrozenModel):
     @property
     def key(self) -> ResourceKey:
         return ResourceKey.model_construct(
-            region=self.region, instance_id=self.instance_id, group_id=self.group_id
+            region=self.region,
+            instance_id=self.instance_id,
+            group_id=self.group_id,
+            kind=self.kind,
         )
 
 
 class NotInPlace(FrozenModel):
-    """A difference between the file and an existing GID that no action can apply: a GID
-    cannot be changed in place, so it is shown and counted, never applied. Today the only such
-    attribute is ``topic`` (used only at creation); ``current`` is what the GID was created with
-    (recorded in the state: the listing does not return it)."""
+    """A difference between the file and an existing resource that no action can apply: an
+    attribute its kind declares immutable (``ResourceKind.immutable``; a GID's ``topic``, used
+    only at creation) is shown and counted, never applied; ``current`` is what the resource
+    was created with (recorded in the state: the listing does not return it)."""
 
+    kind: ResourceKindName = GID_KIND_NAME
     region: str
     instance_id: str
     group_id: str
@@ -124,7 +139,10 @@ class NotInPlace(FrozenModel):
     @property
     def key(self) -> ResourceKey:
         return ResourceKey.model_construct(
-            region=self.region, instance_id=self.instance_id, group_id=self.group_id
+            region=self.region,
+            instance_id=self.instance_id,
+            group_id=self.group_id,
+            kind=self.kind,
         )
 
 

@@ -62,10 +62,7 @@ def digest_problem(plan: Plan, source: str) -> str | None:
     """Why ``plan`` (loaded from ``source``) is not the document reconciler wrote: no digest,
     or one its content no longer matches. None when it is."""
     if plan.digest is None:
-        return (
-            f"{source} has no digest (it was made by an older reconciler, or edited): plan "
-            "again and apply the new plan"
-        )
+        return f"{source} has no digest (it was edited): plan again and apply the new plan"
     if content_digest(plan.model_dump(mode="json")) != plan.digest:
         return (
             f"{source} was edited after it was made (its content no longer matches its "
@@ -107,10 +104,17 @@ def loads_plan(text: str, source: str = "<plan>") -> Plan:
     if not isinstance(document, dict) or "format_version" not in document:
         raise PlanError(f"{source}: not a plan file (no format_version)")
     version = document["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise PlanError(f"{source}: not a plan file (format_version is not a number)")
+    if version < PLAN_FORMAT_VERSION:
+        raise PlanError(
+            f"{source}: plan format version {version} is older than this reconciler's "
+            f"({PLAN_FORMAT_VERSION}): plan again and apply the new plan"
+        )
     if version != PLAN_FORMAT_VERSION:
         raise PlanError(
-            f"{source}: plan format version {version!r}; this reconciler reads version "
-            f"{PLAN_FORMAT_VERSION}: plan again with this version"
+            f"{source}: plan format version {version} is newer than this reconciler reads "
+            f"({PLAN_FORMAT_VERSION}): use a newer reconciler"
         )
     for name in DERIVED_FIELDS:
         document.pop(name, None)
@@ -211,7 +215,7 @@ def check_fresh(
             "the plan (another apply or a state command ran)"
         )
     digest_changed = ("desired_digest",) in changed_paths
-    if plan.desired_files and plan.desired_files != desired.files:
+    if plan.desired_files != desired.files:
         reasons.extend(_file_reasons(plan, desired, explained=digest_changed))
     if digest_changed:
         reasons.append(_desired_reason(plan, desired))
@@ -267,8 +271,7 @@ def _snapshot_now(
         "state_lineage": lineage,
         "state_serial": serial,
         "desired_digest": desired.digest(),
-        # A plan saved before files were recorded is judged by the digest alone.
-        "desired_files": dict(desired.files) if plan.desired_files else {},
+        "desired_files": dict(desired.files),
         "inventory": {
             label: inventories[label].fingerprint() if label in inventories else None
             for label in plan.inventory_fingerprints

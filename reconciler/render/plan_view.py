@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from reconciler.models import KINDS
 from reconciler.plan.model import Action, Change, Guard, NotInPlace, Plan
 
 
@@ -94,10 +95,12 @@ def summary_line(plan: Plan) -> str:
 
 
 def not_in_place_text(difference: NotInPlace) -> str:
-    """``topic orders -> shadow: cannot be changed in place (...)``, after the GID's name."""
+    """``topic orders -> shadow: cannot be changed in place (...)``, after the resource's
+    name."""
     text = (
         f"{difference.attribute} {difference.current} -> {difference.desired}: cannot be "
-        "changed in place (revert it, or create a GID under a new name)"
+        f"changed in place (revert it, or create a {KINDS[difference.kind].noun} under a new "
+        "name)"
     )
     source = difference.source
     return text if source is None else f"{text} ({source.file}:{source.line})"

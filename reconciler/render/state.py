@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.models import ResourceKey, StateDocument, StateResource
+from reconciler.models import KINDS, ResourceKey, StateDocument, StateResource
 from reconciler.state.base import LockInfo
 
 
@@ -36,9 +36,10 @@ def render_state_resource(resource: StateResource) -> str:
 
 def render_removed(keys: Sequence[ResourceKey], doc: StateDocument) -> str:
     lines = [f"Removed {key} from the state." for key in keys]
+    nouns = sorted({KINDS[key.kind].noun for key in keys})
     lines.append(
-        f"State serial is now {doc.serial}. The GID(s) still exist in the cloud; "
-        "reconciler no longer manages them."
+        f"State serial is now {doc.serial}. The {' and '.join(nouns)}(s) still exist in the "
+        "cloud; reconciler no longer manages them."
     )
     return "\n".join(lines) + "\n"
 

@@ -7,6 +7,11 @@ an unknown field, or one resource recorded twice is an error naming the entry, n
 by "the last one wins" or by coercion. Strictness is asked of pydantic for the whole document
 (``strict=True`` on validation), so every model in it, present or added later, is read
 strictly; one resource per key is ``StateDocument``'s own rule.
+
+Formats: 2 records each resource's ``kind`` and must name it. 1 (reconciler 0.1.0 and every
+release before kinds; a document naming no format is one) is read as GIDs and returned as
+format 2, so the next write upgrades the stored document in place; the read changes nothing.
+A newer format is refused: this code cannot know what its fields mean.
 """
 
 from __future__ import annotations
@@ -21,7 +26,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.errors import StateError
-from reconciler.models import StateDocument, share_fields_sets
+from reconciler.models import (
+    GID_KIND_NAME,
+    STATE_FORMAT_VERSION,
+    StateDocument,
+    share_fields_sets,
+)
 
 _Path = tuple[str | int, ...]
 # How much of a refused value a message quotes.
@@ -38,24 +48,68 @@ def parse_state(text: str, *, where: str) -> StateDocument:
     try:
         document = StateDocument.model_validate_json(text, strict=True)
     except ValidationError as exc:
-        raise _invalid(text, where, exc) from exc
-    if not _surely_no_repeated_keys(text, document):
-        _refuse_repeated_keys(text, where)
+        document = _read_format_1(text, where, exc)
+    else:
+        if "format_version" not in document.model_fields_set:
+            document = _read_format_1(text, where, None)
+        elif not _surely_no_repeated_keys(text, document):
+            _refuse_repeated_keys(text, where)
+    _refuse_missing_kind(document, where)
     share_fields_sets(document.resources)
     return document
 
 
-def _invalid(text: str, where: str, exc: ValidationError) -> StateFormatError:
-    """The first problem pydantic found, located with the help of the parsed text."""
+def _read_format_1(text: str, where: str, exc: ValidationError | None) -> StateDocument:
+    """``text`` read as a format 1 document upgraded to format 2, when it is one; otherwise
+    the error ``exc`` (format 2's) reports, or the newer format is refused."""
+    keys = _UniqueKeys()
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=keys.hook)
     except json.JSONDecodeError as bad:
-        return StateFormatError(
+        raise StateFormatError(
             f"{where} is corrupt: not valid JSON: line {bad.lineno} column {bad.colno}: {bad.msg}"
-        )
+        ) from exc
     except RecursionError:
-        return StateFormatError(f"{where} is corrupt: nested too deeply")
-    return StateFormatError(f"{where} is corrupt: {_first_problem(exc, data)}")
+        raise StateFormatError(f"{where} is corrupt: nested too deeply") from exc
+    version = data.get("format_version", 1) if isinstance(data, dict) else None
+    _refuse_newer(version, where)
+    if version != 1 and exc is not None:
+        raise StateFormatError(f"{where} is corrupt: {_first_problem(exc, data)}") from exc
+    duplicate = _find_duplicate(data) if keys.seen_duplicate else None
+    if duplicate is not None:
+        raise _repeated_key(duplicate, data, where)
+    resources = data.get("resources")
+    if isinstance(resources, list):
+        # Every format 1 resource is a GID; its fields are format 2's, kind aside.
+        data["resources"] = [
+            {"kind": GID_KIND_NAME, **item} if isinstance(item, dict) else item
+            for item in resources
+        ]
+    data["format_version"] = STATE_FORMAT_VERSION
+    try:
+        return StateDocument.model_validate_json(json.dumps(data), strict=True)
+    except ValidationError as upgraded_exc:
+        problem = _first_problem(upgraded_exc, data)
+        raise StateFormatError(f"{where} is corrupt: {problem}") from upgraded_exc
+
+
+def _refuse_newer(version: object, where: str) -> None:
+    if isinstance(version, int) and version > STATE_FORMAT_VERSION:
+        raise StateFormatError(
+            f"{where} has state format version {version}, newer than this reconciler reads "
+            f"({STATE_FORMAT_VERSION}): use a newer reconciler"
+        )
+
+
+def _refuse_missing_kind(document: StateDocument, where: str) -> None:
+    """Format 2 names each resource's kind: the model's default serves code building
+    resources, never a stored document."""
+    for index, resource in enumerate(document.resources):
+        if "kind" not in resource.model_fields_set:
+            raise StateFormatError(
+                f"{where} is corrupt: resources[{index}] ({resource.instance_id}/"
+                f"{resource.group_id}): kind: Field required"
+            )
 
 
 # --- a key given twice in one JSON object ---------------------------------------------------
@@ -122,10 +176,14 @@ def _refuse_repeated_keys(text: str, where: str) -> None:
     data = json.loads(text, object_pairs_hook=keys.hook)  # valid: pydantic parsed it
     duplicate = _find_duplicate(data) if keys.seen_duplicate else None
     if duplicate is not None:
-        path, key = duplicate
-        raise StateFormatError(
-            f"{where} is corrupt: {_entry(path, data)}key {key!r} is given twice in one object"
-        )
+        raise _repeated_key(duplicate, data, where)
+
+
+def _repeated_key(duplicate: tuple[_Path, str], data: object, where: str) -> StateFormatError:
+    path, key = duplicate
+    return StateFormatError(
+        f"{where} is corrupt: {_entry(path, data)}key {key!r} is given twice in one object"
+    )
 
 
 class StoredVersion(BaseModel):
@@ -133,7 +191,8 @@ class StoredVersion(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
-    format_version: Literal[1] = 1
+    # Any format this code reads (1 or 2); a newer one is refused by ``parse_version``.
+    format_version: int = 1
     lineage: str
     serial: int = Field(default=0, ge=0)
 
@@ -144,12 +203,14 @@ def parse_version(text: str, *, where: str) -> StoredVersion:
     before (about 20 times cheaper than ``parse_state`` on a 100,000-resource state, which
     matters since every write re-reads the file it replaces). Raises ``StateFormatError``."""
     try:
-        return StoredVersion.model_validate_json(text, strict=True)
+        stored = StoredVersion.model_validate_json(text, strict=True)
     except ValidationError as exc:
         error = exc.errors()[0]
         if error["type"] == "json_invalid":
             raise StateFormatError(f"{where} is corrupt: not valid JSON") from exc
         raise StateFormatError(f"{where} is corrupt: {_first_problem(exc, None)}") from exc
+    _refuse_newer(stored.format_version, where)
+    return stored
 
 
 class _UniqueKeys:

@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from reconciler.errors import LockError, StateConflictError, StateError
-from reconciler.models import PostgresBackendConfig, StateDocument
+from reconciler.models import STATE_FORMAT_VERSION, PostgresBackendConfig, StateDocument
 from reconciler.state import pg_schema
 from reconciler.state.base import (
     LockInfo,
@@ -258,11 +258,20 @@ class PostgresBackend(StateBackend):
             ).format(self._states)
             params: tuple[Any, ...] = (self.workspace, new.lineage, new.serial, document)
         else:
+            # A document of a newer format is never overwritten: the read below refuses it.
             statement = sql.SQL(
                 "UPDATE {} SET serial = %s, document = %s, updated_at = now()"
                 " WHERE workspace = %s AND serial = %s AND lineage = %s"
+                " AND coalesce(document->>'format_version', '1') IN ('1', %s)"
             ).format(self._states)
-            params = (new.serial, document, self.workspace, expected_serial, new.lineage)
+            params = (
+                new.serial,
+                document,
+                self.workspace,
+                expected_serial,
+                new.lineage,
+                str(STATE_FORMAT_VERSION),
+            )
         _, count = self._write_under_lock(statement, params)
         if count != 1:
             where = f"workspace {self.workspace} of {self.schema}.states"

@@ -196,15 +196,30 @@ def test_a_saved_plan_of_one_file_records_it_and_still_applies(
     assert cloud(emulator) == {"GID_platform"}
 
 
-def test_a_plan_saved_before_files_were_recorded_is_refused_as_undigested(
+def test_a_plan_saved_before_files_were_recorded_is_refused_with_plan_again(
     estate: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Such a plan records neither a digest nor all the options it was made with: it cannot be
-    # checked against its inputs, so it is refused with the way out.
+    # Such a plan (format 1) records neither a digest nor all the options it was made with:
+    # it cannot be checked against its inputs, so it is refused with the way out.
     assert run_cli(capsys, "plan", "gids/base.yaml", "-o", "plan.json").code == 0
     document = json.loads(Path("plan.json").read_text(encoding="utf-8"))
     for key in ("desired_inputs", "desired_files", "state_source", "digest"):
         del document[key]
+    document["format_version"] = 1
+    Path("plan.json").write_text(json.dumps(document), encoding="utf-8")
+    result = run_cli(capsys, "apply", "plan.json")
+    assert result.code == 1
+    assert "plan.json: plan format version 1 is older" in result.err
+    assert "plan again" in result.err
+    assert cloud(emulator) == set()
+
+
+def test_a_plan_without_a_digest_is_refused_as_undigested(
+    estate: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(capsys, "plan", "gids/base.yaml", "-o", "plan.json").code == 0
+    document = json.loads(Path("plan.json").read_text(encoding="utf-8"))
+    del document["digest"]
     Path("plan.json").write_text(json.dumps(document), encoding="utf-8")
     result = run_cli(capsys, "apply", "plan.json")
     assert result.code == 1

@@ -336,9 +336,9 @@ def test_json_output_is_only_json_and_matches_the_schema(
     result, document = json_plan(capsys)
     schema = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
     jsonschema.validate(document, schema)
-    assert document["format_version"] == 1
+    assert document["format_version"] == 2
     assert document["unmanaged"] == [
-        {"region": REGION, "instance_id": INST, "group_id": "GID_byhand"}
+        {"region": REGION, "instance_id": INST, "group_id": "GID_byhand", "kind": "gid"}
     ]
     assert "Refreshing" in result.err
 

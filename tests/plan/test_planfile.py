@@ -95,7 +95,7 @@ def test_plan_file_holds_no_secret(tmp_path: Path) -> None:
         ("{nope", "invalid JSON"),
         ("[]", "no format_version"),
         ('{"format_version": 99}', "format version 99"),
-        ('{"format_version": 1, "changes": 3}', "not a valid plan file"),
+        ('{"format_version": 2, "changes": 3}', "not a valid plan file"),
     ],
 )
 def test_bad_plan_files_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
@@ -105,6 +105,47 @@ def test_bad_plan_files_are_one_line_errors(tmp_path: Path, text: str, message: 
         load_plan(path)
     assert "\n" not in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_a_plan_saved_in_an_older_format_is_refused_with_plan_again(tmp_path: Path) -> None:
+    path = save_plan(sample_plan(), tmp_path / "p.json")
+    document = json.loads(path.read_text())
+    document["format_version"] = 1
+    document["digest"] = content_digest(document)
+    path.write_text(json.dumps(document))
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    assert str(info.value) == (
+        f"{path}: plan format version 1 is older than this reconciler's (2): plan again "
+        "and apply the new plan"
+    )
+
+
+def test_a_plan_saved_in_a_newer_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"format_version": 3}')
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    assert str(info.value) == (
+        f"{path}: plan format version 3 is newer than this reconciler reads (2): "
+        "use a newer reconciler"
+    )
+
+
+def test_each_resource_of_a_saved_plan_names_its_kind(tmp_path: Path) -> None:
+    document = json.loads(save_plan(sample_plan(), tmp_path / "p.json").read_text())
+    assert document["format_version"] == 2
+    entries = [*document["changes"], *document["not_in_place"], *document["unmanaged"]]
+    assert entries and {entry["kind"] for entry in entries} == {"gid"}
+
+
+def test_a_plan_that_recorded_no_files_is_stale_once_the_desired_state_has_files() -> None:
+    # No plan of this format lacks them: an empty record is a plan made from no file.
+    want, have, inv, plan = _world()
+    from_files = want.model_copy(update={"files": {"d.yaml": "0" * 64}})
+    assert plan.desired_files == {}
+    reasons = check_fresh(plan, from_files, have, {LABEL: inv})
+    assert reasons == ["d.yaml appeared since the plan (it was not one of its files)"]
 
 
 def test_missing_plan_file_is_an_error(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ def test_a_changed_topic_alone_is_a_difference_not_no_changes() -> None:
 
 def test_json_is_the_documented_shape() -> None:
     document = json.loads(render_json(sample_plan()))
-    assert document["format_version"] == 1
+    assert document["format_version"] == 2
     assert document["summary"] == {
         "create": 4,
         "adopt": 1,
@@ -109,6 +109,7 @@ def test_json_is_the_documented_shape() -> None:
     }
     assert document["not_in_place"] == [
         {
+            "kind": "gid",
             "region": "cn-hangzhou",
             "instance_id": "post-cn-test0001",
             "group_id": "GID_kept",
@@ -123,7 +124,12 @@ def test_json_is_the_documented_shape() -> None:
     change = document["changes"][0]
     assert {"action", "region", "instance_id", "group_id", "reason", "guards"} <= set(change)
     assert document["unmanaged"] == [
-        {"region": "cn-hangzhou", "instance_id": "post-cn-test0001", "group_id": "GID_manual"}
+        {
+            "region": "cn-hangzhou",
+            "instance_id": "post-cn-test0001",
+            "group_id": "GID_manual",
+            "kind": "gid",
+        }
     ]
 
 

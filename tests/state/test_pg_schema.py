@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -71,8 +72,17 @@ def _tables_of_0_1_0(dsn: str, schema: str) -> None:
         conn.execute(
             f'INSERT INTO "{schema}".states (workspace, lineage, serial, document, updated_at)'
             " VALUES ('ci', %s, %s, %s::jsonb, '2026-01-02T03:04:05Z')",
-            (DOCUMENT.lineage, DOCUMENT.serial, DOCUMENT.model_dump_json()),
+            (DOCUMENT.lineage, DOCUMENT.serial, json.dumps(_as_format_1(DOCUMENT))),
         )
+
+
+def _as_format_1(document: StateDocument) -> dict[str, object]:
+    """``document`` as 0.1.0 stored it: format 1, no kinds."""
+    stored = document.model_dump(mode="json")
+    stored["format_version"] = 1
+    for resource in stored["resources"]:
+        del resource["kind"]
+    return stored
 
 
 def _version_rows(dsn: str, schema: str) -> list[tuple[object, ...]]:
@@ -169,7 +179,7 @@ def test_a_role_that_may_not_create_tables_cannot_upgrade_and_says_so(
         assert "permission denied" in message
         with psycopg.connect(dsn) as conn:
             kept = conn.execute(f'SELECT document FROM "{schema}".states').fetchall()
-        assert StateDocument.model_validate(kept[0][0]) == DOCUMENT
+        assert kept[0][0] == _as_format_1(DOCUMENT)  # as 0.1.0 wrote it
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}')
