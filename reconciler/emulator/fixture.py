@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from reconciler.duration import duration_ms
 from reconciler.emulator.store import (
     CLIENT_ID_RULE,
     CLIENT_ID_SEPARATOR,
@@ -57,9 +58,7 @@ from reconciler.errors import ConfigError
 from reconciler.models import GROUP_ID_RE
 
 T = TypeVar("T")
-_RELATIVE = re.compile(r"^now\s*(?:-\s*(\d+)\s*(ms|s|m|h|d))?$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_EVERY = re.compile(r"^(\d+)\s*(ms|s|m|h|d)$")
+_RELATIVE = re.compile(r"^now(?:\s*-\s*(\S+))?$")
 # A series longer than this is a typo (every: 1ms over a year), not a fixture.
 MAX_SERIES_SAMPLES = 1_000_000
 
@@ -157,8 +156,8 @@ class _Node:
             return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp() * 1000)
         if isinstance(value, str):
             match = _RELATIVE.match(value.strip())
-            if match:
-                back = int(match.group(1) or 0) * _UNIT_MS[match.group(2) or "ms"]
+            back = None if match is None else duration_ms(match.group(1) or "0s")
+            if back is not None:
                 return int(time.time() * 1000) - back
             try:
                 return _Node(datetime.fromisoformat(value), self.source, None, None).millis(what)
@@ -388,8 +387,7 @@ def _moments(node: _Node, fields: dict[str, _Node]) -> list[int]:
         raise node.error(f"a sample needs at, or from, to and every (missing {missing[0]})")
     begin, end = fields["from"].millis("from"), fields["to"].millis("to")
     every_node = fields["every"]
-    match = _EVERY.match(str(every_node.value).strip())
-    step = int(match.group(1)) * _UNIT_MS[match.group(2)] if match else 0
+    step = duration_ms(str(every_node.value)) or 0
     if step <= 0:
         raise every_node.error("every must be a positive duration such as 30s, 1m or 1h")
     if begin > end:
