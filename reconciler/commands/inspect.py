@@ -35,7 +35,6 @@ from reconciler.commands.options import (
     use_color,
 )
 from reconciler.errors import InspectError
-from reconciler.inspect.clientids import client_id_problem
 from reconciler.models import (
     APIS,
     DEFAULT_API,
@@ -44,6 +43,7 @@ from reconciler.models import (
     Api,
     DesiredInstance,
     DesiredState,
+    client_id_problem,
 )
 
 if TYPE_CHECKING:

@@ -46,16 +46,12 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from reconciler.duration import duration_ms
 from reconciler.emulator.store import (
-    CLIENT_ID_RULE,
-    CLIENT_ID_SEPARATOR,
     DEFAULT_SOCKET,
-    GROUP_ID_RULE,
     EmulatorStore,
     Subscription,
-    client_id_shape_ok,
 )
 from reconciler.errors import ConfigError
-from reconciler.models import GROUP_ID_RE
+from reconciler.models import GROUP_ID_RE, GROUP_ID_RULE, client_id_problem
 
 T = TypeVar("T")
 _RELATIVE = re.compile(r"^now(?:\s*-\s*(\S+))?$")
@@ -123,13 +119,11 @@ class _Node:
         return value
 
     def client_id(self, what: str) -> str:
-        """``<GroupId>@@@<DeviceId>``, at most MAX_CLIENT_ID_LENGTH characters."""
+        """A client id the service accepts."""
         value = self.text(what)
-        if not client_id_shape_ok(value):
-            raise self.error(f"{what} {value!r} is invalid: it {CLIENT_ID_RULE}")
-        group_id = value.partition(CLIENT_ID_SEPARATOR)[0]
-        if not GROUP_ID_RE.match(group_id):
-            raise self.error(f"{what} {value!r} is invalid: its group {group_id!r} {GROUP_ID_RULE}")
+        problem = client_id_problem(value)
+        if problem is not None:
+            raise self.error(problem)
         return value
 
     def flag(self, what: str) -> bool:

@@ -21,17 +21,9 @@ from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from typing import Any
 
+from reconciler.models import client_id_problem, group_of_client_id
+
 DEFAULT_SOCKET = "/10.0.0.1:1234"
-CLIENT_ID_SEPARATOR = "@@@"
-MAX_CLIENT_ID_LENGTH = 64
-# The service's naming rules, worded once for every message that refuses a name.
-GROUP_ID_RULE = (
-    "must start with GID_ or GID-, be 7 to 64 characters long and use only letters, digits,"
-    " '-' and '_'"
-)
-CLIENT_ID_RULE = (
-    f"must read GROUP_ID@@@DEVICE_ID and be at most {MAX_CLIENT_ID_LENGTH} characters long"
-)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -191,18 +183,12 @@ class StatsPoint:
     y: float
 
 
-def client_id_shape_ok(client_id: str) -> bool:
-    """``<group>@@@<device>`` within the length limit (the group is checked as a GID apart)."""
-    _, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
-    return bool(sep and device) and len(client_id) <= MAX_CLIENT_ID_LENGTH
-
-
-def group_of_client(client_id: str) -> str:
-    """``GID_x@@@device`` -> ``GID_x``; ValueError when there is no device part."""
-    group_id, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
-    if not sep or not group_id or not device:
-        raise ValueError(f"client id {client_id!r} is not of the form GROUP_ID@@@DEVICE_ID")
-    return group_id
+def _group_of_client(client_id: str) -> str:
+    """The GID of a client id; ValueError (a seeding mistake) when it is not one."""
+    problem = client_id_problem(client_id)
+    if problem is not None:
+        raise ValueError(problem)
+    return group_of_client_id(client_id)
 
 
 class EmulatorStore:
@@ -480,7 +466,7 @@ class EmulatorStore:
         """Register (or replace) a device. Without ``instance_id`` the one instance holding the
         client's GID is used. Also records the GID's online count at ``last_touch`` so that
         QueryHistoryOnline answers from the registry."""
-        group_id = group_of_client(client_id)
+        group_id = _group_of_client(client_id)
         touched = last_touch if last_touch is not None else now_ms()
         subs = tuple(s if isinstance(s, Subscription) else Subscription(*s) for s in subscriptions)
         with self.transaction() as db:
@@ -566,7 +552,7 @@ class EmulatorStore:
         self, instance_id: str, client_id: str, *, socket: str, at_ms: int, clean_session: bool
     ) -> None:
         """A session went online; a clean session starts without the previous subscriptions."""
-        group_id = group_of_client(client_id)
+        group_id = _group_of_client(client_id)
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO clients VALUES (?, ?, ?, 1, ?, ?)",

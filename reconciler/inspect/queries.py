@@ -24,7 +24,7 @@ from reconciler.cloud.onsmqtt import BATCH_QUERY_MAX_IDS, BATCH_QUERY_SESSIONS, 
 from reconciler.errors import CloudApiError, InspectError, NotFoundError, ParameterError
 from reconciler.inspect.pacing import CallPlan, rate_for
 from reconciler.inspect.windows import Point, day_windows, stitch
-from reconciler.models import Api
+from reconciler.models import Api, group_of_client_id
 from reconciler.ratelimit import Rate
 
 if TYPE_CHECKING:
@@ -460,7 +460,7 @@ def _named(
         elif missing == "GID" and group_id is not None:
             text = f"GID {group_id} not found in {target.where()}"
         elif missing == "GID" and client_id is not None:
-            group = client_id.partition("@@@")[0]
+            group = group_of_client_id(client_id)
             text = f"GID {group} of client {client_id} not found in {target.where()}"
         else:
             raise

@@ -124,18 +124,18 @@ def test_relative_times_are_accepted():
         (
             "instances:\n  - instance_id: x\n    devices: [{client_id: bogus@@@dev1}]\n",
             "bad.yaml:3:27",
-            "its group 'bogus' must start with GID_ or GID-",
+            "has an invalid group 'bogus': a GID must start with GID_ or GID-",
         ),
         (
             "instances:\n  - instance_id: x\n    devices: [{client_id: GID_orders@@@}]\n",
             "bad.yaml:3:27",
-            "GROUP_ID@@@DEVICE_ID",
+            "has no device id after @@@",
         ),
         (
             "instances:\n  - instance_id: x\n"
             f"    devices: [{{client_id: GID_orders@@@{'d' * 60}}}]\n",
             "bad.yaml:3:27",
-            "at most 64 characters",
+            "is 73 characters long; the service allows at most 64",
         ),
         ("version: 2\n", "bad.yaml:1:10", "version must be 1"),
         ("instances: [\n", "bad.yaml:2:1", "not valid YAML"),
