@@ -121,7 +121,7 @@ def export_command(
         exported = []
         for one in ids:
             records = client.list_group_ids(one)
-            mine = [record for record in records if record.instance_id in (one, "")]
+            mine = [record for record in records if record.belongs_to(one)]
             naming = mine[0].independent_naming if mine else None
             exported.append(
                 ExportedInstance(one, [r.group_id for r in mine], naming, recorded.get(one, {}))

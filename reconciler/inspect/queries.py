@@ -411,7 +411,7 @@ def instance_groups(client: OnsMqttClient, target: Target) -> list[str]:
     instance_id = _required_instance(target)
     with _named(target):
         records = client.list_group_ids(instance_id)
-    return sorted({r.group_id for r in records if r.instance_id in (instance_id, "")})
+    return sorted({r.group_id for r in records if r.belongs_to(instance_id)})
 
 
 def instance_report(
