@@ -7,6 +7,7 @@ import pytest
 from reconciler.emulator.fixture import load_fixture, load_fixture_text
 from reconciler.emulator.store import EmulatorStore, Subscription
 from reconciler.errors import ConfigError
+from tests.fixtures.emulator_store import group_ids, topics
 
 FIXTURE = """\
 version: 1
@@ -56,8 +57,8 @@ def test_fixture_seeds_everything(tmp_path):
         "cn-hangzhou",
         False,
     )
-    assert store.topics("post-cn-fix1") == ["orders", "telemetry"]
-    assert store.group_ids("post-cn-fix1") == ["GID_billing", "GID_orders"]
+    assert topics(store, "post-cn-fix1") == ["orders", "telemetry"]
+    assert group_ids(store, "post-cn-fix1") == ["GID_billing", "GID_orders"]
     billing = store.group("post-cn-fix1", "GID_billing")
     assert billing is not None and (billing.topic, billing.create_time) == ("orders", 1700000000000)
     dev1 = store.client("post-cn-fix1", "GID_orders@@@dev1")
@@ -177,5 +178,5 @@ def test_reapplying_a_fixture_to_the_same_database_changes_nothing(tmp_path):
             "post-cn-fix1", "orders", 0, 2 * 10**12, trans_type="PUB", summed=True
         )
         assert [(p.x, p.y) for p in trend] == [(1700000000000, 150)]
-        assert store.group_ids("post-cn-fix1") == ["GID_billing", "GID_orders"]
+        assert group_ids(store, "post-cn-fix1") == ["GID_billing", "GID_orders"]
         store.close()

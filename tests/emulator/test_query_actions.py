@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from reconciler.emulator.store import Subscription
 from reconciler.ratelimit import Rate
 from tests.emulator.wire import call, error_code, ok
+from tests.fixtures.emulator_store import add_message_sample, add_online_sample
 
 BY_GROUP = "OnsMqttQueryClientByGroupId"
 BY_TOPIC = "OnsMqttQueryClientByTopic"
@@ -120,9 +123,9 @@ def test_history_online_answers_from_the_registry(devices):
 
 
 def test_history_range_is_cut_to_one_day(devices):
-    devices.store.add_online_sample(devices.instance_id, "GID_idle", T0, 5)
-    devices.store.add_online_sample(devices.instance_id, "GID_idle", T0 + DAY, 6)
-    devices.store.add_online_sample(devices.instance_id, "GID_idle", T0 + DAY + 1, 7)
+    add_online_sample(devices.store, devices.instance_id, "GID_idle", T0, 5)
+    add_online_sample(devices.store, devices.instance_id, "GID_idle", T0 + DAY, 6)
+    add_online_sample(devices.store, devices.instance_id, "GID_idle", T0 + DAY + 1, 7)
     body = ok(
         call(devices, HISTORY, _p(devices, GroupId="GID_idle", BeginTime=T0, EndTime=T0 + 3 * DAY))
     )
@@ -144,7 +147,7 @@ def test_history_parameters_are_checked(devices):
 
 @pytest.fixture
 def traffic(devices):
-    add = devices.store.add_message_sample
+    add = functools.partial(add_message_sample, devices.store)
     inst = devices.instance_id
     add(inst, "orders", T0, trans_type="PUB", tps=2.5, total=150, msg_type="SUB", qos=1)
     add(

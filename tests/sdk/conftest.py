@@ -4,6 +4,7 @@ import pytest
 from alibabacloud_tea_openapi.models import Config
 
 from reconciler.emulator.store import Subscription
+from tests.fixtures.emulator_store import add_message_sample
 
 T0 = 1_700_000_000_000
 HOUR = 3_600_000
@@ -33,6 +34,6 @@ def seeded(emulator):
     )
     store.add_client("GID_orders@@@dev2", last_touch=T0 + HOUR, subscriptions=[("orders", "", 0)])
     store.add_client("GID_orders@@@dev3", online=False, last_touch=T0 + 2 * HOUR)
-    store.add_message_sample(inst, "orders", T0, trans_type="PUB", tps=2.5, total=150, qos=1)
-    store.add_message_sample(inst, "orders", T0 + HOUR, trans_type="PUB", tps=4, total=240, qos=1)
+    add_message_sample(store, inst, "orders", T0, trans_type="PUB", tps=2.5, total=150, qos=1)
+    add_message_sample(store, inst, "orders", T0 + HOUR, trans_type="PUB", tps=4, total=240, qos=1)
     return emulator
