@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from reconciler.config.loader import load_desired_text_result
-from reconciler.emulator.actions import Actions
 from reconciler.emulator.fixture import load_fixture_text
 from reconciler.emulator.mqtt.auth import DeviceAuthenticator, Refused
 from reconciler.emulator.mqtt.codec import ConnectReturnCode
+from reconciler.emulator.ons_actions import OnsActions
 from reconciler.emulator.onsmqtt_actions import OnsMqttActions
 from reconciler.emulator.protocol import ApiError
 from reconciler.emulator.store import EmulatorStore
@@ -64,7 +64,7 @@ def _inspect_list(client_id: str) -> None:
 def _ons_api(client_id: str) -> None:
     params = {"ClientId": client_id, "InstanceId": INSTANCE}
     try:
-        Actions(_store()).query_client_by_client_id(params, ACCOUNT)
+        OnsActions(_store()).query_client_by_client_id(params, ACCOUNT)
     except ApiError as exc:
         if exc.code != "BIZ_CONSUMER_NOT_ONLINE":  # a good id nobody uses
             raise ValueError(f"{exc.code}: {exc.message}") from exc

@@ -90,7 +90,7 @@ def _stats(title: str, x_unit: str, y_unit: str, points: Sequence[StatsPoint]) -
     }
 
 
-class Actions:
+class OnsActions:
     def __init__(self, store: EmulatorStore) -> None:
         self.store = store
         self.handlers: dict[str, Callable[[Params, str], Body]] = {
