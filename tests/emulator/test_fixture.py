@@ -109,7 +109,7 @@ def test_relative_times_are_accepted():
         (
             "instances:\n  - instance_id: x\n    groups: [GID_ok1, bogus]\n",
             "bad.yaml:3:23",
-            "a group id 'bogus' is invalid: it must start with GID_ or GID-",
+            "group_id 'bogus' is invalid: it must start with GID_ or GID-",
         ),
         (
             "instances:\n  - instance_id: x\n    groups:\n      - {group_id: GID_e1}\n",
@@ -180,3 +180,40 @@ def test_reapplying_a_fixture_to_the_same_database_changes_nothing(tmp_path):
         assert [(p.x, p.y) for p in trend] == [(1700000000000, 150)]
         assert group_ids(store, "post-cn-fix1") == ["GID_billing", "GID_orders"]
         store.close()
+
+
+def test_a_fixture_with_any_mistake_writes_nothing():
+    # The whole file is checked before the store is touched: no half-seeded emulator.
+    text = (
+        "accounts:\n  - {access_key_id: k, access_key_secret: s}\n"
+        "instances:\n  - instance_id: post-cn-good\n    groups: [GID_fine]\n"
+        "  - instance_id: post-cn-bad\n    devices: [{client_id: GID_fine@@@a b}]\n"
+    )
+    with EmulatorStore(None) as store:
+        with pytest.raises(ConfigError) as caught:
+            load_fixture_text(text, "half.yaml", store)
+        assert str(caught.value).startswith("half.yaml:7:27: client id 'GID_fine@@@a b' contains")
+        assert store.account_ids() == []
+        assert store.instances() == []
+
+
+@pytest.mark.parametrize(
+    ("sample", "where", "words"),
+    [
+        ("{parent_topic: o, at: 1, trans_type: BOTH}", "4:46", "trans_type must be 'PUB' or 'SUB'"),
+        ("{parent_topic: o, at: 1, trans_type: PUB, qos: 3}", "4:56", "qos must be 0, 1 or 2"),
+        ("{parent_topic: o, at: 1, trans_type: PUB, tps: [1, x]}", "4:60", "tps must be a number"),
+        (
+            "{parent_topic: o, at: 1, trans_type: PUB, colour: red}",
+            "4:51",
+            "unknown key 'colour' in a message sample (allowed: at, every, from, msg_type,"
+            " parent_topic, qos, sub_topic, to, total, tps, trans_type)",
+        ),
+        ("{parent_topic: '{x}', at: '{y}', trans_type: PUB}", "4:35", "at must be ms since"),
+    ],
+)
+def test_each_value_of_a_message_sample_is_checked_where_it_is(sample, where, words):
+    text = f"instances:\n  - instance_id: post-cn-x\n    message_history:\n      - {sample}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_fixture_text(text, "m.yaml", EmulatorStore(None))
+    assert str(caught.value).startswith(f"m.yaml:{where}: {words}")
