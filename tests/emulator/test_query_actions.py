@@ -30,16 +30,22 @@ def devices(emulator):
     store.add_group(inst, "GID_idle")
     store.add_client(
         "GID_orders@@@dev1",
+        instance_id=inst,
         online=True,
         last_touch=T0,
         socket="/10.0.0.7:50112",
         subscriptions=[Subscription("orders", "/room/1/", 1), ("telemetry", "", 0)],
     )
     store.add_client(
-        "GID_orders@@@dev2", online=True, last_touch=T0 + HOUR, subscriptions=[("orders", "", 2)]
+        "GID_orders@@@dev2",
+        instance_id=inst,
+        online=True,
+        last_touch=T0 + HOUR,
+        subscriptions=[("orders", "", 2)],
     )
     store.add_client(
         "GID_orders@@@dev3",
+        instance_id=inst,
         online=False,
         last_touch=T0 + 2 * HOUR,
         subscriptions=[("orders", "/room/1/", 0)],

@@ -73,33 +73,19 @@ CREATE INDEX IF NOT EXISTS subscriptions_by_topic ON subscriptions (instance_id,
         self,
         client_id: str,
         *,
-        instance_id: str | None = None,
+        instance_id: str,
         online: bool = True,
         last_touch: int | None = None,
         socket: str = DEFAULT_SOCKET,
         subscriptions: Iterable[Subscription | tuple[str, str, int]] = (),
         record_history: bool = True,
     ) -> ClientRecord:
-        """Register (or replace) a device. Without ``instance_id`` the one instance holding the
-        client's GID is used. Also records the GID's online count at ``last_touch`` so that
-        QueryHistoryOnline answers from the registry."""
+        """Register (or replace) a device of ``instance_id``. Also records the GID's online count
+        at ``last_touch`` so that QueryHistoryOnline answers from the registry."""
         group_id = group_of_client(client_id)
         touched = last_touch if last_touch is not None else now_ms()
         subs = tuple(s if isinstance(s, Subscription) else Subscription(*s) for s in subscriptions)
         with self.transaction() as db:
-            if instance_id is None:
-                holders = [
-                    str(row[0])
-                    for row in db.execute(
-                        "SELECT instance_id FROM groups WHERE group_id = ?", (group_id,)
-                    )
-                ]
-                if len(holders) != 1:
-                    raise ValueError(
-                        f"cannot tell the instance of client {client_id!r}: its group is in"
-                        f" {len(holders)} instances; pass instance_id"
-                    )
-                instance_id = holders[0]
             self._require_instance(db, instance_id)
             db.execute(
                 "INSERT OR REPLACE INTO clients VALUES (?, ?, ?, ?, ?, ?)",
