@@ -18,6 +18,11 @@ from pydantic_core import PydanticCustomError
 # "GID_" or "GID-", then letters, digits, "-" and "_": 7 to 64 characters in all.
 GROUP_ID_PATTERN = r"^GID[_-][A-Za-z0-9_-]{3,60}$"
 GROUP_ID_RE = re.compile(GROUP_ID_PATTERN)
+# The service's naming rule, worded once for every message that refuses a GID.
+GROUP_ID_RULE = (
+    "must start with GID_ or GID-, be 7 to 64 characters long and use only letters, digits,"
+    " '-' and '_'"
+)
 # Instance ids are "post-cn-..." or "MQ_INST_..."; we only insist on a safe token.
 INSTANCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
@@ -151,13 +156,25 @@ def forbidden_client_id_character(client_id: str) -> str | None:
     return None
 
 
-def client_id_problem(group_id: str, client_id: str) -> str | None:
-    """Why ``client_id`` cannot be a client of ``group_id`` (None when it can)."""
-    prefix = group_id + CLIENT_ID_SEPARATOR
-    if not client_id.startswith(prefix):
+def group_of_client_id(client_id: str) -> str:
+    """The GID part of ``GROUP_ID@@@DEVICE_ID`` (all of ``client_id`` when it has no ``@@@``)."""
+    return client_id.partition(CLIENT_ID_SEPARATOR)[0]
+
+
+def client_id_problem(client_id: str, *, group_id: str | None = None) -> str | None:
+    """Why ``client_id`` is not a client id the service accepts, or not one of ``group_id``'s
+    clients when that is given; None when it is. The one statement of the rule: the file's
+    checks, inspect, both emulated APIs, the emulator's fixture and its MQTT listener ask it."""
+    prefix = f"{group_id}{CLIENT_ID_SEPARATOR}"
+    if group_id is not None and not client_id.startswith(prefix):
         return f"client id {client_id!r} does not belong to {group_id}: it must start with {prefix}"
-    if len(client_id) == len(prefix):
+    group, separator, device = client_id.partition(CLIENT_ID_SEPARATOR)
+    if not separator:
+        return f"client id {client_id!r} is not GROUP_ID{CLIENT_ID_SEPARATOR}DEVICE_ID"
+    if not device:
         return f"client id {client_id!r} has no device id after {CLIENT_ID_SEPARATOR}"
+    if not GROUP_ID_RE.match(group):
+        return f"client id {client_id!r} has an invalid group {group!r}: a GID {GROUP_ID_RULE}"
     if len(client_id) > CLIENT_ID_MAX_LENGTH:
         return (
             f"client id {client_id!r} is {len(client_id)} characters long; "

@@ -26,6 +26,11 @@ class GroupIdRecord(WireModel):
     create_time: int = Field(alias="CreateTime")  # ms since the epoch
     update_time: int = Field(alias="UpdateTime")
 
+    def belongs_to(self, instance_id: str) -> bool:
+        """Whether the row is a GID of ``instance_id`` itself: a shared-namespace listing shows
+        other instances' GIDs too, and a row naming no instance is the listed one's."""
+        return self.instance_id in ("", instance_id)
+
 
 class GroupIdList(WireModel):
     items: list[GroupIdRecord] = Field(default_factory=list, alias="MqttGroupIdDo")

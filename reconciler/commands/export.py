@@ -75,7 +75,7 @@ def with_notes(text: str, *, naming_unknown: list[str]) -> str:
     help="API to list GIDs through (written to the file's provider.api).",
 )
 @endpoint_option("API endpoint URL, or 'embedded'; overrides $RECONCILER_ENDPOINT.")
-@output_file_option("Write to this file instead of standard output.", hidden_alias="--output")
+@output_file_option("Write to this file instead of standard output.")
 @config_option(
     f"Desired state whose state backend records the GIDs' topics and protection, written to "
     f"the file [default: {DEFAULT_CONFIG} when present].",
@@ -121,7 +121,7 @@ def export_command(
         exported = []
         for one in ids:
             records = client.list_group_ids(one)
-            mine = [record for record in records if record.instance_id in (one, "")]
+            mine = [record for record in records if record.belongs_to(one)]
             naming = mine[0].independent_naming if mine else None
             exported.append(
                 ExportedInstance(one, [r.group_id for r in mine], naming, recorded.get(one, {}))

@@ -22,7 +22,6 @@ from reconciler.commands.options import (
     stacked,
     use_color,
 )
-from reconciler.inspect.clientids import client_id_problem
 from reconciler.models import (
     APIS,
     DEFAULT_API,
@@ -31,6 +30,7 @@ from reconciler.models import (
     Api,
     DesiredInstance,
     DesiredState,
+    client_id_problem,
 )
 
 if TYPE_CHECKING:

@@ -167,41 +167,18 @@ def endpoint_option(
     return click.option("--endpoint", default=None, metavar="URL", help=help)
 
 
-def output_file_option(help: str, *, hidden_alias: str | None = None) -> Decorator:
+def output_file_option(help: str) -> Decorator:
     """``-o/--out FILE``, passed as ``out: Path | None``; a missing directory is a usage
-    error found before any work is done, not after a whole plan or listing. ``hidden_alias``
-    (e.g. ``--output``) keeps an older spelling working without listing it in --help."""
-    path_type = click.Path(dir_okay=False, path_type=Path)
-
-    def decorate(function: F) -> F:
-        decorated = function
-        if hidden_alias is not None:
-
-            @functools.wraps(function)
-            def merged(*args: Any, out: Path | None, out_alias: Path | None, **kwargs: Any) -> Any:
-                if out is not None and out_alias is not None:
-                    raise click.UsageError(f"give -o/--out or {hidden_alias}, not both")
-                return function(*args, out=out if out is not None else out_alias, **kwargs)
-
-            decorated = click.option(
-                hidden_alias,
-                "out_alias",
-                type=path_type,
-                default=None,
-                hidden=True,
-                callback=writable_place,
-            )(merged)
-        return click.option(
-            "-o",
-            "--out",
-            "out",
-            type=path_type,
-            default=None,
-            callback=writable_place,
-            help=help,
-        )(decorated)
-
-    return decorate
+    error found before any work is done, not after a whole plan or listing."""
+    return click.option(
+        "-o",
+        "--out",
+        "out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        callback=writable_place,
+        help=help,
+    )
 
 
 def writable_place(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:

@@ -413,7 +413,7 @@ def _check_clients(entry: Any, loc: Loc, issues: list[Issue]) -> None:
         if not (isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH):
             continue
         here = (*loc, "clients", index)
-        problem = client_id_problem(gid, client_id)
+        problem = client_id_problem(client_id, group_id=gid)
         if problem is not None:
             issues.append(Issue(here, problem))
             continue

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 from yaml.composer import ComposerError
-from yaml.error import Mark, MarkedYAMLError, YAMLError
+from yaml.error import MarkedYAMLError, YAMLError
 from yaml.events import (
     AliasEvent,
     CollectionStartEvent,
@@ -46,7 +46,6 @@ from reconciler.config.issues import Loc, format_loc
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
-_BREAKS = "\n\r\x85\u2028\u2029"  # line breaks in YAML 1.1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -267,55 +266,7 @@ class _Composer:
         tag = event.tag
         if tag is None or tag == "!":
             tag = self._resolve(ScalarNode, event.value, event.implicit)
-        start, end = event.start_mark, event.end_mark
-        if start.index == len(self._text):
-            start = end = self._at_end(start)
-        return ScalarNode(tag, event.value, start, end, event.style)
-
-    def _at_end(self, mark: Any) -> Any:
-        """A mark at the end of the text where the round-trip parser puts it.
-
-        When the last line has no line break, libyaml pretends one at the end: its marks there
-        are on the next line, column 0; ruamel.yaml (and every position this tool has always
-        reported) stays at the end of the last line.
-        """
-        text = self._text
-        if mark.index != len(text) or mark.column != 0 or not text or text[-1] in _BREAKS:
-            return mark
-        line_start = max(text.rfind(character) for character in _BREAKS) + 1
-        return Mark(mark.name, mark.index, mark.line - 1, len(text) - line_start, None, 0)
-
-    def _empty_value_mark(self, event: Any, key: Node, flow: bool) -> Any:
-        """Where the round-trip parser puts a mapping's missing value (``key:`` and no value).
-
-        libyaml puts it right after the colon in block mappings and at the next token in flow
-        mappings; ruamel.yaml, the other way round, at the next key (or where the mapping
-        ends) unless a comment follows the colon, and right after the colon in flow mappings.
-        Positions reported before libyaml was used here stay where they were.
-        """
-        if flow:
-            colon = self._text.find(":", key.end_mark.index)
-            between = self._text[key.end_mark.index : colon]
-            if colon < 0 or between.strip(" \t") or colon >= event.start_mark.index:
-                return event.start_mark  # a key written in a way not worth following
-            return Mark(
-                event.start_mark.name,
-                colon + 1,
-                key.end_mark.line,
-                key.end_mark.column + len(between) + 1,
-                None,
-                0,
-            )
-        following = self._peek()
-        if not isinstance(following, MappingEndEvent) and self._comment_after(event.start_mark):
-            return event.start_mark
-        return self._at_end(following.start_mark)
-
-    def _comment_after(self, mark: Any) -> bool:
-        text = self._text
-        line_end = text.find("\n", mark.index)
-        rest = text[mark.index : line_end if line_end >= 0 else len(text)]
-        return rest.lstrip(" \t").startswith("#")
+        return ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
 
     def _sequence(self, items: list[Node | None], interest: Wanted, depth: int) -> None:
         index = 0
@@ -338,8 +289,6 @@ class _Composer:
             value = self._node(event, child, depth)
             if key is None or value is None:
                 continue
-            if _missing(event):
-                value.start_mark = value.end_mark = self._empty_value_mark(event, key, flow)
             pairs.append((key, value))
 
     def _skip(self, depth: int) -> None:
@@ -359,21 +308,6 @@ class _Composer:
             if isinstance(event, CollectionStartEvent):
                 level += 1
             self._next()
-
-
-def _missing(event: Any) -> bool:
-    """True for the empty scalar a parser makes up for ``key:`` with no value."""
-    if type(event) is not ScalarEvent:
-        return False
-    start: Any = event.start_mark
-    end: Any = event.end_mark
-    return (
-        event.value == ""
-        and not event.style
-        and event.tag is None
-        and event.anchor is None
-        and start.index == end.index
-    )
 
 
 def _value_interest(interest: Wanted, key: Node | None) -> Wanted | None:

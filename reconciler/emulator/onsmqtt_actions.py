@@ -26,15 +26,11 @@ from typing import Any
 
 from reconciler.emulator.protocol import ApiError, optional, required
 from reconciler.emulator.store import (
-    CLIENT_ID_RULE,
-    CLIENT_ID_SEPARATOR,
-    GROUP_ID_RULE,
     DeviceCredentialRecord,
     EmulatorStore,
     InstanceRecord,
-    client_id_shape_ok,
 )
-from reconciler.models import GROUP_ID_RE
+from reconciler.models import GROUP_ID_RE, GROUP_ID_RULE, client_id_problem
 from reconciler.ratelimit import Rate
 
 VERSION = "2020-04-20"
@@ -113,11 +109,9 @@ def _check_group_id(group_id: str) -> None:
 
 
 def _check_client_id(client_id: str) -> None:
-    group_id = client_id.partition(CLIENT_ID_SEPARATOR)[0]
-    if not client_id_shape_ok(client_id) or not GROUP_ID_RE.match(group_id):
-        raise ApiError(
-            400, "ParameterCheckFailed", f"ClientId {client_id} is invalid: it {CLIENT_ID_RULE}."
-        )
+    problem = client_id_problem(client_id)
+    if problem is not None:
+        raise ApiError(400, "ParameterCheckFailed", f"The ClientId is invalid: {problem}.")
 
 
 class OnsMqttActions:

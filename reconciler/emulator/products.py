@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.emulator import actions, onsmqtt_actions
+from reconciler.emulator import ons_actions, onsmqtt_actions
 from reconciler.emulator.protocol import ApiError
 from reconciler.emulator.store import EmulatorStore
 from reconciler.ratelimit import Rate
@@ -42,10 +42,12 @@ class Product:
 
 def products(store: EmulatorStore) -> dict[str, Product]:
     """Every product by its version."""
-    ons = actions.Actions(store)
+    ons = ons_actions.OnsActions(store)
     onsmqtt = onsmqtt_actions.OnsMqttActions(store)
     return {
-        actions.VERSION: Product(actions.VERSION, actions.SERVICE, ons.handlers, actions.throttled),
+        ons_actions.VERSION: Product(
+            ons_actions.VERSION, ons_actions.SERVICE, ons.handlers, ons_actions.throttled
+        ),
         onsmqtt_actions.VERSION: Product(
             onsmqtt_actions.VERSION,
             onsmqtt_actions.SERVICE,
@@ -57,7 +59,7 @@ def products(store: EmulatorStore) -> dict[str, Product]:
 
 def all_actions() -> tuple[str, ...]:
     """The action names of both products (they do not collide)."""
-    return actions.ALL_ACTIONS + onsmqtt_actions.ALL_ACTIONS
+    return ons_actions.ALL_ACTIONS + onsmqtt_actions.ALL_ACTIONS
 
 
 def invalid_version(version: str) -> ApiError:

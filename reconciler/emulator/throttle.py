@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from reconciler.emulator import actions, onsmqtt_actions
+from reconciler.emulator import ons_actions, onsmqtt_actions
 from reconciler.ratelimit import AccountRateLimits, Rate, TokenBucket
 
 # ONS 2019-02-14: 30 calls a minute for each device and report action. OnsMqtt 2020-04-20:
 # 10 a second on the group actions, more on the session look-ups. Action names do not collide.
 DEFAULT_THROTTLES: dict[str, Rate] = {
-    **{action: Rate(30, 60.0) for action in actions.QUERY_ACTIONS},
+    **{action: Rate(30, 60.0) for action in ons_actions.QUERY_ACTIONS},
     **onsmqtt_actions.DEFAULT_THROTTLES,
 }
 

@@ -3,13 +3,7 @@ standard input, blank lines and ``#`` comments skipped."""
 
 from __future__ import annotations
 
-from reconciler.models import (
-    CLIENT_ID_CHARACTERS_RULE,
-    CLIENT_ID_MAX_LENGTH,
-    CLIENT_ID_SEPARATOR,
-    GROUP_ID_RE,
-    forbidden_client_id_character,
-)
+from reconciler.models import client_id_problem
 
 COMMENT = "#"
 
@@ -17,20 +11,6 @@ COMMENT = "#"
 class ClientIdListError(ValueError):
     """A list of client ids that cannot be asked about; the message is located
     (``FILE:LINE:COLUMN: ...``)."""
-
-
-def client_id_problem(value: str) -> str | None:
-    """Why ``value`` is not a client id the service accepts (None when it is one)."""
-    group, sep, device = value.partition(CLIENT_ID_SEPARATOR)
-    if not sep or not device or len(value) > CLIENT_ID_MAX_LENGTH or not GROUP_ID_RE.match(group):
-        return (
-            f"{value!r} is not a client id: GROUP_ID@@@DEVICE_ID, at most "
-            f"{CLIENT_ID_MAX_LENGTH} characters"
-        )
-    forbidden = forbidden_client_id_character(value)
-    if forbidden is not None:
-        return f"{value!r} is not a client id: it contains {forbidden}; {CLIENT_ID_CHARACTERS_RULE}"
-    return None
 
 
 def parse_client_ids(text: str, *, source: str) -> list[str]:

@@ -24,7 +24,7 @@ from reconciler.cloud.onsmqtt import BATCH_QUERY_MAX_IDS, BATCH_QUERY_SESSIONS, 
 from reconciler.errors import CloudApiError, InspectError, NotFoundError, ParameterError
 from reconciler.inspect.pacing import CallPlan
 from reconciler.inspect.windows import Point, day_windows, stitch
-from reconciler.models import Api
+from reconciler.models import Api, group_of_client_id
 from reconciler.ratelimit import AccountRateLimits
 
 if TYPE_CHECKING:
@@ -408,7 +408,7 @@ def instance_groups(client: OnsClient, target: Target) -> list[str]:
     instance_id = _required_instance(target)
     with _named(target):
         records = client.list_group_ids(instance_id)
-    return sorted({r.group_id for r in records if r.instance_id in (instance_id, "")})
+    return sorted({r.group_id for r in records if r.belongs_to(instance_id)})
 
 
 def instance_report(
@@ -457,7 +457,7 @@ def _named(
         elif missing == "GID" and group_id is not None:
             text = f"GID {group_id} not found in {target.where()}"
         elif missing == "GID" and client_id is not None:
-            group = client_id.partition("@@@")[0]
+            group = group_of_client_id(client_id)
             text = f"GID {group} of client {client_id} not found in {target.where()}"
         else:
             raise

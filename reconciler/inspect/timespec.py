@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from reconciler.duration import duration_ms
+
 ACCEPTED_FORMS = (
     "30m, 6h, 7d or 1d12h (that long ago), now, ISO 8601 (2026-12-01T08:00, "
     "2026-12-01T08:00:00+08:00, 2026-12-01; local time unless an offset or Z is given) "
     "or epoch ms (1764576000000)"
 )
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_DURATION = re.compile(r"^(?:\d+[smhdw])+$")
-_DURATION_PART = re.compile(r"(\d+)([smhdw])")
 # Epoch milliseconds have 12 to 14 digits for any date from 1973 to 5138; a shorter bare
 # number (``30``) is more likely a forgotten unit than a moment in 1970.
 _EPOCH_MS = re.compile(r"^\d{12,14}$")
@@ -21,20 +20,12 @@ DEFAULT_SINCE = "24h"
 # history and trend ask one day per call at 30 calls a minute: 31 days is about a minute of
 # calls, while a slip of the keyboard (--since 100000d) would be days of them.
 MAX_RANGE_DAYS = 31
-_DAY_MS = _UNIT_MS["d"]
+_DAY_MS = 86_400_000
 
 
 class TimeSpecError(ValueError):
     """Text that is not a moment, a range that runs backwards (the message shows the accepted
     forms) or one longer than ``MAX_RANGE_DAYS``."""
-
-
-def duration_ms(text: str) -> int | None:
-    """``30m``, ``6h``, ``7d``, ``1d12h`` in milliseconds; None when ``text`` is not one."""
-    cleaned = text.strip().lower()
-    if not _DURATION.match(cleaned):
-        return None
-    return sum(int(n) * _UNIT_MS[unit] for n, unit in _DURATION_PART.findall(cleaned))
 
 
 def parse_moment(text: str, *, now_ms: int) -> int:

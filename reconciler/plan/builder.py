@@ -109,7 +109,7 @@ def split_listing(region: str, instance_id: str, records: Iterable[GroupIdRecord
     own: list[CloudGroup] = []
     others: dict[InstanceRef, list[CloudGroup]] = defaultdict(list)
     for record in records:
-        if record.instance_id in ("", instance_id):
+        if record.belongs_to(instance_id):
             own.append(to_cloud_group(record, instance_id))
         else:
             others[(region, record.instance_id)].append(to_cloud_group(record))

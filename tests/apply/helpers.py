@@ -22,6 +22,7 @@ from tests.fixtures.emulator import (
     TEST_REGION,
     RunningEmulator,
 )
+from tests.fixtures.emulator_store import group_ids
 from tests.fixtures.runs import child_env
 
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.2, deadline=30.0)
@@ -65,7 +66,7 @@ def local_backend(tmp_path: Path) -> LocalBackend:
 
 def cloud(emulator: RunningEmulator) -> set[str]:
     """The GIDs the test instance has in the emulator."""
-    return set(emulator.store.group_ids(TEST_INSTANCE_ID))
+    return set(group_ids(emulator.store, TEST_INSTANCE_ID))
 
 
 def state_group_ids(doc: StateDocument | None) -> set[str]:

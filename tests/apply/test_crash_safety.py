@@ -16,6 +16,7 @@ from reconciler.models import LocalBackendConfig
 from reconciler.state.local import LocalBackend
 from tests.apply.helpers import spawn_apply, state_group_ids, wait_for_progress
 from tests.fixtures.emulator import TEST_INSTANCE_ID, seeded_server
+from tests.fixtures.emulator_store import group_ids
 from tests.fixtures.thoroughness import trials
 
 # Each trial costs about 3 s: a few locally, all under CI (every kill point of the cycle is
@@ -69,7 +70,7 @@ def test_apply_killed_at_random_instants_always_converges(
         # The state survives any kill intact (atomic writes), possibly behind the cloud.
         crashed_state = backend.read()
         recorded = state_group_ids(crashed_state)
-        cloud_now = set(store.group_ids(TEST_INSTANCE_ID))
+        cloud_now = set(group_ids(store, TEST_INSTANCE_ID))
         # Whatever is recorded but missing was deleted by the killed run, never anything else.
         assert recorded - cloud_now <= recorded - wanted
 
@@ -77,7 +78,7 @@ def test_apply_killed_at_random_instants_always_converges(
         out, err = rerun.communicate(timeout=120)
         assert rerun.returncode == 0, f"trial {trial}: {err}\n{out[-2000:]}"
         final_state = backend.read()
-        cloud_after = set(store.group_ids(TEST_INSTANCE_ID))
+        cloud_after = set(group_ids(store, TEST_INSTANCE_ID))
         assert cloud_after == wanted, f"trial {trial}"
         assert state_group_ids(final_state) == cloud_after, f"trial {trial}"
         assert backend.lock_holder() is None

@@ -22,6 +22,7 @@ from tests.apply.helpers import (
     state_group_ids,
 )
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
+from tests.fixtures.emulator_store import group_ids
 
 
 class Recorder:
@@ -85,7 +86,7 @@ def test_apply_creates_deletes_adopts_and_forgets_and_records_each(
     stored = backend.read()
     assert stored is not None
     assert stored.serial == result.state_serial
-    assert state_group_ids(stored) == set(store.group_ids(TEST_INSTANCE_ID))
+    assert state_group_ids(stored) == set(group_ids(store, TEST_INSTANCE_ID))
     assert state_group_ids(stored) == {"GID_new1", "GID_new2", "GID_handmade"}
     by_key = stored.by_key()
     created = by_key[key("GID_new1")]
@@ -140,7 +141,7 @@ def test_a_failed_call_does_not_stop_the_others_and_reports_code_and_request_id(
     # A missing instance is not a missing GID: never counted as "already gone".
     assert bad_instance.error_code == "BIZ_INSTANCE_NOT_FOUND"
     assert state_group_ids(backend.read()) == {"GID_ok1", "GID_ok2"}
-    assert set(emulator.store.group_ids(TEST_INSTANCE_ID)) == {"GID_ok1", "GID_ok2"}
+    assert set(group_ids(emulator.store, TEST_INSTANCE_ID)) == {"GID_ok1", "GID_ok2"}
 
 
 def test_stop_halts_scheduling_and_everything_done_is_recorded(
@@ -164,7 +165,7 @@ def test_stop_halts_scheduling_and_everything_done_is_recorded(
     assert result.not_attempted
     assert len(result.done) + len(result.not_attempted) == 60
     done = {o.change.group_id for o in result.done}
-    cloud = set(emulator.store.group_ids(TEST_INSTANCE_ID))
+    cloud = set(group_ids(emulator.store, TEST_INSTANCE_ID))
     assert state_group_ids(backend.read()) == done == cloud
 
 

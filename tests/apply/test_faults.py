@@ -20,6 +20,7 @@ from reconciler.ratelimit import Rate
 from reconciler.state import new_state
 from tests.apply.helpers import client_for_url, local_backend, state_group_ids
 from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, seeded_server
+from tests.fixtures.emulator_store import group_ids
 
 GENEROUS = RetryPolicy(max_attempts=30, base_delay=0.02, max_delay=0.5, deadline=120.0)
 CREATES = 160
@@ -84,7 +85,7 @@ def test_apply_completes_under_faults_and_throttling(
     assert run.plan.summary.create == CREATES and run.plan.summary.delete == DELETES
     assert run.result is not None
     assert run.result.ok, [o.error_code for o in run.result.failed]
-    assert set(store.group_ids(TEST_INSTANCE_ID)) == wanted
+    assert set(group_ids(store, TEST_INSTANCE_ID)) == wanted
     assert state_group_ids(backend.read()) == wanted
     # Dropped connections after the change make some retried calls meet their own effect.
     details = Counter(outcome.detail for outcome in run.result.done)

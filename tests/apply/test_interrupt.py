@@ -13,6 +13,7 @@ from reconciler.models import LocalBackendConfig
 from reconciler.state.local import LocalBackend
 from tests.apply.helpers import spawn_apply, state_group_ids, wait_for_progress
 from tests.fixtures.emulator import TEST_INSTANCE_ID, seeded_server
+from tests.fixtures.emulator_store import group_ids
 
 GIDS = 150
 
@@ -49,7 +50,7 @@ def test_sigint_stops_scheduling_saves_the_state_and_exits_130(
     assert "Not attempted:" in out
     assert "Interrupted: the state holds everything done so far." in err
     assert "Traceback" not in err
-    cloud = set(slow_emulator.store.group_ids(TEST_INSTANCE_ID))
+    cloud = set(group_ids(slow_emulator.store, TEST_INSTANCE_ID))
     assert 12 <= len(cloud) < GIDS
     # Calls in flight at the signal finished and were recorded: the state is the cloud.
     assert state_group_ids(backend.read()) == cloud

@@ -14,6 +14,7 @@ from reconciler.models import LocalBackendConfig
 from reconciler.state.local import LocalBackend
 from tests.apply.helpers import spawn_apply, state_group_ids, wait_for_progress
 from tests.fixtures.emulator import TEST_INSTANCE_ID, seeded_server
+from tests.fixtures.emulator_store import group_ids
 
 WINDOW = 120
 SHIFT = 60
@@ -62,7 +63,7 @@ def test_onsmqtt_apply_killed_mid_way_converges(
         out, err = rerun.communicate(timeout=120)
         assert rerun.returncode == 0, f"trial {trial}: {err}\n{out[-2000:]}"
         final_state = backend.read()
-        cloud_after = set(store.group_ids(TEST_INSTANCE_ID))
+        cloud_after = set(group_ids(store, TEST_INSTANCE_ID))
         assert cloud_after == wanted, f"trial {trial}"
         assert state_group_ids(final_state) == cloud_after, f"trial {trial}"
         assert final_state is not None

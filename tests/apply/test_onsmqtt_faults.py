@@ -41,6 +41,7 @@ from tests.fixtures.emulator import (
     TEST_REGION,
     seeded_store,
 )
+from tests.fixtures.emulator_store import group_ids, remove_group
 
 GENEROUS = RetryPolicy(max_attempts=30, base_delay=0.02, max_delay=0.5, deadline=120.0)
 ONE_TRY = RetryPolicy(max_attempts=1, base_delay=0.01, max_delay=0.01, deadline=5.0)
@@ -141,7 +142,7 @@ def test_onsmqtt_apply_completes_under_faults(store: EmulatorStore, tmp_path: Pa
 
     assert (plan.summary.create, plan.summary.delete) == (CREATES, DELETES)
     assert ok, details
-    assert set(store.group_ids(TEST_INSTANCE_ID)) == wanted
+    assert set(group_ids(store, TEST_INSTANCE_ID)) == wanted
     state = backend.read()
     assert state_group_ids(state) == wanted
     assert state is not None and {r.api for r in state.resources} == {"onsmqtt"}
@@ -179,7 +180,7 @@ def test_failed_onsmqtt_apply_leaves_a_state_the_next_run_converges(
     finally:
         healthy.stop()
     assert not again.plan.has_changes
-    assert set(store.group_ids(TEST_INSTANCE_ID)) == wanted == state_group_ids(backend.read())
+    assert set(group_ids(store, TEST_INSTANCE_ID)) == wanted == state_group_ids(backend.read())
 
 
 def test_a_failed_delete_of_a_gid_already_gone_counts_as_done(
@@ -187,7 +188,7 @@ def test_a_failed_delete_of_a_gid_already_gone_counts_as_done(
 ) -> None:
     backend = local_backend(tmp_path)
     seed_doomed(store, backend)
-    store.remove_group(TEST_INSTANCE_ID, "GID_old000")  # deleted by someone else meanwhile
+    remove_group(store, TEST_INSTANCE_ID, "GID_old000")  # deleted by someone else meanwhile
     changes = [
         Change(
             action=Action.DELETE,

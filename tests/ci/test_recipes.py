@@ -33,6 +33,7 @@ from tests.ci.recipes import (
     run_gitlab_job,
 )
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.emulator_store import group_ids
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -144,7 +145,7 @@ def test_github_actions_recipe(
     write_desired(repo, naming="true")
     merged = job("apply")
     assert merged.passed, merged.output
-    assert set(emulator.store.group_ids(emulator.instance_id)) == {
+    assert set(group_ids(emulator.store, emulator.instance_id)) == {
         "GID_billing",
         "GID_orders",
         HAND_MADE,
@@ -187,5 +188,5 @@ def test_gitlab_ci_recipe(
     write_desired(repo, naming="true")
     merged = job("apply")
     assert merged.passed, merged.output
-    assert "GID_billing" in emulator.store.group_ids(emulator.instance_id)
+    assert "GID_billing" in group_ids(emulator.store, emulator.instance_id)
     assert_every_command_ran("gitlab-ci.yml", shim)

@@ -28,6 +28,7 @@ from tests.fixtures.emulator import (
     seeded_server,
     seeded_store,
 )
+from tests.fixtures.emulator_store import add_message_sample, group_ids
 
 FAST_RETRY = RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.2, deadline=30)
 
@@ -56,8 +57,14 @@ def test_all_eight_actions_answer_typed_results(emulator):
             last_touch=now - 1000,
             subscriptions=[("orders", "/room/1/", 1)],
         )
-        emulator.store.add_message_sample(
-            TEST_INSTANCE_ID, "orders", now - 5000, trans_type="PUB", tps=2.5, total=10
+        add_message_sample(
+            emulator.store,
+            TEST_INSTANCE_ID,
+            "orders",
+            now - 5000,
+            trans_type="PUB",
+            tps=2.5,
+            total=10,
         )
 
         (record,) = client.list_group_ids(TEST_INSTANCE_ID)
@@ -204,4 +211,4 @@ def test_one_client_is_safe_from_eight_threads(emulator):
         listed = {r.group_id for r in client.list_group_ids(TEST_INSTANCE_ID)}
         assert listed == set(names)
         list(pool.map(lambda n: client.delete_group_id(n, instance_id=TEST_INSTANCE_ID), names))
-    assert emulator.store.group_ids(TEST_INSTANCE_ID) == []
+    assert group_ids(emulator.store, TEST_INSTANCE_ID) == []

@@ -80,3 +80,26 @@ def test_stats_and_online_count_parse():
         {"RequestId": "r", "MqttClientSetDo": {"OnlineCount": 4}}
     )
     assert count.client_set.online_count == 4
+
+
+def test_a_listing_row_belongs_to_the_instance_it_names_or_to_the_one_asked_when_it_names_none():
+    # A shared-namespace listing shows other instances' GIDs too: those are never ours.
+    rows = {"post-cn-1": True, "": True, "post-cn-2": False}
+    for listed_instance, ours in rows.items():
+        record = GroupIdListResponse.model_validate(
+            {
+                "Data": {
+                    "MqttGroupIdDo": [
+                        {
+                            "GroupId": "GID_test",
+                            "InstanceId": listed_instance,
+                            "IndependentNaming": False,
+                            "CreateTime": 1,
+                            "UpdateTime": 1,
+                        }
+                    ]
+                },
+                "RequestId": "r",
+            }
+        ).data.items[0]
+        assert record.belongs_to("post-cn-1") is ours

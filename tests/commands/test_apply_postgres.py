@@ -17,6 +17,7 @@ from reconciler.models import PostgresBackendConfig
 from reconciler.state.postgres import PostgresBackend
 from tests.apply.helpers import state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
+from tests.fixtures.emulator_store import group_ids
 from tests.fixtures.runs import child_env, run_cli
 from tests.state import pgutil
 
@@ -81,7 +82,7 @@ def test_apply_on_postgres_converges_and_refuses_a_plan_of_another_workspace(
     refused = run_cli(capsys, "apply", "plan.json")
     assert refused.code == 1
     assert "the plan was made for workspace 'ci'" in refused.err
-    assert "GID_charlie" not in set(emulator.store.group_ids(TEST_INSTANCE_ID))
+    assert "GID_charlie" not in set(group_ids(emulator.store, TEST_INSTANCE_ID))
 
 
 # One call a second, one at a time: the apply is still running when it is force-unlocked.
@@ -146,7 +147,7 @@ def test_a_force_unlocked_apply_stops_at_once_and_reports_what_it_did(
 
     assert holder.returncode == 1
     assert "Apply failed: " in out
-    created = set(emulator.store.group_ids(TEST_INSTANCE_ID)) & wanted
+    created = set(group_ids(emulator.store, TEST_INSTANCE_ID)) & wanted
     assert _done_section(out) == created  # every call it made is in its report...
     assert "Not attempted:" in out  # ...and it started no more
     assert len(created) < len(wanted)
@@ -159,7 +160,7 @@ def test_a_force_unlocked_apply_stops_at_once_and_reports_what_it_did(
 
     again = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
     assert again.code == 0, again.err
-    assert set(emulator.store.group_ids(TEST_INSTANCE_ID)) >= wanted
+    assert set(group_ids(emulator.store, TEST_INSTANCE_ID)) >= wanted
 
 
 def test_a_row_whose_document_disagrees_with_its_columns_stops_apply_before_any_call(
@@ -186,7 +187,7 @@ def test_a_row_whose_document_disagrees_with_its_columns_stops_apply_before_any_
         refused.err
     )
     assert "repair it with: UPDATE" in refused.err
-    assert "GID_bravo" not in set(emulator.store.group_ids(TEST_INSTANCE_ID))
+    assert "GID_bravo" not in set(group_ids(emulator.store, TEST_INSTANCE_ID))
 
 
 def test_a_saved_plan_records_where_its_state_is_without_the_password(

@@ -14,6 +14,7 @@ import pytest
 
 from tests.apply.helpers import cwd_backend, state_group_ids, subprocess_env, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
+from tests.fixtures.emulator_store import group_ids
 
 
 class Terminal:
@@ -72,7 +73,7 @@ def test_answering_yes_applies_with_a_progress_bar(
     assert code == 0, terminal.output
     assert "Applying" in terminal.output and "2/2" in terminal.output  # the rich bar
     assert "Apply complete: 2 created." in terminal.output
-    assert set(emulator.store.group_ids(TEST_INSTANCE_ID)) == {"GID_alpha", "GID_bravo"}
+    assert set(group_ids(emulator.store, TEST_INSTANCE_ID)) == {"GID_alpha", "GID_bravo"}
     assert state_group_ids(cwd_backend().read()) == {"GID_alpha", "GID_bravo"}
 
 
@@ -87,6 +88,6 @@ def test_any_other_answer_cancels_and_changes_nothing(
     code = terminal.finish()
     assert code == 1
     assert "Apply cancelled; nothing was changed." in terminal.output
-    assert emulator.store.group_ids(TEST_INSTANCE_ID) == []
+    assert group_ids(emulator.store, TEST_INSTANCE_ID) == []
     assert cwd_backend().read() is None
     assert cwd_backend().lock_holder() is None

@@ -11,6 +11,7 @@ from reconciler.models import StateResource
 from reconciler.state import new_state
 from tests.apply.helpers import cloud, cwd_backend, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
+from tests.fixtures.emulator_store import remove_group
 from tests.fixtures.runs import run_cli
 
 
@@ -76,7 +77,7 @@ def test_stale_when_a_gid_was_removed_out_of_band(
     emulator.store.add_group(TEST_INSTANCE_ID, "GID_doomed")
     write_desired("GID_alpha", "GID_doomed")
     save_plan(capsys)
-    emulator.store.remove_group(TEST_INSTANCE_ID, "GID_doomed")
+    remove_group(emulator.store, TEST_INSTANCE_ID, "GID_doomed")
     result = run_cli(capsys, "apply", "plan.json")
     assert result.code == 1
     assert "vanished: GID_doomed" in result.err

@@ -254,17 +254,17 @@ def test_batches_beyond_the_onsmqtt_bucket_are_announced(
     [
         (
             "GID_orders@@@pos-1\n# ok\n  no-separator\nGID_x@@@\n",
-            "many.txt:3:3: 'no-separator' is not a client id: GROUP_ID@@@DEVICE_ID, at most 64"
-            " characters (and 1 more bad lines: 4)",
+            "many.txt:3:3: client id 'no-separator' is not GROUP_ID@@@DEVICE_ID"
+            " (and 1 more bad lines: 4)",
         ),
         (
             "GID_orders@@@" + "d" * 52 + "\n",
-            f"many.txt:1:1: 'GID_orders@@@{'d' * 52}' is not a client id: GROUP_ID@@@DEVICE_ID,"
-            " at most 64 characters",
+            f"many.txt:1:1: client id 'GID_orders@@@{'d' * 52}' is 65 characters long; the"
+            " service allows at most 64",
         ),
         (
             "GID_orders@@@pos 1\n",
-            "many.txt:1:1: 'GID_orders@@@pos 1' is not a client id: it contains a space; a client"
+            "many.txt:1:1: client id 'GID_orders@@@pos 1' contains a space: a client"
             " id is printable characters other than whitespace and '/'",
         ),
         ("# nothing\n\n", "many.txt: no client ids (one GROUP_ID@@@DEVICE_ID a line)"),
@@ -293,7 +293,7 @@ def test_bad_input_streams_are_usage_errors(devices: RunningEmulator, workdir: P
         assert fragment in line
     result = run("clients", "-", "--instance", devices.instance_id, stdin="bad id\n")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: <stdin>:1:1: 'bad id' is not a client id")
+    assert result.stderr.startswith("Error: <stdin>:1:1: client id 'bad id' is not GROUP_ID@@@")
 
 
 def test_an_unknown_instance_is_one_line_through_onsmqtt(

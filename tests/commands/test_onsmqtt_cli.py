@@ -12,6 +12,7 @@ import pytest
 from reconciler.state.local import LocalBackend
 from tests.apply.helpers import cloud, cwd_backend, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, RunningEmulator
+from tests.fixtures.emulator_store import group_ids
 from tests.fixtures.runs import run_cli
 
 ONSMQTT = "provider:\n  api: onsmqtt\n"
@@ -317,5 +318,5 @@ def test_an_instance_removed_from_the_file_is_deleted_through_its_recorded_api(
     assert f"DeleteGroupId InstanceId={OTHER} GroupId=GID_gone" in dry.out
     assert "online check not available on onsmqtt" in dry.out
     assert run_cli(capsys, "apply", "desired.yaml", "--auto-approve").code == 0
-    assert emulator.store.group_ids(OTHER) == []
+    assert group_ids(emulator.store, OTHER) == []
     assert state_group_ids(cwd_backend().read()) == {"GID_keep"}

@@ -13,6 +13,7 @@ import pytest
 from reconciler.emulator.store import EmulatorStore
 from reconciler.models import StateDocument
 from tests.fixtures.emulator import RunningEmulator, seeded_server
+from tests.fixtures.emulator_store import group_ids
 from tests.fixtures.runs import ROOT, Run, run_cli
 
 STATE = Path(".reconciler/state.json")
@@ -69,7 +70,7 @@ def embedded_instances() -> set[str]:
 def embedded_group_ids(instance_id: str) -> set[str]:
     store = EmulatorStore(str(EMULATOR_DB))
     try:
-        return set(store.group_ids(instance_id))
+        return set(group_ids(store, instance_id))
     finally:
         store.close()
 
@@ -328,14 +329,14 @@ def test_leftover_endpoint_to_a_second_emulator_cannot_unprotect_an_exclusive_gi
         assert second.url in error
         assert emulator.url in error
         assert "$RECONCILER_ENDPOINT" in error
-        assert second.store.group_ids(emulator.instance_id) == []
+        assert group_ids(second.store, emulator.instance_id) == []
 
     assert STATE.read_bytes() == before
     monkeypatch.delenv("RECONCILER_ENDPOINT")
     normal = run_cli(capsys, "apply", "g.yaml", "--auto-approve")
     assert normal.code == 1
     assert "protected" in normal.err
-    groups = set(emulator.store.group_ids(emulator.instance_id))
+    groups = set(group_ids(emulator.store, emulator.instance_id))
     assert "GID_keep" in groups
 
 

@@ -26,6 +26,7 @@ from tests.fixtures.emulator import (
     TEST_INSTANCE_ID,
     start_emulator_process,
 )
+from tests.fixtures.emulator_store import group_ids
 
 ALICE_KEY, ALICE_SECRET = "LTAI5tAliceKey", "alice-secret"
 BOB_KEY, BOB_SECRET = "LTAI5tBobKey", "bob-secret"
@@ -175,8 +176,8 @@ def test_account_wide_views_hold_only_the_callers_instances(two_accounts: TwoAcc
     assert unnamed.json()["Code"] == "BIZ_CONSUMER_NOT_ONLINE"
     # Names in a shared namespace are unique within an account, not across accounts.
     ok(two_accounts.call(BOB_KEY, "OnsMqttGroupIdCreate", V2019, {"GroupId": "GID_shared"}))
-    assert two_accounts.store.group_ids(BOB_SHARED) == ["GID_shared"]
-    assert two_accounts.store.group_ids(ALICE_SHARED) == ["GID_shared"]
+    assert group_ids(two_accounts.store, BOB_SHARED) == ["GID_shared"]
+    assert group_ids(two_accounts.store, ALICE_SHARED) == ["GID_shared"]
 
 
 def test_a_signature_of_another_account_is_refused_at_connect(two_accounts: TwoAccounts) -> None:

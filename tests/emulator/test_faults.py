@@ -17,6 +17,7 @@ from tests.fixtures.emulator import (
     TEST_INSTANCE_ID,
     seeded_server,
 )
+from tests.fixtures.emulator_store import group_ids
 
 
 def _list(url):
@@ -78,7 +79,7 @@ def test_a_dropped_connection_happens_before_or_after_the_action(monkeypatch, fa
                 key=TEST_ACCESS_KEY_ID,
                 secret=TEST_ACCESS_KEY_SECRET,
             )
-        assert server.store.group_ids(TEST_INSTANCE_ID) == kept
+        assert group_ids(server.store, TEST_INSTANCE_ID) == kept
 
 
 def test_no_faults_at_rate_zero():

@@ -7,6 +7,7 @@ import pytest
 from reconciler.emulator.fixture import load_fixture, load_fixture_text
 from reconciler.emulator.store import EmulatorStore, Subscription
 from reconciler.errors import ConfigError
+from tests.fixtures.emulator_store import group_ids, topics
 
 FIXTURE = """\
 version: 1
@@ -56,8 +57,8 @@ def test_fixture_seeds_everything(tmp_path):
         "cn-hangzhou",
         False,
     )
-    assert store.topics("post-cn-fix1") == ["orders", "telemetry"]
-    assert store.group_ids("post-cn-fix1") == ["GID_billing", "GID_orders"]
+    assert topics(store, "post-cn-fix1") == ["orders", "telemetry"]
+    assert group_ids(store, "post-cn-fix1") == ["GID_billing", "GID_orders"]
     billing = store.group("post-cn-fix1", "GID_billing")
     assert billing is not None and (billing.topic, billing.create_time) == ("orders", 1700000000000)
     dev1 = store.client("post-cn-fix1", "GID_orders@@@dev1")
@@ -108,7 +109,7 @@ def test_relative_times_are_accepted():
         (
             "instances:\n  - instance_id: x\n    groups: [GID_ok1, bogus]\n",
             "bad.yaml:3:23",
-            "a group id 'bogus' is invalid: it must start with GID_ or GID-",
+            "group_id 'bogus' is invalid: it must start with GID_ or GID-",
         ),
         (
             "instances:\n  - instance_id: x\n    groups:\n      - {group_id: GID_e1}\n",
@@ -124,18 +125,18 @@ def test_relative_times_are_accepted():
         (
             "instances:\n  - instance_id: x\n    devices: [{client_id: bogus@@@dev1}]\n",
             "bad.yaml:3:27",
-            "its group 'bogus' must start with GID_ or GID-",
+            "has an invalid group 'bogus': a GID must start with GID_ or GID-",
         ),
         (
             "instances:\n  - instance_id: x\n    devices: [{client_id: GID_orders@@@}]\n",
             "bad.yaml:3:27",
-            "GROUP_ID@@@DEVICE_ID",
+            "has no device id after @@@",
         ),
         (
             "instances:\n  - instance_id: x\n"
             f"    devices: [{{client_id: GID_orders@@@{'d' * 60}}}]\n",
             "bad.yaml:3:27",
-            "at most 64 characters",
+            "is 73 characters long; the service allows at most 64",
         ),
         ("version: 2\n", "bad.yaml:1:10", "version must be 1"),
         ("instances: [\n", "bad.yaml:2:1", "not valid YAML"),
@@ -177,5 +178,42 @@ def test_reapplying_a_fixture_to_the_same_database_changes_nothing(tmp_path):
             "post-cn-fix1", "orders", 0, 2 * 10**12, trans_type="PUB", summed=True
         )
         assert [(p.x, p.y) for p in trend] == [(1700000000000, 150)]
-        assert store.group_ids("post-cn-fix1") == ["GID_billing", "GID_orders"]
+        assert group_ids(store, "post-cn-fix1") == ["GID_billing", "GID_orders"]
         store.close()
+
+
+def test_a_fixture_with_any_mistake_writes_nothing():
+    # The whole file is checked before the store is touched: no half-seeded emulator.
+    text = (
+        "accounts:\n  - {access_key_id: k, access_key_secret: s}\n"
+        "instances:\n  - instance_id: post-cn-good\n    groups: [GID_fine]\n"
+        "  - instance_id: post-cn-bad\n    devices: [{client_id: GID_fine@@@a b}]\n"
+    )
+    with EmulatorStore(None) as store:
+        with pytest.raises(ConfigError) as caught:
+            load_fixture_text(text, "half.yaml", store)
+        assert str(caught.value).startswith("half.yaml:7:27: client id 'GID_fine@@@a b' contains")
+        assert store.account_ids() == []
+        assert store.instances() == []
+
+
+@pytest.mark.parametrize(
+    ("sample", "where", "words"),
+    [
+        ("{parent_topic: o, at: 1, trans_type: BOTH}", "4:46", "trans_type must be 'PUB' or 'SUB'"),
+        ("{parent_topic: o, at: 1, trans_type: PUB, qos: 3}", "4:56", "qos must be 0, 1 or 2"),
+        ("{parent_topic: o, at: 1, trans_type: PUB, tps: [1, x]}", "4:60", "tps must be a number"),
+        (
+            "{parent_topic: o, at: 1, trans_type: PUB, colour: red}",
+            "4:51",
+            "unknown key 'colour' in a message sample (allowed: at, every, from, msg_type,"
+            " parent_topic, qos, sub_topic, to, total, tps, trans_type)",
+        ),
+        ("{parent_topic: '{x}', at: '{y}', trans_type: PUB}", "4:35", "at must be ms since"),
+    ],
+)
+def test_each_value_of_a_message_sample_is_checked_where_it_is(sample, where, words):
+    text = f"instances:\n  - instance_id: post-cn-x\n    message_history:\n      - {sample}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_fixture_text(text, "m.yaml", EmulatorStore(None))
+    assert str(caught.value).startswith(f"m.yaml:{where}: {words}")

@@ -9,6 +9,7 @@ import pytest
 from reconciler.emulator.fixture import load_fixture, load_fixture_text
 from reconciler.emulator.store import EmulatorStore
 from reconciler.errors import ConfigError
+from tests.fixtures.emulator_store import group_ids
 
 MINUTE = 60_000
 DAY = 86_400_000
@@ -52,7 +53,7 @@ def test_a_series_is_one_sample_per_step_with_values_repeated_in_order() -> None
 def test_the_demo_fixture_loads() -> None:
     store = EmulatorStore()
     load_fixture(Path(__file__).parents[2] / "examples/emulator/inspect-demo.yaml", store)
-    assert store.group_ids("post-cn-demo0001") == [
+    assert group_ids(store, "post-cn-demo0001") == [
         "GID_billing",
         "GID_idle",
         "GID_orders",

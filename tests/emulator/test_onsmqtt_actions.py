@@ -12,6 +12,7 @@ from reconciler.emulator.onsmqtt_actions import OnsMqttActions
 from reconciler.emulator.store import EmulatorStore
 from reconciler.ratelimit import Rate
 from tests.emulator.wire import call, error_code, ok
+from tests.fixtures.emulator_store import group_ids
 
 V2020 = "2020-04-20"
 
@@ -50,7 +51,7 @@ def test_one_store_seen_through_both_apis(emulator):
     listed = ok(call(emulator, "OnsMqttGroupIdList", {"InstanceId": inst}))
     assert [r["GroupId"] for r in listed["Data"]["MqttGroupIdDo"]] == ["GID_new", "GID_old"]
     ok(call2020(emulator, "DeleteGroupId", {"GroupId": "GID_old", "InstanceId": inst}))
-    assert emulator.store.group_ids(inst) == ["GID_new"]
+    assert group_ids(emulator.store, inst) == ["GID_new"]
 
 
 def test_group_errors_carry_the_documented_codes(emulator):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from reconciler.emulator.store import Subscription
 from reconciler.ratelimit import Rate
 from tests.emulator.wire import call, error_code, ok
+from tests.fixtures.emulator_store import add_message_sample, add_online_sample
 
 BY_GROUP = "OnsMqttQueryClientByGroupId"
 BY_TOPIC = "OnsMqttQueryClientByTopic"
@@ -27,16 +30,22 @@ def devices(emulator):
     store.add_group(inst, "GID_idle")
     store.add_client(
         "GID_orders@@@dev1",
+        instance_id=inst,
         online=True,
         last_touch=T0,
         socket="/10.0.0.7:50112",
         subscriptions=[Subscription("orders", "/room/1/", 1), ("telemetry", "", 0)],
     )
     store.add_client(
-        "GID_orders@@@dev2", online=True, last_touch=T0 + HOUR, subscriptions=[("orders", "", 2)]
+        "GID_orders@@@dev2",
+        instance_id=inst,
+        online=True,
+        last_touch=T0 + HOUR,
+        subscriptions=[("orders", "", 2)],
     )
     store.add_client(
         "GID_orders@@@dev3",
+        instance_id=inst,
         online=False,
         last_touch=T0 + 2 * HOUR,
         subscriptions=[("orders", "/room/1/", 0)],
@@ -120,9 +129,9 @@ def test_history_online_answers_from_the_registry(devices):
 
 
 def test_history_range_is_cut_to_one_day(devices):
-    devices.store.add_online_sample(devices.instance_id, "GID_idle", T0, 5)
-    devices.store.add_online_sample(devices.instance_id, "GID_idle", T0 + DAY, 6)
-    devices.store.add_online_sample(devices.instance_id, "GID_idle", T0 + DAY + 1, 7)
+    add_online_sample(devices.store, devices.instance_id, "GID_idle", T0, 5)
+    add_online_sample(devices.store, devices.instance_id, "GID_idle", T0 + DAY, 6)
+    add_online_sample(devices.store, devices.instance_id, "GID_idle", T0 + DAY + 1, 7)
     body = ok(
         call(devices, HISTORY, _p(devices, GroupId="GID_idle", BeginTime=T0, EndTime=T0 + 3 * DAY))
     )
@@ -144,7 +153,7 @@ def test_history_parameters_are_checked(devices):
 
 @pytest.fixture
 def traffic(devices):
-    add = devices.store.add_message_sample
+    add = functools.partial(add_message_sample, devices.store)
     inst = devices.instance_id
     add(inst, "orders", T0, trans_type="PUB", tps=2.5, total=150, msg_type="SUB", qos=1)
     add(

@@ -11,6 +11,7 @@ import pytest
 from tests.apply.helpers import cloud, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID as INST
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.emulator_store import group_ids
 from tests.fixtures.runs import run_cli
 
 REGION = "cn-hangzhou"
@@ -45,7 +46,7 @@ def test_create_in_an_empty_shared_instance_clashing_with_another_is_refused(
     applied = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
     assert applied.code == 1
     assert "BIZ_SUBSCRIPTION_EXISTED" not in applied.out + applied.err
-    assert store.group_ids("MQ_INST_9_s3") == []
+    assert group_ids(store, "MQ_INST_9_s3") == []
 
 
 def test_empty_namespaced_instance_declared_shared_is_noted(

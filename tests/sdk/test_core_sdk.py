@@ -29,6 +29,7 @@ from aliyunsdkons.request.v20190214.OnsMqttQueryMsgTransTrendRequest import (
 )
 
 from reconciler.ratelimit import Rate
+from tests.fixtures.emulator_store import group_ids
 from tests.sdk.conftest import HOUR, T0
 
 
@@ -188,7 +189,7 @@ def test_get_method_as_older_sdk_releases_send(emulator):
     request = OnsMqttGroupIdCreateRequest()
     request.set_method("GET")
     _do(emulator, request, GroupId="GID_viaget", InstanceId=emulator.instance_id)
-    assert emulator.store.group_ids(emulator.instance_id) == ["GID_viaget"]
+    assert group_ids(emulator.store, emulator.instance_id) == ["GID_viaget"]
 
 
 def test_xml_format(emulator):

@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.emulator.mqtt.codec import ConnectReturnCode
-from reconciler.emulator.store import CLIENT_ID_SEPARATOR, EmulatorStore
-from reconciler.models import CLIENT_ID_CHARACTERS_RULE, forbidden_client_id_character
+from reconciler.emulator.store import EmulatorStore
+from reconciler.models import client_id_problem, group_of_client_id
 
-MAX_CLIENT_ID_LENGTH = 64
 SIGNATURE_MODE = "Signature"
 DEVICE_CREDENTIAL_MODE = "DeviceCredential"
 
@@ -58,20 +57,6 @@ def sign_client_id(secret: str, client_id: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def check_client_id(client_id: str) -> str | None:
-    """Why a ClientId is not ``GroupId@@@DeviceId`` within 64 characters the rule shared with
-    the file's checks allows (printable, no whitespace, no '/'), or None."""
-    group_id, sep, device = client_id.partition(CLIENT_ID_SEPARATOR)
-    if not group_id or not sep or not device:
-        return f"ClientId {client_id!r} is not GROUP_ID@@@DEVICE_ID"
-    if len(client_id) > MAX_CLIENT_ID_LENGTH:
-        return f"ClientId is {len(client_id)} characters long (at most {MAX_CLIENT_ID_LENGTH})"
-    forbidden = forbidden_client_id_character(client_id)
-    if forbidden is not None:
-        return f"ClientId contains {forbidden}: {CLIENT_ID_CHARACTERS_RULE}"
-    return None
-
-
 class DeviceAuthenticator:
     def __init__(self, store: EmulatorStore) -> None:
         self._store = store
@@ -90,7 +75,7 @@ class DeviceAuthenticator:
 
     def admit(self, client_id: str, username: str | None, password: bytes | None) -> Admission:
         """The admission of a CONNECT, or ``Refused`` saying why."""
-        problem = check_client_id(client_id)
+        problem = client_id_problem(client_id)
         if problem is not None:
             raise Refused(ConnectReturnCode.IDENTIFIER_REJECTED, problem)
         if username is None or password is None:
@@ -125,7 +110,7 @@ class DeviceAuthenticator:
         )
         if instance is None:
             raise Refused(ConnectReturnCode.NOT_AUTHORIZED, f"unknown instance {instance_id}")
-        group_id = client_id.partition(CLIENT_ID_SEPARATOR)[0]
+        group_id = group_of_client_id(client_id)
         if self._store.group(instance_id, group_id) is None:
             raise Refused(
                 ConnectReturnCode.NOT_AUTHORIZED,

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 import pytest
 
-from reconciler.emulator.actions import QUERY_ACTIONS
 from reconciler.emulator.mqtt.auth import sign_client_id
 from reconciler.emulator.mqtt.server import MqttOptions, MqttServer
+from reconciler.emulator.ons_actions import QUERY_ACTIONS
 from tests.emulator.wire import signed_call
 from tests.fixtures.emulator import (
     TEST_ACCESS_KEY_ID,

@@ -11,6 +11,7 @@ import pytest
 
 from tests.emulator.mqtt.conftest import GID, MqttWorld, wait_until
 from tests.fixtures.emulator import TEST_INSTANCE_ID
+from tests.fixtures.emulator_store import group_ids
 from tests.fixtures.runs import run_cli
 
 
@@ -79,7 +80,7 @@ def test_a_device_connecting_after_the_plan_is_saved_refuses_its_apply(
     assert refused.code == 1
     assert f"{TEST_INSTANCE_ID}/{GID} (1 client(s) online)" in refused.err
     assert "plan with --allow-online-delete" in refused.err
-    assert GID in emulator.store.group_ids(TEST_INSTANCE_ID)
+    assert GID in group_ids(emulator.store, TEST_INSTANCE_ID)
 
     device.disconnect()
     wait_until(
@@ -88,4 +89,4 @@ def test_a_device_connecting_after_the_plan_is_saved_refuses_its_apply(
     )
     applied = run_cli(capsys, "apply", "del.plan")
     assert applied.code == 0, applied.out + applied.err
-    assert GID not in emulator.store.group_ids(TEST_INSTANCE_ID)
+    assert GID not in group_ids(emulator.store, TEST_INSTANCE_ID)

@@ -14,15 +14,11 @@ from typing import Any
 
 from reconciler.emulator.protocol import ApiError, invalid, missing, optional, required
 from reconciler.emulator.store import (
-    CLIENT_ID_RULE,
-    CLIENT_ID_SEPARATOR,
-    GROUP_ID_RULE,
     EmulatorStore,
     InstanceRecord,
     StatsPoint,
-    client_id_shape_ok,
 )
-from reconciler.models import GROUP_ID_RE, KNOWN_REGIONS
+from reconciler.models import GROUP_ID_RE, GROUP_ID_RULE, KNOWN_REGIONS, client_id_problem
 from reconciler.ratelimit import Rate
 
 VERSION = "2019-02-14"
@@ -94,7 +90,7 @@ def _stats(title: str, x_unit: str, y_unit: str, points: Sequence[StatsPoint]) -
     }
 
 
-class Actions:
+class OnsActions:
     def __init__(self, store: EmulatorStore) -> None:
         self.store = store
         self.handlers: dict[str, Callable[[Params, str], Body]] = {
@@ -248,9 +244,9 @@ class Actions:
 
     def query_client_by_client_id(self, params: Params, account: str) -> Body:
         client_id = required(params, "ClientId")
-        if not client_id_shape_ok(client_id):
-            raise invalid(f"ClientId {client_id} is invalid: it {CLIENT_ID_RULE}.")
-        _check_group_id(client_id.partition(CLIENT_ID_SEPARATOR)[0])
+        problem = client_id_problem(client_id)
+        if problem is not None:
+            raise invalid(f"The ClientId is invalid: {problem}.")
         for inst in self._addressed_instances(params, account):
             client = self.store.client(inst.instance_id, client_id)
             if client is not None:

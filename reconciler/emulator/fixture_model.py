@@ -1,0 +1,259 @@
+"""The emulator fixture's shape as pydantic models: what each entry may hold and what each value
+must be. ``fixture`` reads the YAML, locates what these refuse, and seeds the store.
+
+Every mistake a model finds is a ``FixtureProblem``: a pydantic error whose message either names
+its field itself (``VERBATIM``) or reads after the field's name (``AFTER_FIELD``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from reconciler.duration import duration_ms
+from reconciler.emulator.store import DEFAULT_SOCKET
+from reconciler.models import DEFAULT_REGION, GROUP_ID_RE, GROUP_ID_RULE, client_id_problem
+
+VERBATIM = "fixture_verbatim"
+AFTER_FIELD = "fixture_after_field"
+_RELATIVE = re.compile(r"^now(?:\s*-\s*(\S+))?$")
+# A series longer than this is a typo (every: 1ms over a year), not a fixture.
+MAX_SERIES_SAMPLES = 1_000_000
+
+
+def _problem(kind: str, message: str) -> PydanticCustomError:
+    # The message is a template: braces in a user's value must not be read as placeholders.
+    return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"))
+
+
+def _millis(value: object) -> int:
+    """A moment as ms epoch: an integer, an ISO timestamp or ``now[-<duration>]``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
+    if isinstance(value, date):
+        return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp() * 1000)
+    if isinstance(value, str):
+        match = _RELATIVE.match(value.strip())
+        back = None if match is None else duration_ms(match.group(1) or "0s")
+        if back is not None:
+            return int(time.time() * 1000) - back
+        try:
+            return _millis(datetime.fromisoformat(value))
+        except ValueError:
+            pass
+    raise _problem(AFTER_FIELD, "must be ms since the epoch, an ISO time or now-<N><unit>")
+
+
+def _number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _problem(AFTER_FIELD, "must be a number")
+    return value
+
+
+def _group_id(value: str) -> str:
+    if not GROUP_ID_RE.match(value):
+        raise _problem(AFTER_FIELD, f"{value!r} is invalid: it {GROUP_ID_RULE}")
+    return value
+
+
+def _client_id(value: str) -> str:
+    problem = client_id_problem(value)
+    if problem is not None:
+        raise _problem(VERBATIM, problem)
+    return value
+
+
+def _as_list(value: object) -> object:
+    """One value stands for a list of it (``count: 3`` is ``count: [3]``)."""
+    return value if isinstance(value, list) else [value]
+
+
+def _blank_as_empty(value: object) -> object:
+    return "" if value is None else str(value)
+
+
+Text = Annotated[StrictStr, Field(min_length=1)]
+Number = Annotated[float, BeforeValidator(_number)]
+Moment = Annotated[int, BeforeValidator(_millis)]
+GroupId = Annotated[Text, AfterValidator(_group_id)]
+ClientId = Annotated[Text, AfterValidator(_client_id)]
+Values = Annotated[list[Number], BeforeValidator(_as_list), Field(min_length=1)]
+
+
+class FixtureModel(BaseModel):
+    """An entry of the fixture: unknown keys refused, a key given no value left at its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    # How messages name an entry of this kind ("unknown key 'x' in an instance").
+    WHAT: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def drop_empty_values(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+class StsToken(FixtureModel):
+    WHAT = "an STS token"
+    token: Text
+    expires: Moment | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def expand_shorthand(cls, data: Any) -> Any:
+        """A bare string is the token."""
+        return {"token": data} if isinstance(data, str) else data
+
+
+class Account(FixtureModel):
+    WHAT = "an account"
+    access_key_id: Text
+    access_key_secret: Text
+    sts_tokens: list[StsToken] = []
+
+
+class Group(FixtureModel):
+    WHAT = "a group"
+    group_id: GroupId
+    topic: Text | None = None
+    create_time: Moment | None = None
+    update_time: Moment | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def expand_shorthand(cls, data: Any) -> Any:
+        """A bare string is the GID."""
+        return {"group_id": data} if isinstance(data, str) else data
+
+
+class Subscription(FixtureModel):
+    WHAT = "a subscription"
+    parent_topic: Text
+    sub_topic: Annotated[str, BeforeValidator(_blank_as_empty)] = ""
+    qos: Literal[0, 1, 2] = 0
+
+
+class Device(FixtureModel):
+    WHAT = "a device"
+    client_id: ClientId
+    online: StrictBool = True
+    last_touch: Moment | None = None
+    socket: Text = DEFAULT_SOCKET
+    subscriptions: list[Subscription] = []
+
+
+class Series(FixtureModel):
+    """Samples at one moment (``at``), or at each multiple of ``every`` from ``from`` to ``to``."""
+
+    WHAT = "a sample"
+    at: Moment | None = None
+    begin: Moment | None = Field(default=None, alias="from")
+    end: Moment | None = Field(default=None, alias="to")
+    every: Annotated[str, BeforeValidator(_blank_as_empty)] | None = None
+
+    @field_validator("every")
+    @classmethod
+    def every_is_a_duration(cls, value: str | None) -> str | None:
+        if value is not None and not duration_ms(value):
+            raise _problem(AFTER_FIELD, "must be a positive duration such as 30s, 1m or 1h")
+        return value
+
+    @model_validator(mode="after")
+    def one_moment_or_a_range(self) -> Series:
+        given = {"from": self.begin, "to": self.end, "every": self.every}
+        if self.at is not None:
+            if any(value is not None for value in given.values()):
+                raise _problem(VERBATIM, "give at, or from/to/every for a series, not both")
+            return self
+        missing = [key for key, value in given.items() if value is None]
+        if missing:
+            raise _problem(
+                VERBATIM, f"a sample needs at, or from, to and every (missing {missing[0]})"
+            )
+        assert self.begin is not None and self.end is not None
+        if self.begin > self.end:
+            raise _problem(VERBATIM, "from must not be after to")
+        if (self.end - self._first()) // self._step() >= MAX_SERIES_SAMPLES:
+            raise _problem(
+                VERBATIM, f"the series would hold more than {MAX_SERIES_SAMPLES} samples"
+            )
+        return self
+
+    def _step(self) -> int:
+        return duration_ms(self.every or "") or 0
+
+    def _first(self) -> int:
+        """The first multiple of ``every`` at or after ``from``."""
+        assert self.begin is not None
+        step = self._step()
+        return -(-self.begin // step) * step
+
+    def moments(self) -> list[int]:
+        if self.at is not None:
+            return [self.at]
+        assert self.end is not None
+        return list(range(self._first(), self.end + 1, self._step()))
+
+
+def cycled(values: list[float] | None, length: int) -> list[float]:
+    """``length`` values: the list repeated in order (0 when absent)."""
+    if not values:
+        return [0.0] * length
+    return [float(values[i % len(values)]) for i in range(length)]
+
+
+class OnlineSample(Series):
+    WHAT = "an online sample"
+    group_id: GroupId
+    count: Values
+
+
+class MessageSample(Series):
+    WHAT = "a message sample"
+    parent_topic: Text
+    trans_type: Literal["PUB", "SUB"]
+    tps: Values | None = None
+    total: Values | None = None
+    msg_type: Literal["P2P", "SUB"] = "SUB"
+    qos: Literal[0, 1, 2] = 0
+    sub_topic: Annotated[str, BeforeValidator(_blank_as_empty)] = ""
+
+
+class Instance(FixtureModel):
+    WHAT = "an instance"
+    instance_id: Text
+    account: Text | None = None  # the owner's access_key_id; needed when there are several
+    region: Text = DEFAULT_REGION
+    independent_naming: StrictBool = True
+    topics: list[Text] = []
+    groups: list[Group] = []
+    devices: list[Device] = []
+    online_history: list[OnlineSample] = []
+    message_history: list[MessageSample] = []
+
+
+class Fixture(FixtureModel):
+    WHAT = "the fixture"
+    version: Literal[1] = 1
+    accounts: list[Account] = []
+    instances: list[Instance] = []
