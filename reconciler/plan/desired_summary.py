@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from pydantic import Field
 
-from reconciler.models import DesiredGroup, DesiredState, FrozenModel, SafetyConfig
+from reconciler.models import DEFAULT_API, DesiredGroup, DesiredState, FrozenModel, SafetyConfig
 from reconciler.plan.options import inventory_label
 
 # Settings shown by name, in this order; a group's omitted setting has its default.
@@ -27,7 +27,7 @@ Setting = str | bool
 class DesiredInstanceSummary(FrozenModel):
     ownership: str = "managed"
     independent_naming: bool | None = None
-    api: str = "ons"
+    api: str = DEFAULT_API
     # In file order: the digest depends on it.
     group_ids: tuple[str, ...] = ()
     # Only GIDs with a setting off its default, and only those settings.

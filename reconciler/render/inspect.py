@@ -10,7 +10,7 @@ JSON shapes (one object per command)::
     topic    {"parent_topic", "sub_topic", "instance_id", "online"}
     client   {"client_id", "instance_id", "api", "online", "last_touch", "last_touch_ms",
               "socket", "subscriptions": [{"parent_topic", "sub_topic", "qos"}] | null}
-              (api "onsmqtt": only "online" is known; the others are null)
+              (asked through OnsMqtt 2020-04-20: only "online" is known; the others are null)
     clients  {"instance_id", "api", "calls", "online", "offline",
               "clients": [{"client_id", "online"}]}
     history, trend
