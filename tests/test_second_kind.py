@@ -317,3 +317,23 @@ def test_the_breaker_counts_deletes_per_kind(client: FakeClient) -> None:
     assert "11 deletes exceed safety.max_deletes (10)" in guard.message
     # No online check is noted or asked for a kind that has none.
     assert all(not change.guards for change in plan.changes)
+
+
+def test_the_engine_names_no_kind() -> None:
+    """The diff, the walk, the guards, apply and the renderers take every kind from
+    ``KINDS``: none of them names the GID kind."""
+    package = Path(__file__).resolve().parents[1] / "reconciler"
+    engine = [
+        package / "plan" / "diff.py",
+        package / "plan" / "walk.py",
+        package / "plan" / "guards.py",
+        *sorted((package / "apply").glob("*.py")),
+        *sorted((package / "render").glob("*.py")),
+    ]
+    naming = [
+        f"{path.relative_to(package)}:{number}"
+        for path in engine
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if "GID_KIND" in line or '"gid"' in line
+    ]
+    assert naming == []

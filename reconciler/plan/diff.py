@@ -22,7 +22,6 @@ from operator import attrgetter
 
 from reconciler.errors import PlanError
 from reconciler.models import (
-    GID_KIND,
     KINDS,
     DesiredState,
     InstanceInventory,
@@ -313,7 +312,12 @@ def _check_targets_matched(targets: tuple[Target, ...], seen: set[tuple[str, str
             continue
         if (target.instance_id, target.group_id) not in seen:
             raise PlanError(
-                f"--target {target.instance_id}/{target.group_id}: no such {GID_KIND.noun} in "
+                f"--target {target.instance_id}/{target.group_id}: no such {_nouns()} in "
                 "the file, "
                 "the state or the cloud"
             )
+
+
+def _nouns() -> str:
+    """What a target may name: ``GID``, or ``GID or widget`` once there are more kinds."""
+    return " or ".join(kind.noun for kind in KINDS.values())
