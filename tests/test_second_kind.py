@@ -28,6 +28,8 @@ from reconciler.cloud.capabilities import (
 )
 from reconciler.models import (
     KINDS,
+    CloudGroup,
+    DesiredGroup,
     DesiredInstance,
     DesiredState,
     FrozenModel,
@@ -42,6 +44,7 @@ from reconciler.plan.planfile import dumps_plan, loads_plan
 from reconciler.render.apply_result import render_calls_text
 from reconciler.render.json import render_json
 from reconciler.render.markdown import render_markdown
+from reconciler.render.state import render_state_resource
 from reconciler.render.text import render_text
 from reconciler.state import new_state
 from reconciler.state.local import LocalBackend
@@ -260,7 +263,8 @@ def test_a_registered_kind_is_created_updated_and_deleted_by_its_capability(
     assert "~ w1" in text
     assert "colour changes from red to blue" in text and "secret changed" in text
     shown = every_output(plan, client, tmp_path)
-    assert "UpdateWidget" in shown
+    # The dry run lists the call the capability sends, the secret as a placeholder.
+    assert "UpdateWidget" in shown and "(write-only)" in shown
     assert NEW_SECRET not in shown and SECRET not in shown
     # a saved plan holds no secret, and reads back as a plan
     saved = tmp_path / "plan.json"
@@ -273,6 +277,9 @@ def test_a_registered_kind_is_created_updated_and_deleted_by_its_capability(
     ] == [("update", "blue", {"secret": NEW_SECRET})]
     (recorded,) = state.resources
     assert recorded.value("colour") == "blue"
+    shown = render_state_resource(recorded)
+    assert "widget_name = w1" in shown and "colour" in shown and "blue" in shown
+    assert "secret" in shown and recorded.digests[0].value not in shown
     stored_text = state_file.read_text()
     assert NEW_SECRET not in stored_text and SECRET not in stored_text
     assert not plan_of(want, listing(w1="blue"), state).has_differences
@@ -309,14 +316,39 @@ def test_an_unrecorded_resource_with_a_write_only_value_is_set_then_recorded(
 
 
 def test_the_breaker_counts_deletes_per_kind(client: FakeClient) -> None:
-    """Widget deletes beside GID deletes: each kind is held to ``max_deletes`` on its own."""
-    state = new_state()
-    want = desired(*(DesiredWidget(name=f"w{i}", absent=True) for i in range(11)))
-    plan = plan_of(want, listing(**{f"w{i}": "red" for i in range(11)}), state)
-    (guard,) = [g for g in plan.guards if g.kind == "mass_delete"]
-    assert "11 deletes exceed safety.max_deletes (10)" in guard.message
-    # No online check is noted or asked for a kind that has none.
-    assert all(not change.guards for change in plan.changes)
+    """GID deletes and widget deletes are each held to ``safety.max_deletes`` (10) on their
+    own: six of each pass; eleven widgets are refused, named as widgets."""
+
+    def plan_deleting(gids: int, widgets: int) -> Plan:
+        groups = tuple(DesiredGroup(group_id=f"GID_old{i:02d}", absent=True) for i in range(gids))
+        doomed = tuple(DesiredWidget(name=f"w{i}", absent=True) for i in range(widgets))
+        # onsmqtt cannot count a GID's clients: each GID delete carries a note saying so.
+        instance = WidgetInstance(
+            instance_id=INSTANCE, region=REGION, api="onsmqtt", groups=groups, widgets=doomed
+        )
+        listed = WidgetInventory(
+            region=REGION,
+            instance_id=INSTANCE,
+            groups=tuple(
+                CloudGroup(group_id=g.group_id, instance_id=INSTANCE, independent_naming=True)
+                for g in groups
+            ),
+            widgets=tuple(ListedWidget(name=w.name, colour="red") for w in doomed),
+        )
+        want = DesiredState(instances=(instance,))
+        return plan_of(want, {(REGION, INSTANCE): listed}, new_state())
+
+    mixed = plan_deleting(gids=6, widgets=6)
+    assert [c.kind for c in mixed.changes].count("widget") == 6
+    assert not mixed.refusals()
+    # The GIDs' deletes are noted about their online check; the widgets' have none to note.
+    assert all(bool(c.guards) == (c.kind == "gid") for c in mixed.changes)
+
+    (guard,) = plan_deleting(gids=1, widgets=11).refusals()
+    assert guard.kind == "mass_delete"
+    assert guard.message == (
+        "delete circuit breaker: 11 widget deletes exceed safety.max_deletes (10)"
+    )
 
 
 def test_the_engine_names_no_kind() -> None:
