@@ -216,7 +216,11 @@ def _plan_present(
     if recorded is None:
         # What cannot be read back (a write-only value, a setting the listing does not
         # report) is set by an update call before the resource is recorded.
-        pending = tuple(_attribute_changes(kind, wanted, None, reported))
+        pending = (
+            tuple(_attribute_changes(kind, wanted, None, reported))
+            if kind.mutable or kind.write_only
+            else ()
+        )
         if pending:
             reason = (
                 "exists in the cloud, not yet in state: "
@@ -350,7 +354,7 @@ def _update_call(
     for name in kind.mutable:
         declared = getattr(wanted, name)
         values[name] = declared if declared is not None else _current(name, recorded, reported)
-    change = _change(
+    return _change(
         kind,
         Action.UPDATE,
         key,
@@ -360,9 +364,9 @@ def _update_call(
         api=api,
         in_state=recorded is not None,
         protect=_protect(kind, wanted, recorded),
+        changed=changed,
         write_only=_write_only_values(kind, wanted),
     )
-    return change.model_copy(update={"changed": changed})
 
 
 # --- attributes ------------------------------------------------------------------------------
@@ -518,6 +522,7 @@ def _change(
     in_state: bool = False,
     protect: bool | None = None,
     clients: tuple[str, ...] | None = None,
+    changed: tuple[AttributeChange, ...] = (),
     write_only: tuple[WriteOnlyValue, ...] = (),
 ) -> Change:
     """A change giving the resource ``values`` (an attribute with a field of its own, a
@@ -527,25 +532,32 @@ def _change(
         protect = bool(item is not None and "protect" in kind.state_only and item.protect)
     if clients is None:
         clients = _clients(kind, item)
-    own = {name: value for name, value in values.items() if name in _CHANGE_FIELDS}
-    return Change.model_construct(
-        action=action,
-        kind=kind.name,
-        region=key.region,
-        instance_id=key.instance_id,
-        group_id=key.group_id,
-        reason=reason,
-        topic=own.get("topic"),
-        protect=protect,
-        guards=guards,
-        api=api,
-        clients=clients,
-        in_state=in_state,
-        attributes=named_values(
-            {name: value for name, value in values.items() if name not in _CHANGE_FIELDS}
-        ),
-        write_only=write_only,
-    )
+    fields: dict[str, Any] = {
+        "action": action,
+        "kind": kind.name,
+        "region": key.region,
+        "instance_id": key.instance_id,
+        "group_id": key.group_id,
+        "reason": reason,
+        "protect": protect,
+        "guards": guards,
+        "api": api,
+        "clients": clients,
+        "in_state": in_state,
+        "attributes": (),
+        "changed": changed,
+        "write_only": write_only,
+    }
+    # An attribute with a field of its own on Change (a GID's ``topic``) is given there.
+    others: dict[str, str | None] = {}
+    for name, value in values.items():
+        if name in _CHANGE_FIELDS:
+            fields[name] = value
+        else:
+            others[name] = value
+    if others:
+        fields["attributes"] = named_values(others)
+    return Change.model_construct(None, **fields)
 
 
 _CHANGE_FIELDS = frozenset(Change.model_fields)
