@@ -20,12 +20,14 @@ from reconciler.apply.calls import planned_calls
 from reconciler.apply.executor import execute
 from reconciler.cloud.capabilities import (
     KIND_CAPABILITIES,
+    KIND_LISTINGS,
     Confirmed,
     GroupCapabilities,
     ResourceCapability,
     ResourceTarget,
     WireCall,
 )
+from reconciler.cloud.responses import GroupIdRecord
 from reconciler.models import (
     KINDS,
     CloudGroup,
@@ -38,6 +40,7 @@ from reconciler.models import (
     ResourceKind,
     StateDocument,
 )
+from reconciler.plan.builder import refresh
 from reconciler.plan.diff import PlanMeta, PlanOptions, diff_plan
 from reconciler.plan.model import Action, Plan
 from reconciler.plan.planfile import dumps_plan, loads_plan
@@ -149,10 +152,25 @@ class FakeWidgets:
 
 
 class FakeClient:
-    """The client a run hands plan and apply: here only its widgets matter."""
+    """The client a run hands plan and apply: no GIDs, and its widgets."""
 
     def __init__(self) -> None:
         self.widgets = FakeWidgets()
+        # What its cloud lists: widget name -> colour.
+        self.listed: dict[str, str] = {}
+
+    def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]:
+        return []
+
+
+def _list_widgets(client: GroupCapabilities, inventory: InstanceInventory) -> InstanceInventory:
+    listed = cast(FakeClient, client).listed
+    return WidgetInventory(
+        region=inventory.region,
+        instance_id=inventory.instance_id,
+        groups=inventory.groups,
+        widgets=tuple(ListedWidget(name=name, colour=colour) for name, colour in listed.items()),
+    )
 
 
 def _widget_capability(client: GroupCapabilities) -> ResourceCapability:
@@ -164,6 +182,7 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClient]:
     """The kind and its capability registered for this test only."""
     monkeypatch.setitem(KINDS, WIDGET.name, WIDGET)
     monkeypatch.setitem(KIND_CAPABILITIES, WIDGET.name, _widget_capability)
+    monkeypatch.setitem(KIND_LISTINGS, WIDGET.name, _list_widgets)
     yield FakeClient()
 
 
@@ -313,6 +332,20 @@ def test_an_unrecorded_resource_with_a_write_only_value_is_set_then_recorded(
     (recorded,) = state.resources
     assert (recorded.origin, recorded.value("colour")) == ("adopted", "red")
     assert not plan_of(want, listing(w2="red"), state).has_differences
+
+
+def test_the_planners_listing_gathers_the_kind(client: FakeClient) -> None:
+    """The refresh lists the kind through its registered listing: a colour changed in the
+    cloud is planned back, a widget only the cloud has is unmanaged."""
+    client.listed = {"w1": "green", "stray": "red"}
+    refreshed = refresh(lambda region, api: cast(GroupCapabilities, client), [(REGION, INSTANCE)])
+    want = desired(DesiredWidget(name="w1", colour="blue"))
+    plan = plan_of(want, dict(refreshed.inventories), new_state())
+    (update,) = plan.changes
+    assert (update.action, update.group_id) == (Action.UPDATE, "w1")
+    assert "colour is set to blue" not in update.reason
+    assert "colour changes from green to blue" in update.reason
+    assert [str(key) for key in plan.unmanaged] == [f"{INSTANCE}/stray"]
 
 
 def test_the_breaker_counts_deletes_per_kind(client: FakeClient) -> None:

@@ -28,7 +28,7 @@ from typing import Literal, Protocol
 
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.errors import AlreadyExistsError
-from reconciler.models import GID_KIND_NAME, KINDS, Api
+from reconciler.models import GID_KIND_NAME, KINDS, Api, InstanceInventory
 from reconciler.ratelimit import Rate
 
 # The service documents 30 calls a minute for each ONS 2019-02-14 query action.
@@ -220,6 +220,12 @@ def _no_update(target: ResourceTarget) -> TypeError:
 KIND_CAPABILITIES: dict[str, Callable[[GroupCapabilities], ResourceCapability]] = {
     GID_KIND_NAME: GroupResources
 }
+
+
+# How each kind other than GIDs (which the planner lists itself: a shared namespace lists
+# other instances' GIDs too) adds its listing to an instance's inventory, by kind name:
+# ``(client, inventory) -> the inventory with the kind's field filled``.
+KIND_LISTINGS: dict[str, Callable[[GroupCapabilities, InstanceInventory], InstanceInventory]] = {}
 
 
 def capability_for(kind: str, client: GroupCapabilities) -> ResourceCapability:
