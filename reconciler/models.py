@@ -7,12 +7,23 @@ shorthand) lives in ``reconciler.config`` and resolves into ``DesiredState``.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
-from collections.abc import Iterable
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    SecretStr,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError
 
 # "GID_" or "GID-", then letters, digits, "-" and "_": 7 to 64 characters in all.
@@ -95,30 +106,109 @@ def share_fields_sets(models: Iterable[BaseModel]) -> None:
 
 # --- resource kinds --------------------------------------------------------------------------
 #
-# The engine (plan model, diff, guards, journal, state) handles a resource as (kind, region,
-# instance, key) plus the attributes its kind declares; ARCHITECTURE.md ("Adding a resource
-# kind") says what a new kind brings. GIDs are the only kind so far.
+# The engine (plan model, diff, guards, journal, state, apply) handles a resource as (kind,
+# region, instance, key) plus the attributes its kind declares; ARCHITECTURE.md ("Resource
+# kinds") says what a new kind brings. GIDs are the first kind; ``GID_KIND`` and ``KINDS`` are
+# declared below the models their views read.
 
-ResourceKindName = Literal["gid"]
-GID_KIND_NAME: ResourceKindName = "gid"
+GID_KIND_NAME = "gid"
+
+
+def _known_kind(name: str) -> str:
+    if name not in KINDS:
+        raise PydanticCustomError(
+            "unknown_kind",
+            "unknown resource kind {name!r}; known: {known}",
+            {"name": name, "known": ", ".join(sorted(KINDS))},
+        )
+    return name
+
+
+class _KindNameSchema:
+    """The JSON Schema of a kind's name: the kinds registered when the schema is made."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: Any, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        names = sorted(KINDS)
+        if len(names) == 1:
+            return {"const": names[0], "type": "string"}
+        return {"enum": names, "type": "string"}
+
+
+# A registered kind's name (``KINDS``); checked when a model is validated, so a kind
+# registered at run time (a test's) is accepted as GIDs are.
+ResourceKindName = Annotated[str, AfterValidator(_known_kind), _KindNameSchema]
+
+
+def _nothing_listed(inventory: InstanceInventory) -> Mapping[str, Mapping[str, str]]:
+    return {}
 
 
 @dataclass(frozen=True)
 class ResourceKind:
-    """What the engine knows of one kind of resource.
+    """What the engine knows of one kind of resource (see ARCHITECTURE.md, "Resource kinds").
 
-    ``noun``: how messages name one (``GID``). ``immutable``: the attributes set at creation
-    only, each a field of the desired model, the state resource and ``NotInPlace.current``'s
-    source alike; a changed one is shown (``!``, ``NotInPlace``) and never applied.
+    ``noun``: how messages name one (``GID``); ``key_label``: how its key is written after
+    ``INSTANCE_ID/`` (``GROUP_ID``).
+
+    The three views the diff compares, per instance: ``declared`` (the instance's desired
+    models of this kind: each has ``absent`` and the kind's attributes; ``key_of`` gives its
+    key's text), ``listed`` (the keys an instance's inventory lists) and ``listed_values`` (the
+    attribute values the listing reports, by key; what it does not report is compared with the
+    state). The state's view is the ``StateResource``s of the kind.
+
+    Attributes, each named as on the desired model:
+
+    - ``immutable``: set at creation only; a change is shown (``!``, ``NotInPlace``), never
+      applied;
+    - ``mutable``: a change is one update call through the kind's capability;
+    - ``write_only``: sent, never stored or shown; the state keeps a salted digest
+      (``write_only_digest``) so a change is found without revealing either value;
+    - ``state_only``: reconciler's own settings, fields of ``StateResource`` never sent
+      (``protect``: a delete is refused until the file lifts it; ``clients``: known client ids).
+
+    ``online_clients``: a delete first asks how many clients are online (GIDs).
+    ``shared_namespace``: names may be shared across instances without independent naming
+    (GIDs), so creates are checked against the other instances' names.
     """
 
-    name: ResourceKindName
+    name: str
     noun: str
+    key_label: str
+    declared: Callable[[DesiredInstance], Sequence[Any]]
+    key_of: Callable[[Any], str]
+    listed: Callable[[InstanceInventory], frozenset[str]]
+    listed_values: Callable[[InstanceInventory], Mapping[str, Mapping[str, str]]] = _nothing_listed
     immutable: tuple[str, ...] = ()
+    mutable: tuple[str, ...] = ()
+    write_only: tuple[str, ...] = ()
+    state_only: tuple[str, ...] = ()
+    online_clients: bool = False
+    shared_namespace: bool = False
+
+    @property
+    def sent(self) -> tuple[str, ...]:
+        """The attributes a create sends (the write-only ones travel apart)."""
+        return (*self.immutable, *self.mutable)
 
 
-GID_KIND = ResourceKind(name=GID_KIND_NAME, noun="GID", immutable=("topic",))
-KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (GID_KIND,)}
+def write_only_digest(value: str, *, salt: str | None = None) -> str:
+    """``sha256:SALT:HEX``, what the state keeps of a write-only value (a fresh salt unless
+    one is given: the same value gives another digest in another resource)."""
+    salt = secrets.token_hex(16) if salt is None else salt
+    digest = hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()
+    return f"sha256:{salt}:{digest}"
+
+
+def write_only_matches(value: str, digest: str) -> bool:
+    """Whether ``digest`` (``write_only_digest``'s) was made of ``value``."""
+    scheme, _, rest = digest.partition(":")
+    salt, _, _ = rest.partition(":")
+    if scheme != "sha256" or not salt:
+        return False
+    return hmac.compare_digest(write_only_digest(value, salt=salt), digest)
 
 
 class ResourceKey(FrozenModel):
@@ -312,7 +402,61 @@ def group_ids_fingerprint(sorted_group_ids: Iterable[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# --- the GID kind --------------------------------------------------------------------------
+
+
+def _declared_groups(instance: DesiredInstance) -> Sequence[DesiredGroup]:
+    return instance.groups
+
+
+def _key_of_group(group: DesiredGroup) -> str:
+    return group.group_id
+
+
+def _listed_groups(inventory: InstanceInventory) -> frozenset[str]:
+    return inventory.group_ids()
+
+
+GID_KIND = ResourceKind(
+    name=GID_KIND_NAME,
+    noun="GID",
+    key_label="GROUP_ID",
+    declared=_declared_groups,
+    key_of=_key_of_group,
+    listed=_listed_groups,
+    immutable=("topic",),
+    state_only=("protect", "clients"),
+    online_clients=True,
+    shared_namespace=True,
+)
+# Every kind the engine plans, by name. A kind is registered by adding it here (a test adds
+# its own for the length of the test); its client capability is registered beside the
+# clients (``cloud.capabilities.KIND_CAPABILITIES``).
+KINDS: dict[str, ResourceKind] = {GID_KIND.name: GID_KIND}
+
+
 # --- state (what we created or adopted) -----------------------------------------------------
+
+
+class NamedValue(FrozenModel):
+    """One attribute's value, by name (kept in tuples, sorted, so models stay hashable)."""
+
+    name: str
+    value: str
+
+
+def named(values: Iterable[NamedValue]) -> dict[str, str]:
+    return {item.name: item.value for item in values}
+
+
+def named_values(values: Mapping[str, str | None]) -> tuple[NamedValue, ...]:
+    """Those of ``values`` that are set, sorted by name."""
+    return tuple(
+        NamedValue(name=name, value=value)
+        for name, value in sorted(values.items())
+        if value is not None
+    )
+
 
 StateOrigin = Literal["created", "adopted", "imported"]
 
@@ -333,6 +477,17 @@ class StateResource(FrozenModel):
     # Its known client ids, kept so that a delete after the GID left the file can still ask
     # whether they are online (onsmqtt cannot count a GID's clients).
     clients: tuple[str, ...] = ()
+    # The values of its kind's attributes that are no field of their own (a GID's ``topic``
+    # is), by name, sorted; and a salted digest of each write-only one (never the value).
+    attributes: tuple[NamedValue, ...] = ()
+    digests: tuple[NamedValue, ...] = ()
+
+    def value(self, attribute: str) -> str | None:
+        """The recorded value of one of its kind's attributes (None: not recorded)."""
+        if attribute in type(self).model_fields:
+            found: str | None = getattr(self, attribute)
+            return found
+        return named(self.attributes).get(attribute)
 
     @property
     def key(self) -> ResourceKey:

@@ -21,7 +21,7 @@ from reconciler.apply.calls import PlannedCall, planned_calls, send
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
 from reconciler.errors import CloudApiError, CloudError, LockLostError, StateError
-from reconciler.models import StateOrigin, StateResource
+from reconciler.models import StateOrigin, StateResource, named_values, write_only_digest
 from reconciler.plan.builder import ClientFor
 from reconciler.plan.model import Action, Change
 from reconciler.plan.options import DEFAULT_PARALLELISM
@@ -95,8 +95,8 @@ class _Run:
         self._buckets: dict[str, TokenBucket] = {}
         if options.rate is not None:
             self._buckets = {
-                Action.CREATE.value: TokenBucket(options.rate),
-                Action.DELETE.value: TokenBucket(options.rate),
+                action.value: TokenBucket(options.rate)
+                for action in (Action.CREATE, Action.UPDATE, Action.DELETE)
             }
 
     def _halted(self) -> bool:
@@ -224,10 +224,20 @@ class _Run:
         if change.action in (Action.DELETE, Action.FORGET):
             self._journal.drop(change.key)
             return
-        if change.action is Action.UPDATE:
-            self._journal.set_protect(change.key, change.protect)
+        # Each write-only value sent is kept as a digest with a salt of its own.
+        digests = named_values(
+            {
+                item.name: write_only_digest(item.value.get_secret_value())
+                for item in change.write_only
+            }
+        )
+        if change.action is Action.UPDATE and change.in_state:
+            self._journal.amend(
+                change.key, protect=change.protect, attributes=change.attributes, digests=digests
+            )
             return
-        origin: StateOrigin = "adopted" if change.action is Action.ADOPT else "created"
+        # An update of a resource not yet in the state adopts it with what the call set.
+        origin: StateOrigin = "created" if change.action is Action.CREATE else "adopted"
         self._journal.put(
             StateResource(
                 kind=change.kind,
@@ -240,12 +250,15 @@ class _Run:
                 recorded_at=now_text(),
                 api=change.api,
                 clients=change.clients,
+                attributes=change.attributes,
+                digests=digests,
             )
         )
 
     def _api_call(self, call: PlannedCall) -> ActionOutcome:
-        """The call, made and confirmed by the instance's client (which reports a create of a
-        GID that exists, or a delete of one that is gone, as done once it made sure)."""
+        """The call, made and confirmed by its kind's capability over the instance's client
+        (which reports a create of one that exists, or a delete of one that is gone, as done
+        once it made sure)."""
         change = call.change
         try:
             confirmed = send(change, self._client_for(change.region, change.api))

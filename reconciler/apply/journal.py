@@ -25,7 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.errors import ReconcilerError, StateError
-from reconciler.models import ResourceKey, StateDocument, StateResource
+from reconciler.models import (
+    NamedValue,
+    ResourceKey,
+    StateDocument,
+    StateResource,
+    named,
+    named_values,
+)
 from reconciler.state.base import StateBackend
 
 # Seconds between two writes while completions keep coming (at most 20 writes a second).
@@ -43,12 +50,33 @@ class _Drop:
 
 
 @dataclass(frozen=True)
-class _Protect:
+class _Amend:
+    """A recorded resource's ``protect`` set, and attribute values and digests merged in."""
+
     key: ResourceKey
     protect: bool
+    attributes: tuple[NamedValue, ...]
+    digests: tuple[NamedValue, ...]
+
+    def applied_to(self, resource: StateResource) -> StateResource:
+        return resource.model_copy(
+            update={
+                "protect": self.protect,
+                "attributes": _merged(resource.attributes, self.attributes),
+                "digests": _merged(resource.digests, self.digests),
+            }
+        )
 
 
-_Mutation = _Put | _Drop | _Protect
+def _merged(
+    recorded: tuple[NamedValue, ...], new: tuple[NamedValue, ...]
+) -> tuple[NamedValue, ...]:
+    if not new:
+        return recorded
+    return named_values({**named(recorded), **named(new)})
+
+
+_Mutation = _Put | _Drop | _Amend
 
 
 class StateJournal:
@@ -91,9 +119,17 @@ class StateJournal:
     def drop(self, key: ResourceKey) -> None:
         self._record(_Drop(key))
 
-    def set_protect(self, key: ResourceKey, protect: bool) -> None:
-        """Change ``protect`` of a recorded resource (nothing if it is not recorded)."""
-        self._record(_Protect(key, protect))
+    def amend(
+        self,
+        key: ResourceKey,
+        *,
+        protect: bool,
+        attributes: tuple[NamedValue, ...] = (),
+        digests: tuple[NamedValue, ...] = (),
+    ) -> None:
+        """Set ``protect`` of a recorded resource and merge in attribute values and digests
+        (an update; nothing if it is not recorded)."""
+        self._record(_Amend(key, protect, attributes, digests))
 
     def _record(self, mutation: _Mutation) -> None:
         with self._lock:
@@ -140,7 +176,7 @@ class StateJournal:
                 elif isinstance(mutation, _Drop):
                     resources.pop(mutation.key, None)
                 elif (known := resources.get(mutation.key)) is not None:
-                    resources[mutation.key] = known.model_copy(update={"protect": mutation.protect})
+                    resources[mutation.key] = mutation.applied_to(known)
             ordered = tuple(sorted(resources.values(), key=_sort_key))
             candidate = base.model_copy(update={"resources": ordered})
             try:

@@ -12,18 +12,23 @@ plan/ and apply/ take any of them and never ask which one they hold:
 - ``online_clients``: a GID's online clients, or that they cannot be counted here and why.
 
 What a plan says of an API before any call (how it finds online clients, how slowly) is known
-without a client: ``online_check(api)``. May import: errors, ratelimit, models.
+without a client: ``online_check(api)``.
+
+apply/ reaches every kind the same way: ``capability_for(kind, client)`` gives the kind's
+``ResourceCapability`` (create, update, delete, each confirmed, and the ``WireCall`` of each
+for ``--dry-run``) over a client, from ``KIND_CAPABILITIES``, where each kind registers how;
+GIDs: ``GroupResources`` over ``GroupCapabilities``. May import: errors, ratelimit, models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.errors import AlreadyExistsError
-from reconciler.models import Api
+from reconciler.models import GID_KIND_NAME, KINDS, Api, InstanceInventory
 from reconciler.ratelimit import Rate
 
 # The service documents 30 calls a minute for each ONS 2019-02-14 query action.
@@ -31,7 +36,7 @@ ONS_QUERY_RATE = Rate(30, 60.0)
 _PERIOD_WORDS = {60.0: "a minute", 1.0: "a second"}
 
 # How a confirmed call ended; the applier reports these words.
-CallDetail = Literal["created", "already existed", "deleted", "already gone"]
+CallDetail = Literal["created", "already existed", "updated", "deleted", "already gone"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class WireCall:
 
 @dataclass(frozen=True)
 class Confirmed:
-    """A create or delete that is done, and how (``detail``)."""
+    """A create, update or delete that is done, and how (``detail``)."""
 
     detail: CallDetail
     request_id: str | None
@@ -140,3 +145,91 @@ def confirm_existing(
     if listed(client, group_id, instance_id):
         return Confirmed("already existed", refused.request_id)
     raise refused
+
+
+# --- every kind: what apply calls ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceTarget:
+    """What a call needs of one resource: its instance, its key's text, the values of its
+    kind's immutable and mutable attributes (None: not set) and its write-only values (for a
+    ``--dry-run`` description, a placeholder in place of each: never the value)."""
+
+    instance_id: str
+    key: str
+    attributes: Mapping[str, str | None] = field(default_factory=dict)
+    write_only: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+class ResourceCapability(Protocol):
+    """What apply asks of a client for one kind: each call as it goes on the wire, and the
+    call made and confirmed (a create of one that exists, or a delete of one that is gone,
+    is done once the client made sure; any other failure raises its ``CloudError``)."""
+
+    def create_call(self, target: ResourceTarget) -> WireCall: ...
+
+    def update_call(self, target: ResourceTarget) -> WireCall: ...
+
+    def delete_call(self, target: ResourceTarget) -> WireCall: ...
+
+    def create(self, target: ResourceTarget) -> Confirmed: ...
+
+    def update(self, target: ResourceTarget) -> Confirmed: ...
+
+    def delete(self, target: ResourceTarget) -> Confirmed: ...
+
+
+class GroupResources:
+    """GIDs as a ``ResourceCapability``: the client's own GID calls. A GID has no mutable
+    attribute, so no plan holds an update call for one."""
+
+    def __init__(self, client: GroupCapabilities) -> None:
+        self._client = client
+
+    def create_call(self, target: ResourceTarget) -> WireCall:
+        return self._client.create_call(
+            target.key, instance_id=target.instance_id, topic=target.attributes.get("topic")
+        )
+
+    def update_call(self, target: ResourceTarget) -> WireCall:
+        raise _no_update(target)
+
+    def delete_call(self, target: ResourceTarget) -> WireCall:
+        return self._client.delete_call(target.key, instance_id=target.instance_id)
+
+    def create(self, target: ResourceTarget) -> Confirmed:
+        return self._client.create_group(
+            target.key, instance_id=target.instance_id, topic=target.attributes.get("topic")
+        )
+
+    def update(self, target: ResourceTarget) -> Confirmed:
+        raise _no_update(target)
+
+    def delete(self, target: ResourceTarget) -> Confirmed:
+        return self._client.delete_group(target.key, instance_id=target.instance_id)
+
+
+def _no_update(target: ResourceTarget) -> TypeError:
+    return TypeError(f"a GID has no attribute an update call changes ({target.key})")
+
+
+# How each kind's capability is had from a client, by kind name (``models.KINDS``). A kind
+# whose calls are not among ``GroupCapabilities`` adds them to the clients and to the
+# protocol ``plan.builder.ClientFor`` returns.
+KIND_CAPABILITIES: dict[str, Callable[[GroupCapabilities], ResourceCapability]] = {
+    GID_KIND_NAME: GroupResources
+}
+
+
+# How each kind other than GIDs (which the planner lists itself: a shared namespace lists
+# other instances' GIDs too) adds its listing to an instance's inventory, by kind name:
+# ``(client, inventory) -> the inventory with the kind's field filled``.
+KIND_LISTINGS: dict[str, Callable[[GroupCapabilities, InstanceInventory], InstanceInventory]] = {}
+
+
+def capability_for(kind: str, client: GroupCapabilities) -> ResourceCapability:
+    """The capability of ``kind`` (a name in ``models.KINDS``) over ``client``."""
+    if kind not in KINDS or kind not in KIND_CAPABILITIES:
+        raise TypeError(f"no client capability is registered for resource kind {kind!r}")
+    return KIND_CAPABILITIES[kind](client)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reconciler import __version__
-from reconciler.cloud.capabilities import GroupCapabilities, online_check
+from reconciler.cloud.capabilities import KIND_LISTINGS, GroupCapabilities, online_check
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.errors import (
     CloudApiError,
@@ -138,13 +138,18 @@ def refresh(
 
     def one(ref: InstanceRef) -> _Listing | NotFoundError:
         region, instance_id = ref
+        client = client_for(region, api_of.get(ref, DEFAULT_API))
         try:
-            records = client_for(region, api_of.get(ref, DEFAULT_API)).list_group_ids(instance_id)
+            records = client.list_group_ids(instance_id)
         except NotFoundError as err:
             if ref in strict:
                 return err  # every unknown instance is named at once, below
-            records = []
-        return split_listing(region, instance_id, records)
+            return split_listing(region, instance_id, [])
+        inventory, others = split_listing(region, instance_id, records)
+        # Every other kind's listing joins the instance's inventory.
+        for listing in KIND_LISTINGS.values():
+            inventory = listing(client, inventory)
+        return inventory, others
 
     inventories: dict[InstanceRef, InstanceInventory] = {}
     naming: dict[InstanceRef, bool] = {}

@@ -1,23 +1,10 @@
 """The planner: a pure function of desired state, inventory, state and options -> Plan.
 
-Rows of the semantics table (see ARCHITECTURE.md, semantics table), per GID of each planned
-instance:
-
-==============================  =========  =======  ==========================================
-desired                         cloud      state    action
-==============================  =========  =======  ==========================================
-present                         missing    any      create ("deleted outside" when in state)
-present                         exists     missing  adopt
-present                         exists     present  no-op (update when ``protect`` changed)
-absent: true                    exists     any      delete
-not declared                    exists     present  delete
-not declared                    exists     missing  unmanaged (managed) / delete (exclusive)
-not declared / absent           missing    present  forget
-==============================  =========  =======  ==========================================
-
-Instances only in the state (gone from the file) plan their state resources like "not
-declared", but never report or delete anything the state does not hold: their ownership is
-unknown.
+``diff_plan`` runs in named phases: index the state by instance and kind, walk each planned
+instance kind by kind (``walk``: the semantics table, one function for every kind), keep what
+the targets cover, add the guards that look across resources, assemble the plan. Instances
+only in the state (gone from the file) plan their state resources like "not declared", but
+never report or delete anything the state does not hold: their ownership is unknown.
 
 Guards live in ``guards``, options and targets in ``options``. The online-client look-ups are
 I/O, so they happen in ``builder``: ``online_check_keys`` says
@@ -29,17 +16,13 @@ answers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from operator import attrgetter
 
 from reconciler.errors import PlanError
 from reconciler.models import (
-    GID_KIND,
     KINDS,
-    Api,
-    DesiredGroup,
-    DesiredInstance,
     DesiredState,
     InstanceInventory,
     ResourceKey,
@@ -56,13 +39,12 @@ from reconciler.plan.guards import (
     flag_probable_renames,
     naming_mismatch,
     online_check_keys,
-    online_check_notes,
     online_guards_without_lookup,
     unverified_naming,
     unverified_naming_notes,
     with_online_counts,
 )
-from reconciler.plan.model import Action, Change, Guard, GuardKind, NotInPlace, Plan
+from reconciler.plan.model import Change, Guard, NotInPlace, Plan
 from reconciler.plan.options import (
     InstanceRef,
     PlanMeta,
@@ -71,6 +53,7 @@ from reconciler.plan.options import (
     check_target_instances,
     inventory_label,
 )
+from reconciler.plan.walk import Walk, walk_kind, walk_removed_kind
 
 __all__ = [
     "InstanceRef",
@@ -102,22 +85,6 @@ _instance_of = attrgetter("region", "instance_id")
 
 
 # --- the diff ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Acc:
-    """Changes and guards gathered while walking the instances."""
-
-    changes: list[Change] = field(default_factory=list)
-    not_in_place: list[NotInPlace] = field(default_factory=list)
-    unmanaged: list[ResourceKey] = field(default_factory=list)
-    guards: list[Guard] = field(default_factory=list)
-    # Every (instance_id, group_id) seen, to check GID targets matched something; gathered
-    # only when there are such targets.
-    track_seen: bool = False
-    seen: set[tuple[str, str]] = field(default_factory=set)
-    # Each planned instance's listed names.
-    listed: dict[InstanceRef, frozenset[str]] = field(default_factory=dict)
 
 
 def diff_plan(
@@ -157,16 +124,21 @@ def diff_plan(
     )
 
 
-def _state_by_instance(state: StateDocument | None) -> dict[InstanceRef, dict[str, StateResource]]:
-    """The state's resources by instance, then by name."""
-    by_instance: dict[InstanceRef, dict[str, StateResource]] = defaultdict(dict)
+# The state's resources by instance, then by kind, then by key.
+_StateIndex = dict[InstanceRef, dict[str, dict[str, StateResource]]]
+
+
+def _state_by_instance(state: StateDocument | None) -> _StateIndex:
+    by_instance: _StateIndex = defaultdict(lambda: defaultdict(dict))
     if state is not None:
-        # Resources are usually stored by instance: look the bucket up once per run of them.
-        last: InstanceRef | None = None
+        # Resources are usually stored by instance and kind: look the bucket up once per run
+        # of them.
+        last: tuple[str, str, str] | None = None
         bucket: dict[str, StateResource] = {}
-        for resource, ref in zip(state.resources, map(_instance_of, state.resources), strict=True):
-            if ref != last:
-                bucket, last = by_instance[ref], ref
+        for resource in state.resources:
+            where = (resource.region, resource.instance_id, resource.kind)
+            if where != last:
+                bucket, last = by_instance[where[:2]][where[2]], where
             bucket[resource.group_id] = resource
     return by_instance
 
@@ -176,29 +148,34 @@ def _walk_instances(
     refs: list[InstanceRef],
     *,
     inventories: Mapping[InstanceRef, InstanceInventory],
-    state_by_instance: Mapping[InstanceRef, dict[str, StateResource]],
+    state_by_instance: _StateIndex,
     namings: Mapping[InstanceRef, bool],
     options: PlanOptions,
-) -> _Acc:
-    """The semantics table, per planned instance: changes, differences, unmanaged names."""
+) -> Walk:
+    """The semantics table, per planned instance and kind: changes, differences, unmanaged
+    keys."""
     declared = {(inst.region, inst.instance_id): inst for inst in desired.instances}
-    acc = _Acc(track_seen=any(t.group_id is not None for t in options.targets))
+    walk = Walk(track_seen=any(t.group_id is not None for t in options.targets))
     for ref in refs:
         inventory = inventories.get(ref)
         if inventory is None:
             raise PlanError(f"instance {ref[1]} ({ref[0]}) was not refreshed")
-        # Each planned instance's listed names, computed once (100,000 on a large estate).
-        cloud = acc.listed[ref] = inventory.group_ids()
+        walk.listed[ref] = inventory.group_ids()
         instance = declared.get(ref)
         in_state = state_by_instance.get(ref, {})
-        if instance is None:
-            _plan_removed_instance(ref, cloud, in_state, options, acc)
-        else:
+        if instance is not None:
             mismatch = naming_mismatch(instance, namings.get(ref))
             if mismatch is not None:
-                acc.guards.append(mismatch)
-            _plan_instance(instance, cloud, in_state, options, acc)
-    return acc
+                walk.guards.append(mismatch)
+        for kind in KINDS.values():
+            recorded = in_state.get(kind.name, {})
+            if instance is None:
+                walk_removed_kind(
+                    kind, ref, inventory, in_state=recorded, options=options, walk=walk
+                )
+            else:
+                walk_kind(kind, instance, inventory, in_state=recorded, options=options, walk=walk)
+    return walk
 
 
 @dataclass
@@ -211,7 +188,7 @@ class _Targeted:
     guards: list[Guard]
 
 
-def _narrow_to_targets(acc: _Acc, targets: tuple[Target, ...]) -> _Targeted:
+def _narrow_to_targets(acc: Walk, targets: tuple[Target, ...]) -> _Targeted:
     _check_targets_matched(targets, acc.seen)
     return _Targeted(
         changes=[c for c in acc.changes if _targeted(c.key, targets)],
@@ -304,285 +281,12 @@ def _assemble(
     )
 
 
-def _plan_instance(
-    instance: DesiredInstance,
-    cloud: frozenset[str],
-    in_state: Mapping[str, StateResource],
-    options: PlanOptions,
-    acc: _Acc,
-) -> None:
-    present: dict[str, DesiredGroup] = {}
-    tombstones: dict[str, DesiredGroup] = {}
-    for group in instance.groups:
-        (tombstones if group.absent else present)[group.group_id] = group
-
-    names = cloud | in_state.keys() | present.keys() | tombstones.keys()
-    region, instance_id, api = instance.region, instance.instance_id, instance.api
-    if acc.track_seen:
-        acc.seen.update((instance_id, group_id) for group_id in names)
-    if not options.refresh_only:
-        # The common case on a large estate, declared, listed and recorded alike: nothing to
-        # say. Only the rest is walked one by one below.
-        names -= {
-            group_id
-            for group_id in present.keys() & cloud & in_state.keys()
-            if (want := present[group_id]).protect in (None, (stored := in_state[group_id]).protect)
-            and _immutables_agree(want, stored)
-        }
-    for group_id in names:
-        exists = group_id in cloud
-        recorded = in_state.get(group_id)
-        wanted = present.get(group_id)
-        if options.refresh_only:
-            if recorded is not None and not exists:
-                acc.changes.append(_forget(recorded.key, recorded, _FORGET_REFRESH_ONLY))
-            continue
-        key = _key(region, instance_id, group_id)
-        if wanted is not None:
-            _plan_present(key, wanted, exists, recorded, acc, api=api)
-            continue
-        tombstone = tombstones.get(group_id)
-        if not exists:
-            if recorded is not None:
-                acc.changes.append(_forget(key, recorded, _FORGET))
-            continue
-        if tombstone is not None:
-            reason = "marked absent: true in the file"
-        elif recorded is not None:
-            reason = "managed by reconciler and no longer declared in the file"
-        elif instance.ownership == "exclusive":
-            reason = "not declared and not in state; the instance's ownership is exclusive"
-        else:
-            acc.unmanaged.append(key)
-            continue
-        acc.changes.append(_delete(key, reason, recorded, tombstone, options, api=api))
-
-
-def _plan_present(
-    key: ResourceKey,
-    wanted: DesiredGroup,
-    exists: bool,
-    recorded: StateResource | None,
-    acc: _Acc,
-    *,
-    api: Api,
-) -> None:
-    if not exists:
-        guards: tuple[Guard, ...] = ()
-        reason = "declared in the file, missing from the cloud"
-        if recorded is not None:
-            reason += " (deleted outside reconciler)"
-            guards = (
-                Guard(
-                    kind=GuardKind.DELETED_OUTSIDE,
-                    message=(
-                        "in state but gone from the cloud: it was deleted outside reconciler; "
-                        "clients using it may be failing now"
-                    ),
-                ),
-            )
-        create = _change(
-            Action.CREATE,
-            key,
-            reason,
-            wanted,
-            guards,
-            api=api,
-            in_state=recorded is not None,
-            # Recreated, it keeps the protection recorded unless the file says otherwise.
-            protect=_protect(wanted, recorded),
-        )
-        acc.changes.append(create)
-        return
-    if recorded is None:
-        acc.changes.append(
-            _change(
-                Action.ADOPT,
-                key,
-                "exists in the cloud, not yet in state: recorded without an API call",
-                wanted,
-                api=api,
-            )
-        )
-        return
-    for attribute, current, desired in _changed_immutables(wanted, recorded):
-        # Set at creation only: shown and counted, never applied.
-        acc.not_in_place.append(
-            NotInPlace(
-                kind=key.kind,
-                region=key.region,
-                instance_id=key.instance_id,
-                group_id=key.group_id,
-                attribute=attribute,
-                current=current,
-                desired=desired,
-            )
-        )
-    if wanted.protect is not None and wanted.protect != recorded.protect:
-        update = _change(
-            Action.UPDATE,
-            key,
-            f"protect changes from {str(recorded.protect).lower()} to "
-            f"{str(wanted.protect).lower()}: recorded in state without an API call",
-            wanted,
-            api=api,
-            in_state=True,
-        )
-        # The GID keeps the topic it was recorded with (None: unknown), not the file's.
-        acc.changes.append(update.model_copy(update={"topic": recorded.topic}))
-
-
-def _changed_immutables(
-    wanted: DesiredGroup, recorded: StateResource
-) -> Iterator[tuple[str, str, str]]:
-    """Each attribute its kind declares immutable that the file and the state both name and
-    disagree on: (attribute, recorded value, desired value)."""
-    for attribute in KINDS[recorded.kind].immutable:
-        desired, current = getattr(wanted, attribute), getattr(recorded, attribute)
-        if desired is not None and current is not None and desired != current:
-            yield attribute, current, desired
-
-
-def _immutables_agree(wanted: DesiredGroup, recorded: StateResource) -> bool:
-    """``_changed_immutables`` finds nothing (the planner's fast path asks it per resource)."""
-    for attribute in KINDS[recorded.kind].immutable:
-        desired = getattr(wanted, attribute)
-        if desired is not None and getattr(recorded, attribute) not in (None, desired):
-            return False
-    return True
-
-
-def _protect(wanted: DesiredGroup, recorded: StateResource | None) -> bool:
-    """The file's ``protect`` when it says one, else what the state records."""
-    if wanted.protect is not None:
-        return wanted.protect
-    return recorded is not None and recorded.protect
-
-
-def _plan_removed_instance(
-    ref: InstanceRef,
-    cloud: frozenset[str],
-    in_state: Mapping[str, StateResource],
-    options: PlanOptions,
-    acc: _Acc,
-) -> None:
-    if acc.track_seen:
-        # A GID only the cloud lists is still a GID ``--target`` may name: the plan has
-        # nothing for it, which is not "no such GID".
-        acc.seen.update((ref[1], group_id) for group_id in cloud)
-    for group_id, recorded in in_state.items():
-        key = recorded.key
-        if acc.track_seen:
-            acc.seen.add((key.instance_id, group_id))
-        if group_id not in cloud:
-            reason = (
-                _FORGET_REFRESH_ONLY
-                if options.refresh_only
-                else f"instance {ref[1]} is no longer declared and the GID is gone from the "
-                "cloud: dropped from state"
-            )
-            acc.changes.append(_forget(key, recorded, reason))
-        elif not options.refresh_only:
-            reason = (
-                f"managed by reconciler; its instance {ref[1]} is no longer declared in the file"
-            )
-            acc.changes.append(_delete(key, reason, recorded, None, options, api=recorded.api))
-
-
 def state_source(desired: DesiredState) -> str:
     """Where the state lives, named without secrets (a DSN is never part of it)."""
     backend = desired.backend
     if backend.kind == "postgres":
         return f"postgres {backend.db_schema}/{backend.workspace}"
     return backend.path
-
-
-def _key(region: str, instance_id: str, group_id: str) -> ResourceKey:
-    # The names were validated when their models were built; skip validating them again.
-    return ResourceKey.model_construct(region=region, instance_id=instance_id, group_id=group_id)
-
-
-def _change(
-    action: Action,
-    key: ResourceKey,
-    reason: str,
-    group: DesiredGroup | StateResource | None = None,
-    guards: tuple[Guard, ...] = (),
-    *,
-    api: Api = "ons",
-    in_state: bool = False,
-    protect: bool | None = None,
-    clients: tuple[str, ...] | None = None,
-) -> Change:
-    """A change carrying ``group``'s topic, protect and clients (declared or recorded);
-    ``protect`` and ``clients`` override the group's."""
-    if protect is None:
-        protect = bool(group and group.protect)
-    if clients is None:
-        clients = group.clients if group else ()
-    return Change.model_construct(
-        action=action,
-        region=key.region,
-        instance_id=key.instance_id,
-        group_id=key.group_id,
-        reason=reason,
-        topic=group.topic if group else None,
-        protect=protect,
-        guards=guards,
-        api=api,
-        clients=clients,
-        in_state=in_state,
-    )
-
-
-_FORGET = "not declared, gone from the cloud, still in state: dropped from state"
-_FORGET_REFRESH_ONLY = "in state but gone from the cloud: dropped from state (refresh only)"
-
-
-def _forget(key: ResourceKey, recorded: StateResource, reason: str) -> Change:
-    gone = Guard(
-        kind=GuardKind.DELETED_OUTSIDE, message="gone from the cloud: deleted outside reconciler"
-    )
-    return _change(Action.FORGET, key, reason, recorded, (gone,), api=recorded.api, in_state=True)
-
-
-def _delete(
-    key: ResourceKey,
-    reason: str,
-    recorded: StateResource | None,
-    tombstone: DesiredGroup | None,
-    options: PlanOptions,
-    *,
-    api: Api,
-) -> Change:
-    protected = bool(recorded and recorded.protect) or bool(tombstone and tombstone.protect)
-    # The file's word on a tombstone's clients, else what the state remembers.
-    clients = (tombstone.clients if tombstone is not None else ()) or (
-        recorded.clients if recorded is not None else ()
-    )
-    guards: tuple[Guard, ...] = ()
-    if protected:
-        guards = (
-            Guard(
-                kind=GuardKind.PROTECTED,
-                message="protected (protect: true is recorded in state and stays until "
-                "the file sets protect: false)",
-                blocking=True,
-                override=f"--allow-protected-delete {key}",
-                overridden=str(key) in options.allow_protected_delete,
-            ),
-        )
-    return _change(
-        Action.DELETE,
-        key,
-        reason,
-        recorded,
-        (*guards, *online_check_notes(api, clients)),
-        api=api,
-        in_state=recorded is not None,
-        protect=protected,
-        clients=clients,
-    )
 
 
 # --- targets --------------------------------------------------------------------------------
@@ -608,7 +312,12 @@ def _check_targets_matched(targets: tuple[Target, ...], seen: set[tuple[str, str
             continue
         if (target.instance_id, target.group_id) not in seen:
             raise PlanError(
-                f"--target {target.instance_id}/{target.group_id}: no such {GID_KIND.noun} in "
+                f"--target {target.instance_id}/{target.group_id}: no such {_nouns()} in "
                 "the file, "
                 "the state or the cloud"
             )
+
+
+def _nouns() -> str:
+    """What a target may name: ``GID``, or ``GID or widget`` once there are more kinds."""
+    return " or ".join(kind.noun for kind in KINDS.values())

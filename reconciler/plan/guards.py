@@ -74,8 +74,9 @@ def unverified_naming(
 def unverified_naming_notes(
     unverified: Mapping[InstanceRef, bool | None], changes: list[Change]
 ) -> list[Guard]:
-    """A note per such instance that has creates planned (the only changes naming affects)."""
-    creating = {(c.region, c.instance_id) for c in changes if c.action is Action.CREATE}
+    """A note per such instance that has creates planned of a kind whose names may be shared
+    across instances (the only changes naming affects)."""
+    creating = {(c.region, c.instance_id) for c in changes if _names_shared(c)}
     notes: list[Guard] = []
     for ref in sorted(unverified.keys() & creating):
         declared = unverified[ref]
@@ -121,7 +122,7 @@ def flag_naming_conflicts(
                 owners[group_id].add(ref[1])
     creators: dict[str, set[str]] = defaultdict(set)
     for change in changes:
-        if change.action is Action.CREATE and (change.region, change.instance_id) in shared:
+        if _names_shared(change) and (change.region, change.instance_id) in shared:
             creators[change.group_id].add(change.instance_id)
 
     flagged: list[Change] = []
@@ -129,12 +130,18 @@ def flag_naming_conflicts(
         ref = (change.region, change.instance_id)
         checked = ref in shared or ref in unknown
         message = _naming_conflict(change, owners, creators, unverified=ref in unknown)
-        if change.action is not Action.CREATE or not checked or message is None:
+        if not _names_shared(change) or not checked or message is None:
             flagged.append(change)
             continue
         guard = Guard(kind=GuardKind.NAMING_CONFLICT, message=message, blocking=True)
         flagged.append(change.model_copy(update={"guards": (*change.guards, guard)}))
     return flagged
+
+
+def _names_shared(change: Change) -> bool:
+    """A create of a kind whose names an account's instances without independent naming
+    share (``ResourceKind.shared_namespace``: GIDs)."""
+    return change.action is Action.CREATE and KINDS[change.kind].shared_namespace
 
 
 def _naming_conflict(
@@ -250,23 +257,30 @@ def circuit_breaker(
     desired: DesiredState,
     options: PlanOptions,
 ) -> tuple[list[Change], list[Guard]]:
+    """Refuses more deletes of one kind than ``safety.max_deletes``, or a larger share of an
+    instance's resources of one kind than ``safety.max_delete_share``."""
     safety = desired.safety
-    per_instance: dict[InstanceRef, int] = defaultdict(int)
+    per_kind: dict[str, dict[InstanceRef, int]] = defaultdict(lambda: defaultdict(int))
     for change in changes:
         if change.action is Action.DELETE:
-            per_instance[(change.region, change.instance_id)] += 1
-    total = sum(per_instance.values())
+            per_kind[change.kind][(change.region, change.instance_id)] += 1
+    # A kind is named in the reasons only when more than one kind deletes.
+    named_kinds = len(per_kind) > 1
     reasons: list[str] = []
-    if total > safety.max_deletes:
-        reasons.append(f"{total} deletes exceed safety.max_deletes ({safety.max_deletes})")
-    for ref, count in sorted(per_instance.items()):
-        inventory = inventories.get(ref)
-        size = len(inventory.groups) if inventory is not None else 0
-        if size >= safety.share_min_groups and count / size > safety.max_delete_share:
-            reasons.append(
-                f"{count} of the {size} GIDs of {ref[1]} ({count / size:.0%}) exceed "
-                f"safety.max_delete_share ({safety.max_delete_share:.0%})"
-            )
+    for name, per_instance in sorted(per_kind.items()):
+        kind = KINDS[name]
+        total = sum(per_instance.values())
+        what = f"{kind.noun} deletes" if named_kinds else "deletes"
+        if total > safety.max_deletes:
+            reasons.append(f"{total} {what} exceed safety.max_deletes ({safety.max_deletes})")
+        for ref, count in sorted(per_instance.items()):
+            inventory = inventories.get(ref)
+            size = len(kind.listed(inventory)) if inventory is not None else 0
+            if size >= safety.share_min_groups and count / size > safety.max_delete_share:
+                reasons.append(
+                    f"{count} of the {size} {kind.noun}s of {ref[1]} ({count / size:.0%}) "
+                    f"exceed safety.max_delete_share ({safety.max_delete_share:.0%})"
+                )
     if not reasons:
         return changes, []
     guard = Guard(
@@ -286,12 +300,15 @@ def empty_desired_guard(
     file emptied by mistake) yet deletes managed GIDs is refused unless ``--allow-empty``."""
     if desired.instances:
         return None
-    deletes = sum(1 for change in changes if change.action is Action.DELETE)
-    if not deletes:
+    deleted = [change for change in changes if change.action is Action.DELETE]
+    if not deleted:
         return None
+    nouns = " and ".join(sorted({f"{KINDS[change.kind].noun}(s)" for change in deleted}))
     return Guard(
         kind=GuardKind.EMPTY_DESIRED,
-        message=f"the desired state declares no instance, yet deletes {deletes} managed GID(s)",
+        message=(
+            f"the desired state declares no instance, yet deletes {len(deleted)} managed {nouns}"
+        ),
         blocking=True,
         override="--allow-empty",
         overridden=options.allow_empty,
@@ -325,9 +342,14 @@ def online_guards_without_lookup(
         return changes
     guard = Guard(kind=GuardKind.ONLINE_CHECK_SKIPPED, message=message)
     return [
-        c.model_copy(update={"guards": (*c.guards, guard)}) if c.action is Action.DELETE else c
+        c.model_copy(update={"guards": (*c.guards, guard)}) if _asks_online(c) else c
         for c in changes
     ]
+
+
+def _asks_online(change: Change) -> bool:
+    """A delete of a kind whose online clients are asked about first (GIDs)."""
+    return change.action is Action.DELETE and KINDS[change.kind].online_clients
 
 
 def online_check_keys(plan: Plan, options: PlanOptions) -> list[ResourceKey]:
@@ -352,7 +374,7 @@ def online_check_changes(plan: Plan, options: PlanOptions) -> list[Change]:
     return [
         change
         for change in plan.changes
-        if change.action is Action.DELETE
+        if _asks_online(change)
         and online_check(change.api).asks(change.clients)
         and not any(g.kind is GuardKind.PROTECTED and g.refuses for g in change.guards)
     ]

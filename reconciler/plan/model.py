@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, SecretStr, SerializerFunctionWrapHandler, model_serializer
 
 from reconciler.models import (
     DEFAULT_API,
     GID_KIND_NAME,
     Api,
     FrozenModel,
+    NamedValue,
     ResourceKey,
     ResourceKindName,
     SafetyConfig,
+    named,
 )
 from reconciler.plan.desired_summary import DesiredInstanceSummary
 
@@ -31,8 +33,9 @@ class Action(StrEnum):
     ADOPT = "adopt"
     DELETE = "delete"
     FORGET = "forget"
-    # State only: record a changed ``protect`` of a GID we already manage, so protection
-    # stays sticky when the GID later leaves the file.
+    # A mutable or write-only attribute changes: one update call (``~``, ``Change.changed``
+    # says what). Without one, state only: a changed ``protect`` of a GID we already manage is
+    # recorded (``*``), so protection stays sticky when the GID later leaves the file.
     UPDATE = "update"
 
     @property
@@ -80,6 +83,28 @@ class Guard(FrozenModel):
         return self.blocking and not self.overridden
 
 
+# An update that makes a call shows this instead of ``Action.UPDATE.symbol``.
+UPDATE_CALL_SYMBOL = "~"
+
+
+class AttributeChange(FrozenModel):
+    """One attribute an update call changes: the value it has (None: unknown) and the one it
+    gets; a write-only attribute's are never known here (``write_only``: "changed", no
+    values)."""
+
+    name: str
+    current: str | None = None
+    desired: str | None = None
+    write_only: bool = False
+
+
+class WriteOnlyValue(FrozenModel):
+    """A write-only attribute's value on its way to the call (never serialised)."""
+
+    name: str
+    value: SecretStr
+
+
 class ChangeSource(FrozenModel):
     """Where a change's GID is declared: the file, as named on the command line, and line."""
 
@@ -109,6 +134,45 @@ class Change(FrozenModel):
     source: ChangeSource | None = None
     # The GID was recorded in the state when planned.
     in_state: bool = False
+    # The values of its kind's attributes without a field of their own (``topic`` has one):
+    # what a create sends, or what the resource has once an update is made.
+    attributes: tuple[NamedValue, ...] = ()
+    # Update calls only: each attribute the call changes.
+    changed: tuple[AttributeChange, ...] = ()
+    # The write-only values a create or update sends: in memory only, never in a plan file,
+    # its JSON or its text (apply from a saved plan sends those of the plan it makes again).
+    write_only: tuple[WriteOnlyValue, ...] = Field(default=(), exclude=True, repr=False)
+
+    # No return annotation on purpose: with one, pydantic would describe the change in the
+    # JSON Schema by it instead of by the fields.
+    @model_serializer(mode="wrap")
+    def _without_empty_attributes(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        # A kind without such attributes (GIDs) writes its changes as before they existed.
+        data = handler(self)
+        for name in _OMITTED_WHEN_EMPTY:
+            if not data.get(name, True):
+                del data[name]
+        return data
+
+    @property
+    def calls_api(self) -> bool:
+        """Whether applying it is an API call (else it only writes the state)."""
+        return self.action in (Action.CREATE, Action.DELETE) or (
+            self.action is Action.UPDATE and bool(self.changed)
+        )
+
+    @property
+    def symbol(self) -> str:
+        if self.action is Action.UPDATE and self.changed:
+            return UPDATE_CALL_SYMBOL
+        return self.action.symbol
+
+    def value(self, attribute: str) -> str | None:
+        """The value the change gives one of its kind's attributes (None: not set)."""
+        if attribute in type(self).model_fields:
+            found: str | None = getattr(self, attribute)
+            return found
+        return named(self.attributes).get(attribute)
 
     @property
     def key(self) -> ResourceKey:
@@ -118,6 +182,9 @@ class Change(FrozenModel):
             group_id=self.group_id,
             kind=self.kind,
         )
+
+
+_OMITTED_WHEN_EMPTY = ("attributes", "changed")
 
 
 class NotInPlace(FrozenModel):

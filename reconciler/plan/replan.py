@@ -168,8 +168,9 @@ def _decision(item: BaseModel) -> tuple[object, ...]:
     """Every field of ``item`` but its words; guards by their own decision."""
     words = _WORDS.get(type(item), ())
     values: list[object] = []
-    for name in type(item).model_fields:
-        if name in words:
+    for name, field in type(item).model_fields.items():
+        # Excluded fields (write-only values) are never in a file: not part of a decision.
+        if name in words or field.exclude:
             continue
         value = getattr(item, name)
         if name == "guards":
@@ -180,8 +181,8 @@ def _decision(item: BaseModel) -> tuple[object, ...]:
 
 def _field_difference(mine: BaseModel, theirs: BaseModel) -> str:
     words = _WORDS.get(type(mine), ())
-    for name in type(mine).model_fields:
-        if name in words:
+    for name, field in type(mine).model_fields.items():
+        if name in words or field.exclude:
             continue
         left, right = getattr(mine, name), getattr(theirs, name)
         if name == "guards":
@@ -202,7 +203,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def _change_text(change: Change) -> str:
-    return f"{change.action.symbol} {change.key}"
+    return f"{change.symbol} {change.key}"
 
 
 def _change_identity(change: Change) -> object:

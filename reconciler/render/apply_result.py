@@ -19,7 +19,7 @@ from reconciler.render.style import ACTION_STYLES, BOLD, FAILED, paint
 def outcome_line(outcome: ActionOutcome, *, color: bool = False) -> str:
     """One line per finished action, e.g. ``+ post-cn-x/GID_a created (RequestId ...)``."""
     change = outcome.change
-    symbol = paint(change.action.symbol, ACTION_STYLES.get(change.action, ""), color)
+    symbol = paint(change.symbol, ACTION_STYLES.get(change.action, ""), color)
     text = f"{symbol} {change.key} {outcome.detail}"
     if outcome.status == "failed":
         text = f"{symbol} {change.key} {paint('failed', FAILED, color)}: {_error_text(outcome)}"
@@ -74,7 +74,7 @@ def render_result_text(
         lines.extend(f"  {outcome_line(outcome, color=color)}" for outcome in failed)
     if skipped:
         lines.append("Not attempted:")
-        lines.extend(f"  {item.change.action.symbol} {item.change.key}" for item in skipped)
+        lines.extend(f"  {item.change.symbol} {item.change.key}" for item in skipped)
     if result.state_error is not None:
         lines.append(
             f"The state could not be saved: {result.state_error}. The next plan adopts GIDs "

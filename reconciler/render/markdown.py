@@ -253,7 +253,7 @@ def _section(
     entries: list[tuple[list[str], str | None, Sequence[Guard]]] = [
         (
             _entry_lines(
-                change.action.symbol,
+                change.symbol,
                 change.group_id,
                 width,
                 change_reason(change, state_source),

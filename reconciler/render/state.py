@@ -16,11 +16,14 @@ def render_state_list(doc: StateDocument | None) -> str:
     return "".join(f"{key}\n" for key in keys)
 
 
+WRITE_ONLY_SHOWN = "(write-only: not shown)"
+
+
 def render_state_resource(resource: StateResource) -> str:
     fields: list[tuple[str, str]] = [
         ("region", resource.region),
         ("instance_id", resource.instance_id),
-        ("group_id", resource.group_id),
+        (KINDS[resource.kind].key_label.lower(), resource.group_id),
         ("topic", resource.topic if resource.topic is not None else "(none)"),
         ("protect", "true" if resource.protect else "false"),
         ("origin", resource.origin),
@@ -29,6 +32,9 @@ def render_state_resource(resource: StateResource) -> str:
     ]
     if resource.clients:
         fields.append(("clients", ", ".join(resource.clients)))
+    fields.extend((item.name, item.value) for item in resource.attributes)
+    # A write-only value is never shown, not even by its digest.
+    fields.extend((item.name, WRITE_ONLY_SHOWN) for item in resource.digests)
     width = max(len(name) for name, _ in fields)
     lines = [f"# {resource.key}"] + [f"{name.ljust(width)} = {value}" for name, value in fields]
     return "\n".join(lines) + "\n"

@@ -1,5 +1,6 @@
-"""A plan as terminal text: ``+`` create, ``-`` delete, ``=`` adopt, ``~`` forget, ``*`` update,
-``!`` a difference that cannot be applied in place.
+"""A plan as terminal text: ``+`` create, ``-`` delete, ``=`` adopt, ``~`` forget or an
+update call, ``*`` an update of the state only, ``!`` a difference that cannot be applied in
+place.
 
 Colour comes from ``render.style`` (rich, loaded only when colour is on); whether to colour is
 the caller's decision (terminal, NO_COLOR, --no-color).
@@ -32,7 +33,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         width = max(map(len, names), default=0)
         for change in section.changes:
             style = ACTION_STYLES[change.action]
-            label = f"{change.action.symbol} {change.group_id.ljust(width)}"
+            label = f"{change.symbol} {change.group_id.ljust(width)}"
             reason = change_reason(change, plan.state_source)
             lines.append(f"  {paint(label, style, color)}  {change.action.value}: {reason}")
             lines.extend(f"      {_guard(guard, color)}" for guard in change.guards)

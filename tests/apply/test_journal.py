@@ -60,7 +60,7 @@ def test_journal_writes_through_the_local_backend_with_cas(tmp_path: Path) -> No
     journal.put(resource("GID_b"))
     journal.drop(key("GID_a"))
     journal.put(resource("GID_c"))
-    journal.set_protect(key("GID_c"), True)
+    journal.amend(key("GID_c"), protect=True)
     document = journal.flush()
     stored = backend.read()
     assert stored == document
