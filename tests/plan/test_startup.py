@@ -50,9 +50,12 @@ report = {
 print("REPORT", json.dumps(report), file=sys.stderr)
 """
 
-# Loaded by other commands or backends, never by this plan (the first two are C-backed or
-# large; the rest are modules of this package that only other formats or commands need).
+# Loaded by other commands or backends, never by this plan (the first ones are C-backed or
+# large; requests and urllib3, which only the CI forges use, cost as much to import as the rest
+# of the plan; the others are modules of this package that only other formats or commands need).
 NOT_IMPORTED = (
+    "requests",
+    "urllib3",
     "psycopg",
     "deepdiff",
     "rich",
