@@ -176,3 +176,40 @@ def test_https_verifies_the_certificate_against_the_bundle_the_environment_names
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
         with make_client(url) as client:
             assert client.list_group_ids("i") == []
+
+
+def test_https_through_a_proxy_opens_a_tunnel_and_sends_nothing_in_clear(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def refuse_tunnel() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            received.append(data)
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=refuse_tunnel, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    monkeypatch.setenv("HTTPS_PROXY", f"http://user:pw@127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with (
+        make_client("https://ons.example.invalid", retry=RetryPolicy(max_attempts=1)) as client,
+        pytest.raises(CloudConnectionError, match="Tunnel connection failed: 403"),
+    ):
+        client.list_group_ids("i")
+    thread.join(timeout=5)
+    listener.close()
+    (request,) = received
+    lines = request.decode().split("\r\n")
+    assert lines[0] == "CONNECT ons.example.invalid:443 HTTP/1.0"
+    assert "Proxy-Authorization: Basic dXNlcjpwdw==" in lines
+    # The signed request never reached the proxy: only the tunnel's request did.
+    assert b"Signature" not in request
+    assert b"AccessKeyId" not in request
