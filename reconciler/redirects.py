@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
-# Passed to every requests call that carries a credential.
+# Passed to every requests call that carries a credential (the forges'); the API clients'
+# transport (reconciler.cloud.transport) follows no redirect at all.
 FOLLOW_REDIRECTS = False
 
 
@@ -22,7 +23,8 @@ def is_redirect(status: int) -> bool:
 
 def refused_redirect(url: str, status: int, headers: Mapping[str, str]) -> str:
     """``HOST answered HTTP 307, a redirect to OTHER: not followed`` for the request to ``url``."""
-    location = headers.get("Location")
+    # Lower case: requests' headers ignore case, the API transport's are stored lower-cased.
+    location = headers.get("location")
     target = "nowhere (no Location)" if location is None else _host(urljoin(url, location))
     return f"{_host(url)} answered HTTP {status}, a redirect to {target}: not followed"
 

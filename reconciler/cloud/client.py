@@ -5,7 +5,7 @@ and an apply use (``reconciler.cloud.capabilities``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from reconciler.cloud.capabilities import (
     ONS_QUERY_RATE,
@@ -16,21 +16,15 @@ from reconciler.cloud.capabilities import (
 )
 from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE
 from reconciler.cloud.pacing import Pacing
-from reconciler.cloud.responses import (
-    ClientInfo,
-    ClientInfoResponse,
-    ClientSetResponse,
-    GroupIdListResponse,
-    GroupIdRecord,
-    RequestIdResponse,
-    StatsData,
-    StatsResponse,
-)
+from reconciler.cloud.responses import GroupIdListResponse, GroupIdRecord, RequestIdResponse
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.cloud.rpc import ApiProduct, RpcClient, present, redacted_parameters
 from reconciler.cloud.signing import API_VERSION
 from reconciler.errors import AlreadyExistsError, CloudApiError, NotFoundError
 from reconciler.ratelimit import Rate
+
+if TYPE_CHECKING:
+    from reconciler.cloud.query_responses import ClientInfo, StatsData
 
 __all__ = [
     "ACTIONS",
@@ -156,6 +150,8 @@ class OnsClient(RpcClient):
         return self._online_count(QUERY_CLIENT_BY_TOPIC, params)
 
     def query_client_by_client_id(self, client_id: str, *, instance_id: str | None) -> ClientInfo:
+        from reconciler.cloud.query_responses import ClientInfoResponse  # noqa: PLC0415
+
         params = present(ClientId=client_id, InstanceId=instance_id)
         return self._typed(QUERY_CLIENT_BY_CLIENT_ID, params, ClientInfoResponse).client_info
 
@@ -163,6 +159,8 @@ class OnsClient(RpcClient):
         self, group_id: str, begin_ms: int, end_ms: int, *, instance_id: str | None
     ) -> StatsData:
         """Online counts of the GID over time (the service cuts the range to one day)."""
+        from reconciler.cloud.query_responses import StatsResponse  # noqa: PLC0415
+
         params = present(
             GroupId=group_id, BeginTime=str(begin_ms), EndTime=str(end_ms), InstanceId=instance_id
         )
@@ -182,6 +180,8 @@ class OnsClient(RpcClient):
         qos: int | None = None,
     ) -> StatsData:
         """Message rates (``TPS``) or totals (``SUM``) of a topic over time."""
+        from reconciler.cloud.query_responses import StatsResponse  # noqa: PLC0415
+
         params = present(
             ParentTopic=parent_topic,
             BeginTime=str(begin_ms),
@@ -196,6 +196,8 @@ class OnsClient(RpcClient):
         return self._typed(QUERY_MSG_TRANS_TREND, params, StatsResponse).data
 
     def _online_count(self, action: str, params: Mapping[str, str]) -> int:
+        from reconciler.cloud.query_responses import ClientSetResponse  # noqa: PLC0415
+
         try:
             return self._typed(action, params, ClientSetResponse).client_set.online_count
         except CloudApiError as err:

@@ -16,6 +16,7 @@ throttled answer halves the bucket's rate, which then recovers slowly (see
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from reconciler.cloud.capabilities import (
     ONLINE_CHECKS,
@@ -27,18 +28,13 @@ from reconciler.cloud.capabilities import (
 )
 from reconciler.cloud.error_codes import NAME_TAKEN_CODE
 from reconciler.cloud.pacing import Pacing
-from reconciler.cloud.responses import (
-    GroupIdDataResponse,
-    GroupIdRecord,
-    InstanceListResponse,
-    MqttInstance,
-    RequestIdResponse,
-    SessionListResponse,
-    SessionResponse,
-)
+from reconciler.cloud.responses import GroupIdDataResponse, GroupIdRecord, RequestIdResponse
 from reconciler.cloud.rpc import ApiProduct, RpcClient
 from reconciler.errors import AlreadyExistsError, CloudApiError, CloudError, NotFoundError
 from reconciler.ratelimit import Rate
+
+if TYPE_CHECKING:
+    from reconciler.cloud.query_responses import MqttInstance
 
 __all__ = [
     "ACCOUNT_RATE_LIMITS",
@@ -166,6 +162,8 @@ class OnsMqttClient(RpcClient):
 
     def query_session(self, client_id: str, *, instance_id: str) -> bool:
         """Whether the client id is connected now."""
+        from reconciler.cloud.query_responses import SessionResponse  # noqa: PLC0415
+
         params = {"ClientId": client_id, "InstanceId": instance_id}
         return self._typed(QUERY_SESSION, params, SessionResponse).online
 
@@ -177,6 +175,8 @@ class OnsMqttClient(RpcClient):
         The service takes at most ``BATCH_QUERY_MAX_IDS`` ids a call, so larger lists go out
         in batches, each paced by the account's bucket for the action.
         """
+        from reconciler.cloud.query_responses import SessionListResponse  # noqa: PLC0415
+
         unique = list(dict.fromkeys(client_ids))
         found: dict[str, bool] = {}
         for start in range(0, len(unique), BATCH_QUERY_MAX_IDS):
@@ -196,6 +196,8 @@ class OnsMqttClient(RpcClient):
 
     def list_instances(self) -> list[MqttInstance]:
         """The account's MQTT instances in this client's region."""
+        from reconciler.cloud.query_responses import InstanceListResponse  # noqa: PLC0415
+
         return self._typed(LIST_INSTANCES, {}, InstanceListResponse).items
 
     def _shared_namespace_groups(self) -> list[GroupIdRecord]:

@@ -21,7 +21,7 @@ from reconciler.models import DEFAULT_API, Api
 
 if TYPE_CHECKING:
     from reconciler.cloud.credentials import Credentials
-    from reconciler.cloud.responses import MqttInstance
+    from reconciler.cloud.query_responses import MqttInstance
     from reconciler.ratelimit import Rate
 
 ApiClient = OnsClient | OnsMqttClient

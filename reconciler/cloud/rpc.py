@@ -5,14 +5,15 @@ Tea SDK's wire shape), so nothing signed ever lands in a URL that a proxy or a l
 Each attempt is signed afresh (new nonce and timestamp): the service rejects a reused nonce.
 The ``x-acs-action`` and ``x-acs-version`` headers ride along, as both official SDKs send them.
 
-Thread-safe: one ``requests.Session`` with a connection pool of ``pool_size`` connections,
-buckets that lock, and no other shared mutable state.
+Thread-safe: one ``Transport`` keeping up to ``pool_size`` connections, buckets that lock, and
+no other shared mutable state.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
-import os
 import random
 import socket
 import threading
@@ -21,11 +22,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypedDict, TypeVar
-from urllib.parse import quote_plus, urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode
 
-import requests
 from pydantic import BaseModel, ValidationError
-from requests.adapters import HTTPAdapter
 
 from reconciler import __version__
 from reconciler.cloud.credentials import Credentials
@@ -39,6 +38,7 @@ from reconciler.cloud.error_codes import (
 from reconciler.cloud.pacing import Pacing, RateLimits
 from reconciler.cloud.retry import RetryPolicy, is_retryable
 from reconciler.cloud.signing import percent_encode, signed_parameters
+from reconciler.cloud.transport import Response, Transport
 from reconciler.errors import CloudApiError, CloudConnectionError, CloudError
 from reconciler.ratelimit import (
     WAIT_WORTH_SAYING,
@@ -46,7 +46,7 @@ from reconciler.ratelimit import (
     AdaptiveBucket,
     TokenBucket,
 )
-from reconciler.redirects import FOLLOW_REDIRECTS, is_redirect, refused_redirect
+from reconciler.redirects import is_redirect, refused_redirect
 
 log = logging.getLogger("reconciler.cloud")
 
@@ -130,19 +130,19 @@ class RpcClient:
         self._pacing_noted: dict[str, float] = {}
         self._pacing_lock = threading.Lock()
         self._redactions = redaction_forms(credentials.secret_values())
-        self._session = requests.Session()
-        # Our own retry loop re-signs each attempt; urllib3 must not resend a signed request.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = f"reconciler/{__version__}"
         self._url = self.endpoint + "/"
-        _settle_environment(self._session, self._url)
+        # Sends each request once: our own retry loop re-signs every attempt.
+        self._transport = Transport(
+            self._url,
+            timeout=timeout,
+            pool_size=pool_size,
+            headers={"User-Agent": f"reconciler/{__version__}"},
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> Self:
         return self
@@ -182,7 +182,7 @@ class RpcClient:
                 retry_after = _note_throttling(err, bucket)
                 # An unknown host name rarely heals within a minute either: tried like a
                 # refused connection.
-                unreachable = _connection_refused(err) or _unresolved_host(err) is not None
+                unreachable = _connection_refused(err) or _unresolved_host(err)
                 attempts = self.retry.attempts_for(refused=unreachable)
                 if not is_retryable(err) or attempt >= attempts:
                     raise
@@ -270,9 +270,7 @@ class RpcClient:
             version=self.product.version,
         )
 
-    def _post(
-        self, action: str, signed: Mapping[str, str], seen: _AttemptReport
-    ) -> requests.Response:
+    def _post(self, action: str, signed: Mapping[str, str], seen: _AttemptReport) -> Response:
         """Send the form; a request that gets no HTTP answer is a CloudConnectionError."""
         headers = {
             "Content-Type": _FORM_CONTENT_TYPE,
@@ -280,37 +278,26 @@ class RpcClient:
             "x-acs-version": self.product.version,
         }
         try:
-            return self._session.post(
-                self._url,
-                data=urlencode(signed).encode("ascii"),
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=FOLLOW_REDIRECTS,
-            )
-        except requests.Timeout as exc:
+            return self._transport.post(urlencode(signed).encode("ascii"), headers)
+        except TimeoutError as exc:
             seen.code = "Timeout"
             raise CloudConnectionError(
                 f"{action}: no answer from {self.endpoint} within {self.timeout:g}s",
                 action=action,
             ) from exc
-        except requests.RequestException as exc:
-            host = _unresolved_host(exc)
-            if host is not None:
-                # urllib3 names the host but not the endpoint; socket.gaierror neither.
-                host = host or urlsplit(self._url).hostname or self.endpoint
-                seen.code = self._redact(f"cannot resolve host {host}")
+        except (OSError, http.client.HTTPException) as exc:
+            if _unresolved_host(exc):
+                seen.code = self._redact(f"cannot resolve host {self._transport.connect_host}")
             else:
                 seen.code = self._redact(_root_cause(exc))
             raise CloudConnectionError(
                 f"{action}: cannot reach {self.endpoint}: {seen.code}", action=action
             ) from exc
 
-    def _read(
-        self, action: str, response: requests.Response, seen: _AttemptReport
-    ) -> dict[str, Any]:
+    def _read(self, action: str, response: Response, seen: _AttemptReport) -> dict[str, Any]:
         """The answer's JSON object; a redirect, an error answer or a body that is not a JSON
         object raises the matching CloudError."""
-        status = seen.status = response.status_code
+        status = seen.status = response.status
         if is_redirect(status):
             seen.code = "Redirect"
             raise CloudError(
@@ -328,7 +315,7 @@ class RpcClient:
             seen.code, seen.request_id = error.code, error.request_id
             raise error
         try:
-            body = response.json()
+            body = json.loads(response.content)
         except ValueError as exc:
             seen.code = "NotJson"
             raise CloudError(
@@ -388,21 +375,8 @@ def redaction_forms(secrets: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
-def _settle_environment(session: requests.Session, url: str) -> None:
-    """Read proxy and CA-bundle settings from the environment once, not on every call.
-
-    requests re-reads them per request (``trust_env``), which cost a fifth of a call's CPU
-    time on loopback; the environment does not change under a running client.
-    """
-    session.proxies.update(requests.utils.get_environ_proxies(url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
-    session.trust_env = False
-
-
 def _root_cause(exc: BaseException) -> str:
-    """The innermost reason of a requests/urllib3 error, without their wrapper noise."""
+    """The innermost reason of a connection error, without wrapper noise."""
     cause: BaseException = exc
     for _ in range(10):
         inner = getattr(cause, "reason", None)
@@ -429,23 +403,13 @@ def _connection_refused(err: BaseException) -> bool:
     return any(isinstance(cause, ConnectionRefusedError) for cause in _cause_chain(err))
 
 
-def _unresolved_host(err: BaseException) -> str | None:
-    """The host name that did not resolve (``""`` when the chain does not name it), or None
-    when the cause chain holds no name resolution failure (``socket.gaierror``)."""
-    causes = list(_cause_chain(err))
-    if not any(isinstance(cause, socket.gaierror) for cause in causes):
-        return None
-    for cause in causes:
-        # urllib3's NameResolutionError keeps the connection it tried (through a proxy, the
-        # proxy's host is the one that did not resolve).
-        host = getattr(getattr(cause, "conn", None), "host", None)
-        if isinstance(host, str) and host:
-            return host
-    return ""
+def _unresolved_host(err: BaseException) -> bool:
+    """Whether the cause chain holds a name resolution failure (``socket.gaierror``)."""
+    return any(isinstance(cause, socket.gaierror) for cause in _cause_chain(err))
 
 
 def _cause_chain(err: BaseException) -> Iterable[BaseException]:
-    """``err`` and every exception it wraps: causes, contexts, urllib3 reasons, arguments."""
+    """``err`` and every exception it wraps: causes, contexts, reasons, arguments."""
     seen: set[int] = set()
     pending: list[BaseException] = [err]
     while pending:

@@ -77,11 +77,11 @@ def plan_command(
 
     Several files, and every *.yaml / *.yml file below a directory (hidden ones skipped),
     are merged into one desired state; no PATHS means reconciler.yaml."""
-    from reconciler.commands.context import run_context  # noqa: PLC0415
-    from reconciler.state.locking import hold_lock  # noqa: PLC0415
-
     check_plan_out(out, paths)
     with _collector_off():
+        from reconciler.commands.context import run_context  # noqa: PLC0415
+        from reconciler.state.locking import hold_lock  # noqa: PLC0415
+
         options = guards.plan_options(refresh_only=refresh_only)
         with run_context(
             paths, endpoint=endpoint, note=_say, targets=guards.targets, state_path=state_path

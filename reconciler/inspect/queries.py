@@ -28,7 +28,7 @@ from reconciler.models import Api, group_of_client_id
 from reconciler.ratelimit import AccountRateLimits
 
 if TYPE_CHECKING:
-    from reconciler.cloud.responses import StatsData
+    from reconciler.cloud.query_responses import StatsData
 
 # (calls done, calls planned): called after each call of a command that makes several.
 OnProgress = Callable[[int, int], None]

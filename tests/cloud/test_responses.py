@@ -1,11 +1,7 @@
 from __future__ import annotations
 
-from reconciler.cloud.responses import (
-    ClientInfoResponse,
-    ClientSetResponse,
-    GroupIdListResponse,
-    StatsResponse,
-)
+from reconciler.cloud.query_responses import ClientInfoResponse, ClientSetResponse, StatsResponse
+from reconciler.cloud.responses import GroupIdListResponse
 
 
 def test_group_id_list_parses_the_documented_shape():

@@ -1,0 +1,216 @@
+"""HTTP/1.1 for the API clients, on the standard library's ``http.client``.
+
+The clients need little of an HTTP library: POST a form to one endpoint over keep-alive
+connections shared by threads, a timeout, the proxy and CA bundle the environment names, and no
+redirects followed (``reconciler.redirects``). Importing requests (and urllib3) for that cost a
+small plan as much start-up time as everything else it imports together, so this is all there is.
+
+The environment is read once, when the transport is made, with requests' names and rules:
+``http_proxy``/``https_proxy``/``all_proxy`` (lower case first, then upper case), ``no_proxy``
+(host suffixes, IP addresses and CIDR ranges, ``*``), ``REQUESTS_CA_BUNDLE`` or
+``CURL_CA_BUNDLE``, else certifi's bundle as requests would use.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import ipaddress
+import os
+import select
+import ssl
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+# A pooled connection is dropped once the server has closed it (or sent something unasked),
+# which select() shows as readable; asking costs no wait.
+_NO_WAIT = 0.0
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]  # names in lower case
+    content: bytes
+
+
+@dataclass(frozen=True)
+class _Proxy:
+    host: str
+    port: int
+    authorization: str | None  # a Proxy-Authorization value when the URL carries credentials
+
+
+class Transport:
+    """Keep-alive connections to ``url``'s host, at most ``pool_size`` kept idle; more are
+    opened when more threads post at once and closed after use."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        pool_size: int,
+        headers: Mapping[str, str],
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self.url = url
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        self._path = parts.path or "/"
+        self._timeout = timeout
+        self._pool_size = pool_size
+        self._headers = dict(headers)
+        self._proxy = environment_proxy(parts.scheme, self._host, self._port, env)
+        self._context = _tls_context(env) if self._https else None
+        if self._proxy is not None and not self._https:
+            self._headers.update(_proxy_headers(self._proxy))
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    @property
+    def connect_host(self) -> str:
+        """The host a connection is opened to: the proxy's when there is one."""
+        return self._proxy.host if self._proxy else self._host
+
+    def post(self, body: bytes, headers: Mapping[str, str]) -> Response:
+        """One POST and its whole answer. Raises TimeoutError when the server is silent past
+        the timeout, and another OSError or ``http.client.HTTPException`` when no answer came."""
+        connection = self._checkout()
+        try:
+            connection.request("POST", self._target(), body, {**self._headers, **headers})
+            answer = connection.getresponse()
+            content = answer.read()
+        except BaseException:
+            connection.close()
+            raise
+        response = Response(
+            answer.status, {name.lower(): value for name, value in answer.getheaders()}, content
+        )
+        if answer.will_close:
+            connection.close()
+        else:
+            self._checkin(connection)
+        return response
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    def _target(self) -> str:
+        # Through a plain-HTTP proxy the request line names the whole URL.
+        if self._proxy is not None and not self._https:
+            return f"http://{self._host}:{self._port}{self._path}"
+        return self._path
+
+    def _checkout(self) -> http.client.HTTPConnection:
+        while True:
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                return self._connect()
+            if not _closed_by_peer(connection):
+                return connection
+            connection.close()
+
+    def _checkin(self, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self._pool_size:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def _connect(self) -> http.client.HTTPConnection:
+        proxy = self._proxy
+        host, port = (proxy.host, proxy.port) if proxy else (self._host, self._port)
+        connection: http.client.HTTPConnection
+        if self._https:
+            connection = http.client.HTTPSConnection(
+                host, port, timeout=self._timeout, context=self._context
+            )
+            if self._proxy is not None:
+                tunnel_headers = _proxy_headers(self._proxy)
+                connection.set_tunnel(self._host, self._port, headers=tunnel_headers)
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
+        return connection
+
+
+def environment_proxy(scheme: str, host: str, port: int, env: Mapping[str, str]) -> _Proxy | None:
+    """The proxy the environment names for ``scheme://host:port``, as requests picks it."""
+    if _bypassed(host, port, _variable(env, "no_proxy")):
+        return None
+    url = _variable(env, f"{scheme}_proxy") or _variable(env, "all_proxy")
+    if not url:
+        return None
+    if "://" not in url:
+        url = f"http://{url}"
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return None
+    authorization = None
+    if parts.username is not None:
+        user_pass = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        authorization = "Basic " + base64.b64encode(user_pass.encode()).decode("ascii")
+    return _Proxy(parts.hostname, parts.port or 80, authorization)
+
+
+def _variable(env: Mapping[str, str], name: str) -> str:
+    """``name`` from the environment, the lower-case spelling first (as urllib reads them)."""
+    return (env.get(name.lower()) or env.get(name.upper()) or "").strip()
+
+
+def _bypassed(host: str, port: int, no_proxy: str) -> bool:
+    entries = [entry for entry in no_proxy.replace(" ", "").split(",") if entry]
+    if "*" in entries:
+        return True
+    try:
+        address: Any = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in entries:
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        suffix = entry.lstrip(".").lower()
+        name = host.lower()
+        if name == suffix or name.endswith(f".{suffix}") or f"{name}:{port}".endswith(entry):
+            return True
+    return False
+
+
+def _proxy_headers(proxy: _Proxy) -> dict[str, str]:
+    return {"Proxy-Authorization": proxy.authorization} if proxy.authorization else {}
+
+
+def _tls_context(env: Mapping[str, str]) -> ssl.SSLContext:
+    bundle = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE")
+    if not bundle:
+        import certifi  # noqa: PLC0415  (requests' own trust store; only HTTPS needs it)
+
+        bundle = certifi.where()
+    if os.path.isdir(bundle):
+        return ssl.create_default_context(capath=bundle)
+    return ssl.create_default_context(cafile=bundle)
+
+
+def _closed_by_peer(connection: http.client.HTTPConnection) -> bool:
+    sock = connection.sock
+    if sock is None:
+        return True
+    readable, _, _ = select.select([sock], [], [], _NO_WAIT)
+    return bool(readable)
