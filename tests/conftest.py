@@ -4,7 +4,7 @@ import os
 
 from tests.fixtures.thoroughness import load_hypothesis_profile
 
-pytest_plugins = ["tests.fixtures.emulator"]
+pytest_plugins = ["tests.fixtures.emulator", "tests.fixtures.inspect_clock"]
 
 # The official SDKs honour HTTP(S)_PROXY and ignore NO_PROXY; every test talks to 127.0.0.1.
 for _name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):

@@ -18,7 +18,7 @@ from reconciler.plan.diff import PlanMeta, PlanOptions
 from reconciler.plan.model import Plan
 from reconciler.ratelimit import Rate
 from reconciler.state import new_state
-from tests.apply.helpers import client_for_url, local_backend, state_group_ids
+from tests.fixtures.apply_kit import client_for_url, local_backend, state_group_ids
 from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, seeded_server
 from tests.fixtures.emulator_store import group_ids
 

@@ -33,7 +33,7 @@ from reconciler.plan.model import Action, Change, Plan
 from reconciler.ratelimit import Rate
 from reconciler.state import new_state
 from reconciler.state.local import LocalBackend
-from tests.apply.helpers import local_backend, state_group_ids
+from tests.fixtures.apply_kit import local_backend, state_group_ids
 from tests.fixtures.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.state.local import LocalBackend
-from tests.apply.helpers import cloud, cwd_backend, state_group_ids, write_desired
+from tests.fixtures.apply_kit import cloud, cwd_backend, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, RunningEmulator
 from tests.fixtures.emulator_store import group_ids
 from tests.fixtures.runs import run_cli

@@ -30,7 +30,7 @@ from aliyunsdkons.request.v20190214.OnsMqttQueryMsgTransTrendRequest import (
 
 from reconciler.ratelimit import Rate
 from tests.fixtures.emulator_store import group_ids
-from tests.sdk.conftest import HOUR, T0
+from tests.fixtures.sdk import HOUR, T0
 
 
 def _client(emulator, *, key=None, secret=None, region="cn-hangzhou"):

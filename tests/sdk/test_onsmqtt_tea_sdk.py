@@ -15,7 +15,7 @@ from alibabacloud_tea_openapi.exceptions import (
 from Tea.exceptions import TeaException
 
 from reconciler.ratelimit import Rate
-from tests.sdk.conftest import tea_config
+from tests.fixtures.sdk import tea_config
 
 MODES = ["v3", "v2"]
 

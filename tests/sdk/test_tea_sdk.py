@@ -8,7 +8,7 @@ from alibabacloud_ons20190214.client import Client
 from Tea.exceptions import TeaException
 
 from reconciler.ratelimit import Rate
-from tests.sdk.conftest import HOUR, T0, tea_config
+from tests.fixtures.sdk import HOUR, T0, tea_config
 
 
 def _client(emulator, *, key=None, secret=None, token=None):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from reconciler.emulator.mqtt.topics import MAX_TOPIC_LENGTH
-from tests.emulator.mqtt.conftest import MqttWorld, wait_until
 from tests.fixtures.emulator import TEST_INSTANCE_ID
+from tests.fixtures.mqtt_devices import MqttWorld, wait_until
 
 
 def _online(world: MqttWorld, client_id: str) -> bool:
