@@ -460,6 +460,7 @@ def test_a_range_longer_than_31_days_is_refused_before_any_call(
     assert fragment in line and "at most 31 days per command" in line, line
 
 
+@pytest.mark.slow  # 31 calls under the real 30/min limit: 2 to 4 s
 def test_a_range_of_31_days_is_asked_in_one_command(world: RunningEmulator) -> None:
     result = run("history", "GID_orders", "--since", "31d", "--instance", world.instance_id)
     assert result.exit_code == 0, result.output

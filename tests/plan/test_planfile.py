@@ -285,6 +285,7 @@ def test_plan_without_the_desired_record_falls_back_to_digests() -> None:
     assert reason.startswith(f"d.yaml changed since the plan (digest {plan.desired_digest[:12]}")
 
 
+@pytest.mark.slow  # plans and renders 20,000 GIDs: 2 to 4 s
 def test_desired_record_of_plain_gids_costs_about_their_names() -> None:
     names = [f"GID_generated_{i:05d}" for i in range(20_000)]
     plan = plan_of(desired(instance(INST, *names)), [inventory(INST, names)], state())
