@@ -245,6 +245,10 @@ class _HTTPServer(ThreadingHTTPServer):
 class EmulatorServer:
     """The emulator on ``host:port`` (0 picks a free port); ``start()`` serves in the background."""
 
+    # How often the serving thread looks for ``stop()``: the longest a stop waits. The test
+    # suite, which starts and stops hundreds of servers, shortens it.
+    poll_interval: float = 0.1
+
     def __init__(
         self,
         store: EmulatorStore,
@@ -288,7 +292,7 @@ class EmulatorServer:
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.1},
+                kwargs={"poll_interval": self.poll_interval},
                 name=f"emulator-{self.port}",
                 daemon=True,
             )

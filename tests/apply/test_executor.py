@@ -14,7 +14,7 @@ from reconciler.models import StateResource
 from reconciler.plan.model import Action
 from reconciler.ratelimit import Rate
 from reconciler.state import new_state
-from tests.apply.helpers import (
+from tests.fixtures.apply_kit import (
     change,
     client_for_url,
     key,

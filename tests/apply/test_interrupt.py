@@ -11,7 +11,7 @@ import pytest
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.models import LocalBackendConfig
 from reconciler.state.local import LocalBackend
-from tests.apply.helpers import spawn_apply, state_group_ids, wait_for_progress
+from tests.fixtures.apply_kit import spawn_apply, state_group_ids, wait_for_progress
 from tests.fixtures.emulator import TEST_INSTANCE_ID, seeded_server
 from tests.fixtures.emulator_store import group_ids
 

@@ -10,7 +10,7 @@ from reconciler.apply import StateJournal
 from reconciler.errors import StateConflictError, StateError
 from reconciler.models import StateDocument, StateResource
 from reconciler.state import new_state
-from tests.apply.helpers import key, local_backend, state_group_ids
+from tests.fixtures.apply_kit import key, local_backend, state_group_ids
 
 
 def resource(group_id: str) -> StateResource:

@@ -228,7 +228,10 @@ def running_forge() -> Iterator[FakeForge]:
     forge = FakeForge()
     server = _Server(forge)
     forge.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A stop waits up to one poll of serve_forever (half a second by default).
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield forge

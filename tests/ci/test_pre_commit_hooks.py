@@ -53,7 +53,8 @@ instances:
         topic: billing
 """
 
-pytestmark = pytest.mark.timeout(900)
+# pip installs the hooks' environment from PyPI.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.network]
 
 
 def desired_repo(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -35,7 +35,8 @@ from tests.ci.recipes import (
 from tests.fixtures.emulator import RunningEmulator
 from tests.fixtures.emulator_store import group_ids
 
-pytestmark = pytest.mark.timeout(900)
+# Each recipe runs its jobs' commands in child processes: 6 to 8 s a recipe.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 DESIRED = """\
 version: 1

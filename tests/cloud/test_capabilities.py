@@ -17,7 +17,6 @@ from reconciler.cloud.onsmqtt import OnsMqttClient
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.errors import CloudApiError, NotFoundError, ParameterError
 from reconciler.models import Api
-from tests.cloud.scripted_server import Reply, scripted
 from tests.fixtures.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
@@ -26,6 +25,7 @@ from tests.fixtures.emulator import (
     TEST_TOPIC,
     RunningEmulator,
 )
+from tests.fixtures.scripted_server import Reply, scripted
 
 APIS: tuple[Api, ...] = ("ons", "onsmqtt")
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, deadline=10)

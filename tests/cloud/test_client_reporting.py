@@ -10,9 +10,10 @@ import pytest
 from reconciler.cloud.client import RetryPolicy
 from reconciler.errors import CloudConnectionError, RetryableApiError
 from reconciler.ratelimit import Rate
-from tests.cloud.scripted_server import Reply
-from tests.cloud.test_client_unit import FakeTime, error, make_client, served
+from tests.fixtures.fake_time import FakeTime
 from tests.fixtures.runs import closed_port
+from tests.fixtures.scripted_clients import error, make_client, served
+from tests.fixtures.scripted_server import Reply
 
 POLICY = RetryPolicy(max_attempts=8, base_delay=0.5, max_delay=4, deadline=600)
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import CloudError
-from tests.cloud.scripted_server import Reply, scripted
-from tests.cloud.test_client_unit import TOKEN, FakeTime, make_client
+from tests.fixtures.fake_time import FakeTime
+from tests.fixtures.scripted_clients import TOKEN, make_client
+from tests.fixtures.scripted_server import Reply, scripted
 
 _STOLEN_QUERY = "x-steal=yes&marker=query-string-must-not-show"
 

@@ -14,8 +14,8 @@ from reconciler.cloud.registry import ClientRegistry
 from reconciler.commands.connect import cloud_session
 from reconciler.models import ProviderConfig
 from reconciler.ratelimit import Rate
-from tests.cloud.scripted_server import Reply, ScriptedServer, scripted
 from tests.fixtures.fake_time import FakeTime
+from tests.fixtures.scripted_server import Reply, ScriptedServer, scripted
 
 CREDENTIALS = Credentials.model_validate(
     {"access_key_id": "test-id", "access_key_secret": "test-secret-value", "source": "test"}

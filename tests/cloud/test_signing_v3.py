@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.cloud import signing
-from tests.cloud.v3_signer import header_value, signed_headers_v3
+from tests.fixtures.v3_signer import header_value, signed_headers_v3
 
 # Reserved and awkward characters the percent-encoding and trimming must get exactly right.
 _AWKWARD = " !\"#$%&'()*+,/:;<=>?@[\\]^`{|}~-_.=é中文😀\t"

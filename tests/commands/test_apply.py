@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.state.locking import new_lock_info
-from tests.apply.helpers import cloud, cwd_backend, state_group_ids, write_desired
+from tests.fixtures.apply_kit import cloud, cwd_backend, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
 from tests.fixtures.runs import run_cli
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import write_desired
+from tests.fixtures.apply_kit import write_desired
 from tests.fixtures.runs import run_cli
 
 

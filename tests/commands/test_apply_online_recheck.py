@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import cloud, cwd_backend, state_group_ids, write_desired
-from tests.commands.test_apply_prompt import Terminal
+from tests.fixtures.apply_kit import cloud, cwd_backend, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
 from tests.fixtures.runs import run_cli
+from tests.fixtures.terminal import Terminal
 
 GID = "GID_meters"
 DEVICE = f"{GID}@@@m1"

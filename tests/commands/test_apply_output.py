@@ -10,7 +10,7 @@ import pytest
 from reconciler.apply.result import ActionOutcome, OutcomeStatus
 from reconciler.commands.apply_output import Output
 from reconciler.plan.model import Action
-from tests.apply.helpers import change
+from tests.fixtures.apply_kit import change
 
 RED = "\x1b[31m"
 

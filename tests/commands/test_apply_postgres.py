@@ -15,11 +15,11 @@ from pydantic import SecretStr
 
 from reconciler.models import PostgresBackendConfig
 from reconciler.state.postgres import PostgresBackend
-from tests.apply.helpers import state_group_ids, write_desired
+from tests.fixtures import pgutil
+from tests.fixtures.apply_kit import state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
 from tests.fixtures.emulator_store import group_ids
 from tests.fixtures.runs import child_env, run_cli
-from tests.state import pgutil
 
 pytestmark = pytest.mark.postgres
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.apply.helpers import subprocess_env
+from tests.fixtures.apply_kit import subprocess_env
 from tests.fixtures.runs import ROOT
 
 QUICKSTART = ROOT / "examples" / "quickstart.yaml"

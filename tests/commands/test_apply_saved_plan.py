@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.models import StateResource
 from reconciler.state import new_state
-from tests.apply.helpers import cloud, cwd_backend, state_group_ids, write_desired
+from tests.fixtures.apply_kit import cloud, cwd_backend, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
 from tests.fixtures.emulator_store import remove_group
 from tests.fixtures.runs import run_cli

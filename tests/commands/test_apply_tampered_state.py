@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import cloud, write_desired
+from tests.fixtures.apply_kit import cloud, write_desired
 from tests.fixtures.emulator import RunningEmulator
 from tests.fixtures.runs import run_cli
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import write_desired
-from tests.commands.test_plan import write_state
+from tests.fixtures.apply_kit import write_desired
+from tests.fixtures.plan_cli import write_state
 from tests.fixtures.runs import run_cli
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import write_desired
+from tests.fixtures.apply_kit import write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
 from tests.fixtures.runs import closed_port, run_cli
 

@@ -18,8 +18,8 @@ from reconciler.models import LocalBackendConfig, PostgresBackendConfig
 from reconciler.state import open_backend
 from reconciler.state.locking import new_lock_info
 from tests.commands.statecli import POSTGRES_BACKEND, invoke, local_state, spawn, write_desired
+from tests.fixtures import pgutil
 from tests.fixtures.runs import run_cli
-from tests.state import pgutil
 
 
 def _crashed_lock(state_workdir: Path) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import cwd_backend, key, write_desired
+from tests.fixtures.apply_kit import cwd_backend, key, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
 from tests.fixtures.runs import run_cli
 

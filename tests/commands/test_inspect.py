@@ -8,8 +8,6 @@ import csv
 import io
 import json
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,16 +15,10 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.commands.inspect_options import Runtime
-from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import Subscription
 from reconciler.ratelimit import Rate
-from tests.fixtures.emulator import RunningEmulator, seeded_store
-
-MINUTE = 60_000
-DAY = 86_400_000
-# Fixed moments, so the seams and the expected points do not depend on when the test runs.
-BASE = 1_796_000_000_000 - 1_796_000_000_000 % MINUTE
-NOW = BASE + 4 * DAY
+from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.inspect_clock import BASE, DAY, MINUTE, NOW, FakeClock
 
 
 def run(*args: str, runtime: Runtime | None = None) -> Result:
@@ -325,38 +317,6 @@ def test_instance_reads_the_state_while_another_run_holds_the_lock(
 # --- pacing ---------------------------------------------------------------------------------
 
 
-class FakeClock:
-    """One clock for the client's and the emulator's buckets; sleeping moves it on."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-
-@pytest.fixture
-def paced_emulator(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[RunningEmulator, FakeClock]]:
-    clock = FakeClock()
-    store = seeded_store()
-    server = EmulatorServer(
-        store, options=EmulatorOptions(clock=clock.monotonic), owns_store=True
-    ).start()
-    monkeypatch.setenv("RECONCILER_ENDPOINT", server.url)
-    try:
-        yield RunningEmulator(server.url, "", "", store, server), clock
-    finally:
-        server.stop()
-
-
 def test_a_40_call_command_under_30_a_minute_completes_and_reports_its_wait(
     paced_emulator: tuple[RunningEmulator, FakeClock],
 ) -> None:
@@ -500,6 +460,7 @@ def test_a_range_longer_than_31_days_is_refused_before_any_call(
     assert fragment in line and "at most 31 days per command" in line, line
 
 
+@pytest.mark.slow  # 31 calls under the real 30/min limit: 2 to 4 s
 def test_a_range_of_31_days_is_asked_in_one_command(world: RunningEmulator) -> None:
     result = run("history", "GID_orders", "--since", "31d", "--instance", world.instance_id)
     assert result.exit_code == 0, result.output

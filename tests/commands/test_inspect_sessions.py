@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,9 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.commands.inspect_options import Runtime
-from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.ratelimit import Rate
-from tests.commands.test_inspect import NOW, FakeClock
-from tests.fixtures.emulator import RunningEmulator, seeded_store
+from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.inspect_clock import NOW, FakeClock
 
 ONLINE = ("GID_orders@@@pos-1", "GID_orders@@@pos-2", "GID_billing@@@svc-1")
 OFFLINE = ("GID_orders@@@pos-3",)  # known to the service, not connected
@@ -182,20 +180,10 @@ def test_clients_through_ons_ask_one_id_a_call(devices: RunningEmulator, workdir
 
 @pytest.fixture
 def paced(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[RunningEmulator, FakeClock]]:
-    clock = FakeClock()
-    store = seeded_store()
-    server = EmulatorServer(
-        store, options=EmulatorOptions(clock=clock.monotonic), owns_store=True
-    ).start()
-    monkeypatch.setenv("RECONCILER_ENDPOINT", server.url)
-    emulator = RunningEmulator(server.url, "", "", store, server)
-    add_devices(emulator)
-    try:
-        yield emulator, clock
-    finally:
-        server.stop()
+    paced_emulator: tuple[RunningEmulator, FakeClock],
+) -> tuple[RunningEmulator, FakeClock]:
+    add_devices(paced_emulator[0])
+    return paced_emulator
 
 
 def many_ids(workdir: Path, count: int) -> Path:

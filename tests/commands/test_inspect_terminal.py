@@ -99,6 +99,7 @@ def test_history_on_a_terminal_draws_a_coloured_chart_fitting_its_width(
     assert lines[-1].startswith("min ") and " · last " in lines[-1]
 
 
+@pytest.mark.slow  # about 2 s of real pacing in a child process: 4 s
 def test_a_long_history_shows_progress_with_the_time_left(
     history_world: RunningEmulator,
 ) -> None:

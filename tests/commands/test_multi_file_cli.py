@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import cloud
+from tests.fixtures.apply_kit import cloud
 from tests.fixtures.emulator import TEST_INSTANCE_ID as INST
 from tests.fixtures.emulator import RunningEmulator
 from tests.fixtures.runs import run_cli

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from tests.apply.helpers import write_desired
+from tests.fixtures.apply_kit import write_desired
 from tests.fixtures.emulator import RunningEmulator
 from tests.fixtures.runs import run_cli
 

@@ -7,7 +7,6 @@ look-ups stay few per test (the emulator throttles them at the service's 30 per 
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -15,45 +14,20 @@ import jsonschema
 import pytest
 
 from reconciler.commands.options import use_color
-from reconciler.models import LocalBackendConfig, StateDocument, StateResource
+from reconciler.models import LocalBackendConfig, StateResource
 from reconciler.state.local import LocalBackend
 from reconciler.state.locking import new_lock_info
 from tests.fixtures.emulator import RunningEmulator
-from tests.fixtures.runs import Run
+from tests.fixtures.plan_cli import (
+    INST,
+    REGION,
+    groups_yaml,
+    seed,
+    write_desired,
+    write_state,
+)
+from tests.fixtures.runs import ROOT, Run
 from tests.fixtures.runs import run_cli as run
-
-INST = "post-cn-test0001"
-REGION = "cn-hangzhou"
-ROOT = Path(__file__).resolve().parents[2]
-LINEAGE = "6a1f0c9e-0000-4000-8000-00000000beef"
-
-
-def write_desired(body: str, name: str = "desired.yaml") -> Path:
-    path = Path(name)
-    path.write_text("version: 1\n" + textwrap.dedent(body).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-def write_state(*resources: tuple[str, str] | StateResource) -> StateDocument:
-    built = tuple(
-        r
-        if isinstance(r, StateResource)
-        else StateResource(region=REGION, instance_id=r[0], group_id=r[1])
-        for r in resources
-    )
-    backend = LocalBackend(LocalBackendConfig(), base_dir=Path.cwd())
-    return backend.write(StateDocument(lineage=LINEAGE, resources=built), expected_serial=0)
-
-
-def seed(emulator: RunningEmulator, *group_ids: str, instance_id: str = INST) -> None:
-    for group_id in group_ids:
-        emulator.store.add_group(instance_id, group_id)
-
-
-def groups_yaml(*entries: str) -> str:
-    lines = [f"  - id: {INST}", "    groups:" if entries else "    groups: []"]
-    lines += [f"      - {entry}" for entry in entries]
-    return "instances:\n" + "\n".join(lines) + "\n"
 
 
 def change_lines(out: str) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.models import LocalBackendConfig, StateDocument, StateResource
 from reconciler.state.local import LocalBackend
-from tests.apply.helpers import write_desired
+from tests.fixtures.apply_kit import write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, RunningEmulator
 from tests.fixtures.runs import run_cli
 

@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.plan.model import Action, Change
 from reconciler.plan.planfile import content_digest
-from tests.apply.helpers import cloud, write_desired
+from tests.fixtures.apply_kit import cloud, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, RunningEmulator
 from tests.fixtures.runs import run_cli
 

@@ -10,9 +10,8 @@ import pytest
 from reconciler.plan.planfile import save_plan
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
-from tests.render.sample import sample_plan
-
-from .test_plan import run
+from tests.fixtures.runs import run_cli as run
+from tests.fixtures.sample_plan import sample_plan
 
 
 @pytest.fixture

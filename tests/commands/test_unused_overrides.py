@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.models import StateResource
-from tests.commands.test_plan import INST, REGION, groups_yaml, seed, write_desired, write_state
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.plan_cli import INST, REGION, groups_yaml, seed, write_desired, write_state
 from tests.fixtures.runs import run_cli
 
 TYPO = f"{INST}/GID_precius"

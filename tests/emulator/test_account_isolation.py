@@ -18,8 +18,6 @@ from reconciler.emulator.mqtt.server import MqttServer
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
 from reconciler.errors import ConfigError
-from tests.emulator.mqtt.conftest import NOT_AUTHORIZED, Device
-from tests.emulator.wire import ok, signed_call
 from tests.fixtures.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
@@ -27,6 +25,8 @@ from tests.fixtures.emulator import (
     start_emulator_process,
 )
 from tests.fixtures.emulator_store import group_ids
+from tests.fixtures.mqtt_devices import NOT_AUTHORIZED, Device
+from tests.fixtures.wire import ok, signed_call
 
 ALICE_KEY, ALICE_SECRET = "LTAI5tAliceKey", "alice-secret"
 BOB_KEY, BOB_SECRET = "LTAI5tBobKey", "bob-secret"

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from reconciler.cloud.signing import format_timestamp, signed_parameters, string_to_sign
-from tests.emulator.wire import call, error_code, ok
+from tests.fixtures.wire import call, error_code, ok
 
 LIST = "OnsMqttGroupIdList"
 

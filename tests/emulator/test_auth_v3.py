@@ -22,9 +22,9 @@ from reconciler.cloud.signing import (
     signed_parameters,
     string_to_sign_v3,
 )
-from tests.cloud.v3_signer import signed_headers_v3
-from tests.emulator.wire import call, error_code, ok
-from tests.sdk.conftest import tea_config
+from tests.fixtures.sdk import tea_config
+from tests.fixtures.v3_signer import signed_headers_v3
+from tests.fixtures.wire import call, error_code, ok
 
 LIST = "OnsMqttGroupIdList"
 CREATE = "OnsMqttGroupIdCreate"

@@ -9,8 +9,8 @@ from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRE
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import EmulatorStore
 from reconciler.errors import EmulatorError
-from tests.emulator.wire import signed_call
 from tests.fixtures.emulator_store import group_ids, topics
+from tests.fixtures.wire import signed_call
 
 
 def _dev_list(url, instance_id):

@@ -10,7 +10,6 @@ import requests
 
 from reconciler.emulator.faults import Fault, FaultInjector
 from reconciler.emulator.server import EmulatorOptions
-from tests.emulator.wire import signed_call
 from tests.fixtures.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
@@ -18,6 +17,7 @@ from tests.fixtures.emulator import (
     seeded_server,
 )
 from tests.fixtures.emulator_store import group_ids
+from tests.fixtures.wire import signed_call
 
 
 def _list(url):

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.emulator.wire import call, error_code, ok
+from tests.fixtures.wire import call, error_code, ok
 
 CREATE, DELETE, LIST = "OnsMqttGroupIdCreate", "OnsMqttGroupIdDelete", "OnsMqttGroupIdList"
 

@@ -11,8 +11,8 @@ from reconciler.emulator.mqtt.auth import DeviceAuthenticator, Refused, sign_cli
 from reconciler.emulator.onsmqtt_actions import OnsMqttActions
 from reconciler.emulator.store import EmulatorStore
 from reconciler.ratelimit import Rate
-from tests.emulator.wire import call, error_code, ok
 from tests.fixtures.emulator_store import group_ids
+from tests.fixtures.wire import call, error_code, ok
 
 V2020 = "2020-04-20"
 

@@ -8,8 +8,8 @@ import pytest
 
 from reconciler.emulator.store import Subscription
 from reconciler.ratelimit import Rate
-from tests.emulator.wire import call, error_code, ok
 from tests.fixtures.emulator_store import add_message_sample, add_online_sample
+from tests.fixtures.wire import call, error_code, ok
 
 BY_GROUP = "OnsMqttQueryClientByGroupId"
 BY_TOPIC = "OnsMqttQueryClientByTopic"

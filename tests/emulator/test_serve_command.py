@@ -15,9 +15,9 @@ from aliyunsdkons.request.v20190214.OnsMqttGroupIdCreateRequest import OnsMqttGr
 from aliyunsdkons.request.v20190214.OnsMqttGroupIdListRequest import OnsMqttGroupIdListRequest
 
 from reconciler.emulator.embedded import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
-from tests.emulator.wire import signed_call
 from tests.fixtures.emulator import TEST_ACCESS_KEY_SECRET, start_emulator_process
 from tests.fixtures.runs import ROOT
+from tests.fixtures.wire import signed_call
 
 
 def _core(process, request, **params):

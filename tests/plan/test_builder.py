@@ -18,8 +18,7 @@ from reconciler.plan.diff import PlanOptions
 from reconciler.plan.model import Action, Guard, GuardKind
 from reconciler.plan.options import parse_targets
 from tests.fixtures.emulator import RunningEmulator
-
-from .helpers import INST, META, REGION, desired, group, instance, resource, state
+from tests.fixtures.plan_models import INST, META, REGION, desired, group, instance, resource, state
 
 
 class CountingApi:

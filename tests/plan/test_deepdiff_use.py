@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.apply.helpers import subprocess_env
+import pytest
+
+from tests.fixtures.apply_kit import subprocess_env
 from tests.fixtures.runs import ROOT
 
 SCRIPT = """\
@@ -40,6 +42,7 @@ def _run(cwd: Path, *args: str) -> str:
     return done.stderr
 
 
+@pytest.mark.slow  # three fresh interpreters: 4 s
 def test_planning_does_not_import_deepdiff_and_a_stale_plan_is_explained_with_it(
     tmp_path: Path,
 ) -> None:

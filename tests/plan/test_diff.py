@@ -9,8 +9,7 @@ from reconciler.models import ResourceKey, SafetyConfig
 from reconciler.plan.diff import PlanOptions, online_check_keys, with_online_counts
 from reconciler.plan.model import Action, GuardKind
 from reconciler.plan.options import parse_targets
-
-from .helpers import (
+from tests.fixtures.plan_models import (
     INST,
     OTHER,
     REGION,

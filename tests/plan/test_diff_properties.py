@@ -39,8 +39,7 @@ from reconciler.plan.diff import (
 )
 from reconciler.plan.model import Action, Change, GuardKind, Plan
 from reconciler.plan.options import parse_targets
-
-from .helpers import META
+from tests.fixtures.plan_models import META
 
 REGION = "cn-hangzhou"
 INSTANCES = ("post-cn-prop0001", "post-cn-prop0002", "post-cn-prop0003")

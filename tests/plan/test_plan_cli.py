@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.helpers import cloud, write_desired
+from tests.fixtures.apply_kit import cloud, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID as INST
 from tests.fixtures.emulator import RunningEmulator
 from tests.fixtures.emulator_store import group_ids

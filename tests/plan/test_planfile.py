@@ -10,8 +10,7 @@ import jsonschema
 import pytest
 
 from reconciler.errors import PlanError, PlanRefusedError
-from reconciler.models import DesiredState, InstanceInventory, SafetyConfig, StateDocument
-from reconciler.plan.model import Plan
+from reconciler.models import DesiredState, SafetyConfig
 from reconciler.plan.planfile import (
     check_fresh,
     content_digest,
@@ -25,12 +24,22 @@ from reconciler.plan.planfile import (
     save_plan,
 )
 from reconciler.render.json import render_json
-from tests.render.sample import empty_plan, sample_plan
-
-from .helpers import INST, OTHER, REGION, desired, group, instance, inventory, plan_of, state
+from tests.fixtures.plan_models import (
+    INST,
+    LABEL,
+    OTHER,
+    REGION,
+    desired,
+    fresh_world,
+    group,
+    instance,
+    inventory,
+    plan_of,
+    state,
+)
+from tests.fixtures.sample_plan import empty_plan, sample_plan
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
-LABEL = f"{REGION}/{INST}"
 
 
 def test_checked_in_schema_matches_the_model() -> None:
@@ -141,7 +150,7 @@ def test_each_resource_of_a_saved_plan_names_its_kind(tmp_path: Path) -> None:
 
 def test_a_plan_that_recorded_no_files_is_stale_once_the_desired_state_has_files() -> None:
     # No plan of this format lacks them: an empty record is a plan made from no file.
-    want, have, inv, plan = _world()
+    want, have, inv, plan = fresh_world()
     from_files = want.model_copy(update={"files": {"d.yaml": "0" * 64}})
     assert plan.desired_files == {}
     reasons = check_fresh(plan, from_files, have, {LABEL: inv})
@@ -161,20 +170,13 @@ def test_refused_plan_is_not_appliable() -> None:
     ensure_appliable(empty_plan())
 
 
-def _world() -> tuple[DesiredState, StateDocument, InstanceInventory, Plan]:
-    want = desired(instance(INST, "GID_aaa"))
-    have = state((INST, "GID_aaa"), serial=3)
-    inv = inventory(INST, ["GID_aaa", "GID_old"])
-    return want, have, inv, plan_of(want, [inv], have)
-
-
 def test_fresh_plan_has_no_reasons() -> None:
-    want, have, inv, plan = _world()
+    want, have, inv, plan = fresh_world()
     assert check_fresh(plan, want, have, {LABEL: inv}, workspace="default") == []
 
 
 def test_stale_plan_explains_every_change() -> None:
-    _want, have, _inv, plan = _world()
+    _want, have, _inv, plan = fresh_world()
     edited = desired(instance(INST, "GID_aaa", "GID_bbb"))
     moved = have.model_copy(update={"serial": 4})
     now = inventory(INST, ["GID_aaa", "GID_new"])
@@ -188,7 +190,7 @@ def test_stale_plan_explains_every_change() -> None:
 
 
 def test_other_lineage_and_unlisted_instance_are_stale() -> None:
-    want, have, _inv, plan = _world()
+    want, have, _inv, plan = fresh_world()
     other = have.model_copy(update={"lineage": "99999999-2222-3333-4444-555555555555"})
     reasons = check_fresh(plan, want, other, {})
     assert any("lineage changed" in r for r in reasons)
@@ -196,7 +198,7 @@ def test_other_lineage_and_unlisted_instance_are_stale() -> None:
 
 
 def test_another_state_says_where_each_is() -> None:
-    want, have, inv, plan = _world()
+    want, have, inv, plan = fresh_world()
     plan = plan.model_copy(update={"state_backend": "local /a/state.json"})
     other = have.model_copy(update={"lineage": "99999999-2222-3333-4444-555555555555"})
     (reason,) = check_fresh(plan, want, other, {LABEL: inv}, state_backend="local /b/state.json")
@@ -283,6 +285,7 @@ def test_plan_without_the_desired_record_falls_back_to_digests() -> None:
     assert reason.startswith(f"d.yaml changed since the plan (digest {plan.desired_digest[:12]}")
 
 
+@pytest.mark.slow  # plans and renders 20,000 GIDs: 2 to 4 s
 def test_desired_record_of_plain_gids_costs_about_their_names() -> None:
     names = [f"GID_generated_{i:05d}" for i in range(20_000)]
     plan = plan_of(desired(instance(INST, *names)), [inventory(INST, names)], state())
@@ -300,9 +303,9 @@ def test_a_fresh_plan_is_checked_without_loading_deepdiff() -> None:
 
     script = (
         "import sys\n"
-        "from tests.plan.test_planfile import LABEL, _world\n"
+        "from tests.fixtures.plan_models import LABEL, fresh_world\n"
         "from reconciler.plan.planfile import check_fresh\n"
-        "want, have, inv, plan = _world()\n"
+        "want, have, inv, plan = fresh_world()\n"
         "assert check_fresh(plan, want, have, {LABEL: inv}, workspace='default') == []\n"
         "print('deepdiff' in sys.modules)\n"
     )

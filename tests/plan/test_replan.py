@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from reconciler.plan.model import Action, GuardKind, Plan
 from reconciler.plan.replan import first_difference, recorded_flags, recorded_options
-from tests.render.sample import sample_plan
-
-from .helpers import INST
+from tests.fixtures.plan_models import INST
+from tests.fixtures.sample_plan import sample_plan
 
 
 def _edit_change(plan: Plan, group_id: str, **update: object) -> Plan:

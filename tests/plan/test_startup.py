@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.apply.helpers import subprocess_env
+from tests.fixtures.apply_kit import subprocess_env
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
 
 SCRIPT = """\

@@ -5,7 +5,7 @@ from __future__ import annotations
 from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
 from reconciler.plan.model import Action
 from reconciler.render.apply_result import render_result_text
-from tests.apply.helpers import change
+from tests.fixtures.apply_kit import change
 
 AGAIN = "Run the apply again to finish; it picks up where this one stopped."
 FIX = "Fix the cause above and run the apply again; it picks up where this one stopped."

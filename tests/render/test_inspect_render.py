@@ -13,8 +13,7 @@ import pytest
 from reconciler.inspect.queries import Series
 from reconciler.inspect.windows import Point
 from reconciler.render.inspect import ago, iso_utc, series_chart, series_numbers
-
-from .test_plan_renderers import check_snapshot
+from tests.fixtures.snapshots import check_snapshot
 
 HOUR = 3_600_000
 BEGIN = 1_796_169_600_000  # 2026-12-02T00:00:00Z, 08:00 in UTC+8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from reconciler.render.markdown import MAX_CHARS, render_markdown
-from tests.render.test_plan_renderers import big_plan
+from tests.fixtures.sample_plan import big_plan
 
 
 def _shown_changes(text: str) -> int:

@@ -12,8 +12,8 @@ from reconciler.models import SafetyConfig
 from reconciler.plan.diff import PlanOptions
 from reconciler.plan.model import Plan
 from reconciler.render.markdown import CODE_WIDTH, render_markdown
-from tests.plan.helpers import desired, group, instance, inventory, plan_of, resource, state
-from tests.render.sample import sample_plan
+from tests.fixtures.plan_models import desired, group, instance, inventory, plan_of, resource, state
+from tests.fixtures.sample_plan import sample_plan
 
 LONG_INSTANCE = "post-cn-0pp12gl0long0instance"
 GONE_INSTANCE = "post-cn-0pp12gl0gone0instance"

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
-from reconciler.models import SafetyConfig
-from reconciler.plan.diff import PlanOptions
-from reconciler.plan.model import Plan
 from reconciler.render.json import render_json
 from reconciler.render.markdown import MAX_CHARS, render_markdown
 from reconciler.render.text import render_text
-from tests.plan.helpers import desired, group, instance, inventory, plan_of, resource, state
-
-from .sample import empty_plan, sample_plan
-
-SNAPSHOTS = Path(__file__).parent / "snapshots"
-UPDATE = os.environ.get("RECONCILER_UPDATE_SNAPSHOTS", "") not in ("", "0")
-
-
-def check_snapshot(name: str, text: str) -> None:
-    path = SNAPSHOTS / name
-    if UPDATE:
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"missing snapshot {path}; run with RECONCILER_UPDATE_SNAPSHOTS=1"
-    assert text == path.read_text(encoding="utf-8")
+from tests.fixtures.plan_models import desired, group, instance, inventory, plan_of, resource, state
+from tests.fixtures.sample_plan import big_plan, empty_plan, sample_plan
+from tests.fixtures.snapshots import check_snapshot
 
 
 @pytest.mark.parametrize(
@@ -131,16 +115,6 @@ def test_json_is_the_documented_shape() -> None:
             "kind": "gid",
         }
     ]
-
-
-def big_plan(instances: int, groups: int) -> Plan:
-    names = [f"GID_generated_{i:05d}" for i in range(groups)]
-    want = desired(
-        *(instance(f"post-cn-big{i:04d}", *names) for i in range(instances)),
-        safety=SafetyConfig(max_deletes=10**6),
-    )
-    invs = [inventory(f"post-cn-big{i:04d}") for i in range(instances)]
-    return plan_of(want, invs, state(), PlanOptions())
 
 
 def test_markdown_stays_under_the_cap_and_says_how_to_see_the_rest() -> None:

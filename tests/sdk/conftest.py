@@ -1,24 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from alibabacloud_tea_openapi.models import Config
 
 from reconciler.emulator.store import Subscription
 from tests.fixtures.emulator_store import add_message_sample
-
-T0 = 1_700_000_000_000
-HOUR = 3_600_000
-
-
-def tea_config(emulator, *, key=None, secret=None, token=None) -> Config:
-    """A Tea SDK Config pointed at the emulator over plain http."""
-    return Config(
-        access_key_id=key or emulator.access_key_id,
-        access_key_secret=secret or emulator.access_key_secret,
-        security_token=token,
-        endpoint=emulator.url.removeprefix("http://"),
-        protocol="http",
-    )
+from tests.fixtures.sdk import HOUR, T0
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from reconciler.models import StateBinding, StateResource
 from reconciler.state import new_state
 from reconciler.state.base import LockInfo, StateBackend
 from reconciler.state.locking import new_lock_info
-from tests.state.conftest import BackendKit
+from tests.fixtures.backends import BackendKit
 
 
 def _resource(group_id: str) -> StateResource:

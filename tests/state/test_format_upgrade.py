@@ -24,8 +24,8 @@ from reconciler.models import (
 )
 from reconciler.state import open_backend
 from reconciler.state.base import StateBackend
-from tests.state import pgutil
-from tests.state.conftest import BackendKit
+from tests.fixtures import pgutil
+from tests.fixtures.backends import BackendKit
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "v0_1_0"
 # The schema name pg_dump wrote into the fixture; each test loads it into a schema of its own.

@@ -15,8 +15,8 @@ from reconciler.models import LocalBackendConfig, PostgresBackendConfig
 from reconciler.state import open_backend
 from reconciler.state.base import StateBackend
 from reconciler.state.locking import new_lock_info
+from tests.fixtures import pgutil
 from tests.fixtures.runs import child_env
-from tests.state import pgutil
 
 WORKER = Path(__file__).with_name("lock_worker.py")
 

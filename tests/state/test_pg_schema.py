@@ -17,7 +17,7 @@ from reconciler.state import new_state
 from reconciler.state.locking import new_lock_info
 from reconciler.state.pg_schema import SCHEMA_VERSION
 from reconciler.state.postgres import PostgresBackend
-from tests.state import pgutil
+from tests.fixtures import pgutil
 
 # The DDL reconciler 0.1.0 ran, verbatim: these tables exist in the field.
 DDL_0_1_0 = [

@@ -15,7 +15,7 @@ from reconciler.models import PostgresBackendConfig, StateResource
 from reconciler.state import new_state
 from reconciler.state.locking import new_lock_info
 from reconciler.state.postgres import PostgresBackend, advisory_key
-from tests.state import pgutil
+from tests.fixtures import pgutil
 
 
 def test_advisory_key_is_stable_and_fits_bigint() -> None:

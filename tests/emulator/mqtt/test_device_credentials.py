@@ -28,13 +28,13 @@ from aliyunsdkonsmqtt.request.v20200420.UnRegisterDeviceCredentialRequest import
 
 from reconciler.cloud.credentials import resolve_credentials
 from reconciler.cloud.onsmqtt import OnsMqttClient
-from tests.emulator.mqtt.conftest import GID, NOT_AUTHORIZED, Device, ServedWorld, wait_until
 from tests.fixtures.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
     TEST_INSTANCE_ID,
     TEST_REGION,
 )
+from tests.fixtures.mqtt_devices import GID, NOT_AUTHORIZED, Device, ServedWorld, wait_until
 
 
 def _sdk(served: ServedWorld, request: RpcRequest, **params: Any) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from typing import Any
 
 from reconciler.emulator.mqtt.server import MqttServer
 from reconciler.emulator.store import EmulatorStore, Subscription
-from tests.emulator.mqtt.conftest import GID, MqttWorld, wait_until
-from tests.emulator.wire import signed_call
 from tests.fixtures.emulator import TEST_INSTANCE_ID, seeded_store
+from tests.fixtures.mqtt_devices import GID, MqttWorld, wait_until
+from tests.fixtures.wire import signed_call
 
 
 def _call(world: MqttWorld, action: str, **params: str) -> Any:

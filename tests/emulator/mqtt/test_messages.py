@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from reconciler.emulator.mqtt.topics import MAX_TOPIC_LENGTH
-from tests.emulator.mqtt.conftest import MqttWorld, wait_until
 from tests.fixtures.emulator import TEST_INSTANCE_ID
+from tests.fixtures.mqtt_devices import MqttWorld, wait_until
 
 
 def _online(world: MqttWorld, client_id: str) -> bool:
@@ -105,6 +107,7 @@ def test_a_clean_session_forgets_everything(world: MqttWorld) -> None:
     assert clean.received_within(0.5) == []
 
 
+@pytest.mark.slow  # waits out a real keep-alive: 4 s
 def test_keep_alive_drops_a_silent_client_after_one_and_a_half_times(world: MqttWorld) -> None:
     talker = world.device("talker", keep_alive=2)  # pings every 2 s, allowed 3 s
     silent = world.device("silent", keep_alive=1)  # allowed 1.5 s

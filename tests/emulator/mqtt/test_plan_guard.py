@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator.mqtt.conftest import GID, MqttWorld, wait_until
 from tests.fixtures.emulator import TEST_INSTANCE_ID
 from tests.fixtures.emulator_store import group_ids
+from tests.fixtures.mqtt_devices import GID, MqttWorld, wait_until
 from tests.fixtures.runs import run_cli
 
 

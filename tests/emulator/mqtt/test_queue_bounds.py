@@ -11,8 +11,8 @@ import pytest
 
 from reconciler.emulator.mqtt.server import MqttOptions, MqttServer
 from reconciler.emulator.mqtt.sessions import QueueLimits
-from tests.emulator.mqtt.conftest import GID, Device, serving, wait_until
 from tests.fixtures.emulator import TEST_INSTANCE_ID, RunningEmulator
+from tests.fixtures.mqtt_devices import GID, Device, serving, wait_until
 
 TOPIC = "orders/q"
 PAYLOAD_BYTES = 10_000

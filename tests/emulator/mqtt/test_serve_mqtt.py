@@ -9,7 +9,14 @@ import sys
 
 import pytest
 
-from tests.emulator.mqtt.conftest import (
+from tests.fixtures.emulator import (
+    ROOT,
+    TEST_ACCESS_KEY_ID,
+    TEST_ACCESS_KEY_SECRET,
+    TEST_INSTANCE_ID,
+    start_emulator_process,
+)
+from tests.fixtures.mqtt_devices import (
     GID,
     IDENTIFIER_REJECTED,
     NOT_AUTHORIZED,
@@ -18,14 +25,7 @@ from tests.emulator.mqtt.conftest import (
     signature_username,
     wait_until,
 )
-from tests.emulator.wire import signed_call
-from tests.fixtures.emulator import (
-    ROOT,
-    TEST_ACCESS_KEY_ID,
-    TEST_ACCESS_KEY_SECRET,
-    TEST_INSTANCE_ID,
-    start_emulator_process,
-)
+from tests.fixtures.wire import signed_call
 
 
 def _call(served: ServedWorld, action: str, **params: str) -> dict[str, object]:

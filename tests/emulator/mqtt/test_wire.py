@@ -19,8 +19,8 @@ from reconciler.emulator.mqtt.codec import (
     Subscribe,
     encode,
 )
-from tests.emulator.mqtt.conftest import GID, MqttWorld, signature_username, wait_until
 from tests.fixtures.emulator import TEST_ACCESS_KEY_SECRET, TEST_INSTANCE_ID
+from tests.fixtures.mqtt_devices import GID, MqttWorld, signature_username, wait_until
 
 
 class RawClient:

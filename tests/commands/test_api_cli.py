@@ -1,6 +1,8 @@
-"""Instances managed through OnsMqtt 2020-04-20 (``api: onsmqtt``), end to end through the CLI
-against the emulator: the same plan semantics, the state recording the API, the online check
-asked about known client ids, saved plans, import and export --all."""
+"""Instances managed through either API (``api: ons`` or ``api: onsmqtt``), end to end through
+the CLI against the emulator: the same plan semantics, the state recording the API, saved plans,
+the embedded endpoint; then what OnsMqtt 2020-04-20 alone does (the online check asked about
+known client ids, import of client ids, export --all), marked for it, and switching between
+the APIs."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.state.local import LocalBackend
-from tests.apply.helpers import cloud, cwd_backend, state_group_ids, write_desired
+from tests.fixtures.apis import API_CASES, ApiCase
+from tests.fixtures.apply_kit import cloud, cwd_backend, state_group_ids, write_desired
 from tests.fixtures.emulator import TEST_INSTANCE_ID, TEST_REGION, RunningEmulator
 from tests.fixtures.emulator_store import group_ids
 from tests.fixtures.runs import run_cli
@@ -25,22 +28,36 @@ def _apis(backend: LocalBackend) -> dict[str, str]:
     return {resource.group_id: resource.api for resource in state.resources}
 
 
-def test_onsmqtt_instance_applies_and_records_its_api(
-    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+# What a dry run prints for the create of GID_alpha, through each API.
+DRY_RUN_CREATE = {
+    "ons": f"OnsMqttGroupIdCreate RegionId={TEST_REGION} InstanceId={TEST_INSTANCE_ID} "
+    "GroupId=GID_alpha",
+    "onsmqtt": f"CreateGroupId InstanceId={TEST_INSTANCE_ID} GroupId=GID_alpha",
+}
+
+
+def test_an_instance_applies_and_records_its_api(
+    api_case: ApiCase,
+    workdir: Path,
+    emulator: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     emulator.store.add_group(TEST_INSTANCE_ID, "GID_handmade")
-    write_desired("GID_alpha", "{id: GID_bravo, protect: true}", "GID_handmade", extra=ONSMQTT)
+    write_desired(
+        "GID_alpha", "{id: GID_bravo, protect: true}", "GID_handmade", extra=api_case.provider
+    )
 
     dry = run_cli(capsys, "apply", "desired.yaml", "--dry-run")
     assert dry.code == 0, dry.err
-    assert f"CreateGroupId InstanceId={TEST_INSTANCE_ID} GroupId=GID_alpha" in dry.out
-    assert "OnsMqttGroupIdCreate" not in dry.out
+    assert DRY_RUN_CREATE[api_case.name] in dry.out
+    other = next(case for case in API_CASES.values() if case is not api_case)
+    assert other.create_action not in dry.out
 
     first = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
     assert first.code == 0, first.err
     assert "Plan: 2 to create, 1 to adopt" in first.out
     assert cloud(emulator) == {"GID_alpha", "GID_bravo", "GID_handmade"}
-    assert _apis(cwd_backend()) == dict.fromkeys(cloud(emulator), "onsmqtt")
+    assert _apis(cwd_backend()) == dict.fromkeys(cloud(emulator), api_case.name)
 
     again = run_cli(capsys, "plan", "desired.yaml", "--detailed-exitcode")
     assert again.code == 0, again.out + again.err
@@ -72,6 +89,7 @@ def test_switching_an_instance_from_ons_to_onsmqtt_plans_no_changes_and_apply_re
     assert cwd_backend().read().serial == serial + 1  # type: ignore[union-attr]
 
 
+@pytest.mark.api("onsmqtt")
 def test_delete_on_onsmqtt_notes_that_the_online_check_is_not_available(
     workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -95,6 +113,7 @@ def test_delete_on_onsmqtt_notes_that_the_online_check_is_not_available(
     assert cloud(emulator) == {"GID_alpha"}
 
 
+@pytest.mark.api("onsmqtt")
 def test_known_clients_are_asked_about_and_an_online_one_refuses_the_delete(
     workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -126,6 +145,7 @@ def test_known_clients_are_asked_about_and_an_online_one_refuses_the_delete(
     assert cloud(emulator) == {"GID_alpha"} == state_group_ids(cwd_backend().read())
 
 
+@pytest.mark.api("onsmqtt")
 def test_a_tombstone_with_offline_clients_is_deleted(
     workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -138,13 +158,16 @@ def test_a_tombstone_with_offline_clients_is_deleted(
     assert cloud(emulator) == set()
 
 
-def test_saved_plan_on_onsmqtt_applies_and_a_stale_one_is_refused(
-    workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
+def test_saved_plan_applies_and_a_stale_one_is_refused(
+    api_case: ApiCase,
+    workdir: Path,
+    emulator: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    write_desired("GID_alpha", extra=ONSMQTT)
+    write_desired("GID_alpha", extra=api_case.provider)
     assert run_cli(capsys, "plan", "desired.yaml", "-o", "plan.json").code == 0
     saved = json.loads(Path("plan.json").read_text(encoding="utf-8"))
-    assert [c["api"] for c in saved["changes"]] == ["onsmqtt"]
+    assert [c["api"] for c in saved["changes"]] == [api_case.name]
     emulator.store.add_group(TEST_INSTANCE_ID, "GID_sneaky")
     stale = run_cli(capsys, "apply", "plan.json")
     assert stale.code == 1
@@ -153,7 +176,7 @@ def test_saved_plan_on_onsmqtt_applies_and_a_stale_one_is_refused(
     assert run_cli(capsys, "plan", "desired.yaml", "-o", "plan.json").code == 0
     applied = run_cli(capsys, "apply", "plan.json")
     assert applied.code == 0, applied.err
-    assert _apis(cwd_backend()) == {"GID_alpha": "onsmqtt"}
+    assert _apis(cwd_backend()) == {"GID_alpha": api_case.name}
 
 
 def test_names_are_checked_across_apis_in_a_shared_namespace(
@@ -174,6 +197,7 @@ def test_names_are_checked_across_apis_in_a_shared_namespace(
     assert "GID_taken already exists in instance post-cn-shared1" in result.out
 
 
+@pytest.mark.api("onsmqtt")
 def test_import_records_the_instances_api(
     workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -187,6 +211,7 @@ def test_import_records_the_instances_api(
     assert (resource.api, resource.clients) == ("onsmqtt", ("GID_made@@@d1",))
 
 
+@pytest.mark.api("onsmqtt")
 def test_export_all_then_validate_and_plan_adopts_only(
     workdir: Path, emulator: RunningEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -253,6 +278,7 @@ def test_bad_api_and_foreign_client_ids_are_located_errors(
     ) in lines
 
 
+@pytest.mark.api("ons")
 def test_clients_on_an_ons_instance_are_ignored_with_a_located_warning(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -285,16 +311,19 @@ def test_a_saved_plan_is_stale_once_the_files_api_changes(
     assert cloud(emulator) == set()
 
 
-def test_embedded_endpoint_serves_onsmqtt_instances(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_embedded_endpoint_serves_instances_of_either_api(
+    api_case: ApiCase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RECONCILER_ENDPOINT", raising=False)
-    write_desired("GID_alpha", extra="provider:\n  api: onsmqtt\n  endpoint: embedded\n")
+    write_desired("GID_alpha", extra=f"provider:\n  api: {api_case.name}\n  endpoint: embedded\n")
     first = run_cli(capsys, "apply", "desired.yaml", "--auto-approve")
     assert first.code == 0, first.err
     assert "Using the embedded emulator" in first.err
-    assert _apis(cwd_backend()) == {"GID_alpha": "onsmqtt"}
+    assert _apis(cwd_backend()) == {"GID_alpha": api_case.name}
     again = run_cli(capsys, "plan", "desired.yaml")
     assert again.out.strip().endswith("No changes."), again.out
 
