@@ -21,8 +21,9 @@ import pytest
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.cloud.transport import environment_proxy
 from reconciler.errors import CloudConnectionError
-from tests.cloud.scripted_server import scripted
-from tests.cloud.test_client_unit import FakeTime, make_client
+from tests.fixtures.fake_time import FakeTime
+from tests.fixtures.scripted_clients import make_client
+from tests.fixtures.scripted_server import scripted
 
 LIST_BODY = b'{"RequestId": "r", "Data": {"MqttGroupIdDo": []}}'
 

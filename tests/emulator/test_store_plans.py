@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from tests.emulator.wire import call, ok
 from tests.fixtures.emulator import RunningEmulator
+from tests.fixtures.wire import call, ok
 
 # Tables whose size grows with the GIDs and devices of every instance of the store.
 GROWING = (
