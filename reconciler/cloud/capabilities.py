@@ -132,19 +132,34 @@ class GroupCapabilities(Protocol):
     ) -> OnlineClients: ...
 
 
-def listed(client: GroupCapabilities, group_id: str, instance_id: str) -> bool:
+class _ListsGroups(Protocol):
+    def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]: ...
+
+
+def listed(client: _ListsGroups, group_id: str, instance_id: str) -> bool:
     """Whether a fresh listing of the instance shows the GID (raises what the listing raises)."""
     return any(record.group_id == group_id for record in client.list_group_ids(instance_id))
 
 
-def confirm_existing(
-    client: GroupCapabilities, refused: AlreadyExistsError, group_id: str, instance_id: str
+class _CreatesGroups(_ListsGroups, Protocol):
+    """What ``create_confirmed`` needs of a client: its raw create and its listing."""
+
+    def create_group_id(self, group_id: str, *, instance_id: str, topic: str | None) -> str: ...
+
+
+def create_confirmed(
+    client: _CreatesGroups, group_id: str, *, instance_id: str, topic: str | None
 ) -> Confirmed:
-    """A create refused as "already exists" is done when a listing shows the GID (a retried
-    create whose first attempt landed, or a race); else the refusal is raised."""
-    if listed(client, group_id, instance_id):
-        return Confirmed("already existed", refused.request_id)
-    raise refused
+    """Create the GID through ``client``; a create refused as "already exists" is done when a
+    listing shows the GID (a retried create whose first attempt landed, or a race), else the
+    refusal is raised."""
+    try:
+        request_id = client.create_group_id(group_id, instance_id=instance_id, topic=topic)
+    except AlreadyExistsError as refused:
+        if listed(client, group_id, instance_id):
+            return Confirmed("already existed", refused.request_id)
+        raise
+    return Confirmed("created", request_id)
 
 
 # --- every kind: what apply calls ------------------------------------------------------------

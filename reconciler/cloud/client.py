@@ -12,7 +12,7 @@ from reconciler.cloud.capabilities import (
     Confirmed,
     OnlineClients,
     WireCall,
-    confirm_existing,
+    create_confirmed,
 )
 from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE
 from reconciler.cloud.pacing import Pacing
@@ -20,7 +20,7 @@ from reconciler.cloud.responses import GroupIdListResponse, GroupIdRecord, Reque
 from reconciler.cloud.retry import RetryPolicy
 from reconciler.cloud.rpc import ApiProduct, RpcClient, present, redacted_parameters
 from reconciler.cloud.signing import API_VERSION
-from reconciler.errors import AlreadyExistsError, CloudApiError, NotFoundError
+from reconciler.errors import CloudApiError, NotFoundError
 from reconciler.ratelimit import Rate
 
 if TYPE_CHECKING:
@@ -107,11 +107,7 @@ class OnsClient(RpcClient):
         return self._typed(call.action, call.params, RequestIdResponse).request_id
 
     def create_group(self, group_id: str, *, instance_id: str, topic: str | None) -> Confirmed:
-        try:
-            request_id = self.create_group_id(group_id, instance_id=instance_id, topic=topic)
-        except AlreadyExistsError as err:
-            return confirm_existing(self, err, group_id, instance_id)
-        return Confirmed("created", request_id)
+        return create_confirmed(self, group_id, instance_id=instance_id, topic=topic)
 
     def delete_group(self, group_id: str, *, instance_id: str) -> Confirmed:
         """Done when deleted, or when the service says the GID itself does not exist (a

@@ -23,14 +23,14 @@ from reconciler.cloud.capabilities import (
     Confirmed,
     OnlineClients,
     WireCall,
-    confirm_existing,
+    create_confirmed,
     listed,
 )
 from reconciler.cloud.error_codes import NAME_TAKEN_CODE
 from reconciler.cloud.pacing import Pacing
 from reconciler.cloud.responses import GroupIdDataResponse, GroupIdRecord, RequestIdResponse
 from reconciler.cloud.rpc import ApiProduct, RpcClient
-from reconciler.errors import AlreadyExistsError, CloudApiError, CloudError, NotFoundError
+from reconciler.errors import CloudApiError, CloudError, NotFoundError
 from reconciler.ratelimit import Rate
 
 if TYPE_CHECKING:
@@ -124,11 +124,7 @@ class OnsMqttClient(RpcClient):
         return self._typed(call.action, call.params, RequestIdResponse).request_id
 
     def create_group(self, group_id: str, *, instance_id: str, topic: str | None) -> Confirmed:
-        try:
-            request_id = self.create_group_id(group_id, instance_id=instance_id, topic=topic)
-        except AlreadyExistsError as err:
-            return confirm_existing(self, err, group_id, instance_id)
-        return Confirmed("created", request_id)
+        return create_confirmed(self, group_id, instance_id=instance_id, topic=topic)
 
     def delete_group(self, group_id: str, *, instance_id: str) -> Confirmed:
         """Done when deleted, or when a failed delete's GID is absent from a fresh listing of
