@@ -95,13 +95,21 @@ def share_fields_sets(models: Iterable[BaseModel]) -> None:
     about 700 bytes for a 7-field model, 70 MB over 100,000 state resources. Sharing is safe
     for frozen models: nothing adds to the set of a frozen instance, and copies get their own.
     """
-    shared: dict[frozenset[str], set[str]] = {}
     for model in models:
-        names = model.__pydantic_fields_set__
-        key = frozenset(names)
-        one = shared.setdefault(key, names)
-        if one is not names:
-            object.__setattr__(model, "__pydantic_fields_set__", one)
+        share_fields_set(model)
+
+
+# One set per combination of given fields, shared by every frozen instance given those.
+_SHARED_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def share_fields_set(model: BaseModel) -> None:
+    """``share_fields_sets`` for one model, as it is validated: the set it replaces is freed
+    at once, so a 100,000-resource state never holds them all (its peak memory)."""
+    names = model.__pydantic_fields_set__
+    one = _SHARED_FIELDS_SETS.setdefault(frozenset(names), names)
+    if one is not names:
+        object.__setattr__(model, "__pydantic_fields_set__", one)
 
 
 # --- resource kinds --------------------------------------------------------------------------
@@ -482,9 +490,14 @@ class StateResource(FrozenModel):
     attributes: tuple[NamedValue, ...] = ()
     digests: tuple[NamedValue, ...] = ()
 
+    @model_validator(mode="after")
+    def _shared_fields_set(self) -> StateResource:
+        share_fields_set(self)
+        return self
+
     def value(self, attribute: str) -> str | None:
         """The recorded value of one of its kind's attributes (None: not recorded)."""
-        if attribute in type(self).model_fields:
+        if attribute in _STATE_RESOURCE_FIELDS:
             found: str | None = getattr(self, attribute)
             return found
         return named(self.attributes).get(attribute)
@@ -494,6 +507,10 @@ class StateResource(FrozenModel):
         return ResourceKey(
             region=self.region, instance_id=self.instance_id, group_id=self.group_id, kind=self.kind
         )
+
+
+# Asked per resource by the planner: the class's ``model_fields`` is a costlier look-up.
+_STATE_RESOURCE_FIELDS = frozenset(StateResource.model_fields)
 
 
 class StateBinding(FrozenModel):
