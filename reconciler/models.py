@@ -107,9 +107,17 @@ def share_fields_set(model: BaseModel) -> None:
     """``share_fields_sets`` for one model, as it is validated: the set it replaces is freed
     at once, so a 100,000-resource state never holds them all (its peak memory)."""
     names = model.__pydantic_fields_set__
-    one = _SHARED_FIELDS_SETS.setdefault(frozenset(names), names)
+    # Nearly every model of a large state was given the same fields: comparing with the set
+    # shared last is cheaper than hashing a frozenset of them.
+    one = _last_shared[0]
+    if one != names:
+        one = _SHARED_FIELDS_SETS.setdefault(frozenset(names), names)
+        _last_shared[0] = one
     if one is not names:
         object.__setattr__(model, "__pydantic_fields_set__", one)
+
+
+_last_shared: list[set[str]] = [set()]
 
 
 # --- resource kinds --------------------------------------------------------------------------
