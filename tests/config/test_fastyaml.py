@@ -38,6 +38,10 @@ TYPICAL = [
     "      - {id: GID_b, topic: orders, protect: yes}\n",
     "- a\n- b: [1, 2.5, .inf, -.nan, 0x1f, 0o7, 1_000, 1:30, +1, -2]\n",
     "a: yes\nb: No\nc: ~\nd: null\ne: 2001-12-14t21:59:43.10-05:00\nf: 2002-12-14\ng:\n",
+    # The same text plain and quoted, repeated: a scalar resolved once must mean the same
+    # each time it comes back, whichever way it is written.
+    "a: [orders, 'orders', orders, \"true\", true, 'true', on, 'on', on, 1, '1', 1]\n"
+    "b: [null, 'null', null, ~, '~', ~, topic, \"topic\", topic]\n",
     "x: 'q'\ny: \"2\"\nz: |\n  hi\nw: >\n  folded\n",
     "2: a\n1.5: b\ntrue: c\n~: d\n",
     "[[[[[1]]]]]",
