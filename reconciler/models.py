@@ -76,7 +76,7 @@ def construct_trusted(cls: type[FrozenT], fields_set: set[str], values: dict[str
     """An instance from values validated elsewhere (internal, for the 100,000-row paths).
 
     ``values`` must hold every field, in declaration order; ``fields_set`` is kept (share one
-    set among many instances: see ``share_fields_sets``). Like ``model_construct`` without its
+    set among many instances: see ``share_fields_set``). Like ``model_construct`` without its
     per-field bookkeeping, about five times cheaper; fit only for FrozenModel subclasses, which
     have no private attributes, extras or post-init hooks.
     """
@@ -88,24 +88,22 @@ def construct_trusted(cls: type[FrozenT], fields_set: set[str], values: dict[str
     return model
 
 
-def share_fields_sets(models: Iterable[BaseModel]) -> None:
-    """Make equal ``model_fields_set`` sets one shared object (internal, for large states).
-
-    pydantic gives every validated instance its own set of the field names it was given:
-    about 700 bytes for a 7-field model, 70 MB over 100,000 state resources. Sharing is safe
-    for frozen models: nothing adds to the set of a frozen instance, and copies get their own.
-    """
-    for model in models:
-        share_fields_set(model)
-
-
 # One set per combination of given fields, shared by every frozen instance given those.
 _SHARED_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+# The set shared last (a list: rebound without a global statement).
+_last_shared: list[set[str]] = [set()]
 
 
 def share_fields_set(model: BaseModel) -> None:
-    """``share_fields_sets`` for one model, as it is validated: the set it replaces is freed
-    at once, so a 100,000-resource state never holds them all (its peak memory)."""
+    """Make ``model``'s ``model_fields_set`` the one set shared by the models given the same
+    fields (internal, for large states).
+
+    pydantic gives every validated instance its own set of the field names it was given:
+    about 700 bytes for a 12-field model, 70 MB over 100,000 state resources. Called as each
+    is validated, so the set it replaces is freed at once and a large state never holds them
+    all. Sharing is safe for frozen models: nothing adds to the set of a frozen instance, and
+    copies get their own.
+    """
     names = model.__pydantic_fields_set__
     # Nearly every model of a large state was given the same fields: comparing with the set
     # shared last is cheaper than hashing a frozenset of them.
@@ -115,9 +113,6 @@ def share_fields_set(model: BaseModel) -> None:
         _last_shared[0] = one
     if one is not names:
         object.__setattr__(model, "__pydantic_fields_set__", one)
-
-
-_last_shared: list[set[str]] = [set()]
 
 
 # --- resource kinds --------------------------------------------------------------------------
