@@ -134,3 +134,11 @@ def test_the_docstring_names_the_modules_that_locate_failures() -> None:
     assert "round-trip pass says where" not in (fastyaml.DuplicateKeyFound.__doc__ or "")
     assert "``locate``" in doc
     importlib.import_module("reconciler.config.locate")
+
+
+def test_a_repeated_plain_scalar_is_held_once() -> None:
+    # 100,000 "topic: orders" held 100,000 copies of "orders" (and matched each against the
+    # resolvers) until the raw tree was freed.
+    data = fastyaml.load_fast("- {topic: orders}\n- {topic: orders}\n- {topic: 'orders'}\n")
+    assert data == [{"topic": "orders"}] * 3
+    assert data[0]["topic"] is data[1]["topic"] is data[2]["topic"]
