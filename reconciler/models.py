@@ -76,7 +76,7 @@ def construct_trusted(cls: type[FrozenT], fields_set: set[str], values: dict[str
     """An instance from values validated elsewhere (internal, for the 100,000-row paths).
 
     ``values`` must hold every field, in declaration order; ``fields_set`` is kept (share one
-    set among many instances: see ``share_fields_sets``). Like ``model_construct`` without its
+    set among many instances: see ``share_fields_set``). Like ``model_construct`` without its
     per-field bookkeeping, about five times cheaper; fit only for FrozenModel subclasses, which
     have no private attributes, extras or post-init hooks.
     """
@@ -88,20 +88,31 @@ def construct_trusted(cls: type[FrozenT], fields_set: set[str], values: dict[str
     return model
 
 
-def share_fields_sets(models: Iterable[BaseModel]) -> None:
-    """Make equal ``model_fields_set`` sets one shared object (internal, for large states).
+# One set per combination of given fields, shared by every frozen instance given those.
+_SHARED_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+# The set shared last (a list: rebound without a global statement).
+_last_shared: list[set[str]] = [set()]
+
+
+def share_fields_set(model: BaseModel) -> None:
+    """Make ``model``'s ``model_fields_set`` the one set shared by the models given the same
+    fields (internal, for large states).
 
     pydantic gives every validated instance its own set of the field names it was given:
-    about 700 bytes for a 7-field model, 70 MB over 100,000 state resources. Sharing is safe
-    for frozen models: nothing adds to the set of a frozen instance, and copies get their own.
+    about 700 bytes for a 12-field model, 70 MB over 100,000 state resources. Called as each
+    is validated, so the set it replaces is freed at once and a large state never holds them
+    all. Sharing is safe for frozen models: nothing adds to the set of a frozen instance, and
+    copies get their own.
     """
-    shared: dict[frozenset[str], set[str]] = {}
-    for model in models:
-        names = model.__pydantic_fields_set__
-        key = frozenset(names)
-        one = shared.setdefault(key, names)
-        if one is not names:
-            object.__setattr__(model, "__pydantic_fields_set__", one)
+    names = model.__pydantic_fields_set__
+    # Nearly every model of a large state was given the same fields: comparing with the set
+    # shared last is cheaper than hashing a frozenset of them.
+    one = _last_shared[0]
+    if one != names:
+        one = _SHARED_FIELDS_SETS.setdefault(frozenset(names), names)
+        _last_shared[0] = one
+    if one is not names:
+        object.__setattr__(model, "__pydantic_fields_set__", one)
 
 
 # --- resource kinds --------------------------------------------------------------------------
@@ -482,9 +493,14 @@ class StateResource(FrozenModel):
     attributes: tuple[NamedValue, ...] = ()
     digests: tuple[NamedValue, ...] = ()
 
+    @model_validator(mode="after")
+    def _shared_fields_set(self) -> StateResource:
+        share_fields_set(self)
+        return self
+
     def value(self, attribute: str) -> str | None:
         """The recorded value of one of its kind's attributes (None: not recorded)."""
-        if attribute in type(self).model_fields:
+        if attribute in _STATE_RESOURCE_FIELDS:
             found: str | None = getattr(self, attribute)
             return found
         return named(self.attributes).get(attribute)
@@ -494,6 +510,10 @@ class StateResource(FrozenModel):
         return ResourceKey(
             region=self.region, instance_id=self.instance_id, group_id=self.group_id, kind=self.kind
         )
+
+
+# Asked per resource by the planner: the class's ``model_fields`` is a costlier look-up.
+_STATE_RESOURCE_FIELDS = frozenset(StateResource.model_fields)
 
 
 class StateBinding(FrozenModel):

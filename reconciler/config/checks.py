@@ -545,25 +545,46 @@ def _check_instances(
             )
         groups = instance.get("groups")
         if isinstance(groups, list):
-            for position, entry in enumerate(groups):
-                fact = _group_facts(entry)
-                if fact is None:
-                    continue
-                loc = (*base, "groups", position)
-                if not isinstance(entry, str):
-                    _check_contradictions(entry, loc, issues)
-                    _check_clients(entry, loc, issues)
-                    if uses_ons and _has_clients(entry):
-                        issues.append(
-                            Issue((*loc, "clients"), _clients_ignored(label), warning=True)
-                        )
-                gid, absent = fact
-                origin = merged.get(gid)
-                if origin is None:
-                    merged[gid] = _Origin(loc, absent, None)
-                    continue
-                issues.append(_duplicate(gid, label, origin, absent=absent, loc=loc, via_set=None))
+            _check_groups(groups, base, label, uses_ons=uses_ons, merged=merged, issues=issues)
     return used_sets
+
+
+def _check_groups(
+    groups: list[Any],
+    base: Loc,
+    label: str,
+    *,
+    uses_ons: bool,
+    merged: dict[str, _Origin],
+    issues: list[Issue],
+) -> None:
+    """An instance's own groups: contradictions, client ids, and each GID declared once
+    (after its sets, in ``merged``). Run per GID, so a GID with nothing to say allocates
+    nothing: its path is made only for an issue, and ``merged`` notes its position."""
+    first_at: dict[str, tuple[int, bool]] = {}
+    for position, entry in enumerate(groups):
+        if isinstance(entry, str):
+            gid, absent = entry, False
+        else:
+            fact = _group_facts(entry)
+            if fact is None:
+                continue
+            gid, absent = fact
+            if entry.get("absent") is True or "clients" in entry:
+                loc = (*base, "groups", position)
+                _check_contradictions(entry, loc, issues)
+                _check_clients(entry, loc, issues)
+                if uses_ons and _has_clients(entry):
+                    issues.append(Issue((*loc, "clients"), _clients_ignored(label), warning=True))
+        if gid not in merged:
+            seen = first_at.setdefault(gid, (position, absent))
+            if seen[0] == position:
+                continue
+            origin = _Origin((*base, "groups", seen[0]), seen[1], None)
+        else:
+            origin = merged[gid]
+        loc = (*base, "groups", position)
+        issues.append(_duplicate(gid, label, origin, absent=absent, loc=loc, via_set=None))
 
 
 def _merge_includes(

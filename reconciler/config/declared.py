@@ -53,7 +53,9 @@ class Declarations:
         self._texts = tuple(texts)
         self._instances = tuple(instances)
         self._sets = {entry.name: entry for entry in sets}
-        self._index: dict[DeclaredKey, tuple[int, Loc, int | None]] | None = None
+        self._by_instance: dict[str, list[InstanceEntry]] | None = None
+        # id() of an entry (held above) -> the position of each GID it lists.
+        self._positions_of: dict[int, dict[str, int]] = {}
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -61,11 +63,10 @@ class Declarations:
 
     def locate(self, keys: Collection[DeclaredKey]) -> dict[DeclaredKey, Declaration]:
         """``(file, line)`` of each declared key (keys not declared are left out)."""
-        index = self._lookup()
         by_file: dict[int, list[tuple[DeclaredKey, Loc]]] = {}
         result: dict[DeclaredKey, Declaration] = {}
         for key in keys:
-            found = index.get(key)
+            found = self._find(key)
             if found is None:
                 continue
             file, loc, line = found
@@ -76,6 +77,47 @@ class Declarations:
         if by_file:
             result.update(self._located_in_text(by_file))
         return result
+
+    def _find(self, key: DeclaredKey) -> tuple[int, Loc, int | None] | None:
+        """Where ``key`` is first declared: in its instance's entries, in order, else in the
+        first set one of them includes that lists it."""
+        instance_id, group_id = key
+        entries = self._entries_of().get(instance_id, ())
+        for entry in entries:
+            position = self._positions(entry).get(group_id)
+            if position is not None:
+                return entry.file, (*entry.loc, "groups", position), _line(entry, position)
+        for entry in entries:
+            for name in entry.include:
+                stamped = self._sets.get(name)
+                if stamped is None:
+                    continue
+                position = self._positions(stamped).get(group_id)
+                if position is not None:
+                    return stamped.file, ("group_sets", name, position), _line(stamped, position)
+        return None
+
+    def _positions(self, entry: InstanceEntry | SetEntry) -> dict[str, int]:
+        """The position of each GID ``entry`` lists (the first, if one is listed twice).
+
+        A plan asks where its changes are declared: a few keys of each of its instances. Each
+        entry's positions are indexed when one of its keys is first asked: a plan of 100,000
+        GIDs would otherwise index them all, tens of MB, to place a thousand changes."""
+        found = self._positions_of.get(id(entry))
+        if found is None:
+            found = {}
+            for position, group_id in enumerate(entry.group_ids):
+                found.setdefault(group_id, position)
+            self._positions_of[id(entry)] = found
+        return found
+
+    def _entries_of(self) -> dict[str, list[InstanceEntry]]:
+        if self._by_instance is None:
+            by_instance: dict[str, list[InstanceEntry]] = {}
+            for entry in self._instances:
+                by_instance.setdefault(entry.instance_id, []).append(entry)
+            self._by_instance = by_instance
+        return self._by_instance
 
     def _located_in_text(
         self, by_file: dict[int, list[tuple[DeclaredKey, Loc]]]
@@ -97,31 +139,6 @@ class Declarations:
                     result[key] = (self._names[file], position.line)
         return result
 
-    def _lookup(self) -> dict[DeclaredKey, tuple[int, Loc, int | None]]:
-        if self._index is None:
-            index: dict[DeclaredKey, tuple[int, Loc, int | None]] = {}
-            for entry in self._instances:
-                groups_loc = (*entry.loc, "groups")
-                iid, lines = entry.instance_id, entry.lines
-                for position, group_id in enumerate(entry.group_ids):
-                    line = lines[position] if lines is not None else None
-                    index.setdefault((iid, group_id), (entry.file, (*groups_loc, position), line))
-            # A GID an instance gets from a set is declared in the set.
-            for entry in self._instances:
-                for name in entry.include:
-                    stamped = self._sets.get(name)
-                    if stamped is None:
-                        continue
-                    lines = stamped.lines
-                    for position, group_id in enumerate(stamped.group_ids):
-                        line = lines[position] if lines is not None else None
-                        index.setdefault(
-                            (entry.instance_id, group_id),
-                            (stamped.file, ("group_sets", name, position), line),
-                        )
-            self._index = index
-        return self._index
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Declarations):
             return NotImplemented
@@ -129,3 +146,7 @@ class Declarations:
 
     def __hash__(self) -> int:
         return hash(self._names)
+
+
+def _line(entry: InstanceEntry | SetEntry, position: int) -> int | None:
+    return None if entry.lines is None else entry.lines[position]

@@ -175,6 +175,10 @@ def _build(loader: _FastLoader, lines: ItemLines | None = None) -> Any:
     if type(event) is not DocumentStartEvent:
         raise _Unusual
     no_key = _NO_KEY
+    # Plain scalars a resolver could have claimed but did not, each kept once: a file repeats
+    # them ("topic", "orders" 100,000 times), each otherwise matched against the resolvers
+    # again and held as a string of its own. Quoted ones are strings too, whatever they say.
+    plain_strings: dict[str, str] = {}
     # Open collections, and for each the key waiting for its value (no_key in lists and
     # between a mapping's entries).
     stack: list[Any] = []
@@ -194,13 +198,18 @@ def _build(loader: _FastLoader, lines: ItemLines | None = None) -> Any:
             if collect:
                 line = event.start_mark.line
             value = event.value
-            if event.implicit[0]:
+            known = plain_strings.get(value)
+            if known is not None:
+                value = known
+            elif event.implicit[0] and (candidates := resolvers.get(value[:1])):
                 tag = STR_TAG
-                for candidate, regexp in resolvers.get(value[:1], ()):
+                for candidate, regexp in candidates:
                     if regexp.match(value):
                         tag = candidate
                         break
-                if tag != STR_TAG:
+                if tag == STR_TAG:
+                    plain_strings[value] = value
+                else:
                     if tag not in _PLAIN_SCALAR_TAGS:
                         raise _Unusual  # "<<", "=", ...
                     node = ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)

@@ -37,10 +37,18 @@ class DesiredInstanceSummary(FrozenModel):
 def summarize_desired(desired: DesiredState) -> dict[str, DesiredInstanceSummary]:
     """``REGION/INSTANCE_ID`` -> its summary, for every declared instance."""
     found: dict[str, DesiredInstanceSummary] = {}
+    # GIDs with the same settings share one dict of them (read only): 100,000 GIDs with a
+    # topic would otherwise hold 100,000 equal dicts for the plan's lifetime.
+    shared: dict[tuple[object, ...], dict[str, Setting]] = {}
     for instance in desired.instances:
-        settings = {
-            group.group_id: values for group in instance.groups if (values := _settings(group))
-        }
+        settings = {}
+        for group in instance.groups:
+            key = (group.topic, group.protect, group.absent, group.description, group.clients)
+            values = shared.get(key)
+            if values is None:
+                values = shared[key] = _settings(group)
+            if values:
+                settings[group.group_id] = values
         found[inventory_label(instance.region, instance.instance_id)] = (
             DesiredInstanceSummary.model_construct(
                 ownership=instance.ownership,
@@ -54,15 +62,6 @@ def summarize_desired(desired: DesiredState) -> dict[str, DesiredInstanceSummary
 
 
 def _settings(group: DesiredGroup) -> dict[str, Setting]:
-    # Checked field by field: the common GID has none, and this runs for each of 100,000.
-    if (
-        group.topic is None
-        and group.protect is None
-        and not group.absent
-        and group.description is None
-        and not group.clients
-    ):
-        return {}
     values: dict[str, Setting | None] = {
         "topic": group.topic,
         "protect": group.protect,

@@ -30,7 +30,6 @@ from reconciler.models import (
     GID_KIND_NAME,
     STATE_FORMAT_VERSION,
     StateDocument,
-    share_fields_sets,
 )
 
 _Path = tuple[str | int, ...]
@@ -55,7 +54,6 @@ def parse_state(text: str, *, where: str) -> StateDocument:
         elif not _surely_no_repeated_keys(text, document):
             _refuse_repeated_keys(text, where)
     _refuse_missing_kind(document, where)
-    share_fields_sets(document.resources)
     return document
 
 
@@ -136,15 +134,35 @@ def _surely_no_repeated_keys(text: str, document: BaseModel) -> bool:
 def _distinct_keys(value: object) -> int:
     """The distinct keys of every JSON object ``value`` was validated from."""
     if isinstance(value, BaseModel):
-        count = len(value.model_fields_set)
-        for name in _fields_holding_objects(type(value)):
-            count += _distinct_keys(getattr(value, name))
-        return count
+        return _model_keys(value, _fields_holding_objects(type(value)))
     if isinstance(value, dict):
         return len(value) + sum(_distinct_keys(item) for item in value.values())
     if isinstance(value, list | tuple):
-        return sum(_distinct_keys(item) for item in value)
+        count = 0
+        holding: dict[type[BaseModel], tuple[str, ...]] = {}
+        for item in value:
+            if isinstance(item, BaseModel):
+                # Inline for the 100,000 resources of a large state: one call each, not three.
+                kind = type(item)
+                fields = holding.get(kind)
+                if fields is None:
+                    fields = holding[kind] = _fields_holding_objects(kind)
+                count += _model_keys(item, fields)
+            else:
+                count += _distinct_keys(item)
+        return count
     return 0
+
+
+def _model_keys(model: BaseModel, holding: tuple[str, ...]) -> int:
+    count = len(model.__pydantic_fields_set__)
+    for name in holding:
+        held = getattr(model, name)
+        # Most are empty (a resource's attributes and digests): no call for them. A model is
+        # never falsy.
+        if held:
+            count += _distinct_keys(held)
+    return count
 
 
 @functools.cache

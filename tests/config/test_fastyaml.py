@@ -38,6 +38,10 @@ TYPICAL = [
     "      - {id: GID_b, topic: orders, protect: yes}\n",
     "- a\n- b: [1, 2.5, .inf, -.nan, 0x1f, 0o7, 1_000, 1:30, +1, -2]\n",
     "a: yes\nb: No\nc: ~\nd: null\ne: 2001-12-14t21:59:43.10-05:00\nf: 2002-12-14\ng:\n",
+    # The same text plain and quoted, repeated: a scalar resolved once must mean the same
+    # each time it comes back, whichever way it is written.
+    "a: [orders, 'orders', orders, \"true\", true, 'true', on, 'on', on, 1, '1', 1]\n"
+    "b: [null, 'null', null, ~, '~', ~, topic, \"topic\", topic]\n",
     "x: 'q'\ny: \"2\"\nz: |\n  hi\nw: >\n  folded\n",
     "2: a\n1.5: b\ntrue: c\n~: d\n",
     "[[[[[1]]]]]",
@@ -130,3 +134,11 @@ def test_the_docstring_names_the_modules_that_locate_failures() -> None:
     assert "round-trip pass says where" not in (fastyaml.DuplicateKeyFound.__doc__ or "")
     assert "``locate``" in doc
     importlib.import_module("reconciler.config.locate")
+
+
+def test_a_repeated_plain_scalar_is_held_once() -> None:
+    # 100,000 "topic: orders" held 100,000 copies of "orders" (and matched each against the
+    # resolvers) until the raw tree was freed.
+    data = fastyaml.load_fast("- {topic: orders}\n- {topic: orders}\n- {topic: 'orders'}\n")
+    assert data == [{"topic": "orders"}] * 3
+    assert data[0]["topic"] is data[1]["topic"] is data[2]["topic"]

@@ -161,6 +161,15 @@ CASES = [
         ((6, 9), "duplicate GID 'GID_orders' in instance 'post-1': already declared at line 5"),
     ),
     Case(
+        "a GID listed three times in an instance",
+        HEAD + "instances:\n  - id: post-1\n    groups:\n      - GID_orders\n"
+        "      - {id: GID_orders, topic: t}\n      - GID_orders\n",
+        (
+            (6, 9, "'post-1': already declared at line 5, column 9 (at instances[0].groups[1])"),
+            (7, 9, "'post-1': already declared at line 5, column 9 (at instances[0].groups[2])"),
+        ),
+    ),
+    Case(
         "GID both in an included set and in the instance",
         HEAD + "group_sets:\n  base: [GID_orders]\ninstances:\n  - id: post-1\n"
         "    include: [base]\n    groups: [{id: GID_orders, topic: orders}]\n",

@@ -47,3 +47,28 @@ def test_a_repeated_top_level_key_is_refused() -> None:
 def test_odd_but_valid_text_reads(members: str) -> None:
     doc = parse_state(HEAD + RESOURCE + members + "}]}", where="state file s.json")
     assert doc.resources[0].protect is True
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        '"attributes": [{"name": "a", "value": "1", "value": "2"}]',
+        '"digests": [], "attributes": [{"name": "a", "name": "b", "value": "1"}]',
+    ],
+)
+def test_a_key_repeated_in_a_nested_object_of_format_2_is_refused(members: str) -> None:
+    # The cheap proof counts the keys of every nested object; it must not skip a filled one.
+    head = HEAD.replace('{"lineage"', '{"format_version": 2, "lineage"').replace(
+        '[{"region"', '[{"kind": "gid", "region"'
+    )
+    with pytest.raises(StateFormatError, match="is given twice in one object"):
+        parse_state(head + RESOURCE + members + "}]}", where="state file s.json")
+
+
+def test_a_repeated_key_in_the_binding_is_refused() -> None:
+    text = (
+        '{"format_version": 2, "lineage": "l-1", "serial": 2, '
+        '"binding": {"desired": ["a.yaml"], "endpoint": "embedded", "endpoint": "default"}}'
+    )
+    with pytest.raises(StateFormatError, match="key 'endpoint' is given twice"):
+        parse_state(text, where="state file s.json")
