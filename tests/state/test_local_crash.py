@@ -44,3 +44,32 @@ def test_killed_writer_leaves_the_last_durable_state(tmp_path: Path) -> None:
         assert backup is not None
         assert backup.serial in (doc.serial - 1, doc.serial)
         last_seen = doc.serial
+
+
+def test_killed_while_appending_or_folding_the_journal_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    env = child_env()
+    rng = random.Random(20261207)
+    last_serial = last_count = 0
+    for _ in range(8):
+        proc = subprocess.Popen(
+            [sys.executable, str(WORKER), str(path), "journal"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert proc.stdout is not None
+        for _ in range(rng.randint(1, 40)):
+            line = proc.stdout.readline()
+            assert line.startswith("WROTE "), line
+            last_serial, last_count = (int(part) for part in line.split()[1:])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        doc = open_backend(LocalBackendConfig(path=str(path)), base_dir=tmp_path).read()
+        assert doc is not None
+        # Everything acknowledged survived, once; at most the writes after it landed too.
+        assert doc.serial >= last_serial
+        names = [r.group_id for r in doc.resources]
+        assert len(names) >= last_count
+        assert names == [f"GID_n{i:06d}" for i in range(len(names))]
+        last_serial, last_count = doc.serial, len(names)
