@@ -29,6 +29,15 @@ from reconciler.state.document import (
     refuse_repeated_keys,
 )
 
+# When either backend's journal is folded into the document (written whole, the journal
+# cleared): at the end of a run when the journal holds at least 1/FOLD_SHARE of the
+# document's size, so a fold
+# of D bytes follows at least D/FOLD_SHARE bytes of changes and writes cost O(change) over
+# time; and at once past JOURNAL_FOLD_BYTES, since every reader applies the journal (4 MB of
+# entries read about as long as a whole document of 100,000 resources is written).
+FOLD_SHARE = 8
+JOURNAL_FOLD_BYTES = 4 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class StateChanges:

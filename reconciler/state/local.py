@@ -36,7 +36,14 @@ from reconciler.state.base import (
     may_be_alive,
     not_held,
 )
-from reconciler.state.changes import JournalEntry, StateChanges, applied, parse_entry
+from reconciler.state.changes import (
+    FOLD_SHARE,
+    JOURNAL_FOLD_BYTES,
+    JournalEntry,
+    StateChanges,
+    applied,
+    parse_entry,
+)
 from reconciler.state.document import (
     StateFormatError,
     StoredVersion,
@@ -55,13 +62,6 @@ _HEAD_BYTES = 65536
 # Compact, as written here: other layouts (written by hand or by older versions) are read whole.
 _HEAD_START = re.compile(r'\{"format_version":\d')
 _HEAD_FIELDS = {"format_version", "lineage", "serial", "binding"}
-# When the journal is folded into the document (written whole, the journal cleared): at the
-# end of a run when the journal holds at least 1/FOLD_SHARE of the document's size, so a fold
-# of D bytes follows at least D/FOLD_SHARE bytes of changes and writes cost O(change) over
-# time; and at once past JOURNAL_FOLD_BYTES, since every reader applies the journal (4 MB of
-# entries read about as long as a whole document of 100,000 resources is written).
-FOLD_SHARE = 8
-JOURNAL_FOLD_BYTES = 4 * 1024 * 1024
 
 
 class LocalBackend(StateBackend):
