@@ -13,12 +13,13 @@ import socket
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
 from reconciler.errors import LockError, LockHeldError, LockLostError, StateConflictError
-from reconciler.models import FrozenModel, StateBinding, StateDocument
+from reconciler.models import FrozenModel, StateBinding, StateDocument, StateResource
 from reconciler.state.changes import JournalEntry, StateChanges, applied
 
 # Backoff of ``StateBackend.lock`` when a timeout is given: first wait, growth, ceiling.
@@ -62,6 +63,15 @@ class LockInfo(FrozenModel):
 
 def describe_holder(holder: LockInfo | None) -> str:
     return holder.summary() if holder is not None else "a lock held by an unknown holder"
+
+
+@dataclass(frozen=True)
+class FoundResources:
+    """``StateBackend.find``'s answer."""
+
+    lineage: str
+    serial: int
+    resources: tuple[StateResource, ...]
 
 
 class StateBackend(ABC):
@@ -138,6 +148,20 @@ class StateBackend(ABC):
         entry = JournalEntry.of(changes, expected_serial + 1)
         updated = applied(stored, [(self.describe(), entry)])
         return self.write(updated, expected_serial=expected_serial).serial
+
+    def find(self, names: Collection[tuple[str, str]]) -> FoundResources | None:
+        """The stored state's version and its resources named by ``(instance_id, group_id)``
+        pairs (any region, any kind), None when nothing is stored: what a change of a few
+        resources reads. A backend may read less than the whole document for it."""
+        doc = self.read()
+        if doc is None:
+            return None
+        wanted = set(names)
+        return FoundResources(
+            lineage=doc.lineage,
+            serial=doc.serial,
+            resources=tuple(r for r in doc.resources if (r.instance_id, r.group_id) in wanted),
+        )
 
     def fold_due(self, *, ending: bool = False) -> bool:
         """Whether to write the current document whole now; ``ending``: a run's last

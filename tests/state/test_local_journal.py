@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,45 @@ def test_a_journal_past_its_bound_is_due_for_folding(
     assert not backend.fold_due() and not backend.fold_due(ending=True)
     monkeypatch.setattr("reconciler.state.local.JOURNAL_FOLD_BYTES", 1)
     assert backend.fold_due()
+
+
+def test_find_reads_the_named_resources_and_the_journal_after_them(tmp_path: Path) -> None:
+    backend = local_backend(tmp_path)
+    base = _stored(backend, "GID_a", "GID_b", "GID_c")
+    changes = StateChanges(
+        base.lineage, put=(_resource("GID_b", protect=True),), drop=(_resource("GID_c").key,)
+    )
+    backend.append(changes, expected_serial=base.serial)
+    names = [("post-cn-test0001", g) for g in ("GID_b", "GID_c", "GID_zz")]
+    found = backend.find(names)
+    assert found is not None
+    assert (found.lineage, found.serial) == (base.lineage, 2)
+    assert [(r.group_id, r.protect) for r in found.resources] == [("GID_b", True)]
+
+
+@pytest.mark.parametrize(
+    ("tampering", "problem"),
+    [
+        (
+            lambda text: text.replace('"resources":[', '"resources":[' + _UNPROTECTED_VAULT + ","),
+            "duplicate resource",
+        ),
+        (lambda text: text.replace('"protect":true', '"protect":"yes"'), "corrupt"),
+        (
+            lambda text: text.replace('"protect":true', '"protect":false,"protect":true'),
+            "key 'protect' is given twice",
+        ),
+    ],
+)
+def test_find_refuses_a_tampered_named_resource(
+    tmp_path: Path, tampering: Callable[[str], str], problem: str
+) -> None:
+    backend = local_backend(tmp_path)
+    doc = new_state().with_resource(_resource("GID_vault", protect=True))
+    backend.write(doc, expected_serial=0)
+    backend.path.write_text(tampering(backend.path.read_text()))
+    with pytest.raises(StateFormatError, match=problem):
+        backend.find([("post-cn-test0001", "GID_vault")])
+
+
+_UNPROTECTED_VAULT = _resource("GID_vault").model_dump_json()
