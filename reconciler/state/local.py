@@ -62,6 +62,8 @@ HOLDER_SETTLE_SECONDS = 1.0
 # before it are the head, read alone when only the version or binding is needed.
 _RESOURCES_MARKER = '"resources":'
 _HEAD_BYTES = 65536
+# How much of the journal's end a write reads at a time to find its last line.
+_TAIL_BLOCK = 65536
 # Compact, as written here: other layouts (written by hand or by older versions) are read whole.
 # Where each resource starts in a compact document (``kind`` is its first field).
 _RESOURCE_START = '{"kind":'
@@ -227,18 +229,33 @@ class LocalBackend(StateBackend):
         return None if text is None else parse_version(text, where=where)
 
     def _journal_tail(self) -> tuple[int, StoredVersion | None]:
-        """Where the journal's complete lines end, and the last one's version."""
-        data = self._read_journal()
-        end = data.rfind(b"\n") + 1
-        if end == 0:
+        """Where the journal's complete lines end, and the last one's version; read from the
+        end, so a write reads its own size, not the journal's."""
+        try:
+            handle = self.journal_path.open("rb")
+        except FileNotFoundError:
             return 0, None
-        start = data.rfind(b"\n", 0, end - 1) + 1
+        except OSError as exc:
+            raise StateError(f"cannot read state journal {self.journal_path}: {exc}") from exc
+        with handle:
+            start = handle.seek(0, os.SEEK_END)
+            data = b""
+            # Back one block at a time until the last line's both ends are in ``data``.
+            while start > 0 and data[: data.rfind(b"\n")].rfind(b"\n") < 0:
+                block = max(0, start - _TAIL_BLOCK)
+                handle.seek(block)
+                data = handle.read(start - block) + data
+                start = block
+        end = data.rfind(b"\n")
+        if end < 0:
+            return 0, None
+        line = data[data.rfind(b"\n", 0, end) + 1 : end]
         where = f"state journal {self.journal_path}"
         try:
-            text = data[start : end - 1].decode("utf-8")
+            text = line.decode("utf-8")
         except UnicodeDecodeError:
             raise StateFormatError(f"{where} is corrupt: not UTF-8") from None
-        return end, parse_version(text, where=where)
+        return start + end + 1, parse_version(text, where=where)
 
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument:
         """The whole document, compact; the journal, folded into it, is cleared after the

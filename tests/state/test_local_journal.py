@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.errors import StateConflictError
 from reconciler.models import StateDocument, StateResource
 from reconciler.state import new_state
 from reconciler.state.changes import StateChanges
@@ -209,3 +210,16 @@ def test_find_refuses_a_tampered_named_resource(
 
 
 _UNPROTECTED_VAULT = _resource("GID_vault").model_dump_json()
+
+
+def test_appends_of_lines_longer_than_a_read_block_keep_their_sequence(tmp_path: Path) -> None:
+    backend = local_backend(tmp_path)
+    base = _stored(backend)
+    serial = base.serial
+    for batch in range(3):
+        put = tuple(_resource(f"GID_b{batch}_{n:04d}") for n in range(700))  # ~150 KB a line
+        serial = backend.append(StateChanges(base.lineage, put=put), expected_serial=serial)
+    with pytest.raises(StateConflictError, match="serial 4, not 3"):
+        backend.append(StateChanges(base.lineage, put=(_resource("GID_x"),)), expected_serial=3)
+    stored = backend.read()
+    assert stored is not None and (stored.serial, len(stored.resources)) == (4, 2100)
