@@ -69,6 +69,7 @@ class PostgresBackend(StateBackend):
         self._states = sql.Identifier(self.schema, "states")
         self._locks = sql.Identifier(self.schema, "locks")
         self._journal = sql.Identifier(self.schema, "journal")
+        self._format_current = False
         self._mutex = threading.Lock()
         # lock id -> the dedicated session holding the advisory lock
         self._held: dict[str, Connection] = {}
@@ -314,32 +315,50 @@ class PostgresBackend(StateBackend):
     def append(self, changes: StateChanges, *, expected_serial: int) -> int:
         """One journal row, and the row's serial bumped, in one statement (one transaction):
         the cost of the change, not of the state."""
+        if not self._current_format():
+            # A document of an older format: its first write upgrades it whole.
+            return super().append(changes, expected_serial=expected_serial)
         entry = JournalEntry.of(changes, expected_serial + 1)
         statement = sql.SQL(
             "WITH bumped AS (UPDATE {states} SET serial = serial + 1, updated_at = now()"
-            " WHERE workspace = %s AND serial = %s AND lineage = %s"
-            " AND document->>'format_version' = %s RETURNING serial)"
+            " WHERE workspace = %s AND serial = %s AND lineage = %s RETURNING serial)"
             " INSERT INTO {journal} (workspace, serial, entry) SELECT %s, serial, %s FROM bumped"
         ).format(states=self._states, journal=self._journal)
         params = (
             self.workspace,
             expected_serial,
             changes.lineage,
-            str(STATE_FORMAT_VERSION),
             self.workspace,
             entry.model_dump_json(),
         )
         _, count = self._write_under_lock(statement, params)
         if count == 1:
             return entry.serial
-        # A conflict, or a document of an older format, which its first write upgrades whole.
-        return super().append(changes, expected_serial=expected_serial)
+        return super().append(changes, expected_serial=expected_serial)  # says which conflict
+
+    def _current_format(self) -> bool:
+        """Whether the stored document is of the current format; asked once per instance,
+        since asking reads the whole document (a format 1 document only comes back through a
+        write, which moves the serial an append compares)."""
+        if self._format_current:
+            return True
+        rows, _ = self._query(
+            sql.SQL("SELECT document->>'format_version' FROM {} WHERE workspace = %s").format(
+                self._states
+            ),
+            (self.workspace,),
+            "cannot read the state",
+        )
+        self._format_current = bool(rows) and rows[0][0] == str(STATE_FORMAT_VERSION)
+        return self._format_current
 
     def fold_due(self, *, ending: bool = False) -> bool:
+        # The document's stored (compressed) size: its text length would read all of it.
         rows, _ = self._query(
             sql.SQL(
                 "SELECT (SELECT coalesce(sum(length(entry)), 0) FROM {journal}"
-                " WHERE workspace = %s), length(document::text) FROM {states} WHERE workspace = %s"
+                " WHERE workspace = %s), pg_column_size(document) FROM {states}"
+                " WHERE workspace = %s"
             ).format(journal=self._journal, states=self._states),
             (self.workspace, self.workspace),
             "cannot read the state",
