@@ -353,10 +353,11 @@ class PostgresBackend(StateBackend):
         return self._format_current
 
     def fold_due(self, *, ending: bool = False) -> bool:
-        # The document's stored (compressed) size: its text length would read all of it.
+        # Stored (compressed) sizes on both sides: the document's text length would read
+        # all of it.
         rows, _ = self._query(
             sql.SQL(
-                "SELECT (SELECT coalesce(sum(length(entry)), 0) FROM {journal}"
+                "SELECT (SELECT coalesce(sum(pg_column_size(entry)), 0) FROM {journal}"
                 " WHERE workspace = %s), pg_column_size(document) FROM {states}"
                 " WHERE workspace = %s"
             ).format(journal=self._journal, states=self._states),
