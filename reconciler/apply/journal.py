@@ -1,15 +1,15 @@
 """Group commit of state changes: many workers record, one writer persists.
 
-Workers finish calls faster than a full state document can be serialised and fsynced, so each
-``record`` only enqueues; the first worker to find no write in flight becomes the writer and
-drains everything queued, in batches, until the queue is empty. Every completion is therefore
-written at most one write after it happened, and 2,000 creates cost far fewer than 2,000 writes.
+Workers finish calls faster than even a batch can be fsynced, so each ``record`` only
+enqueues; the first worker to find no write in flight becomes the writer and drains everything
+queued, in batches, until the queue is empty. Every completion is therefore written at most one
+write after it happened, and 2,000 creates cost far fewer than 2,000 writes. Each batch is
+stored with ``StateBackend.append`` (only what it changed), so a write costs the batch, not the
+state; the whole document is written only when the backend's journal is due to be folded.
 
 A writer that finds work queued right after a write waits until ``min_interval`` has passed
-since that write before taking the next batch: the local backend re-reads, validates and
-rewrites the whole document on every write, so without the pause a 2,000-GID apply spends most
-of its CPU (and the GIL its calls need) rewriting state two completions at a time. The first
-completion after a quiet spell is written at once.
+since that write before taking the next batch, so that an fsync carries many completions rather
+than two; the first completion after a quiet spell is written at once.
 
 Crash safety does not depend on the batch size: whatever a crash loses between a call and its
 write is something the cloud already shows, so the next plan turns it into ``adopt`` (created but
