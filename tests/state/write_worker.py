@@ -1,4 +1,5 @@
-"""Writes the local state in a loop until killed: ``python write_worker.py STATE_PATH [journal]``.
+"""Writes the state in a loop until killed: ``python write_worker.py STATE_PATH [journal]``, or
+``python write_worker.py DSN SCHEMA journal`` for PostgreSQL.
 
 Prints ``WROTE <serial>`` after each write returns (the write is durable by then). With
 ``journal``: appends one GID per write and folds the journal (a whole write) after every
@@ -10,17 +11,26 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from reconciler.models import LocalBackendConfig, StateDocument, StateResource
+from reconciler.models import (
+    LocalBackendConfig,
+    PostgresBackendConfig,
+    StateDocument,
+    StateResource,
+)
 from reconciler.state import new_state, open_backend
 from reconciler.state.base import StateBackend
 from reconciler.state.changes import StateChanges
 
 
 def main() -> None:
-    path = Path(sys.argv[1])
-    backend = open_backend(LocalBackendConfig(path=str(path)), base_dir=path.parent)
+    if sys.argv[1].startswith("postgresql://"):
+        config = PostgresBackendConfig.model_validate({"dsn": sys.argv[1], "schema": sys.argv[2]})
+        backend = open_backend(config, base_dir=Path.cwd())
+    else:
+        path = Path(sys.argv[1])
+        backend = open_backend(LocalBackendConfig(path=str(path)), base_dir=path.parent)
     doc = backend.read() or backend.write(new_state(), expected_serial=0)
-    if sys.argv[2:] == ["journal"]:
+    if sys.argv[-1] == "journal":
         append_and_fold(backend, doc)
     while True:
         group = f"GID_n{doc.serial:06d}"
