@@ -63,7 +63,7 @@ def write_atomic(
         raise
     remove_leftovers(path)
     if durable:
-        _fsync_directory(directory)
+        fsync_directory(directory)
 
 
 def copy_atomic(source: Path, target: Path) -> None:
@@ -131,7 +131,7 @@ def _directory_of(path: Path) -> Path:
     return path.parent if str(path.parent) else Path()
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)  # fsync the directory: the rename is durable
     try:
         os.fsync(fd)

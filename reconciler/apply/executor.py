@@ -132,10 +132,9 @@ class _Run:
 
         state_error = None
         try:
-            document = self._journal.flush()
+            self._journal.flush_pending()
         except StateError as exc:
             state_error = str(exc)
-            document = self._journal.document
             if isinstance(exc, LockLostError):
                 self._note_lock_lost(exc)
         final = tuple(
@@ -151,7 +150,7 @@ class _Run:
             interrupted=self._stop.is_set(),
             lock_lost=self._lock_lost,
             state_error=state_error,
-            state_serial=document.serial,
+            state_serial=self._journal.serial,
             state_writes=self._journal.writes,
         )
 

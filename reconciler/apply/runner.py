@@ -293,7 +293,7 @@ def _run(
         return ApplyRun(plan=plan, declined=True)
     if base is None:
         base = bound(new_state(), binding.binding if binding is not None else None)
-    journal = StateJournal(backend, base)
+    journal = StateJournal(backend, base, stored=state)
     with ExitStack() as stack:
         if settings.catch_sigint:
             stack.enter_context(stop_on_sigint(settings.stop))

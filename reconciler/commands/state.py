@@ -38,6 +38,7 @@ from reconciler.models import (
 from reconciler.render.state import render_removed, render_state_list, render_state_resource
 from reconciler.state.base import OnWait, StateBackend
 from reconciler.state.binding import bound, describe_binding
+from reconciler.state.changes import StateChanges
 from reconciler.state.locking import hold_lock
 
 
@@ -53,15 +54,21 @@ def resolve_key(
 ) -> StateResource:
     """The state resource a KEY (``INSTANCE_ID/GROUP_ID``) names. The region is the state
     entry's; when the instance id appears in several regions, the desired file's decides."""
+    return _one_named(text, doc.resources if doc is not None else (), desired)
+
+
+def _parsed_key(text: str) -> tuple[str, str]:
     try:
-        instance_id, group_id = parse_key_text(text)
+        return parse_key_text(text)
     except ValueError as exc:
         raise StateKeyError(str(exc)) from exc
-    matches = [
-        r
-        for r in (doc.resources if doc is not None else ())
-        if r.instance_id == instance_id and r.group_id == group_id
-    ]
+
+
+def _one_named(
+    text: str, resources: Sequence[StateResource], desired: DesiredState | None
+) -> StateResource:
+    instance_id, group_id = _parsed_key(text)
+    matches = [r for r in resources if r.instance_id == instance_id and r.group_id == group_id]
     if len(matches) > 1 and desired is not None:
         regions = {i.region for i in desired.instances if i.instance_id == instance_id}
         matches = [r for r in matches if r.region in regions] or matches
@@ -83,22 +90,22 @@ def remove_from_state(
     *,
     timeout: float = 0.0,
     on_wait: OnWait | None = None,
-) -> tuple[list[ResourceKey], StateDocument]:
+) -> tuple[list[ResourceKey], int]:
     """Forget ``keys`` (all or nothing, one write, under the lock); the GIDs stay in the cloud.
-    Returns the removed keys and the stored document."""
+    Reads and writes only those resources (``find``, ``append``). Returns the removed keys and
+    the state's new serial."""
     with hold_lock(backend, "state rm", timeout=timeout, on_wait=on_wait):
-        doc = backend.read()
-        if doc is None:
+        names = [_parsed_key(text) for text in keys]
+        found = backend.find(names)
+        if found is None:
             raise StateKeyError(f"the state is empty ({backend.describe()}); nothing to remove")
         removed: list[ResourceKey] = []
         for text in keys:
-            key = resolve_key(text, doc, desired).key
+            key = _one_named(text, found.resources, desired).key
             if key not in removed:
                 removed.append(key)
-        updated = doc
-        for key in removed:
-            updated = updated.without(key)
-        return removed, backend.write(updated, expected_serial=doc.serial)
+        changes = StateChanges(found.lineage, drop=tuple(removed))
+        return removed, backend.append(changes, expected_serial=found.serial)
 
 
 def rebind_state(
@@ -174,10 +181,10 @@ def rm_command(
     """Forget resources (KEY is INSTANCE_ID/GROUP_ID); the GIDs stay in the cloud."""
     desired, backend = open_state(config, state_path)
     with backend:
-        removed, doc = remove_from_state(
+        removed, serial = remove_from_state(
             backend, keys, desired, timeout=lock_timeout, on_wait=lock_wait_printer()
         )
-    click.echo(render_removed(removed, doc), nl=False)
+    click.echo(render_removed(removed, serial), nl=False)
     return ExitCode.OK
 
 

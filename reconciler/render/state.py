@@ -40,11 +40,11 @@ def render_state_resource(resource: StateResource) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_removed(keys: Sequence[ResourceKey], doc: StateDocument) -> str:
+def render_removed(keys: Sequence[ResourceKey], serial: int) -> str:
     lines = [f"Removed {key} from the state." for key in keys]
     nouns = sorted({KINDS[key.kind].noun for key in keys})
     lines.append(
-        f"State serial is now {doc.serial}. The {' and '.join(nouns)}(s) still exist in the "
+        f"State serial is now {serial}. The {' and '.join(nouns)}(s) still exist in the "
         "cloud; reconciler no longer manages them."
     )
     return "\n".join(lines) + "\n"

@@ -13,12 +13,14 @@ import socket
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
 from reconciler.errors import LockError, LockHeldError, LockLostError, StateConflictError
-from reconciler.models import FrozenModel, StateBinding, StateDocument
+from reconciler.models import FrozenModel, StateBinding, StateDocument, StateResource
+from reconciler.state.changes import JournalEntry, StateChanges, applied
 
 # Backoff of ``StateBackend.lock`` when a timeout is given: first wait, growth, ceiling.
 FIRST_WAIT_SECONDS = 0.1
@@ -63,6 +65,15 @@ def describe_holder(holder: LockInfo | None) -> str:
     return holder.summary() if holder is not None else "a lock held by an unknown holder"
 
 
+@dataclass(frozen=True)
+class FoundResources:
+    """``StateBackend.find``'s answer."""
+
+    lineage: str
+    serial: int
+    resources: tuple[StateResource, ...]
+
+
 class StateBackend(ABC):
     """One workspace's state document and its lock.
 
@@ -75,6 +86,11 @@ class StateBackend(ABC):
       yet"), and returns the stored document. Otherwise, or when ``doc.lineage`` differs from
       the stored lineage, it raises ``StateConflictError`` and changes nothing. A successful
       write is durable when it returns (a crash right after loses nothing).
+    - ``append(changes, expected_serial=n)`` is the same compare-and-swap for a write of only
+      what changed (``state/changes.py``): it returns the new serial ``n + 1``, and ``read()``
+      returns the stored document with the changes applied. Its cost follows the change, not
+      the state, where the backend keeps a journal; ``fold_due()`` says when a full ``write``
+      of the current document is due (the journal has grown past its bound).
     - ``lock(info, timeout=, on_wait=)`` takes the workspace's exclusive lock and returns its
       id (``info.id``). While someone else holds it: with ``timeout == 0`` raise
       ``LockHeldError`` at once; otherwise call ``on_wait(holder)`` before each wait, retry with
@@ -115,6 +131,42 @@ class StateBackend(ABC):
 
     @abstractmethod
     def write(self, doc: StateDocument, *, expected_serial: int) -> StateDocument: ...
+
+    def append(self, changes: StateChanges, *, expected_serial: int) -> int:
+        """A backend without a journal writes the whole document."""
+        stored = self.read()
+        if stored is None:
+            raise StateConflictError(
+                f"state in {self.describe()} is missing but serial {expected_serial} was expected"
+            )
+        check_swap(
+            stored,
+            stored.model_copy(update={"lineage": changes.lineage}),
+            expected_serial,
+            where=self.describe(),
+        )
+        entry = JournalEntry.of(changes, expected_serial + 1)
+        updated = applied(stored, [(self.describe(), entry)])
+        return self.write(updated, expected_serial=expected_serial).serial
+
+    def find(self, names: Collection[tuple[str, str]]) -> FoundResources | None:
+        """The stored state's version and its resources named by ``(instance_id, group_id)``
+        pairs (any region, any kind), None when nothing is stored: what a change of a few
+        resources reads. A backend may read less than the whole document for it."""
+        doc = self.read()
+        if doc is None:
+            return None
+        wanted = set(names)
+        return FoundResources(
+            lineage=doc.lineage,
+            serial=doc.serial,
+            resources=tuple(r for r in doc.resources if (r.instance_id, r.group_id) in wanted),
+        )
+
+    def fold_due(self, *, ending: bool = False) -> bool:
+        """Whether to write the current document whole now; ``ending``: a run's last
+        write is done."""
+        return False
 
     def read_binding(self) -> StateBinding | None:
         """What the stored state is bound to (None: no state, or an unbound one), for a check

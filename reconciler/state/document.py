@@ -30,6 +30,7 @@ from reconciler.models import (
     GID_KIND_NAME,
     STATE_FORMAT_VERSION,
     StateDocument,
+    StateResource,
 )
 
 _Path = tuple[str | int, ...]
@@ -52,8 +53,8 @@ def parse_state(text: str, *, where: str) -> StateDocument:
         if "format_version" not in document.model_fields_set:
             document = _read_format_1(text, where, None)
         elif not _surely_no_repeated_keys(text, document):
-            _refuse_repeated_keys(text, where)
-    _refuse_missing_kind(document, where)
+            refuse_repeated_keys(text, where)
+    refuse_missing_kind(document.resources, where)
     return document
 
 
@@ -72,7 +73,7 @@ def _read_format_1(text: str, where: str, exc: ValidationError | None) -> StateD
     version = data.get("format_version", 1) if isinstance(data, dict) else None
     _refuse_newer(version, where)
     if version != 1 and exc is not None:
-        raise StateFormatError(f"{where} is corrupt: {_first_problem(exc, data)}") from exc
+        raise StateFormatError(f"{where} is corrupt: {first_problem(exc, data)}") from exc
     duplicate = _find_duplicate(data) if keys.seen_duplicate else None
     if duplicate is not None:
         raise _repeated_key(duplicate, data, where)
@@ -87,7 +88,7 @@ def _read_format_1(text: str, where: str, exc: ValidationError | None) -> StateD
     try:
         return StateDocument.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as upgraded_exc:
-        problem = _first_problem(upgraded_exc, data)
+        problem = first_problem(upgraded_exc, data)
         raise StateFormatError(f"{where} is corrupt: {problem}") from upgraded_exc
 
 
@@ -99,13 +100,15 @@ def _refuse_newer(version: object, where: str) -> None:
         )
 
 
-def _refuse_missing_kind(document: StateDocument, where: str) -> None:
+def refuse_missing_kind(
+    resources: tuple[StateResource, ...], where: str, *, field: str = "resources"
+) -> None:
     """Format 2 names each resource's kind: the model's default serves code building
     resources, never a stored document."""
-    for index, resource in enumerate(document.resources):
+    for index, resource in enumerate(resources):
         if "kind" not in resource.model_fields_set:
             raise StateFormatError(
-                f"{where} is corrupt: resources[{index}] ({resource.instance_id}/"
+                f"{where} is corrupt: {field}[{index}] ({resource.instance_id}/"
                 f"{resource.group_id}): kind: Field required"
             )
 
@@ -188,7 +191,7 @@ def _scalars_only(annotation: object) -> bool:
     return False
 
 
-def _refuse_repeated_keys(text: str, where: str) -> None:
+def refuse_repeated_keys(text: str, where: str) -> None:
     """The exact check: raise naming the first object that repeats a key, if one does."""
     keys = _UniqueKeys()
     data = json.loads(text, object_pairs_hook=keys.hook)  # valid: pydantic parsed it
@@ -226,7 +229,7 @@ def parse_version(text: str, *, where: str) -> StoredVersion:
         error = exc.errors()[0]
         if error["type"] == "json_invalid":
             raise StateFormatError(f"{where} is corrupt: not valid JSON") from exc
-        raise StateFormatError(f"{where} is corrupt: {_first_problem(exc, None)}") from exc
+        raise StateFormatError(f"{where} is corrupt: {first_problem(exc, None)}") from exc
     _refuse_newer(stored.format_version, where)
     return stored
 
@@ -274,7 +277,7 @@ def _find_duplicate(data: object, path: _Path = ()) -> tuple[_Path, str] | None:
     return None
 
 
-def _first_problem(exc: ValidationError, data: object) -> str:
+def first_problem(exc: ValidationError, data: object) -> str:
     error = exc.errors()[0]
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":

@@ -16,7 +16,7 @@ from psycopg import sql
 
 from reconciler.errors import StateError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -82,6 +82,7 @@ def upgrade(conn: Connection, schema: str, *, lock_key: int) -> None:
 
 
 _TABLES = ("states", "locks", "schema_version")
+_JOURNAL = "journal"
 
 
 def _steps(schema: str) -> list[list[sql.Composed]]:
@@ -114,5 +115,16 @@ def _steps(schema: str) -> list[list[sql.Composed]]:
                 " version integer NOT NULL,"
                 " upgraded_at timestamptz NOT NULL DEFAULT now())"
             ).format(version),
+        ],
+        [  # 2 -> 3: writes of only what changed, one row each (``state/changes.py``); the
+            # entry is kept as text, as written, so a tampered one is read as strictly as the
+            # document (jsonb would fold a repeated key away)
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                " workspace text NOT NULL,"
+                " serial bigint NOT NULL CHECK (serial > 0),"
+                " entry text NOT NULL,"
+                " PRIMARY KEY (workspace, serial))"
+            ).format(sql.Identifier(schema, _JOURNAL)),
         ],
     ]

@@ -36,6 +36,14 @@ from reconciler.state.base import (
     lock_lost,
     not_held,
 )
+from reconciler.state.changes import (
+    FOLD_SHARE,
+    JOURNAL_FOLD_BYTES,
+    JournalEntry,
+    StateChanges,
+    applied,
+    parse_entry,
+)
 from reconciler.state.document import StateFormatError, parse_state
 from reconciler.state.dsn import describe_dsn, read_dsn, scrub
 
@@ -60,6 +68,8 @@ class PostgresBackend(StateBackend):
         self._key = advisory_key("lock", self.schema, self.workspace)
         self._states = sql.Identifier(self.schema, "states")
         self._locks = sql.Identifier(self.schema, "locks")
+        self._journal = sql.Identifier(self.schema, "journal")
+        self._format_current = False
         self._mutex = threading.Lock()
         # lock id -> the dedicated session holding the advisory lock
         self._held: dict[str, Connection] = {}
@@ -201,21 +211,38 @@ class PostgresBackend(StateBackend):
     # --- the document -----------------------------------------------------------------------
 
     def read(self) -> StateDocument | None:
+        # One statement, so the document and its journal are one snapshot.
         rows, _ = self._query(
-            sql.SQL("SELECT lineage, serial, document::text FROM {} WHERE workspace = %s").format(
-                self._states
-            ),
+            sql.SQL(
+                "SELECT s.lineage, s.serial, s.document::text, array(SELECT j.serial || ' '"
+                " || j.entry FROM {journal} j WHERE j.workspace = s.workspace ORDER BY j.serial)"
+                " FROM {states} s WHERE s.workspace = %s"
+            ).format(journal=self._journal, states=self._states),
             (self.workspace,),
             "cannot read the state",
         )
         if not rows:
             return None
-        lineage, serial, text = rows[0]
+        lineage, serial, text, entries = rows[0]
         where = f"state of workspace {self.workspace} in {self.schema}.states"
-        doc = parse_state(text, where=where)
+        doc = applied(parse_state(text, where=where), self._entries(entries))
         if (doc.lineage, doc.serial) != (lineage, serial):
             raise self._disagreement(where, doc, lineage, serial)
         return doc
+
+    def _entries(self, rows: list[str]) -> list[tuple[str, JournalEntry]]:
+        """Each journal row (``SERIAL ENTRY``) parsed, with where it is."""
+        entries = []
+        for row in rows:
+            serial, _, text = row.partition(" ")
+            where = f"journal entry {serial} of workspace {self.workspace} in {self.schema}.journal"
+            entry = parse_entry(text, where=where)
+            if str(entry.serial) != serial:
+                raise StateFormatError(
+                    f"{where} is corrupt: it says serial {entry.serial}, its row {serial}"
+                )
+            entries.append((where, entry))
+        return entries
 
     def _disagreement(
         self, where: str, doc: StateDocument, lineage: str, serial: int
@@ -277,7 +304,70 @@ class PostgresBackend(StateBackend):
             where = f"workspace {self.workspace} of {self.schema}.states"
             check_swap(self.read(), doc, expected_serial, where=where)
             raise StateConflictError(f"state in {where} changed while it was being written")
+        # The journal is folded into the document now. Rows at or below its serial are
+        # skipped by readers, so a crash before this delete leaves nothing applied twice.
+        self._write_under_lock(
+            sql.SQL("DELETE FROM {} WHERE workspace = %s AND serial <= %s").format(self._journal),
+            (self.workspace, new.serial),
+        )
         return new
+
+    def append(self, changes: StateChanges, *, expected_serial: int) -> int:
+        """One journal row, and the row's serial bumped, in one statement (one transaction):
+        the cost of the change, not of the state."""
+        if not self._current_format():
+            # A document of an older format: its first write upgrades it whole.
+            return super().append(changes, expected_serial=expected_serial)
+        entry = JournalEntry.of(changes, expected_serial + 1)
+        statement = sql.SQL(
+            "WITH bumped AS (UPDATE {states} SET serial = serial + 1, updated_at = now()"
+            " WHERE workspace = %s AND serial = %s AND lineage = %s RETURNING serial)"
+            " INSERT INTO {journal} (workspace, serial, entry) SELECT %s, serial, %s FROM bumped"
+        ).format(states=self._states, journal=self._journal)
+        params = (
+            self.workspace,
+            expected_serial,
+            changes.lineage,
+            self.workspace,
+            entry.model_dump_json(),
+        )
+        _, count = self._write_under_lock(statement, params)
+        if count == 1:
+            return entry.serial
+        return super().append(changes, expected_serial=expected_serial)  # says which conflict
+
+    def _current_format(self) -> bool:
+        """Whether the stored document is of the current format; asked once per instance,
+        since asking reads the whole document (a format 1 document only comes back through a
+        write, which moves the serial an append compares)."""
+        if self._format_current:
+            return True
+        rows, _ = self._query(
+            sql.SQL("SELECT document->>'format_version' FROM {} WHERE workspace = %s").format(
+                self._states
+            ),
+            (self.workspace,),
+            "cannot read the state",
+        )
+        self._format_current = bool(rows) and rows[0][0] == str(STATE_FORMAT_VERSION)
+        return self._format_current
+
+    def fold_due(self, *, ending: bool = False) -> bool:
+        # Stored (compressed) sizes on both sides: the document's text length would read
+        # all of it.
+        rows, _ = self._query(
+            sql.SQL(
+                "SELECT (SELECT coalesce(sum(pg_column_size(entry)), 0) FROM {journal}"
+                " WHERE workspace = %s), pg_column_size(document) FROM {states}"
+                " WHERE workspace = %s"
+            ).format(journal=self._journal, states=self._states),
+            (self.workspace, self.workspace),
+            "cannot read the state",
+        )
+        if not rows:
+            return False
+        journal, document = int(rows[0][0]), int(rows[0][1])
+        return journal >= JOURNAL_FOLD_BYTES or (ending and journal * FOLD_SHARE >= document)
 
     def _write_under_lock(
         self, statement: sql.Composed, params: tuple[Any, ...]

@@ -10,6 +10,7 @@ from reconciler.apply import StateJournal
 from reconciler.errors import StateConflictError, StateError
 from reconciler.models import StateDocument, StateResource
 from reconciler.state import new_state
+from reconciler.state.changes import StateChanges
 from tests.fixtures.apply_kit import key, local_backend, state_group_ids
 
 
@@ -35,6 +36,15 @@ class GatedWriter:
         self._stored = expected_serial + 1
         return doc.model_copy(update={"serial": self._stored})
 
+    def append(self, changes: StateChanges, *, expected_serial: int) -> int:
+        assert expected_serial == self._stored
+        self.batches.append(len(changes.put))
+        self._stored = expected_serial + 1
+        return self._stored
+
+    def fold_due(self, *, ending: bool = False) -> bool:
+        return False
+
 
 def test_records_arriving_during_a_write_are_committed_together() -> None:
     writer = GatedWriter()
@@ -48,7 +58,8 @@ def test_records_arriving_during_a_write_are_committed_together() -> None:
         writer.release.set()
         first.result()
     document = journal.flush()
-    assert writer.batches == [1, 100]
+    # The first write stores the new document; the second appends the 99 that piled up.
+    assert writer.batches == [1, 99]
     assert document.serial == 2
     assert len(document.resources) == 100
 
@@ -80,6 +91,9 @@ class FailingWriter:
             raise StateConflictError("serial moved")
         self.stored = doc.model_copy(update={"serial": expected_serial + 1})
         return self.stored
+
+    def fold_due(self, *, ending: bool = False) -> bool:
+        return False
 
 
 def test_a_failed_write_keeps_the_changes_for_the_final_flush() -> None:

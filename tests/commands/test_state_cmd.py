@@ -148,6 +148,22 @@ def test_rm_forgets_only_the_named_resources(state_workdir: Path) -> None:
     assert after.lineage == before.lineage
 
 
+def test_rm_writes_only_the_change_and_leaves_the_document_alone(state_workdir: Path) -> None:
+    before = _seed(state_workdir, *(f"GID_n{n:03d}" for n in range(300)))
+    with local_state(state_workdir) as backend:
+        document = backend.path.read_bytes()
+        journal = backend.journal_path
+    result = invoke(["state", "rm", "post-cn-test0001/GID_n007"])
+    assert result.exit_code == 0, result.output
+    with local_state(state_workdir) as backend:
+        assert backend.path.read_bytes() == document
+        (line,) = journal.read_text().splitlines()
+        assert '"drop":[{' in line and "GID_n007" in line
+        after = backend.read()
+    assert after is not None and after.serial == before.serial + 1
+    assert len(after.resources) == 299
+
+
 def test_rm_of_an_unknown_key_changes_nothing(state_workdir: Path) -> None:
     before = _seed(state_workdir, "GID_orders")
     result = invoke(["state", "rm", "post-cn-test0001/GID_orders", "post-cn-test0001/GID_nope"])

@@ -17,6 +17,7 @@ from reconciler.errors import (
 from reconciler.models import StateBinding, StateResource
 from reconciler.state import new_state
 from reconciler.state.base import LockInfo, StateBackend
+from reconciler.state.changes import StateChanges
 from reconciler.state.locking import new_lock_info
 from tests.fixtures.backends import BackendKit
 
@@ -96,6 +97,78 @@ def test_write_of_another_lineage_is_refused(backend: StateBackend) -> None:
     with pytest.raises(StateConflictError, match="lineage"):
         backend.write(stranger, expected_serial=stored.serial)
     assert backend.read() == stored
+
+
+# --- writes of only what changed (append) ----------------------------------------------------
+
+
+def test_append_stores_the_change_and_every_reader_sees_it(kit: BackendKit) -> None:
+    backend = kit.open()
+    base = backend.write(new_state().with_resource(_resource("GID_old")), expected_serial=0)
+    binding = StateBinding(desired=("g.yaml",), endpoint="embedded")
+    changes = StateChanges(
+        lineage=base.lineage,
+        binding=binding,
+        put=(_resource("GID_new"),),
+        drop=(_resource("GID_old").key,),
+    )
+    assert backend.append(changes, expected_serial=base.serial) == base.serial + 1
+    again = kit.open()
+    stored = again.read()
+    assert stored is not None
+    assert (stored.serial, stored.binding) == (base.serial + 1, binding)
+    assert [r.group_id for r in stored.resources] == ["GID_new"]
+    assert again.read_binding() == binding
+    # A whole write goes on from the appended serial.
+    moved = again.write(stored.with_resource(_resource("GID_more")), expected_serial=stored.serial)
+    assert kit.open().read() == moved
+
+
+def test_append_with_a_stale_serial_is_a_conflict_and_changes_nothing(kit: BackendKit) -> None:
+    first, second = kit.open(), kit.open()
+    base = first.write(new_state(), expected_serial=0)
+    first.append(StateChanges(base.lineage, put=(_resource("GID_a"),)), expected_serial=1)
+    stored = first.read()
+    with pytest.raises(StateConflictError, match="serial 2, not 1"):
+        second.append(StateChanges(base.lineage, put=(_resource("GID_b"),)), expected_serial=1)
+    with pytest.raises(StateConflictError, match="serial 2, not 1"):
+        second.write(base.with_resource(_resource("GID_b")), expected_serial=1)
+    assert second.read() == stored
+
+
+def test_append_of_another_lineage_or_to_nothing_is_refused(backend: StateBackend) -> None:
+    with pytest.raises(StateConflictError, match="missing"):
+        backend.append(StateChanges("x", put=(_resource("GID_a"),)), expected_serial=0)
+    assert backend.read() is None
+    stored = backend.write(new_state(), expected_serial=0)
+    with pytest.raises(StateConflictError, match="lineage"):
+        backend.append(StateChanges("another", put=(_resource("GID_a"),)), expected_serial=1)
+    assert backend.read() == stored
+
+
+def test_concurrent_appends_from_one_serial_exactly_one_wins(kit: BackendKit) -> None:
+    base = kit.open().write(new_state(), expected_serial=0)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def append(index: int) -> None:
+        backend = kit.open()
+        barrier.wait()
+        try:
+            changes = StateChanges(base.lineage, put=(_resource(f"GID_w{index}"),))
+            backend.append(changes, expected_serial=base.serial)
+            outcomes.append("won")
+        except StateConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=append, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict"] * 3 + ["won"]
+    stored = kit.open().read()
+    assert stored is not None and stored.serial == 2 and len(stored.resources) == 1
 
 
 # --- the lock -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from reconciler.models import (
 )
 from reconciler.state import open_backend
 from reconciler.state.base import StateBackend
+from reconciler.state.changes import StateChanges
 from tests.fixtures import pgutil
 from tests.fixtures.backends import BackendKit
 
@@ -85,6 +86,22 @@ def test_the_first_write_upgrades_a_0_1_0_state_in_place(kit: BackendKit) -> Non
         assert {name: new[name] for name in old} == old
     again = kit.open().read()
     assert again == written
+
+
+def test_the_first_append_upgrades_a_0_1_0_state_in_place_whole(kit: BackendKit) -> None:
+    original = _document_of_0_1_0()
+    kit.plant(original)
+    backend = kit.open()
+    state = backend.read()
+    assert state is not None
+    added = StateResource(region="cn-hangzhou", instance_id="post-cn-x", group_id="GID_added")
+    serial = backend.append(StateChanges(state.lineage, put=(added,)), expected_serial=state.serial)
+    stored = _stored_document(kit)
+    assert stored["format_version"] == 2
+    assert stored["serial"] == original["serial"] + 1 == serial
+    assert "GID_added" in [r["group_id"] for r in stored["resources"]]
+    again = kit.open().read()
+    assert again is not None and again.serial == serial
 
 
 def test_racing_writers_upgrade_a_0_1_0_state_once(kit: BackendKit) -> None:

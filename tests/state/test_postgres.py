@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from reconciler.errors import LockError, LockLostError, StateError
 from reconciler.models import PostgresBackendConfig, StateResource
 from reconciler.state import new_state
+from reconciler.state.changes import StateChanges
 from reconciler.state.locking import new_lock_info
 from reconciler.state.postgres import PostgresBackend, advisory_key
 from tests.fixtures import pgutil
@@ -258,3 +259,61 @@ def test_a_write_racing_a_force_unlock_fails_without_a_check_first(pg: tuple[str
         assert operator.read() == doc
         with pytest.raises(LockLostError, match="was lost"):
             holder.unlock(info.id)
+
+
+def test_an_append_adds_one_journal_row_and_leaves_the_document_alone(
+    pg: tuple[str, str],
+) -> None:
+    dsn, schema = pg
+    backend = PostgresBackend(_config(dsn, schema))
+    doc = new_state()
+    for n in range(200):
+        doc = doc.with_resource(
+            StateResource(region="cn-hangzhou", instance_id="post-cn-x", group_id=f"GID_n{n:03d}")
+        )
+    base = backend.write(doc, expected_serial=0)
+    fresh = StateResource(region="cn-hangzhou", instance_id="post-cn-x", group_id="GID_new")
+    serial = backend.append(StateChanges(base.lineage, put=(fresh,)), expected_serial=1)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            f"SELECT serial, document->>'serial' FROM \"{schema}\".states"
+        ).fetchone()
+        entries = conn.execute(f'SELECT serial, entry FROM "{schema}".journal').fetchall()
+    assert row == (2, "1")  # the row's serial moved; its document was not rewritten
+    assert [entry_serial for entry_serial, _ in entries] == [serial] == [2]
+    stored = backend.read()
+    assert stored is not None and len(stored.resources) == 201
+    # A whole write folds the journal in and clears it.
+    backend.write(stored, expected_serial=2)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        left = conn.execute(f'SELECT count(*) FROM "{schema}".journal').fetchone()
+    assert left == (0,)
+    backend.close()
+
+
+@pytest.mark.parametrize(
+    ("tampering", "problem"),
+    [
+        (('"protect":false', '"protect":"yes"'), "put[0]: protect: Input should be a valid bool"),
+        (('"protect":false', '"protect":true,"protect":false'), "key 'protect' is given twice"),
+        (('"drop":[]', '"drop":[],"owner":"me"'), "owner: unknown field"),
+    ],
+)
+def test_a_tampered_journal_row_is_refused_naming_it(
+    pg: tuple[str, str], tampering: tuple[str, str], problem: str
+) -> None:
+    dsn, schema = pg
+    backend = PostgresBackend(_config(dsn, schema))
+    base = backend.write(new_state(), expected_serial=0)
+    vault = StateResource(region="cn-hangzhou", instance_id="post-cn-x", group_id="GID_vault")
+    backend.append(StateChanges(base.lineage, put=(vault,)), expected_serial=1)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'UPDATE "{schema}".journal SET entry = replace(entry, %s, %s)', tampering)
+    with pytest.raises(StateError) as refused:
+        backend.read()
+    message = str(refused.value)
+    assert message.startswith(
+        f"journal entry 2 of workspace default in {schema}.journal is corrupt: "
+    )
+    assert problem in message
+    backend.close()
