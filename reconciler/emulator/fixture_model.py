@@ -104,10 +104,14 @@ class FixtureModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     # How messages name an entry of this kind ("unknown key 'x' in an instance").
     WHAT: ClassVar[str]
+    # The field a bare string stands for (a GID's name, an STS token), if the entry has one.
+    SHORTHAND: ClassVar[str | None] = None
 
     @model_validator(mode="before")
     @classmethod
     def drop_empty_values(cls, data: Any) -> Any:
+        if isinstance(data, str) and cls.SHORTHAND is not None:
+            return {cls.SHORTHAND: data}
         if isinstance(data, dict):
             return {key: value for key, value in data.items() if value is not None}
         return data
@@ -115,14 +119,9 @@ class FixtureModel(BaseModel):
 
 class StsToken(FixtureModel):
     WHAT = "an STS token"
+    SHORTHAND = "token"
     token: Text
     expires: Moment | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def expand_shorthand(cls, data: Any) -> Any:
-        """A bare string is the token."""
-        return {"token": data} if isinstance(data, str) else data
 
 
 class Account(FixtureModel):
@@ -134,16 +133,11 @@ class Account(FixtureModel):
 
 class Group(FixtureModel):
     WHAT = "a group"
+    SHORTHAND = "group_id"
     group_id: GroupId
     topic: Text | None = None
     create_time: Moment | None = None
     update_time: Moment | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def expand_shorthand(cls, data: Any) -> Any:
-        """A bare string is the GID."""
-        return {"group_id": data} if isinstance(data, str) else data
 
 
 class Subscription(FixtureModel):
