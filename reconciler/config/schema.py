@@ -21,6 +21,10 @@ from reconciler.models import (
     DEFAULT_REGION,
     GROUP_ID_PATTERN,
     INSTANCE_ID_PATTERN,
+    MAX_TAGS,
+    TAG_KEY_MAX_LENGTH,
+    TAG_RULE,
+    TAG_VALUE_MAX_LENGTH,
     Api,
     Ownership,
 )
@@ -137,6 +141,19 @@ class GroupSpec(FileModel):
         description="Known client ids (GID@@@device) of this GID; on an onsmqtt instance a "
         "delete asks whether they are online. Ignored on an ons instance.",
     )
+    tags: (
+        dict[
+            Annotated[str, Field(min_length=1, max_length=TAG_KEY_MAX_LENGTH)],
+            Annotated[str, Field(max_length=TAG_VALUE_MAX_LENGTH)],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        max_length=MAX_TAGS,
+        description=f"Tags the GID is created with (onsmqtt instances only; at most {MAX_TAGS})."
+        " A GID's tags cannot change after creation: a changed tag is shown, never applied. "
+        "Left out, the GID's tags are not compared. " + TAG_RULE[0].upper() + TAG_RULE[1:] + ".",
+    )
 
 
 def _group_kind(value: Any) -> str:
@@ -193,4 +210,4 @@ POSTGRES_KEYS = ("dsn", "schema", "workspace")
 DEFAULTS_KEYS = ("ownership", "protect")
 SAFETY_KEYS = ("max_deletes", "max_delete_share", "share_min_groups")
 INSTANCE_KEYS = ("id", "region", "api", "ownership", "independent_naming", "include", "groups")
-GROUP_KEYS = ("id", "topic", "protect", "absent", "description", "clients")
+GROUP_KEYS = ("id", "topic", "protect", "absent", "description", "clients", "tags")
