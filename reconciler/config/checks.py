@@ -116,7 +116,8 @@ def _translate(error: ErrorDetails) -> Issue:
     if kind == "string_too_long":
         return Issue(path, f"is longer than {ctx.get('max_length')} characters")
     if kind == "too_long" and path[-1:] == ("tags",):
-        return Issue(path, f"{ctx.get('actual_length')} tags given: a GID holds at most {MAX_TAGS}")
+        given = len(value) if isinstance(value, dict) else "too many"
+        return Issue(path, f"{given} tags given: a GID holds at most {MAX_TAGS}")
     expected = _EXPECTED.get(kind)
     if expected is None:
         return Issue(path, error["msg"])
