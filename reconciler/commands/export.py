@@ -126,7 +126,7 @@ def export_command(
             tags = {r.group_id: text for r in mine if r.tags and (text := r.tags_text())}
             exported.append(
                 ExportedInstance(
-                    one, [r.group_id for r in mine], naming, recorded.get(one, {}), tags
+                    one, [r.group_id for r in mine], naming, recorded.get(one, {}), tags=tags
                 )
             )
     export = render_export(
