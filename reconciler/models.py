@@ -300,7 +300,7 @@ TAG_KEY_MAX_LENGTH = 128
 TAG_VALUE_MAX_LENGTH = 128
 TAG_KEY_RESERVED_PREFIXES = ("aliyun", "acs:")
 TAG_VALUE_RESERVED_PREFIXES = ("acs:",)
-_TAG_FORBIDDEN_PARTS = ("http://", "https://")
+TAG_FORBIDDEN_PARTS = ("http://", "https://")
 TAG_RULE = (
     f"a tag key is 1 to {TAG_KEY_MAX_LENGTH} characters, not starting with 'aliyun' or 'acs:';"
     f" a value is at most {TAG_VALUE_MAX_LENGTH} characters, not starting with 'acs:';"
@@ -330,7 +330,7 @@ def _tag_text_problem(what: str, text: str, reserved: tuple[str, ...]) -> str | 
     for prefix in reserved:
         if lowered.startswith(prefix):
             return f"the {what} starts with the reserved prefix {prefix!r}: {TAG_RULE}"
-    for part in _TAG_FORBIDDEN_PARTS:
+    for part in TAG_FORBIDDEN_PARTS:
         if part in lowered:
             return f"the {what} contains {part!r}: {TAG_RULE}"
     return None

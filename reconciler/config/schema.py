@@ -11,6 +11,7 @@ The JSON Schema in ``schemas/desired-state.schema.json`` is generated from these
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
@@ -22,9 +23,12 @@ from reconciler.models import (
     GROUP_ID_PATTERN,
     INSTANCE_ID_PATTERN,
     MAX_TAGS,
+    TAG_FORBIDDEN_PARTS,
     TAG_KEY_MAX_LENGTH,
+    TAG_KEY_RESERVED_PREFIXES,
     TAG_RULE,
     TAG_VALUE_MAX_LENGTH,
+    TAG_VALUE_RESERVED_PREFIXES,
     Api,
     Ownership,
 )
@@ -122,6 +126,19 @@ class SafetySpec(FileModel):
     share_min_groups: int = Field(default=20, ge=1)
 
 
+def _any_case(text: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+def _refusing(reserved: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON Schema words for the tag rules a length cannot say (reserved prefixes, in any
+    case, and no URL), so an editor flags them as ``validate`` does (``models.tags_problem``,
+    which the models check: these words serve the schema alone)."""
+    prefixes = "|".join(_any_case(prefix) for prefix in reserved)
+    urls = "|".join(_any_case(part) for part in TAG_FORBIDDEN_PARTS)
+    return {"not": {"anyOf": [{"pattern": f"^(?:{prefixes})"}, {"pattern": f"(?:{urls})"}]}}
+
+
 class GroupSpec(FileModel):
     """One group in its long form; the plain string ``GID_x`` is short for ``{id: GID_x}``."""
 
@@ -143,8 +160,21 @@ class GroupSpec(FileModel):
     )
     tags: (
         dict[
-            Annotated[str, Field(min_length=1, max_length=TAG_KEY_MAX_LENGTH)],
-            Annotated[str, Field(max_length=TAG_VALUE_MAX_LENGTH)],
+            Annotated[
+                str,
+                Field(
+                    min_length=1,
+                    max_length=TAG_KEY_MAX_LENGTH,
+                    json_schema_extra=_refusing(TAG_KEY_RESERVED_PREFIXES),
+                ),
+            ],
+            Annotated[
+                str,
+                Field(
+                    max_length=TAG_VALUE_MAX_LENGTH,
+                    json_schema_extra=_refusing(TAG_VALUE_RESERVED_PREFIXES),
+                ),
+            ],
         ]
         | None
     ) = Field(

@@ -3,12 +3,14 @@ mistake one located line, tags on an ons instance refused, fmt sorting them."""
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 
 from reconciler.config.fmt import format_text
 from reconciler.config.loader import load_desired_text_result
+from reconciler.config.schema_gen import build_schema
 from reconciler.errors import ConfigErrors
-from reconciler.models import tags_of
+from reconciler.models import tags_of, tags_problem
 
 HEAD = "version: 1\nprovider: {api: onsmqtt}\n"
 
@@ -132,3 +134,27 @@ def test_fmt_sorts_the_tags_and_keeps_their_comments() -> None:
         "          env: prod\n          team: orders  # who pages\n"
     )
     assert format_text(formatted) == formatted
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("team", "orders"),
+        ("AliYun-x", "v"),
+        ("acs:x", "v"),
+        ("ACS", "acs"),
+        ("site", "Acs:x"),
+        ("site", "see HTTPS://x"),
+        ("http:/almost", "https:/almost"),
+        ("", "v"),
+        ("k" * 128, "v" * 128),
+        ("k" * 129, "v"),
+        ("k", "v" * 129),
+    ],
+)
+def test_the_json_schema_and_the_files_checks_agree_on_a_tag(key: str, value: str) -> None:
+    gid = {"id": "GID_aaa", "tags": {key: value}}
+    document = {"version": 1, "instances": [{"id": "post-cn-a", "api": "onsmqtt", "groups": [gid]}]}
+    by_schema = jsonschema.Draft202012Validator(build_schema()).is_valid(document)
+    by_models = tags_problem({key: value}) is None
+    assert by_schema == by_models
