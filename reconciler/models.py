@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -287,6 +288,82 @@ def client_id_problem(client_id: str, *, group_id: str | None = None) -> str | N
     return None
 
 
+# --- GID tags --------------------------------------------------------------------------------
+#
+# The rules Alibaba Cloud documents for a tag of any resource (its common ``Tag`` structure:
+# https://www.alibabacloud.com/help/en/emr/emr-on-ecs/developer-reference/api-emr-2021-03-20-struct-tag),
+# and the 20 tags a GID may hold (ListGroupId's reference). A GID's tags are set when it is
+# created and never changed (the tag actions accept only instances), so the engine carries
+# them as one immutable attribute: their canonical text (``tags_text``).
+MAX_TAGS = 20
+TAG_KEY_MAX_LENGTH = 128
+TAG_VALUE_MAX_LENGTH = 128
+TAG_KEY_RESERVED_PREFIXES = ("aliyun", "acs:")
+TAG_VALUE_RESERVED_PREFIXES = ("acs:",)
+TAG_FORBIDDEN_PARTS = ("http://", "https://")
+TAG_RULE = (
+    f"a tag key is 1 to {TAG_KEY_MAX_LENGTH} characters, not starting with 'aliyun' or 'acs:';"
+    f" a value is at most {TAG_VALUE_MAX_LENGTH} characters, not starting with 'acs:';"
+    " neither may contain 'http://' or 'https://'"
+)
+
+
+def tag_key_problem(key: str) -> str | None:
+    """Why ``key`` is not a tag key the service accepts, or None. The one statement of the
+    rule: the file's checks and the emulator's CreateGroupId ask it."""
+    if not key:
+        return f"a tag key must not be empty: {TAG_RULE}"
+    if len(key) > TAG_KEY_MAX_LENGTH:
+        return f"tag key {key[:40]!r}... is {len(key)} characters long: {TAG_RULE}"
+    return _tag_text_problem("key", key, TAG_KEY_RESERVED_PREFIXES)
+
+
+def tag_value_problem(key: str, value: str) -> str | None:
+    """Why ``value`` is not a value the service accepts for tag ``key``, or None."""
+    if len(value) > TAG_VALUE_MAX_LENGTH:
+        return f"the value of tag {key!r} is {len(value)} characters long: {TAG_RULE}"
+    return _tag_text_problem(f"value of tag {key!r}", value, TAG_VALUE_RESERVED_PREFIXES)
+
+
+def _tag_text_problem(what: str, text: str, reserved: tuple[str, ...]) -> str | None:
+    lowered = text.lower()
+    for prefix in reserved:
+        if lowered.startswith(prefix):
+            return f"the {what} starts with the reserved prefix {prefix!r}: {TAG_RULE}"
+    for part in TAG_FORBIDDEN_PARTS:
+        if part in lowered:
+            return f"the {what} contains {part!r}: {TAG_RULE}"
+    return None
+
+
+def tags_problem(tags: Mapping[str, str]) -> str | None:
+    """Why ``tags`` cannot be a GID's tags (too many, or a key or value the service
+    refuses), or None."""
+    if len(tags) > MAX_TAGS:
+        return f"{len(tags)} tags given: a GID holds at most {MAX_TAGS}"
+    for key, value in tags.items():
+        problem = tag_key_problem(key) or tag_value_problem(key, value)
+        if problem is not None:
+            return problem
+    return None
+
+
+def tags_text(tags: Mapping[str, str]) -> str:
+    """The canonical text of a set of tags (what the engine compares, plans show and the
+    state keeps): a JSON object sorted by key, so equal tags always read the same."""
+    return json.dumps(dict(sorted(tags.items())), ensure_ascii=False, separators=(", ", ": "))
+
+
+def tags_of(text: str) -> dict[str, str]:
+    """The tags ``tags_text`` wrote."""
+    parsed = json.loads(text)
+    if not isinstance(parsed, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in parsed.items()
+    ):
+        raise ValueError(f"not the text of a set of tags: {text!r}")
+    return parsed
+
+
 def parse_key_text(text: str) -> tuple[str, str]:
     """Split ``INSTANCE_ID/GROUP_ID``; raises ValueError with a message fit for the user."""
     instance_id, sep, group_id = text.partition("/")
@@ -308,6 +385,9 @@ class DesiredGroup(FrozenModel):
     description: str | None = None
     # Known client ids ("GID@@@device"), asked about before a delete on an onsmqtt instance.
     clients: tuple[str, ...] = ()
+    # ``tags_text`` of the tags it is created with; None: the file does not say, so the
+    # tags it has are not compared (like ``topic``).
+    tags: str | None = None
 
 
 class DesiredInstance(FrozenModel):
@@ -387,6 +467,9 @@ class CloudGroup(FrozenModel):
     independent_naming: bool
     create_time: int = 0
     update_time: int = 0
+    # ``tags_text`` of the tags the listing reports; None: the API's listing reports none
+    # (ONS 2019-02-14 has no GID tags).
+    tags: str | None = None
 
 
 class InstanceInventory(FrozenModel):
@@ -428,6 +511,17 @@ def _listed_groups(inventory: InstanceInventory) -> frozenset[str]:
     return inventory.group_ids()
 
 
+def _listed_tags(inventory: InstanceInventory) -> Mapping[str, Mapping[str, str]]:
+    # One small mapping per distinct set of tags, shared by the GIDs holding it: an instance
+    # of 100,000 GIDs has a handful.
+    shared: dict[str, Mapping[str, str]] = {}
+    return {
+        group.group_id: shared.setdefault(group.tags, {"tags": group.tags})
+        for group in inventory.groups
+        if group.tags is not None
+    }
+
+
 GID_KIND = ResourceKind(
     name=GID_KIND_NAME,
     noun="GID",
@@ -435,7 +529,8 @@ GID_KIND = ResourceKind(
     declared=_declared_groups,
     key_of=_key_of_group,
     listed=_listed_groups,
-    immutable=("topic",),
+    listed_values=_listed_tags,
+    immutable=("topic", "tags"),
     state_only=("protect", "clients"),
     online_clients=True,
     shared_namespace=True,

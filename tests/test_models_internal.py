@@ -16,9 +16,10 @@ from reconciler.models import (
 
 def test_construct_trusted_equals_a_validated_model() -> None:
     values = {"group_id": "GID_a_b", "topic": "t1", "protect": True, "absent": False}
-    validated = DesiredGroup(**values, description=None, clients=())
-    fields = {"group_id", "topic", "protect", "absent", "description", "clients"}
-    built = construct_trusted(DesiredGroup, fields, {**values, "description": None, "clients": ()})
+    others = {"description": None, "clients": (), "tags": '{"team": "orders"}'}
+    validated = DesiredGroup(**values, **others)
+    fields = {"group_id", "topic", "protect", "absent", "description", "clients", "tags"}
+    built = construct_trusted(DesiredGroup, fields, {**values, **others})
     assert built == validated
     assert built.model_dump_json() == validated.model_dump_json()
     assert repr(built) == repr(validated)
@@ -32,6 +33,7 @@ def test_construct_trusted_keeps_the_models_frozen() -> None:
         "independent_naming": True,
         "create_time": 1,
         "update_time": 2,
+        "tags": None,
     }
     group = construct_trusted(CloudGroup, set(values), values)
     with pytest.raises(ValidationError):

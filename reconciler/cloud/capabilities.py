@@ -119,11 +119,15 @@ class GroupCapabilities(Protocol):
 
     def list_group_ids(self, instance_id: str | None = None) -> list[GroupIdRecord]: ...
 
-    def create_call(self, group_id: str, *, instance_id: str, topic: str | None) -> WireCall: ...
+    def create_call(
+        self, group_id: str, *, instance_id: str, topic: str | None, tags: str | None = None
+    ) -> WireCall: ...
 
     def delete_call(self, group_id: str, *, instance_id: str) -> WireCall: ...
 
-    def create_group(self, group_id: str, *, instance_id: str, topic: str | None) -> Confirmed: ...
+    def create_group(
+        self, group_id: str, *, instance_id: str, topic: str | None, tags: str | None = None
+    ) -> Confirmed: ...
 
     def delete_group(self, group_id: str, *, instance_id: str) -> Confirmed: ...
 
@@ -144,17 +148,26 @@ def listed(client: _ListsGroups, group_id: str, instance_id: str) -> bool:
 class _CreatesGroups(_ListsGroups, Protocol):
     """What ``create_confirmed`` needs of a client: its raw create and its listing."""
 
-    def create_group_id(self, group_id: str, *, instance_id: str, topic: str | None) -> str: ...
+    def create_group_id(
+        self, group_id: str, *, instance_id: str, topic: str | None, tags: str | None = None
+    ) -> str: ...
 
 
 def create_confirmed(
-    client: _CreatesGroups, group_id: str, *, instance_id: str, topic: str | None
+    client: _CreatesGroups,
+    group_id: str,
+    *,
+    instance_id: str,
+    topic: str | None,
+    tags: str | None = None,
 ) -> Confirmed:
     """Create the GID through ``client``; a create refused as "already exists" is done when a
     listing shows the GID (a retried create whose first attempt landed, or a race), else the
     refusal is raised."""
     try:
-        request_id = client.create_group_id(group_id, instance_id=instance_id, topic=topic)
+        request_id = client.create_group_id(
+            group_id, instance_id=instance_id, topic=topic, tags=tags
+        )
     except AlreadyExistsError as refused:
         if listed(client, group_id, instance_id):
             return Confirmed("already existed", refused.request_id)
@@ -204,7 +217,10 @@ class GroupResources:
 
     def create_call(self, target: ResourceTarget) -> WireCall:
         return self._client.create_call(
-            target.key, instance_id=target.instance_id, topic=target.attributes.get("topic")
+            target.key,
+            instance_id=target.instance_id,
+            topic=target.attributes.get("topic"),
+            tags=target.attributes.get("tags"),
         )
 
     def update_call(self, target: ResourceTarget) -> WireCall:
@@ -215,7 +231,10 @@ class GroupResources:
 
     def create(self, target: ResourceTarget) -> Confirmed:
         return self._client.create_group(
-            target.key, instance_id=target.instance_id, topic=target.attributes.get("topic")
+            target.key,
+            instance_id=target.instance_id,
+            topic=target.attributes.get("topic"),
+            tags=target.attributes.get("tags"),
         )
 
     def update(self, target: ResourceTarget) -> Confirmed:

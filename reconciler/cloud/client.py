@@ -82,9 +82,17 @@ class OnsClient(RpcClient):
         return self._typed(GROUP_ID_LIST, params, GroupIdListResponse).data.items
 
     def create_call(
-        self, group_id: str, *, instance_id: str | None, topic: str | None = None
+        self,
+        group_id: str,
+        *,
+        instance_id: str | None,
+        topic: str | None = None,
+        tags: str | None = None,
     ) -> WireCall:
-        """OnsMqttGroupIdCreate as sent; the region is one of the action's own parameters."""
+        """OnsMqttGroupIdCreate as sent; the region is one of the action's own parameters.
+        This API tags no GID: the file's checks refuse tags on its instances before a plan."""
+        if tags is not None:
+            raise ValueError(f"{group_id}: ONS 2019-02-14 cannot create a GID with tags")
         params = present(
             RegionId=self.region, InstanceId=instance_id, GroupId=group_id, Topic=topic or None
         )
@@ -95,10 +103,15 @@ class OnsClient(RpcClient):
         return WireCall(GROUP_ID_DELETE, params)
 
     def create_group_id(
-        self, group_id: str, *, instance_id: str | None, topic: str | None = None
+        self,
+        group_id: str,
+        *,
+        instance_id: str | None,
+        topic: str | None = None,
+        tags: str | None = None,
     ) -> str:
         """Create the GID; returns the RequestId. AlreadyExistsError if it exists."""
-        call = self.create_call(group_id, instance_id=instance_id, topic=topic)
+        call = self.create_call(group_id, instance_id=instance_id, topic=topic, tags=tags)
         return self._typed(call.action, call.params, RequestIdResponse).request_id
 
     def delete_group_id(self, group_id: str, *, instance_id: str | None) -> str:
@@ -106,8 +119,10 @@ class OnsClient(RpcClient):
         call = self.delete_call(group_id, instance_id=instance_id)
         return self._typed(call.action, call.params, RequestIdResponse).request_id
 
-    def create_group(self, group_id: str, *, instance_id: str, topic: str | None) -> Confirmed:
-        return create_confirmed(self, group_id, instance_id=instance_id, topic=topic)
+    def create_group(
+        self, group_id: str, *, instance_id: str, topic: str | None, tags: str | None = None
+    ) -> Confirmed:
+        return create_confirmed(self, group_id, instance_id=instance_id, topic=topic, tags=tags)
 
     def delete_group(self, group_id: str, *, instance_id: str) -> Confirmed:
         """Done when deleted, or when the service says the GID itself does not exist (a

@@ -15,6 +15,7 @@ throttled answer halves the bucket's rate, which then recovers slowly (see
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ from reconciler.cloud.pacing import Pacing
 from reconciler.cloud.responses import GroupIdDataResponse, GroupIdRecord, RequestIdResponse
 from reconciler.cloud.rpc import ApiProduct, RpcClient
 from reconciler.errors import CloudApiError, CloudError, NotFoundError
+from reconciler.models import tags_of
 from reconciler.ratelimit import Rate
 
 if TYPE_CHECKING:
@@ -95,21 +97,44 @@ class OnsMqttClient(RpcClient):
         params = {"InstanceId": instance_id}
         return self._typed(LIST_GROUP_ID, params, GroupIdDataResponse).items
 
-    def create_call(self, group_id: str, *, instance_id: str, topic: str | None = None) -> WireCall:
+    def create_call(
+        self,
+        group_id: str,
+        *,
+        instance_id: str,
+        topic: str | None = None,
+        tags: str | None = None,
+    ) -> WireCall:
         """CreateGroupId as sent. ``topic`` is accepted for the planner's sake and not sent:
-        this API binds no topic to a GID."""
-        return WireCall(CREATE_GROUP_ID, {"InstanceId": instance_id, "GroupId": group_id})
+        this API binds no topic to a GID. ``tags`` (``models.tags_text``) go in ``Tags`` as
+        the JSON list the service documents for instance tags, ``[{"key":..,"value":..}]``
+        (SDK 1.7.1 types it as one string; no tags, no parameter)."""
+        params = {"InstanceId": instance_id, "GroupId": group_id}
+        if tags is not None and (given := tags_of(tags)):
+            params["Tags"] = json.dumps(
+                [{"key": key, "value": value} for key, value in given.items()],
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+        return WireCall(CREATE_GROUP_ID, params)
 
     def delete_call(self, group_id: str, *, instance_id: str) -> WireCall:
         return WireCall(DELETE_GROUP_ID, {"InstanceId": instance_id, "GroupId": group_id})
 
-    def create_group_id(self, group_id: str, *, instance_id: str, topic: str | None = None) -> str:
+    def create_group_id(
+        self,
+        group_id: str,
+        *,
+        instance_id: str,
+        topic: str | None = None,
+        tags: str | None = None,
+    ) -> str:
         """Create the GID; returns the RequestId. AlreadyExistsError if it exists.
 
         A name taken in the shared namespace (by another instance or another account) is a
         ``CloudApiError`` saying so.
         """
-        call = self.create_call(group_id, instance_id=instance_id, topic=topic)
+        call = self.create_call(group_id, instance_id=instance_id, topic=topic, tags=tags)
         try:
             return self._typed(call.action, call.params, RequestIdResponse).request_id
         except CloudApiError as err:
@@ -123,8 +148,10 @@ class OnsMqttClient(RpcClient):
         call = self.delete_call(group_id, instance_id=instance_id)
         return self._typed(call.action, call.params, RequestIdResponse).request_id
 
-    def create_group(self, group_id: str, *, instance_id: str, topic: str | None) -> Confirmed:
-        return create_confirmed(self, group_id, instance_id=instance_id, topic=topic)
+    def create_group(
+        self, group_id: str, *, instance_id: str, topic: str | None, tags: str | None = None
+    ) -> Confirmed:
+        return create_confirmed(self, group_id, instance_id=instance_id, topic=topic, tags=tags)
 
     def delete_group(self, group_id: str, *, instance_id: str) -> Confirmed:
         """Done when deleted, or when a failed delete's GID is absent from a fresh listing of

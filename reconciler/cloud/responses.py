@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.models import tags_text
+
 
 class WireModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
@@ -20,12 +22,33 @@ class RequestIdResponse(WireModel):
     request_id: str = Field(alias="RequestId")
 
 
+class GroupTag(WireModel):
+    """One of a GID's tags as ListGroupId answers it."""
+
+    key: str = Field(alias="TagKey")
+    value: str = Field(default="", alias="TagValue")
+
+
+# What a GID without tags reports, shared by every such row.
+_NO_TAGS = tags_text({})
+
+
 class GroupIdRecord(WireModel):
     group_id: str = Field(alias="GroupId")
     instance_id: str = Field(alias="InstanceId")
     independent_naming: bool = Field(alias="IndependentNaming")
     create_time: int = Field(alias="CreateTime")  # ms since the epoch
     update_time: int = Field(alias="UpdateTime")
+    # OnsMqtt 2020-04-20 only; None: the row says nothing of tags (ONS 2019-02-14).
+    tags: tuple[GroupTag, ...] | None = Field(default=None, alias="Tags")
+
+    def tags_text(self) -> str | None:
+        """``models.tags_text`` of its tags; None when the row does not report them."""
+        if self.tags is None:
+            return None
+        if not self.tags:
+            return _NO_TAGS
+        return tags_text({tag.key: tag.value for tag in self.tags})
 
     def belongs_to(self, instance_id: str) -> bool:
         """Whether the row is a GID of ``instance_id`` itself: a shared-namespace listing shows

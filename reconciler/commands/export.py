@@ -123,8 +123,11 @@ def export_command(
             records = client.list_group_ids(one)
             mine = [record for record in records if record.belongs_to(one)]
             naming = mine[0].independent_naming if mine else None
+            tags = {r.group_id: text for r in mine if r.tags and (text := r.tags_text())}
             exported.append(
-                ExportedInstance(one, [r.group_id for r in mine], naming, recorded.get(one, {}))
+                ExportedInstance(
+                    one, [r.group_id for r in mine], naming, recorded.get(one, {}), tags=tags
+                )
             )
     export = render_export(
         region=chosen_region,

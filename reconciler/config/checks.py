@@ -29,8 +29,14 @@ from reconciler.models import (
     DEFAULT_API,
     DEFAULT_REGION,
     KNOWN_REGIONS,
+    MAX_TAGS,
     OWNERSHIPS,
+    TAG_KEY_MAX_LENGTH,
+    TAG_RULE,
+    TAG_VALUE_MAX_LENGTH,
     client_id_problem,
+    tag_key_problem,
+    tag_value_problem,
 )
 
 _UNION_TAGS = frozenset({schema.GROUP_SHORTHAND_TAG, schema.GROUP_MAPPING_TAG})
@@ -81,6 +87,8 @@ def _translate(error: ErrorDetails) -> Issue:
         return Issue(path, f"unknown key {key!r}{hint}", at_key=True)
     if kind == "missing":
         return Issue(path[:-1], f"missing required key {path[-1]!r}")
+    if at_key and path[-2:-1] == ("tags",):
+        return Issue(path, _tag_key_issue(kind, value, ctx), True)
     if at_key:
         if kind == "string_pattern_mismatch":
             return Issue(path, f"{_show(value)} is not a valid group set name: {_SET_RULE}", True)
@@ -107,12 +115,23 @@ def _translate(error: ErrorDetails) -> Issue:
         return Issue(path, "must not be empty")
     if kind == "string_too_long":
         return Issue(path, f"is longer than {ctx.get('max_length')} characters")
+    if kind == "too_long" and path[-1:] == ("tags",):
+        given = len(value) if isinstance(value, dict) else "too many"
+        return Issue(path, f"{given} tags given: a GID holds at most {MAX_TAGS}")
     expected = _EXPECTED.get(kind)
     if expected is None:
         return Issue(path, error["msg"])
     if _is_group_entry(path):
         expected = "a GID string or a mapping with keys " + one_of(schema.GROUP_KEYS)
     return Issue(path, f"expected {expected}, found {describe_value(value)}{_hint(kind, value)}")
+
+
+def _tag_key_issue(kind: str, value: Any, ctx: dict[str, Any]) -> str:
+    if kind == "string_too_short":
+        return f"a tag key must not be empty: {TAG_RULE}"
+    if kind == "string_too_long":
+        return f"tag key is longer than {ctx.get('max_length')} characters: {TAG_RULE}"
+    return f"a tag key must be a string, found {describe_value(value)}{_hint(kind, value)}"
 
 
 # The enum-like keys besides api, by name: what a misspelt value is compared with.
@@ -260,7 +279,8 @@ def check_meaning(
         set_groups,
         issues,
         default_api=default_api if isinstance(default_api, str) else DEFAULT_API,
-        sets_with_clients=_sets_with_clients(data.get("group_sets")),
+        sets_with_clients=_sets_holding(data.get("group_sets"), _has_clients),
+        sets_with_tags=_sets_holding(data.get("group_sets"), _has_tags),
         instance_files=instance_files,
         shared_settings=shared_settings,
     )
@@ -397,6 +417,39 @@ def _check_contradictions(entry: Any, loc: Loc, issues: list[Issue]) -> None:
             issues.append(
                 Issue((*loc, "topic"), "an absent GID is deleted, so its topic has no meaning")
             )
+        if entry.get("tags") is not None:
+            issues.append(
+                Issue((*loc, "tags"), "an absent GID is deleted, so its tags have no meaning")
+            )
+
+
+def _check_tags(entry: Any, loc: Loc, issues: list[Issue]) -> None:
+    """The service's rules for a tag that a schema cannot state (reserved prefixes, no URL);
+    what is not a string, or too long, the shape check reports."""
+    tags = entry.get("tags") if isinstance(entry, dict) else None
+    if not isinstance(tags, dict):
+        return
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 0 < len(key) <= TAG_KEY_MAX_LENGTH:
+            continue
+        problem = tag_key_problem(key)
+        if problem is not None:
+            issues.append(Issue((*loc, "tags", key), problem, at_key=True))
+        elif isinstance(value, str) and len(value) <= TAG_VALUE_MAX_LENGTH:
+            problem = tag_value_problem(key, value)
+            if problem is not None:
+                issues.append(Issue((*loc, "tags", key), problem))
+
+
+def _has_tags(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry.get("tags") is not None
+
+
+def _tags_refused(label: str) -> str:
+    return (
+        f"instance {label} uses the ons API, which cannot tag a GID: tags are set by "
+        "CreateGroupId of api: onsmqtt instances only"
+    )
 
 
 def _check_clients(entry: Any, loc: Loc, issues: list[Issue]) -> None:
@@ -432,13 +485,14 @@ def _has_clients(entry: Any) -> bool:
     return isinstance(entry, dict) and bool(entry.get("clients"))
 
 
-def _sets_with_clients(group_sets: Any) -> set[str]:
+def _sets_holding(group_sets: Any, holds: Callable[[Any], bool]) -> set[str]:
+    """The names of the group sets with an entry that ``holds``."""
     if not isinstance(group_sets, dict):
         return set()
     return {
         name
         for name, entries in group_sets.items()
-        if isinstance(entries, list) and any(_has_clients(entry) for entry in entries)
+        if isinstance(entries, list) and any(holds(entry) for entry in entries)
     }
 
 
@@ -471,6 +525,7 @@ def _check_group_sets(
             if not isinstance(entry, str):
                 _check_contradictions(entry, loc, issues)
                 _check_clients(entry, loc, issues)
+                _check_tags(entry, loc, issues)
             first = seen.setdefault(fact[0], index)
             if first != index:
                 issues.append(
@@ -493,6 +548,7 @@ def _check_instances(
     *,
     default_api: str,
     sets_with_clients: set[str],
+    sets_with_tags: set[str],
     instance_files: Sequence[int] | None = None,
     shared_settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> set[str]:
@@ -533,6 +589,14 @@ def _check_instances(
                 for position, name in enumerate(include)
                 if isinstance(name, str) and name in sets_with_clients
             )
+            issues.extend(
+                Issue(
+                    (*base, "include", position),
+                    f"group set {name!r} tags its GIDs: {_tags_refused(label)}",
+                )
+                for position, name in enumerate(include)
+                if isinstance(name, str) and name in sets_with_tags
+            )
         if isinstance(include, list):
             _merge_includes(
                 include,
@@ -570,12 +634,15 @@ def _check_groups(
             if fact is None:
                 continue
             gid, absent = fact
-            if entry.get("absent") is True or "clients" in entry:
+            if entry.get("absent") is True or "clients" in entry or "tags" in entry:
                 loc = (*base, "groups", position)
                 _check_contradictions(entry, loc, issues)
                 _check_clients(entry, loc, issues)
+                _check_tags(entry, loc, issues)
                 if uses_ons and _has_clients(entry):
                     issues.append(Issue((*loc, "clients"), _clients_ignored(label), warning=True))
+                if uses_ons and _has_tags(entry):
+                    issues.append(Issue((*loc, "tags"), _tags_refused(label)))
         if gid not in merged:
             seen = first_at.setdefault(gid, (position, absent))
             if seen[0] == position:

@@ -6,10 +6,11 @@ the same file and ``reconciler validate`` accepts it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from reconciler.models import DEFAULT_API, GROUP_ID_RE, Api
+from reconciler.models import DEFAULT_API, GROUP_ID_RE, Api, tags_of
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema={ref}"
 # Without a checkout to point at there is no schema path an editor could open: name it instead.
@@ -40,6 +41,8 @@ class ExportedInstance:
     group_ids: Iterable[str]
     independent_naming: bool | None  # None: the listing was empty and could not tell
     recorded: Mapping[str, Recorded] = field(default_factory=dict)
+    # The tags the listing reports, by GID (``models.tags_text``; GIDs without tags left out).
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def render_export(
@@ -75,7 +78,10 @@ def render_export(
             naming = "true" if instance.independent_naming else "false"
             lines.append(f"    independent_naming: {naming}")
         lines.append("    groups:" if valid else "    groups: []")
-        lines.extend(f"      - {_entry(name, instance.recorded.get(name))}" for name in valid)
+        lines.extend(
+            f"      - {_entry(name, instance.recorded.get(name), instance.tags.get(name))}"
+            for name in valid
+        )
         for name in left_out:
             # ascii() keeps odd characters from breaking the comment line.
             lines.append(f"      # left out, not a valid Group ID name: {name!a}")
@@ -84,14 +90,21 @@ def render_export(
     return Export("\n".join(lines) + "\n", count, tuple(skipped))
 
 
-def _entry(name: str, recorded: Recorded | None) -> str:
+def _entry(name: str, recorded: Recorded | None, tags: str | None) -> str:
     """``GID_x``, or its long form in fmt's key order when the state records a topic or
-    protection (so a re-planned export neither loses ``protect`` nor flags the topic)."""
+    protection (so a re-planned export neither loses ``protect`` nor flags the topic), or the
+    listing reports tags."""
     settings = []
     if recorded is not None and recorded.topic is not None:
         settings.append(f"topic: {_scalar(recorded.topic)}")
     if recorded is not None and recorded.protect:
         settings.append("protect: true")
+    given = tags_of(tags) if tags is not None else {}
+    if given:
+        pairs = ", ".join(
+            f"{_flow_scalar(key)}: {_flow_scalar(value)}" for key, value in given.items()
+        )
+        settings.append(f"tags: {{{pairs}}}")
     return f"{{id: {name}, {', '.join(settings)}}}" if settings else name
 
 
@@ -103,3 +116,17 @@ def _scalar(text: str) -> str:
     import yaml  # noqa: PLC0415
 
     return text if yaml.safe_load(text) == text else json.dumps(text)
+
+
+# What a plain scalar inside a flow mapping may hold and still read back as itself.
+_FLOW_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./@-]*")
+
+
+def _flow_scalar(text: str) -> str:
+    """``text`` as it reads back inside a flow mapping (a tag key or value): plain when
+    it is a simple word YAML reads as that string, else double-quoted."""
+    if _FLOW_PLAIN.fullmatch(text):
+        return _scalar(text)
+    import json  # noqa: PLC0415
+
+    return json.dumps(text, ensure_ascii=False)

@@ -120,6 +120,9 @@ def _format_groups(parent: CommentedMap, key: str) -> None:
                 _to_shorthand(groups, index, group)
             else:
                 _reorder(group, schema.GROUP_KEYS)
+                tags = group.get("tags")
+                if isinstance(tags, CommentedMap):
+                    _reorder(tags, tuple(sorted(str(key) for key in tags)))
                 _hoist_first_comment(groups, index, group)
     _sort_seq(groups, _group_sort_key)
 

@@ -23,12 +23,13 @@ from reconciler.models import (
     ProviderConfig,
     SafetyConfig,
     construct_trusted,
+    tags_text,
 )
 
 # The fields each form of a group sets explicitly, shared by every group built (never mutated:
 # the models are frozen).
 _SHORT_FORM_FIELDS = {"group_id", "protect"}
-_LONG_FORM_FIELDS = {"group_id", "topic", "protect", "absent", "description", "clients"}
+_LONG_FORM_FIELDS = {"group_id", "topic", "protect", "absent", "description", "clients", "tags"}
 
 
 def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> DesiredState:
@@ -37,6 +38,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
     protect_by_default = True if doc.defaults.protect else None
     # One string per distinct topic, not one per group (100,000 groups share a handful).
     topics: dict[str, str] = {}
+    tag_texts: dict[str, str] = {}  # the same for the tags
 
     # The schema validated every value already (the same patterns and types): a file of
     # 100,000 groups skips validating them twice, and shares one fields set among them.
@@ -50,6 +52,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
                 "absent": False,
                 "description": None,
                 "clients": (),
+                "tags": None,
             }
             return construct_trusted(DesiredGroup, _SHORT_FORM_FIELDS, values)
         # A tombstone does not inherit defaults.protect: that would forbid every delete.
@@ -59,11 +62,12 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
         topic = entry.topic
         values = {
             "group_id": entry.id,
-            "topic": topic if topic is None else topics.setdefault(topic, topic),
+            "topic": topic if topic is None else _shared(topics, topic),
             "protect": protect,
             "absent": entry.absent,
             "description": entry.description,
             "clients": tuple(entry.clients),
+            "tags": None if entry.tags is None else _shared(tag_texts, tags_text(entry.tags)),
         }
         return construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values)
 
@@ -103,6 +107,10 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
         instances=tuple(instances),
         source=source,
     )
+
+
+def _shared(texts: dict[str, str], text: str) -> str:
+    return texts.setdefault(text, text)
 
 
 def _backend(doc: DesiredFile, expanded: Expanded) -> BackendConfig:

@@ -11,6 +11,7 @@ The JSON Schema in ``schemas/desired-state.schema.json`` is generated from these
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
@@ -21,6 +22,13 @@ from reconciler.models import (
     DEFAULT_REGION,
     GROUP_ID_PATTERN,
     INSTANCE_ID_PATTERN,
+    MAX_TAGS,
+    TAG_FORBIDDEN_PARTS,
+    TAG_KEY_MAX_LENGTH,
+    TAG_KEY_RESERVED_PREFIXES,
+    TAG_RULE,
+    TAG_VALUE_MAX_LENGTH,
+    TAG_VALUE_RESERVED_PREFIXES,
     Api,
     Ownership,
 )
@@ -118,6 +126,19 @@ class SafetySpec(FileModel):
     share_min_groups: int = Field(default=20, ge=1)
 
 
+def _any_case(text: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+def _refusing(reserved: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON Schema words for the tag rules a length cannot say (reserved prefixes, in any
+    case, and no URL), so an editor flags them as ``validate`` does (``models.tags_problem``,
+    which the models check: these words serve the schema alone)."""
+    prefixes = "|".join(_any_case(prefix) for prefix in reserved)
+    urls = "|".join(_any_case(part) for part in TAG_FORBIDDEN_PARTS)
+    return {"not": {"anyOf": [{"pattern": f"^(?:{prefixes})"}, {"pattern": f"(?:{urls})"}]}}
+
+
 class GroupSpec(FileModel):
     """One group in its long form; the plain string ``GID_x`` is short for ``{id: GID_x}``."""
 
@@ -136,6 +157,32 @@ class GroupSpec(FileModel):
         default_factory=list,
         description="Known client ids (GID@@@device) of this GID; on an onsmqtt instance a "
         "delete asks whether they are online. Ignored on an ons instance.",
+    )
+    tags: (
+        dict[
+            Annotated[
+                str,
+                Field(
+                    min_length=1,
+                    max_length=TAG_KEY_MAX_LENGTH,
+                    json_schema_extra=_refusing(TAG_KEY_RESERVED_PREFIXES),
+                ),
+            ],
+            Annotated[
+                str,
+                Field(
+                    max_length=TAG_VALUE_MAX_LENGTH,
+                    json_schema_extra=_refusing(TAG_VALUE_RESERVED_PREFIXES),
+                ),
+            ],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        max_length=MAX_TAGS,
+        description=f"Tags the GID is created with (onsmqtt instances only; at most {MAX_TAGS})."
+        " A GID's tags cannot change after creation: a changed tag is shown, never applied. "
+        "Left out, the GID's tags are not compared. " + TAG_RULE[0].upper() + TAG_RULE[1:] + ".",
     )
 
 
@@ -193,4 +240,4 @@ POSTGRES_KEYS = ("dsn", "schema", "workspace")
 DEFAULTS_KEYS = ("ownership", "protect")
 SAFETY_KEYS = ("max_deletes", "max_delete_share", "share_min_groups")
 INSTANCE_KEYS = ("id", "region", "api", "ownership", "independent_naming", "include", "groups")
-GROUP_KEYS = ("id", "topic", "protect", "absent", "description", "clients")
+GROUP_KEYS = ("id", "topic", "protect", "absent", "description", "clients", "tags")

@@ -10,7 +10,8 @@ are added by adding entries there.
 
 Where the service documents nothing, the emulator picks a plausible answer, marked as such:
 DeleteGroupId of a GID that does not exist answers ``ParameterFieldCheckFailed`` (no
-"not found" code is documented); Get/Refresh/UnRegisterDeviceCredential of a device without a
+"not found" code is documented); tags in either wire form, refused as ``InvalidParameter.Tags``
+(``group_tags``); Get/Refresh/UnRegisterDeviceCredential of a device without a
 credential answer ``DeviceCredentialNotFound`` (400); ListInstances invents status, type,
 kernel and dates.
 """
@@ -24,6 +25,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from reconciler.emulator.group_tags import requested_tags, tags_body
 from reconciler.emulator.protocol import ApiError, optional, required
 from reconciler.emulator.store import (
     DeviceCredentialRecord,
@@ -147,6 +149,7 @@ class OnsMqttActions:
         group_id = _req(params, "GroupId")
         instance = self._instance(params, account)
         _check_group_id(group_id)
+        tags = requested_tags(params)
         with self.store.transaction() as db:
             if not instance.independent_naming:
                 taken = self.store.shared_namespace_holder(db, instance.instance_id, group_id)
@@ -156,7 +159,7 @@ class OnsMqttActions:
                         "GroupIdAlreadyUsedByOtherUsers",
                         f"The group ID {group_id} is already used by other users.",
                     )
-            if not self.store.insert_group(db, instance.instance_id, group_id, None):
+            if not self.store.insert_group(db, instance.instance_id, group_id, None, tags=tags):
                 raise ApiError(
                     400, "GroupIdAlreadyExsited", f"The group ID {group_id} already exists."
                 )
@@ -177,6 +180,8 @@ class OnsMqttActions:
 
     def list_group_id(self, params: Params, account: str) -> Body:
         instance = self._instance(params, account)
+        # ``Tags`` here is a filter: the GIDs holding every tag it names.
+        wanted = set(requested_tags(params))
         rows = [
             {
                 "GroupId": group.group_id,
@@ -184,9 +189,10 @@ class OnsMqttActions:
                 "IndependentNaming": instance.independent_naming,
                 "CreateTime": group.create_time,
                 "UpdateTime": group.update_time,
-                "Tags": [],
+                "Tags": tags_body(group.tags),
             }
             for group in self.store.groups([instance.instance_id])
+            if wanted <= set(group.tags)
         ]
         return {"Data": rows}
 

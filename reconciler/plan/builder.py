@@ -95,6 +95,7 @@ def to_cloud_group(record: GroupIdRecord, instance_id: str | None = None) -> Clo
         "independent_naming": record.independent_naming,
         "create_time": record.create_time,
         "update_time": record.update_time,
+        "tags": record.tags_text(),
     }
     return construct_trusted(CloudGroup, _CLOUD_GROUP_FIELDS, values)
 

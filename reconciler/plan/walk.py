@@ -18,9 +18,10 @@ not declared                    exists     missing  unmanaged (managed) / delete
 not declared / absent           missing    present  forget
 ==============================  =========  =======  ==========================================
 
-A changed immutable attribute is a ``NotInPlace`` difference. A mutable attribute is compared
-with the value the listing reports, else with the state's; a write-only one with the salted
-digest the state keeps (``models.write_only_matches``): the plan says it changed, never a value.
+A changed immutable attribute is a ``NotInPlace`` difference. An immutable or a mutable
+attribute is compared with the value the listing reports, else with the state's; a write-only
+one with the salted digest the state keeps (``models.write_only_matches``): the plan says it
+changed, never a value.
 """
 
 from __future__ import annotations
@@ -214,6 +215,9 @@ def _plan_present(
         walk.changes.append(_create(kind, key, wanted, recorded, api=api))
         return
     if recorded is None:
+        # Recorded with what the listing reports of its immutable attributes: an adopted
+        # resource keeps the values it was created with, whatever the file says.
+        _not_in_place(kind, key, wanted, None, reported, walk=walk)
         # What cannot be read back (a write-only value, a setting the listing does not
         # report) is set by an update call before the resource is recorded.
         pending = (
@@ -245,24 +249,13 @@ def _plan_present(
                 Action.ADOPT,
                 key,
                 "exists in the cloud, not yet in state: recorded without an API call",
-                _declared_values(kind, wanted),
+                {**_declared_values(kind, wanted), **_reported_immutables(kind, reported)},
                 item=wanted,
                 api=api,
             )
         )
         return
-    walk.not_in_place.extend(
-        NotInPlace(
-            kind=key.kind,
-            region=key.region,
-            instance_id=key.instance_id,
-            group_id=key.group_id,
-            attribute=attribute,
-            current=current,
-            desired=desired,
-        )
-        for attribute, current, desired in _changed_immutables(kind, wanted, recorded)
-    )
+    _not_in_place(kind, key, wanted, recorded, reported, walk=walk)
     changed = tuple(_attribute_changes(kind, wanted, recorded, reported))
     if changed:
         reason = f"{_changes_text(changed)}: one update call"
@@ -295,6 +288,35 @@ def _plan_present(
                 in_state=True,
             )
         )
+
+
+def _not_in_place(
+    kind: ResourceKind,
+    key: ResourceKey,
+    wanted: Declared,
+    recorded: StateResource | None,
+    reported: Mapping[str, str] | None,
+    *,
+    walk: Walk,
+) -> None:
+    walk.not_in_place.extend(
+        NotInPlace(
+            kind=key.kind,
+            region=key.region,
+            instance_id=key.instance_id,
+            group_id=key.group_id,
+            attribute=attribute,
+            current=current,
+            desired=desired,
+        )
+        for attribute, current, desired in _changed_immutables(kind, wanted, recorded, reported)
+    )
+
+
+def _reported_immutables(kind: ResourceKind, reported: Mapping[str, str] | None) -> dict[str, str]:
+    if not reported:
+        return {}
+    return {name: reported[name] for name in kind.immutable if name in reported}
 
 
 def _create(
@@ -351,6 +373,7 @@ def _update_call(
         values = _recorded_values(kind, recorded)
     else:
         values = _declared_values(kind, wanted, only=kind.immutable)
+        values.update(_reported_immutables(kind, reported))
     for name in kind.mutable:
         declared = getattr(wanted, name)
         values[name] = declared if declared is not None else _current(name, recorded, reported)
@@ -385,7 +408,7 @@ def _settled(
         return False
     for attribute in kind.immutable:
         desired = getattr(wanted, attribute)
-        if desired is not None and recorded.value(attribute) not in (None, desired):
+        if desired is not None and _current(attribute, recorded, reported) not in (None, desired):
             return False
     if kind.mutable or kind.write_only:
         return next(_attribute_changes(kind, wanted, recorded, reported), None) is None
@@ -393,13 +416,20 @@ def _settled(
 
 
 def _changed_immutables(
-    kind: ResourceKind, wanted: Declared, recorded: StateResource
+    kind: ResourceKind,
+    wanted: Declared,
+    recorded: StateResource | None,
+    reported: Mapping[str, str] | None,
 ) -> Iterator[tuple[str, str, str]]:
-    """Each immutable attribute the file and the state both name and disagree on:
-    (attribute, recorded value, desired value)."""
+    """Each immutable attribute the file names and the resource has another value of (the
+    listing's, else the state's; none known: nothing to compare): (attribute, current value,
+    desired value)."""
     for attribute in kind.immutable:
-        desired, current = getattr(wanted, attribute), recorded.value(attribute)
-        if desired is not None and current is not None and desired != current:
+        desired = getattr(wanted, attribute)
+        if desired is None:
+            continue
+        current = _current(attribute, recorded, reported)
+        if current is not None and desired != current:
             yield attribute, current, desired
 
 

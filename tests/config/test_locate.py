@@ -101,7 +101,7 @@ CASES = [
         [
             "3:25: an alias refers to the collection that contains it (at group_sets.base[1])",
             "3:25: expected a GID string or a mapping with keys 'id', 'topic', 'protect', "
-            "'absent', 'description' or 'clients', found nothing (an empty value) "
+            "'absent', 'description', 'clients' or 'tags', found nothing (an empty value) "
             "(at group_sets.base[1])",
         ],
         id="an alias inside the collection it names",

@@ -9,7 +9,14 @@ import pytest
 from pydantic import BaseModel
 
 from reconciler.config import schema
-from reconciler.config.schema_gen import SCHEMA_PATH, build_schema, main, render_schema
+from reconciler.config.schema_gen import (
+    FRAGMENT_SCHEMA_PATH,
+    SCHEMA_PATH,
+    build_fragment_schema,
+    build_schema,
+    main,
+    render_schema,
+)
 from tests.fixtures.runs import ROOT
 
 
@@ -20,14 +27,25 @@ def test_checked_in_schema_is_up_to_date() -> None:
     )
 
 
-def test_check_mode_fails_on_drift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("schema_path", [SCHEMA_PATH, FRAGMENT_SCHEMA_PATH])
+def test_check_mode_fails_on_drift(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["--check"]) == 1  # missing
     assert main([]) == 0
     assert main(["--check"]) == 0
-    path = tmp_path / SCHEMA_PATH
+    path = tmp_path / schema_path
     path.write_text(path.read_text(encoding="utf-8").replace("GID", "XID"), encoding="utf-8")
     assert main(["--check"]) == 1
+
+
+def test_the_fragment_schema_is_the_whole_files_with_nothing_required() -> None:
+    whole, fragment = build_schema(), build_fragment_schema()
+    assert "required" not in fragment
+    assert fragment["$defs"] == whole["$defs"]
+    assert fragment["properties"] == whole["properties"]
+    assert fragment["additionalProperties"] is False
 
 
 def test_schema_forbids_unknown_keys_and_requires_version() -> None:

@@ -115,7 +115,8 @@ def test_a_hundred_instances_of_a_thousand_gids_fit(tmp_path):
                 (f"post-cn-{i:03d}",),
             )
             db.executemany(
-                "INSERT INTO groups VALUES (?, ?, NULL, 1, 1)",
+                "INSERT INTO groups (instance_id, group_id, topic, create_time, update_time)"
+                " VALUES (?, ?, NULL, 1, 1)",
                 [(f"post-cn-{i:03d}", f"GID_g{n:04d}") for n in range(1000)],
             )
     assert len(group_ids(store, "post-cn-042")) == 1000

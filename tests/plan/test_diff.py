@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import PlanError
-from reconciler.models import ResourceKey, SafetyConfig
+from reconciler.models import (
+    CloudGroup,
+    InstanceInventory,
+    NamedValue,
+    ResourceKey,
+    SafetyConfig,
+)
 from reconciler.plan.diff import PlanOptions, online_check_keys, with_online_counts
 from reconciler.plan.model import Action, GuardKind
 from reconciler.plan.options import parse_targets
@@ -253,6 +259,59 @@ def test_changed_topic_is_shown_and_not_applied() -> None:
     assert plan.has_differences and not plan.has_changes
     assert plan.summary.not_in_place == 1
     assert plan.refusals() == []
+
+
+def _tagged_inventory(tags: str | None) -> InstanceInventory:
+    listed = CloudGroup(group_id="GID_aaa", instance_id=INST, independent_naming=True, tags=tags)
+    return InstanceInventory(region=REGION, instance_id=INST, groups=(listed,))
+
+
+@pytest.mark.parametrize(
+    ("listed", "recorded", "current"),
+    [
+        ('{"env": "prod"}', None, '{"env": "prod"}'),  # the listing tells
+        ('{"env": "prod"}', '{"env": "old"}', '{"env": "prod"}'),  # the listing wins
+        (None, '{"env": "old"}', '{"env": "old"}'),  # no listing of tags: the state's
+    ],
+)
+def test_an_immutable_attribute_is_compared_with_the_listing_else_the_state(
+    listed: str | None, recorded: str | None, current: str
+) -> None:
+    attributes = () if recorded is None else (NamedValue(name="tags", value=recorded),)
+    plan = plan_of(
+        desired(instance(INST, group("GID_aaa", tags='{"env": "dev"}'))),
+        [_tagged_inventory(listed)],
+        state(resource(INST, "GID_aaa", attributes=attributes)),
+    )
+    assert plan.changes == ()
+    (difference,) = plan.not_in_place
+    assert (difference.attribute, difference.current, difference.desired) == (
+        "tags",
+        current,
+        '{"env": "dev"}',
+    )
+
+
+def test_an_immutable_attribute_left_out_of_the_file_is_not_compared() -> None:
+    plan = plan_of(
+        desired(instance(INST, group("GID_aaa"))),
+        [_tagged_inventory('{"env": "prod"}')],
+        state(resource(INST, "GID_aaa", attributes=(NamedValue(name="tags", value="{}"),))),
+    )
+    assert plan.changes == () and plan.not_in_place == ()
+
+
+def test_an_adopt_records_the_listed_immutable_value_and_shows_a_disagreement() -> None:
+    plan = plan_of(
+        desired(instance(INST, group("GID_aaa", tags='{"env": "dev"}'))),
+        [_tagged_inventory('{"env": "prod"}')],
+        state(),
+    )
+    (change,) = plan.changes
+    assert change.action is Action.ADOPT
+    assert change.attributes == (NamedValue(name="tags", value='{"env": "prod"}'),)
+    (difference,) = plan.not_in_place
+    assert (difference.current, difference.desired) == ('{"env": "prod"}', '{"env": "dev"}')
 
 
 def test_changed_topic_follows_the_targets() -> None:

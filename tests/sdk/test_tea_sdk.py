@@ -6,6 +6,7 @@ is marked for its API."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -274,12 +275,18 @@ def test_shared_namespace_instance_without_instance_id(emulator):
 @pytest.mark.parametrize("mode", MODES)
 def test_onsmqtt_listing_rows_carry_their_tags(emulator, mode):
     client, inst = _mqtt_client(emulator, mode), emulator.instance_id
+    tags = json.dumps([{"key": "team", "value": "orders"}, {"key": "env", "value": "prod"}])
     created = client.create_group_id(
-        mqtt_models.CreateGroupIdRequest(group_id="GID_tags", instance_id=inst)
+        mqtt_models.CreateGroupIdRequest(group_id="GID_tags", instance_id=inst, tags=tags)
     )
     assert created.status_code == 200
-    [row] = client.list_group_id(mqtt_models.ListGroupIdRequest(instance_id=inst)).body.data
-    assert row.tags == []
+    client.create_group_id(mqtt_models.CreateGroupIdRequest(group_id="GID_bare", instance_id=inst))
+    rows = client.list_group_id(mqtt_models.ListGroupIdRequest(instance_id=inst)).body.data
+    by_name = {row.group_id: [(tag.tag_key, tag.tag_value) for tag in row.tags] for row in rows}
+    assert by_name == {"GID_bare": [], "GID_tags": [("team", "orders"), ("env", "prod")]}
+    # The SDK's ListGroupId filter takes the same form.
+    request = mqtt_models.ListGroupIdRequest(instance_id=inst, tags=tags)
+    assert [row.group_id for row in client.list_group_id(request).body.data] == ["GID_tags"]
 
 
 @pytest.mark.api("onsmqtt")

@@ -3,11 +3,17 @@ live in each API's actions; this keeps rows and answers indexed look-ups."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.emulator.store.database import Database, now_ms
+
+# A GID's tags, (key, value) in the order they were given at creation.
+Tags = tuple[tuple[str, str], ...]
+_COLUMNS = "instance_id, group_id, topic, create_time, update_time, tags"
 
 
 @dataclass(frozen=True)
@@ -17,9 +23,18 @@ class GroupRecord:
     topic: str | None
     create_time: int
     update_time: int
+    tags: Tags = ()
+
+
+def _record(row: tuple[Any, ...]) -> GroupRecord:
+    instance_id, group_id, topic, create_time, update_time, tags = row
+    pairs: Tags = tuple((str(key), str(value)) for key, value in json.loads(tags)) if tags else ()
+    return GroupRecord(instance_id, group_id, topic, create_time, update_time, pairs)
 
 
 class Groups(Database):
+    # tags: the JSON list of [key, value] pairs (NULL: none), set at creation only, as the
+    # service allows.
     SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (
     instance_id TEXT NOT NULL,
@@ -27,10 +42,18 @@ CREATE TABLE IF NOT EXISTS groups (
     topic TEXT,
     create_time INTEGER NOT NULL,
     update_time INTEGER NOT NULL,
+    tags TEXT,
     PRIMARY KEY (instance_id, group_id)
 );
 CREATE INDEX IF NOT EXISTS groups_by_name ON groups (group_id);
 """
+
+    def _upgrade(self) -> None:
+        """A database written before GIDs had tags gets the column (no GID has any)."""
+        super()._upgrade()
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(groups)")}
+        if "tags" not in columns:
+            self._db.execute("ALTER TABLE groups ADD COLUMN tags TEXT")
 
     def add_group(
         self,
@@ -40,12 +63,19 @@ CREATE INDEX IF NOT EXISTS groups_by_name ON groups (group_id);
         topic: str | None = None,
         create_time: int | None = None,
         update_time: int | None = None,
+        tags: Tags = (),
     ) -> bool:
         """Insert the GID for seeding; False (and no change) when it is already there."""
         with self.transaction() as db:
             self._require_instance(db, instance_id)
             return self.insert_group(
-                db, instance_id, group_id, topic, create_time=create_time, update_time=update_time
+                db,
+                instance_id,
+                group_id,
+                topic,
+                create_time=create_time,
+                update_time=update_time,
+                tags=tags,
             )
 
     @staticmethod
@@ -57,11 +87,19 @@ CREATE INDEX IF NOT EXISTS groups_by_name ON groups (group_id);
         *,
         create_time: int | None = None,
         update_time: int | None = None,
+        tags: Tags = (),
     ) -> bool:
         created = create_time if create_time is not None else now_ms()
         cursor = db.execute(
-            "INSERT OR IGNORE INTO groups VALUES (?, ?, ?, ?, ?)",
-            (instance_id, group_id, topic, created, update_time if update_time else created),
+            f"INSERT OR IGNORE INTO groups ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
+            (
+                instance_id,
+                group_id,
+                topic,
+                created,
+                update_time if update_time else created,
+                json.dumps([list(pair) for pair in tags], ensure_ascii=False) if tags else None,
+            ),
         )
         return cursor.rowcount == 1
 
@@ -74,11 +112,10 @@ CREATE INDEX IF NOT EXISTS groups_by_name ON groups (group_id);
 
     def group(self, instance_id: str, group_id: str) -> GroupRecord | None:
         rows = self._query(
-            "SELECT instance_id, group_id, topic, create_time, update_time FROM groups"
-            " WHERE instance_id = ? AND group_id = ?",
+            f"SELECT {_COLUMNS} FROM groups WHERE instance_id = ? AND group_id = ?",  # noqa: S608
             (instance_id, group_id),
         )
-        return GroupRecord(*rows[0]) if rows else None
+        return _record(rows[0]) if rows else None
 
     def groups(self, instance_ids: Sequence[str]) -> list[GroupRecord]:
         """Every GID of these instances, ordered by instance then name."""
@@ -86,11 +123,11 @@ CREATE INDEX IF NOT EXISTS groups_by_name ON groups (group_id);
             return []
         marks = ",".join("?" for _ in instance_ids)
         rows = self._query(
-            "SELECT instance_id, group_id, topic, create_time, update_time FROM groups"  # noqa: S608
+            f"SELECT {_COLUMNS} FROM groups"  # noqa: S608
             f" WHERE instance_id IN ({marks}) ORDER BY instance_id, group_id",
             instance_ids,
         )
-        return [GroupRecord(*row) for row in rows]
+        return [_record(row) for row in rows]
 
     @staticmethod
     def shared_namespace_holder(
