@@ -4,15 +4,19 @@ located in the file."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import requests
 from jwt.algorithms import RSAAlgorithm
 
-from reconciler.emulator.fixture import load_fixture_text
+from reconciler.emulator.fixture import load_fixture, load_fixture_text
+from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import EmulatorStore, StsSettings
 from reconciler.emulator.store.roles import derived_account_id
 from reconciler.errors import ConfigError
 from tests.fixtures.sts import public_pem
+from tests.fixtures.wire import ok, signed_call
 
 
 def _indented(text: str, spaces: int) -> str:
@@ -179,3 +183,24 @@ def test_nothing_is_written_when_a_late_check_fails(oidc_issuer_key):
         load_fixture_text(text, "world.yaml", store)
     assert store.account_ids() == []
     assert store.role("1111111111111111", "deployer") is None
+
+
+def test_the_sts_demo_fixture_serves_what_it_says():
+    store = EmulatorStore(None)
+    load_fixture(Path(__file__).parents[2] / "examples/emulator/sts-demo.yaml", store)
+    assert store.sts_settings().duration == 300
+    with EmulatorServer(store, owns_store=True) as server:
+        body = requests.get(f"{server.url}/credentials", timeout=10).json()
+        role = requests.get(
+            f"{server.url}/latest/meta-data/ram/security-credentials/", timeout=10
+        ).text
+        response = signed_call(
+            server.url,
+            "OnsMqttGroupIdList",
+            {"InstanceId": "post-cn-demo0001"},
+            key=body["AccessKeyId"],
+            secret=body["AccessKeySecret"],
+            security_token=body["SecurityToken"],
+        )
+    assert role == "deployer"
+    assert [row["GroupId"] for row in ok(response)["Data"]["MqttGroupIdDo"]] == ["GID_orders"]
