@@ -298,8 +298,6 @@ def _delete(db: sqlite3.Connection, table: _Table, key: Sequence[object]) -> boo
 
 
 def _count(db: sqlite3.Connection, table: _Table, instance_id: str) -> int:
-    (count,) = db.execute(
-        f"SELECT count(*) FROM {table.name} WHERE instance_id = ?",
-        (instance_id,),  # noqa: S608
-    ).fetchone()
+    statement = f"SELECT count(*) FROM {table.name} WHERE instance_id = ?"  # noqa: S608
+    (count,) = db.execute(statement, (instance_id,)).fetchone()
     return int(count)
