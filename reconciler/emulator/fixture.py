@@ -12,6 +12,8 @@ Shape (all lists optional; times are ms epoch, ISO 8601, or ``now`` / ``now-15m`
         account: LTAI5tExample       # the owner; needed when there are several accounts
         region: cn-hangzhou          # default cn-hangzhou
         independent_naming: true     # default true
+        edition: professional        # basic | standard | professional (default) | platinum
+        custom_auth_capacity: 1000   # default 1000
         topics: [orders]
         groups: [GID_orders, {group_id: GID_billing, topic: orders, create_time: now-1d}]
         devices:
@@ -24,6 +26,13 @@ Shape (all lists optional; times are ms epoch, ISO 8601, or ``now`` / ``now-15m`
         message_history:
           - {parent_topic: orders, at: now-1h, trans_type: PUB, tps: 2.5, total: 150,
              msg_type: SUB, qos: 1, sub_topic: ""}
+        identities:                  # custom authentication, with the wire's values
+          - {type: USER, username: fleet, secret: s3cret, sign_mode: ORIGIN}
+          - {type: CLIENT, username: fleet, client_id: sensor-1, secret: k, sign_mode: SIGNED}
+        permissions:
+          - {identity_type: USER, identity: fleet, topic: orders/#, effect: ALLOW,
+             permit_action: PUB_SUB}  # effect ALLOW and permit_action PUB_SUB by default
+        blacklist: [sensor-9]
 
 A series stands for many samples: ``from``, ``to`` and ``every`` (``30s``, ``1m``, ``1h``)
 instead of ``at`` gives a sample at each multiple of ``every`` in the range, and a value given
@@ -80,10 +89,13 @@ from reconciler.emulator.fixture_model import (
     Instance,
     cycled,
 )
+from reconciler.emulator.mqtt.topics import parent_of
 from reconciler.emulator.oidc import check_issuer_key
 from reconciler.emulator.store import (
     EmulatorStore,
+    IdentityRecord,
     OidcProviderRecord,
+    PermissionRecord,
     RoleRecord,
     Subscription,
 )
@@ -229,6 +241,8 @@ class _Seeder:
             for index, instance in enumerate(self._fixture.instances)
         ]
         roles, providers = self._identities()
+        for index, instance in enumerate(self._fixture.instances):
+            self._check_permission_parents(instance, ("instances", index))
         for account in self._fixture.accounts:
             self._store.add_account(
                 account.access_key_id,
@@ -320,6 +334,20 @@ class _Seeder:
             return False
         return role_arn(*parsed) in declared or self._store.role(*parsed) is not None
 
+    def _check_permission_parents(self, instance: Instance, loc: Loc) -> None:
+        """A permission's parent topic must be the instance's (in the file or the store), as
+        the service requires."""
+        for index, permission in enumerate(instance.permissions):
+            parent = parent_of(permission.topic)
+            if parent not in instance.topics and not self._store.has_topic(
+                instance.instance_id, parent
+            ):
+                raise self._error(
+                    f"the parent topic {parent!r} of {permission.topic!r} is not one of the"
+                    " instance's topics (add it to topics:)",
+                    (*loc, "permissions", index, "topic"),
+                )
+
     def _owner(self, instance: Instance, loc: Loc, known: Sequence[str]) -> str | None:
         """The AccessKeyId owning the instance: ``account``, else the only account (None when
         there is none yet); with several accounts the fixture must say which."""
@@ -347,6 +375,8 @@ class _Seeder:
                 independent_naming=instance.independent_naming,
                 topics=instance.topics,
                 owner=owner,
+                edition=instance.edition,
+                custom_auth_capacity=instance.custom_auth_capacity,
             )
         except ValueError as exc:
             raise self._error(str(exc), loc) from exc
@@ -373,6 +403,7 @@ class _Seeder:
                 )
             except ValueError as exc:
                 raise self._error(str(exc), (*loc, "devices", index, "client_id")) from exc
+        self._custom_auth(instance)
         for online in instance.online_history:
             moments = online.moments()
             counts = cycled(online.count, len(moments))
@@ -397,3 +428,30 @@ class _Seeder:
                 qos=traffic.qos,
                 sub_topic=traffic.sub_topic,
             )
+
+    def _custom_auth(self, instance: Instance) -> None:
+        store, instance_id = self._store, instance.instance_id
+        for identity in instance.identities:
+            store.add_identity(
+                IdentityRecord(
+                    instance_id,
+                    identity.type,
+                    identity.username,
+                    identity.client_id or "",
+                    identity.secret,
+                    identity.sign_mode,
+                )
+            )
+        for permission in instance.permissions:
+            store.add_permission(
+                PermissionRecord(
+                    instance_id,
+                    permission.identity_type,
+                    permission.identity,
+                    permission.topic,
+                    permission.effect,
+                    permission.permit_action,
+                )
+            )
+        for entry in instance.blacklist:
+            store.add_blacklisted(instance_id, entry.client_id)

@@ -27,7 +27,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from reconciler.duration import duration_ms
+from reconciler.emulator.mqtt.auth import custom_client_id_problem
+from reconciler.emulator.mqtt.topics import check_topic_filter, malformed_topic_filter
 from reconciler.emulator.store import DEFAULT_SOCKET
+from reconciler.emulator.store.instances import (
+    DEFAULT_CUSTOM_AUTH_CAPACITY,
+    DEFAULT_EDITION,
+    Edition,
+)
 from reconciler.models import DEFAULT_REGION, GROUP_ID_RE, GROUP_ID_RULE, client_id_problem
 
 VERBATIM = "fixture_verbatim"
@@ -82,6 +89,20 @@ def _client_id(value: str) -> str:
     return value
 
 
+def _custom_client_id(value: str) -> str:
+    problem = custom_client_id_problem(value)
+    if problem is not None:
+        raise _problem(VERBATIM, problem)
+    return value
+
+
+def _topic_filter(value: str) -> str:
+    problem = malformed_topic_filter(value) or check_topic_filter(value)
+    if problem is not None:
+        raise _problem(AFTER_FIELD, f"{value!r} is not a topic filter: {problem}")
+    return value
+
+
 def _as_list(value: object) -> object:
     """One value stands for a list of it (``count: 3`` is ``count: [3]``)."""
     return value if isinstance(value, list) else [value]
@@ -127,6 +148,8 @@ Number = Annotated[float, BeforeValidator(_number)]
 Moment = Annotated[int, BeforeValidator(_millis)]
 GroupId = Annotated[Text, AfterValidator(_group_id)]
 ClientId = Annotated[Text, AfterValidator(_client_id)]
+CustomClientId = Annotated[Text, AfterValidator(_custom_client_id)]
+TopicFilter = Annotated[Text, AfterValidator(_topic_filter)]
 Values = Annotated[list[Number], BeforeValidator(_as_list), Field(min_length=1)]
 AccountId = Annotated[str, BeforeValidator(_account_id)]
 Seconds = Annotated[int, BeforeValidator(_seconds)]
@@ -314,17 +337,58 @@ class MessageSample(Series):
     sub_topic: Annotated[str, BeforeValidator(_blank_as_empty)] = ""
 
 
+class Identity(FixtureModel):
+    """A custom-auth identity, with the wire's values."""
+
+    WHAT = "an identity"
+    type: Literal["USER", "CLIENT"]
+    username: Text
+    client_id: CustomClientId | None = None  # CLIENT only
+    secret: Text
+    sign_mode: Literal["ORIGIN", "SIGNED"] = "ORIGIN"
+
+    @model_validator(mode="after")
+    def client_id_for_client_only(self) -> Identity:
+        if self.type == "CLIENT" and self.client_id is None:
+            raise _problem(VERBATIM, "an identity of type CLIENT needs client_id")
+        if self.type == "USER" and self.client_id is not None:
+            raise _problem(VERBATIM, "client_id is only for an identity of type CLIENT")
+        return self
+
+
+class Permission(FixtureModel):
+    """A custom-auth topic permission, with the wire's values."""
+
+    WHAT = "a permission"
+    identity_type: Literal["USER", "CLIENT"]
+    identity: Text
+    topic: TopicFilter  # its parent must be one of the instance's topics
+    effect: Literal["ALLOW", "DENY"] = "ALLOW"
+    permit_action: Literal["PUB", "SUB", "PUB_SUB"] = "PUB_SUB"
+
+
+class Blacklisted(FixtureModel):
+    WHAT = "a blacklist entry"
+    SHORTHAND = "client_id"
+    client_id: CustomClientId
+
+
 class Instance(FixtureModel):
     WHAT = "an instance"
     instance_id: Text
     account: Text | None = None  # the owner's access_key_id; needed when there are several
     region: Text = DEFAULT_REGION
     independent_naming: StrictBool = True
+    edition: Edition = DEFAULT_EDITION
+    custom_auth_capacity: Annotated[int, Field(strict=True, ge=0)] = DEFAULT_CUSTOM_AUTH_CAPACITY
     topics: list[Text] = []
     groups: list[Group] = []
     devices: list[Device] = []
     online_history: list[OnlineSample] = []
     message_history: list[MessageSample] = []
+    identities: list[Identity] = []
+    permissions: list[Permission] = []
+    blacklist: list[Blacklisted] = []
 
 
 class Fixture(FixtureModel):

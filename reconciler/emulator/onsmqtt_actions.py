@@ -13,7 +13,7 @@ DeleteGroupId of a GID that does not exist answers ``ParameterFieldCheckFailed``
 "not found" code is documented); tags in either wire form, refused as ``InvalidParameter.Tags``
 (``group_tags``); Get/Refresh/UnRegisterDeviceCredential of a device without a
 credential answer ``DeviceCredentialNotFound`` (400); ListInstances invents status, type,
-kernel and dates.
+kernel and dates. The CustomAuth actions are ``custom_auth_actions``'.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from reconciler.emulator.custom_auth_actions import CUSTOM_AUTH_ACTIONS, CustomAuthActions
 from reconciler.emulator.group_tags import requested_tags, tags_body
 from reconciler.emulator.protocol import ApiError, optional, required
 from reconciler.emulator.store import (
@@ -46,7 +47,13 @@ CREDENTIAL_ACTIONS = (
     "UnRegisterDeviceCredential",
 )
 # Every action served (the keys of OnsMqttActions.handlers), for option checking.
-ALL_ACTIONS = (*GROUP_ACTIONS, *SESSION_ACTIONS, "ListInstances", *CREDENTIAL_ACTIONS)
+ALL_ACTIONS = (
+    *GROUP_ACTIONS,
+    *SESSION_ACTIONS,
+    "ListInstances",
+    *CREDENTIAL_ACTIONS,
+    *CUSTOM_AUTH_ACTIONS,
+)
 # The documented limits per account (calls a second).
 DEFAULT_THROTTLES: dict[str, Rate] = {
     **{action: Rate(10, 1.0) for action in GROUP_ACTIONS},
@@ -130,6 +137,7 @@ class OnsMqttActions:
             "GetDeviceCredential": self.get_device_credential,
             "RefreshDeviceCredential": self.refresh_device_credential,
             "UnRegisterDeviceCredential": self.unregister_device_credential,
+            **CustomAuthActions(store, self._instance).handlers,
         }
 
     def _instance(self, params: Params, account: str) -> InstanceRecord:
