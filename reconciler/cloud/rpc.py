@@ -27,7 +27,7 @@ from urllib.parse import quote_plus, urlencode
 from pydantic import BaseModel, ValidationError
 
 from reconciler import __version__
-from reconciler.cloud.credentials import Credentials
+from reconciler.cloud.credentials.model import Credentials, CredentialsProvider, as_provider
 from reconciler.cloud.endpoints import endpoint_for
 from reconciler.cloud.error_codes import (
     RETRY_AFTER_HEADER,
@@ -52,7 +52,7 @@ log = logging.getLogger("reconciler.cloud")
 
 REDACTED = "***"
 # Parameters whose values are secret or derived from the secret.
-SECRET_PARAMETERS = frozenset({"Signature", "SecurityToken", "AccessKeySecret"})
+SECRET_PARAMETERS = frozenset({"Signature", "SecurityToken", "AccessKeySecret", "OIDCToken"})
 # Shorter strings would garble messages when masked and are no secret worth the name.
 _MIN_REDACTED_LENGTH = 4
 _MAX_REASON_CHARS = 200
@@ -95,7 +95,7 @@ class RpcClient:
 
     def __init__(
         self,
-        credentials: Credentials,
+        credentials: Credentials | CredentialsProvider,
         *,
         region: str,
         endpoint: str | None = None,
@@ -109,13 +109,18 @@ class RpcClient:
     ) -> None:
         """``rate_limits`` is the run's registry (``ClientRegistry`` makes one and hands it to
         every client); without one the client paces on buckets of its own, which is right only
-        for a lone client. ``sleep``, ``clock`` and ``rng`` exist so tests can run backoff
+        for a lone client. ``credentials`` may be a provider, asked before each attempt (so
+        temporary credentials it refreshes are picked up); the account's buckets are keyed by
+        the key it first gives. ``sleep``, ``clock`` and ``rng`` exist so tests can run backoff
         without waiting."""
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
-        self.credentials = credentials
+        self._provider = as_provider(credentials)
+        first = self._provider.current()
+        self._pacing_key = first.access_key_id
+        self._redacted = (first, redaction_forms(first.secret_values()))
         self.region = region
         self.endpoint = endpoint_for(region, endpoint, service=self.product.service)
         self.timeout = timeout
@@ -129,7 +134,6 @@ class RpcClient:
         )
         self._pacing_noted: dict[str, float] = {}
         self._pacing_lock = threading.Lock()
-        self._redactions = redaction_forms(credentials.secret_values())
         self._url = self.endpoint + "/"
         # Sends each request once: our own retry loop re-signs every attempt.
         self._transport = Transport(
@@ -158,6 +162,14 @@ class RpcClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(region={self.region!r}, endpoint={self.endpoint!r})"
 
+    @property
+    def credentials(self) -> Credentials:
+        """What the next attempt signs with; also what ``_redact`` masks from then on."""
+        current = self._provider.current()
+        if current is not self._redacted[0]:
+            self._redacted = (current, redaction_forms(current.secret_values()))
+        return current
+
     # -- the call machinery --------------------------------------------------------------------
 
     def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
@@ -170,7 +182,7 @@ class RpcClient:
         """
         if action not in self.product.actions:
             raise ValueError(f"unknown {self.product.label} action {action!r}")
-        bucket = self.rate_limits.bucket(self.credentials.access_key_id, action)
+        bucket = self.rate_limits.bucket(self._pacing_key, action)
         if bucket is not None:
             self._take_token(action, bucket, deadline=None)
         started = self._clock()
@@ -328,7 +340,7 @@ class RpcClient:
         return body
 
     def _redact(self, text: str) -> str:
-        for form in self._redactions:
+        for form in self._redacted[1]:
             text = text.replace(form, REDACTED)
         return text
 
