@@ -10,6 +10,7 @@ from tests.fixtures.thoroughness import IN_CI, load_hypothesis_profile
 # assertion-rewritten.
 pytest_plugins = [
     "tests.fixtures.emulator",
+    "tests.fixtures.sts",
     "tests.fixtures.apis",
     "tests.fixtures.inspect_clock",
 ]

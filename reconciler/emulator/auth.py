@@ -1,5 +1,6 @@
 """Request authentication as the service does it: signatures V1 and V3 (ACS3-HMAC-SHA256),
-timestamp window, nonces, STS."""
+timestamp window, nonces, STS tokens (declared ones, and the temporary credentials the
+emulator issued, which act for their role's account)."""
 
 from __future__ import annotations
 
@@ -100,8 +101,9 @@ class Authenticator:
         self._nonces = NonceCache(TIMESTAMP_WINDOW.total_seconds())
 
     def authenticate(self, method: str, params: Mapping[str, str]) -> str:
-        """Check the request; return its AccessKeyId or raise the service's ApiError. (The
-        version was checked when it picked the product.)"""
+        """Check the request; return the AccessKeyId of the account it acts for (its own, or for
+        temporary credentials the emulator issued, their role's account's) or raise the
+        service's ApiError. (The version was checked when it picked the product.)"""
         for name in _REQUIRED:
             if name not in params:
                 raise missing(name)
@@ -115,16 +117,16 @@ class Authenticator:
             )
         self._check_timestamp(params["Timestamp"])
         access_key_id = params["AccessKeyId"]
-        secret = self._secret(access_key_id)
-        self._check_security_token(access_key_id, params.get("SecurityToken"))
+        secret, account = self._credential(access_key_id, params.get("SecurityToken"))
         expected_text = string_to_sign(method, params)
         if signature_for(expected_text, secret) != params["Signature"]:
             raise signature_mismatch(expected_text)
         self._check_nonce(access_key_id, params["SignatureNonce"])
-        return access_key_id
+        return account
 
     def authenticate_v3(self, request: SignedRequest) -> str:
-        """Check an ``Authorization: ACS3-HMAC-SHA256`` request; return its AccessKeyId.
+        """Check an ``Authorization: ACS3-HMAC-SHA256`` request; return the AccessKeyId of the
+        account it acts for, as ``authenticate`` does.
 
         The signature is recomputed over the headers the client says it signed, which must
         include host, content-type and every x-acs-* header the request carries.
@@ -139,8 +141,7 @@ class Authenticator:
         self._check_timestamp(headers["x-acs-date"])
         signed = _signed_header_values(request, authorization)
         access_key_id = authorization.access_key_id
-        secret = self._secret(access_key_id)
-        self._check_security_token(access_key_id, request.header("x-acs-security-token"))
+        secret, account = self._credential(access_key_id, request.header("x-acs-security-token"))
         if headers["x-acs-content-sha256"].lower() != content_sha256(request.body):
             raise ApiError(
                 400,
@@ -156,7 +157,24 @@ class Authenticator:
         if not hmac.compare_digest(signature_v3(expected_text, secret).encode("ascii"), sent):
             raise signature_mismatch(expected_text)
         self._check_nonce(access_key_id, headers["x-acs-signature-nonce"])
-        return access_key_id
+        return account
+
+    def _credential(self, access_key_id: str, token: str | None) -> tuple[str, str]:
+        """The key's secret and the account it acts for, once its security token is checked:
+        temporary credentials the emulator issued need theirs, unexpired; an account's key
+        needs one only when the fixture declared tokens for it."""
+        issued = self._store.issued(access_key_id)
+        if issued is None:
+            secret = self._secret(access_key_id)
+            self._check_security_token(access_key_id, token)
+            return secret, access_key_id
+        if not token:
+            raise _missing_token()
+        if not hmac.compare_digest(token.encode("utf-8"), issued.security_token.encode("utf-8")):
+            raise _token_mismatch()
+        if issued.expires_ms <= self._now().timestamp() * 1000:
+            raise _token_expired()
+        return issued.access_key_secret, issued.account_key
 
     def _secret(self, access_key_id: str) -> str:
         secret = self._store.account_secret(access_key_id)
@@ -188,20 +206,28 @@ class Authenticator:
         if not tokens and not token:
             return
         if not token:
-            raise ApiError(
-                400, "MissingSecurityToken", "SecurityToken is mandatory for this AccessKeyId."
-            )
+            raise _missing_token()
         if token not in tokens:
-            raise ApiError(
-                400,
-                "InvalidSecurityToken.MismatchWithAccessKey",
-                "Specified SecurityToken mismatch with the AccessKey.",
-            )
+            raise _token_mismatch()
         expires = tokens[token]
         if expires is not None and expires <= self._now().timestamp() * 1000:
-            raise ApiError(
-                400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired."
-            )
+            raise _token_expired()
+
+
+def _missing_token() -> ApiError:
+    return ApiError(400, "MissingSecurityToken", "SecurityToken is mandatory for this AccessKeyId.")
+
+
+def _token_mismatch() -> ApiError:
+    return ApiError(
+        400,
+        "InvalidSecurityToken.MismatchWithAccessKey",
+        "Specified SecurityToken mismatch with the AccessKey.",
+    )
+
+
+def _token_expired() -> ApiError:
+    return ApiError(400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
 
 
 def _parse_v3_authorization(value: str) -> V3Authorization:

@@ -31,6 +31,32 @@ as a list (``count: [3, 5, 8]``, ``tps``, ``total``) is repeated in order along 
 
         online_history: [{group_id: GID_orders, from: now-3d, to: now, every: 1m, count: [3, 5]}]
 
+Roles and OIDC providers make the emulator's STS, metadata endpoint and credentials URI work
+(``sts_actions``, ``metadata``, ``credentials_uri``)::
+
+    accounts:
+      - access_key_id: LTAI5tExample
+        access_key_secret: example-secret
+        account_id: "1234567890123456"   # the uid in ARNs; default derived from the key
+        roles:
+          - name: deployer               # acs:ram::1234567890123456:role/deployer
+            max_session_duration: 3600   # 3600 to 43200 seconds (or 1h .. 12h)
+            trusted_accounts: ["2222222222222222"]   # other accounts that may assume it
+            external_id: shared-secret   # AssumeRole must send it
+            oidc_providers: [github]     # this account's providers whose tokens may assume it
+        oidc_providers:
+          - name: github                 # acs:ram::1234567890123456:oidc-provider/github
+            issuer: https://token.actions.githubusercontent.com
+            client_ids: [sts.aliyuncs.com]
+            public_key: |                # or jwks: {keys: [...]}
+              -----BEGIN PUBLIC KEY-----
+              ...
+    sts:
+      duration: 30s                      # lifetime of every credential issued (default: asked)
+      instance_role: acs:ram::1234567890123456:role/deployer   # the metadata endpoint's role
+      credentials_uri_role: acs:ram::1234567890123456:role/deployer
+      metadata_hardened: false           # true: metadata tokens required
+
 The whole file is read and checked (``fixture_model``) before anything is written to the store.
 """
 
@@ -48,12 +74,20 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from reconciler.emulator.fixture_model import (
     AFTER_FIELD,
     VERBATIM,
+    Account,
     Fixture,
     FixtureModel,
     Instance,
     cycled,
 )
-from reconciler.emulator.store import EmulatorStore, Subscription
+from reconciler.emulator.oidc import check_issuer_key
+from reconciler.emulator.store import (
+    EmulatorStore,
+    OidcProviderRecord,
+    RoleRecord,
+    Subscription,
+)
+from reconciler.emulator.store.roles import derived_account_id, parse_role_arn, role_arn
 from reconciler.errors import ConfigError
 
 Loc = tuple[int | str, ...]
@@ -194,16 +228,97 @@ class _Seeder:
             self._owner(instance, ("instances", index), known)
             for index, instance in enumerate(self._fixture.instances)
         ]
+        roles, providers = self._identities()
         for account in self._fixture.accounts:
             self._store.add_account(
                 account.access_key_id,
                 account.access_key_secret,
                 sts_tokens=[(token.token, token.expires) for token in account.sts_tokens],
             )
+            if account.account_id is not None:
+                self._store.set_account_id(account.access_key_id, account.account_id)
+        for role in roles:
+            self._store.put_role(role)
+        for provider in providers:
+            self._store.put_oidc_provider(provider)
+        if self._fixture.sts is not None:
+            sts = self._fixture.sts
+            self._store.update_sts_settings(
+                duration=sts.duration,
+                instance_role=sts.instance_role,
+                credentials_uri_role=sts.credentials_uri_role,
+                metadata_hardened=sts.metadata_hardened,
+            )
         for index, (instance, owner) in enumerate(
             zip(self._fixture.instances, owners, strict=True)
         ):
             self._instance(instance, owner, ("instances", index))
+
+    def _identities(self) -> tuple[list[RoleRecord], list[OidcProviderRecord]]:
+        """The roles and OIDC providers to write, once every reference between them (a
+        role's providers, the roles ``sts`` serves) and every issuer key is checked."""
+        roles: list[RoleRecord] = []
+        providers: list[OidcProviderRecord] = []
+        for index, account in enumerate(self._fixture.accounts):
+            loc: Loc = ("accounts", index)
+            uid = account.account_id or derived_account_id(account.access_key_id)
+            providers += self._providers(account, uid, loc)
+            names = {provider.name for provider in account.oidc_providers}
+            for number, role in enumerate(account.roles):
+                for position, name in enumerate(role.oidc_providers):
+                    if name not in names:
+                        raise self._error(
+                            f"role {role.name!r} trusts OIDC provider {name!r}, which this"
+                            " account does not declare",
+                            (*loc, "roles", number, "oidc_providers", position),
+                        )
+                roles.append(
+                    RoleRecord(
+                        uid,
+                        role.name.lower(),
+                        role.max_session_duration,
+                        role.external_id,
+                        tuple(role.trusted_accounts),
+                        tuple(role.oidc_providers),
+                    )
+                )
+        declared = {role.arn for role in roles}
+        sts = self._fixture.sts
+        for field in ("instance_role", "credentials_uri_role"):
+            arn = None if sts is None else getattr(sts, field)
+            if arn is not None and not self._known_role(arn, declared):
+                raise self._error(
+                    f"{field} {arn!r} is not the ARN of a declared role"
+                    " (acs:ram::<account_id>:role/<name>)",
+                    ("sts", field),
+                )
+        return roles, providers
+
+    def _providers(self, account: Account, uid: str, loc: Loc) -> list[OidcProviderRecord]:
+        records = []
+        for number, provider in enumerate(account.oidc_providers):
+            try:
+                check_issuer_key(provider.public_key, provider.jwks)
+            except ValueError as exc:
+                key = "public_key" if provider.public_key is not None else "jwks"
+                raise self._error(str(exc), (*loc, "oidc_providers", number, key)) from exc
+            records.append(
+                OidcProviderRecord(
+                    uid,
+                    provider.name,
+                    provider.issuer,
+                    tuple(provider.client_ids),
+                    provider.public_key,
+                    provider.jwks,
+                )
+            )
+        return records
+
+    def _known_role(self, arn: str, declared: set[str]) -> bool:
+        parsed = parse_role_arn(arn)
+        if parsed is None:
+            return False
+        return role_arn(*parsed) in declared or self._store.role(*parsed) is not None
 
     def _owner(self, instance: Instance, loc: Loc, known: Sequence[str]) -> str | None:
         """The AccessKeyId owning the instance: ``account``, else the only account (None when

@@ -7,6 +7,7 @@ its field itself (``VERBATIM``) or reads after the field's name (``AFTER_FIELD``
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, date, datetime
@@ -90,12 +91,46 @@ def _blank_as_empty(value: object) -> object:
     return "" if value is None else str(value)
 
 
+def _account_id(value: object) -> object:
+    """An account's uid: digits, written as a number or a string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not re.fullmatch(r"\d{1,32}", value):
+        raise _problem(AFTER_FIELD, "must be the account's numeric id (digits)")
+    return value
+
+
+def _seconds(value: object) -> object:
+    """Whole seconds: a number, or a duration such as 30s or 1h."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and (ms := duration_ms(value)) is not None and ms % 1000 == 0:
+        return ms // 1000
+    raise _problem(AFTER_FIELD, "must be whole seconds: a number, or a duration such as 30s or 1h")
+
+
+def _role_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.-]{1,64}", value):
+        raise _problem(AFTER_FIELD, "must be 1 to 64 letters, digits, '.' or '-'")
+    return value
+
+
+def _json_text(value: object) -> object:
+    """A JSON Web Key Set given as a mapping or as JSON text, kept as JSON text."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return value
+
+
 Text = Annotated[StrictStr, Field(min_length=1)]
 Number = Annotated[float, BeforeValidator(_number)]
 Moment = Annotated[int, BeforeValidator(_millis)]
 GroupId = Annotated[Text, AfterValidator(_group_id)]
 ClientId = Annotated[Text, AfterValidator(_client_id)]
 Values = Annotated[list[Number], BeforeValidator(_as_list), Field(min_length=1)]
+AccountId = Annotated[str, BeforeValidator(_account_id)]
+Seconds = Annotated[int, BeforeValidator(_seconds)]
+RoleName = Annotated[Text, AfterValidator(_role_name)]
 
 
 class FixtureModel(BaseModel):
@@ -124,11 +159,57 @@ class StsToken(FixtureModel):
     expires: Moment | None = None
 
 
+class Role(FixtureModel):
+    """A RAM role of the account: who may assume it and for how long."""
+
+    WHAT = "a role"
+    SHORTHAND = "name"
+    name: RoleName
+    max_session_duration: Annotated[Seconds, Field(ge=3600, le=43200)] = 3600
+    external_id: Text | None = None
+    trusted_accounts: list[AccountId] = []
+    oidc_providers: list[Text] = []
+
+
+class OidcProvider(FixtureModel):
+    """An OIDC identity provider registered in the account: tokens must come from ``issuer``,
+    name one of ``client_ids`` as audience, and be signed by its key (``public_key`` PEM, or
+    ``jwks``, a JSON Web Key Set)."""
+
+    WHAT = "an OIDC provider"
+    name: Text
+    issuer: Text
+    client_ids: Annotated[list[Text], Field(min_length=1)]
+    public_key: Text | None = None
+    jwks: Annotated[Text | None, BeforeValidator(_json_text)] = None
+
+    @model_validator(mode="after")
+    def one_key(self) -> OidcProvider:
+        if (self.public_key is None) == (self.jwks is None):
+            raise _problem(VERBATIM, "an OIDC provider needs one of public_key and jwks")
+        return self
+
+
 class Account(FixtureModel):
     WHAT = "an account"
     access_key_id: Text
     access_key_secret: Text
     sts_tokens: list[StsToken] = []
+    account_id: AccountId | None = None  # the uid in ARNs; derived from the key when absent
+    roles: list[Role] = []
+    oidc_providers: list[OidcProvider] = []
+
+
+class Sts(FixtureModel):
+    """What the emulator issues: ``duration`` is the lifetime of every credential (whatever
+    DurationSeconds asked); the role ARNs the metadata endpoint and the credentials URI serve;
+    ``metadata_hardened`` requires metadata tokens."""
+
+    WHAT = "the sts settings"
+    duration: Annotated[Seconds, Field(ge=1)] | None = None
+    instance_role: Text | None = None
+    credentials_uri_role: Text | None = None
+    metadata_hardened: StrictBool = False
 
 
 class Group(FixtureModel):
@@ -251,3 +332,4 @@ class Fixture(FixtureModel):
     version: Literal[1] = 1
     accounts: list[Account] = []
     instances: list[Instance] = []
+    sts: Sts | None = None

@@ -1,16 +1,18 @@
-"""The two API products the emulator serves on one port, told apart by their version.
+"""The API products the emulator serves on one port, told apart by their version: the two MQTT
+APIs and STS.
 
 This is the one place a request's version picks the product: ``Version`` (signature V1, query
-or form) or ``x-acs-version`` (V3 header). Both products answer from the same store.
+or form) or ``x-acs-version`` (V3 header). Every product answers from the same store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.emulator import ons_actions, onsmqtt_actions
+from reconciler.emulator import ons_actions, onsmqtt_actions, sts_actions
+from reconciler.emulator.issuing import CredentialIssuer
 from reconciler.emulator.protocol import ApiError
 from reconciler.emulator.store import EmulatorStore
 from reconciler.ratelimit import Rate
@@ -25,6 +27,8 @@ class Product:
     service: str  # the endpoint's first label, shown in HostId
     handlers: Mapping[str, Handler]
     throttled: Callable[[str, Rate, float], ApiError]
+    # Actions answered without a signature (STS AssumeRoleWithOIDC): no caller, no throttle.
+    anonymous: frozenset[str] = field(default_factory=frozenset)
 
     def handler(self, action: str) -> Handler:
         found = self.handlers.get(action)
@@ -44,6 +48,7 @@ def products(store: EmulatorStore) -> dict[str, Product]:
     """Every product by its version."""
     ons = ons_actions.OnsActions(store)
     onsmqtt = onsmqtt_actions.OnsMqttActions(store)
+    sts = sts_actions.StsActions(store, CredentialIssuer(store))
     return {
         ons_actions.VERSION: Product(
             ons_actions.VERSION, ons_actions.SERVICE, ons.handlers, ons_actions.throttled
@@ -54,12 +59,19 @@ def products(store: EmulatorStore) -> dict[str, Product]:
             onsmqtt.handlers,
             onsmqtt_actions.throttled,
         ),
+        sts_actions.VERSION: Product(
+            sts_actions.VERSION,
+            sts_actions.SERVICE,
+            sts.handlers,
+            sts_actions.throttled,
+            anonymous=sts_actions.ANONYMOUS_ACTIONS,
+        ),
     }
 
 
 def all_actions() -> tuple[str, ...]:
-    """The action names of both products (they do not collide)."""
-    return ons_actions.ALL_ACTIONS + onsmqtt_actions.ALL_ACTIONS
+    """The action names of every product (they do not collide)."""
+    return ons_actions.ALL_ACTIONS + onsmqtt_actions.ALL_ACTIONS + sts_actions.ALL_ACTIONS
 
 
 def invalid_version(version: str) -> ApiError:

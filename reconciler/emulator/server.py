@@ -1,5 +1,8 @@
-"""The emulator's HTTP/1.1 server: one request, one action, answered as the service would; both
-API products on one port (``products`` picks one by the request's version).
+"""The emulator's HTTP/1.1 server: one request, one action, answered as the service would; every
+API product on one port (``products`` picks one by the request's version), and beside them the
+ECS metadata endpoints (``metadata``, under ``/latest/``) and a credentials URI
+(``credentials_uri``). With a TLS context it also listens for HTTPS on a second port, serving
+the same.
 
 Each response is written as ONE buffer (status line, headers and body together): writing the
 headers and the body separately stalls keep-alive clients on Nagle plus delayed ACK (~40 ms a
@@ -11,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -21,8 +26,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from reconciler.emulator import credentials_uri, metadata
 from reconciler.emulator.auth import Authenticator
 from reconciler.emulator.faults import Fault, FaultInjector
+from reconciler.emulator.issuing import CredentialIssuer
 from reconciler.emulator.products import Product, invalid_version, products
 from reconciler.emulator.protocol import (
     ApiError,
@@ -45,6 +52,7 @@ from reconciler.ratelimit import Rate
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20
 IDLE_TIMEOUT_SECONDS = 120.0
+TLS_HANDSHAKE_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,33 @@ class _Service:
         self.authenticator = Authenticator(store)
         self.throttler = Throttler(options.throttles, clock=options.clock)
         self.faults = FaultInjector(options.fault_rate, seed=options.fault_seed)
+        issuer = CredentialIssuer(store)
+        self.metadata = metadata.MetadataEndpoint(store, issuer)
+        self.credentials_uri = credentials_uri.CredentialsUriEndpoint(store, issuer)
+        # Requests answered, by action or endpoint: a test asks how often a client came.
+        self.counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
+
+    def count(self, name: str) -> None:
+        with self._counts_lock:
+            self.counts[name] += 1
+
+    def count_of(self, name: str) -> int:
+        with self._counts_lock:
+            return self.counts[name]
+
+    def local_answer(
+        self, method: str, path: str, header: Callable[[str], str | None]
+    ) -> tuple[int, Encoded] | None:
+        """The answer of the metadata endpoints or the credentials URI, or None when ``path``
+        is neither's (then it is an API call)."""
+        if path.startswith(metadata.PREFIX):
+            self.count(metadata.endpoint_name(path))
+            return self.metadata.answer(method, path, header)
+        if path == credentials_uri.PATH:
+            self.count(credentials_uri.SOURCE)
+            return self.credentials_uri.answer(method)
+        return None
 
     def answer(
         self,
@@ -99,11 +134,14 @@ class _Service:
             if product is None:
                 raise invalid_version(version)
             handler = product.handler(action)
-            if v3 is None:
+            self.count(action)
+            if action in product.anonymous:
+                access_key_id = ""
+            elif v3 is None:
                 access_key_id = self.authenticator.authenticate(method, params)
             else:
                 access_key_id = self.authenticator.authenticate_v3(v3)
-            over_limit = self.throttler.check(access_key_id, action)
+            over_limit = None if not access_key_id else self.throttler.check(access_key_id, action)
             if over_limit is not None:
                 raise product.throttled(action, *over_limit)
             if fault is not None and not fault.drops_connection:
@@ -137,6 +175,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve("POST")
 
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
     def _serve(self, method: str) -> None:
         service = self.server.service
         try:
@@ -147,13 +188,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.BAD_REQUEST, "bad Content-Length")
             return
         body = self.rfile.read(length) if length else b""
+        path, _, query = self.path.partition("?")
+        local = service.local_answer(method, path, self.headers.get)
+        if local is not None:
+            self._write(*local)
+            return
         fault = service.faults.pick()
         if fault is Fault.DROP_BEFORE:
             self._drop()
             return
         if service.options.latency_ms > 0:
             time.sleep(service.options.latency_ms / 1000.0)
-        path, _, query = self.path.partition("?")
         try:
             params = merge_parameters(query, body, self.headers.get("Content-Type", ""))
         except ApiError as err:
@@ -212,8 +257,14 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], service: _Service) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        service: _Service,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.service = service
+        self.tls_context = tls_context
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -226,6 +277,14 @@ class _HTTPServer(ThreadingHTTPServer):
         finally:
             with self._open_lock:
                 self._open.discard(request)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the request's own thread, so a slow or failing
+        # client never holds up the accepting loop.
+        if self.tls_context is not None:
+            request.settimeout(TLS_HANDSHAKE_TIMEOUT_SECONDS)
+            request = self.tls_context.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up mid-request are routine (timeouts, fault tests); the rest is a bug.
@@ -257,17 +316,24 @@ class EmulatorServer:
         port: int = 0,
         options: EmulatorOptions | None = None,
         owns_store: bool = False,
+        tls: ssl.SSLContext | None = None,
+        tls_port: int = 0,
     ) -> None:
-        """With ``owns_store`` the server closes the store when it stops."""
+        """With ``owns_store`` the server closes the store when it stops. With ``tls`` it also
+        serves HTTPS on ``tls_port`` (0 picks a free port)."""
         self.store = store
         self._owns_store = owns_store
         self.options = options or EmulatorOptions()
         self._service = _Service(store, self.options)
-        try:
-            self._httpd = _HTTPServer((host, port), self._service)
-        except OSError as exc:
-            raise EmulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-        self._thread: threading.Thread | None = None
+        self._httpd = _listen(host, port, self._service)
+        self._httpsd = None
+        if tls is not None:
+            try:
+                self._httpsd = _listen(host, tls_port, self._service, tls)
+            except EmulatorError:
+                self._httpd.server_close()
+                raise
+        self._threads: list[threading.Thread] = []
 
     @property
     def host(self) -> str:
@@ -281,6 +347,19 @@ class EmulatorServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def https_url(self) -> str | None:
+        """The HTTPS listener's base URL, when the server has one."""
+        if self._httpsd is None:
+            return None
+        return f"https://{self.host}:{int(self._httpsd.server_address[1])}"
+
+    def request_count(self, name: str) -> int:
+        """How many requests of an action (``AssumeRole``, ``ListGroupId``) or endpoint
+        (``metadata-token``, ``metadata-role``, ``metadata-credentials``, ``credentials-uri``)
+        were answered."""
+        return self._service.count_of(name)
+
     def set_throttle(self, action: str, rate: Rate | None) -> None:
         """Change one action's limit while serving (None lifts it)."""
         self._service.throttler.set_rate(action, rate)
@@ -288,24 +367,32 @@ class EmulatorServer:
     def throttles(self) -> dict[str, Rate]:
         return self._service.throttler.rates()
 
+    def _listeners(self) -> list[_HTTPServer]:
+        return [self._httpd] + ([] if self._httpsd is None else [self._httpsd])
+
     def start(self) -> EmulatorServer:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": self.poll_interval},
-                name=f"emulator-{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
+        if not self._threads:
+            for httpd in self._listeners():
+                thread = threading.Thread(
+                    target=httpd.serve_forever,
+                    kwargs={"poll_interval": self.poll_interval},
+                    name=f"emulator-{httpd.server_address[1]}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
         return self
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._httpd.close_open_connections()
-        self._httpd.server_close()
+        if self._threads:
+            for httpd in self._listeners():
+                httpd.shutdown()
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
+        for httpd in self._listeners():
+            httpd.close_open_connections()
+            httpd.server_close()
         if self._owns_store:
             self.store.close()
 
@@ -314,3 +401,12 @@ class EmulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _listen(
+    host: str, port: int, service: _Service, tls: ssl.SSLContext | None = None
+) -> _HTTPServer:
+    try:
+        return _HTTPServer((host, port), service, tls)
+    except OSError as exc:
+        raise EmulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc

@@ -1,5 +1,6 @@
 """The emulator's world in SQLite: accounts, instances and topics, GIDs, devices and their live
-sessions, device credentials, history; one module per aggregate over one ``Database``.
+sessions, device credentials, history, RAM roles and OIDC providers, the temporary credentials
+issued; one module per aggregate over one ``Database``.
 
 Business rules (naming, regions, error codes) live in each API's actions; the store only keeps
 rows and answers indexed look-ups, raising ValueError for seeding mistakes (an unknown
@@ -19,6 +20,8 @@ from reconciler.emulator.store.devices import (
 from reconciler.emulator.store.groups import GroupRecord, Groups
 from reconciler.emulator.store.history import History, MessageCount, StatsPoint
 from reconciler.emulator.store.instances import InstanceRecord, Instances
+from reconciler.emulator.store.issued import IssuedCredentials, IssuedRecord
+from reconciler.emulator.store.roles import OidcProviderRecord, RoleRecord, Roles, StsSettings
 from reconciler.emulator.store.sessions import LiveSessions
 
 __all__ = [
@@ -28,11 +31,25 @@ __all__ = [
     "EmulatorStore",
     "GroupRecord",
     "InstanceRecord",
+    "IssuedRecord",
     "MessageCount",
+    "OidcProviderRecord",
+    "RoleRecord",
     "StatsPoint",
+    "StsSettings",
     "Subscription",
 ]
 
 
-class EmulatorStore(Accounts, Instances, Groups, Devices, LiveSessions, DeviceCredentials, History):
+class EmulatorStore(
+    Accounts,
+    Instances,
+    Groups,
+    Devices,
+    LiveSessions,
+    DeviceCredentials,
+    History,
+    Roles,
+    IssuedCredentials,
+):
     """Every aggregate over one connection (see ``database``)."""
