@@ -40,7 +40,8 @@ def with_metadata_host(cls):
     original = cls.__init__
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        self._EcsRamRoleCredentialsProvider__metadata_service_host = os.environ["TEST_METADATA_HOST"]
+        host = os.environ["TEST_METADATA_HOST"]
+        self._EcsRamRoleCredentialsProvider__metadata_service_host = host
     cls.__init__ = init
 
 with_sts_endpoint(oidc.OIDCRoleArnCredentialsProvider)
