@@ -93,4 +93,4 @@ def ecs_role_provider(
     role: str | None, env: Mapping[str, str], *, base_url: str | None = None
 ) -> RefreshingProvider:
     fetcher = EcsRoleFetcher(role, env, base_url)
-    return RefreshingProvider(fetcher, source=fetcher.source)
+    return RefreshingProvider(fetcher, source=lambda: fetcher.source)

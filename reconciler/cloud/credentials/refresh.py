@@ -45,9 +45,11 @@ class RefreshingProvider:
         self,
         fetch: Callable[[], Credentials],
         *,
-        source: str,
+        source: str | Callable[[], str],
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``source`` may be a callable: a source that learns its name on the first fetch (the
+        ECS role discovered)."""
         self._fetch = fetch
         self._source = source
         self._clock = clock
@@ -55,11 +57,10 @@ class RefreshingProvider:
         self._cached: Credentials | None = None
         self._refresh_at = 0.0
         self._failure: CredentialsRefreshError | None = None
-        self.fetches = 0
 
     @property
     def source(self) -> str:
-        return self._source
+        return self._source if isinstance(self._source, str) else self._source()
 
     def current(self) -> Credentials:
         with self._lock:
@@ -78,18 +79,17 @@ class RefreshingProvider:
             if first:
                 raise  # resolution: the chain reports it as this source's failure
             self._failure = CredentialsRefreshError(
-                f"the credentials from {self._source} could not be refreshed, so no further "
+                f"the credentials from {self.source} could not be refreshed, so no further "
                 f"call is started: {exc}"
             )
             raise self._failure from exc
-        self.fetches += 1
         now = self._clock()
         if fresh.expiration is None:
             self._refresh_at = float("inf")
         else:
             if fresh.expiration <= now:
                 raise CredentialsError(
-                    f"{self._source} gave credentials that expired at {_utc(fresh.expiration)}"
+                    f"{self.source} gave credentials that expired at {_utc(fresh.expiration)}"
                     " already; check this machine's clock"
                 )
             margin = min(MAX_REFRESH_MARGIN, (fresh.expiration - now) / _MARGIN_SHARE)
@@ -98,7 +98,7 @@ class RefreshingProvider:
         log.debug(
             "credentials %s from %s, valid until %s",
             "fetched" if first else "refreshed",
-            self._source,
+            self.source,
             "further notice" if fresh.expiration is None else _utc(fresh.expiration),
         )
 
