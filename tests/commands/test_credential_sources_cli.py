@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,36 @@ def test_two_thousand_creates_on_thirty_second_credentials_refresh_without_a_fai
     # 2,000 creates at 40/s take about 50 s: refreshed every 20 s, never more than that.
     exchanges = sts_emulator.request_count("AssumeRoleWithOIDC")
     assert 3 <= exchanges <= 6
+
+
+@pytest.mark.slow
+def test_a_refresh_that_fails_mid_apply_stops_new_calls_and_keeps_what_finished(
+    sts_emulator: StsEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    use_source("OIDC", sts_emulator, tmp_path, monkeypatch)
+    sts_emulator.set_duration(3)  # refreshed 1 s before expiry, 2 s in
+    write_desired(*(f"GID_load_{index:03d}" for index in range(60)))
+    # The CI platform's token goes bad before the first refresh (2 s into the run).
+    spoil = threading.Timer(
+        0.5, lambda: (tmp_path / "oidc-token").write_text(sts_emulator.mint_oidc_token(aud="x"))
+    )
+    spoil.start()
+    applied = run_cli(capsys, "apply", "desired.yaml", "--auto-approve", "--rate", "10/s")
+    spoil.join()
+    assert applied.code == 1
+    last = applied.err.strip().splitlines()[-1]
+    assert last.startswith(
+        "Error: the credentials from role acs:ram::1234567890123456:role/reconciler-deployer for "
+        "the OIDC token in "
+    )
+    assert "could not be refreshed, so no further call is started" in last
+    done = int(last.rsplit("apply stopped: ", 1)[1].split(" done")[0])
+    assert 5 <= done < 60
+    assert "not attempted" in last
+    state = json.loads(Path("state.json").read_text(encoding="utf-8"))
+    assert len(state["resources"]) == done
+    assert sts_emulator.request_count("AssumeRoleWithOIDC") == 2  # the refusal is not repeated
