@@ -94,9 +94,28 @@ def resolve_provider(
     return provider
 
 
-def resolve_credentials(**chain: object) -> Credentials:
-    """The current credentials of ``resolve_provider(**chain)``."""
-    return resolve_provider(**chain).current()  # type: ignore[arg-type]
+def resolve_credentials(
+    *,
+    access_key_id: str | None = None,
+    access_key_secret: str | None = None,
+    security_token: str | None = None,
+    profile: str | None = None,
+    env: Mapping[str, str] = os.environ,
+    config_path: str | Path | None = None,
+    credentials_file: str | Path | None = None,
+    metadata_url: str | None = None,
+) -> Credentials:
+    """The current credentials of the chain's first source (``resolve_provider``)."""
+    return resolve_provider(
+        access_key_id=access_key_id,
+        access_key_secret=access_key_secret,
+        security_token=security_token,
+        profile=profile,
+        env=env,
+        config_path=config_path,
+        credentials_file=credentials_file,
+        metadata_url=metadata_url,
+    ).current()
 
 
 class _Chain:

@@ -7,7 +7,6 @@ As in the library, what follows a ``#`` in a value is a comment.
 
 from __future__ import annotations
 
-import configparser
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +30,8 @@ def default_credentials_file() -> Path:
 
 
 def read_sections(path: Path) -> dict[str, dict[str, str]]:
+    import configparser  # noqa: PLC0415 - only when the file exists: start-up with a static key
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
