@@ -571,3 +571,42 @@ def test_a_client_signs_each_call_with_the_providers_current_credentials():
     # The account's buckets stay the ones of the first key: a refresh is the same account.
     assert client._pacing_key == "STS.key1"
     assert client._redact("x secret-number-2 y") == "x *** y"
+
+
+# -- against the emulator's STS --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("claims", "code"),
+    [
+        ({"exp": int(time.time()) - 60}, "AuthenticationFail.OIDCToken.Expired"),
+        ({"aud": "someone-else"}, "AuthenticationFail.OIDCToken.AudienceNotMatch"),
+        ({"iss": "https://elsewhere.example"}, "AuthenticationFail.OIDCToken.IssuerNotMatch"),
+    ],
+)
+def test_a_refused_oidc_token_names_sts_code_in_one_line(claims, code, sts_emulator, tmp_path):
+    env = oidc_env(tmp_path, sts_emulator.url)
+    token = sts_emulator.mint_oidc_token(**claims)
+    Path(env["ALIBABA_CLOUD_OIDC_TOKEN_FILE"]).write_text(token)
+    env["ALIBABA_CLOUD_ROLE_ARN"] = sts_emulator.role_arn
+    env["ALIBABA_CLOUD_OIDC_PROVIDER_ARN"] = sts_emulator.oidc_provider_arn
+    with pytest.raises(CredentialsError) as info:
+        resolve(env)
+    message = str(info.value)
+    assert code in message, message
+    assert "\n" not in message
+    assert token not in message and token.rsplit(".", 1)[1] not in message
+
+
+def test_assume_role_with_a_wrong_secret_is_refused_in_one_line(sts_emulator, tmp_path):
+    profile = {
+        "name": "p",
+        "mode": "RamRoleArn",
+        "access_key_id": sts_emulator.account_key_id,
+        "access_key_secret": "not-the-secret",
+        "ram_role_arn": sts_emulator.role_arn,
+    }
+    path = cli_config(tmp_path, [profile], "p")
+    with pytest.raises(CredentialsError) as info:
+        resolve({"RECONCILER_STS_ENDPOINT": sts_emulator.url}, config_path=path)
+    assert "AssumeRole" in str(info.value) and "not-the-secret" not in str(info.value)
