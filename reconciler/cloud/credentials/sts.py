@@ -11,10 +11,9 @@ true. ``RECONCILER_STS_ENDPOINT`` replaces all of it (a private network's gatewa
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -208,9 +207,9 @@ def read_token_file(path: str) -> str:
     return token
 
 
-def _failing_as_source(source: str, call: Any) -> Credentials:
+def _failing_as_source(source: str, call: Callable[[], Credentials]) -> Credentials:
+    """The call's credentials; its CloudError as this source's CredentialsError."""
     try:
-        result: Credentials = call()
+        return call()
     except CloudError as exc:
         raise CredentialsError(f"{source}: {exc}") from exc
-    return result
