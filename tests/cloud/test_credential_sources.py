@@ -17,6 +17,7 @@ from reconciler.cloud.credentials import resolve_provider
 from reconciler.cloud.credentials.model import make_credentials
 from reconciler.cloud.credentials.refresh import CredentialsRefreshError, RefreshingProvider
 from reconciler.cloud.credentials.sts import sts_endpoint
+from reconciler.cloud.registry import ClientRegistry
 from reconciler.cloud.signing import sign
 from reconciler.errors import CredentialsError
 from tests.fixtures.runs import closed_port
@@ -610,3 +611,23 @@ def test_assume_role_with_a_wrong_secret_is_refused_in_one_line(sts_emulator, tm
     with pytest.raises(CredentialsError) as info:
         resolve({"RECONCILER_STS_ENDPOINT": sts_emulator.url}, config_path=path)
     assert "AssumeRole" in str(info.value) and "not-the-secret" not in str(info.value)
+
+
+def test_every_client_of_a_run_shares_one_provider_asked_once(monkeypatch):
+    for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALICLOUD_ACCESS_KEY", "ALIBABA_CLOUD_ROLE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", "/nonexistent/reconciler-test")
+    monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+    monkeypatch.delenv("ALIBABA_CLOUD_PROFILE", raising=False)
+    monkeypatch.delenv("ALIBABA_CLOUD_CREDENTIALS_FILE", raising=False)
+    with scripted([Reply(body=source_answer())]) as uri:
+        monkeypatch.setenv("ALIBABA_CLOUD_CREDENTIALS_URI", uri.url + "/c")
+        registry = ClientRegistry(endpoint="http://127.0.0.1:9")
+        clients = [
+            registry.client("cn-hangzhou", "ons"),
+            registry.client("cn-shanghai", "ons"),
+            registry.client("cn-hangzhou", "onsmqtt"),
+        ]
+        assert {client.credentials.access_key_id for client in clients} == {"STS.from-source"}
+        registry.close()
+    assert len(uri.requests) == 1
