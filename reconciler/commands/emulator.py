@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import signal
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import click
 
+from reconciler.duration import parse_duration
 from reconciler.emulator.embedded import (
     DEV_ACCESS_KEY_ID,
     DEV_ACCESS_KEY_SECRET,
@@ -33,6 +37,7 @@ from reconciler.emulator.mqtt.topics import MAX_TOPIC_LENGTH
 from reconciler.emulator.products import all_actions
 from reconciler.emulator.server import EmulatorOptions, EmulatorServer
 from reconciler.emulator.store import EmulatorStore
+from reconciler.emulator.tls import TlsFiles, issue_test_certificate, server_context
 from reconciler.errors import EmulatorError
 from reconciler.exit_codes import ExitCode
 from reconciler.models import DEFAULT_REGION
@@ -117,6 +122,65 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str) -> int:
             f"{value} is less than one message of the largest size ({MIN_QUEUE_BYTES} bytes)"
         )
     return size
+
+
+def _parse_sts_duration(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> int | None:
+    """``30s``, ``1h`` or a number of seconds: whole seconds, at least one."""
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if seconds < 1 or seconds != int(seconds):
+        raise click.BadParameter(f"{value!r} is not a whole number of seconds, at least 1s")
+    return int(seconds)
+
+
+@dataclass
+class _Tls:
+    """The HTTPS listener's certificate and, for a test CA, where its files live."""
+
+    files: TlsFiles
+    port: int
+    scratch: Path | None  # the test CA's directory, removed when the emulator stops
+
+
+def _tls(
+    *, tls: bool, port: int, cert: Path | None, key: Path | None, ca_file: Path | None, host: str
+) -> _Tls | None:
+    """The HTTPS set-up the options ask for: ``--tls-cert/--tls-key``, or a test CA."""
+    if (cert is None) != (key is None):
+        raise click.BadParameter(
+            "give --tls-cert and --tls-key together", param_hint="--tls-cert/--tls-key"
+        )
+    if cert is not None and key is not None:
+        if ca_file is not None:
+            raise click.BadParameter(
+                "the test CA is written only when the emulator makes one (no --tls-cert)",
+                param_hint="--tls-ca-file",
+            )
+        return _Tls(TlsFiles(cert, key), port, None)
+    if not tls:
+        if ca_file is not None:
+            raise click.BadParameter("give --tls as well", param_hint="--tls-ca-file")
+        return None
+    scratch = Path(tempfile.mkdtemp(prefix="reconciler-emulator-tls-"))
+    hosts = ["127.0.0.1", "localhost"]
+    if host not in (*hosts, "0.0.0.0", "::", ""):  # noqa: S104 (compared, not bound)
+        hosts.append(host)
+    try:
+        files = issue_test_certificate(scratch, hosts)
+        if ca_file is not None:
+            assert files.ca_bundle is not None
+            shutil.copyfile(files.ca_bundle, ca_file)
+            files = TlsFiles(files.cert_file, files.key_file, ca_file)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return _Tls(files, port, scratch)
 
 
 def _queue_limits(session_bytes: int, total_bytes: int) -> QueueLimits:
@@ -226,6 +290,40 @@ def _sole_account(store: EmulatorStore, instances: Sequence[str]) -> str | None:
     callback=_parse_size,
     help="Bound of all sessions' waiting QoS 1 messages together; the oldest of all go first.",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Also serve HTTPS (the same API, STS, metadata and credentials URI) on --tls-port, with "
+    "a certificate from a new test CA whose PEM path is printed (or --tls-cert/--tls-key).",
+)
+@click.option(
+    "--tls-port",
+    default=8766,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="HTTPS port (0 = any free port).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Server certificate chain (PEM) for HTTPS; implies --tls.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Its private key (PEM).",
+)
+@click.option(
+    "--tls-ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the test CA's certificate here (default: a temporary file, printed).",
+)
+@click.option(
+    "--sts-duration",
+    callback=_parse_sts_duration,
+    help="Lifetime of every temporary credential issued (STS, metadata, credentials URI), "
+    "whatever DurationSeconds asked: 30s, 15m, 1h or seconds. Default: what is asked (3600).",
+)
 @click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (kept across restarts).")
 @click.option(
     "--fixture",
@@ -275,6 +373,12 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     mqtt_port: int | None,
     mqtt_queue_bytes: int,
     mqtt_queue_total_bytes: int,
+    tls: bool,
+    tls_port: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_ca_file: Path | None,
+    sts_duration: int | None,
     db: str | None,
     fixture: str | None,
     access_key_id: str | None,
@@ -287,8 +391,9 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     fault_seed: int | None,
     latency_ms: float,
 ) -> ExitCode:
-    """Serve the ONS 2019-02-14 OnsMqtt* actions and the OnsMqtt 2020-04-20 actions over HTTP
-    on one port until Ctrl-C or SIGTERM."""
+    """Serve the ONS 2019-02-14 OnsMqtt* actions, the OnsMqtt 2020-04-20 actions, STS
+    (AssumeRole, AssumeRoleWithOIDC), the ECS metadata endpoints (/latest/) and a credentials
+    URI (/credentials) over HTTP on one port, and HTTPS with --tls, until Ctrl-C or SIGTERM."""
     if (access_key_id is None) != (access_key_secret is None):
         raise click.BadParameter(
             "give --access-key-id and --access-key-secret together",
@@ -308,9 +413,12 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
     )
     topic_pairs = _parse_topics(topics)
     mqtt_options = MqttOptions(queue_limits=_queue_limits(mqtt_queue_bytes, mqtt_queue_total_bytes))
+    https = _tls(tls=tls, port=tls_port, cert=tls_cert, key=tls_key, ca_file=tls_ca_file, host=host)
     store = _open_store(db)
     with ExitStack() as on_failure:  # closes what is open if the setup fails
         on_failure.callback(store.close)
+        if https is not None and https.scratch is not None:
+            on_failure.callback(shutil.rmtree, https.scratch, True)
         credential_lines = _seed(
             store,
             fixture=fixture,
@@ -321,7 +429,16 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
             instances=instances,
             topics=topic_pairs,
         )
-        server = EmulatorServer(store, host=host, port=port, options=options)
+        if sts_duration is not None:
+            store.update_sts_settings(duration=sts_duration)
+        server = EmulatorServer(
+            store,
+            host=host,
+            port=port,
+            options=options,
+            tls=None if https is None else server_context(https.files),
+            tls_port=tls_port,
+        )
         on_failure.callback(server.stop)
         mqtt = (
             None
@@ -329,7 +446,7 @@ def serve_command(  # noqa: PLR0917 (click passes options positionally)
             else MqttServer(store, host=host, port=mqtt_port, options=mqtt_options)
         )
         on_failure.pop_all()  # set up: _serve_until_stopped stops and closes them
-    return _serve_until_stopped(server, mqtt, credential_lines, db)
+    return _serve_until_stopped(server, mqtt, credential_lines, db, https)
 
 
 class _MqttLogLines(logging.Handler):
@@ -343,7 +460,11 @@ class _MqttLogLines(logging.Handler):
 
 
 def _serve_until_stopped(
-    server: EmulatorServer, mqtt: MqttServer | None, credential_lines: list[str], db: str | None
+    server: EmulatorServer,
+    mqtt: MqttServer | None,
+    credential_lines: list[str],
+    db: str | None,
+    https: _Tls | None,
 ) -> ExitCode:
     stop = threading.Event()
 
@@ -362,6 +483,10 @@ def _serve_until_stopped(
             mqtt_logger.setLevel(logging.INFO)
             mqtt.start()
             click.echo(f"reconciler emulator MQTT listening on {mqtt.url}")
+        if https is not None:
+            ca = https.files.ca_bundle
+            trust = f" (test CA: {ca})" if ca is not None else ""
+            click.echo(f"reconciler emulator HTTPS listening on {server.https_url}{trust}")
         for line in credential_lines:
             click.echo(line)
         instances = server.store.instances()
@@ -373,6 +498,11 @@ def _serve_until_stopped(
         click.echo(f"instances: {shown or 'none'}{more}")
         limits = ", ".join(f"{a}={r}" for a, r in sorted(server.throttles().items()))
         click.echo(f"throttles: {limits or 'none'}")
+        duration = server.store.sts_settings().duration
+        click.echo(
+            "sts: temporary credentials last "
+            + (f"{duration}s" if duration is not None else "what DurationSeconds asks (3600s)")
+        )
         click.echo(f"database: {db or 'in memory'}; press Ctrl-C to stop")
         while not stop.wait(0.5):
             pass
@@ -384,5 +514,7 @@ def _serve_until_stopped(
             mqtt_logger.removeHandler(mqtt_log)
         server.stop()
         server.store.close()
+        if https is not None and https.scratch is not None:
+            shutil.rmtree(https.scratch, ignore_errors=True)
     click.echo("emulator stopped")
     return ExitCode.OK

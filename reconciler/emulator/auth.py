@@ -163,11 +163,14 @@ class Authenticator:
         """The key's secret and the account it acts for, once its security token is checked:
         temporary credentials the emulator issued need theirs, unexpired; an account's key
         needs one only when the fixture declared tokens for it."""
-        issued = self._store.issued(access_key_id)
-        if issued is None:
-            secret = self._secret(access_key_id)
+        # An account's key first: the common case costs one look-up, as before.
+        secret = self._store.account_secret(access_key_id)
+        if secret is not None:
             self._check_security_token(access_key_id, token)
             return secret, access_key_id
+        issued = self._store.issued(access_key_id)
+        if issued is None:
+            raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         if not token:
             raise _missing_token()
         if not hmac.compare_digest(token.encode("utf-8"), issued.security_token.encode("utf-8")):
@@ -175,12 +178,6 @@ class Authenticator:
         if issued.expires_ms <= self._now().timestamp() * 1000:
             raise _token_expired()
         return issued.access_key_secret, issued.account_key
-
-    def _secret(self, access_key_id: str) -> str:
-        secret = self._store.account_secret(access_key_id)
-        if secret is None:
-            raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-        return secret
 
     def _check_nonce(self, access_key_id: str, nonce: str) -> None:
         # Checked last, so a request failing any other check does not burn its nonce.

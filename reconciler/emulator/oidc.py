@@ -63,8 +63,10 @@ def check_issuer_key(public_key: str | None, jwks: str | None) -> None:
             assert jwks is not None
             jwt.PyJWKSet.from_json(jwks)
     except (ValueError, TypeError, jwt.PyJWTError) as exc:
-        what = "public_key is not a PEM public key" if public_key else "jwks is not a key set"
-        raise ValueError(f"{what}: {exc}") from exc
+        # cryptography's own words run to a paragraph and a URL: the file needs only this.
+        if public_key is not None:
+            raise ValueError("public_key is not a PEM public key") from exc
+        raise ValueError(f"jwks is not a JSON Web Key Set: {exc}") from exc
 
 
 def verify_token(token: str, provider: OidcProviderRecord) -> VerifiedToken:

@@ -81,16 +81,16 @@ class _Service:
         self.metadata = metadata.MetadataEndpoint(store, issuer)
         self.credentials_uri = credentials_uri.CredentialsUriEndpoint(store, issuer)
         # Requests answered, by action or endpoint: a test asks how often a client came.
-        self.counts: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
 
     def count(self, name: str) -> None:
         with self._counts_lock:
-            self.counts[name] += 1
+            self._counts[name] += 1
 
     def count_of(self, name: str) -> int:
         with self._counts_lock:
-            return self.counts[name]
+            return self._counts[name]
 
     def local_answer(
         self, method: str, path: str, header: Callable[[str], str | None]
@@ -136,7 +136,7 @@ class _Service:
             handler = product.handler(action)
             self.count(action)
             if action in product.anonymous:
-                access_key_id = ""
+                access_key_id = ""  # no caller: nothing to authenticate, no account to throttle
             elif v3 is None:
                 access_key_id = self.authenticator.authenticate(method, params)
             else:
@@ -189,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         path, _, query = self.path.partition("?")
+        # Injected faults and latency are the management APIs': the metadata endpoints and the
+        # credentials URI answer at once.
         local = service.local_answer(method, path, self.headers.get)
         if local is not None:
             self._write(*local)

@@ -12,8 +12,6 @@ from pathlib import Path
 
 from reconciler.errors import EmulatorError
 
-TRUSTME_HINT = "pip install 'mqtt-gid-reconciler[tls]'"
-
 
 @dataclass(frozen=True)
 class TlsFiles:
@@ -40,8 +38,8 @@ def issue_test_certificate(directory: Path, hosts: Sequence[str]) -> TlsFiles:
         import trustme  # noqa: PLC0415 (only --tls without a certificate needs it)
     except ImportError as exc:
         raise EmulatorError(
-            f"a test certificate needs the trustme package ({TRUSTME_HINT}), "
-            "or give --tls-cert and --tls-key"
+            "a test certificate needs the trustme package (the tls extra of"
+            " mqtt-gid-reconciler), or give --tls-cert and --tls-key"
         ) from exc
     authority = trustme.CA()
     issued = authority.issue_cert(*hosts)

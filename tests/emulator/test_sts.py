@@ -15,7 +15,7 @@ from reconciler.cloud.credentials import Credentials
 from reconciler.emulator.store import OidcProviderRecord, RoleRecord
 from reconciler.errors import CloudApiError
 from tests.fixtures.emulator_store import expire_issued
-from tests.fixtures.sts import assume_role, assume_role_with_oidc, new_signing_key
+from tests.fixtures.sts import ACCOUNT_ID, assume_role, assume_role_with_oidc, new_signing_key
 from tests.fixtures.wire import error_code, ok
 
 OTHER_KEY = "LTAI5tOtherAccountKey"
@@ -34,12 +34,13 @@ def _credentials(body):
 
 
 def _add_other_account(store, *, trusted_by_test_account=False):
-    """A second account with a role; the test account's role trusts it when asked."""
+    """A second account with a role only it may assume (``outsider``) and, when asked, one
+    that trusts the test account (``shared``)."""
     store.add_account(OTHER_KEY, OTHER_SECRET)
     store.set_account_id(OTHER_KEY, OTHER_ACCOUNT)
     store.put_role(RoleRecord(OTHER_ACCOUNT, "outsider"))
     if trusted_by_test_account:
-        store.put_role(RoleRecord(OTHER_ACCOUNT, "shared", trusted_accounts=("1234567890123456",)))
+        store.put_role(RoleRecord(OTHER_ACCOUNT, "shared", trusted_accounts=(ACCOUNT_ID,)))
 
 
 # -- AssumeRole --------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def test_assume_role_answers_expiring_credentials_for_the_role(sts_emulator):
     assert body["AssumedRoleUser"]["AssumedRoleId"].endswith(":alice")
 
 
-def test_assume_role_defaults_to_an_hour_and_xml_without_format(sts_emulator):
+def test_assume_role_lasts_an_hour_by_default(sts_emulator):
     body = ok(assume_role(sts_emulator))
     expires = datetime.strptime(body["Credentials"]["Expiration"], "%Y-%m-%dT%H:%M:%SZ")
     assert abs(expires.replace(tzinfo=UTC).timestamp() - time.time() - 3600) < 5
