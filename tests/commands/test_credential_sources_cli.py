@@ -32,6 +32,8 @@ CLEARED = (
     "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
     "ALIBABA_CLOUD_ECS_METADATA",
 )
+# The IMDSv2 tokens the chain was given (noted as it asks, see ``use_source``).
+METADATA_TOKENS: list[str] = []
 SOURCE_LINE = {
     "environment key": "debug: credentials: environment (ALIBABA_CLOUD_ACCESS_KEY_ID)",
     "OIDC": "debug: credentials: role acs:ram::1234567890123456:role/reconciler-deployer for "
@@ -78,6 +80,14 @@ def use_source(
     elif source == "ECS RAM role":
         monkeypatch.delenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED")
         monkeypatch.setattr(ecs_metadata, "METADATA_URL", emulator.metadata_url)
+        asked = ecs_metadata.EcsRoleFetcher._token_headers
+
+        def noted(fetcher: ecs_metadata.EcsRoleFetcher) -> dict[str, str]:
+            headers = asked(fetcher)
+            METADATA_TOKENS.extend(headers.values())
+            return headers
+
+        monkeypatch.setattr(ecs_metadata.EcsRoleFetcher, "_token_headers", noted)
     else:
         monkeypatch.setenv("ALIBABA_CLOUD_CREDENTIALS_URI", emulator.credentials_uri)
     return None
@@ -94,7 +104,7 @@ def secrets_of(emulator: StsEmulator, oidc_token: str | None) -> list[str]:
     found += [value for row in rows for value in row]
     if oidc_token:
         found += [oidc_token, oidc_token.rsplit(".", 1)[1]]
-    found += list(emulator.server._service.metadata._tokens._expiry)
+    found += METADATA_TOKENS
     return found
 
 
@@ -110,6 +120,7 @@ def test_plan_and_apply_through_each_source_leak_nothing(
     home.mkdir()
     work.mkdir()
     monkeypatch.chdir(work)
+    METADATA_TOKENS.clear()
     oidc_token = use_source(source, sts_emulator, home, monkeypatch)
     write_desired("GID_alpha", "GID_beta")
     planned = run_cli(capsys, "--debug", "plan", "desired.yaml", "-o", "plan.json")
@@ -126,6 +137,10 @@ def test_plan_and_apply_through_each_source_leak_nothing(
     everything += [path.read_text(encoding="utf-8") for path in work.rglob("*") if path.is_file()]
     secrets = secrets_of(sts_emulator, oidc_token)
     assert len(secrets) >= (1 if source == "environment key" else 3)
+    if source == "ECS RAM role":
+        assert METADATA_TOKENS, "the metadata token was asked"
+        # One token per fetch: every token the emulator handed out is in the list.
+        assert sts_emulator.request_count("metadata-token") == len(METADATA_TOKENS)
     for text in everything:
         for secret in secrets:
             assert secret not in text
