@@ -3,9 +3,9 @@ against the emulator over HTTPS (the library speaks to STS over HTTPS only): the
 credentials for the metadata service and the credentials URI (which hand out the same ones until
 half their lifetime is gone), credentials of the same role and lifetime for STS (which mints new
 ones per call). The library reads its environment when imported, so it runs in a child process;
-its chain has no setting for the STS endpoint or the metadata host, and it trusts certifi's CA
-bundle alone (not ``REQUESTS_CA_BUNDLE``), so the child gives those two providers the emulator's
-addresses and points certifi at the test CA, nothing else."""
+its chain has no setting for the STS endpoint or the metadata host, so the child gives those two
+providers the emulator's addresses, nothing else; it ignores ``REQUESTS_CA_BUNDLE`` (its TLS
+context is its own), so the child trusts the test CA through ``SSL_CERT_FILE``."""
 
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ from tests.fixtures.sts import StsEmulator
 
 OFFICIAL_CHAIN = """
 import json, os, sys
-import certifi
-certifi.where = lambda: os.environ["TEST_CA_BUNDLE"]  # Tea trusts certifi's bundle alone
 from alibabacloud_credentials.provider import ecs_ram_role, oidc, ram_role_arn
 from alibabacloud_credentials.provider.default import DefaultCredentialsProvider
 
@@ -58,7 +56,7 @@ def official(env: dict[str, str], emulator: StsEmulator) -> dict[str, str]:
         **env,
         TEST_STS_HOST=emulator.sts_endpoint,
         TEST_METADATA_HOST=emulator.metadata_host,
-        TEST_CA_BUNDLE=emulator.ca_bundle,
+        SSL_CERT_FILE=emulator.ca_bundle,
     )
     done = subprocess.run(
         [sys.executable, "-c", OFFICIAL_CHAIN],
