@@ -166,8 +166,11 @@ class RpcClient:
     def credentials(self) -> Credentials:
         """What the next attempt signs with; also what ``_redact`` masks from then on."""
         current = self._provider.current()
-        if current is not self._redacted[0]:
-            self._redacted = (current, redaction_forms(current.secret_values()))
+        previous = self._redacted[0]
+        if current is not previous:
+            # The previous ones too: a call signed with them may still be answering.
+            secrets = (*current.secret_values(), *previous.secret_values())
+            self._redacted = (current, redaction_forms(secrets))
         return current
 
     # -- the call machinery --------------------------------------------------------------------

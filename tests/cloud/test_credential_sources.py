@@ -571,7 +571,7 @@ def test_a_client_signs_each_call_with_the_providers_current_credentials():
     assert second["Signature"] == sign("POST", second, "secret-number-2")
     # The account's buckets stay the ones of the first key: a refresh is the same account.
     assert client._pacing_key == "STS.key1"
-    assert client._redact("x secret-number-2 y") == "x *** y"
+    assert client._redact("x secret-number-2 y secret-number-1") == "x *** y ***"
 
 
 # -- against the emulator's STS --------------------------------------------------------------------
