@@ -99,7 +99,14 @@ class Masker:
 
     @classmethod
     def for_run(cls, argv: Sequence[str], env: Mapping[str, str]) -> Masker:
-        return cls([*_secret_environment(env), *_secret_options(argv), *_profile_secrets()])
+        return cls(
+            [
+                *_secret_environment(env),
+                *_secret_options(argv),
+                *_profile_secrets(),
+                *_oidc_token(env),
+            ]
+        )
 
     def mask(self, text: str) -> str:
         for form in self._forms:
@@ -147,6 +154,18 @@ def _profile_secrets() -> list[str]:
         elif isinstance(item, list):
             pending.extend(item)
     return found
+
+
+def _oidc_token(env: Mapping[str, str]) -> list[str]:
+    """The OIDC token the credential chain reads: in a file, so no variable holds it."""
+    from reconciler.cloud.credentials.chain import ENV_OIDC_TOKEN_FILE  # noqa: PLC0415
+
+    path = env.get(ENV_OIDC_TOKEN_FILE)
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip() if path else ""
+    except OSError:
+        return []
+    return [token] if token else []
 
 
 def _installed(names: Iterable[str]) -> list[str]:

@@ -113,6 +113,21 @@ def test_a_secret_option_given_with_equals_is_masked_too(
     assert ARGV_SECRET not in text
 
 
+def test_the_oidc_token_in_its_file_is_masked_too(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = "eyJhbGciOiJSUzI1NiJ9.oidc-claims-Qw3.oidc-signature-Zt6"
+    (home / "oidc-token").write_text(token + "\n", encoding="utf-8")
+    monkeypatch.setenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE", str(home / "oidc-token"))
+    crash_with(monkeypatch, ValueError(f"saw {token}"))
+    code, _, err = run_cli(capsys, *SERVE, "--access-key-secret", ARGV_SECRET)
+    assert code == 3, err
+    (report,) = (home / ".cache" / "reconciler").iterdir()
+    text = report.read_text(encoding="utf-8")
+    assert "ValueError: saw ***" in text
+    assert token not in text
+
+
 def test_the_report_goes_under_xdg_cache_home(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,7 +20,13 @@ from typing import Protocol
 from reconciler.apply.calls import PlannedCall, planned_calls, send
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
-from reconciler.errors import CloudApiError, CloudError, LockLostError, StateError
+from reconciler.errors import (
+    CloudApiError,
+    CloudError,
+    CredentialsError,
+    LockLostError,
+    StateError,
+)
 from reconciler.models import StateOrigin, StateResource, named_values, write_only_digest
 from reconciler.plan.builder import ClientFor
 from reconciler.plan.model import Action, Change
@@ -83,6 +89,7 @@ class _Run:
         self._client_for = client_for
         self._check_lock = check_lock
         self._lock_lost: str | None = None
+        self._credentials_lost: str | None = None
         self._journal = journal
         self._options = options
         self._observer = observer
@@ -149,6 +156,7 @@ class _Run:
             outcomes=final,
             interrupted=self._stop.is_set(),
             lock_lost=self._lock_lost,
+            credentials_lost=self._credentials_lost,
             state_error=state_error,
             state_serial=self._journal.serial,
             state_writes=self._journal.writes,
@@ -261,6 +269,16 @@ class _Run:
         change = call.change
         try:
             confirmed = send(change, self._client_for(change.region, change.api))
+        except CredentialsError as exc:
+            # Temporary credentials that cannot be refreshed fail every later call the same
+            # way: start none (as with a lost lock). This call may have had an attempt sent.
+            with self._observer_lock:
+                if self._credentials_lost is None:
+                    self._credentials_lost = str(exc)
+            self._halt.set()
+            return ActionOutcome(
+                change=change, status=OutcomeStatus.FAILED, detail="failed", error_message=str(exc)
+            )
         except Exception as exc:  # a bug must not cost the state of the calls that worked
             return failed(change, exc)
         return done(change, confirmed.detail, confirmed.request_id)

@@ -38,6 +38,8 @@ class ApplyResult(FrozenModel):
     # The state lock was broken (force-unlock) while the apply ran: it started nothing after
     # noticing. The message says which lock.
     lock_lost: str | None = None
+    # The run's temporary credentials could not be refreshed: it started nothing after that.
+    credentials_lost: str | None = None
     # The state could not be saved at the end (the cloud may be ahead of the state).
     state_error: str | None = None
     state_serial: int | None = None
@@ -64,6 +66,7 @@ class ApplyResult(FrozenModel):
         return (
             not self.interrupted
             and self.lock_lost is None
+            and self.credentials_lost is None
             and self.state_error is None
             and not (self.failed or self.not_attempted)
         )

@@ -7,6 +7,7 @@ signing, retries, pacing, redaction, debug lines) and one error table (``error_c
 GIDs as the same ``responses.GroupIdRecord`` and offer the same ``capabilities``, so the planner
 and applier take either without asking which. A run's clients come from one
 ``registry.ClientRegistry``, paced from one ``pacing.RateLimits`` after each product's declared
-``Pacing``. Signing is pure and shared with the emulator. May import: errors, models, ratelimit
-(see ARCHITECTURE.md, layers).
+``Pacing``, all signing with the one credentials provider the default chain
+(``credentials``) resolved for the run. Signing is pure and shared with the emulator. May
+import: errors, models, ratelimit (see ARCHITECTURE.md, layers).
 """

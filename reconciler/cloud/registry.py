@@ -3,8 +3,9 @@
 
 plan, apply, export, import and inspect take their clients from here (through the command
 layer's ``cloud_session``), so the account's limits are shared by every instance, region and
-API of a run; the credentials are resolved once, lazily. Clock and sleep are the clients' and
-the buckets': a test passes its own and a minute of pacing takes no real time.
+API of a run; the credentials are resolved once, lazily, into one provider every client signs
+with (temporary credentials are refreshed there, once for all clients). Clock and sleep are the
+clients' and the buckets': a test passes its own and a minute of pacing takes no real time.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from reconciler.cloud.pacing import RateLimits
 from reconciler.models import DEFAULT_API, Api
 
 if TYPE_CHECKING:
-    from reconciler.cloud.credentials import Credentials
+    from reconciler.cloud.credentials import Credentials, CredentialsProvider
     from reconciler.cloud.query_responses import MqttInstance
     from reconciler.ratelimit import Rate
 
@@ -47,7 +48,7 @@ class ClientRegistry:
         *,
         endpoint: str | None,
         profile: str | None = None,
-        credentials: Credentials | None = None,
+        credentials: Credentials | CredentialsProvider | None = None,
         rates: Mapping[str, Rate | None] | None = None,
         write_rate: Rate | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -57,22 +58,28 @@ class ClientRegistry:
         self.rate_limits = RateLimits(rates, write_rate=write_rate, clock=clock)
         self.rate_limits.check_actions(KNOWN_ACTIONS)
         self._profile = profile
-        self._credentials = credentials
+        self._provider: CredentialsProvider | None = None
+        if credentials is not None:
+            from reconciler.cloud.credentials import as_provider  # noqa: PLC0415
+
+            self._provider = as_provider(credentials)
         self._clock = clock
         self._sleep = sleep
         self._clients: dict[tuple[str, Api], ApiClient] = {}
         self._lock = threading.Lock()
 
     def credentials(self) -> Credentials:
+        """The credentials the next call signs with."""
         with self._lock:
-            return self._credentials_locked()
+            provider = self._provider_locked()
+        return provider.current()
 
-    def _credentials_locked(self) -> Credentials:
-        if self._credentials is None:
-            from reconciler.cloud.credentials import resolve_credentials  # noqa: PLC0415
+    def _provider_locked(self) -> CredentialsProvider:
+        if self._provider is None:
+            from reconciler.cloud.credentials import resolve_provider  # noqa: PLC0415
 
-            self._credentials = resolve_credentials(profile=self._profile)
-        return self._credentials
+            self._provider = resolve_provider(profile=self._profile)
+        return self._provider
 
     def check(self) -> None:
         """Resolve the credentials now, so a missing key is reported before any output."""
@@ -83,7 +90,7 @@ class ClientRegistry:
             found = self._clients.get((region, api))
             if found is None:
                 found = self._clients[(region, api)] = CLIENT_CLASSES[api](
-                    self._credentials_locked(),
+                    self._provider_locked(),
                     region=region,
                     endpoint=self.endpoint,
                     rate_limits=self.rate_limits,

@@ -27,7 +27,7 @@ from urllib.parse import quote_plus, urlencode
 from pydantic import BaseModel, ValidationError
 
 from reconciler import __version__
-from reconciler.cloud.credentials import Credentials
+from reconciler.cloud.credentials.model import Credentials, CredentialsProvider, as_provider
 from reconciler.cloud.endpoints import endpoint_for
 from reconciler.cloud.error_codes import (
     RETRY_AFTER_HEADER,
@@ -53,7 +53,9 @@ log = logging.getLogger("reconciler.cloud")
 REDACTED = "***"
 # Parameters whose values are secret or derived from the secret: masked by name in DEBUG lines,
 # their values masked in error messages (a custom-auth identity's ``Secret`` among them).
-SECRET_PARAMETERS = frozenset({"Signature", "SecurityToken", "AccessKeySecret", "Secret"})
+SECRET_PARAMETERS = frozenset(
+    {"Signature", "SecurityToken", "AccessKeySecret", "OIDCToken", "Secret"}
+)
 # Shorter strings would garble messages when masked and are no secret worth the name.
 _MIN_REDACTED_LENGTH = 4
 _MAX_REASON_CHARS = 200
@@ -96,7 +98,7 @@ class RpcClient:
 
     def __init__(
         self,
-        credentials: Credentials,
+        credentials: Credentials | CredentialsProvider,
         *,
         region: str,
         endpoint: str | None = None,
@@ -110,13 +112,18 @@ class RpcClient:
     ) -> None:
         """``rate_limits`` is the run's registry (``ClientRegistry`` makes one and hands it to
         every client); without one the client paces on buckets of its own, which is right only
-        for a lone client. ``sleep``, ``clock`` and ``rng`` exist so tests can run backoff
+        for a lone client. ``credentials`` may be a provider, asked before each attempt (so
+        temporary credentials it refreshes are picked up); the account's buckets are keyed by
+        the key it first gives. ``sleep``, ``clock`` and ``rng`` exist so tests can run backoff
         without waiting."""
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
-        self.credentials = credentials
+        self._provider = as_provider(credentials)
+        first = self._provider.current()
+        self._pacing_key = first.access_key_id
+        self._redacted = (first, redaction_forms(first.secret_values()))
         self.region = region
         self.endpoint = endpoint_for(region, endpoint, service=self.product.service)
         self.timeout = timeout
@@ -130,7 +137,6 @@ class RpcClient:
         )
         self._pacing_noted: dict[str, float] = {}
         self._pacing_lock = threading.Lock()
-        self._redactions = redaction_forms(credentials.secret_values())
         self._url = self.endpoint + "/"
         # Sends each request once: our own retry loop re-signs every attempt.
         self._transport = Transport(
@@ -159,6 +165,17 @@ class RpcClient:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(region={self.region!r}, endpoint={self.endpoint!r})"
 
+    @property
+    def credentials(self) -> Credentials:
+        """What the next attempt signs with; also what ``_redact`` masks from then on."""
+        current = self._provider.current()
+        previous = self._redacted[0]
+        if current is not previous:
+            # The previous ones too: a call signed with them may still be answering.
+            secrets = (*current.secret_values(), *previous.secret_values())
+            self._redacted = (current, redaction_forms(secrets))
+        return current
+
     # -- the call machinery --------------------------------------------------------------------
 
     def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
@@ -171,7 +188,7 @@ class RpcClient:
         """
         if action not in self.product.actions:
             raise ValueError(f"unknown {self.product.label} action {action!r}")
-        bucket = self.rate_limits.bucket(self.credentials.access_key_id, action)
+        bucket = self.rate_limits.bucket(self._pacing_key, action)
         if bucket is not None:
             self._take_token(action, bucket, deadline=None)
         started = self._clock()
@@ -351,7 +368,7 @@ class RpcClient:
     def _redact(self, text: str, sent_secrets: tuple[str, ...] = ()) -> str:
         """``text`` with the credentials' secrets, and ``sent_secrets`` (a call's own, as
         ``redaction_forms`` gives them), masked; longest first across both."""
-        forms = self._redactions
+        forms = self._redacted[1]
         if sent_secrets:
             forms = tuple(sorted({*forms, *sent_secrets}, key=len, reverse=True))
         for form in forms:

@@ -84,9 +84,20 @@ class Transport:
     def post(self, body: bytes, headers: Mapping[str, str]) -> Response:
         """One POST and its whole answer. Raises TimeoutError when the server is silent past
         the timeout, and another OSError or ``http.client.HTTPException`` when no answer came."""
+        return self.request("POST", body, headers)
+
+    def request(
+        self,
+        method: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        path: str | None = None,
+    ) -> Response:
+        """``method`` to ``path`` on the URL's host (default: the URL's own path), as ``post``."""
         connection = self._checkout()
         try:
-            connection.request("POST", self._target(), body, {**self._headers, **headers})
+            connection.request(method, self._target(path), body, {**self._headers, **headers})
             answer = connection.getresponse()
             content = answer.read()
         except BaseException:
@@ -107,11 +118,12 @@ class Transport:
         for connection in idle:
             connection.close()
 
-    def _target(self) -> str:
+    def _target(self, path: str | None = None) -> str:
+        path = path or self._path
         # Through a plain-HTTP proxy the request line names the whole URL.
         if self._proxy is not None and not self._https:
-            return f"http://{self._host}:{self._port}{self._path}"
-        return self._path
+            return f"http://{self._host}:{self._port}{path}"
+        return path
 
     def _checkout(self) -> http.client.HTTPConnection:
         while True:

@@ -104,6 +104,10 @@ class Output:
         if result.lock_lost is not None:
             click.echo(f"Error: {result.lock_lost} and the apply stopped: {counts}", err=True)
             return ExitCode.ERROR
+        if result.credentials_lost is not None:
+            # The state holds every call that finished (the journal recorded each).
+            click.echo(f"Error: {result.credentials_lost}; apply stopped: {counts}", err=True)
+            return ExitCode.ERROR
         if result.interrupted:
             click.echo("Interrupted: the state holds everything done so far.", err=True)
             return ExitCode.INTERRUPTED

@@ -141,6 +141,7 @@ def result_document(result: ApplyResult) -> dict[str, Any]:
             "writes": result.state_writes,
             "error": result.state_error,
             "lock_lost": result.lock_lost,
+            "credentials_lost": result.credentials_lost,
         },
     }
 

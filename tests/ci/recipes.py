@@ -15,7 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,8 +172,15 @@ def run_gitlab_job(
     repo: Path,
     env: Mapping[str, str],
     version: str,
+    id_token: Callable[[str], str] | None = None,
 ) -> JobRun:
+    """``id_token(aud)``: the ID token GitLab would put in each of the job's ``id_tokens``."""
     job = gitlab_job(pipeline, name)
+    tokens = {}
+    for variable, spec in job.get("id_tokens", {}).items():
+        assert id_token is not None, "the job asks for id_tokens: pass id_token"
+        assert set(spec) == {"aud"}, f"id_tokens field not modelled: {spec}"
+        tokens[variable] = id_token(spec["aud"])
     lines = [*job.get("before_script", []), *job["script"]]
     shell = ["set -eo pipefail"]
     for line in lines:
@@ -185,7 +192,7 @@ def run_gitlab_job(
     done = subprocess.run(
         ["bash", "--noprofile", "--norc", "-c", "\n".join(shell)],
         cwd=repo,
-        env={**env, **variables},
+        env={**env, **variables, **tokens},
         capture_output=True,
         text=True,
         timeout=600,

@@ -7,6 +7,7 @@ import pytest
 
 from reconciler.cloud.credentials import resolve_credentials
 from reconciler.errors import CredentialsError
+from tests.fixtures.runs import closed_port
 
 MISSING = Path("/nonexistent/reconciler-test/config.json")
 
@@ -111,9 +112,9 @@ def test_ak_profile_ignores_a_leftover_sts_token(tmp_path):
 
 
 def test_unsupported_profile_mode_is_named(tmp_path):
-    profile = {**ak_profile("default", "id", "secret"), "mode": "EcsRamRole"}
+    profile = {**ak_profile("default", "id", "secret"), "mode": "CloudSSO"}
     path = write_config(tmp_path, [profile])
-    with pytest.raises(CredentialsError, match="mode 'EcsRamRole' is not supported"):
+    with pytest.raises(CredentialsError, match="mode 'CloudSSO' is not supported"):
         resolve_credentials(env={}, config_path=path)
 
 
@@ -125,7 +126,9 @@ def test_unknown_profile_lists_the_known_ones(tmp_path):
 
 def test_profile_asked_for_without_a_config_file_says_so():
     with pytest.raises(CredentialsError, match="profile 'p' was asked for"):
-        resolve_credentials(env={"ALIBABA_CLOUD_PROFILE": "p"}, config_path=MISSING)
+        resolve_credentials(
+            env={"ALIBABA_CLOUD_PROFILE": "p"}, config_path=MISSING, credentials_file=MISSING
+        )
 
 
 def test_broken_config_json_is_located(tmp_path):
@@ -154,17 +157,40 @@ def test_blank_variables_count_as_unset(tmp_path):
 
 
 def test_missing_credentials_message_names_every_place_looked():
+    closed_port_url = f"http://127.0.0.1:{closed_port()}"
     with pytest.raises(CredentialsError) as info:
-        resolve_credentials(env={}, config_path=MISSING)
+        resolve_credentials(
+            env={},
+            config_path=MISSING,
+            credentials_file=MISSING,
+            metadata_url=closed_port_url,
+        )
     message = str(info.value)
     assert "\n" not in message
     for place in (
-        "arguments",
-        "ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-        "ALICLOUD_ACCESS_KEY/ALICLOUD_SECRET_KEY",
-        str(MISSING),
+        "arguments (none given)",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET (unset)",
+        "ALICLOUD_ACCESS_KEY/ALICLOUD_SECRET_KEY (unset)",
+        "ALIBABA_CLOUD_ROLE_ARN/ALIBABA_CLOUD_OIDC_PROVIDER_ARN/ALIBABA_CLOUD_OIDC_TOKEN_FILE"
+        " (unset)",
+        f"aliyun CLI config {MISSING} (not found)",
+        f"credentials file {MISSING} (not found)",
+        f"ECS RAM role (ECS metadata service {closed_port_url}: IMDSv2 token: cannot connect",
+        "ALIBABA_CLOUD_CREDENTIALS_URI (unset)",
     ):
         assert place in message
+
+
+def test_each_disabled_source_says_why_it_was_skipped(tmp_path):
+    path = write_config(tmp_path, [ak_profile("default", "id", "secret")])
+    env = {
+        "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "TRUE",
+    }
+    with pytest.raises(CredentialsError) as info:
+        resolve_credentials(env=env, config_path=path, credentials_file=MISSING)
+    assert "aliyun CLI config (ALIBABA_CLOUD_CLI_PROFILE_DISABLED is true)" in str(info.value)
+    assert "ECS RAM role (ALIBABA_CLOUD_ECS_METADATA_DISABLED is true)" in str(info.value)
 
 
 def test_default_config_path_is_under_home(tmp_path, monkeypatch):

@@ -54,7 +54,10 @@ def test_debug_logs_every_call_without_secrets(
         args = ["plan", "desired.yaml", "--debug"]
     result = run_cli(capsys, *args)
     assert result.code == 0, result.err
-    calls = [line for line in result.err.splitlines() if line.startswith("debug: ")]
+    lines = [line for line in result.err.splitlines() if line.startswith("debug: ")]
+    # The source is named first, by where it was found, never by its values.
+    assert lines[0] == "debug: credentials: environment (ALIBABA_CLOUD_ACCESS_KEY_ID)"
+    calls = lines[1:]
     assert calls and calls[0].startswith("debug: OnsMqttGroupIdList attempt 1: status=200")
     assert "'Signature': '***'" in calls[0]
     assert "'SecurityToken': '***'" in calls[0]

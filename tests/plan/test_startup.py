@@ -70,6 +70,14 @@ NOT_IMPORTED = (
     "reconciler.plan.planfile",
     "reconciler.config.locate",
     "reconciler.apply",
+    # A static key: none of the chain's network sources, nor STS's client.
+    "reconciler.cloud.credentials.sts",
+    "reconciler.cloud.credentials.ecs_metadata",
+    "reconciler.cloud.credentials.uri",
+    "reconciler.cloud.credentials.http_source",
+    "reconciler.cloud.credentials.refresh",
+    "alibabacloud_credentials",
+    "jwt",
 )
 
 # Answers of the query and instance actions: a plan without deletes asks none of them, so their

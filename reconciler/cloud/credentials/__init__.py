@@ -1,0 +1,28 @@
+"""Where the credentials come from (the default chain, ``chain``) and how temporary ones stay
+fresh (``refresh``): a key pair given outright (``static``), the aliyun CLI profile file
+(``cli_profile``), the SDKs' INI file (``ini_file``), a role assumed through STS (``sts``), the
+ECS instance's role (``ecs_metadata``) or a credentials URI (``uri``).
+
+Clients sign with a ``CredentialsProvider``: ``current()`` before each attempt. The network
+sources are imported only when a profile or the environment names them, so a static key costs a
+small plan nothing more than before.
+"""
+
+from reconciler.cloud.credentials.chain import resolve_credentials, resolve_provider
+from reconciler.cloud.credentials.cli_profile import default_config_path
+from reconciler.cloud.credentials.model import (
+    Credentials,
+    CredentialsProvider,
+    StaticProvider,
+    as_provider,
+)
+
+__all__ = [
+    "Credentials",
+    "CredentialsProvider",
+    "StaticProvider",
+    "as_provider",
+    "default_config_path",
+    "resolve_credentials",
+    "resolve_provider",
+]
