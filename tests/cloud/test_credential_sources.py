@@ -445,6 +445,18 @@ def test_ini_file_mistakes_are_named(tmp_path, text, expected):
         resolve({}, credentials_file=ini)
 
 
+@pytest.mark.parametrize("name", ["credentials", "credentials.ini"])
+def test_the_default_credentials_file_goes_by_either_name(tmp_path, monkeypatch, name):
+    folder = tmp_path / ".alibabacloud"
+    folder.mkdir()
+    (folder / name).write_text(
+        "[default]\ntype = access_key\naccess_key_id = home-id\naccess_key_secret = s\n"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    found = resolve({}, config_path=tmp_path / "none.json", credentials_file=None)
+    assert found.current().access_key_id == "home-id"
+
+
 def test_a_named_credentials_file_that_does_not_exist_is_an_error(tmp_path):
     env = {"ALIBABA_CLOUD_CREDENTIALS_FILE": str(tmp_path / "nope.ini")}
     with pytest.raises(CredentialsError, match=r"ALIBABA_CLOUD_CREDENTIALS_FILE names .*nope\.ini"):

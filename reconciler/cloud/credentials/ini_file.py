@@ -1,5 +1,6 @@
 """The credentials file of Alibaba's SDKs: ``ALIBABA_CLOUD_CREDENTIALS_FILE``, else
-``~/.alibabacloud/credentials.ini`` (the official Python library's default), an INI file whose
+``~/.alibabacloud/credentials`` (the Go SDK's name) when it exists, else
+``~/.alibabacloud/credentials.ini`` (the official Python library's), an INI file whose
 section is the profile (``provider.profile``, else ``ALIBABA_CLOUD_PROFILE``, else ``default``)
 and whose ``type`` is ``access_key``, ``ram_role_arn``, ``oidc_role_arn`` or ``ecs_ram_role``.
 As in the library, what follows a ``#`` in a value is a comment.
@@ -26,7 +27,10 @@ SUPPORTED_TYPES = ("access_key", "ram_role_arn", "oidc_role_arn", "ecs_ram_role"
 
 
 def default_credentials_file() -> Path:
-    return Path.home() / ".alibabacloud" / "credentials.ini"
+    # The SDKs disagree on the name; a team's file works under either.
+    folder = Path.home() / ".alibabacloud"
+    plain = folder / "credentials"
+    return plain if plain.is_file() else folder / "credentials.ini"
 
 
 def read_sections(path: Path) -> dict[str, dict[str, str]]:
