@@ -438,6 +438,27 @@ def blacklist_key_text(client_id: str) -> str:
     return f"{BLACKLIST_KIND_NAME}:{client_id}"
 
 
+def parse_identity_key(key: str) -> tuple[IdentityType, str, str | None]:
+    """(type, username, client id) of ``identity_key_text``'s text (a username holds no ':')."""
+    identity_type, _, rest = key.removeprefix(f"{IDENTITY_KIND_NAME}:").partition(":")
+    if identity_type == "client":
+        username, _, client_id = rest.partition(":")
+        return "client", username, client_id
+    return "user", rest, None
+
+
+def parse_permission_key(key: str) -> tuple[IdentityType, str, str]:
+    """(identity type, identity, topic) of ``permission_key_text``'s text (an identity holds
+    no '/')."""
+    identity_type, _, rest = key.removeprefix(f"{PERMISSION_KIND_NAME}:").partition(":")
+    identity, _, topic = rest.partition("/")
+    return ("client" if identity_type == "client" else "user"), identity, topic
+
+
+def parse_blacklist_key(key: str) -> str:
+    return key.removeprefix(f"{BLACKLIST_KIND_NAME}:")
+
+
 class DesiredIdentity(FrozenModel):
     """A custom-auth identity: by username alone (``user``) or username and client id
     (``client``); its secret comes from the environment or a file, never the file's text."""
@@ -773,8 +794,7 @@ def _permission_cuts_off(
     lost = sorted(granted - kept)
     if not lost:
         return None
-    identity_type, _, rest = key.removeprefix(f"{PERMISSION_KIND_NAME}:").partition(":")
-    identity, _, topic = rest.partition("/")
+    identity_type, identity, topic = parse_permission_key(key)
     how = "deleted" if desired is None else "changed"
     return (
         f"cuts off {identity_type} {identity}: this {how} permission takes away "

@@ -27,7 +27,7 @@ from reconciler.models import (
 
 # A secret given from the environment: the whole value is one reference.
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-LITERAL_SECRET = (
+IN_THE_FILE_MESSAGE = (
     "a secret is never written in the file: give it as ${ENV_VAR} (one variable, nothing "
     "around it) or as {file: PATH}"
 )
@@ -177,7 +177,7 @@ def read_secret(
     if isinstance(secret, str):
         match = _ENV_REFERENCE.fullmatch(secret)
         if match is None:
-            issues.append(Issue(loc, LITERAL_SECRET))
+            issues.append(Issue(loc, IN_THE_FILE_MESSAGE))
             return None
         if env is None:
             return None

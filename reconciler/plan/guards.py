@@ -1,7 +1,7 @@
-"""The guards a plan carries: naming checks, probable renames, the delete circuit breaker and
-the online-client check, and what a kind declares (listings it could not make, changes
-that cut off what a resource grants). Pure functions over changes; each guard says why, and how to override
-it when it can be overridden.
+"""The guards a plan carries: naming checks, probable renames, the delete circuit breaker, the
+online-client check, and what a kind declares (listings it could not make, changes that cut
+off what a resource grants). Pure functions over changes; each guard says why, and how to
+override it when it can be overridden.
 """
 
 from __future__ import annotations
