@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
@@ -118,6 +119,10 @@ _ACCESS_ENTRY_KEYS = {
 }
 
 
+def _access_sort_key(key_of: Callable[[Any], str | None], entry: Any) -> str:
+    return key_of(entry) or ""
+
+
 def _format_access(instance: CommentedMap) -> None:
     """The access block's keys in order, each list's entries' keys in order and the entries
     sorted by their key (as ``state list`` shows them)."""
@@ -138,7 +143,7 @@ def _format_access(instance: CommentedMap) -> None:
             if isinstance(entry, CommentedMap):
                 _reorder(entry, _ACCESS_ENTRY_KEYS[name])
                 _hoist_first_comment(entries, index, entry)
-        _sort_seq(entries, lambda entry, key_of=key_of: key_of(entry) or "")
+        _sort_seq(entries, partial(_access_sort_key, key_of))
 
 
 def _format_groups(parent: CommentedMap, key: str) -> None:
