@@ -13,6 +13,7 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
     │       ├── AuthError          bad key, signature, timestamp, nonce, token
     │       ├── NotFoundError      the GID (or topic, instance, region) does not exist
     │       ├── AlreadyExistsError the GID already exists
+    │       ├── FeatureNotSupportedError  the instance's edition lacks the feature (ApiNotSupport)
     │       └── ParameterError     MissingParameter, BIZ_FIELD_CHECK_INVALID, bad values
     ├── StateError                 the state document cannot be read or written
     │   ├── StateConflictError     compare-and-swap on the serial lost
@@ -157,6 +158,11 @@ class NotFoundError(CloudApiError):
 
 class AlreadyExistsError(CloudApiError):
     """The GID already exists."""
+
+
+class FeatureNotSupportedError(CloudApiError):
+    """The instance's edition does not offer the action's feature (``ApiNotSupport``: custom
+    authentication on a Basic or Standard edition); the code is kept."""
 
 
 class ParameterError(CloudApiError):

@@ -15,6 +15,7 @@ from reconciler.errors import (
     AlreadyExistsError,
     AuthError,
     CloudApiError,
+    FeatureNotSupportedError,
     NotFoundError,
     ParameterError,
     RetryableApiError,
@@ -25,6 +26,8 @@ from reconciler.errors import (
 # "Exsited" is the 2020-04-20 service's own spelling.
 ALREADY_EXISTS_CODES = frozenset({"GroupIdAlreadyExsited"})
 NOT_FOUND_CODES = frozenset({"InstanceNotFound"})
+# An edition without the action's feature (custom authentication on Basic or Standard).
+FEATURE_NOT_SUPPORTED_CODES = frozenset({"ApiNotSupport"})
 RETRYABLE_CODES = frozenset(
     {"ServiceUnavailable", "InternalError", "ONS_SYSTEM_ERROR", "SystemOverFlow"}
 )
@@ -48,6 +51,8 @@ MAX_MESSAGE_CHARS = 300
 def error_class_for(code: str, status: int) -> type[CloudApiError]:
     if code in ALREADY_EXISTS_CODES or (code.startswith("BIZ_") and code.endswith("_EXISTED")):
         return AlreadyExistsError
+    if code in FEATURE_NOT_SUPPORTED_CODES:
+        return FeatureNotSupportedError
     if code in NOT_FOUND_CODES or (code.startswith("BIZ_") and code.endswith("_NOT_FOUND")):
         return NotFoundError
     if code in RETRYABLE_CODES or code.startswith("Throttling"):

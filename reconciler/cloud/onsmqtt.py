@@ -4,7 +4,8 @@ version 2020-04-20, endpoint ``onsmqtt.<region>.aliyuncs.com``), on the shared c
 
 It offers the capabilities the planner and applier use (``reconciler.cloud.capabilities``, as
 ``OnsClient`` does, with the same ``GroupIdRecord`` inventory), so either client serves them,
-plus the session look-ups and ``ListInstances`` of this generation.
+plus the session look-ups and ``ListInstances`` of this generation, and the CustomAuth calls
+(``custom_auth.CustomAuthCalls``).
 
 The service limits Create/Delete/ListGroupId to 10 calls a second per account, whatever the
 instance or region. So its pacing counts per account (``ONSMQTT_PACING``): every client handed
@@ -26,10 +27,11 @@ from reconciler.cloud.capabilities import (
     create_confirmed,
     listed,
 )
+from reconciler.cloud.custom_auth import CUSTOM_AUTH_ACTIONS, CustomAuthCalls
 from reconciler.cloud.error_codes import NAME_TAKEN_CODE
 from reconciler.cloud.pacing import Pacing
 from reconciler.cloud.responses import GroupIdDataResponse, GroupIdRecord, RequestIdResponse
-from reconciler.cloud.rpc import ApiProduct, RpcClient
+from reconciler.cloud.rpc import ApiProduct
 from reconciler.errors import CloudApiError, CloudError, NotFoundError
 from reconciler.ratelimit import Rate
 
@@ -55,7 +57,9 @@ BATCH_QUERY_SESSIONS = "BatchQuerySessionByClientIds"
 LIST_INSTANCES = "ListInstances"
 
 GROUP_ACTIONS = frozenset({CREATE_GROUP_ID, DELETE_GROUP_ID, LIST_GROUP_ID})
-ACTIONS = GROUP_ACTIONS | {QUERY_SESSION, BATCH_QUERY_SESSIONS, LIST_INSTANCES}
+ACTIONS = (
+    GROUP_ACTIONS | CUSTOM_AUTH_ACTIONS | {QUERY_SESSION, BATCH_QUERY_SESSIONS, LIST_INSTANCES}
+)
 # The service's documented limits per account; ListInstances has none documented.
 ACCOUNT_RATE_LIMITS: Mapping[str, Rate] = {
     **{action: Rate(10, 1.0) for action in GROUP_ACTIONS},
@@ -79,7 +83,7 @@ ONSMQTT_PRODUCT = ApiProduct(
 )
 
 
-class OnsMqttClient(RpcClient):
+class OnsMqttClient(CustomAuthCalls):
     """Client of the OnsMqtt 2020-04-20 API for one region."""
 
     product = ONSMQTT_PRODUCT

@@ -51,8 +51,9 @@ from reconciler.redirects import is_redirect, refused_redirect
 log = logging.getLogger("reconciler.cloud")
 
 REDACTED = "***"
-# Parameters whose values are secret or derived from the secret.
-SECRET_PARAMETERS = frozenset({"Signature", "SecurityToken", "AccessKeySecret"})
+# Parameters whose values are secret or derived from the secret: masked by name in DEBUG lines,
+# their values masked in error messages (a custom-auth identity's ``Secret`` among them).
+SECRET_PARAMETERS = frozenset({"Signature", "SecurityToken", "AccessKeySecret", "Secret"})
 # Shorter strings would garble messages when masked and are no secret worth the name.
 _MIN_REDACTED_LENGTH = 4
 _MAX_REASON_CHARS = 200
@@ -240,8 +241,14 @@ class RpcClient:
         signed = self._signed(action, params)
         seen = _AttemptReport()
         begun = time.perf_counter()
+        # The call's own secret parameters are masked too, wherever a message might quote
+        # them (a string to sign holds every parameter).
+        sent_secrets = redaction_forms(
+            value for name, value in params.items() if name in SECRET_PARAMETERS
+        )
         try:
-            return self._read(action, self._post(action, signed, seen), seen)
+            response = self._post(action, signed, seen, sent_secrets)
+            return self._read(action, response, seen, sent_secrets)
         finally:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
@@ -270,7 +277,13 @@ class RpcClient:
             version=self.product.version,
         )
 
-    def _post(self, action: str, signed: Mapping[str, str], seen: _AttemptReport) -> Response:
+    def _post(
+        self,
+        action: str,
+        signed: Mapping[str, str],
+        seen: _AttemptReport,
+        sent_secrets: tuple[str, ...] = (),
+    ) -> Response:
         """Send the form; a request that gets no HTTP answer is a CloudConnectionError."""
         headers = {
             "Content-Type": _FORM_CONTENT_TYPE,
@@ -287,14 +300,22 @@ class RpcClient:
             ) from exc
         except (OSError, http.client.HTTPException) as exc:
             if _unresolved_host(exc):
-                seen.code = self._redact(f"cannot resolve host {self._transport.connect_host}")
+                seen.code = self._redact(
+                    f"cannot resolve host {self._transport.connect_host}", sent_secrets
+                )
             else:
-                seen.code = self._redact(_root_cause(exc))
+                seen.code = self._redact(_root_cause(exc), sent_secrets)
             raise CloudConnectionError(
                 f"{action}: cannot reach {self.endpoint}: {seen.code}", action=action
             ) from exc
 
-    def _read(self, action: str, response: Response, seen: _AttemptReport) -> dict[str, Any]:
+    def _read(
+        self,
+        action: str,
+        response: Response,
+        seen: _AttemptReport,
+        sent_secrets: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
         """The answer's JSON object; a redirect, an error answer or a body that is not a JSON
         object raises the matching CloudError."""
         status = seen.status = response.status
@@ -309,7 +330,7 @@ class RpcClient:
                 action,
                 status,
                 response.content,
-                redact=self._redact,
+                redact=lambda text: self._redact(text, sent_secrets),
                 retry_after=retry_after_seconds(response.headers.get(RETRY_AFTER_HEADER)),
             )
             seen.code, seen.request_id = error.code, error.request_id
@@ -327,8 +348,13 @@ class RpcClient:
         seen.request_id = body.get("RequestId")
         return body
 
-    def _redact(self, text: str) -> str:
-        for form in self._redactions:
+    def _redact(self, text: str, sent_secrets: tuple[str, ...] = ()) -> str:
+        """``text`` with the credentials' secrets, and ``sent_secrets`` (a call's own, as
+        ``redaction_forms`` gives them), masked; longest first across both."""
+        forms = self._redactions
+        if sent_secrets:
+            forms = tuple(sorted({*forms, *sent_secrets}, key=len, reverse=True))
+        for form in forms:
             text = text.replace(form, REDACTED)
         return text
 

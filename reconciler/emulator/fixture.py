@@ -12,6 +12,8 @@ Shape (all lists optional; times are ms epoch, ISO 8601, or ``now`` / ``now-15m`
         account: LTAI5tExample       # the owner; needed when there are several accounts
         region: cn-hangzhou          # default cn-hangzhou
         independent_naming: true     # default true
+        edition: professional        # basic | standard | professional (default) | platinum
+        custom_auth_capacity: 1000   # default 1000
         topics: [orders]
         groups: [GID_orders, {group_id: GID_billing, topic: orders, create_time: now-1d}]
         devices:
@@ -24,6 +26,13 @@ Shape (all lists optional; times are ms epoch, ISO 8601, or ``now`` / ``now-15m`
         message_history:
           - {parent_topic: orders, at: now-1h, trans_type: PUB, tps: 2.5, total: 150,
              msg_type: SUB, qos: 1, sub_topic: ""}
+        identities:                  # custom authentication, with the wire's values
+          - {type: USER, username: fleet, secret: s3cret, sign_mode: ORIGIN}
+          - {type: CLIENT, username: fleet, client_id: sensor-1, secret: k, sign_mode: SIGNED}
+        permissions:
+          - {identity_type: USER, identity: fleet, topic: orders/#, effect: ALLOW,
+             permit_action: PUB_SUB}  # effect ALLOW and permit_action PUB_SUB by default
+        blacklist: [sensor-9]
 
 A series stands for many samples: ``from``, ``to`` and ``every`` (``30s``, ``1m``, ``1h``)
 instead of ``at`` gives a sample at each multiple of ``every`` in the range, and a value given
@@ -53,7 +62,12 @@ from reconciler.emulator.fixture_model import (
     Instance,
     cycled,
 )
-from reconciler.emulator.store import EmulatorStore, Subscription
+from reconciler.emulator.store import (
+    EmulatorStore,
+    IdentityRecord,
+    PermissionRecord,
+    Subscription,
+)
 from reconciler.errors import ConfigError
 
 Loc = tuple[int | str, ...]
@@ -232,6 +246,8 @@ class _Seeder:
                 independent_naming=instance.independent_naming,
                 topics=instance.topics,
                 owner=owner,
+                edition=instance.edition,
+                custom_auth_capacity=instance.custom_auth_capacity,
             )
         except ValueError as exc:
             raise self._error(str(exc), loc) from exc
@@ -258,6 +274,7 @@ class _Seeder:
                 )
             except ValueError as exc:
                 raise self._error(str(exc), (*loc, "devices", index, "client_id")) from exc
+        self._custom_auth(instance)
         for online in instance.online_history:
             moments = online.moments()
             counts = cycled(online.count, len(moments))
@@ -282,3 +299,30 @@ class _Seeder:
                 qos=traffic.qos,
                 sub_topic=traffic.sub_topic,
             )
+
+    def _custom_auth(self, instance: Instance) -> None:
+        store, instance_id = self._store, instance.instance_id
+        for identity in instance.identities:
+            store.add_identity(
+                IdentityRecord(
+                    instance_id,
+                    identity.type,
+                    identity.username,
+                    identity.client_id or "",
+                    identity.secret,
+                    identity.sign_mode,
+                )
+            )
+        for permission in instance.permissions:
+            store.add_permission(
+                PermissionRecord(
+                    instance_id,
+                    permission.identity_type,
+                    permission.identity,
+                    permission.topic,
+                    permission.effect,
+                    permission.permit_action,
+                )
+            )
+        for entry in instance.blacklist:
+            store.add_blacklisted(instance_id, entry.client_id)

@@ -27,6 +27,11 @@ from pydantic_core import PydanticCustomError
 
 from reconciler.duration import duration_ms
 from reconciler.emulator.store import DEFAULT_SOCKET
+from reconciler.emulator.store.instances import (
+    DEFAULT_CUSTOM_AUTH_CAPACITY,
+    DEFAULT_EDITION,
+    Edition,
+)
 from reconciler.models import DEFAULT_REGION, GROUP_ID_RE, GROUP_ID_RULE, client_id_problem
 
 VERBATIM = "fixture_verbatim"
@@ -233,17 +238,58 @@ class MessageSample(Series):
     sub_topic: Annotated[str, BeforeValidator(_blank_as_empty)] = ""
 
 
+class Identity(FixtureModel):
+    """A custom-auth identity, with the wire's values."""
+
+    WHAT = "an identity"
+    type: Literal["USER", "CLIENT"]
+    username: Text
+    client_id: Text | None = None  # CLIENT only
+    secret: Text
+    sign_mode: Literal["ORIGIN", "SIGNED"] = "ORIGIN"
+
+    @model_validator(mode="after")
+    def client_id_for_client_only(self) -> Identity:
+        if self.type == "CLIENT" and self.client_id is None:
+            raise _problem(VERBATIM, "an identity of type CLIENT needs client_id")
+        if self.type == "USER" and self.client_id is not None:
+            raise _problem(VERBATIM, "client_id is only for an identity of type CLIENT")
+        return self
+
+
+class Permission(FixtureModel):
+    """A custom-auth topic permission, with the wire's values."""
+
+    WHAT = "a permission"
+    identity_type: Literal["USER", "CLIENT"]
+    identity: Text
+    topic: Text
+    effect: Literal["ALLOW", "DENY"] = "ALLOW"
+    permit_action: Literal["PUB", "SUB", "PUB_SUB"] = "PUB_SUB"
+
+
+class Blacklisted(FixtureModel):
+    WHAT = "a blacklist entry"
+    SHORTHAND = "client_id"
+    client_id: Text
+
+
 class Instance(FixtureModel):
     WHAT = "an instance"
     instance_id: Text
     account: Text | None = None  # the owner's access_key_id; needed when there are several
     region: Text = DEFAULT_REGION
     independent_naming: StrictBool = True
+    edition: Edition = DEFAULT_EDITION
+    custom_auth_capacity: Annotated[int, Field(strict=True, ge=0)] = DEFAULT_CUSTOM_AUTH_CAPACITY
     topics: list[Text] = []
     groups: list[Group] = []
     devices: list[Device] = []
     online_history: list[OnlineSample] = []
     message_history: list[MessageSample] = []
+    identities: list[Identity] = []
+    permissions: list[Permission] = []
+    blacklist: list[Blacklisted] = []
 
 
 class Fixture(FixtureModel):

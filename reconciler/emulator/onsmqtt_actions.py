@@ -12,7 +12,7 @@ Where the service documents nothing, the emulator picks a plausible answer, mark
 DeleteGroupId of a GID that does not exist answers ``ParameterFieldCheckFailed`` (no
 "not found" code is documented); Get/Refresh/UnRegisterDeviceCredential of a device without a
 credential answer ``DeviceCredentialNotFound`` (400); ListInstances invents status, type,
-kernel and dates.
+kernel and dates. The CustomAuth actions are ``custom_auth_actions``'.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from reconciler.emulator.custom_auth_actions import CUSTOM_AUTH_ACTIONS, CustomAuthActions
 from reconciler.emulator.protocol import ApiError, optional, required
 from reconciler.emulator.store import (
     DeviceCredentialRecord,
@@ -44,7 +45,13 @@ CREDENTIAL_ACTIONS = (
     "UnRegisterDeviceCredential",
 )
 # Every action served (the keys of OnsMqttActions.handlers), for option checking.
-ALL_ACTIONS = (*GROUP_ACTIONS, *SESSION_ACTIONS, "ListInstances", *CREDENTIAL_ACTIONS)
+ALL_ACTIONS = (
+    *GROUP_ACTIONS,
+    *SESSION_ACTIONS,
+    "ListInstances",
+    *CREDENTIAL_ACTIONS,
+    *CUSTOM_AUTH_ACTIONS,
+)
 # The documented limits per account (calls a second).
 DEFAULT_THROTTLES: dict[str, Rate] = {
     **{action: Rate(10, 1.0) for action in GROUP_ACTIONS},
@@ -128,6 +135,7 @@ class OnsMqttActions:
             "GetDeviceCredential": self.get_device_credential,
             "RefreshDeviceCredential": self.refresh_device_credential,
             "UnRegisterDeviceCredential": self.unregister_device_credential,
+            **CustomAuthActions(store, self._instance).handlers,
         }
 
     def _instance(self, params: Params, account: str) -> InstanceRecord:

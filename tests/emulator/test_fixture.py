@@ -138,6 +138,23 @@ def test_relative_times_are_accepted():
             "bad.yaml:3:27",
             "is 73 characters long; the service allows at most 64",
         ),
+        (
+            "instances:\n  - instance_id: x\n    edition: enterprise\n",
+            "bad.yaml:3:14",
+            "edition must be 'basic', 'standard', 'professional' or 'platinum'",
+        ),
+        (
+            "instances:\n  - instance_id: x\n"
+            "    identities: [{type: CLIENT, username: u, secret: s}]\n",
+            "bad.yaml:3:18",
+            "an identity of type CLIENT needs client_id",
+        ),
+        (
+            "instances:\n  - instance_id: x\n"
+            "    permissions: [{identity_type: USER, identity: u, topic: t, effect: MAYBE}]\n",
+            "bad.yaml:3:72",
+            "effect must be 'ALLOW' or 'DENY'",
+        ),
         ("version: 2\n", "bad.yaml:1:10", "version must be 1"),
         ("instances: [\n", "bad.yaml:2:1", "not valid YAML"),
         ("instances: {a: 1}\n", "bad.yaml:1:12", "must be a list"),
@@ -150,6 +167,55 @@ def test_mistakes_name_file_line_and_column(text, where, words):
     assert message.startswith(where), message
     assert words in message
     assert "\n" not in message
+
+
+CUSTOM_AUTH = """\
+instances:
+  - instance_id: post-cn-auth1
+    edition: platinum
+    custom_auth_capacity: 5
+    topics: [telemetry]
+    identities:
+      - {type: USER, username: fleet, secret: user-secret}
+      - {type: CLIENT, username: fleet, client_id: sensor-1, secret: k, sign_mode: SIGNED}
+    permissions:
+      - {identity_type: USER, identity: fleet, topic: telemetry/#}
+      - {identity_type: CLIENT, identity: sensor-1, topic: telemetry/x, effect: DENY,
+         permit_action: PUB}
+    blacklist: [rogue-1, {client_id: rogue-2}]
+  - instance_id: post-cn-basic1
+    edition: basic
+"""
+
+
+def test_fixture_seeds_custom_auth():
+    store = EmulatorStore(None)
+    load_fixture_text(CUSTOM_AUTH, "auth.yaml", store)
+    auth1 = store.instance("post-cn-auth1")
+    assert auth1 is not None
+    assert (auth1.edition, auth1.custom_auth_capacity, auth1.has_custom_auth) == (
+        "platinum",
+        5,
+        True,
+    )
+    basic = store.instance("post-cn-basic1")
+    assert basic is not None and not basic.has_custom_auth
+    assert basic.custom_auth_capacity == 1000
+    identities = store.identities_page("post-cn-auth1", after=None, size=10, filters={})
+    rows = [(i.identity_type, i.username, i.client_id, i.secret, i.sign_mode) for i in identities]
+    assert rows == [
+        ("CLIENT", "fleet", "sensor-1", "k", "SIGNED"),
+        ("USER", "fleet", "", "user-secret", "ORIGIN"),
+    ]
+    permissions = store.permissions_page("post-cn-auth1", after=None, size=10, filters={})
+    assert [(p.identity, p.topic, p.effect, p.permit_action) for p in permissions] == [
+        ("sensor-1", "telemetry/x", "DENY", "PUB"),
+        ("fleet", "telemetry/#", "ALLOW", "PUB_SUB"),
+    ]
+    assert store.blacklist_page("post-cn-auth1", after=None, size=10, filters={}) == [
+        "rogue-1",
+        "rogue-2",
+    ]
 
 
 def test_missing_fixture_file_is_one_line_error(tmp_path):

@@ -23,6 +23,9 @@ GROWING = (
     "online_history",
     "message_history",
     "device_credentials",
+    "auth_identities",
+    "auth_permissions",
+    "auth_blacklist",
 )
 SHARED = ("post-cn-shared0001", "post-cn-shared0002")
 ONSMQTT = "2020-04-20"
@@ -61,6 +64,43 @@ def _serve_every_group_and_device_call(emulator: RunningEmulator) -> None:
     ok(call(emulator, "QuerySessionByClientId", client, version=ONSMQTT))
     ok(call(emulator, "RegisterDeviceCredential", client, version=ONSMQTT))
     ok(call(emulator, "GetDeviceCredential", client, version=ONSMQTT))
+    _serve_every_custom_auth_call(emulator)
+
+
+def _serve_every_custom_auth_call(emulator: RunningEmulator) -> None:
+    instance = {"InstanceId": emulator.instance_id}
+    user = {**instance, "IdentityType": "USER", "Username": "fleet"}
+    identity = {**user, "Secret": "s3cret", "SignMode": "ORIGIN"}
+    permission = {**instance, "IdentityType": "USER", "Identity": "fleet", "Topic": "orders/#"}
+    rule = {**permission, "Effect": "ALLOW", "PermitAction": "PUB"}
+    blacklisted = {**instance, "ClientId": "rogue-1"}
+    page = {**instance, "Size": "1"}
+    for action, params in (
+        ("AddCustomAuthIdentity", identity),
+        ("AddCustomAuthIdentity", {**identity, "Username": "other"}),
+        ("UpdateCustomAuthIdentity", identity),
+        ("AddCustomAuthPermission", rule),
+        ("AddCustomAuthPermission", {**rule, "Topic": "orders/x"}),
+        ("UpdateCustomAuthPermission", rule),
+        ("AddCustomAuthConnectBlack", blacklisted),
+        ("AddCustomAuthConnectBlack", {**blacklisted, "ClientId": "rogue-2"}),
+    ):
+        ok(call(emulator, action, params, version=ONSMQTT))
+    for action, filters in (
+        ("QueryCustomAuthIdentity", {"Username": "fleet"}),
+        ("QueryCustomAuthPermission", {"Identity": "fleet"}),
+        ("QueryCustomAuthConnectBlack", {"ClientId": "rogue-1"}),
+    ):
+        first = ok(call(emulator, action, page, version=ONSMQTT))["Data"]
+        assert first["NextToken"]
+        ok(call(emulator, action, {**page, "NextToken": first["NextToken"]}, version=ONSMQTT))
+        ok(call(emulator, action, {**page, **filters}, version=ONSMQTT))
+    for action, params in (
+        ("DeleteCustomAuthIdentity", user),
+        ("DeleteCustomAuthPermission", permission),
+        ("DeleteCustomAuthConnectBlack", blacklisted),
+    ):
+        ok(call(emulator, action, params, version=ONSMQTT))
 
 
 def _scans(db: sqlite3.Connection, statement: str) -> list[str]:
@@ -99,7 +139,8 @@ def test_every_management_call_reads_the_growing_tables_through_an_index(
         {s for s in statements if s.split(None, 1)[0].upper() in {"SELECT", "DELETE", "UPDATE"}}
     )
     tables_read = {table for table in GROWING for s in queries if f" {table} " in f"{s} "}
-    assert {"groups", "clients"} <= tables_read  # the calls above did reach the store
+    # the calls above did reach the store
+    assert {"groups", "clients", "auth_identities", "auth_blacklist"} <= tables_read
     with emulator.store._lock:
         scans = [line for statement in queries for line in _scans(db, statement)]
     assert scans == []

@@ -1,5 +1,6 @@
 """The emulator's world in SQLite: accounts, instances and topics, GIDs, devices and their live
-sessions, device credentials, history; one module per aggregate over one ``Database``.
+sessions, device credentials, custom authentication, history; one module per aggregate over one
+``Database``.
 
 Business rules (naming, regions, error codes) live in each API's actions; the store only keeps
 rows and answers indexed look-ups, raising ValueError for seeding mistakes (an unknown
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from reconciler.emulator.store.accounts import Accounts
 from reconciler.emulator.store.credentials import DeviceCredentialRecord, DeviceCredentials
+from reconciler.emulator.store.custom_auth import CustomAuth, IdentityRecord, PermissionRecord
 from reconciler.emulator.store.devices import (
     DEFAULT_SOCKET,
     ClientRecord,
@@ -27,12 +29,23 @@ __all__ = [
     "DeviceCredentialRecord",
     "EmulatorStore",
     "GroupRecord",
+    "IdentityRecord",
     "InstanceRecord",
     "MessageCount",
+    "PermissionRecord",
     "StatsPoint",
     "Subscription",
 ]
 
 
-class EmulatorStore(Accounts, Instances, Groups, Devices, LiveSessions, DeviceCredentials, History):
+class EmulatorStore(
+    Accounts,
+    Instances,
+    Groups,
+    Devices,
+    LiveSessions,
+    DeviceCredentials,
+    CustomAuth,
+    History,
+):
     """Every aggregate over one connection (see ``database``)."""

@@ -3,8 +3,9 @@
 SQLite serialises writers anyway, so one ``RLock`` makes the store safe to share between the
 server's request threads and the MQTT listener. ``path=None`` keeps everything in memory; a
 file path makes the data survive restarts. Each aggregate (``accounts``, ``instances``,
-``groups``, ``devices``, ``sessions``, ``credentials``, ``history``) is a subclass that declares
-its tables in ``SCHEMA`` and, when an older database lacks something, adds it in ``_upgrade``.
+``groups``, ``devices``, ``sessions``, ``credentials``, ``custom_auth``, ``history``) is a
+subclass that declares its tables in ``SCHEMA`` and, when an older database lacks something,
+adds it in ``_upgrade``.
 """
 
 from __future__ import annotations

@@ -1,15 +1,25 @@
 """Instances and their topics. Each instance has an owner (an account's AccessKeyId), and an
 account sees only its own instances (``owned_instance``, ``owned_instances``) and what is in
 them; an instance seeded without an owner (a store with one account, tests) is every account's.
+
+Each instance has an edition, which decides what it supports (custom authentication: only
+``professional`` and ``platinum``), and a custom-auth capacity (its connection-count spec):
+identities may not exceed it, nor permissions and blacklist entries together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from reconciler.emulator.store.database import Database
+
+Edition = Literal["basic", "standard", "professional", "platinum"]
+EDITIONS: tuple[Edition, ...] = ("basic", "standard", "professional", "platinum")
+DEFAULT_EDITION: Edition = "professional"
+CUSTOM_AUTH_EDITIONS: frozenset[Edition] = frozenset({"professional", "platinum"})
+DEFAULT_CUSTOM_AUTH_CAPACITY = 1000
 
 
 @dataclass(frozen=True)
@@ -18,6 +28,12 @@ class InstanceRecord:
     region: str
     independent_naming: bool
     owner: str | None = None
+    edition: Edition = DEFAULT_EDITION
+    custom_auth_capacity: int = DEFAULT_CUSTOM_AUTH_CAPACITY
+
+    @property
+    def has_custom_auth(self) -> bool:
+        return self.edition in CUSTOM_AUTH_EDITIONS
 
 
 class Instances(Database):
@@ -26,7 +42,9 @@ CREATE TABLE IF NOT EXISTS instances (
     instance_id TEXT PRIMARY KEY,
     region TEXT NOT NULL,
     independent_naming INTEGER NOT NULL,
-    owner TEXT  -- the owning account's AccessKeyId; NULL: every account's
+    owner TEXT,  -- the owning account's AccessKeyId; NULL: every account's
+    edition TEXT NOT NULL DEFAULT 'professional',
+    custom_auth_capacity INTEGER NOT NULL DEFAULT 1000
 );
 CREATE TABLE IF NOT EXISTS topics (
     instance_id TEXT NOT NULL,
@@ -36,11 +54,22 @@ CREATE TABLE IF NOT EXISTS topics (
 """
 
     def _upgrade(self) -> None:
-        """A database written before instances had owners gets the column (all unowned)."""
+        """A database written before instances had owners, editions or capacities gets the
+        columns (unowned, the default edition and capacity)."""
         super()._upgrade()
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(instances)")}
         if "owner" not in columns:
             self._db.execute("ALTER TABLE instances ADD COLUMN owner TEXT")
+        if "edition" not in columns:
+            self._db.execute(
+                "ALTER TABLE instances ADD COLUMN edition TEXT NOT NULL"
+                f" DEFAULT '{DEFAULT_EDITION}'"
+            )
+        if "custom_auth_capacity" not in columns:
+            self._db.execute(
+                "ALTER TABLE instances ADD COLUMN custom_auth_capacity INTEGER NOT NULL"
+                f" DEFAULT {DEFAULT_CUSTOM_AUTH_CAPACITY}"
+            )
 
     def add_instance(
         self,
@@ -50,18 +79,33 @@ CREATE TABLE IF NOT EXISTS topics (
         independent_naming: bool = True,
         topics: Iterable[str] = (),
         owner: str | None = None,
+        edition: Edition = DEFAULT_EDITION,
+        custom_auth_capacity: int = DEFAULT_CUSTOM_AUTH_CAPACITY,
     ) -> InstanceRecord:
-        """Create the instance if missing (an existing one keeps region and naming); add topics.
+        """Create the instance if missing (an existing one keeps region, naming, edition and
+        capacity); add topics.
 
         ``owner`` (an AccessKeyId) gives an unowned instance to that account; an instance
         another account owns is a ValueError.
         """
         if not instance_id:
             raise ValueError("an instance needs an id")
+        if edition not in EDITIONS:
+            raise ValueError(f"edition {edition!r} is not one of {', '.join(EDITIONS)}")
+        if custom_auth_capacity < 0:
+            raise ValueError("custom_auth_capacity must not be negative")
         with self.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO instances VALUES (?, ?, ?, ?)",
-                (instance_id, region, int(independent_naming), owner),
+                "INSERT OR IGNORE INTO instances (instance_id, region, independent_naming, owner,"
+                " edition, custom_auth_capacity) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    instance_id,
+                    region,
+                    int(independent_naming),
+                    owner,
+                    edition,
+                    custom_auth_capacity,
+                ),
             )
             if owner is not None:
                 (held_by,) = db.execute(
@@ -115,10 +159,13 @@ CREATE TABLE IF NOT EXISTS topics (
         )
 
 
-_INSTANCE_COLUMNS = "SELECT instance_id, region, independent_naming, owner FROM instances"
+_INSTANCE_COLUMNS = (
+    "SELECT instance_id, region, independent_naming, owner, edition, custom_auth_capacity"
+    " FROM instances"
+)
 # What one account may see: its own instances and the unowned ones.
 _VISIBLE_TO = "(owner = ? OR owner IS NULL)"
 
 
 def _instance(row: tuple[Any, ...]) -> InstanceRecord:
-    return InstanceRecord(row[0], row[1], bool(row[2]), row[3])
+    return InstanceRecord(row[0], row[1], bool(row[2]), row[3], row[4], int(row[5]))
