@@ -480,7 +480,8 @@ class DesiredPermission(FrozenModel):
     identity: str
     topic: str
     effect: Effect | None = None
-    action: PermitAction | None = None
+    # The wire's name: ``action`` is a field of every plan change (create, update...).
+    permit_action: PermitAction | None = None
     absent: bool = False
 
     @property
@@ -612,7 +613,7 @@ class ListedPermission(FrozenModel):
     identity: str
     topic: str
     effect: Effect
-    action: PermitAction
+    permit_action: PermitAction
 
     @property
     def key_text(self) -> str:
@@ -640,7 +641,7 @@ class AccessListing(FrozenModel):
         """One line per entry, key and listed values, sorted: what a fingerprint covers."""
         found = [
             *(f"{item.key_text} {item.sign_mode}" for item in self.identities),
-            *(f"{item.key_text} {item.effect} {item.action}" for item in self.permissions),
+            *(f"{item.key_text} {item.effect} {item.permit_action}" for item in self.permissions),
             *(item.key_text for item in self.blacklist),
         ]
         if self.unsupported is not None:
@@ -759,7 +760,7 @@ def _listed_permissions(inventory: InstanceInventory) -> frozenset[str]:
 
 def _permission_values(inventory: InstanceInventory) -> Mapping[str, Mapping[str, str]]:
     return {
-        item.key_text: {"effect": item.effect, "action": item.action}
+        item.key_text: {"effect": item.effect, "permit_action": item.permit_action}
         for item in _access(inventory).permissions
     }
 
@@ -786,11 +787,11 @@ def _permission_cuts_off(
     """An allow that is deleted, turned to deny or narrowed takes away what it grants."""
     if current.get("effect") != "allow":
         return None
-    granted = _GRANTS.get(current.get("action") or "", set())
+    granted = _GRANTS.get(current.get("permit_action") or "", set())
     if desired is None or desired.get("effect") == "deny":
         kept: set[str] = set()
     else:
-        kept = _GRANTS.get(desired.get("action") or "", granted)
+        kept = _GRANTS.get(desired.get("permit_action") or "", granted)
     lost = sorted(granted - kept)
     if not lost:
         return None
@@ -823,7 +824,7 @@ PERMISSION_KIND = ResourceKind(
     key_of=_key_text_of,
     listed=_listed_permissions,
     listed_values=_permission_values,
-    mutable=("effect", "action"),
+    mutable=("effect", "permit_action"),
     unavailable=_access_unavailable,
     cuts_off=_permission_cuts_off,
 )

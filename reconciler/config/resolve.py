@@ -166,7 +166,7 @@ def _access(instance_id: str, access: AccessSpec | None, expanded: Expanded) -> 
             identity=spec.user if spec.user is not None else spec.client or "",
             topic=spec.topic,
             effect=spec.effect,
-            action=spec.action,
+            permit_action=spec.action,
             absent=spec.absent,
         )
         for spec in access.permissions
