@@ -205,7 +205,11 @@ def read_secret(
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            issues.append(Issue((*loc, "file"), f"cannot read the secret file {path}: {reason}"))
+            message = f"cannot read the secret file {path}: {reason}"
+            # validate (a lint job without the secrets) warns; plan and apply need it.
+            if unset_warns:
+                message += " (plan and apply will need it)"
+            issues.append(Issue((*loc, "file"), message, warning=unset_warns))
             return None
         value = text.removesuffix("\n").removesuffix("\r")
         if not value:
