@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reconciler.emulator.mqtt.auth import MODE_PREFIXES, custom_client_id_problem
 from reconciler.emulator.mqtt.topics import check_topic_filter, malformed_topic_filter, parent_of
 from reconciler.emulator.protocol import ApiError, optional, required
 from reconciler.emulator.store import (
@@ -35,11 +36,6 @@ from reconciler.emulator.store import (
     PermissionRecord,
 )
 from reconciler.emulator.store.custom_auth import PageKey
-from reconciler.models import (
-    CLIENT_ID_CHARACTERS_RULE,
-    CLIENT_ID_MAX_LENGTH,
-    forbidden_client_id_character,
-)
 
 IDENTITY_ACTIONS = (
     "AddCustomAuthIdentity",
@@ -68,8 +64,6 @@ MAX_PAGE_SIZE = 100
 MAX_USERNAME_LENGTH = 64
 # What the identity query answers in place of a secret.
 MASKED_SECRET = "******"  # noqa: S105 (a mask, no secret)
-# Usernames the MQTT listener reads as another authentication mode.
-RESERVED_USERNAME_PREFIXES = ("Signature|", "Token|", "DeviceCredential|")
 NOT_SUPPORTED_MESSAGE = (
     "The instance {instance} is of the {edition} edition, which does not support custom"
     " authentication (Professional and Platinum editions do)."
@@ -129,21 +123,18 @@ def _over_capacity(instance: InstanceRecord) -> ApiError:
 
 
 def _client_id(value: str) -> str:
-    if len(value) > CLIENT_ID_MAX_LENGTH:
-        raise _invalid("ClientId", f"ClientId is longer than {CLIENT_ID_MAX_LENGTH} characters.")
-    forbidden = forbidden_client_id_character(value)
-    if forbidden is not None:
-        raise _invalid("ClientId", f"ClientId contains {forbidden}: {CLIENT_ID_CHARACTERS_RULE}.")
+    problem = custom_client_id_problem(value)
+    if problem is not None:
+        raise _invalid("ClientId", f"The ClientId is invalid: {problem}.")
     return value
 
 
 def _username(value: str) -> str:
     if len(value) > MAX_USERNAME_LENGTH:
         raise _invalid("Username", f"Username is longer than {MAX_USERNAME_LENGTH} characters.")
-    if value.startswith(RESERVED_USERNAME_PREFIXES):
-        raise _invalid(
-            "Username", f"Username must not start with {' or '.join(RESERVED_USERNAME_PREFIXES)}."
-        )
+    if value.startswith(MODE_PREFIXES):
+        # The MQTT listener would read such a username as another authentication mode.
+        raise _invalid("Username", f"Username must not start with {' or '.join(MODE_PREFIXES)}.")
     return value
 
 
@@ -327,6 +318,7 @@ class CustomAuthActions:
                 raise _over_capacity(instance)
             if not self.store.insert_blacklisted(db, instance.instance_id, client_id):
                 raise _exists(f"blacklist entry of client {client_id}")
+        self.store.announce_blacklisted(instance.instance_id, client_id)
         return _success()
 
     def delete_blacklisted(self, params: Params, account: str) -> Body:

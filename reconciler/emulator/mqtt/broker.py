@@ -36,6 +36,7 @@ from reconciler.emulator.mqtt.codec import (
     encode,
     encode_publish,
 )
+from reconciler.emulator.mqtt.permissions import Action, refusal
 from reconciler.emulator.mqtt.sessions import (
     MAX_SUBSCRIPTIONS,
     QueueBudget,
@@ -149,6 +150,7 @@ class Broker:
             socket=conn.socket,
             at_ms=_now_ms(),
             clean_session=not resumed,
+            group_id=admission.group_id,
         )
         conn.write(encode(ConnAck(resumed, ConnectReturnCode.ACCEPTED)))
         logger.info("%s connected from %s", client_id, conn.socket)
@@ -186,7 +188,14 @@ class Broker:
         if problem is not None:
             conn.abort(f"publish to {packet.topic!r} refused: {problem}")
             return
-        self.route(session.instance_id, packet.topic, packet.payload, packet.qos)
+        # A PUBLISH the permissions refuse is acknowledged as usual (MQTT 3.1.1 3.3.5 lets a
+        # server ack or close; acking keeps a QoS 1 publisher from resending it forever) and
+        # reaches no subscriber.
+        refused = self._refused(conn, session, "PUB", packet.topic)
+        if refused is not None:
+            logger.info("%s: publish refused: %s", session.client_id, refused)
+        else:
+            self.route(session.instance_id, packet.topic, packet.payload, packet.qos)
         if packet.qos == 1:
             assert packet.packet_id is not None
             conn.write(encode(PubAck(packet.packet_id)))
@@ -222,6 +231,24 @@ class Broker:
     def count_delivery(self, instance_id: str, topic: str, qos: int) -> None:
         self._counts[(instance_id, topic, "SUB", qos, _minute(_now_ms()))] += 1
 
+    def _refused(
+        self, conn: Connection, session: Session, action: Action, topic: str
+    ) -> str | None:
+        """Why the connection's custom-auth permissions refuse this, or None (also for a
+        connection of another mode, which no permission limits). Read from the store each time,
+        so a changed permission applies to the next packet."""
+        admission = conn.admission
+        if admission is None or admission.identities is None:
+            return None
+        permissions = self.store.permissions_for(session.instance_id, admission.identities)
+        return refusal(permissions, action, topic)
+
+    def blacklisted(self, instance_id: str, client_id: str) -> None:
+        """A client id was put on its instance's connect blacklist: close its live connection."""
+        session = self.sessions.get(instance_id, client_id)
+        if session is not None and session.link is not None:
+            session.link.abort(f"{client_id} was put on the connect blacklist")
+
     def _parent_exists(self, instance_id: str, topic: str) -> bool:
         key = (instance_id, parent_of(topic))
         if key in self._known_parents:
@@ -253,6 +280,8 @@ class Broker:
                 and len(session.subscriptions) >= MAX_SUBSCRIPTIONS
             ):
                 problem = f"a client may hold at most {MAX_SUBSCRIPTIONS} subscriptions"
+            if problem is None:
+                problem = self._refused(conn, session, "SUB", topic_filter)
             if problem is not None:
                 logger.info(
                     "%s: subscription %r refused: %s", session.client_id, topic_filter, problem

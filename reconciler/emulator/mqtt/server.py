@@ -3,7 +3,8 @@
 The socket is bound in the constructor, so a busy port is an ``EmulatorError`` before anything
 starts and ``port`` is the real one at once (0 picks a free port). Two timers run on the loop:
 one writes the batched last touches and message counts to the store every second, the other
-records each GID's online count every minute (``history_interval_s``).
+records each GID's online count every minute (``history_interval_s``). A client id put on the
+connect blacklist through the API has its live connection closed at once (``watch_blacklist``).
 """
 
 from __future__ import annotations
@@ -130,6 +131,13 @@ class MqttServer:
         self.broker = broker
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: Connection(broker), sock=self._socket)
+
+        def blacklisted(instance_id: str, client_id: str) -> None:
+            # Told on the HTTP thread that blacklisted it; the broker lives on this loop.
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(broker.blacklisted, instance_id, client_id)
+
+        stop_watching = self.store.watch_blacklist(blacklisted)
         timers = [
             asyncio.create_task(self._every(self.options.flush_interval_s, broker.flush)),
             asyncio.create_task(self._every_boundary(self.options.history_interval_s)),
@@ -138,6 +146,7 @@ class MqttServer:
         try:
             await self._stopping.wait()
         finally:
+            stop_watching()
             server.close()
             for timer in timers:
                 timer.cancel()

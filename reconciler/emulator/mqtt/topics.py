@@ -7,6 +7,8 @@ parent), which is how subscriptions and message counts are recorded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 MAX_TOPIC_LENGTH = 64
 P2P_LEVEL = "p2p"
 SINGLE_LEVEL = "+"
@@ -67,6 +69,35 @@ def p2p_receiver(levels: list[str]) -> str | None:
     if len(levels) == 3 and levels[1] == P2P_LEVEL and levels[2]:
         return levels[2]
     return None
+
+
+def covers(outer: Sequence[str], inner: Sequence[str]) -> bool:
+    """Whether every topic the split filter ``inner`` matches is matched by the split filter
+    ``outer`` (a plain topic is a filter matching itself): ``a/#`` covers ``a``, ``a/+/c`` and
+    ``a/#``; ``a/+`` covers ``a/b`` but not ``a/#``; ``a/b`` does not cover ``a/+``."""
+    for index, level in enumerate(outer):
+        if level == MULTI_LEVEL:
+            return True
+        if index >= len(inner) or inner[index] == MULTI_LEVEL:
+            return False
+        if level != SINGLE_LEVEL and level != inner[index]:
+            return False  # a literal level covers only itself, not '+'
+    return len(inner) == len(outer)
+
+
+def overlaps(first: Sequence[str], second: Sequence[str]) -> bool:
+    """Whether some topic matches both split filters: ``a/#`` and ``a/b/+``, ``a/+`` and
+    ``+/b``; not ``a/b`` and ``a/c``, nor ``a/+`` and ``a``."""
+    for index in range(max(len(first), len(second))):
+        one = first[index] if index < len(first) else None
+        other = second[index] if index < len(second) else None
+        if MULTI_LEVEL in (one, other):
+            return True  # '#' matches the rest, the parent level itself included
+        if one is None or other is None:
+            return False
+        if one != other and SINGLE_LEVEL not in (one, other):
+            return False
+    return True
 
 
 def matches(filter_levels: tuple[str, ...], topic_levels: list[str]) -> bool:

@@ -5,12 +5,15 @@ id; ``""`` for a USER identity), a permission by (identity type, identity, topic
 entry by its client id. Pages are read in key order after the last key of the page before
 (``after``), so every query is one range of the primary key, however large the instance.
 Business rules (validation, capacity, error codes) live in the actions; this keeps rows.
+Whoever must act at once on a new blacklist entry (the MQTT listener closes that client's live
+connection) registers with ``watch_blacklist``; the actions ``announce_blacklisted`` after their
+transaction commits.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from typing import Any
 
@@ -72,6 +75,10 @@ _PERMISSIONS = _Table(
 _BLACKLIST = _Table("auth_blacklist", ("client_id",), ())
 
 
+# Told (instance id, client id) when a client id is blacklisted; runs on the writer's thread.
+BlacklistWatcher = Callable[[str, str], None]
+
+
 class CustomAuth(Database):
     SCHEMA = """
 CREATE TABLE IF NOT EXISTS auth_identities (
@@ -83,6 +90,8 @@ CREATE TABLE IF NOT EXISTS auth_identities (
     sign_mode TEXT NOT NULL,
     PRIMARY KEY (instance_id, identity_type, username, client_id)
 );
+-- The MQTT listener finds a CONNECT's instance by its username.
+CREATE INDEX IF NOT EXISTS auth_identities_by_username ON auth_identities (username, instance_id);
 CREATE TABLE IF NOT EXISTS auth_permissions (
     instance_id TEXT NOT NULL,
     identity_type TEXT NOT NULL,
@@ -98,6 +107,29 @@ CREATE TABLE IF NOT EXISTS auth_blacklist (
     PRIMARY KEY (instance_id, client_id)
 );
 """
+
+    def __init__(self, path: str | None = None) -> None:
+        self._blacklist_watchers: list[BlacklistWatcher] = []
+        super().__init__(path)
+
+    def watch_blacklist(self, watcher: BlacklistWatcher) -> Callable[[], None]:
+        """Call ``watcher`` with each client id blacklisted from now on; returns the function
+        that stops it."""
+        with self._lock:
+            self._blacklist_watchers.append(watcher)
+
+        def stop() -> None:
+            with self._lock:
+                if watcher in self._blacklist_watchers:
+                    self._blacklist_watchers.remove(watcher)
+
+        return stop
+
+    def announce_blacklisted(self, instance_id: str, client_id: str) -> None:
+        with self._lock:
+            watchers = list(self._blacklist_watchers)
+        for watcher in watchers:
+            watcher(instance_id, client_id)
 
     # --- seeding (the fixture) --------------------------------------------------------------
 
@@ -118,6 +150,7 @@ CREATE TABLE IF NOT EXISTS auth_blacklist (
         with self.transaction() as db:
             self._require_instance(db, instance_id)
             _insert(db, _BLACKLIST, (instance_id, client_id), replace=True)
+        self.announce_blacklisted(instance_id, client_id)
 
     # --- the actions' writes, inside their transaction -------------------------------------
 
@@ -232,6 +265,15 @@ CREATE TABLE IF NOT EXISTS auth_blacklist (
         )
 
     # --- the MQTT listener's look-ups -------------------------------------------------------
+
+    def instances_with_username(self, username: str) -> list[str]:
+        """The instances holding an identity of this username, by id."""
+        rows = self._query(
+            "SELECT DISTINCT instance_id FROM auth_identities WHERE username = ?"
+            " ORDER BY instance_id",
+            (username,),
+        )
+        return [str(row[0]) for row in rows]
 
     def login_identity(
         self, instance_id: str, username: str, client_id: str

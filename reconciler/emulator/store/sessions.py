@@ -30,10 +30,20 @@ CREATE TABLE IF NOT EXISTS mqtt_clients (
         )
 
     def record_connect(
-        self, instance_id: str, client_id: str, *, socket: str, at_ms: int, clean_session: bool
+        self,
+        instance_id: str,
+        client_id: str,
+        *,
+        socket: str,
+        at_ms: int,
+        clean_session: bool,
+        group_id: str | None = None,
     ) -> None:
-        """A session went online; a clean session starts without the previous subscriptions."""
-        group_id = group_of_client(client_id)
+        """A session went online; a clean session starts without the previous subscriptions.
+        ``group_id`` is the GID the listener admitted it to ("" for a custom-auth ClientId
+        naming none, which no GID query then finds); None reads it from the ClientId."""
+        if group_id is None:
+            group_id = group_of_client(client_id)
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO clients VALUES (?, ?, ?, 1, ?, ?)",

@@ -68,7 +68,14 @@ def test_a_signed_device_connects_and_the_port_is_printed(served: ServedWorld) -
             "group GID_missing does not exist",
         ),
         ("Token mode", {"username": f"Token|{TEST_ACCESS_KEY_ID}|x"}, NOT_AUTHORIZED, "'Token'"),
-        ("malformed username", {"username": "just-a-name"}, NOT_AUTHORIZED, "MODE|KEY_ID"),
+        ("malformed username", {"username": "Signature|x"}, NOT_AUTHORIZED, "MODE|KEY_ID"),
+        (
+            # No mode prefix: a custom-auth identity's username, which no instance holds.
+            "unknown custom-auth username",
+            {"username": "just-a-name"},
+            NOT_AUTHORIZED,
+            "no custom-auth identity 'just-a-name'",
+        ),
         (
             "ClientId over 64 characters",
             {"device_id": "d" * (64 - len(GID) - 2)},

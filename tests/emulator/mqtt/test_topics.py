@@ -7,8 +7,10 @@ import pytest
 from reconciler.emulator.mqtt.topics import (
     check_topic_filter,
     check_topic_name,
+    covers,
     malformed_topic_filter,
     matches,
+    overlaps,
     p2p_receiver,
     sub_topic_of,
 )
@@ -79,3 +81,48 @@ def test_sub_topics_and_p2p() -> None:
     assert p2p_receiver(["orders", "p2p"]) is None
     assert p2p_receiver(["orders", "p2p", "GID_a@@@d", "x"]) is None
     assert p2p_receiver(["orders", "room", "GID_a@@@d"]) is None
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner", "expected"),
+    [
+        ("a/#", "a", True),  # '#' matches its parent level too
+        ("a/#", "a/#", True),
+        ("a/#", "a/+/c", True),
+        ("#", "a/b", True),
+        ("a/+", "a/b", True),
+        ("a/+", "a/+", True),
+        ("a/+", "a/#", False),
+        ("a/+", "a/b/c", False),
+        ("a/b", "a/b", True),
+        ("a/b", "a/+", False),  # a literal level covers only itself
+        ("a/b", "a/b/c", False),
+        ("a/+/c", "a/+/c", True),
+        ("a/+/c", "a/b/#", False),
+        ("a/b/#", "a/+/c", False),
+    ],
+)
+def test_a_filter_covers_another(outer: str, inner: str, expected: bool) -> None:
+    assert covers(outer.split("/"), inner.split("/")) is expected
+    if "+" not in inner and "#" not in inner:
+        # For a plain topic, covering is matching.
+        assert matches(tuple(outer.split("/")), inner.split("/")) is expected
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ("a/#", "a/b/+", True),
+        ("a/+", "+/b", True),
+        ("a/#", "a", True),
+        ("a/b", "a/b", True),
+        ("a/b", "a/c", False),
+        ("a/+", "a", False),
+        ("a/+", "a/b/c", False),
+        ("a/+/c", "a/b/#", True),
+        ("x/#", "a/#", False),
+    ],
+)
+def test_two_filters_overlap(first: str, second: str, expected: bool) -> None:
+    assert overlaps(first.split("/"), second.split("/")) is expected
+    assert overlaps(second.split("/"), first.split("/")) is expected
