@@ -8,7 +8,7 @@ plan or the state from here.
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -50,21 +50,33 @@ class BlacklistEntry(WireModel):
     client_id: str = Field(alias="ClientId")
 
 
-Item = TypeVar("Item", bound=WireModel)
+# One ``Data`` model per query (not a generic one: a parametrised pydantic generic is built
+# when its module is imported, and a plan that lists only GIDs must not pay for that).
 
 
-class _Page(WireModel, Generic[Item]):
+class _PageData(WireModel):
     next_token: str | None = Field(default=None, alias="NextToken")
-    results: list[Item] = Field(default_factory=list, alias="Results")
+
+
+class IdentityData(_PageData):
+    results: list[AuthIdentity] = Field(default_factory=list, alias="Results")
+
+
+class PermissionData(_PageData):
+    results: list[AuthPermission] = Field(default_factory=list, alias="Results")
+
+
+class BlacklistData(_PageData):
+    results: list[BlacklistEntry] = Field(default_factory=list, alias="Results")
 
 
 class IdentityPage(RequestIdResponse):
-    data: _Page[AuthIdentity] = Field(default_factory=_Page[AuthIdentity], alias="Data")
+    data: IdentityData = Field(default_factory=IdentityData, alias="Data")
 
 
 class PermissionPage(RequestIdResponse):
-    data: _Page[AuthPermission] = Field(default_factory=_Page[AuthPermission], alias="Data")
+    data: PermissionData = Field(default_factory=PermissionData, alias="Data")
 
 
 class BlacklistPage(RequestIdResponse):
-    data: _Page[BlacklistEntry] = Field(default_factory=_Page[BlacklistEntry], alias="Data")
+    data: BlacklistData = Field(default_factory=BlacklistData, alias="Data")

@@ -9,6 +9,7 @@ the GIDs it manages) without the lock, and nothing is ever written.
 An instance is asked through one of two APIs (``--api``): ``ons`` (ONS 2019-02-14, whose
 OnsMqttQuery* actions answer every command) or ``onsmqtt`` (OnsMqtt 2020-04-20, which tells
 only whether a client id is online: ``client`` and ``clients`` use it, the others refuse).
+``access`` (custom authentication) exists only in OnsMqtt 2020-04-20, so it asks that API.
 """
 
 from __future__ import annotations
@@ -482,3 +483,24 @@ def _managed(desired: DesiredState | None, target: Target) -> frozenset[str]:
         for r in state.resources
         if r.instance_id == target.instance_id and r.region == target.region
     )
+
+
+@inspect_group.command("access")
+@click.argument("instance_id", metavar="ID")
+@common_options
+def access_command(*, asked: Asked) -> ExitCode:
+    """Custom authentication of instance ID: its identities (never their secrets), topic
+    permissions and connect blacklist (QueryCustomAuth*, OnsMqtt 2020-04-20)."""
+    from reconciler.inspect.queries import access_report  # noqa: PLC0415
+    from reconciler.render.inspect import access_text  # noqa: PLC0415
+
+    if asked.api == "ons":
+        raise click.UsageError(
+            "inspect access needs the CustomAuth actions of OnsMqtt 2020-04-20; ONS 2019-02-14"
+            " (--api ons) has none: leave --api out or pass --api onsmqtt"
+        )
+    located = locate(asked)
+    with _connect_sessions(located) as client:
+        report = access_report(client, located.target)
+    _write(report, asked, lambda: access_text(report, color=asked.color, width=_width()))
+    return ExitCode.OK

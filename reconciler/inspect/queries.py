@@ -21,13 +21,20 @@ from reconciler.cloud.client import (
 )
 from reconciler.cloud.error_codes import NO_CLIENT_ONLINE_CODE
 from reconciler.cloud.onsmqtt import BATCH_QUERY_MAX_IDS, BATCH_QUERY_SESSIONS, OnsMqttClient
-from reconciler.errors import CloudApiError, InspectError, NotFoundError, ParameterError
+from reconciler.errors import (
+    CloudApiError,
+    FeatureNotSupportedError,
+    InspectError,
+    NotFoundError,
+    ParameterError,
+)
 from reconciler.inspect.pacing import CallPlan
 from reconciler.inspect.windows import Point, day_windows, stitch
 from reconciler.models import Api, group_of_client_id
 from reconciler.ratelimit import AccountRateLimits
 
 if TYPE_CHECKING:
+    from reconciler.cloud.access_responses import AuthIdentity, AuthPermission, BlacklistEntry
     from reconciler.cloud.query_responses import StatsData
 
 # (calls done, calls planned): called after each call of a command that makes several.
@@ -432,6 +439,43 @@ def instance_report(
     rows = [GroupRow(gid, counts.get(gid), gid in managed) for gid in group_ids]
     rows.sort(key=lambda row: (row.online is None, -(row.online or 0), row.group_id))
     return InstanceReport(instance_id, target.region, tuple(rows), len(chosen))
+
+
+@dataclass(frozen=True)
+class AccessReport:
+    """An instance's custom authentication: identities (never a secret), topic permissions
+    and the connect blacklist, each sorted by its key."""
+
+    instance_id: str
+    region: str
+    identities: tuple[AuthIdentity, ...]
+    permissions: tuple[AuthPermission, ...]
+    blacklist: tuple[BlacklistEntry, ...]
+
+
+def access_report(client: OnsMqttClient, target: Target) -> AccessReport:
+    """The three listings, each followed to its last page; an edition without custom
+    authentication is one ``InspectError`` saying so."""
+    instance_id = _required_instance(target)
+    try:
+        with _named(target):
+            identities = client.list_auth_identities(instance_id)
+            permissions = client.list_auth_permissions(instance_id)
+            blacklist = client.list_connect_blacklist(instance_id)
+    except FeatureNotSupportedError as err:
+        raise InspectError(
+            f"instance {instance_id} has no custom authentication: its edition lacks it"
+            " (only the Professional and Platinum editions have it)",
+            code=err.code,
+            request_id=err.request_id,
+        ) from err
+    return AccessReport(
+        instance_id,
+        target.region,
+        tuple(sorted(identities, key=lambda i: (i.identity_type, i.username, i.client_id or ""))),
+        tuple(sorted(permissions, key=lambda p: (p.identity_type, p.identity, p.topic))),
+        tuple(sorted(blacklist, key=lambda entry: entry.client_id)),
+    )
 
 
 @contextmanager

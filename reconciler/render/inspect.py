@@ -19,6 +19,13 @@ JSON shapes (one object per command)::
               "summary": {"min", "max", "last"} | null}
     instance {"instance_id", "region", "looked_up", "total_online",
               "groups": [{"group_id", "online" (null: not looked up), "managed"}]}
+    access   {"instance_id", "region",
+              "identities": [{"identity_type", "username", "client_id" (null for USER),
+                              "sign_mode" (null: not answered)}],
+              "permissions": [{"identity_type", "identity", "topic", "effect",
+                               "permit_action"}],
+              "blacklist": [{"client_id"}]}
+             (values as the service spells them: USER, SIGNED, ALLOW, PUB_SUB; no secret)
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any
 
 from reconciler.inspect.pacing import CallPlan
 from reconciler.inspect.queries import (
+    AccessReport,
     ClientReport,
     ClientsReport,
     GroupOnline,
@@ -42,7 +50,26 @@ from reconciler.inspect.queries import (
 )
 from reconciler.inspect.windows import Point
 
-Report = GroupOnline | TopicOnline | ClientReport | ClientsReport | Series | InstanceReport
+Report = (
+    GroupOnline
+    | TopicOnline
+    | ClientReport
+    | ClientsReport
+    | Series
+    | InstanceReport
+    | AccessReport
+)
+# The columns of ``inspect access --format csv``: one row per entry, ``kind`` saying which.
+ACCESS_CSV_COLUMNS = (
+    "kind",
+    "identity_type",
+    "identity",
+    "client_id",
+    "sign_mode",
+    "topic",
+    "effect",
+    "permit_action",
+)
 
 # Ticks on the time axis: one label per this many columns at most.
 COLUMNS_PER_TICK = 12
@@ -189,6 +216,56 @@ def instance_text(data: InstanceReport, *, color: bool, width: int) -> str:
     if data.looked_up < len(data.rows):
         footer += f"; {len(data.rows) - data.looked_up} not looked up (--limit {data.looked_up})"
     return table + footer + "\n"
+
+
+def access_text(data: AccessReport, *, color: bool, width: int) -> str:
+    """The identities, permissions and blacklist as three tables, each under its count."""
+    parts = [
+        _section(
+            "identities",
+            ("type", "username", "client id", "sign mode"),
+            [
+                (i.identity_type, i.username, i.client_id or "-", i.sign_mode or "-")
+                for i in data.identities
+            ],
+            color=color,
+            width=width,
+        ),
+        _section(
+            "permissions",
+            ("identity type", "identity", "topic", "effect", "action"),
+            [
+                (p.identity_type, p.identity, p.topic, p.effect, p.permit_action)
+                for p in data.permissions
+            ],
+            color=color,
+            width=width,
+        ),
+        _section(
+            "connect blacklist",
+            ("client id",),
+            [(entry.client_id,) for entry in data.blacklist],
+            color=color,
+            width=width,
+        ),
+    ]
+    footer = (
+        f"custom authentication of {data.instance_id} ({data.region}); secrets are never shown\n"
+    )
+    return "\n".join(parts) + "\n" + footer
+
+
+def _section(
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    color: bool,
+    width: int,
+) -> str:
+    if not rows:
+        return f"{title}: none\n"
+    return f"{title} ({len(rows)})\n" + _table(headers, rows, color=color, width=width)
 
 
 def _table(
@@ -386,6 +463,14 @@ def to_data(report: Report) -> dict[str, Any]:
             ],
             "summary": summary,
         }
+    if isinstance(report, AccessReport):
+        return {
+            "instance_id": report.instance_id,
+            "region": report.region,
+            "identities": [i.model_dump() for i in report.identities],
+            "permissions": [p.model_dump() for p in report.permissions],
+            "blacklist": [entry.model_dump() for entry in report.blacklist],
+        }
     return {
         "instance_id": report.instance_id,
         "region": report.region,
@@ -423,6 +508,8 @@ def to_csv(report: Report) -> str:
         writer.writerow(("client_id", "online"))
         for status in report.rows:
             writer.writerow((status.client_id, str(status.online).lower()))
+    elif isinstance(report, AccessReport):
+        writer.writerows(_access_rows(report))
     elif isinstance(report, Series):
         writer.writerow(("time", "epoch_ms", "value"))
         for point in report.points:
@@ -433,6 +520,30 @@ def to_csv(report: Report) -> str:
             online = "" if row.online is None else row.online
             writer.writerow((row.group_id, online, str(row.managed).lower()))
     return buffer.getvalue()
+
+
+def _access_rows(report: AccessReport) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [ACCESS_CSV_COLUMNS]
+    for i in report.identities:
+        rows.append(
+            (
+                "identity",
+                i.identity_type,
+                i.username,
+                i.client_id or "",
+                i.sign_mode or "",
+                "",
+                "",
+                "",
+            )
+        )
+    for p in report.permissions:
+        rows.append(
+            ("permission", p.identity_type, p.identity, "", "", p.topic, p.effect, p.permit_action)
+        )
+    for entry in report.blacklist:
+        rows.append(("blacklist", "", "", entry.client_id, "", "", "", ""))
+    return rows
 
 
 def _plain(value: float) -> int | float:

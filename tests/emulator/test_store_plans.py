@@ -95,6 +95,12 @@ def _serve_every_custom_auth_call(emulator: RunningEmulator) -> None:
         assert first["NextToken"]
         ok(call(emulator, action, {**page, "NextToken": first["NextToken"]}, version=ONSMQTT))
         ok(call(emulator, action, {**page, **filters}, version=ONSMQTT))
+    # What the MQTT listener asks of a custom-auth CONNECT, PUBLISH and SUBSCRIBE.
+    store, inst = emulator.store, emulator.instance_id
+    assert store.instances_with_username("fleet") == [inst]
+    assert store.login_identity(inst, "fleet", "sensor-1") is not None
+    assert store.permissions_for(inst, [("USER", "fleet"), ("CLIENT", "sensor-1")])
+    assert store.is_blacklisted(inst, "rogue-1")
     for action, params in (
         ("DeleteCustomAuthIdentity", user),
         ("DeleteCustomAuthPermission", permission),
@@ -140,7 +146,9 @@ def test_every_management_call_reads_the_growing_tables_through_an_index(
     )
     tables_read = {table for table in GROWING for s in queries if f" {table} " in f"{s} "}
     # the calls above did reach the store
-    assert {"groups", "clients", "auth_identities", "auth_blacklist"} <= tables_read
+    assert {"groups", "clients", "auth_identities", "auth_permissions", "auth_blacklist"} <= (
+        tables_read
+    )
     with emulator.store._lock:
         scans = [line for statement in queries for line in _scans(db, statement)]
     assert scans == []
