@@ -727,7 +727,8 @@ def _access(inventory: InstanceInventory) -> AccessListing:
     return inventory.access if inventory.access is not None else _NO_ACCESS
 
 
-_NO_ACCESS = AccessListing()
+# Built without validation: validating at import would build its validator for every plan.
+_NO_ACCESS = AccessListing.model_construct()
 
 
 def _access_unavailable(inventory: InstanceInventory) -> str | None:

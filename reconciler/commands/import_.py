@@ -66,8 +66,10 @@ def import_command(
     state_path: Path | None,
     lock_timeout: float,
 ) -> ExitCode:
-    """Adopt the existing resource KEY (INSTANCE_ID/GROUP_ID, or INSTANCE_ID/KIND:KEY for an
-    access entry) into the state."""
+    """Adopt the existing resource KEY into the state.
+
+    KEY is INSTANCE_ID/GROUP_ID for a GID, INSTANCE_ID/KIND:KEY for an access entry, as
+    `state list` writes it (INSTANCE_ID/permission:user:alice/telemetry/#)."""
     try:
         instance_id, group_id = parse_key_text(key)
     except ValueError as exc:
