@@ -24,6 +24,7 @@ from reconciler.models import (
     topic_filter_problem,
     username_problem,
 )
+from reconciler.secrets_read import note_secret
 
 # A secret given from the environment: the whole value is one reference.
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -198,6 +199,7 @@ def read_secret(
         if not value:
             issues.append(Issue(loc, f"environment variable {name} is empty"))
             return None
+        note_secret(value)
         return value
     if isinstance(secret, dict) and isinstance(secret.get("file"), str) and env is not None:
         path = secret["file"]
@@ -215,6 +217,7 @@ def read_secret(
         if not value:
             issues.append(Issue((*loc, "file"), f"the secret file {path} is empty"))
             return None
+        note_secret(value)
         return value
     return None
 
