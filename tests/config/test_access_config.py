@@ -12,6 +12,7 @@ from reconciler.config.files import load_desired_paths
 from reconciler.config.fmt import format_text
 from reconciler.config.loader import load_desired_text, load_desired_text_result
 from reconciler.errors import ConfigErrors
+from tests.fixtures.runs import run_cli
 
 LITERAL = "hunter2-literal"
 
@@ -170,3 +171,17 @@ def test_fmt_orders_keys_and_sorts_entries_by_key() -> None:
         """
     )
     assert format_text(formatted) == formatted
+
+
+def test_validate_counts_the_access_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(doc("identities: [{username: a, secret: '${UNSET_HERE}'}]\nblacklist: [x]"))
+    monkeypatch.delenv("UNSET_HERE", raising=False)
+    result = run_cli(capsys, "validate", str(path))
+    assert result.code == 0, result.err
+    assert result.out == f"{path}: valid (1 instance, 0 groups, 2 access entries)\n"
+    assert "environment variable UNSET_HERE is not set (plan and apply will need it)" in (
+        result.err
+    )
