@@ -193,7 +193,8 @@ class ResourceKind:
     ``unavailable``: why an instance's listing could not list the kind (None: it did); its
     resources on that instance are then not planned, and the plan says why once.
     ``cuts_off``: a warning on an update or delete that takes away what a resource grants now
-    (a permission turned to deny).
+    (a permission turned to deny). ``rename_breaks``: what a probable rename (a delete and a
+    create of near-identical keys) breaks; None: not flagged.
     ``shared_namespace``: names may be shared across instances without independent naming
     (GIDs), so creates are checked against the other instances' names.
     """
@@ -215,6 +216,9 @@ class ResourceKind:
     cuts_off: CutOff | None = None
     # How messages name several (None: the noun and an "s").
     plural: str | None = None
+    # What a rename breaks, said on a delete and a create of near-identical keys (None: such
+    # pairs are not flagged: a permission's topic or a blacklist entry changes by design).
+    rename_breaks: str | None = None
 
     @property
     def nouns(self) -> str:
@@ -713,6 +717,7 @@ GID_KIND = ResourceKind(
     state_only=("protect", "clients"),
     online_clients=True,
     shared_namespace=True,
+    rename_breaks="clients still using the old name fail authentication on their next reconnect",
 )
 # Every kind the engine plans, by name. A kind is registered by adding it here (a test adds
 # its own for the length of the test); its client capability is registered beside the
@@ -816,6 +821,7 @@ IDENTITY_KIND = ResourceKind(
     mutable=("sign_mode",),
     write_only=("secret",),
     unavailable=_access_unavailable,
+    rename_breaks="clients still signing in as the old identity are refused on their next connect",
 )
 PERMISSION_KIND = ResourceKind(
     name=PERMISSION_KIND_NAME,

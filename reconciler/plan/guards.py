@@ -229,6 +229,8 @@ def flag_probable_renames(changes: list[Change]) -> list[Change]:
     deletes: dict[tuple[str, str, ResourceKindName], list[Change]] = defaultdict(list)
     creates: dict[tuple[str, str, ResourceKindName], list[Change]] = defaultdict(list)
     for change in changes:
+        if KINDS[change.kind].rename_breaks is None:
+            continue
         ref = (change.region, change.instance_id, change.kind)
         if change.action is Action.DELETE:
             deletes[ref].append(change)
@@ -264,8 +266,8 @@ def flag_probable_renames(changes: list[Change]) -> list[Change]:
         guard = Guard(
             kind=GuardKind.PROBABLE_RENAME,
             message=(
-                f"probable rename {pair}: {KINDS[change.kind].nouns} cannot be renamed; clients "
-                "still using the old name fail authentication on their next reconnect"
+                f"probable rename {pair}: {KINDS[change.kind].nouns} cannot be renamed; "
+                f"{KINDS[change.kind].rename_breaks}"
             ),
         )
         flagged.append(change.model_copy(update={"guards": (*change.guards, guard)}))

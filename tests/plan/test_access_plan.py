@@ -249,3 +249,34 @@ def test_the_fingerprint_covers_the_access_listing() -> None:
     assert fingerprint(AccessListing(permissions=(grant(effect="deny"),))) != allowed
     plan = plan_of(instance(), AccessListing(permissions=(grant(),)))
     assert plan.inventory_fingerprints == {f"{REGION}/{INSTANCE}": allowed}
+
+
+def test_a_probable_rename_is_flagged_for_identities_not_for_permission_topics() -> None:
+    listed = AccessListing(
+        identities=(ListedIdentity(identity_type="user", username="sensor-a", sign_mode="signed"),),
+        permissions=(grant(topic="telemetry/a/#"),),
+    )
+    want = instance(
+        ownership="exclusive",
+        identities=[
+            DesiredIdentity(identity_type="user", username="sensor-b", secret=SecretStr("s"))
+        ],
+        permissions=[
+            DesiredPermission(
+                identity_type="user",
+                identity="alice",
+                topic="telemetry/b/#",
+                effect="allow",
+                permit_action="pub",
+            )
+        ],
+    )
+    flagged = {
+        change.group_id: [g.message for g in change.guards if g.kind is GuardKind.PROBABLE_RENAME]
+        for change in plan_of(want, listed).changes
+    }
+    assert flagged["identity:user:sensor-a"] == [
+        "probable rename identity:user:sensor-a -> identity:user:sensor-b: identities cannot be "
+        "renamed; clients still signing in as the old identity are refused on their next connect"
+    ]
+    assert flagged["permission:user:alice/telemetry/a/#"] == []
