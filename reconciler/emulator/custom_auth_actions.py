@@ -122,19 +122,19 @@ def _over_capacity(instance: InstanceRecord) -> ApiError:
     )
 
 
-def _client_id(value: str) -> str:
+def _client_id(value: str, field: str = "ClientId") -> str:
     problem = custom_client_id_problem(value)
     if problem is not None:
-        raise _invalid("ClientId", f"The ClientId is invalid: {problem}.")
+        raise _invalid(field, f"The {field} is invalid: {problem}.")
     return value
 
 
-def _username(value: str) -> str:
+def _username(value: str, field: str = "Username") -> str:
     if len(value) > MAX_USERNAME_LENGTH:
-        raise _invalid("Username", f"Username is longer than {MAX_USERNAME_LENGTH} characters.")
+        raise _invalid(field, f"{field} is longer than {MAX_USERNAME_LENGTH} characters.")
     if value.startswith(MODE_PREFIXES):
         # The MQTT listener would read such a username as another authentication mode.
-        raise _invalid("Username", f"Username must not start with {' or '.join(MODE_PREFIXES)}.")
+        raise _invalid(field, f"{field} must not start with {' or '.join(MODE_PREFIXES)}.")
     return value
 
 
@@ -348,9 +348,9 @@ def _permission_key(params: Params) -> PageKey:
     identity_type = _one_of(params, "IdentityType", IDENTITY_TYPES)
     identity = _req(params, "Identity")
     if identity_type == "USER":
-        _username(identity)
+        _username(identity, "Identity")
     else:
-        _client_id(identity)
+        _client_id(identity, "Identity")
     topic = _req(params, "Topic")
     problem = malformed_topic_filter(topic) or check_topic_filter(topic)
     if problem is not None:

@@ -62,6 +62,7 @@ from reconciler.emulator.fixture_model import (
     Instance,
     cycled,
 )
+from reconciler.emulator.mqtt.topics import parent_of
 from reconciler.emulator.store import (
     EmulatorStore,
     IdentityRecord,
@@ -208,6 +209,8 @@ class _Seeder:
             self._owner(instance, ("instances", index), known)
             for index, instance in enumerate(self._fixture.instances)
         ]
+        for index, instance in enumerate(self._fixture.instances):
+            self._check_permission_parents(instance, ("instances", index))
         for account in self._fixture.accounts:
             self._store.add_account(
                 account.access_key_id,
@@ -218,6 +221,20 @@ class _Seeder:
             zip(self._fixture.instances, owners, strict=True)
         ):
             self._instance(instance, owner, ("instances", index))
+
+    def _check_permission_parents(self, instance: Instance, loc: Loc) -> None:
+        """A permission's parent topic must be the instance's (in the file or the store), as
+        the service requires."""
+        for index, permission in enumerate(instance.permissions):
+            parent = parent_of(permission.topic)
+            if parent not in instance.topics and not self._store.has_topic(
+                instance.instance_id, parent
+            ):
+                raise self._error(
+                    f"the parent topic {parent!r} of {permission.topic!r} is not one of the"
+                    " instance's topics (add it to topics:)",
+                    (*loc, "permissions", index, "topic"),
+                )
 
     def _owner(self, instance: Instance, loc: Loc, known: Sequence[str]) -> str | None:
         """The AccessKeyId owning the instance: ``account``, else the only account (None when

@@ -26,6 +26,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from reconciler.duration import duration_ms
+from reconciler.emulator.mqtt.auth import custom_client_id_problem
+from reconciler.emulator.mqtt.topics import check_topic_filter, malformed_topic_filter
 from reconciler.emulator.store import DEFAULT_SOCKET
 from reconciler.emulator.store.instances import (
     DEFAULT_CUSTOM_AUTH_CAPACITY,
@@ -86,6 +88,20 @@ def _client_id(value: str) -> str:
     return value
 
 
+def _custom_client_id(value: str) -> str:
+    problem = custom_client_id_problem(value)
+    if problem is not None:
+        raise _problem(VERBATIM, problem)
+    return value
+
+
+def _topic_filter(value: str) -> str:
+    problem = malformed_topic_filter(value) or check_topic_filter(value)
+    if problem is not None:
+        raise _problem(AFTER_FIELD, f"{value!r} is not a topic filter: {problem}")
+    return value
+
+
 def _as_list(value: object) -> object:
     """One value stands for a list of it (``count: 3`` is ``count: [3]``)."""
     return value if isinstance(value, list) else [value]
@@ -100,6 +116,8 @@ Number = Annotated[float, BeforeValidator(_number)]
 Moment = Annotated[int, BeforeValidator(_millis)]
 GroupId = Annotated[Text, AfterValidator(_group_id)]
 ClientId = Annotated[Text, AfterValidator(_client_id)]
+CustomClientId = Annotated[Text, AfterValidator(_custom_client_id)]
+TopicFilter = Annotated[Text, AfterValidator(_topic_filter)]
 Values = Annotated[list[Number], BeforeValidator(_as_list), Field(min_length=1)]
 
 
@@ -244,7 +262,7 @@ class Identity(FixtureModel):
     WHAT = "an identity"
     type: Literal["USER", "CLIENT"]
     username: Text
-    client_id: Text | None = None  # CLIENT only
+    client_id: CustomClientId | None = None  # CLIENT only
     secret: Text
     sign_mode: Literal["ORIGIN", "SIGNED"] = "ORIGIN"
 
@@ -263,7 +281,7 @@ class Permission(FixtureModel):
     WHAT = "a permission"
     identity_type: Literal["USER", "CLIENT"]
     identity: Text
-    topic: Text
+    topic: TopicFilter  # its parent must be one of the instance's topics
     effect: Literal["ALLOW", "DENY"] = "ALLOW"
     permit_action: Literal["PUB", "SUB", "PUB_SUB"] = "PUB_SUB"
 
@@ -271,7 +289,7 @@ class Permission(FixtureModel):
 class Blacklisted(FixtureModel):
     WHAT = "a blacklist entry"
     SHORTHAND = "client_id"
-    client_id: Text
+    client_id: CustomClientId
 
 
 class Instance(FixtureModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import requests
 
@@ -140,3 +142,27 @@ def test_a_broken_database_answers_internal_error(emulator):
     )
     assert response.status_code == 500
     assert response.json()["Code"] == "InternalError"
+
+
+def test_a_database_from_before_editions_is_upgraded_in_place(tmp_path):
+    # The instances table as written before instances had owners, editions or capacities.
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE instances (instance_id TEXT PRIMARY KEY, region TEXT NOT NULL,"
+        " independent_naming INTEGER NOT NULL)"
+    )
+    db.execute("INSERT INTO instances VALUES ('post-cn-old', 'cn-hangzhou', 1)")
+    db.commit()
+    db.close()
+    with EmulatorStore(str(path)) as store:
+        old = store.instance("post-cn-old")
+        assert old is not None
+        assert (old.owner, old.edition, old.custom_auth_capacity) == (None, "professional", 1000)
+        assert old.has_custom_auth
+        store.add_instance("post-cn-new", edition="standard", custom_auth_capacity=5)
+        new = store.instance("post-cn-new")
+        assert new is not None and (new.edition, new.custom_auth_capacity) == ("standard", 5)
+        assert not new.has_custom_auth
+        with pytest.raises(ValueError, match="edition 'gold' is not one of"):
+            store.add_instance("post-cn-x", edition="gold")  # type: ignore[arg-type]

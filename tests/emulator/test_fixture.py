@@ -155,6 +155,23 @@ def test_relative_times_are_accepted():
             "bad.yaml:3:72",
             "effect must be 'ALLOW' or 'DENY'",
         ),
+        (
+            "instances:\n  - instance_id: x\n    topics: [t]\n"
+            "    permissions: [{identity_type: USER, identity: u, topic: 't/#/x'}]\n",
+            "bad.yaml:4:61",
+            "topic 't/#/x' is not a topic filter: '#' must be a whole level and the last one",
+        ),
+        (
+            "instances:\n  - instance_id: x\n    topics: [t]\n"
+            "    permissions: [{identity_type: USER, identity: u, topic: other/#}]\n",
+            "bad.yaml:4:61",
+            "the parent topic 'other' of 'other/#' is not one of the instance's topics",
+        ),
+        (
+            "instances:\n  - instance_id: x\n    blacklist: ['has space']\n",
+            "bad.yaml:3:17",
+            "client id 'has space' contains a space",
+        ),
         ("version: 2\n", "bad.yaml:1:10", "version must be 1"),
         ("instances: [\n", "bad.yaml:2:1", "not valid YAML"),
         ("instances: {a: 1}\n", "bad.yaml:1:12", "must be a list"),
@@ -231,6 +248,15 @@ def test_fixture_secret_never_appears_in_errors():
             EmulatorStore(None),
         )
     assert "s3cr3t-value" not in str(caught.value)
+    with pytest.raises(ConfigError) as identity:
+        load_fixture_text(
+            "instances:\n  - instance_id: x\n"
+            "    identities: [{type: USER, username: u, secret: s3cr3t-value, colour: 1}]\n",
+            "bad.yaml",
+            EmulatorStore(None),
+        )
+    assert "unknown key 'colour' in an identity" in str(identity.value)
+    assert "s3cr3t-value" not in str(identity.value)
 
 
 def test_reapplying_a_fixture_to_the_same_database_changes_nothing(tmp_path):

@@ -295,6 +295,7 @@ IDENTITY_MISTAKES = {
 }
 PERMISSION_MISTAKES = {
     "IdentityType": _permission(identity_type="ANY"),
+    "Identity": _permission(identity_type="CLIENT", identity="a/b"),
     "Topic": _permission(topic="orders/#/more"),
     "Effect": _permission(effect="MAYBE"),
     "PermitAction": _permission(permit_action="READ"),
@@ -330,6 +331,12 @@ def test_other_refusals(emulator):
     unknown_parent = _permission(topic="nowhere/#")
     code, _, message = _error(lambda: client.add_custom_auth_permission(unknown_parent))
     assert code == "InvalidParameter.Topic" and "nowhere" in message
+    # A blacklisted ClientId is checked like any custom-auth ClientId.
+    bad_client = m.AddCustomAuthConnectBlackRequest(instance_id=inst, client_id="x" * 65)
+    assert _error(lambda: client.add_custom_auth_connect_black(bad_client))[:2] == (
+        "InvalidParameter.ClientId",
+        400,
+    )
     # Size is 1-100; a NextToken must be one the query returned.
     for size in (0, 101):
         request = m.QueryCustomAuthPermissionRequest(instance_id=inst, size=size)
