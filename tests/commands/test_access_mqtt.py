@@ -14,13 +14,16 @@ from tests.fixtures.mqtt_devices import NOT_AUTHORIZED, Device
 from tests.fixtures.runs import run_cli
 
 PUBLISHER_SECRET = "publisher-origin-secret"
+MONITOR_SECRET = "monitor-origin-secret"
 SUBSCRIBER_SECRET = "subscriber-hmac-key"
 RULES = """
 identities:
   - {username: publisher, sign_mode: origin, secret: "${PUBLISHER_SECRET}"}
   - {username: subscriber, client_id: dashboard-1, sign_mode: signed, secret: {file: sub.key}}
+  - {username: monitor, sign_mode: origin, secret: "${MONITOR_SECRET}"}
 permissions:
   - {user: publisher, topic: telemetry/#, effect: EFFECT, action: pub}
+  - {user: monitor, topic: telemetry/heartbeat, effect: allow, action: pub}
   - {client: dashboard-1, topic: telemetry/#, effect: allow, action: sub}
 blacklist: BLACKLIST
 """
@@ -44,9 +47,10 @@ def test_a_flipped_grant_silences_the_publisher_and_a_blacklisted_client_is_refu
 ) -> None:
     with_telemetry(emulator)
     monkeypatch.setenv("PUBLISHER_SECRET", PUBLISHER_SECRET)
+    monkeypatch.setenv("MONITOR_SECRET", MONITOR_SECRET)
     Path("sub.key").write_text(SUBSCRIBER_SECRET, encoding="utf-8")
     rules()
-    assert "Apply complete: 4 created." in apply(capsys)
+    assert "Apply complete: 6 created." in apply(capsys)
 
     with mqtt_listener(emulator) as listener:
         subscriber = Device(
@@ -58,8 +62,10 @@ def test_a_flipped_grant_silences_the_publisher_and_a_blacklisted_client_is_refu
         publisher = Device(
             listener.port, "sensor-17", username="publisher", password=PUBLISHER_SECRET
         )
+        monitor = Device(listener.port, "monitor-1", username="monitor", password=MONITOR_SECRET)
         try:
             assert subscriber.connect() == 0 and publisher.connect() == 0
+            assert monitor.connect() == 0
             assert subscriber.subscribe("telemetry/#") == [1]
             publisher.publish("telemetry/room-1", b"21.5", qos=1)
             message = subscriber.receive()
@@ -75,8 +81,11 @@ def test_a_flipped_grant_silences_the_publisher_and_a_blacklisted_client_is_refu
             ]
             assert "1 to update" in plan.out and "cuts off user publisher" in plan.out
             assert "Apply complete: 1 updated." in apply(capsys)
+            # Acknowledged once the broker dropped it: the monitor's later message is the
+            # next to arrive, had the refused one been delivered it would have come first.
             publisher.publish("telemetry/room-1", b"22.0", qos=1)
-            assert subscriber.received_within(0.5) == []
+            monitor.publish("telemetry/heartbeat", b"marker", qos=1)
+            assert subscriber.receive().payload == b"marker"
 
             # Blacklisted: the live connection is closed and a reconnect refused.
             rules(effect="deny", blacklist="[dashboard-1]")
@@ -85,7 +94,7 @@ def test_a_flipped_grant_silences_the_publisher_and_a_blacklisted_client_is_refu
             subscriber.close()
             assert subscriber.connect() == NOT_AUTHORIZED
         finally:
-            subscriber.close()
-            publisher.close()
+            for device in (subscriber, publisher, monitor):
+                device.close()
     shown = capsys.readouterr()
     assert PUBLISHER_SECRET not in shown.out + shown.err
