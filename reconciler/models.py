@@ -392,13 +392,17 @@ def username_problem(username: str) -> str | None:
     return None
 
 
-def access_client_id_problem(client_id: str) -> str | None:
-    """Why ``client_id`` is no custom-auth client id (None: it is one). Unlike a signed
-    client's, it need not be ``GROUP_ID@@@DEVICE_ID``: the service takes any string."""
-    if not 0 < len(client_id) <= CLIENT_ID_MAX_LENGTH:
+def custom_client_id_problem(client_id: str) -> str | None:
+    """Why a custom-auth ClientId is refused, or None: any form (it need not be
+    ``GROUP_ID@@@DEVICE_ID``), at most 64 printable characters without whitespace or '/'. The
+    one statement of the rule: the file's checks, and the emulator's CustomAuth actions,
+    fixture and MQTT listener."""
+    if not client_id:
+        return "the ClientId is empty"
+    if len(client_id) > CLIENT_ID_MAX_LENGTH:
         return (
             f"client id {client_id!r} is {len(client_id)} characters long; "
-            f"the service allows 1 to {CLIENT_ID_MAX_LENGTH}"
+            f"the service allows at most {CLIENT_ID_MAX_LENGTH}"
         )
     forbidden = forbidden_client_id_character(client_id)
     if forbidden is not None:
@@ -406,24 +410,43 @@ def access_client_id_problem(client_id: str) -> str | None:
     return None
 
 
-def topic_filter_problem(topic: str) -> str | None:
-    """Why ``topic`` is no MQTT topic filter (None: it is one): ``#`` only alone in the last
-    level, ``+`` only alone in its level, no empty first level, no NUL or whitespace."""
-    if not topic:
-        return "a topic must not be empty"
-    if topic.startswith("/"):
-        return f"topic {topic!r} starts with '/': its parent topic comes first"
-    if any(char.isspace() or not char.isprintable() for char in topic):
-        return f"topic {topic!r} holds whitespace or an unprintable character"
-    levels = topic.split("/")
-    for index, level in enumerate(levels):
-        if "#" in level and (level != "#" or index != len(levels) - 1):
-            return f"topic {topic!r}: '#' must stand alone in the last level (as in a/#)"
-        if "+" in level and level != "+":
-            return f"topic {topic!r}: '+' must stand alone in its level (as in a/+/b)"
-    if levels[0] in ("#", "+"):
-        return f"topic {topic!r}: the first level is the parent topic and cannot be a wildcard"
+# A topic (or filter) is at most this long; its first level is the parent topic.
+MAX_TOPIC_LENGTH = 64
+SINGLE_LEVEL = "+"
+MULTI_LEVEL = "#"
+
+
+def malformed_topic_filter(topic_filter: str) -> str | None:
+    """Why a topic filter breaks MQTT 3.1.1's own syntax (4.7.1, 4.7.3), or None.
+
+    In a SUBSCRIBE a malformed filter is a protocol violation: the connection is closed, not
+    answered with a refusal code as a well-formed filter the service's rules refuse is."""
+    if not topic_filter:
+        return "the filter is empty"
+    levels = topic_filter.split("/")
+    for position, level in enumerate(levels):
+        if MULTI_LEVEL in level and (level != MULTI_LEVEL or position != len(levels) - 1):
+            return "'#' must be a whole level and the last one"
+        if SINGLE_LEVEL in level and level != SINGLE_LEVEL:
+            return "'+' must be a whole level"
     return None
+
+
+def check_topic_filter(topic_filter: str) -> str | None:
+    """Why the service refuses a well-formed topic filter, or None when it is acceptable
+    (parent not looked up); ``malformed_topic_filter`` is asked first."""
+    if len(topic_filter) > MAX_TOPIC_LENGTH:
+        return f"the filter is {len(topic_filter)} characters long (at most {MAX_TOPIC_LENGTH})"
+    if topic_filter.partition("/")[0] in ("", SINGLE_LEVEL, MULTI_LEVEL):
+        return "the first level must name a parent topic"
+    return None
+
+
+def topic_filter_problem(topic: str) -> str | None:
+    """Why ``topic`` is no permission topic (a topic or an MQTT filter the service takes),
+    naming it, or None: the two rules above, one after the other."""
+    problem = malformed_topic_filter(topic) or check_topic_filter(topic)
+    return None if problem is None else f"topic {topic!r}: {problem}"
 
 
 def identity_key_text(identity_type: str, username: str, client_id: str | None) -> str:

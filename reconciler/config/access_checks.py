@@ -17,8 +17,8 @@ from typing import Any
 
 from reconciler.config.issues import Issue, Loc
 from reconciler.models import (
-    access_client_id_problem,
     blacklist_key_text,
+    custom_client_id_problem,
     identity_key_text,
     permission_key_text,
     topic_filter_problem,
@@ -125,7 +125,7 @@ def check_access(
             elif name == "blacklist":
                 client_id = entry.get("client_id") if isinstance(entry, dict) else entry
                 where = (*loc, "client_id") if isinstance(entry, dict) else loc
-                _check(access_client_id_problem, client_id, where, issues)
+                _check(custom_client_id_problem, client_id, where, issues)
 
 
 def _check(rule: Callable[[str], str | None], value: Any, loc: Loc, issues: list[Issue]) -> bool:
@@ -148,7 +148,7 @@ def _check_identity(
     """The identity's checks; its secret when read."""
     _check(username_problem, entry.get("username"), (*loc, "username"), issues)
     if entry.get("client_id") is not None:
-        _check(access_client_id_problem, entry.get("client_id"), (*loc, "client_id"), issues)
+        _check(custom_client_id_problem, entry.get("client_id"), (*loc, "client_id"), issues)
     secret = entry.get("secret")
     if entry.get("absent") is True:
         for extra in ("secret", "sign_mode"):
@@ -232,7 +232,7 @@ def _check_permission(entry: dict[Any, Any], loc: Loc, issues: list[Issue]) -> N
     elif user is not None:
         _check(username_problem, user, (*loc, "user"), issues)
     else:
-        _check(access_client_id_problem, client, (*loc, "client"), issues)
+        _check(custom_client_id_problem, client, (*loc, "client"), issues)
     _check(topic_filter_problem, entry.get("topic"), (*loc, "topic"), issues)
     if entry.get("absent") is True:
         return
