@@ -145,7 +145,13 @@ def _access(instance_id: str, access: AccessSpec | None, expanded: Expanded) -> 
     """The access kinds' fields of a ``DesiredInstance``, each list sorted by key (so that
     reordering the file never changes the digest)."""
     if access is None:
-        return {}
+        # No access block: its entries are left alone whatever the instance's ownership, so
+        # an exclusive instance (for its GIDs) never starts deleting them on an upgrade.
+        return {
+            "kind_ownership": tuple(
+                KindOwnership(kind=kind, ownership="managed") for _, kind in _OWNERSHIP_KINDS
+            )
+        }
     identities = []
     for spec in access.identities:
         identity_type = "client" if spec.client_id else "user"

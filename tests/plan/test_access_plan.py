@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from reconciler.config.loader import load_desired_text
 from reconciler.errors import PlanError
 from reconciler.models import (
     AccessListing,
@@ -280,3 +281,19 @@ def test_a_probable_rename_is_flagged_for_identities_not_for_permission_topics()
         "renamed; clients still signing in as the old identity are refused on their next connect"
     ]
     assert flagged["permission:user:alice/telemetry/a/#"] == []
+
+
+def test_an_exclusive_instance_without_an_access_block_leaves_its_entries_alone() -> None:
+    text = (
+        f"version: 1\ninstances:\n  - id: {INSTANCE}\n    api: onsmqtt\n    ownership: exclusive\n"
+    )
+    (declared,) = load_desired_text(text).instances
+    listed = AccessListing(permissions=(grant(),), blacklist=(ListedBlacklistEntry(client_id="x"),))
+    plan = plan_of(declared.model_copy(update={"region": REGION}), listed)
+    assert plan.changes == ()
+    assert sorted(str(key) for key in plan.unmanaged) == [
+        f"{INSTANCE}/blacklist:x",
+        f"{INSTANCE}/{GRANT}",
+    ]
+    with_block = load_desired_text(text + "    access: {}\n").instances[0]
+    assert with_block.ownership_of("permission") == "exclusive"
