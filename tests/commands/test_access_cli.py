@@ -242,3 +242,21 @@ def test_each_kind_is_shown_removed_imported_and_targeted_by_its_key(
     else:
         assert "No changes." in targeted.out
     assert not any(secret in targeted.out for secret in SECRETS)
+
+
+def test_a_secret_rotated_after_a_saved_plan_refuses_the_plan(
+    rules: Path,
+    emulator: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    apply(capsys)
+    write_access(RULES.replace("EFFECT", "deny"))
+    assert run_cli(capsys, "plan", "desired.yaml", "-o", "deny.plan").code == 0
+    monkeypatch.setenv("ALICE_SECRET", "rotated-after-the-plan")
+    result = run_cli(capsys, "apply", "deny.plan")
+    assert result.code == 1, result.out
+    assert "identity:user:alice" in result.err
+    assert "rotated-after-the-plan" not in result.out + result.err
+    (alice,) = [p for p in listed_access(emulator).permissions if p.identity == "alice"]
+    assert alice.effect == "allow"
