@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config.issues import Issue, Loc
+from reconciler.config.schema import ENV_REFERENCE_PATTERN
 from reconciler.models import (
     blacklist_key_text,
     custom_client_id_problem,
@@ -27,7 +28,7 @@ from reconciler.models import (
 from reconciler.secrets_read import note_secret
 
 # A secret given from the environment: the whole value is one reference.
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REFERENCE = re.compile(ENV_REFERENCE_PATTERN)
 IN_THE_FILE_MESSAGE = (
     "a secret is never written in the file: give it as ${ENV_VAR} (one variable, nothing "
     "around it) or as {file: PATH}"

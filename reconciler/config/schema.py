@@ -163,8 +163,19 @@ class SecretFileSpec(FileModel):
     )
 
 
+# A secret from the environment: the whole value one ${VAR}. In the JSON Schema only, so an
+# editor flags a literal; the checks (``access_checks``) refuse it in their own words.
+ENV_REFERENCE_PATTERN = r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$"
 SecretEntry = Annotated[
-    Annotated[str, Tag(GROUP_SHORTHAND_TAG)] | Annotated[SecretFileSpec, Tag(GROUP_MAPPING_TAG)],
+    Annotated[
+        str,
+        Field(
+            json_schema_extra={"pattern": ENV_REFERENCE_PATTERN},
+            description="${ENV_VAR}: the secret is read from this environment variable.",
+        ),
+        Tag(GROUP_SHORTHAND_TAG),
+    ]
+    | Annotated[SecretFileSpec, Tag(GROUP_MAPPING_TAG)],
     Discriminator(_group_kind),
 ]
 

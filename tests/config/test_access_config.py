@@ -3,9 +3,11 @@ environment or a file (never the file's text), team files merged like GIDs, fmt.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from reconciler.config.files import load_desired_paths
@@ -15,6 +17,7 @@ from reconciler.errors import ConfigErrors
 from tests.fixtures.runs import run_cli
 
 LITERAL = "hunter2-literal"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def doc(access: str, *, api: str = "onsmqtt") -> str:
@@ -185,3 +188,24 @@ def test_validate_counts_the_access_entries(
     assert "environment variable UNSET_HERE is not set (plan and apply will need it)" in (
         result.err
     )
+
+
+def test_the_json_schema_flags_a_literal_secret_as_the_checks_do() -> None:
+    schema = json.loads((ROOT / "schemas" / "desired-state.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+
+    def valid(secret: object) -> bool:
+        data = {
+            "version": 1,
+            "instances": [
+                {
+                    "id": "post-cn-x",
+                    "api": "onsmqtt",
+                    "access": {"identities": [{"username": "a", "secret": secret}]},
+                }
+            ],
+        }
+        return validator.is_valid(data)
+
+    assert valid("${SECRET_VAR}") and valid({"file": "key.txt"})
+    assert not valid(LITERAL) and not valid("pre-${X}")
