@@ -141,17 +141,20 @@ _OWNERSHIP_KINDS = (
 )
 
 
+# Built once and without validation (the values are literals): a plan of GIDs alone builds
+# no validator it does not use.
+_ACCESS_LEFT_ALONE = tuple(
+    KindOwnership.model_construct(kind=kind, ownership="managed") for _, kind in _OWNERSHIP_KINDS
+)
+
+
 def _access(instance_id: str, access: AccessSpec | None, expanded: Expanded) -> dict[str, Any]:
     """The access kinds' fields of a ``DesiredInstance``, each list sorted by key (so that
     reordering the file never changes the digest)."""
     if access is None:
         # No access block: its entries are left alone whatever the instance's ownership, so
         # an exclusive instance (for its GIDs) never starts deleting them on an upgrade.
-        return {
-            "kind_ownership": tuple(
-                KindOwnership(kind=kind, ownership="managed") for _, kind in _OWNERSHIP_KINDS
-            )
-        }
+        return {"kind_ownership": _ACCESS_LEFT_ALONE}
     identities = []
     for spec in access.identities:
         identity_type = "client" if spec.client_id else "user"
