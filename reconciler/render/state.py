@@ -9,7 +9,7 @@ from reconciler.state.base import LockInfo
 
 
 def render_state_list(doc: StateDocument | None) -> str:
-    """One ``INSTANCE_ID/GROUP_ID`` per line, sorted; nothing for an empty state."""
+    """One ``INSTANCE_ID/KEY`` per line, sorted; nothing for an empty state."""
     if doc is None:
         return ""
     keys = sorted((r.key for r in doc.resources), key=ResourceKey.sort_key)
