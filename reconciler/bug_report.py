@@ -5,8 +5,9 @@ cache directory holding what a maintainer needs (versions, the command line, the
 The file is meant to be attached to an issue, so every secret the process could know is masked
 before it is written: values of secret-looking environment variables, options and aliyun CLI
 profile entries (as given and as encoded into a string to sign), signatures and tokens in
-request parameters, and the passwords of the DSNs the text quotes (found and parsed by
-``state.dsn.mask_dsns``).
+request parameters, the passwords of the DSNs the text quotes (found and parsed by
+``state.dsn.mask_dsns``), and the resources' secrets the desired state was read with
+(``secrets_read``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 from reconciler import __version__
+from reconciler.secrets_read import secrets_read
 
 # Environment variables and options whose values are masked wherever they appear.
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|DSN|DATABASE_URL|PRIVATE", re.IGNORECASE)
@@ -105,6 +107,7 @@ class Masker:
                 *_secret_options(argv),
                 *_profile_secrets(),
                 *_oidc_token(env),
+                *secrets_read(),
             ]
         )
 

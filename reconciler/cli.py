@@ -67,7 +67,7 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "import": CommandEntry(
         "reconciler.commands.import_:import_command",
-        "Adopt the existing GID KEY (INSTANCE_ID/GROUP_ID) into the state.",
+        "Adopt the existing resource KEY into the state.",
     ),
     "force-unlock": CommandEntry(
         "reconciler.commands.force_unlock:force_unlock_command",

@@ -158,6 +158,15 @@ def _nothing_listed(inventory: InstanceInventory) -> Mapping[str, Mapping[str, s
     return {}
 
 
+def _always_available(inventory: InstanceInventory) -> str | None:
+    return None
+
+
+# What a change takes away that a resource grants now: given its key's text, the values it has
+# and those it gets (None: it is deleted), a warning's words, or None.
+CutOff = Callable[[str, Mapping[str, str | None], Mapping[str, str | None] | None], str | None]
+
+
 @dataclass(frozen=True)
 class ResourceKind:
     """What the engine knows of one kind of resource (see ARCHITECTURE.md, "Resource kinds").
@@ -182,6 +191,11 @@ class ResourceKind:
       (``protect``: a delete is refused until the file lifts it; ``clients``: known client ids).
 
     ``online_clients``: a delete first asks how many clients are online (GIDs).
+    ``unavailable``: why an instance's listing could not list the kind (None: it did); its
+    resources on that instance are then not planned, and the plan says why once.
+    ``cuts_off``: a warning on an update or delete that takes away what a resource grants now
+    (a permission turned to deny). ``rename_breaks``: what a probable rename (a delete and a
+    create of near-identical keys) breaks; None: not flagged.
     ``shared_namespace``: names may be shared across instances without independent naming
     (GIDs), so creates are checked against the other instances' names.
     """
@@ -199,6 +213,17 @@ class ResourceKind:
     state_only: tuple[str, ...] = ()
     online_clients: bool = False
     shared_namespace: bool = False
+    unavailable: Callable[[InstanceInventory], str | None] = _always_available
+    cuts_off: CutOff | None = None
+    # How messages name several (None: the noun and an "s").
+    plural: str | None = None
+    # What a rename breaks, said on a delete and a create of near-identical keys (None: such
+    # pairs are not flagged: a permission's topic or a blacklist entry changes by design).
+    rename_breaks: str | None = None
+
+    @property
+    def nouns(self) -> str:
+        return self.plural if self.plural is not None else f"{self.noun}s"
 
     @property
     def sent(self) -> tuple[str, ...]:
@@ -365,11 +390,36 @@ def tags_of(text: str) -> dict[str, str]:
 
 
 def parse_key_text(text: str) -> tuple[str, str]:
-    """Split ``INSTANCE_ID/GROUP_ID``; raises ValueError with a message fit for the user."""
-    instance_id, sep, group_id = text.partition("/")
-    if not sep or not instance_id or not group_id or "/" in group_id:
-        raise ValueError(f"{text!r} is not a KEY of the form INSTANCE_ID/GROUP_ID")
-    return instance_id, group_id
+    """Split ``INSTANCE_ID/KEY`` at its first ``/`` (an instance id never holds one); raises
+    ValueError with a message fit for the user.
+
+    A GID's key is its name; an access kind's key starts with the kind's name and a ``:``
+    (``identity:user:alice``, ``permission:user:alice/telemetry/#``, ``blacklist:dev-1``), so
+    no key of one kind reads as another's, and only a permission's key (its topic) holds a
+    ``/``.
+    """
+    instance_id, sep, key = text.partition("/")
+    if not sep or not instance_id or not key or key_text_problem(key) is not None:
+        raise ValueError(
+            f"{text!r} is not a KEY of the form INSTANCE_ID/GROUP_ID or "
+            "INSTANCE_ID/KIND:KEY (identity:user:USERNAME, identity:client:USERNAME:CLIENT_ID, "
+            "permission:TYPE:IDENTITY/TOPIC, blacklist:CLIENT_ID)"
+        )
+    return instance_id, key
+
+
+def kind_of_key_text(key: str) -> str:
+    """The kind a resource key's text names: the registered kind before its first ``:``, or a
+    GID (whose names hold no ``:``)."""
+    prefix, sep, _ = key.partition(":")
+    return prefix if sep and prefix in KINDS else GID_KIND_NAME
+
+
+def key_text_problem(key: str) -> str | None:
+    """Why ``key`` is no resource key's text (None: it is one)."""
+    if "/" in key and kind_of_key_text(key) != PERMISSION_KIND_NAME:
+        return "only a permission's key holds a '/'"
+    return None
 
 
 # --- desired state (resolved) ---------------------------------------------------------------
@@ -390,6 +440,178 @@ class DesiredGroup(FrozenModel):
     tags: str | None = None
 
 
+# --- access kinds (custom authentication of an onsmqtt instance) ------------------------------
+#
+# Values are the file's lower-case words; the wire's upper-case ones are the client's business.
+IdentityType = Literal["user", "client"]
+SignMode = Literal["signed", "origin"]
+Effect = Literal["allow", "deny"]
+PermitAction = Literal["pub", "sub", "pub_sub"]
+IDENTITY_TYPES: tuple[str, ...] = get_args(IdentityType)
+SIGN_MODES: tuple[str, ...] = get_args(SignMode)
+EFFECTS: tuple[str, ...] = get_args(Effect)
+PERMIT_ACTIONS: tuple[str, ...] = get_args(PermitAction)
+# The service's limit on a custom-auth username.
+USERNAME_MAX_LENGTH = 64
+IDENTITY_KIND_NAME = "identity"
+PERMISSION_KIND_NAME = "permission"
+BLACKLIST_KIND_NAME = "blacklist"
+# What a username may hold, worded once: the key texts split on ':' and '/'.
+USERNAME_RULE = (
+    "a username is 1 to 64 printable characters other than whitespace, ':' and '/' "
+    "(reconciler writes keys as identity:user:USERNAME)"
+)
+
+
+def username_problem(username: str) -> str | None:
+    """Why ``username`` is no custom-auth username reconciler manages (None: it is one)."""
+    if not 0 < len(username) <= USERNAME_MAX_LENGTH:
+        return f"username {username!r} is {len(username)} characters long: {USERNAME_RULE}"
+    if ":" in username or forbidden_client_id_character(username) is not None:
+        return f"username {username!r} is not valid: {USERNAME_RULE}"
+    return None
+
+
+def custom_client_id_problem(client_id: str) -> str | None:
+    """Why a custom-auth ClientId is refused, or None: any form (it need not be
+    ``GROUP_ID@@@DEVICE_ID``), at most 64 printable characters without whitespace or '/'. The
+    one statement of the rule: the file's checks, and the emulator's CustomAuth actions,
+    fixture and MQTT listener."""
+    if not client_id:
+        return "the ClientId is empty"
+    if len(client_id) > CLIENT_ID_MAX_LENGTH:
+        return (
+            f"client id {client_id!r} is {len(client_id)} characters long; "
+            f"the service allows at most {CLIENT_ID_MAX_LENGTH}"
+        )
+    forbidden = forbidden_client_id_character(client_id)
+    if forbidden is not None:
+        return f"client id {client_id!r} contains {forbidden}: {CLIENT_ID_CHARACTERS_RULE}"
+    return None
+
+
+# A topic (or filter) is at most this long; its first level is the parent topic.
+MAX_TOPIC_LENGTH = 64
+SINGLE_LEVEL = "+"
+MULTI_LEVEL = "#"
+
+
+def malformed_topic_filter(topic_filter: str) -> str | None:
+    """Why a topic filter breaks MQTT 3.1.1's own syntax (4.7.1, 4.7.3), or None.
+
+    In a SUBSCRIBE a malformed filter is a protocol violation: the connection is closed, not
+    answered with a refusal code as a well-formed filter the service's rules refuse is."""
+    if not topic_filter:
+        return "the filter is empty"
+    levels = topic_filter.split("/")
+    for position, level in enumerate(levels):
+        if MULTI_LEVEL in level and (level != MULTI_LEVEL or position != len(levels) - 1):
+            return "'#' must be a whole level and the last one"
+        if SINGLE_LEVEL in level and level != SINGLE_LEVEL:
+            return "'+' must be a whole level"
+    return None
+
+
+def check_topic_filter(topic_filter: str) -> str | None:
+    """Why the service refuses a well-formed topic filter, or None when it is acceptable
+    (parent not looked up); ``malformed_topic_filter`` is asked first."""
+    if len(topic_filter) > MAX_TOPIC_LENGTH:
+        return f"the filter is {len(topic_filter)} characters long (at most {MAX_TOPIC_LENGTH})"
+    if topic_filter.partition("/")[0] in ("", SINGLE_LEVEL, MULTI_LEVEL):
+        return "the first level must name a parent topic"
+    return None
+
+
+def topic_filter_problem(topic: str) -> str | None:
+    """Why ``topic`` is no permission topic (a topic or an MQTT filter the service takes),
+    naming it, or None: the two rules above, one after the other."""
+    problem = malformed_topic_filter(topic) or check_topic_filter(topic)
+    return None if problem is None else f"topic {topic!r}: {problem}"
+
+
+def identity_key_text(identity_type: str, username: str, client_id: str | None) -> str:
+    """``identity:user:USERNAME`` or ``identity:client:USERNAME:CLIENT_ID``."""
+    if identity_type == "client":
+        return f"{IDENTITY_KIND_NAME}:client:{username}:{client_id}"
+    return f"{IDENTITY_KIND_NAME}:user:{username}"
+
+
+def permission_key_text(identity_type: str, identity: str, topic: str) -> str:
+    """``permission:TYPE:IDENTITY/TOPIC`` (the identity holds no '/', the topic may)."""
+    return f"{PERMISSION_KIND_NAME}:{identity_type}:{identity}/{topic}"
+
+
+def blacklist_key_text(client_id: str) -> str:
+    return f"{BLACKLIST_KIND_NAME}:{client_id}"
+
+
+def parse_identity_key(key: str) -> tuple[IdentityType, str, str | None]:
+    """(type, username, client id) of ``identity_key_text``'s text (a username holds no ':')."""
+    identity_type, _, rest = key.removeprefix(f"{IDENTITY_KIND_NAME}:").partition(":")
+    if identity_type == "client":
+        username, _, client_id = rest.partition(":")
+        return "client", username, client_id
+    return "user", rest, None
+
+
+def parse_permission_key(key: str) -> tuple[IdentityType, str, str]:
+    """(identity type, identity, topic) of ``permission_key_text``'s text (an identity holds
+    no '/')."""
+    identity_type, _, rest = key.removeprefix(f"{PERMISSION_KIND_NAME}:").partition(":")
+    identity, _, topic = rest.partition("/")
+    return ("client" if identity_type == "client" else "user"), identity, topic
+
+
+def parse_blacklist_key(key: str) -> str:
+    return key.removeprefix(f"{BLACKLIST_KIND_NAME}:")
+
+
+class DesiredIdentity(FrozenModel):
+    """A custom-auth identity: by username alone (``user``) or username and client id
+    (``client``); its secret comes from the environment or a file, never the file's text."""
+
+    identity_type: IdentityType
+    username: str
+    client_id: str | None = None
+    sign_mode: SignMode | None = None
+    secret: SecretStr | None = None
+    absent: bool = False
+
+    @property
+    def key_text(self) -> str:
+        return identity_key_text(self.identity_type, self.username, self.client_id)
+
+
+class DesiredPermission(FrozenModel):
+    identity_type: IdentityType
+    identity: str
+    topic: str
+    effect: Effect | None = None
+    # The wire's name: ``action`` is a field of every plan change (create, update...).
+    permit_action: PermitAction | None = None
+    absent: bool = False
+
+    @property
+    def key_text(self) -> str:
+        return permission_key_text(self.identity_type, self.identity, self.topic)
+
+
+class DesiredBlacklistEntry(FrozenModel):
+    client_id: str
+    absent: bool = False
+
+    @property
+    def key_text(self) -> str:
+        return blacklist_key_text(self.client_id)
+
+
+class KindOwnership(FrozenModel):
+    """An ownership set for one kind, overriding the instance's."""
+
+    kind: str
+    ownership: Ownership
+
+
 class DesiredInstance(FrozenModel):
     instance_id: InstanceId
     region: str = DEFAULT_REGION
@@ -398,9 +620,21 @@ class DesiredInstance(FrozenModel):
     # What the user expects; checked against the cloud at plan time. None: not asserted.
     independent_naming: bool | None = None
     groups: tuple[DesiredGroup, ...] = ()
+    identities: tuple[DesiredIdentity, ...] = ()
+    permissions: tuple[DesiredPermission, ...] = ()
+    blacklist: tuple[DesiredBlacklistEntry, ...] = ()
+    # Kinds whose ownership is not the instance's ``ownership`` (sorted by kind).
+    kind_ownership: tuple[KindOwnership, ...] = ()
 
     def key(self, group_id: str) -> ResourceKey:
         return ResourceKey(region=self.region, instance_id=self.instance_id, group_id=group_id)
+
+    def ownership_of(self, kind: str) -> Ownership:
+        """The ownership of the instance's resources of ``kind``."""
+        for item in self.kind_ownership:
+            if item.kind == kind:
+                return item.ownership
+        return self.ownership
 
 
 class ProviderConfig(FrozenModel):
@@ -472,10 +706,65 @@ class CloudGroup(FrozenModel):
     tags: str | None = None
 
 
+class ListedIdentity(FrozenModel):
+    identity_type: IdentityType
+    username: str
+    client_id: str | None = None
+    # None: the answer did not say.
+    sign_mode: SignMode | None = None
+
+    @property
+    def key_text(self) -> str:
+        return identity_key_text(self.identity_type, self.username, self.client_id)
+
+
+class ListedPermission(FrozenModel):
+    identity_type: IdentityType
+    identity: str
+    topic: str
+    effect: Effect
+    permit_action: PermitAction
+
+    @property
+    def key_text(self) -> str:
+        return permission_key_text(self.identity_type, self.identity, self.topic)
+
+
+class ListedBlacklistEntry(FrozenModel):
+    client_id: str
+
+    @property
+    def key_text(self) -> str:
+        return blacklist_key_text(self.client_id)
+
+
+class AccessListing(FrozenModel):
+    """An onsmqtt instance's custom-auth entries; ``unsupported``: why they could not be
+    listed (an edition without custom auth), the service's words."""
+
+    identities: tuple[ListedIdentity, ...] = ()
+    permissions: tuple[ListedPermission, ...] = ()
+    blacklist: tuple[ListedBlacklistEntry, ...] = ()
+    unsupported: str | None = None
+
+    def lines(self) -> list[str]:
+        """One line per entry, key and listed values, sorted: what a fingerprint covers."""
+        found = [
+            *(f"{item.key_text} {item.sign_mode}" for item in self.identities),
+            *(f"{item.key_text} {item.effect} {item.permit_action}" for item in self.permissions),
+            *(item.key_text for item in self.blacklist),
+        ]
+        if self.unsupported is not None:
+            found.append(f"unsupported {self.unsupported}")
+        return sorted(found)
+
+
 class InstanceInventory(FrozenModel):
     region: str
     instance_id: str
     groups: tuple[CloudGroup, ...] = ()
+    # None: not listed (an ons instance, or one whose client offers no custom auth).
+    access: AccessListing | None = None
 
     def group_ids(self) -> frozenset[str]:
         return frozenset(group.group_id for group in self.groups)
@@ -485,14 +774,26 @@ class InstanceInventory(FrozenModel):
         return self.groups[0].independent_naming if self.groups else None
 
     def fingerprint(self) -> str:
-        """Stable digest of the listed GID names, for stale-plan detection."""
-        return group_ids_fingerprint(sorted(self.group_ids()))
+        """Stable digest of the listed GID names and access entries, for stale-plan
+        detection."""
+        return inventory_fingerprint(self, sorted(self.group_ids()))
 
 
 def group_ids_fingerprint(sorted_group_ids: Iterable[str]) -> str:
-    """``InstanceInventory.fingerprint`` of the given names, already sorted and unique."""
+    """The fingerprint of an inventory listing these GID names (already sorted and unique)
+    and no access entries."""
     # sha256 over each name followed by a newline, hashed in one call.
     text = "".join(f"{group_id}\n" for group_id in sorted_group_ids)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def inventory_fingerprint(inventory: InstanceInventory, sorted_group_ids: Iterable[str]) -> str:
+    """``InstanceInventory.fingerprint`` given its GID names already sorted: the GIDs' digest,
+    then, when the instance lists access entries, a digest of that and of them."""
+    groups = group_ids_fingerprint(sorted_group_ids)
+    if inventory.access is None:
+        return groups
+    text = groups + "\n" + "".join(f"{line}\n" for line in inventory.access.lines())
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -534,11 +835,136 @@ GID_KIND = ResourceKind(
     state_only=("protect", "clients"),
     online_clients=True,
     shared_namespace=True,
+    rename_breaks="clients still using the old name fail authentication on their next reconnect",
 )
 # Every kind the engine plans, by name. A kind is registered by adding it here (a test adds
 # its own for the length of the test); its client capability is registered beside the
 # clients (``cloud.capabilities.KIND_CAPABILITIES``).
 KINDS: dict[str, ResourceKind] = {GID_KIND.name: GID_KIND}
+
+
+# --- the access kinds ------------------------------------------------------------------------
+
+
+def _access(inventory: InstanceInventory) -> AccessListing:
+    return inventory.access if inventory.access is not None else _NO_ACCESS
+
+
+# Built without validation: validating at import would build its validator for every plan.
+_NO_ACCESS = AccessListing.model_construct()
+
+
+def _access_unavailable(inventory: InstanceInventory) -> str | None:
+    return _access(inventory).unsupported
+
+
+def _declared_identities(instance: DesiredInstance) -> Sequence[DesiredIdentity]:
+    return instance.identities
+
+
+def _listed_identities(inventory: InstanceInventory) -> frozenset[str]:
+    return frozenset(item.key_text for item in _access(inventory).identities)
+
+
+def _identity_values(inventory: InstanceInventory) -> Mapping[str, Mapping[str, str]]:
+    return {
+        item.key_text: {"sign_mode": item.sign_mode}
+        for item in _access(inventory).identities
+        if item.sign_mode is not None
+    }
+
+
+def _declared_permissions(instance: DesiredInstance) -> Sequence[DesiredPermission]:
+    return instance.permissions
+
+
+def _listed_permissions(inventory: InstanceInventory) -> frozenset[str]:
+    return frozenset(item.key_text for item in _access(inventory).permissions)
+
+
+def _permission_values(inventory: InstanceInventory) -> Mapping[str, Mapping[str, str]]:
+    return {
+        item.key_text: {"effect": item.effect, "permit_action": item.permit_action}
+        for item in _access(inventory).permissions
+    }
+
+
+def _declared_blacklist(instance: DesiredInstance) -> Sequence[DesiredBlacklistEntry]:
+    return instance.blacklist
+
+
+def _listed_blacklist(inventory: InstanceInventory) -> frozenset[str]:
+    return frozenset(item.key_text for item in _access(inventory).blacklist)
+
+
+def _key_text_of(item: DesiredIdentity | DesiredPermission | DesiredBlacklistEntry) -> str:
+    return item.key_text
+
+
+# What each action lets an identity do.
+_GRANTS = {"pub": {"publish"}, "sub": {"subscribe"}, "pub_sub": {"publish", "subscribe"}}
+
+
+def _permission_cuts_off(
+    key: str, current: Mapping[str, str | None], desired: Mapping[str, str | None] | None
+) -> str | None:
+    """An allow that is deleted, turned to deny or narrowed takes away what it grants."""
+    if current.get("effect") != "allow":
+        return None
+    granted = _GRANTS.get(current.get("permit_action") or "", set())
+    if desired is None or desired.get("effect") == "deny":
+        kept: set[str] = set()
+    else:
+        kept = _GRANTS.get(desired.get("permit_action") or "", granted)
+    lost = sorted(granted - kept)
+    if not lost:
+        return None
+    identity_type, identity, topic = parse_permission_key(key)
+    how = "deleted" if desired is None else "changed"
+    return (
+        f"cuts off {identity_type} {identity}: this {how} permission takes away "
+        f"{' and '.join(lost)} on {topic}, which it allows now"
+    )
+
+
+IDENTITY_KIND = ResourceKind(
+    name=IDENTITY_KIND_NAME,
+    noun="identity",
+    plural="identities",
+    key_label="IDENTITY",
+    declared=_declared_identities,
+    key_of=_key_text_of,
+    listed=_listed_identities,
+    listed_values=_identity_values,
+    mutable=("sign_mode",),
+    write_only=("secret",),
+    unavailable=_access_unavailable,
+    rename_breaks="clients still signing in as the old identity are refused on their next connect",
+)
+PERMISSION_KIND = ResourceKind(
+    name=PERMISSION_KIND_NAME,
+    noun="permission",
+    key_label="PERMISSION",
+    declared=_declared_permissions,
+    key_of=_key_text_of,
+    listed=_listed_permissions,
+    listed_values=_permission_values,
+    mutable=("effect", "permit_action"),
+    unavailable=_access_unavailable,
+    cuts_off=_permission_cuts_off,
+)
+BLACKLIST_KIND = ResourceKind(
+    name=BLACKLIST_KIND_NAME,
+    noun="blacklist entry",
+    plural="blacklist entries",
+    key_label="BLACKLIST",
+    declared=_declared_blacklist,
+    key_of=_key_text_of,
+    listed=_listed_blacklist,
+    unavailable=_access_unavailable,
+)
+ACCESS_KINDS: tuple[ResourceKind, ...] = (IDENTITY_KIND, PERMISSION_KIND, BLACKLIST_KIND)
+KINDS.update((kind.name, kind) for kind in ACCESS_KINDS)
 
 
 # --- state (what we created or adopted) -----------------------------------------------------

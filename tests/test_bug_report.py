@@ -12,7 +12,8 @@ from urllib.parse import quote
 import pytest
 
 from reconciler import __version__
-from reconciler.bug_report import report_directory, write_bug_report
+from reconciler.bug_report import Masker, report_directory, write_bug_report
+from reconciler.config.loader import load_desired_text
 from reconciler.errors import EmulatorError
 from reconciler.exit_codes import ExitCode
 from tests.fixtures.runs import run_cli
@@ -234,3 +235,17 @@ def test_a_dsn_in_a_traceback_line_loses_its_whole_password(
         assert piece not in line, line
     assert "***" in line
     assert line.endswith('refused at "db.internal"'), line  # the text around it stays
+
+
+def test_the_identity_secrets_a_desired_state_was_read_with_are_masked(tmp_path: Path) -> None:
+    """An identity's secret may come from a variable of any name, or from a file."""
+    (tmp_path / "key").write_text("file-secret-Rt5\n", encoding="utf-8")
+    text = (
+        "version: 1\ninstances:\n  - id: post-cn-x\n    api: onsmqtt\n    access:\n"
+        "      identities:\n"
+        '        - {username: a, secret: "${PLAIN_NAME}"}\n'
+        f"        - {{username: b, secret: {{file: {tmp_path / 'key'}}}}}\n"
+    )
+    load_desired_text(text, env={"PLAIN_NAME": "env-any-name-Qw2"})
+    masked = Masker.for_run([], {}).mask("values: env-any-name-Qw2 and file-secret-Rt5")
+    assert masked == "values: *** and ***"

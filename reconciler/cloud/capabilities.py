@@ -28,7 +28,13 @@ from typing import Literal, Protocol
 
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.errors import AlreadyExistsError
-from reconciler.models import GID_KIND_NAME, KINDS, Api, InstanceInventory
+from reconciler.models import (
+    ACCESS_KINDS,
+    GID_KIND_NAME,
+    KINDS,
+    Api,
+    InstanceInventory,
+)
 from reconciler.ratelimit import Rate
 
 # The service documents 30 calls a minute for each ONS 2019-02-14 query action.
@@ -251,15 +257,41 @@ def _no_update(target: ResourceTarget) -> TypeError:
 # How each kind's capability is had from a client, by kind name (``models.KINDS``). A kind
 # whose calls are not among ``GroupCapabilities`` adds them to the clients and to the
 # protocol ``plan.builder.ClientFor`` returns.
+def _access_capability(kind: str) -> Callable[[GroupCapabilities], ResourceCapability]:
+    """An access kind's capability (``cloud.access``, imported when first asked: a plan of
+    GIDs alone never loads it)."""
+
+    def make(client: GroupCapabilities) -> ResourceCapability:
+        from reconciler.cloud.access import ACCESS_CAPABILITIES  # noqa: PLC0415
+
+        return ACCESS_CAPABILITIES[kind](client)
+
+    return make
+
+
+def _list_access(client: GroupCapabilities, inventory: InstanceInventory) -> InstanceInventory:
+    # A client without custom auth (an ons instance's) lists none, without loading the module.
+    if not callable(getattr(client, "list_auth_identities", None)):
+        return inventory
+    from reconciler.cloud.access import list_access  # noqa: PLC0415
+
+    return list_access(client, inventory)
+
+
 KIND_CAPABILITIES: dict[str, Callable[[GroupCapabilities], ResourceCapability]] = {
-    GID_KIND_NAME: GroupResources
+    GID_KIND_NAME: GroupResources,
+    **{kind.name: _access_capability(kind.name) for kind in ACCESS_KINDS},
 }
 
 
 # How each kind other than GIDs (which the planner lists itself: a shared namespace lists
 # other instances' GIDs too) adds its listing to an instance's inventory, by kind name:
-# ``(client, inventory) -> the inventory with the kind's field filled``.
-KIND_LISTINGS: dict[str, Callable[[GroupCapabilities, InstanceInventory], InstanceInventory]] = {}
+# ``(client, inventory) -> the inventory with the kind's field filled``; a listing several
+# kinds share is run once per instance.
+# The three access kinds share one listing (it fills ``inventory.access``), run once.
+KIND_LISTINGS: dict[str, Callable[[GroupCapabilities, InstanceInventory], InstanceInventory]] = {
+    kind.name: _list_access for kind in ACCESS_KINDS
+}
 
 
 def capability_for(kind: str, client: GroupCapabilities) -> ResourceCapability:

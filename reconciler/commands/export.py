@@ -21,7 +21,14 @@ from reconciler.commands.options import (
 from reconciler.config.export import ExportedInstance, Recorded, render_export
 from reconciler.config.loader import load_desired_text_result
 from reconciler.exit_codes import ExitCode
-from reconciler.models import APIS, DEFAULT_API, DEFAULT_REGION, Api, ProviderConfig
+from reconciler.models import (
+    APIS,
+    DEFAULT_API,
+    DEFAULT_REGION,
+    AccessListing,
+    Api,
+    ProviderConfig,
+)
 
 SCHEMA_FILE = Path("schemas") / "desired-state.schema.json"
 TOPICS_NOTE = (
@@ -126,7 +133,12 @@ def export_command(
             tags = {r.group_id: text for r in mine if r.tags and (text := r.tags_text())}
             exported.append(
                 ExportedInstance(
-                    one, [r.group_id for r in mine], naming, recorded.get(one, {}), tags=tags
+                    one,
+                    [r.group_id for r in mine],
+                    naming,
+                    recorded.get(one, {}),
+                    tags=tags,
+                    access=_access_of(client, one),
                 )
             )
     export = render_export(
@@ -142,6 +154,20 @@ def export_command(
     load_desired_text_result(text, str(out or "<export>"), expand_env=False)
     for name in export.skipped:
         click.echo(f"warning: left out {name!r}: not a valid Group ID name", err=True)
+    for instance in exported:
+        if instance.access is not None and instance.access.unsupported is not None:
+            click.echo(
+                f"note: access entries of {instance.instance_id} not exported: "
+                f"{instance.access.unsupported}",
+                err=True,
+            )
+    if export.secret_variables:
+        click.echo(
+            "The identities' secrets cannot be read back: set "
+            f"{', '.join(export.secret_variables)} before plan and apply (each ${{VAR}} in the "
+            "file names its identity's secret).",
+            err=True,
+        )
     what = instance_id if instance_id is not None else f"{len(exported)} instance(s)"
     if out is None:
         click.echo(text, nl=False)
@@ -171,3 +197,13 @@ def _recorded(config: tuple[Path, ...], region: str) -> dict[str, dict[str, Reco
                 resource.topic, resource.protect
             )
     return found
+
+
+def _access_of(client: object, instance_id: str) -> AccessListing | None:
+    """The instance's custom-auth entries, when its client has custom auth (onsmqtt)."""
+    from reconciler.cloud.access import access_listing  # noqa: PLC0415
+    from reconciler.cloud.custom_auth import CustomAuthCalls  # noqa: PLC0415
+
+    if not isinstance(client, CustomAuthCalls):
+        return None
+    return access_listing(client, instance_id)

@@ -431,7 +431,8 @@ def guard_options(function: F) -> F:
             multiple=True,
             metavar="KEY",
             callback=_targets,
-            help="Plan only INSTANCE_ID/GROUP_ID, or a whole INSTANCE_ID (repeatable).",
+            help="Plan only INSTANCE_ID/KEY (a GID, or an access entry as state list writes "
+            "it), or a whole INSTANCE_ID (repeatable).",
         ),
         click.option(
             "--allow-protected-delete",

@@ -52,8 +52,9 @@ class StateKeyError(StateError):
 def resolve_key(
     text: str, doc: StateDocument | None, desired: DesiredState | None
 ) -> StateResource:
-    """The state resource a KEY (``INSTANCE_ID/GROUP_ID``) names. The region is the state
-    entry's; when the instance id appears in several regions, the desired file's decides."""
+    """The state resource a KEY (``INSTANCE_ID/GROUP_ID``, ``INSTANCE_ID/KIND:KEY``) names.
+    The region is the state entry's; when the instance id appears in several regions, the
+    desired file's decides."""
     return _one_named(text, doc.resources if doc is not None else (), desired)
 
 
@@ -142,7 +143,7 @@ def state_group() -> None:
 def list_command(
     *, config: tuple[Path, ...], state_path: Path | None, lock: bool, lock_timeout: float
 ) -> ExitCode:
-    """List the resources in the state, one INSTANCE_ID/GROUP_ID per line."""
+    """List the resources in the state, one INSTANCE_ID/KEY per line."""
     _, doc, _ = _read(
         config, state_path, lock=lock, lock_timeout=lock_timeout, operation="state list"
     )
@@ -158,7 +159,7 @@ def list_command(
 def show_command(
     *, key: str, config: tuple[Path, ...], state_path: Path | None, lock: bool, lock_timeout: float
 ) -> ExitCode:
-    """Show one resource of the state: KEY is INSTANCE_ID/GROUP_ID."""
+    """Show one resource of the state: KEY is INSTANCE_ID/KEY as state list writes it."""
     desired, doc, label = _read(
         config, state_path, lock=lock, lock_timeout=lock_timeout, operation="state show"
     )
@@ -178,7 +179,7 @@ def show_command(
 def rm_command(
     *, keys: tuple[str, ...], config: tuple[Path, ...], state_path: Path | None, lock_timeout: float
 ) -> ExitCode:
-    """Forget resources (KEY is INSTANCE_ID/GROUP_ID); the GIDs stay in the cloud."""
+    """Forget resources (KEY as state list writes it); they stay in the cloud."""
     desired, backend = open_state(config, state_path)
     with backend:
         removed, serial = remove_from_state(

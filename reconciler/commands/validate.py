@@ -19,8 +19,8 @@ from reconciler.errors import ConfigErrors
 from reconciler.exit_codes import ExitCode
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+def _plural(count: int, word: str, words: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
 @click.command("validate")
@@ -52,8 +52,8 @@ def validate_command(paths: tuple[Path, ...]) -> ExitCode:
         return ExitCode.ERROR
     for warning in result.warnings:
         click.echo(warning.format(), err=True)
-    click.echo(
-        f"{inputs_label(paths, files)}: valid ({_plural(result.instance_count, 'instance')}, "
-        f"{_plural(result.group_count, 'group')})"
-    )
+    counts = [_plural(result.instance_count, "instance"), _plural(result.group_count, "group")]
+    if result.access_count:
+        counts.append(_plural(result.access_count, "access entry", "access entries"))
+    click.echo(f"{inputs_label(paths, files)}: valid ({', '.join(counts)})")
     return ExitCode.OK

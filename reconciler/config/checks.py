@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from reconciler.config import schema
+from reconciler.config.access_checks import AccessFacts, check_access
 from reconciler.config.interpolate import INTERPOLATED_FIELDS, interpolate
 from reconciler.config.issues import Issue, Loc
 from reconciler.config.suggest import did_you_mean, one_of
@@ -28,9 +29,12 @@ from reconciler.models import (
     CLIENT_ID_MAX_LENGTH,
     DEFAULT_API,
     DEFAULT_REGION,
+    EFFECTS,
     KNOWN_REGIONS,
     MAX_TAGS,
     OWNERSHIPS,
+    PERMIT_ACTIONS,
+    SIGN_MODES,
     TAG_KEY_MAX_LENGTH,
     TAG_RULE,
     TAG_VALUE_MAX_LENGTH,
@@ -54,6 +58,8 @@ class Expanded:
     endpoint: str | None = None
     profile: str | None = None
     dsn: str | None = None
+    # Each identity's secret, by (instance id, key text).
+    secrets: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 # --- shape: one pydantic validation -----------------------------------------------------------
@@ -135,7 +141,15 @@ def _tag_key_issue(kind: str, value: Any, ctx: dict[str, Any]) -> str:
 
 
 # The enum-like keys besides api, by name: what a misspelt value is compared with.
-_ENUM_CHOICES: dict[str | int, tuple[str, ...]] = {"ownership": OWNERSHIPS}
+_ENUM_CHOICES: dict[str | int, tuple[str, ...]] = {
+    "ownership": OWNERSHIPS,
+    "identities": OWNERSHIPS,
+    "permissions": OWNERSHIPS,
+    "blacklist": OWNERSHIPS,
+    "effect": EFFECTS,
+    "action": PERMIT_ACTIONS,
+    "sign_mode": SIGN_MODES,
+}
 
 _EXPECTED = {
     "string_type": "a string",
@@ -224,6 +238,11 @@ _KEYS_BY_SHAPE: dict[tuple[str, ...], tuple[str, ...]] = {
     ("safety",): schema.SAFETY_KEYS,
     ("instances", "*"): schema.INSTANCE_KEYS,
     ("instances", "*", "groups", "*"): schema.GROUP_KEYS,
+    ("instances", "*", "access"): schema.ACCESS_KEYS,
+    ("instances", "*", "access", "ownership"): schema.ACCESS_OWNERSHIP_KEYS,
+    ("instances", "*", "access", "identities", "*"): schema.IDENTITY_KEYS,
+    ("instances", "*", "access", "permissions", "*"): schema.PERMISSION_KEYS,
+    ("instances", "*", "access", "blacklist", "*"): schema.BLACKLIST_KEYS,
 }
 
 
@@ -273,6 +292,7 @@ def check_meaning(
     dsn = _check_backend(data.get("backend"), issues, expand)
     set_groups = _check_group_sets(data.get("group_sets"), issues)
     default_api = provider.get("api", DEFAULT_API)
+    facts = AccessFacts()
     used_sets = _check_instances(
         data.get("instances"),
         default_region,
@@ -283,6 +303,9 @@ def check_meaning(
         sets_with_tags=_sets_holding(data.get("group_sets"), _has_tags),
         instance_files=instance_files,
         shared_settings=shared_settings,
+        check_access_block=partial(
+            check_access, env=env, unset_warns=unset_warns, facts=facts, issues=issues
+        ),
     )
     for name in set_groups:
         if name not in used_sets:
@@ -294,7 +317,7 @@ def check_meaning(
                     warning=True,
                 )
             )
-    return issues, Expanded(endpoint=endpoint, profile=profile, dsn=dsn)
+    return issues, Expanded(endpoint=endpoint, profile=profile, dsn=dsn, secrets=facts.secrets)
 
 
 def _valid_endpoint(endpoint: str) -> bool:
@@ -551,6 +574,7 @@ def _check_instances(
     sets_with_tags: set[str],
     instance_files: Sequence[int] | None = None,
     shared_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    check_access_block: Callable[..., None],
 ) -> set[str]:
     used_sets: set[str] = set()
     if not isinstance(instances, list):
@@ -610,6 +634,14 @@ def _check_instances(
         groups = instance.get("groups")
         if isinstance(groups, list):
             _check_groups(groups, base, label, uses_ons=uses_ons, merged=merged, issues=issues)
+        if "access" in instance:
+            check_access_block(
+                instance["access"],
+                (*base, "access"),
+                instance_id=instance_id if isinstance(instance_id, str) else None,
+                label=label,
+                uses_ons=uses_ons,
+            )
     return used_sets
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from reconciler.models import DEFAULT_API, GROUP_ID_RE, Api, tags_of
+from reconciler.models import DEFAULT_API, GROUP_ID_RE, AccessListing, Api, tags_of
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema={ref}"
 # Without a checkout to point at there is no schema path an editor could open: name it instead.
@@ -23,6 +23,8 @@ class Export:
     text: str
     group_count: int
     skipped: tuple[str, ...]  # listed names this tool's naming rule rejects (written as comments)
+    # The environment variables the exported identities' secrets are read from, in file order.
+    secret_variables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,8 @@ class ExportedInstance:
     recorded: Mapping[str, Recorded] = field(default_factory=dict)
     # The tags the listing reports, by GID (``models.tags_text``; GIDs without tags left out).
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Its custom-auth entries (None: not listed, or not available on its edition).
+    access: AccessListing | None = None
 
 
 def render_export(
@@ -69,6 +73,7 @@ def render_export(
     lines.append("instances:" if ordered else "instances: []")
     count = 0
     skipped: list[str] = []
+    variables: list[str] = []
     for instance in ordered:
         names = sorted(set(instance.group_ids))
         valid = [name for name in names if GROUP_ID_RE.match(name)]
@@ -87,7 +92,67 @@ def render_export(
             lines.append(f"      # left out, not a valid Group ID name: {name!a}")
         count += len(valid)
         skipped.extend(left_out)
-    return Export("\n".join(lines) + "\n", count, tuple(skipped))
+        if instance.access is not None:
+            lines.extend(_access_lines(instance.access, variables))
+    return Export("\n".join(lines) + "\n", count, tuple(skipped), tuple(variables))
+
+
+def secret_variable(username: str, client_id: str | None, taken: list[str]) -> str:
+    """The environment variable an exported identity's secret is read from:
+    ``MQTT_SECRET_<USERNAME>[_<CLIENT_ID>]`` in upper case, other characters as ``_``, made
+    unique (``_2``...) among ``taken``, to which it is added."""
+    words = [username] if client_id is None else [username, client_id]
+    base = "MQTT_SECRET_" + "_".join(
+        "".join(char if char.isascii() and char.isalnum() else "_" for char in word).upper()
+        for word in words
+    )
+    name, number = base, 1
+    while name in taken:
+        number += 1
+        name = f"{base}_{number}"
+    taken.append(name)
+    return name
+
+
+def _access_lines(access: AccessListing, variables: list[str]) -> list[str]:
+    """The ``access:`` block declaring exactly the listed entries, in fmt's order; each
+    identity's secret as a ``${VAR}`` placeholder (a secret is never read back)."""
+    if not (access.identities or access.permissions or access.blacklist):
+        return []
+    lines = ["    access:"]
+    if access.identities:
+        lines.append("      identities:")
+    for identity in sorted(access.identities, key=lambda item: item.key_text):
+        variable = secret_variable(identity.username, identity.client_id, variables)
+        settings = [f"username: {_quoted(identity.username)}"]
+        if identity.client_id is not None:
+            settings.append(f"client_id: {_quoted(identity.client_id)}")
+        if identity.sign_mode is not None:
+            settings.append(f"sign_mode: {identity.sign_mode}")
+        settings.append(f'secret: "${{{variable}}}"')
+        lines.append(f"        - {{{', '.join(settings)}}}")
+    if access.permissions:
+        lines.append("      permissions:")
+    for permission in sorted(access.permissions, key=lambda item: item.key_text):
+        lines.append(
+            f"        - {{{permission.identity_type}: {_quoted(permission.identity)}, "
+            f"topic: {_quoted(permission.topic)}, effect: {permission.effect}, "
+            f"action: {permission.permit_action}}}"
+        )
+    if access.blacklist:
+        lines.append("      blacklist:")
+    lines.extend(
+        f"        - {_quoted(entry.client_id)}"
+        for entry in sorted(access.blacklist, key=lambda item: item.key_text)
+    )
+    return lines
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a double-quoted YAML string (topics hold '#' and '+', ids may hold ':')."""
+    import json  # noqa: PLC0415
+
+    return json.dumps(text)
 
 
 def _entry(name: str, recorded: Recorded | None, tags: str | None) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
+from functools import partial
 from itertools import pairwise
 from typing import Any
 
@@ -26,6 +27,7 @@ from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
 from reconciler.config import schema
+from reconciler.config.access_checks import ACCESS_LISTS
 from reconciler.errors import ConfigError, ConfigErrors
 
 _INDENT = 2  # mapping indent; sequences: dash at +2, content at +4
@@ -106,6 +108,42 @@ def _format_document(document: CommentedMap) -> None:
                 _reorder(instance, schema.INSTANCE_KEYS)
                 _hoist_first_comment(instances, index, instance)
                 _format_groups(instance, "groups")
+                _format_access(instance)
+
+
+# Each access list: its entries' key order and how an entry's key is read for sorting.
+_ACCESS_ENTRY_KEYS = {
+    "identities": schema.IDENTITY_KEYS,
+    "permissions": schema.PERMISSION_KEYS,
+    "blacklist": schema.BLACKLIST_KEYS,
+}
+
+
+def _access_sort_key(key_of: Callable[[Any], str | None], entry: Any) -> str:
+    return key_of(entry) or ""
+
+
+def _format_access(instance: CommentedMap) -> None:
+    """The access block's keys in order, each list's entries' keys in order and the entries
+    sorted by their key (as ``state list`` shows them)."""
+    access = instance.get("access")
+    if not isinstance(access, CommentedMap):
+        return
+    _reorder(access, schema.ACCESS_KEYS)
+    ownership = access.get("ownership")
+    if isinstance(ownership, CommentedMap):
+        _reorder(ownership, schema.ACCESS_OWNERSHIP_KEYS)
+    for name, key_of, _ in ACCESS_LISTS:
+        entries = access.get(name)
+        if not isinstance(entries, CommentedSeq) or not entries:
+            continue
+        if not entries.fa.flow_style():
+            _claim_leading_comment(access, name, entries)
+        for index, entry in enumerate(entries):
+            if isinstance(entry, CommentedMap):
+                _reorder(entry, _ACCESS_ENTRY_KEYS[name])
+                _hoist_first_comment(entries, index, entry)
+        _sort_seq(entries, partial(_access_sort_key, key_of))
 
 
 def _format_groups(parent: CommentedMap, key: str) -> None:

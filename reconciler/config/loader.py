@@ -52,6 +52,14 @@ class LoadResult:
         return len(self.state.instances)
 
     @property
+    def access_count(self) -> int:
+        """Identities, permissions and blacklist entries declared."""
+        return sum(
+            len(instance.identities) + len(instance.permissions) + len(instance.blacklist)
+            for instance in self.state.instances
+        )
+
+    @property
     def group_count(self) -> int:
         return sum(len(instance.groups) for instance in self.state.instances)
 

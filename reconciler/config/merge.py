@@ -12,9 +12,11 @@ What merging means:
 * ``version``, ``provider``, ``backend``, ``defaults`` and ``safety`` stand in one file, or in
   several with the same value; different values are an error at every place they are given;
 * ``group_sets`` are shared by all files; a set defined twice is an error at both places;
-* an instance may appear in several files, each adding groups (and sets). Its settings (every
-  field of the instance but its id, groups and sets) must agree where they are given; a GID it
-  gets in two files, or a set it includes in two, is an error at both places.
+* an instance may appear in several files, each adding groups (and sets) and access entries
+  (identities, permissions, blacklist). Its settings (every field of the instance but its id,
+  groups, sets and access) and each access kind's ownership must agree where they are given;
+  a GID or an access entry it gets in two files, or a set it includes in two, is an error at
+  both places.
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config import checks, fastyaml
+from reconciler.config.access_checks import ACCESS_LISTS
 from reconciler.config.declared import Declarations, InstanceEntry, SetEntry
 from reconciler.config.issues import Issue, Loc
-from reconciler.config.schema import DesiredFile, InstanceSpec
+from reconciler.config.schema import AccessSpec, DesiredFile, InstanceSpec
 
 # The top-level blocks that must be the same wherever they are given.
 SINGLE_BLOCKS = ("version", "provider", "backend", "defaults", "safety")
 # An instance's entries are joined by these fields; every other field is a setting.
-_JOINED_FIELDS = frozenset({"id", "include", "groups"})
+_JOINED_FIELDS = frozenset({"id", "include", "groups", "access"})
 
 
 def instance_settings() -> tuple[str, ...]:
@@ -214,16 +217,39 @@ def instance_conflicts(merged: Merged) -> list[Placed]:
     return [merged.origins.placed(issue) for issue in issues]
 
 
+def _access_ownership(entry: dict[Any, Any]) -> dict[Any, Any]:
+    access = entry.get("access")
+    ownership = access.get("ownership") if isinstance(access, dict) else None
+    return ownership if isinstance(ownership, dict) else {}
+
+
 def _disagreeing_settings(
     instance_id: str, entries: list[tuple[int, dict[Any, Any]]]
 ) -> list[Issue]:
     issues: list[Issue] = []
-    for setting in instance_settings():
-        given = [
-            (("instances", index, setting), entry[setting])
-            for index, entry in entries
-            if setting in entry
-        ]
+    settings: list[tuple[str, list[tuple[Loc, Any]]]] = [
+        (
+            setting,
+            [
+                (("instances", index, setting), entry[setting])
+                for index, entry in entries
+                if setting in entry
+            ],
+        )
+        for setting in instance_settings()
+    ]
+    settings.extend(
+        (
+            f"access ownership of {name}",
+            [
+                (("instances", index, "access", "ownership", name), _access_ownership(entry)[name])
+                for index, entry in entries
+                if name in _access_ownership(entry)
+            ],
+        )
+        for name, _, _ in ACCESS_LISTS
+    )
+    for setting, given in settings:
         if len(given) < 2 or all(value == given[0][1] for _, value in given[1:]):
             continue
         for loc, value in given:
@@ -249,6 +275,7 @@ def _declared_twice(
     issues: list[Issue] = []
     first_set: dict[str, tuple[int, Loc]] = {}  # name -> (file, place of the include)
     first_gid: dict[str, tuple[int, Loc]] = {}
+    first_access: dict[str, dict[str, tuple[int, Loc]]] = {}
 
     def both(loc: Loc, first: Loc, what: str) -> None:
         template = f"{what} is declared for instance {instance_id!r} in two files: also at {{0}}"
@@ -271,6 +298,14 @@ def _declared_twice(
             if gid is not None:
                 loc = ("instances", index, "groups", position)
                 note(first_gid, gid, file, loc, f"GID {gid!r}")
+        access = entry.get("access")
+        for name, key_of, noun in ACCESS_LISTS:
+            block = access.get(name) if isinstance(access, dict) else None
+            for position, item in enumerate(_list(block)):
+                key = key_of(item)
+                if key is not None:
+                    loc = ("instances", index, "access", name, position)
+                    note(first_access.setdefault(name, {}), key, file, loc, f"{noun} {key}")
     # A GID a file lists itself while another file includes a set bringing it.
     for name, (file, include_loc) in first_set.items():
         for group in _list(sets.get(name)):
@@ -321,8 +356,31 @@ def join_instances(doc: DesiredFile, origins: Origins) -> DesiredFile:
                     break
         update["include"] = [name for other in specs for name in other.include]
         update["groups"] = [group for other in specs for group in other.groups]
+        update["access"] = _joined_access([other.access for other in specs])
         joined.append(spec.model_copy(update=update))
     return doc.model_copy(update={"instances": joined})
+
+
+def _joined_access(blocks: Sequence[AccessSpec | None]) -> AccessSpec | None:
+    """One access block of several files' (each kind's ownership agrees where given)."""
+    given = [block for block in blocks if block is not None]
+    if not given:
+        return None
+    ownership = next((b.ownership for b in given if b.ownership is not None), None)
+    for block in given:
+        if block.ownership is not None and ownership is not None:
+            ownership = ownership.model_copy(
+                update={
+                    name: getattr(block.ownership, name)
+                    for name in block.ownership.model_fields_set
+                }
+            )
+    return AccessSpec.model_construct(
+        ownership=ownership,
+        identities=[item for block in given for item in block.identities],
+        permissions=[item for block in given for item in block.permissions],
+        blacklist=[item for block in given for item in block.blacklist],
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,16 +8,24 @@ in. A set's groups are built once and shared by every instance that includes it.
 from __future__ import annotations
 
 from operator import attrgetter
+from typing import Any
 
 from pydantic import SecretStr
 
 from reconciler.config.checks import Expanded
-from reconciler.config.schema import DesiredFile, GroupSpec
+from reconciler.config.schema import AccessSpec, DesiredFile, GroupSpec
 from reconciler.models import (
+    BLACKLIST_KIND_NAME,
+    IDENTITY_KIND_NAME,
+    PERMISSION_KIND_NAME,
     BackendConfig,
+    DesiredBlacklistEntry,
     DesiredGroup,
+    DesiredIdentity,
     DesiredInstance,
+    DesiredPermission,
     DesiredState,
+    KindOwnership,
     LocalBackendConfig,
     PostgresBackendConfig,
     ProviderConfig,
@@ -88,6 +96,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
                 ownership=spec.ownership or doc.defaults.ownership,
                 independent_naming=spec.independent_naming,
                 groups=tuple(groups),
+                **_access(spec.id, spec.access, expanded),
             )
         )
     return DesiredState(
@@ -128,3 +137,73 @@ def _backend(doc: DesiredFile, expanded: Expanded) -> BackendConfig:
         db_schema=postgres.db_schema,
         workspace=postgres.workspace,
     )
+
+
+# The default sign mode of an identity that names none: the secret never travels as the
+# password.
+DEFAULT_SIGN_MODE = "signed"
+_OWNERSHIP_KINDS = (
+    ("blacklist", BLACKLIST_KIND_NAME),
+    ("identities", IDENTITY_KIND_NAME),
+    ("permissions", PERMISSION_KIND_NAME),
+)
+
+
+# Built once and without validation (the values are literals): a plan of GIDs alone builds
+# no validator it does not use.
+_ACCESS_LEFT_ALONE = tuple(
+    KindOwnership.model_construct(kind=kind, ownership="managed") for _, kind in _OWNERSHIP_KINDS
+)
+
+
+def _access(instance_id: str, access: AccessSpec | None, expanded: Expanded) -> dict[str, Any]:
+    """The access kinds' fields of a ``DesiredInstance``, each list sorted by key (so that
+    reordering the file never changes the digest)."""
+    if access is None:
+        # No access block: its entries are left alone whatever the instance's ownership, so
+        # an exclusive instance (for its GIDs) never starts deleting them on an upgrade.
+        return {"kind_ownership": _ACCESS_LEFT_ALONE}
+    identities = []
+    for spec in access.identities:
+        identity_type = "client" if spec.client_id else "user"
+        identity = DesiredIdentity(
+            identity_type=identity_type,
+            username=spec.username,
+            client_id=spec.client_id,
+            sign_mode=None if spec.absent else (spec.sign_mode or DEFAULT_SIGN_MODE),
+            absent=spec.absent,
+        )
+        secret = expanded.secrets.get((instance_id, identity.key_text))
+        if secret is not None:
+            identity = identity.model_copy(update={"secret": SecretStr(secret)})
+        identities.append(identity)
+    permissions = [
+        DesiredPermission(
+            identity_type="user" if spec.user is not None else "client",
+            identity=spec.user if spec.user is not None else spec.client or "",
+            topic=spec.topic,
+            effect=spec.effect,
+            permit_action=spec.action,
+            absent=spec.absent,
+        )
+        for spec in access.permissions
+    ]
+    blacklist = [
+        DesiredBlacklistEntry(client_id=entry)
+        if isinstance(entry, str)
+        else DesiredBlacklistEntry(client_id=entry.client_id, absent=entry.absent)
+        for entry in access.blacklist
+    ]
+    ownership = access.ownership
+    kind_ownership = tuple(
+        KindOwnership(kind=kind, ownership=getattr(ownership, field))
+        for field, kind in _OWNERSHIP_KINDS
+        if ownership is not None and getattr(ownership, field) is not None
+    )
+    by_key = attrgetter("key_text")
+    return {
+        "identities": tuple(sorted(identities, key=by_key)),
+        "permissions": tuple(sorted(permissions, key=by_key)),
+        "blacklist": tuple(sorted(blacklist, key=by_key)),
+        "kind_ownership": kind_ownership,
+    }

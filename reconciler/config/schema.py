@@ -30,7 +30,10 @@ from reconciler.models import (
     TAG_VALUE_MAX_LENGTH,
     TAG_VALUE_RESERVED_PREFIXES,
     Api,
+    Effect,
     Ownership,
+    PermitAction,
+    SignMode,
 )
 
 REGION_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -198,6 +201,103 @@ GroupEntry = Annotated[
 ]
 
 
+class SecretFileSpec(FileModel):
+    """A secret read from a file (its whole content, without a final newline)."""
+
+    file: str = Field(
+        min_length=1,
+        description="Path of the file holding the secret, relative to the working directory.",
+    )
+
+
+# A secret from the environment: the whole value one ${VAR}. In the JSON Schema only, so an
+# editor flags a literal; the checks (``access_checks``) refuse it in their own words.
+ENV_REFERENCE_PATTERN = r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$"
+SecretEntry = Annotated[
+    Annotated[
+        str,
+        Field(
+            json_schema_extra={"pattern": ENV_REFERENCE_PATTERN},
+            description="${ENV_VAR}: the secret is read from this environment variable.",
+        ),
+        Tag(GROUP_SHORTHAND_TAG),
+    ]
+    | Annotated[SecretFileSpec, Tag(GROUP_MAPPING_TAG)],
+    Discriminator(_group_kind),
+]
+
+
+class IdentitySpec(FileModel):
+    """A custom-auth identity: a username alone, or with a client id (one client)."""
+
+    username: str = Field(min_length=1, max_length=64, description="The MQTT username.")
+    client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=CLIENT_ID_MAX_LENGTH,
+        description="Given: the identity is this one client (type client); left out: any "
+        "client using the username (type user).",
+    )
+    sign_mode: SignMode | None = Field(
+        default=None,
+        description="signed: the password is Base64(HMAC-SHA1(secret, client id)); origin: the "
+        "password is the secret. Default: signed.",
+    )
+    secret: SecretEntry | None = Field(
+        default=None,
+        description="${ENV_VAR} or {file: PATH}; never the secret itself. Required unless absent.",
+    )
+    absent: bool = Field(default=False, description="Tombstone: delete this identity.")
+
+
+class PermissionSpec(FileModel):
+    """A topic permission of a username (``user:``) or of a client id (``client:``)."""
+
+    user: str | None = Field(default=None, min_length=1, description="The username it is for.")
+    client: str | None = Field(default=None, min_length=1, description="The client id it is for.")
+    topic: str = Field(
+        min_length=1, description="A topic or MQTT topic filter (+ and # wildcards)."
+    )
+    effect: Effect | None = Field(default=None, description="allow or deny (required).")
+    action: PermitAction | None = Field(default=None, description="pub, sub or pub_sub (required).")
+    absent: bool = Field(default=False, description="Tombstone: delete this permission.")
+
+
+class BlacklistSpec(FileModel):
+    """A client id refused at connect; the plain string ``ID`` is short for ``{client_id: ID}``."""
+
+    client_id: str = Field(min_length=1, max_length=CLIENT_ID_MAX_LENGTH)
+    absent: bool = Field(default=False, description="Tombstone: lift the block.")
+
+
+BlacklistEntry = Annotated[
+    Annotated[Annotated[str, Field(min_length=1)], Tag(GROUP_SHORTHAND_TAG)]
+    | Annotated[BlacklistSpec, Tag(GROUP_MAPPING_TAG)],
+    Discriminator(_group_kind),
+]
+
+
+class AccessOwnershipSpec(FileModel):
+    """The ownership of one access kind, when it is not the instance's."""
+
+    identities: Ownership | None = None
+    permissions: Ownership | None = None
+    blacklist: Ownership | None = None
+
+
+class AccessSpec(FileModel):
+    """Custom authentication of an onsmqtt instance (Professional and Platinum editions)."""
+
+    ownership: AccessOwnershipSpec | None = Field(
+        default=None, description="Per kind; default: the instance's ownership."
+    )
+    identities: list[IdentitySpec] = Field(default_factory=list)
+    permissions: list[PermissionSpec] = Field(default_factory=list)
+    blacklist: list[BlacklistEntry] = Field(
+        default_factory=list, description="Client ids refused at connect."
+    )
+
+
 class InstanceSpec(FileModel):
     id: Annotated[str, Field(pattern=INSTANCE_ID_PATTERN, description="Instance id.")]
     region: RegionText | None = Field(default=None, description="Default: provider.region.")
@@ -209,6 +309,10 @@ class InstanceSpec(FileModel):
     )
     include: list[SetName] = Field(default_factory=list, description="Group sets to stamp in.")
     groups: list[GroupEntry] = Field(default_factory=list)
+    access: AccessSpec | None = Field(
+        default=None,
+        description="Identities, topic permissions and connect blacklist (api: onsmqtt only).",
+    )
 
 
 class DesiredFile(FileModel):
@@ -239,5 +343,19 @@ LOCAL_KEYS = ("path",)
 POSTGRES_KEYS = ("dsn", "schema", "workspace")
 DEFAULTS_KEYS = ("ownership", "protect")
 SAFETY_KEYS = ("max_deletes", "max_delete_share", "share_min_groups")
-INSTANCE_KEYS = ("id", "region", "api", "ownership", "independent_naming", "include", "groups")
+INSTANCE_KEYS = (
+    "id",
+    "region",
+    "api",
+    "ownership",
+    "independent_naming",
+    "include",
+    "groups",
+    "access",
+)
+ACCESS_KEYS = ("ownership", "identities", "permissions", "blacklist")
+ACCESS_OWNERSHIP_KEYS = ("identities", "permissions", "blacklist")
+IDENTITY_KEYS = ("username", "client_id", "sign_mode", "secret", "absent")
+PERMISSION_KEYS = ("user", "client", "topic", "effect", "action", "absent")
+BLACKLIST_KEYS = ("client_id", "absent")
 GROUP_KEYS = ("id", "topic", "protect", "absent", "description", "clients", "tags")

@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from reconciler.emulator.mqtt.auth import MODE_PREFIXES, custom_client_id_problem
+from reconciler.emulator.mqtt.auth import MODE_PREFIXES
 from reconciler.emulator.mqtt.topics import check_topic_filter, malformed_topic_filter, parent_of
 from reconciler.emulator.protocol import ApiError, optional, required
 from reconciler.emulator.store import (
@@ -36,6 +36,7 @@ from reconciler.emulator.store import (
     PermissionRecord,
 )
 from reconciler.emulator.store.custom_auth import PageKey
+from reconciler.models import custom_client_id_problem
 
 IDENTITY_ACTIONS = (
     "AddCustomAuthIdentity",

@@ -27,7 +27,6 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from reconciler.duration import duration_ms
-from reconciler.emulator.mqtt.auth import custom_client_id_problem
 from reconciler.emulator.mqtt.topics import check_topic_filter, malformed_topic_filter
 from reconciler.emulator.store import DEFAULT_SOCKET
 from reconciler.emulator.store.instances import (
@@ -35,7 +34,13 @@ from reconciler.emulator.store.instances import (
     DEFAULT_EDITION,
     Edition,
 )
-from reconciler.models import DEFAULT_REGION, GROUP_ID_RE, GROUP_ID_RULE, client_id_problem
+from reconciler.models import (
+    DEFAULT_REGION,
+    GROUP_ID_RE,
+    GROUP_ID_RULE,
+    client_id_problem,
+    custom_client_id_problem,
+)
 
 VERBATIM = "fixture_verbatim"
 AFTER_FIELD = "fixture_after_field"

@@ -147,8 +147,9 @@ def refresh(
                 return err  # every unknown instance is named at once, below
             return split_listing(region, instance_id, [])
         inventory, others = split_listing(region, instance_id, records)
-        # Every other kind's listing joins the instance's inventory.
-        for listing in KIND_LISTINGS.values():
+        # Every other kind's listing joins the instance's inventory (a listing several
+        # kinds share, once).
+        for listing in dict.fromkeys(KIND_LISTINGS.values()):
             inventory = listing(client, inventory)
         return inventory, others
 

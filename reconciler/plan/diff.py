@@ -28,15 +28,17 @@ from reconciler.models import (
     ResourceKey,
     StateDocument,
     StateResource,
-    group_ids_fingerprint,
+    inventory_fingerprint,
 )
 from reconciler.plan.desired_summary import summarize_desired
 from reconciler.plan.guards import (
     circuit_breaker,
     effective_naming,
     empty_desired_guard,
+    flag_cut_offs,
     flag_naming_conflicts,
     flag_probable_renames,
+    kind_unavailable,
     naming_mismatch,
     online_check_keys,
     online_guards_without_lookup,
@@ -120,7 +122,14 @@ def diff_plan(
         targeted, desired, refs, inventories=inventories, namings=namings, options=options
     )
     return _assemble(
-        targeted, walked.listed, refs, desired=desired, state=state, options=options, meta=meta
+        targeted,
+        walked.listed,
+        refs,
+        inventories=inventories,
+        desired=desired,
+        state=state,
+        options=options,
+        meta=meta,
     )
 
 
@@ -167,14 +176,25 @@ def _walk_instances(
             mismatch = naming_mismatch(instance, namings.get(ref))
             if mismatch is not None:
                 walk.guards.append(mismatch)
+        unavailable: dict[str, list[str]] = {}
         for kind in KINDS.values():
             recorded = in_state.get(kind.name, {})
+            reason = kind.unavailable(inventory)
+            if reason is not None:
+                # What cannot be listed is not planned; said once per instance, and only
+                # where the file or the state has some of it.
+                if recorded or (instance is not None and kind.declared(instance)):
+                    unavailable.setdefault(reason, []).append(kind.nouns)
+                continue
             if instance is None:
                 walk_removed_kind(
                     kind, ref, inventory, in_state=recorded, options=options, walk=walk
                 )
             else:
                 walk_kind(kind, instance, inventory, in_state=recorded, options=options, walk=walk)
+        walk.guards.extend(
+            kind_unavailable(ref[1], reason, nouns) for reason, nouns in unavailable.items()
+        )
     return walk
 
 
@@ -221,6 +241,7 @@ def _guard_across_resources(
     changes = flag_naming_conflicts(targeted.changes, inventories, planned_naming, unknown=unknown)
     targeted.guards.extend(unverified_naming_notes(unverified, changes))
     changes = flag_probable_renames(changes)
+    changes = flag_cut_offs(changes, inventories)
     changes, breaker = circuit_breaker(changes, inventories, desired, options)
     empty = empty_desired_guard(changes, desired, options)
     if empty is not None:
@@ -236,6 +257,7 @@ def _assemble(
     listed: Mapping[InstanceRef, frozenset[str]],
     refs: list[InstanceRef],
     *,
+    inventories: Mapping[InstanceRef, InstanceInventory],
     desired: DesiredState,
     state: StateDocument | None,
     options: PlanOptions,
@@ -246,7 +268,8 @@ def _assemble(
     changes = sorted(targeted.changes, key=attrgetter("region", "instance_id", "kind", "group_id"))
     unmanaged = sorted(targeted.unmanaged, key=lambda k: k.sort_key())
     not_in_place = sorted(targeted.not_in_place, key=lambda d: d.key.sort_key())
-    listed_sorted = {inventory_label(*ref): tuple(sorted(listed[ref])) for ref in refs}
+    labels = {ref: inventory_label(*ref) for ref in refs}
+    listed_sorted = {labels[ref]: tuple(sorted(listed[ref])) for ref in refs}
     # model_construct: every value below is built here from validated models, of the
     # declared types; validating them again would only cost time (and build validators).
     return Plan.model_construct(
@@ -262,7 +285,8 @@ def _assemble(
         state_lineage=state.lineage if state is not None else None,
         state_serial=state.serial if state is not None else 0,
         inventory_fingerprints={
-            label: group_ids_fingerprint(names) for label, names in listed_sorted.items()
+            inventory_label(*ref): inventory_fingerprint(inventories[ref], listed_sorted[label])
+            for ref, label in labels.items()
         },
         inventory_group_ids=listed_sorted,
         desired_instances=summarize_desired(desired),

@@ -1,6 +1,7 @@
-"""The guards a plan carries: naming checks, probable renames, the delete circuit breaker and
-the online-client check. Pure functions over changes; each guard says why, and how to override
-it when it can be overridden.
+"""The guards a plan carries: naming checks, probable renames, the delete circuit breaker, the
+online-client check, and what a kind declares (listings it could not make, changes that cut
+off what a resource grants). Pure functions over changes; each guard says why, and how to
+override it when it can be overridden.
 """
 
 from __future__ import annotations
@@ -170,6 +171,52 @@ def _naming_conflict(
     )
 
 
+# --- what a kind declares: unavailable listings, cut-offs -----------------------------------
+
+
+def kind_unavailable(instance_id: str, reason: str, nouns: Sequence[str]) -> Guard:
+    """One line per instance whose listing could not list some kinds it declares or records."""
+    return Guard(
+        kind=GuardKind.KIND_UNAVAILABLE,
+        message=f"{' and '.join(nouns)} of {instance_id} not planned: {reason}",
+        subject=instance_id,
+    )
+
+
+def flag_cut_offs(
+    changes: list[Change], inventories: Mapping[InstanceRef, InstanceInventory]
+) -> list[Change]:
+    """Warn on each update or delete its kind says takes away what the resource grants now
+    (``ResourceKind.cuts_off``), judged on the values the listing reports, else recorded."""
+    flagged: list[Change] = []
+    for change in changes:
+        cuts_off = KINDS[change.kind].cuts_off
+        if cuts_off is None or change.action not in (Action.UPDATE, Action.DELETE):
+            flagged.append(change)
+            continue
+        kind = KINDS[change.kind]
+        inventory = inventories.get((change.region, change.instance_id))
+        listed = kind.listed_values(inventory).get(change.group_id) if inventory else None
+        current: dict[str, str | None] = {
+            name: change.value(name) for name in kind.mutable if change.action is Action.DELETE
+        }
+        desired: dict[str, str | None] | None = None
+        if change.action is Action.UPDATE:
+            current = {item.name: item.current for item in change.changed}
+            desired = {name: change.value(name) for name in kind.mutable}
+            for name in kind.mutable:
+                current.setdefault(name, desired[name])
+        if listed:
+            current.update(listed)
+        words = cuts_off(change.group_id, current, desired)
+        if words is None:
+            flagged.append(change)
+            continue
+        guard = Guard(kind=GuardKind.CUTS_OFF, message=words)
+        flagged.append(change.model_copy(update={"guards": (*change.guards, guard)}))
+    return flagged
+
+
 # --- probable renames ------------------------------------------------------------------------
 
 
@@ -182,6 +229,8 @@ def flag_probable_renames(changes: list[Change]) -> list[Change]:
     deletes: dict[tuple[str, str, ResourceKindName], list[Change]] = defaultdict(list)
     creates: dict[tuple[str, str, ResourceKindName], list[Change]] = defaultdict(list)
     for change in changes:
+        if KINDS[change.kind].rename_breaks is None:
+            continue
         ref = (change.region, change.instance_id, change.kind)
         if change.action is Action.DELETE:
             deletes[ref].append(change)
@@ -217,8 +266,8 @@ def flag_probable_renames(changes: list[Change]) -> list[Change]:
         guard = Guard(
             kind=GuardKind.PROBABLE_RENAME,
             message=(
-                f"probable rename {pair}: {KINDS[change.kind].noun}s cannot be renamed; clients "
-                "still using the old name fail authentication on their next reconnect"
+                f"probable rename {pair}: {KINDS[change.kind].nouns} cannot be renamed; "
+                f"{KINDS[change.kind].rename_breaks}"
             ),
         )
         flagged.append(change.model_copy(update={"guards": (*change.guards, guard)}))
@@ -278,7 +327,7 @@ def circuit_breaker(
             size = len(kind.listed(inventory)) if inventory is not None else 0
             if size >= safety.share_min_groups and count / size > safety.max_delete_share:
                 reasons.append(
-                    f"{count} of the {size} {kind.noun}s of {ref[1]} ({count / size:.0%}) "
+                    f"{count} of the {size} {kind.nouns} of {ref[1]} ({count / size:.0%}) "
                     f"exceed safety.max_delete_share ({safety.max_delete_share:.0%})"
                 )
     if not reasons:

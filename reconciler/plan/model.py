@@ -65,6 +65,9 @@ class GuardKind(StrEnum):
     NAMING_MISMATCH = "naming_mismatch"  # declared independent_naming disagrees with the cloud
     NAMING_UNVERIFIED = "naming_unverified"  # an empty instance: no listing tells its naming
     DELETED_OUTSIDE = "deleted_outside"  # in state, gone from the cloud
+    # an instance's listing could not list a kind (an edition without the feature)
+    KIND_UNAVAILABLE = "kind_unavailable"
+    CUTS_OFF = "cuts_off"  # an update or delete takes away what a resource grants now
 
 
 class Guard(FrozenModel):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reconciler.errors import PlanError
+from reconciler.models import key_text_problem
 
 if TYPE_CHECKING:
     from reconciler.models import ResourceKey
@@ -57,10 +58,14 @@ class Target:
 
     @classmethod
     def parse(cls, text: str) -> Target:
-        """The one place ``--target`` text is checked: ``INSTANCE_ID`` or ``INSTANCE_ID/GID``."""
+        """The one place ``--target`` text is checked: ``INSTANCE_ID`` or ``INSTANCE_ID/KEY``
+        (split at the first ``/``: an instance id holds none, a permission's key may)."""
         instance_id, sep, group_id = text.partition("/")
-        if not instance_id or (sep and (not group_id or "/" in group_id)):
-            raise PlanError(f"--target {text!r} is not INSTANCE_ID or INSTANCE_ID/GROUP_ID")
+        if not instance_id or (sep and (not group_id or key_text_problem(group_id))):
+            raise PlanError(
+                f"--target {text!r} is not INSTANCE_ID or INSTANCE_ID/KEY (KEY: a GROUP_ID, or "
+                "KIND:KEY as state list shows it)"
+            )
         return cls(instance_id, group_id or None)
 
     def __str__(self) -> str:

@@ -134,8 +134,9 @@ def walk_kind(
             reason = "marked absent: true in the file"
         elif recorded is not None:
             reason = "managed by reconciler and no longer declared in the file"
-        elif instance.ownership == "exclusive":
-            reason = "not declared and not in state; the instance's ownership is exclusive"
+        elif instance.ownership_of(kind.name) == "exclusive":
+            whose = "ownership" if instance.ownership == "exclusive" else f"{kind.noun} ownership"
+            reason = f"not declared and not in state; the instance's {whose} is exclusive"
         else:
             walk.unmanaged.append(key)
             continue

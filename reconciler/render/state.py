@@ -9,7 +9,7 @@ from reconciler.state.base import LockInfo
 
 
 def render_state_list(doc: StateDocument | None) -> str:
-    """One ``INSTANCE_ID/GROUP_ID`` per line, sorted; nothing for an empty state."""
+    """One ``INSTANCE_ID/KEY`` per line, sorted; nothing for an empty state."""
     if doc is None:
         return ""
     keys = sorted((r.key for r in doc.resources), key=ResourceKey.sort_key)
@@ -20,12 +20,18 @@ WRITE_ONLY_SHOWN = "(write-only: not shown)"
 
 
 def render_state_resource(resource: StateResource) -> str:
+    kind = KINDS[resource.kind]
     fields: list[tuple[str, str]] = [
         ("region", resource.region),
         ("instance_id", resource.instance_id),
-        (KINDS[resource.kind].key_label.lower(), resource.group_id),
-        ("topic", resource.topic if resource.topic is not None else "(none)"),
-        ("protect", "true" if resource.protect else "false"),
+        (kind.key_label.lower(), resource.group_id),
+    ]
+    # The fields of their own that only some kinds have (a GID's topic and protection).
+    if "topic" in kind.immutable:
+        fields.append(("topic", resource.topic if resource.topic is not None else "(none)"))
+    if "protect" in kind.state_only:
+        fields.append(("protect", "true" if resource.protect else "false"))
+    fields += [
         ("origin", resource.origin),
         ("recorded_at", resource.recorded_at or "(unknown)"),
         ("api", resource.api),

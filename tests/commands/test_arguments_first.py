@@ -50,7 +50,7 @@ def test_a_malformed_target_is_a_usage_error(
     write_desired("GID_alpha")
     result = run_cli(capsys, "plan", "desired.yaml", "--target", "a//b")
     assert result.code == 1
-    assert "'a//b' is not INSTANCE_ID or INSTANCE_ID/GROUP_ID" in _only_error(result.err)
+    assert "'a//b' is not INSTANCE_ID or INSTANCE_ID/KEY" in _only_error(result.err)
 
 
 def test_a_target_instance_known_only_to_the_state_is_accepted(

@@ -164,6 +164,9 @@ def test_help_says_unset_variables_only_warn() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_examples_are_valid(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECONCILER_PG_DSN", "postgresql://reconciler@localhost/reconciler")
+    # access-rules.yaml's identities read their secrets from these.
+    monkeypatch.setenv("SENSORS_SECRET", "sensors-secret")
+    monkeypatch.setenv("DASHBOARD_SECRET", "dashboard-secret")
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
@@ -184,3 +187,9 @@ def test_examples_cover_the_documented_cases(monkeypatch: pytest.MonkeyPatch) ->
         assert standard <= {group.group_id for group in instance.groups}
     mixed = load_desired(ROOT / "examples" / "mixed-namespaces.yaml")
     assert {instance.independent_naming for instance in mixed.instances} == {True, False}
+    monkeypatch.setenv("SENSORS_SECRET", "sensors-secret")
+    monkeypatch.setenv("DASHBOARD_SECRET", "dashboard-secret")
+    (access,) = load_desired(ROOT / "examples" / "access-rules.yaml").instances
+    assert (len(access.identities), len(access.permissions), len(access.blacklist)) == (2, 3, 1)
+    assert {p.identity_type for p in access.permissions} == {"user", "client"}
+    assert access.ownership_of("permission") == "exclusive"

@@ -153,9 +153,10 @@ def test_an_unused_set_is_a_warning_located_in_its_file(tmp_path: Path) -> None:
     )
 
 
-def test_every_instance_field_but_id_groups_and_sets_is_a_setting() -> None:
+def test_every_instance_field_but_id_groups_sets_and_access_is_a_setting() -> None:
     # Generic: a field added to instances (an API generation...) must agree across files too.
-    assert set(instance_settings()) == set(InstanceSpec.model_fields) - {"id", "include", "groups"}
+    joined = {"id", "include", "groups", "access"}
+    assert set(instance_settings()) == set(InstanceSpec.model_fields) - joined
     assert {"region", "ownership", "independent_naming"} <= set(instance_settings())
 
 

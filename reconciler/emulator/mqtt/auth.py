@@ -33,10 +33,8 @@ from dataclasses import dataclass
 from reconciler.emulator.mqtt.codec import ConnectReturnCode
 from reconciler.emulator.store import EmulatorStore, IdentityRecord
 from reconciler.models import (
-    CLIENT_ID_CHARACTERS_RULE,
-    CLIENT_ID_MAX_LENGTH,
     client_id_problem,
-    forbidden_client_id_character,
+    custom_client_id_problem,
     group_of_client_id,
 )
 
@@ -72,22 +70,6 @@ class Refused(Exception):
         self.return_code = return_code
         self.reason = reason
         super().__init__(reason)
-
-
-def custom_client_id_problem(client_id: str) -> str | None:
-    """Why a custom-auth ClientId is refused, or None: any form, at most 64 printable
-    characters without whitespace or '/'."""
-    if not client_id:
-        return "the ClientId is empty"
-    if len(client_id) > CLIENT_ID_MAX_LENGTH:
-        return (
-            f"client id {client_id!r} is {len(client_id)} characters long; "
-            f"the service allows at most {CLIENT_ID_MAX_LENGTH}"
-        )
-    forbidden = forbidden_client_id_character(client_id)
-    if forbidden is not None:
-        return f"client id {client_id!r} contains {forbidden}: {CLIENT_ID_CHARACTERS_RULE}"
-    return None
 
 
 def sign_client_id(secret: str, client_id: str) -> str:

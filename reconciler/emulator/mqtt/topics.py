@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-MAX_TOPIC_LENGTH = 64
+# The filter rules are stated once in ``models`` (the desired file's permission topics ask
+# them too) and re-exported here for the emulator.
+from reconciler.models import (
+    MAX_TOPIC_LENGTH,
+    MULTI_LEVEL,
+    SINGLE_LEVEL,
+    check_topic_filter,
+    malformed_topic_filter,
+)
+
+__all__ = [
+    "MAX_TOPIC_LENGTH",
+    "MULTI_LEVEL",
+    "SINGLE_LEVEL",
+    "check_topic_filter",
+    "malformed_topic_filter",
+]
+
 P2P_LEVEL = "p2p"
-SINGLE_LEVEL = "+"
-MULTI_LEVEL = "#"
 
 
 def check_topic_name(topic: str) -> str | None:
@@ -25,32 +40,6 @@ def check_topic_name(topic: str) -> str | None:
         return "a published topic cannot contain '+' or '#'"
     if not parent_of(topic):
         return "the topic has no parent topic (it starts with '/')"
-    return None
-
-
-def malformed_topic_filter(topic_filter: str) -> str | None:
-    """Why a SUBSCRIBE filter breaks MQTT 3.1.1's own syntax (4.7.1, 4.7.3), or None.
-
-    A malformed filter is a protocol violation: the connection is closed, not answered with a
-    refusal code as a well-formed filter the service's rules refuse is."""
-    if not topic_filter:
-        return "the filter is empty"
-    levels = topic_filter.split("/")
-    for position, level in enumerate(levels):
-        if MULTI_LEVEL in level and (level != MULTI_LEVEL or position != len(levels) - 1):
-            return "'#' must be a whole level and the last one"
-        if SINGLE_LEVEL in level and level != SINGLE_LEVEL:
-            return "'+' must be a whole level"
-    return None
-
-
-def check_topic_filter(topic_filter: str) -> str | None:
-    """Why the service refuses a well-formed SUBSCRIBE filter, or None when it is acceptable
-    (parent not looked up); ``malformed_topic_filter`` is asked first."""
-    if len(topic_filter) > MAX_TOPIC_LENGTH:
-        return f"the filter is {len(topic_filter)} characters long (at most {MAX_TOPIC_LENGTH})"
-    if parent_of(topic_filter) in ("", SINGLE_LEVEL, MULTI_LEVEL):
-        return "the first level must name a parent topic"
     return None
 
 
