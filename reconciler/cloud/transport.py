@@ -1,9 +1,10 @@
-"""HTTP/1.1 for the API clients, on the standard library's ``http.client``.
+"""HTTP/1.1 for the API clients and the CI forges, on the standard library's ``http.client``.
 
-The clients need little of an HTTP library: POST a form to one endpoint over keep-alive
-connections shared by threads, a timeout, the proxy and CA bundle the environment names, and no
-redirects followed (``reconciler.redirects``). Importing requests (and urllib3) for that cost a
-small plan as much start-up time as everything else it imports together, so this is all there is.
+Both need little of an HTTP library: a request to one host over keep-alive connections shared
+by threads (the API clients POST a form to one endpoint, the forges call a REST API), a
+timeout, the proxy and CA bundle the environment names, and no redirects followed
+(``reconciler.redirects``). Importing requests (and urllib3) for that cost a small plan as much
+start-up time as everything else it imports together, so this is all there is.
 
 The environment is read once, when the transport is made, with requests' names and rules:
 ``http_proxy``/``https_proxy``/``all_proxy`` (lower case first, then upper case), ``no_proxy``
@@ -35,6 +36,7 @@ class Response:
     status: int
     headers: Mapping[str, str]  # names in lower case
     content: bytes
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,18 +84,29 @@ class Transport:
         return self._proxy.host if self._proxy else self._host
 
     def post(self, body: bytes, headers: Mapping[str, str]) -> Response:
-        """One POST and its whole answer. Raises TimeoutError when the server is silent past
-        the timeout, and another OSError or ``http.client.HTTPException`` when no answer came."""
+        """One POST to the URL's path and its whole answer. Raises TimeoutError when the
+        server is silent past the timeout, and another OSError or ``http.client.HTTPException``
+        when no answer came."""
+        return self.request("POST", self._path, body, headers)
+
+    def request(
+        self, method: str, target: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> Response:
+        """One request for ``target`` (a path and query on the URL's host) and its whole
+        answer; raises as ``post`` does."""
         connection = self._checkout()
         try:
-            connection.request("POST", self._target(), body, {**self._headers, **headers})
+            connection.request(method, self._target(target), body, {**self._headers, **headers})
             answer = connection.getresponse()
             content = answer.read()
         except BaseException:
             connection.close()
             raise
         response = Response(
-            answer.status, {name.lower(): value for name, value in answer.getheaders()}, content
+            answer.status,
+            {name.lower(): value for name, value in answer.getheaders()},
+            content,
+            answer.reason,
         )
         if answer.will_close:
             connection.close()
@@ -107,11 +120,11 @@ class Transport:
         for connection in idle:
             connection.close()
 
-    def _target(self) -> str:
+    def _target(self, target: str) -> str:
         # Through a plain-HTTP proxy the request line names the whole URL.
         if self._proxy is not None and not self._https:
-            return f"http://{self._host}:{self._port}{self._path}"
-        return self._path
+            return f"http://{self._host}:{self._port}{target}"
+        return target
 
     def _checkout(self) -> http.client.HTTPConnection:
         while True:
