@@ -23,10 +23,14 @@ emulator of this bench running (seed() and write_estate() into a directory, then
 start_emulator()), from that directory
   python -m cProfile -o plan.prof -m reconciler plan big.yaml --endpoint URL --detailed-exitcode
 and ``pstats`` sorted by tottime and by cumulative time (the YAML events, the two pydantic
-validations and the per-GID Python loops lead); for memory, a thread sampling VmRSS and the main
-thread's stack every 20 ms (where the high-water mark is reached), and ``tracemalloc`` with a
-snapshot at the end of ``LocalBackend.read`` (what is alive at the peak: the state's models, the
-desired groups, the listings). py-spy is not needed: both run in the plan process as it is.
+validations and the per-GID Python loops lead); for memory, a thread sampling VmRSS every 10 ms
+with the phase the main thread is in (wrap ``load_desired_paths``, ``LocalBackend.read``,
+``builder.refresh`` and ``plan_from_listings`` to print VmRSS and the peak so far before and
+after each), and ``tracemalloc`` around ``parse_state`` of the bench's state file. Compare the
+two: tracemalloc sees Python objects only, so a VmRSS peak far above its figure is native
+memory (that is how pydantic-core's parse tree of the whole state document, 130 MB for 22 MB
+of JSON, was found: the state is now validated a piece at a time, ``state/document.py``).
+py-spy is not needed: all of it runs in the plan process as it is.
 
 Usage: python bench/bench_plan.py [--instances 100] [--groups 1000] [--repeat 3] [--shape long]
        [--small-only]
