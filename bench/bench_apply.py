@@ -32,6 +32,13 @@ Usage: python bench/bench_apply.py [--creates 2000] [--latency-ms 50] [--paralle
     (target: under 0.5 s). The emulator answers at --large-latency-ms (default 0: the client's
     own cost shows most). PostgreSQL from $RECONCILER_BENCH_PG_DSN (default
     postgresql://127.0.0.1:5432/test), in a schema of its own, dropped at the end.
+    How the seeding's client CPU was profiled: cProfile sees only the main thread and yappi
+    (every thread) inflates small, often-called functions many times over (it blamed urllib's
+    quoting, which a change then showed to cost nothing); what held was timing the parts
+    apart: a loop of N `OnsClient.create_group_id` calls against the emulator, CPU per call
+    from `resource.getrusage`, alternating the old and the new tree and taking the best of 6
+    runs each (the machine is shared), and `timeit` of the per-create steps around it
+    (validating the recorded `StateResource`, formatting its time).
 
 --cases picks which of a, b, c, d run (default abc).
 """

@@ -28,7 +28,7 @@ from reconciler.secrets_read import secrets_read
 
 # Environment variables and options whose values are masked wherever they appear.
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|DSN|DATABASE_URL|PRIVATE", re.IGNORECASE)
-_PACKAGES = ("click", "pydantic", "requests", "psycopg", "ruamel.yaml", "PyYAML", "rich")
+_PACKAGES = ("click", "pydantic", "certifi", "psycopg", "ruamel.yaml", "PyYAML", "rich")
 
 
 def report_directory(env: Mapping[str, str] = os.environ) -> Path:

@@ -2,9 +2,9 @@
 
 A followed redirect resends the request to whoever the ``Location`` names: for the management
 APIs that is the whole signed request (STS token and an unused nonce included), for a forge
-the token header (requests drops ``Authorization`` on another host but not GitLab's
-``PRIVATE-TOKEN``). Neither API redirects, so a 3xx is an error that names both hosts and
-nothing else of the ``Location`` (its query string may carry anything).
+the token header (``Authorization``, or GitLab's ``PRIVATE-TOKEN``). Neither API redirects, so
+a 3xx is an error that names both hosts and nothing else of the ``Location`` (its query string
+may carry anything).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
-# Passed to every requests call that carries a credential (the forges'); the API clients'
-# transport (reconciler.cloud.transport) follows no redirect at all.
-FOLLOW_REDIRECTS = False
+# Every HTTP call goes through reconciler.cloud.transport, which follows no redirect at all;
+# its callers turn a 3xx into this refusal.
 
 
 def is_redirect(status: int) -> bool:
@@ -23,7 +22,7 @@ def is_redirect(status: int) -> bool:
 
 def refused_redirect(url: str, status: int, headers: Mapping[str, str]) -> str:
     """``HOST answered HTTP 307, a redirect to OTHER: not followed`` for the request to ``url``."""
-    # Lower case: requests' headers ignore case, the API transport's are stored lower-cased.
+    # Lower case: the transport stores header names lower-cased.
     location = headers.get("location")
     target = "nowhere (no Location)" if location is None else _host(urljoin(url, location))
     return f"{_host(url)} answered HTTP {status}, a redirect to {target}: not followed"

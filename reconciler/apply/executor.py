@@ -11,29 +11,31 @@ Retries of transient errors are the client's job, not ours.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
 from reconciler.apply.calls import PlannedCall, planned_calls, send
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.result import ActionOutcome, ApplyResult, OutcomeStatus
-from reconciler.errors import (
-    CloudApiError,
-    CloudError,
-    CredentialsError,
-    LockLostError,
-    StateError,
+from reconciler.errors import CloudApiError, CloudError, CredentialsError, LockLostError, StateError
+from reconciler.models import (
+    StateOrigin,
+    StateResource,
+    construct_trusted,
+    named_values,
+    write_only_digest,
 )
-from reconciler.models import StateOrigin, StateResource, named_values, write_only_digest
 from reconciler.plan.builder import ClientFor
 from reconciler.plan.model import Action, Change
 from reconciler.plan.options import DEFAULT_PARALLELISM
 from reconciler.ratelimit import Rate, TokenBucket
 
 _POLL_SECONDS = 0.1
+# The fields set of every resource the executor records: all of them (shared, never mutated).
+_RECORDED_FIELDS = set(StateResource.model_fields)
 _STATE_STEP_DETAIL = {Action.ADOPT: "adopted", Action.FORGET: "forgotten", Action.UPDATE: "updated"}
 
 
@@ -245,22 +247,23 @@ class _Run:
             return
         # An update of a resource not yet in the state adopts it with what the call set.
         origin: StateOrigin = "created" if change.action is Action.CREATE else "adopted"
-        self._journal.put(
-            StateResource(
-                kind=change.kind,
-                region=change.region,
-                instance_id=change.instance_id,
-                group_id=change.group_id,
-                topic=change.topic,
-                protect=change.protect,
-                origin=origin,
-                recorded_at=now_text(),
-                api=change.api,
-                clients=change.clients,
-                attributes=change.attributes,
-                digests=digests,
-            )
-        )
+        # Every value comes from the validated plan (validating it again cost a create a
+        # tenth of the client's CPU time in a large apply); every field is given, in order.
+        values = {
+            "kind": change.kind,
+            "region": change.region,
+            "instance_id": change.instance_id,
+            "group_id": change.group_id,
+            "topic": change.topic,
+            "protect": change.protect,
+            "origin": origin,
+            "recorded_at": now_text(),
+            "api": change.api,
+            "clients": change.clients,
+            "attributes": change.attributes,
+            "digests": digests,
+        }
+        self._journal.put(construct_trusted(StateResource, _RECORDED_FIELDS, values))
 
     def _api_call(self, call: PlannedCall) -> ActionOutcome:
         """The call, made and confirmed by its kind's capability over the instance's client
@@ -308,4 +311,6 @@ def failed(change: Change, exc: Exception) -> ActionOutcome:
 
 
 def now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """``datetime.now(UTC).isoformat(timespec="seconds")``, at under half its cost (one per
+    recorded resource)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())

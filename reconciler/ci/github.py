@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from reconciler.ci.http import ApiSession, Forge
+from reconciler.ci.http import Answer, ApiSession, Forge
 from reconciler.ci.upsert import Comment
 from reconciler.errors import CiError
 
@@ -18,6 +17,9 @@ DEFAULT_API_URL = "https://api.github.com"
 PER_PAGE = 100
 # A comment body may hold at most this many characters.
 MAX_BODY = 65_536
+# One link of a Link header (RFC 8288): <URL>; params, the params holding rel="next".
+_LINK = re.compile(r"<([^>]*)>([^,<]*)")
+_REL_NEXT = re.compile(r"""(?:^|;)\s*rel\s*=\s*"?([^";]*)"?""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def _number_from_event(path: str) -> int:
 
 
 class GitHubComments:
-    def __init__(self, target: GitHubTarget, session: requests.Session | None = None) -> None:
+    def __init__(self, target: GitHubTarget) -> None:
         self.target = target
         forge = Forge(
             "GitHub",
@@ -89,7 +91,6 @@ class GitHubComments:
                 "X-GitHub-Api-Version": "2022-11-28",
             },
             token=target.token,
-            session=session,
         )
         self._issue = f"/repos/{target.repository}/issues"
 
@@ -97,31 +98,35 @@ class GitHubComments:
         url: str | None = self.api.url(f"{self._issue}/{self.target.number}/comments")
         params: dict[str, str | int] | None = {"per_page": PER_PAGE}
         while url is not None:
-            response = self.api.call("GET", url, params=params)
-            page = self.api.json(response)
+            answer = self.api.call("GET", url, params=params)
+            page = answer.document
             if not isinstance(page, list):
                 raise CiError("GitHub answered the comment list with something not a list")
             yield from (_comment(item) for item in page)
             # The next page's URL carries the query already.
-            url, params = _next_link(response), None
+            url, params = _next_link(answer), None
             if url is not None and not self.api.same_origin(url):
                 raise CiError(f"GitHub's next page is on another host ({url}); not following it")
 
     def create(self, body: str) -> Comment:
         url = self.api.url(f"{self._issue}/{self.target.number}/comments")
-        return _comment(self.api.json(self.api.call("POST", url, body={"body": body})))
+        return _comment(self.api.call("POST", url, body={"body": body}).document)
 
     def update(self, comment_id: int, body: str) -> Comment:
         url = self.api.url(f"{self._issue}/comments/{comment_id}")
-        return _comment(self.api.json(self.api.call("PATCH", url, body={"body": body})))
+        return _comment(self.api.call("PATCH", url, body={"body": body}).document)
 
     def close(self) -> None:
         self.api.close()
 
 
-def _next_link(response: requests.Response) -> str | None:
-    link = response.links.get("next")
-    return link.get("url") if link else None
+def _next_link(answer: Answer) -> str | None:
+    """The URL of the ``Link`` header's ``rel="next"``, if any."""
+    for url, params in _LINK.findall(answer.headers.get("link", "")):
+        for rel in _REL_NEXT.findall(params):
+            if "next" in rel.lower().split():
+                return str(url).strip()
+    return None
 
 
 def _comment(item: Any) -> Comment:

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from reconciler.ci.http import ApiSession, Forge
 from reconciler.ci.upsert import Comment
 from reconciler.errors import CiError
@@ -69,7 +67,7 @@ def gitlab_target(env: Mapping[str, str], iid: int | None) -> GitLabTarget:
 
 
 class GitLabNotes:
-    def __init__(self, target: GitLabTarget, session: requests.Session | None = None) -> None:
+    def __init__(self, target: GitLabTarget) -> None:
         self.target = target
         forge = Forge(
             "GitLab",
@@ -81,7 +79,6 @@ class GitLabNotes:
             target.api_url,
             {target.token_header: target.token},
             token=target.token,
-            session=session,
         )
         project = quote(target.project, safe="")
         self._notes = f"/projects/{project}/merge_requests/{target.iid}/notes"
@@ -89,7 +86,7 @@ class GitLabNotes:
     def comments(self) -> Iterator[Comment]:
         page = "1"
         while page:
-            response = self.api.call(
+            answer = self.api.call(
                 "GET",
                 self.api.url(self._notes),
                 params={
@@ -99,22 +96,22 @@ class GitLabNotes:
                     "order_by": "created_at",
                 },
             )
-            notes = self.api.json(response)
+            notes = answer.document
             if not isinstance(notes, list):
                 raise CiError("GitLab answered the note list with something not a list")
             # System notes ("added 1 commit") are GitLab's, never ours.
             for item in notes:
                 if not (isinstance(item, dict) and item.get("system")):
                     yield self._note(item)
-            page = response.headers.get("X-Next-Page", "").strip()
+            page = answer.headers.get("x-next-page", "").strip()
 
     def create(self, body: str) -> Comment:
-        response = self.api.call("POST", self.api.url(self._notes), body={"body": body})
-        return self._note(self.api.json(response))
+        answer = self.api.call("POST", self.api.url(self._notes), body={"body": body})
+        return self._note(answer.document)
 
     def update(self, comment_id: int, body: str) -> Comment:
         url = self.api.url(f"{self._notes}/{comment_id}")
-        return self._note(self.api.json(self.api.call("PUT", url, body={"body": body})))
+        return self._note(self.api.call("PUT", url, body={"body": body}).document)
 
     def close(self) -> None:
         self.api.close()

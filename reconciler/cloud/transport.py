@@ -1,9 +1,10 @@
-"""HTTP/1.1 for the API clients, on the standard library's ``http.client``.
+"""HTTP/1.1 for the API clients and the CI forges, on the standard library's ``http.client``.
 
-The clients need little of an HTTP library: POST a form to one endpoint over keep-alive
-connections shared by threads, a timeout, the proxy and CA bundle the environment names, and no
-redirects followed (``reconciler.redirects``). Importing requests (and urllib3) for that cost a
-small plan as much start-up time as everything else it imports together, so this is all there is.
+Both need little of an HTTP library: a request to one host over keep-alive connections shared
+by threads (the API clients POST a form to one endpoint, the forges call a REST API), a
+timeout, the proxy and CA bundle the environment names, and no redirects followed
+(``reconciler.redirects``). Importing requests (and urllib3) for that cost a small plan as much
+start-up time as everything else it imports together, so this is all there is.
 
 The environment is read once, when the transport is made, with requests' names and rules:
 ``http_proxy``/``https_proxy``/``all_proxy`` (lower case first, then upper case), ``no_proxy``
@@ -22,8 +23,10 @@ import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
+
+from reconciler.cloud.http_wire import Answer, read_answer, request_bytes
 
 # A pooled connection is dropped once the server has closed it (or sent something unasked),
 # which select() shows as readable; asking costs no wait.
@@ -35,6 +38,7 @@ class Response:
     status: int
     headers: Mapping[str, str]  # names in lower case
     content: bytes
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,10 @@ class Transport:
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path or "/"
+        # As http.client writes it: the port only when it is not the scheme's own.
+        shown = f"[{self._host}]" if ":" in self._host else self._host
+        default_port = 443 if self._https else 80
+        self._host_header = shown if self._port == default_port else f"{shown}:{self._port}"
         self._timeout = timeout
         self._pool_size = pool_size
         self._headers = dict(headers)
@@ -73,7 +81,7 @@ class Transport:
         self._context = _tls_context(env) if self._https else None
         if self._proxy is not None and not self._https:
             self._headers.update(_proxy_headers(self._proxy))
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[_Link] = []
         self._lock = threading.Lock()
 
     @property
@@ -82,67 +90,62 @@ class Transport:
         return self._proxy.host if self._proxy else self._host
 
     def post(self, body: bytes, headers: Mapping[str, str]) -> Response:
-        """One POST and its whole answer. Raises TimeoutError when the server is silent past
-        the timeout, and another OSError or ``http.client.HTTPException`` when no answer came."""
-        return self.request("POST", body, headers)
+        """One POST to the URL's path and its whole answer. Raises TimeoutError when the
+        server is silent past the timeout, and another OSError or ``http.client.HTTPException``
+        when no answer came."""
+        return self.request("POST", self._path, body, headers)
 
     def request(
-        self,
-        method: str,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        *,
-        path: str | None = None,
+        self, method: str, target: str, body: bytes | None, headers: Mapping[str, str]
     ) -> Response:
-        """``method`` to ``path`` on the URL's host (default: the URL's own path), as ``post``."""
-        connection = self._checkout()
-        try:
-            connection.request(method, self._target(path), body, {**self._headers, **headers})
-            answer = connection.getresponse()
-            content = answer.read()
-        except BaseException:
-            connection.close()
-            raise
-        response = Response(
-            answer.status, {name.lower(): value for name, value in answer.getheaders()}, content
+        """One request for ``target`` (a path and query on the URL's host) and its whole
+        answer; raises as ``post`` does."""
+        data = request_bytes(
+            method, self._target(target), self._host_header, {**self._headers, **headers}, body
         )
+        link = self._checkout()
+        try:
+            answer = link.exchange(data, method)
+        except BaseException:
+            link.close()
+            raise
         if answer.will_close:
-            connection.close()
+            link.close()
         else:
-            self._checkin(connection)
-        return response
+            self._checkin(link)
+        return Response(answer.status, answer.headers, answer.content, answer.reason)
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
+        for link in idle:
+            link.close()
 
-    def _target(self, path: str | None = None) -> str:
-        path = path or self._path
+    def _target(self, target: str) -> str:
         # Through a plain-HTTP proxy the request line names the whole URL.
         if self._proxy is not None and not self._https:
-            return f"http://{self._host}:{self._port}{path}"
-        return path
+            return f"http://{self._host}:{self._port}{target}"
+        return target
 
-    def _checkout(self) -> http.client.HTTPConnection:
+    def _checkout(self) -> _Link:
         while True:
             with self._lock:
-                connection = self._idle.pop() if self._idle else None
-            if connection is None:
-                return self._connect()
-            if not _closed_by_peer(connection):
-                return connection
-            connection.close()
+                link = self._idle.pop() if self._idle else None
+            if link is None:
+                return _Link(self._connection())
+            if not _closed_by_peer(link.connection):
+                return link
+            link.close()
 
-    def _checkin(self, connection: http.client.HTTPConnection) -> None:
+    def _checkin(self, link: _Link) -> None:
         with self._lock:
             if len(self._idle) < self._pool_size:
-                self._idle.append(connection)
+                self._idle.append(link)
                 return
-        connection.close()
+        link.close()
 
-    def _connect(self) -> http.client.HTTPConnection:
+    def _connection(self) -> http.client.HTTPConnection:
+        """A connection not yet open: http.client opens it (and the proxy's tunnel, and TLS)."""
         proxy = self._proxy
         host, port = (proxy.host, proxy.port) if proxy else (self._host, self._port)
         connection: http.client.HTTPConnection
@@ -156,6 +159,27 @@ class Transport:
         else:
             connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
         return connection
+
+
+class _Link:
+    """A connection and the buffered reader of its answers, kept together in the pool."""
+
+    def __init__(self, connection: http.client.HTTPConnection) -> None:
+        self.connection = connection
+        self._reader: BinaryIO | None = None
+
+    def exchange(self, data: bytes, method: str) -> Answer:
+        if self._reader is None:
+            self.connection.connect()
+            self._reader = self.connection.sock.makefile("rb")
+        self.connection.sock.sendall(data)
+        return read_answer(self._reader, method)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self.connection.close()
 
 
 def environment_proxy(scheme: str, host: str, port: int, env: Mapping[str, str]) -> _Proxy | None:

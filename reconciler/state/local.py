@@ -83,6 +83,7 @@ class LocalBackend(StateBackend):
         # lock id -> the open descriptor holding the flock
         self._held: dict[str, int] = {}
         self._mutex = threading.Lock()
+        self._writing = threading.Lock()
 
     def describe(self) -> str:
         return f"local {self.path}"
@@ -342,10 +343,12 @@ class LocalBackend(StateBackend):
         # Writes are normally made under the state lock, but the compare-and-swap must hold even
         # for callers that opted out of it (--no-lock), so read-compare-rename runs under a
         # short flock on the directory (not on the lock file, which our own lock() may hold).
+        # Its own mutex, not ``_mutex``: an apply's workers ask ``check_lock`` (which takes
+        # ``_mutex``) before each call, and must not wait for a batch's fsync or a fold.
         fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            with self._mutex:
+            with self._writing:
                 yield
         finally:
             os.close(fd)

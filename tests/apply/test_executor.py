@@ -62,11 +62,12 @@ def test_apply_creates_deletes_adopts_and_forgets_and_records_each(
         change(Action.FORGET, "GID_vanished"),
     ]
     recorder = Recorder()
+    journal = StateJournal(backend, start)
     with client_for_url(emulator.url) as client:
         result = execute(
             changes,
             client_for=lambda region, api: client,
-            journal=StateJournal(backend, start),
+            journal=journal,
             observer=recorder,
         )
 
@@ -93,6 +94,11 @@ def test_apply_creates_deletes_adopts_and_forgets_and_records_each(
     assert (created.topic, created.protect, created.origin) == ("orders", True, "created")
     assert created.recorded_at
     assert by_key[key("GID_handmade")].origin == "adopted"
+    # What the executor records unvalidated is what validation would make, every field set.
+    recorded = journal.document.by_key()[key("GID_new1")]
+    assert list(vars(recorded)) == list(StateResource.model_fields)
+    assert recorded == StateResource.model_validate(recorded.model_dump())
+    assert recorded.model_fields_set == set(StateResource.model_fields)
 
 
 def test_create_of_an_existing_gid_is_confirmed_and_delete_of_a_missing_one_is_done(

@@ -330,6 +330,18 @@ def test_an_unreachable_forge_is_one_line(
     assert_one_line_error(comment(capsys, "github"), "cannot reach GitHub at http://127.0.0.1:9")
 
 
+def test_a_forge_url_that_is_not_http_is_one_line(
+    forge: FakeForge, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_gitlab(monkeypatch, forge)
+    monkeypatch.setenv("CI_API_V4_URL", "gitlab.example.com/api/v4")
+    write_plan()
+    assert_one_line_error(
+        comment(capsys, "gitlab"), "the GitLab API URL 'gitlab.example.com/api/v4' is not an http"
+    )
+    assert forge.requests == []
+
+
 @pytest.mark.parametrize(
     ("provider", "drop", "needle"),
     [

@@ -4,7 +4,9 @@ strictly as the document (a tampered line is refused, never resolved)."""
 from __future__ import annotations
 
 import json
+import os
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from reconciler.state import new_state
 from reconciler.state.changes import StateChanges
 from reconciler.state.document import StateFormatError
 from reconciler.state.local import LocalBackend
+from reconciler.state.locking import new_lock_info
 from tests.fixtures.apply_kit import local_backend
 
 
@@ -223,3 +226,43 @@ def test_appends_of_lines_longer_than_a_read_block_keep_their_sequence(tmp_path:
         backend.append(StateChanges(base.lineage, put=(_resource("GID_x"),)), expected_serial=3)
     stored = backend.read()
     assert stored is not None and (stored.serial, len(stored.resources)) == (4, 2100)
+
+
+def test_the_lock_is_checked_while_an_append_waits_on_its_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An apply's workers ask check_lock before every call: a batch being made durable (or a
+    # fold) must not hold them back.
+    backend = local_backend(tmp_path)
+    base = _stored(backend, "GID_old")
+    info = new_lock_info("apply")
+    backend.lock(info)
+    in_fsync, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        in_fsync.set()
+        release.wait()
+        real_fsync(fd)
+
+    monkeypatch.setattr("reconciler.state.local.os.fsync", slow_fsync)
+    changes = StateChanges(base.lineage, put=(_resource("GID_new"),))
+    writer = threading.Thread(
+        target=backend.append, args=(changes,), kwargs={"expected_serial": base.serial}
+    )
+    writer.start()
+    try:
+        assert in_fsync.wait(timeout=30)
+        # Returns while the append still holds the write mutex (it waited for the append
+        # before: a bounded wait, so a regression fails instead of hanging).
+        checker = threading.Thread(target=backend.check_lock, args=(info.id,))
+        checker.start()
+        checker.join(timeout=30)
+        assert not checker.is_alive()
+        assert writer.is_alive()
+    finally:
+        release.set()
+        writer.join()
+    backend.unlock(info.id)
+    stored = backend.read()
+    assert stored is not None and len(stored.resources) == 2

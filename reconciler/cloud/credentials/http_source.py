@@ -45,7 +45,7 @@ def ask(
 ) -> Response:
     """The answer, whatever its status; ``Unreachable`` when none came."""
     try:
-        return transport.request(method, None, headers or {}, path=path)
+        return transport.request(method, path, None, headers or {})
     except TimeoutError:
         raise Unreachable(f"{where}: no answer within the timeout") from None
     except (OSError, http.client.HTTPException) as exc:
