@@ -44,8 +44,12 @@ def needed_listings(
     declared = {(instance.region, instance.instance_id): instance for instance in desired.instances}
     recorded: set[tuple[str, str, str]] = set()
     if state is not None:
+        # Only the kinds with a listing of their own matter (a large state is mostly GIDs).
+        listed_kinds = set(KIND_LISTINGS)
         recorded = {
-            (resource.region, resource.instance_id, resource.kind) for resource in state.resources
+            (resource.region, resource.instance_id, resource.kind)
+            for resource in state.resources
+            if resource.kind in listed_kinds
         }
     named = {
         (target.instance_id, kind_of_key_text(target.group_id))
