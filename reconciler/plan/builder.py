@@ -1,7 +1,8 @@
 """Building a plan: refresh the inventory, run the pure diff, look up online clients.
 
 I/O lives here and only here in the plan layer: one listing per planned instance (in
-parallel, bounded), one account-wide listing per region that has a shared-namespace instance
+parallel, bounded; its GIDs, then the other kinds' listings ``plan.listings`` says its plan
+needs), one account-wide listing per region that has a shared-namespace instance
 (to find names used by instances we do not manage), and one online look-up per delete once the
 circuit breaker let the plan through (``online_clients``: a count on an API that counts a GID's
 clients, paced as its ``online_check`` says; the GID's known client ids on one that cannot).
