@@ -45,7 +45,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "export": CommandEntry(
         "reconciler.commands.export:export_command",
         "List an instance's GIDs (or every instance's, with --all) and write a desired-state "
-        "file declaring exactly them.",
+        "file declaring exactly them (through --api onsmqtt, its access rules too).",
     ),
     "plan": CommandEntry(
         "reconciler.commands.plan:plan_command",

@@ -7,7 +7,7 @@ The kind ("widget") has one mutable attribute (``colour``) and one write-only on
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import cast
 
@@ -38,8 +38,9 @@ from reconciler.models import (
     LocalBackendConfig,
     ResourceKind,
     StateDocument,
+    StateResource,
 )
-from reconciler.plan.builder import refresh
+from reconciler.plan.builder import build_plan, refresh
 from reconciler.plan.diff import PlanMeta, PlanOptions, diff_plan
 from reconciler.plan.model import Action, Plan
 from reconciler.plan.planfile import dumps_plan, loads_plan
@@ -351,6 +352,43 @@ def test_the_planners_listing_gathers_the_kind(client: FakeClient) -> None:
     assert "colour is set to blue" not in update.reason
     assert "colour changes from green to blue" in update.reason
     assert [str(key) for key in plan.unmanaged] == [f"{INSTANCE}/stray"]
+
+
+def test_the_planners_listing_runs_only_where_a_widget_may_be_planned(
+    client: FakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No widget declared and none recorded: its listing is not run (a plan could hold no
+    widget change); declared, or recorded, it runs once."""
+    listed: list[str] = []
+
+    def counting(client: GroupCapabilities, inventory: InstanceInventory) -> InstanceInventory:
+        listed.append(inventory.instance_id)
+        return _list_widgets(client, inventory)
+
+    monkeypatch.setitem(KIND_LISTINGS, WIDGET.name, counting)
+
+    def client_for(region: str, api: str) -> GroupCapabilities:
+        return cast(GroupCapabilities, client)
+
+    def listings_of(
+        want: DesiredState, state: StateDocument | Callable[[], StateDocument]
+    ) -> list[str]:
+        listed.clear()
+        build_plan(want, state, client_for, PlanOptions(), META)
+        return list(listed)
+
+    assert listings_of(desired(), new_state()) == []
+    assert listings_of(desired(DesiredWidget(name="w1", colour="blue")), new_state()) == [INSTANCE]
+    recorded = new_state().model_copy(
+        update={
+            "resources": (
+                StateResource(kind=WIDGET.name, region=REGION, instance_id=INSTANCE, group_id="w1"),
+            )
+        }
+    )
+    # The state read after the instance's GIDs were listed adds the listing.
+    assert listings_of(desired(), recorded) == [INSTANCE]
+    assert listings_of(desired(), lambda: recorded) == [INSTANCE]
 
 
 def test_the_breaker_counts_deletes_per_kind(client: FakeClient) -> None:

@@ -39,6 +39,7 @@ from reconciler.plan.builder import (
     instance_apis,
     refresh,
 )
+from reconciler.plan.listings import needed_listings
 from reconciler.plan.model import Plan
 from reconciler.plan.online_recheck import refuse_if_online
 from reconciler.plan.options import PlanOptions
@@ -332,7 +333,8 @@ def list_inventories(
     state: StateDocument | None = None,
 ) -> Refreshed:
     """What the cloud lists now for every instance the plan fingerprinted (``by_label``:
-    by ``REGION/INSTANCE_ID``); a declared instance the cloud does not know is a PlanError."""
+    by ``REGION/INSTANCE_ID``), with the kind listings the plan made (the same inputs choose
+    them); a declared instance the cloud does not know is a PlanError."""
     refs: list[tuple[str, str]] = []
     for label in plan.inventory_fingerprints:
         region, sep, instance_id = label.partition("/")
@@ -345,4 +347,5 @@ def list_inventories(
         [ref for ref in refs if ref in declared],
         [ref for ref in refs if ref not in declared],
         apis=instance_apis(desired, state),
+        listings=needed_listings(desired, state, recorded_options(plan).targets),
     )

@@ -157,12 +157,14 @@ def endpoint_identity(choice: EndpointChoice) -> str:
 def embedded_instances(
     instances: Sequence[DesiredInstance],
 ) -> list[tuple[str, str, bool, list[str]]]:
-    """``(region, instance_id, independent_naming, parent topics)`` for start_embedded."""
+    """``(region, instance_id, independent_naming, parent topics)`` for start_embedded: the
+    parent topics the GIDs' topics and the access permissions' filters name (a permission
+    needs its parent topic to exist)."""
     found = []
     for instance in instances:
-        topics = sorted(
-            {group.topic.split("/", 1)[0] for group in instance.groups if group.topic} - {""}
-        )
+        named = [group.topic for group in instance.groups if group.topic]
+        named.extend(permission.topic for permission in instance.permissions)
+        topics = sorted({topic.split("/", 1)[0] for topic in named} - {""})
         naming = instance.independent_naming if instance.independent_naming is not None else True
         found.append((instance.region, instance.instance_id, naming, topics))
     return found

@@ -99,7 +99,7 @@ def export_command(
     out: Path | None,
 ) -> ExitCode:
     """List an instance's GIDs (or every instance's, with --all) and write a desired-state
-    file declaring exactly them.
+    file declaring exactly them (through --api onsmqtt, its access rules too).
 
     Use it to adopt GIDs made by hand, to bootstrap reconciler on an account that already has
     instances (the file plans as adopt-only), or to bootstrap a new instance from an old one.
@@ -151,7 +151,7 @@ def export_command(
     unknown = [item.instance_id for item in exported if item.independent_naming is None]
     text = with_notes(export.text, naming_unknown=unknown)
     # The promise is a file `validate` accepts: check it before anyone relies on it.
-    load_desired_text_result(text, str(out or "<export>"), expand_env=False)
+    loaded = load_desired_text_result(text, str(out or "<export>"), expand_env=False)
     for name in export.skipped:
         click.echo(f"warning: left out {name!r}: not a valid Group ID name", err=True)
     for instance in exported:
@@ -173,7 +173,10 @@ def export_command(
         click.echo(text, nl=False)
     else:
         write_file(out, text)
-        click.echo(f"wrote {out} ({export.group_count} groups of {what})", err=True)
+        counts = f"{export.group_count} groups"
+        if loaded.access_count:
+            counts += f" and {loaded.access_count} access entries"
+        click.echo(f"wrote {out} ({counts} of {what})", err=True)
     return ExitCode.OK
 
 

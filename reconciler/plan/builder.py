@@ -1,7 +1,8 @@
 """Building a plan: refresh the inventory, run the pure diff, look up online clients.
 
 I/O lives here and only here in the plan layer: one listing per planned instance (in
-parallel, bounded), one account-wide listing per region that has a shared-namespace instance
+parallel, bounded; its GIDs, then the other kinds' listings ``plan.listings`` says its plan
+needs), one account-wide listing per region that has a shared-namespace instance
 (to find names used by instances we do not manage), and one online look-up per delete once the
 circuit breaker let the plan through (``online_clients``: a count on an API that counts a GID's
 clients, paced as its ``online_check`` says; the GID's known client ids on one that cannot).
@@ -16,11 +17,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from reconciler import __version__
-from reconciler.cloud.capabilities import KIND_LISTINGS, GroupCapabilities, online_check
+from reconciler.cloud.capabilities import GroupCapabilities, online_check
 from reconciler.cloud.responses import GroupIdRecord
 from reconciler.errors import (
     CloudApiError,
@@ -49,6 +50,7 @@ from reconciler.plan.diff import (
     with_online_counts,
 )
 from reconciler.plan.guards import online_check_changes
+from reconciler.plan.listings import KindListing, ListingsFor, every_listing, needed_listings
 from reconciler.plan.model import Change, ChangeSource, Guard, GuardKind, Plan
 from reconciler.plan.options import DEFAULT_PARALLELISM
 
@@ -126,11 +128,13 @@ def refresh(
     state_only: Iterable[InstanceRef] = (),
     *,
     apis: Mapping[InstanceRef, Api] | None = None,
+    listings: ListingsFor = every_listing,
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> Refreshed:
-    """List each instance once, in parallel, through its API (``apis``; default ons). A
-    declared instance the cloud does not know is an error; one only in the state lists as
-    empty (its GIDs get forgotten)."""
+    """List each instance once, in parallel, through its API (``apis``; default ons): its
+    GIDs, then the kind listings ``listings`` gives for it (default: all). A declared instance
+    the cloud does not know is an error; one only in the state lists as empty (its GIDs get
+    forgotten)."""
     api_of = apis or {}
     declared_refs = sorted(set(declared))
     state_refs = sorted(set(state_only) - set(declared_refs))
@@ -147,9 +151,8 @@ def refresh(
                 return err  # every unknown instance is named at once, below
             return split_listing(region, instance_id, [])
         inventory, others = split_listing(region, instance_id, records)
-        # Every other kind's listing joins the instance's inventory (a listing several
-        # kinds share, once).
-        for listing in dict.fromkeys(KIND_LISTINGS.values()):
+        # Every other kind's listing the plan needs joins the instance's inventory.
+        for listing in listings(ref):
             inventory = listing(client, inventory)
         return inventory, others
 
@@ -174,6 +177,32 @@ def refresh(
         raise _unknown_instances(unknown)
     _add_foreign(inventories, seen_elsewhere)
     return Refreshed(inventories=inventories, naming=naming)
+
+
+def add_listings(
+    client_for: ClientFor,
+    refreshed: Refreshed,
+    missing: Mapping[InstanceRef, Sequence[KindListing]],
+    *,
+    apis: Mapping[InstanceRef, Api],
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Refreshed:
+    """``refreshed`` with the kind listings ``missing`` names run on those instances'
+    inventories (listings the state turned out to need after their GIDs were listed)."""
+    todo = {ref: listings for ref, listings in missing.items() if listings}
+    if not todo:
+        return refreshed
+
+    def one(ref: InstanceRef) -> InstanceInventory:
+        client = client_for(ref[0], apis.get(ref, DEFAULT_API))
+        inventory = refreshed.inventories[ref]
+        for listing in todo[ref]:
+            inventory = listing(client, inventory)
+        return inventory
+
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(todo)))) as pool:
+        listed = dict(zip(todo, pool.map(one, todo), strict=True))
+    return replace(refreshed, inventories={**refreshed.inventories, **listed})
 
 
 def _unknown_instances(
@@ -337,21 +366,36 @@ def build_plan(
     )
     say(f"Refreshing {len(early)} instance(s)...")
     declared_apis = instance_apis(desired, None)
+    # While the state is read, only the file and the targets say which kind listings an
+    # instance needs; those the state adds run once it is read.
+    by_file = needed_listings(desired, None, targets)
     with ThreadPoolExecutor(max_workers=1) as background:
         listing = background.submit(
-            refresh, client_for, early, apis=declared_apis, parallelism=parallelism
+            refresh,
+            client_for,
+            early,
+            apis=declared_apis,
+            listings=by_file,
+            parallelism=parallelism,
         )
         try:
             current = state() if callable(state) else state
         finally:
             refreshed = listing.result()
+    needed = needed_listings(desired, current, targets)
     refs = planned_instances(desired, current, targets)
     listed = set(early)
+    apis = instance_apis(desired, current)
+    refreshed = add_listings(
+        client_for,
+        refreshed,
+        {ref: [run for run in needed(ref) if run not in by_file(ref)] for ref in early},
+        apis=apis,
+        parallelism=parallelism,
+    )
     late = [ref for ref in refs if ref not in listed]
     if late:
-        more = refresh(
-            client_for, [], late, apis=instance_apis(desired, current), parallelism=parallelism
-        )
+        more = refresh(client_for, [], late, apis=apis, listings=needed, parallelism=parallelism)
         inventories = dict(refreshed.inventories)
         for ref, inventory in more.inventories.items():
             # A direct listing beats what a shared-namespace listing showed of an instance.

@@ -4,7 +4,8 @@ Everything here runs on the listener's one event loop thread, so sessions need n
 store (shared with the HTTP threads, guarded by its own lock) is written synchronously from this
 thread at the moments the management API must see at once (connect, disconnect, subscribe), and
 in batches once a second for what changes per packet (last touch, message counts), which keeps
-SQLite off the forwarding path.
+SQLite off the forwarding path. Custom-auth permissions are the exception: they are read for
+each packet and each delivery to such a connection, so a changed one applies at once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from reconciler.emulator.mqtt.auth import Admission, DeviceAuthenticator, Refused
@@ -143,6 +145,7 @@ class Broker:
             )
             self.sessions.add(session)
         session.link = conn
+        session.identities = admission.identities
         conn.accept(session, admission, packet.keep_alive)
         self.store.record_connect(
             instance_id,
@@ -211,7 +214,9 @@ class Broker:
             session = self.sessions.get(instance_id, receiver)
             targets = [] if session is None else [(session, qos)]
         else:
-            targets = list(self.sessions.subscribers(instance_id, levels))
+            targets = self._may_receive(
+                instance_id, topic, self.sessions.subscribers(instance_id, levels)
+            )
         encoded: bytes | None = None
         sent_qos0 = 0
         for session, granted in targets:
@@ -227,6 +232,28 @@ class Broker:
                 sent_qos0 += 1
         if sent_qos0:
             self._counts[(instance_id, topic, "SUB", 0, minute)] += sent_qos0
+
+    def _may_receive(
+        self, instance_id: str, topic: str, targets: Iterable[tuple[Session, int]]
+    ) -> list[tuple[Session, int]]:
+        """The subscribers whose custom-auth permissions allow SUB on ``topic`` now: a
+        subscription granted earlier does not outlive a permission denied or deleted since
+        (read from the store for each message, once per set of identities). Sessions of other
+        modes are not limited."""
+        verdicts: dict[tuple[tuple[str, str], ...], str | None] = {}
+        kept: list[tuple[Session, int]] = []
+        for session, granted in targets:
+            identities = session.identities
+            if identities is not None:
+                if identities not in verdicts:
+                    permissions = self.store.permissions_for(instance_id, identities)
+                    verdicts[identities] = refusal(permissions, "SUB", topic)
+                refused = verdicts[identities]
+                if refused is not None:
+                    logger.debug("%s: delivery withheld: %s", session.client_id, refused)
+                    continue
+            kept.append((session, granted))
+        return kept
 
     def count_delivery(self, instance_id: str, topic: str, qos: int) -> None:
         self._counts[(instance_id, topic, "SUB", qos, _minute(_now_ms()))] += 1

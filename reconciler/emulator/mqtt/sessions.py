@@ -109,6 +109,9 @@ class Session:
     persistent: bool
     budget: QueueBudget
     link: Link | None = None
+    # The custom-auth (IdentityType, Identity) pairs of its last admission, whose permissions
+    # decide what it may receive; None: another mode, which no permission limits.
+    identities: tuple[tuple[str, str], ...] | None = None
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     inflight: dict[int, QueuedMessage] = field(default_factory=dict)
     # (arrival number, message), oldest first

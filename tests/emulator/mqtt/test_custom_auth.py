@@ -1,6 +1,7 @@
 """paho-mqtt 2.x devices logging in with custom-auth identities: ORIGIN and SIGNED passwords,
-CLIENT before USER, ClientIds of any form; permissions deciding SUBSCRIBE and PUBLISH (DENY
-wins, wildcards, changes applying at once); the connect blacklist refusing and closing."""
+CLIENT before USER, ClientIds of any form; permissions deciding SUBSCRIBE, PUBLISH and each
+delivery to a granted subscription (DENY wins, wildcards, changes applying at once); the
+connect blacklist refusing and closing."""
 
 from __future__ import annotations
 
@@ -172,6 +173,60 @@ def test_a_changed_permission_applies_to_the_next_publish(world: MqttWorld) -> N
     _grant(world, "sender", "orders/#", "PUB")  # allowed again (the fixture's upsert)
     sender.publish("orders/x", b"three", qos=1)
     assert listener.receive().payload == b"three"  # "two" never came
+
+
+def _permission_call(world: MqttWorld, action: str, identity: str, **fields: str) -> None:
+    ok(
+        call(
+            world.emulator,
+            action,
+            {
+                "InstanceId": TEST_INSTANCE_ID,
+                "IdentityType": "USER",
+                "Identity": identity,
+                "Topic": "orders/#",
+                **fields,
+            },
+            version=ONSMQTT,
+        )
+    )
+
+
+def test_a_granted_subscription_stops_receiving_once_its_permission_is_denied_or_deleted(
+    world: MqttWorld,
+) -> None:
+    """Checked at each delivery: the subscription stays, its messages stop while no ALLOW
+    SUB covers them, and resume once one does; other subscribers are not affected."""
+    _identity(world, "listener", "l-secret")
+    _grant(world, "listener", "orders/#", "SUB")
+    _identity(world, "sender", "s-secret")
+    _grant(world, "sender", "orders/#", "PUB")
+    listener = _connected(world, "listener-1", "listener", "l-secret")
+    assert listener.subscribe("orders/#") == [1]
+    witness = world.connected("d1")  # Signature mode: no permission limits it
+    assert witness.subscribe("orders/#") == [1]
+    sender = _connected(world, "sender-1", "sender", "s-secret")
+    sender.publish("orders/x", b"one", qos=1)
+    assert listener.receive().payload == b"one"
+    assert witness.receive().payload == b"one"
+
+    _permission_call(
+        world, "UpdateCustomAuthPermission", "listener", Effect="DENY", PermitAction="SUB"
+    )
+    sender.publish("orders/x", b"denied", qos=1)
+    assert witness.receive().payload == b"denied"
+    _grant(world, "listener", "orders/#", "SUB")  # allowed again (the fixture's upsert)
+    sender.publish("orders/x", b"allowed again", qos=1)
+    # One publisher's messages arrive in order: "denied" would have come first.
+    assert listener.receive().payload == b"allowed again"
+
+    _permission_call(world, "DeleteCustomAuthPermission", "listener")
+    sender.publish("orders/x", b"deleted", qos=0)
+    sender.publish("orders/x", b"deleted", qos=1)
+    _grant(world, "listener", "orders/#", "SUB")
+    sender.publish("orders/x", b"granted anew", qos=1)
+    assert listener.receive().payload == b"granted anew"
+    assert not listener.disconnected.is_set()
 
 
 def test_client_permissions_apply_to_the_client_id(world: MqttWorld) -> None:
