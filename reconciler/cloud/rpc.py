@@ -40,7 +40,13 @@ from reconciler.cloud.pacing import Pacing, RateLimits
 from reconciler.cloud.retry import RetryPolicy, is_retryable
 from reconciler.cloud.signing import percent_encode, signed_parameters
 from reconciler.cloud.transport import Response, Transport
-from reconciler.errors import AuthError, CloudApiError, CloudConnectionError, CloudError
+from reconciler.errors import (
+    AuthError,
+    CloudApiError,
+    CloudConnectionError,
+    CloudError,
+    UntrustedCertificateError,
+)
 from reconciler.ratelimit import (
     WAIT_WORTH_SAYING,
     AccountRateLimits,
@@ -352,6 +358,10 @@ class RpcClient:
                 action=action,
             ) from exc
         except (OSError, http.client.HTTPException) as exc:
+            untrusted = self._transport.untrusted_certificate(exc)
+            if untrusted is not None:
+                seen.code = "UntrustedCertificate"
+                raise UntrustedCertificateError(f"{action}: {untrusted}", action=action) from exc
             if _unresolved_host(exc):
                 seen.code = self._redact(
                     f"cannot resolve host {self._transport.connect_host}", sent_secrets
