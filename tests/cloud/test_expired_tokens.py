@@ -5,6 +5,7 @@ refreshes, and fails in one line saying what to do when they were handed over as
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from tests.fixtures.emulator_store import expire_issued
 from tests.fixtures.sts import StsEmulator, assume_role
 
 # Retries that would show up in the request counts if an auth error were retried.
+CONCURRENT = 8
 RETRY = RetryPolicy(max_attempts=5, base_delay=0.0, max_delay=0.0, deadline=30)
 
 
@@ -85,6 +87,19 @@ def test_an_expired_answer_to_refreshing_credentials_fetches_them_again_and_retr
     assert provider.current().access_key_id != first.access_key_id
     assert sts_emulator.request_count("AssumeRoleWithOIDC") == 2
     assert sts_emulator.request_count(api_case.list_action) == lists_before + 2
+
+
+def test_calls_refused_at_once_share_one_refresh(
+    api_case: ApiCase, sts_emulator: StsEmulator, tmp_path: Path
+) -> None:
+    provider = oidc_role(sts_emulator, tmp_path)
+    with api_case.client(provider, endpoint=sts_emulator.url, retry=RETRY) as client:
+        expire_issued(sts_emulator.store, provider.current().access_key_id)
+        instances = [sts_emulator.instance_id] * CONCURRENT
+        with ThreadPoolExecutor(max_workers=CONCURRENT) as pool:
+            listings = list(pool.map(client.list_group_ids, instances))
+    assert listings == [[]] * CONCURRENT
+    assert sts_emulator.request_count("AssumeRoleWithOIDC") == 2
 
 
 def test_credentials_expired_again_right_after_the_refresh_are_not_fetched_a_third_time(
