@@ -211,7 +211,7 @@ class RpcClient:
             except CloudError as err:
                 if _token_expired(err):
                     # Once per call, and beside the retry budget: a refusal is no fault.
-                    if renewed or not self._provider.renew(signing):
+                    if renewed or not self._provider.refresh_refused(signing):
                         raise self._expired(err, renewed=renewed) from err
                     renewed = True
                     log.info("%s: credentials expired early; fetched again, retrying once", action)
@@ -279,7 +279,7 @@ class RpcClient:
         """The expired-token refusal in one line that says what to do about it."""
         source = self._provider.source
         if renewed:
-            hint = f"even with credentials just fetched again from {source}"
+            hint = f"so were the credentials fetched again from {source} right after"
         else:
             hint = (
                 f"the STS token from {source} is never refreshed: get a new one, or let the "

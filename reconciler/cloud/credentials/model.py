@@ -56,7 +56,7 @@ class CredentialsProvider(Protocol):
 
     def current(self) -> Credentials: ...
 
-    def renew(self, refused: Credentials) -> bool:
+    def refresh_refused(self, refused: Credentials) -> bool:
         """The service answered that ``refused`` (what ``current()`` gave) have expired:
         whether ``current()`` gives fresh ones from now on (False: they cannot be renewed)."""
         ...
@@ -75,7 +75,7 @@ class StaticProvider:
     def current(self) -> Credentials:
         return self._credentials
 
-    def renew(self, refused: Credentials) -> bool:
+    def refresh_refused(self, refused: Credentials) -> bool:
         return False  # a key pair, or a token the user handed over: nothing to fetch again
 
 
