@@ -8,6 +8,7 @@ The tree (the CLI catches ``ReconcilerError`` once, prints ``str(err)`` on one l
     ├── CredentialsError           no usable AccessKey found; names where it looked
     ├── CloudError                 a call to the MQTT management API failed
     │   ├── CloudConnectionError   no HTTP answer (refused, reset, timeout)
+    │   │   └── UntrustedCertificateError  the endpoint's TLS certificate is not trusted
     │   └── CloudApiError          the service answered with an error Code
     │       ├── RetryableApiError  throttling, 5xx, ONS_SYSTEM_ERROR, SystemOverFlow (retried)
     │       ├── AuthError          bad key, signature, timestamp, nonce, token
@@ -117,6 +118,10 @@ class CloudError(ReconcilerError):
 
 class CloudConnectionError(CloudError):
     """The request got no HTTP answer (refused, reset, timed out)."""
+
+
+class UntrustedCertificateError(CloudConnectionError):
+    """The endpoint's TLS certificate failed verification: never retried, it does not heal."""
 
 
 class CloudApiError(CloudError):

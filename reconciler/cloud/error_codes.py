@@ -33,8 +33,15 @@ RETRYABLE_CODES = frozenset(
 )
 # The answers that mean "slow down" (the others in RETRYABLE_CODES are faults).
 THROTTLING_CODES = frozenset({"SystemOverFlow"})
-AUTH_CODES = frozenset({"SignatureDoesNotMatch", "SignatureNonceUsed", "IncompleteSignature"})
+# MissingSecurityToken (temporary credentials sent without their token) is checked before the
+# ``Missing`` parameter prefix: the credentials are at fault, not the call's parameters.
+AUTH_CODES = frozenset(
+    {"SignatureDoesNotMatch", "SignatureNonceUsed", "IncompleteSignature", "MissingSecurityToken"}
+)
+# InvalidSecurityToken.Expired, .MismatchWithAccessKey, .Malformed: all the credentials' fault.
 AUTH_PREFIXES = ("InvalidAccessKeyId", "InvalidTimeStamp", "InvalidSecurityToken", "Forbidden")
+# Temporary credentials the service says have expired: worth one refresh (``RpcClient.call``).
+EXPIRED_TOKEN_CODE = "InvalidSecurityToken.Expired"  # noqa: S105 - an error code
 PARAMETER_CODES = frozenset(
     {"BIZ_FIELD_CHECK_INVALID", "ParameterFieldCheckFailed", "ParameterCheckFailed"}
 )

@@ -10,7 +10,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from reconciler.errors import CloudConnectionError, CloudError, RetryableApiError
+from reconciler.errors import (
+    CloudConnectionError,
+    CloudError,
+    RetryableApiError,
+    UntrustedCertificateError,
+)
 
 _SHARED_RNG = random.Random()
 
@@ -51,5 +56,8 @@ class RetryPolicy:
 
 
 def is_retryable(error: CloudError) -> bool:
-    """Throttling, 5xx, backend faults and lost connections; never parameter or auth errors."""
+    """Throttling, 5xx, backend faults and lost connections; never parameter or auth errors,
+    nor a certificate that failed its check."""
+    if isinstance(error, UntrustedCertificateError):
+        return False
     return isinstance(error, RetryableApiError | CloudConnectionError)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self, TypedDict, TypeVar
+from typing import Any, Self, TypedDict, TypeGuard, TypeVar
 from urllib.parse import quote_plus, urlencode
 
 from pydantic import BaseModel, ValidationError
@@ -30,6 +30,7 @@ from reconciler import __version__
 from reconciler.cloud.credentials.model import Credentials, CredentialsProvider, as_provider
 from reconciler.cloud.endpoints import endpoint_for
 from reconciler.cloud.error_codes import (
+    EXPIRED_TOKEN_CODE,
     RETRY_AFTER_HEADER,
     error_from_response,
     is_throttling,
@@ -39,7 +40,13 @@ from reconciler.cloud.pacing import Pacing, RateLimits
 from reconciler.cloud.retry import RetryPolicy, is_retryable
 from reconciler.cloud.signing import percent_encode, signed_parameters
 from reconciler.cloud.transport import Response, Transport
-from reconciler.errors import CloudApiError, CloudConnectionError, CloudError
+from reconciler.errors import (
+    AuthError,
+    CloudApiError,
+    CloudConnectionError,
+    CloudError,
+    UntrustedCertificateError,
+)
 from reconciler.ratelimit import (
     WAIT_WORTH_SAYING,
     AccountRateLimits,
@@ -184,7 +191,10 @@ class RpcClient:
         Waiting for the first pacing token is not bounded (pacing is intended, not a failure);
         from the first attempt on, no retry starts past ``retry.deadline`` seconds, and the
         last error is raised as it came. A throttled answer slows an adaptive bucket down, and
-        a retry waits at least as long as the service's ``x-acs-retry-after`` asks.
+        a retry waits at least as long as the service's ``x-acs-retry-after`` asks. Temporary
+        credentials the service calls expired (``InvalidSecurityToken.Expired``: this machine's
+        clock behind, say) are fetched again and the call tried once more, when the provider
+        can renew them; otherwise that refusal says what to do.
         """
         if action not in self.product.actions:
             raise ValueError(f"unknown {self.product.label} action {action!r}")
@@ -193,10 +203,22 @@ class RpcClient:
             self._take_token(action, bucket, deadline=None)
         started = self._clock()
         attempt = 1
+        renewed = False
         while True:
+            signing = self.credentials
             try:
-                return self._attempt(action, params, attempt)
+                return self._attempt(action, params, attempt, signing)
             except CloudError as err:
+                if _token_expired(err):
+                    # Once per call, and beside the retry budget: a refusal is no fault.
+                    if renewed or not self._provider.refresh_refused(signing):
+                        raise self._expired(err, renewed=renewed) from err
+                    renewed = True
+                    log.info("%s: credentials expired early; fetched again, retrying once", action)
+                    if bucket is not None:
+                        self._take_token(action, bucket, deadline=None)
+                    attempt += 1
+                    continue
                 retry_after = _note_throttling(err, bucket)
                 # An unknown host name rarely heals within a minute either: tried like a
                 # refused connection.
@@ -253,9 +275,30 @@ class RpcClient:
             self._pacing_noted[action] = now
         log.info("%s: waiting %.0fs for the %s rate limit", action, wait, bucket.rate)
 
-    def _attempt(self, action: str, params: Mapping[str, str], attempt: int) -> dict[str, Any]:
-        """One signed POST and its answer, reported in one DEBUG line however far it got."""
-        signed = self._signed(action, params)
+    def _expired(self, err: CloudApiError, *, renewed: bool) -> AuthError:
+        """The expired-token refusal in one line that says what to do about it."""
+        source = self._provider.source
+        if renewed:
+            hint = f"so were the credentials fetched again from {source} right after"
+        else:
+            hint = (
+                f"the STS token from {source} is never refreshed: get a new one, or let the "
+                "tool assume a role (OIDC, RamRoleArn, ECS RAM role, credentials URI)"
+            )
+        return AuthError(
+            action=err.action or "call",
+            status=err.status,
+            code=err.code,
+            message=f"{err.api_message.rstrip('.')}; {hint}",
+            request_id=err.request_id,
+        )
+
+    def _attempt(
+        self, action: str, params: Mapping[str, str], attempt: int, creds: Credentials
+    ) -> dict[str, Any]:
+        """One POST signed with ``creds`` and its answer, reported in one DEBUG line however
+        far it got."""
+        signed = self._signed(action, params, creds)
         seen = _AttemptReport()
         begun = time.perf_counter()
         # The call's own secret parameters are masked too, wherever a message might quote
@@ -279,9 +322,8 @@ class RpcClient:
                     redacted_parameters(signed),
                 )
 
-    def _signed(self, action: str, params: Mapping[str, str]) -> dict[str, str]:
+    def _signed(self, action: str, params: Mapping[str, str], creds: Credentials) -> dict[str, str]:
         """The parameters with the common ones and a fresh signature (new nonce, timestamp)."""
-        creds = self.credentials
         token = creds.security_token.get_secret_value() if creds.security_token else None
         return signed_parameters(
             "POST",
@@ -316,6 +358,10 @@ class RpcClient:
                 action=action,
             ) from exc
         except (OSError, http.client.HTTPException) as exc:
+            untrusted = self._transport.untrusted_certificate(exc)
+            if untrusted is not None:
+                seen.code = "UntrustedCertificate"
+                raise UntrustedCertificateError(f"{action}: {untrusted}", action=action) from exc
             if _unresolved_host(exc):
                 seen.code = self._redact(
                     f"cannot resolve host {self._transport.connect_host}", sent_secrets
@@ -439,6 +485,10 @@ def _short(err: CloudError) -> str:
         return "connection refused"
     text = str(err)
     return text.removeprefix(f"{err.action}: ") if err.action else text
+
+
+def _token_expired(err: CloudError) -> TypeGuard[AuthError]:
+    return isinstance(err, AuthError) and err.code == EXPIRED_TOKEN_CODE
 
 
 def _connection_refused(err: BaseException) -> bool:

@@ -78,6 +78,7 @@ class Transport:
         self._pool_size = pool_size
         self._headers = dict(headers)
         self._proxy = environment_proxy(parts.scheme, self._host, self._port, env)
+        self._ca_bundle = _ca_bundle_variable(env)
         self._context = _tls_context(env) if self._https else None
         if self._proxy is not None and not self._https:
             self._headers.update(_proxy_headers(self._proxy))
@@ -88,6 +89,21 @@ class Transport:
     def connect_host(self) -> str:
         """The host a connection is opened to: the proxy's when there is one."""
         return self._proxy.host if self._proxy else self._host
+
+    def untrusted_certificate(self, exc: BaseException) -> str | None:
+        """What to say when ``exc`` is a failed check of the server's certificate (None when
+        it is not): a certificate does not heal by asking again, so the callers do not retry.
+        """
+        if not isinstance(exc, ssl.SSLCertVerificationError):
+            return None
+        reason = f"certificate verify failed: {exc.verify_message or exc.reason}"
+        where = f"https://{self._host}:{self._port}"
+        if self._ca_bundle is None:
+            hint = "if a private CA signed it, set REQUESTS_CA_BUNDLE to that CA's PEM file"
+        else:
+            name, bundle = self._ca_bundle
+            hint = f"{name} ({bundle}) does not hold the CA that signed it"
+        return f"the TLS certificate of {where} is not trusted ({reason}): {hint}"
 
     def post(self, body: bytes, headers: Mapping[str, str]) -> Response:
         """One POST to the URL's path and its whole answer. Raises TimeoutError when the
@@ -233,9 +249,19 @@ def _proxy_headers(proxy: _Proxy) -> dict[str, str]:
     return {"Proxy-Authorization": proxy.authorization} if proxy.authorization else {}
 
 
+def _ca_bundle_variable(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The variable naming the CA bundle, and its value; None: certifi's bundle is used."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if env.get(name):
+            return name, env[name]
+    return None
+
+
 def _tls_context(env: Mapping[str, str]) -> ssl.SSLContext:
-    bundle = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE")
-    if not bundle:
+    named = _ca_bundle_variable(env)
+    if named is not None:
+        bundle = named[1]
+    else:
         import certifi  # noqa: PLC0415  (requests' own trust store; only HTTPS needs it)
 
         bundle = certifi.where()

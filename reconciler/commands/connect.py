@@ -226,9 +226,9 @@ def cloud_session(
     except CloudConnectionError as err:
         from reconciler.state.binding import source_phrase  # noqa: PLC0415
 
-        raise CloudConnectionError(
-            f"{err} (endpoint {source_phrase(choice.source)})", action=err.action
-        ) from err
+        # Its own class kept: an untrusted certificate is not retried further up either.
+        where = source_phrase(choice.source)
+        raise type(err)(f"{err} (endpoint {where})", action=err.action) from err
     except (CloudApiError, UnknownInstanceError) as err:
         unknown_instance = isinstance(err, UnknownInstanceError) or (
             err.code in INSTANCE_NOT_FOUND_CODES

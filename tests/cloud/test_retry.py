@@ -11,6 +11,7 @@ from reconciler.errors import (
     CloudError,
     ParameterError,
     RetryableApiError,
+    UntrustedCertificateError,
 )
 
 
@@ -46,3 +47,5 @@ def test_only_transient_errors_are_retryable():
     assert not is_retryable(api(ParameterError, "MissingParameter"))
     assert not is_retryable(api(AuthError, "SignatureDoesNotMatch"))
     assert not is_retryable(CloudError("bad answer", action="A"))
+    # A connection error that asking again cannot heal.
+    assert not is_retryable(UntrustedCertificateError("not trusted", action="A"))

@@ -8,9 +8,8 @@ import sys
 import pytest
 
 from reconciler.cloud.credentials import Credentials
-from reconciler.cloud.retry import RetryPolicy
 from reconciler.emulator.tls import TlsFiles, issue_test_certificate, server_context
-from reconciler.errors import CloudConnectionError, EmulatorError
+from reconciler.errors import EmulatorError
 from tests.fixtures.sts import assume_role
 from tests.fixtures.wire import ok
 
@@ -51,19 +50,3 @@ def test_the_tools_clients_trust_the_test_ca_through_requests_ca_bundle(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", sts_emulator.ca_bundle)
     client = api_case.client(credentials, endpoint=sts_emulator.https_url)
     assert client.list_group_ids(sts_emulator.instance_id) == []
-
-
-def test_the_tools_clients_refuse_an_untrusted_certificate(sts_emulator, api_case, monkeypatch):
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    credentials = Credentials(
-        access_key_id=sts_emulator.account_key_id,
-        access_key_secret=sts_emulator.account_secret,
-        source="test",
-    )
-    # One attempt: the client retries a failed handshake like any connection error.
-    client = api_case.client(
-        credentials, endpoint=sts_emulator.https_url, retry=RetryPolicy(max_attempts=1)
-    )
-    with pytest.raises(CloudConnectionError, match=r"CERTIFICATE_VERIFY_FAILED"):
-        client.list_group_ids(sts_emulator.instance_id)

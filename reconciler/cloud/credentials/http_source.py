@@ -49,6 +49,10 @@ def ask(
     except TimeoutError:
         raise Unreachable(f"{where}: no answer within the timeout") from None
     except (OSError, http.client.HTTPException) as exc:
+        untrusted = transport.untrusted_certificate(exc)
+        if untrusted is not None:
+            # An error, not Unreachable: something answered, and a skip would hide why.
+            raise CredentialsError(f"{where}: {untrusted}") from None
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise Unreachable(f"{where}: cannot connect ({reason})") from None
 

@@ -56,6 +56,11 @@ class CredentialsProvider(Protocol):
 
     def current(self) -> Credentials: ...
 
+    def refresh_refused(self, refused: Credentials) -> bool:
+        """The service answered that ``refused`` (what ``current()`` gave) have expired:
+        whether ``current()`` gives fresh ones from now on (False: they cannot be renewed)."""
+        ...
+
 
 class StaticProvider:
     """Credentials that never change: a key pair, or an STS token the user handed over."""
@@ -69,6 +74,9 @@ class StaticProvider:
 
     def current(self) -> Credentials:
         return self._credentials
+
+    def refresh_refused(self, refused: Credentials) -> bool:
+        return False  # a key pair, or a token the user handed over: nothing to fetch again
 
 
 def as_provider(credentials: Credentials | CredentialsProvider) -> CredentialsProvider:

@@ -71,6 +71,16 @@ class RefreshingProvider:
             assert self._cached is not None  # set by _renew or it raised
             return self._cached
 
+    def refresh_refused(self, refused: Credentials) -> bool:
+        """Fetch again at the next ``current()``, however long ``refused`` still seemed valid
+        (this machine's clock may be behind the service's); once only, whichever of the calls
+        refused with them asks first: the others find fresh ones already."""
+        with self._lock:
+            # After a failed refresh, True too: ``current()`` then says why nothing is fetched.
+            if self._failure is None and self._cached is refused:
+                self._refresh_at = 0.0
+            return True
+
     def _renew(self) -> None:
         first = self._cached is None
         try:

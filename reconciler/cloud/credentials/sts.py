@@ -141,7 +141,7 @@ class StsClient(RpcClient):
             expiration=parse_expiration(answer.Expiration, where=f"{action} at {self.endpoint}"),
         )
 
-    def _signed(self, action: str, params: Mapping[str, str]) -> dict[str, str]:
+    def _signed(self, action: str, params: Mapping[str, str], creds: Credentials) -> dict[str, str]:
         if action == ASSUME_ROLE_WITH_OIDC:
             return {
                 "Action": action,
@@ -150,7 +150,6 @@ class StsClient(RpcClient):
                 "Timestamp": format_timestamp(),
                 **params,
             }
-        creds = self.credentials
         token = creds.security_token.get_secret_value() if creds.security_token else None
         # No RegionId: STS is global, and the official library sends none.
         return signed_parameters(
