@@ -19,7 +19,7 @@ entries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reconciler.cloud.capabilities import (
@@ -55,6 +55,10 @@ def _file(value: str | None) -> Any:
     # The wire's upper-case words as the file's (the Literal types of both are checked by
     # the models built from them).
     return value.lower() if value is not None else None
+
+
+# An entry of any access kind as a listing shows it.
+Listed = ListedIdentity | ListedPermission | ListedBlacklistEntry
 
 
 def _calls(client: GroupCapabilities) -> CustomAuthCalls:
@@ -114,13 +118,62 @@ def list_access(client: GroupCapabilities, inventory: InstanceInventory) -> Inst
 
 
 class _Confirming:
-    """Sends a call; when it fails, or its answer is lost, a fresh listing decides."""
+    """Sends a kind's call; when it fails, or its answer is lost, a fresh listing decides.
+
+    A kind gives its calls, its entries in a listing, and whether an entry as listed shows what
+    was sent (``_as_sent``: by default, that it is listed; ``_update_readable`` False when an
+    update's values cannot be read back, so a failed update is never taken as done)."""
+
+    _update_readable = True
 
     def __init__(self, client: GroupCapabilities) -> None:
         self._client = _calls(client)
 
-    def _listing(self, target: ResourceTarget) -> AccessListing:
-        return access_listing(self._client, target.instance_id)
+    def create_call(self, target: ResourceTarget) -> WireCall:
+        raise NotImplementedError
+
+    def update_call(self, target: ResourceTarget) -> WireCall:
+        raise NotImplementedError
+
+    def delete_call(self, target: ResourceTarget) -> WireCall:
+        raise NotImplementedError
+
+    def _entries(self, listing: AccessListing) -> Sequence[Listed]:
+        raise NotImplementedError
+
+    def _found(self, target: ResourceTarget, listing: AccessListing) -> Listed | None:
+        return next((item for item in self._entries(listing) if item.key_text == target.key), None)
+
+    def _as_sent(self, target: ResourceTarget, listing: AccessListing) -> bool:
+        return self._found(target, listing) is not None
+
+    def create(self, target: ResourceTarget) -> Confirmed:
+        return self._send(
+            self.create_call(target),
+            target,
+            "created",
+            settled=lambda listing: self._as_sent(target, listing),
+            settled_as="already existed",
+        )
+
+    def update(self, target: ResourceTarget) -> Confirmed:
+        readable = self._update_readable
+        return self._send(
+            self.update_call(target),
+            target,
+            "updated",
+            settled=lambda listing: readable and self._as_sent(target, listing),
+            settled_as="updated",
+        )
+
+    def delete(self, target: ResourceTarget) -> Confirmed:
+        return self._send(
+            self.delete_call(target),
+            target,
+            "deleted",
+            settled=lambda listing: self._found(target, listing) is None,
+            settled_as="already gone",
+        )
 
     def _send(
         self,
@@ -135,7 +188,7 @@ class _Confirming:
             return Confirmed(done, self._client.send_call(call))
         except CloudError as err:
             try:
-                confirmed = settled(self._listing(target))
+                confirmed = settled(access_listing(self._client, target.instance_id))
             except CloudError:
                 raise err from None
             if not confirmed:
@@ -145,7 +198,11 @@ class _Confirming:
 
 class IdentityResources(_Confirming):
     """Identities: key ``identity:user:USERNAME`` / ``identity:client:USERNAME:CLIENT_ID``;
-    mutable ``sign_mode``; write-only ``secret``."""
+    mutable ``sign_mode``; write-only ``secret``. Listed after a failed add, the add landed
+    (its secret is the one sent: nobody else sends it); a secret cannot be read back, so a
+    failed update is never taken as done."""
+
+    _update_readable = False
 
     def _fields(self, target: ResourceTarget) -> dict[str, Any]:
         identity_type, username, client_id = parse_identity_key(target.key)
@@ -162,8 +219,8 @@ class IdentityResources(_Confirming):
             "sign_mode": _wire(target.attributes.get("sign_mode")),
         }
 
-    def _listed(self, target: ResourceTarget, listing: AccessListing) -> bool:
-        return any(item.key_text == target.key for item in listing.identities)
+    def _entries(self, listing: AccessListing) -> Sequence[Listed]:
+        return listing.identities
 
     def create_call(self, target: ResourceTarget) -> WireCall:
         return self._client.add_identity_call(target.instance_id, **self._values(target))
@@ -174,39 +231,10 @@ class IdentityResources(_Confirming):
     def delete_call(self, target: ResourceTarget) -> WireCall:
         return self._client.delete_identity_call(target.instance_id, **self._fields(target))
 
-    def create(self, target: ResourceTarget) -> Confirmed:
-        # Listed afterwards: the add landed (its secret is the one sent: nobody else sends it).
-        return self._send(
-            self.create_call(target),
-            target,
-            "created",
-            settled=lambda listing: self._listed(target, listing),
-            settled_as="already existed",
-        )
-
-    def update(self, target: ResourceTarget) -> Confirmed:
-        # A secret cannot be read back: a failed update is never taken as done.
-        return self._send(
-            self.update_call(target),
-            target,
-            "updated",
-            settled=lambda _: False,
-            settled_as="updated",
-        )
-
-    def delete(self, target: ResourceTarget) -> Confirmed:
-        return self._send(
-            self.delete_call(target),
-            target,
-            "deleted",
-            settled=lambda listing: not self._listed(target, listing),
-            settled_as="already gone",
-        )
-
 
 class PermissionResources(_Confirming):
     """Permissions: key ``permission:TYPE:IDENTITY/TOPIC``; mutable ``effect`` and
-    ``permit_action`` (the file's ``action``)."""
+    ``permit_action`` (the file's ``action``), which a listing shows."""
 
     def _fields(self, target: ResourceTarget) -> dict[str, Any]:
         identity_type, identity, topic = parse_permission_key(target.key)
@@ -219,12 +247,12 @@ class PermissionResources(_Confirming):
             "permit_action": _wire(target.attributes.get("permit_action")),
         }
 
-    def _found(self, target: ResourceTarget, listing: AccessListing) -> ListedPermission | None:
-        return next((item for item in listing.permissions if item.key_text == target.key), None)
+    def _entries(self, listing: AccessListing) -> Sequence[Listed]:
+        return listing.permissions
 
     def _as_sent(self, target: ResourceTarget, listing: AccessListing) -> bool:
         found = self._found(target, listing)
-        return found is not None and (found.effect, found.permit_action) == (
+        return isinstance(found, ListedPermission) and (found.effect, found.permit_action) == (
             target.attributes.get("effect"),
             target.attributes.get("permit_action"),
         )
@@ -238,39 +266,12 @@ class PermissionResources(_Confirming):
     def delete_call(self, target: ResourceTarget) -> WireCall:
         return self._client.delete_permission_call(target.instance_id, **self._fields(target))
 
-    def create(self, target: ResourceTarget) -> Confirmed:
-        return self._send(
-            self.create_call(target),
-            target,
-            "created",
-            settled=lambda listing: self._as_sent(target, listing),
-            settled_as="already existed",
-        )
-
-    def update(self, target: ResourceTarget) -> Confirmed:
-        return self._send(
-            self.update_call(target),
-            target,
-            "updated",
-            settled=lambda listing: self._as_sent(target, listing),
-            settled_as="updated",
-        )
-
-    def delete(self, target: ResourceTarget) -> Confirmed:
-        return self._send(
-            self.delete_call(target),
-            target,
-            "deleted",
-            settled=lambda listing: self._found(target, listing) is None,
-            settled_as="already gone",
-        )
-
 
 class BlacklistResources(_Confirming):
     """Blacklist entries: key ``blacklist:CLIENT_ID``; nothing to update."""
 
-    def _listed(self, target: ResourceTarget, listing: AccessListing) -> bool:
-        return any(item.key_text == target.key for item in listing.blacklist)
+    def _entries(self, listing: AccessListing) -> Sequence[Listed]:
+        return listing.blacklist
 
     def create_call(self, target: ResourceTarget) -> WireCall:
         return self._client.add_blacklist_call(
@@ -283,27 +284,6 @@ class BlacklistResources(_Confirming):
     def delete_call(self, target: ResourceTarget) -> WireCall:
         return self._client.delete_blacklist_call(
             target.instance_id, client_id=parse_blacklist_key(target.key)
-        )
-
-    def create(self, target: ResourceTarget) -> Confirmed:
-        return self._send(
-            self.create_call(target),
-            target,
-            "created",
-            settled=lambda listing: self._listed(target, listing),
-            settled_as="already existed",
-        )
-
-    def update(self, target: ResourceTarget) -> Confirmed:
-        raise TypeError(f"a blacklist entry has no attribute an update changes ({target.key})")
-
-    def delete(self, target: ResourceTarget) -> Confirmed:
-        return self._send(
-            self.delete_call(target),
-            target,
-            "deleted",
-            settled=lambda listing: not self._listed(target, listing),
-            settled_as="already gone",
         )
 
 
