@@ -179,12 +179,7 @@ class Change(FrozenModel):
 
     @property
     def key(self) -> ResourceKey:
-        return ResourceKey.model_construct(
-            region=self.region,
-            instance_id=self.instance_id,
-            group_id=self.group_id,
-            kind=self.kind,
-        )
+        return ResourceKey.trusted(self.region, self.instance_id, self.group_id, self.kind)
 
 
 _OMITTED_WHEN_EMPTY = ("attributes", "changed")
@@ -208,12 +203,7 @@ class NotInPlace(FrozenModel):
 
     @property
     def key(self) -> ResourceKey:
-        return ResourceKey.model_construct(
-            region=self.region,
-            instance_id=self.instance_id,
-            group_id=self.group_id,
-            kind=self.kind,
-        )
+        return ResourceKey.trusted(self.region, self.instance_id, self.group_id, self.kind)
 
 
 class PlanSummary(FrozenModel):
