@@ -80,6 +80,9 @@ def apply_env(url: str) -> dict[str, str]:
         }
     )
     env.pop("NO_COLOR", None)
+    # Output buffered as when a user's CI pipes it (apply flushes its "Applying" line and then
+    # its progress every 0.2 s): unbuffered, each of 99,000 progress lines was a write call.
+    env.pop("PYTHONUNBUFFERED", None)
     return env
 
 
