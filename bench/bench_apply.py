@@ -38,7 +38,17 @@ Usage: python bench/bench_apply.py [--creates 2000] [--latency-ms 50] [--paralle
     apart: a loop of N `OnsClient.create_group_id` calls against the emulator, CPU per call
     from `resource.getrusage`, alternating the old and the new tree and taking the best of 6
     runs each (the machine is shared), and `timeit` of the per-create steps around it
-    (validating the recorded `StateResource`, formatting its time).
+    (validating the recorded `StateResource`, formatting its time). What then found the
+    rest: cProfile in every thread with a CPU clock, in the apply's own process (a script that
+    wraps `threading.Thread.run` to run each thread under `cProfile.Profile(time.thread_time)`,
+    profiles the main thread the same way, calls `reconciler.cli.main(["apply", ...])` and
+    merges the profiles with `pstats.Stats.add`), seeding 10,000 creates against an emulator
+    in its own process: a CPU clock leaves out the time threads wait on sockets and locks, which
+    a wall clock charged to whatever held the GIL. Its absolute times are inflated by the
+    profiler; the ranking held (signing and the form's encoding, 46 `percent_encode`/`quote`
+    calls a create, pydantic's `model_construct` of keys). Each cut was then checked by
+    `timeit` and by seeding 5,000 creates with the old and the new tree alternately
+    (`PYTHONPATH` naming a `git archive` of the old revision), comparing client/emulator CPU.
 
 --cases picks which of a, b, c, d run (default abc).
 """
@@ -80,6 +90,9 @@ def apply_env(url: str) -> dict[str, str]:
         }
     )
     env.pop("NO_COLOR", None)
+    # Output buffered as when a user's CI pipes it (apply flushes its "Applying" line and then
+    # its progress every 0.2 s): unbuffered, each of 99,000 progress lines was a write call.
+    env.pop("PYTHONUNBUFFERED", None)
     return env
 
 

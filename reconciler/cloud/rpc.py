@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypedDict, TypeGuard, TypeVar
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote_plus
 
 from pydantic import BaseModel, ValidationError
 
@@ -350,7 +350,7 @@ class RpcClient:
             "x-acs-version": self.product.version,
         }
         try:
-            return self._transport.post(urlencode(signed).encode("ascii"), headers)
+            return self._transport.post(_form_body(signed), headers)
         except TimeoutError as exc:
             seen.code = "Timeout"
             raise CloudConnectionError(
@@ -515,3 +515,11 @@ def _cause_chain(err: BaseException) -> Iterable[BaseException]:
             if isinstance(inner, BaseException):
                 pending.append(inner)
         pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+
+
+def _form_body(params: Mapping[str, str]) -> bytes:
+    """The form, RFC 3986 encoded (a space as ``%20``, which form decoding reads as ``+``):
+    the encoding the signature already uses, several times cheaper than ``urlencode``."""
+    return "&".join(
+        f"{percent_encode(name)}={percent_encode(value)}" for name, value in params.items()
+    ).encode("ascii")

@@ -8,6 +8,7 @@ failures printed above it; elsewhere one line per finished action, readable in C
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -32,6 +33,8 @@ from reconciler.render.text import render_text
 APPROVE_PROMPT = (
     "Do you want to perform these actions? Only 'yes' will be accepted to approve.\n  Enter a value"
 )
+# How long a progress line may wait in the buffer: short enough for a CI log to look live.
+FLUSH_EVERY_S = 0.2
 
 
 class Output:
@@ -135,20 +138,47 @@ class Output:
 
 
 class _LineObserver:
-    """One line per finished action: readable in CI logs."""
+    """One line per finished action: readable in CI logs.
+
+    Each line is written as it comes but flushed at most every ``FLUSH_EVERY_S`` (by a timer,
+    so a line never waits for the next one) and at close: a flush per line, under the
+    executor's observer lock, made a large apply's workers queue on one write call each.
+    """
 
     def __init__(self, stream: IO[str], color: bool) -> None:
         self._stream = stream
         self._color = color
+        self._writing = threading.Lock()
+        self._flush_timer: threading.Timer | None = None
 
     def started(self, total: int) -> None:
-        click.echo(f"Applying {total} change(s)...", file=self._stream)
+        self._write(f"Applying {total} change(s)...")
+        self._flush()
 
     def finished(self, outcome: ActionOutcome) -> None:
-        click.echo(outcome_line(outcome, color=self._color), file=self._stream, color=self._color)
+        self._write(outcome_line(outcome, color=self._color))
+        with self._writing:
+            if self._flush_timer is None:
+                self._flush_timer = threading.Timer(FLUSH_EVERY_S, self._flush)
+                self._flush_timer.daemon = True
+                self._flush_timer.start()
 
     def close(self) -> None:
-        self._stream.flush()
+        with self._writing:
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+        self._flush()
+
+    def _write(self, line: str) -> None:
+        # What click.echo does with an explicit colour: strip the styles when colour is off.
+        text = line if self._color else click.unstyle(line)
+        with self._writing:
+            self._stream.write(text + "\n")
+
+    def _flush(self) -> None:
+        with self._writing:
+            self._flush_timer = None
+            self._stream.flush()
 
 
 class _BarObserver:

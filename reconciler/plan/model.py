@@ -172,22 +172,20 @@ class Change(FrozenModel):
 
     def value(self, attribute: str) -> str | None:
         """The value the change gives one of its kind's attributes (None: not set)."""
-        if attribute in type(self).model_fields:
+        if attribute in _CHANGE_FIELDS:
             found: str | None = getattr(self, attribute)
             return found
         return named(self.attributes).get(attribute)
 
     @property
     def key(self) -> ResourceKey:
-        return ResourceKey.model_construct(
-            region=self.region,
-            instance_id=self.instance_id,
-            group_id=self.group_id,
-            kind=self.kind,
-        )
+        return ResourceKey.trusted(self.region, self.instance_id, self.group_id, self.kind)
 
 
 _OMITTED_WHEN_EMPTY = ("attributes", "changed")
+# Asked for each attribute of each change an apply sends: the class's ``model_fields`` is a
+# costlier look-up (0.74 us a time against a set's few hundredths).
+_CHANGE_FIELDS = frozenset(Change.model_fields)
 
 
 class NotInPlace(FrozenModel):
@@ -208,12 +206,7 @@ class NotInPlace(FrozenModel):
 
     @property
     def key(self) -> ResourceKey:
-        return ResourceKey.model_construct(
-            region=self.region,
-            instance_id=self.instance_id,
-            group_id=self.group_id,
-            kind=self.kind,
-        )
+        return ResourceKey.trusted(self.region, self.instance_id, self.group_id, self.kind)
 
 
 class PlanSummary(FrozenModel):

@@ -535,9 +535,7 @@ def _clients(kind: ResourceKind, item: Declared | StateResource | None) -> tuple
 
 def _key(kind: ResourceKind, region: str, instance_id: str, name: str) -> ResourceKey:
     # The names were validated when their models were built; skip validating them again.
-    return ResourceKey.model_construct(
-        region=region, instance_id=instance_id, group_id=name, kind=kind.name
-    )
+    return ResourceKey.trusted(region, instance_id, name, kind.name)
 
 
 def _change(
