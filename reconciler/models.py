@@ -13,6 +13,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
@@ -1059,6 +1060,24 @@ class StateBinding(FrozenModel):
     endpoint: str
 
 
+_resource_key_of = attrgetter("region", "instance_id", "kind", "group_id")
+
+
+def first_duplicate(resources: Sequence[StateResource]) -> tuple[int, int] | None:
+    """The index of the first resource whose key an earlier one has, and that earlier one's;
+    None when each key is there once."""
+    # Counting distinct keys runs in C; the resources are walked in Python only to name a
+    # duplicate there is.
+    if len(set(map(_resource_key_of, resources))) == len(resources):
+        return None
+    first: dict[tuple[str, str, str, str], int] = {}
+    for index, key in enumerate(map(_resource_key_of, resources)):
+        seen = first.setdefault(key, index)
+        if seen != index:
+            return index, seen
+    return None
+
+
 # Format 1 (0.1.0 and every release before kinds): resources without ``kind``, all GIDs.
 # Format 2: each resource records its kind. ``state.document`` reads both and writes 2.
 STATE_FORMAT_VERSION: Literal[2] = 2
@@ -1076,22 +1095,16 @@ class StateDocument(FrozenModel):
     def _one_resource_per_key(self) -> StateDocument:
         # Two entries for one GID would leave which one counts (and its ``protect``) to
         # whoever reads last; a stored state with them is refused, never resolved.
-        first: dict[tuple[str, str, str, str], int] = {}
-        for index, resource in enumerate(self.resources):
-            key = (resource.region, resource.instance_id, resource.kind, resource.group_id)
-            seen = first.setdefault(key, index)
-            if seen != index:
-                raise PydanticCustomError(
-                    "duplicate_resource",
-                    "resources[{index}] ({key}): duplicate resource: {key} in {region} is "
-                    "already at resources[{seen}]",
-                    {
-                        "index": index,
-                        "key": str(resource.key),
-                        "region": resource.region,
-                        "seen": seen,
-                    },
-                )
+        duplicate = first_duplicate(self.resources)
+        if duplicate is not None:
+            index, seen = duplicate
+            resource = self.resources[index]
+            raise PydanticCustomError(
+                "duplicate_resource",
+                "resources[{index}] ({key}): duplicate resource: {key} in {region} is "
+                "already at resources[{seen}]",
+                {"index": index, "key": str(resource.key), "region": resource.region, "seen": seen},
+            )
         return self
 
     def by_key(self) -> dict[ResourceKey, StateResource]:
