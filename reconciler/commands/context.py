@@ -99,35 +99,46 @@ def run_context(
     embedded-emulator notices. The backend and the cloud (and an embedded emulator) are closed
     on exit. ``rate`` (``--rate``) also paces the onsmqtt accounts' creates and deletes."""
     from reconciler.config import load_desired_paths  # noqa: PLC0415
+    from reconciler.state import prefetch  # noqa: PLC0415
 
-    loaded = load_desired_paths(desired_inputs, base=base)
-    # The located warnings validate prints (unknown region, ignored client ids...), shown
-    # once before anything else; ``note`` writes stderr, so a JSON plan on stdout stays pure.
-    # No ``${VAR}``-unset warning can be among them: this load refuses an unset variable.
-    for warning in loaded.warnings:
-        note(warning.format())
-    desired = with_state_path(loaded.state, state_path)
-    binding = run_binding(desired_inputs, desired.provider, endpoint, file_label=desired.source)
     given = [base / path if base is not None else path for path in desired_inputs]
-    with state_backend(desired, given, state_path) as backend:
-        _check_binding_early(backend, binding)
-        if targets:
-            _check_target_instances(desired, targets, backend)
-        with cloud_session(
-            desired.provider,
-            endpoint=endpoint,
-            instances=desired.instances,
-            file_label=desired.source,
-            write_rate=rate,
-        ) as cloud:
-            cloud.check()
-            if cloud.embedded:
-                note(f"Using the {cloud.endpoint_label}.")
-            for notice in cloud.notices:
-                note(notice)
-            yield RunContext(
-                desired, tuple(desired_inputs), backend, cloud, binding, loaded.declarations
-            )
+    # A large state takes as long to read as its desired file: when the file's head says
+    # where it is, a child reads it meanwhile.
+    prefetched = prefetch.start(given, state_path)
+    try:
+        loaded = load_desired_paths(desired_inputs, base=base)
+        # The located warnings validate prints (unknown region, ignored client ids...), shown
+        # once before anything else; ``note`` writes stderr, so a JSON plan on stdout stays
+        # pure. No ``${VAR}``-unset warning can be among them: this load refuses an unset
+        # variable.
+        for warning in loaded.warnings:
+            note(warning.format())
+        desired = with_state_path(loaded.state, state_path)
+        binding = run_binding(desired_inputs, desired.provider, endpoint, file_label=desired.source)
+        with state_backend(desired, given, state_path) as backend:
+            if prefetched is not None:
+                backend.offer_prefetch(prefetched)
+            _check_binding_early(backend, binding)
+            if targets:
+                _check_target_instances(desired, targets, backend)
+            with cloud_session(
+                desired.provider,
+                endpoint=endpoint,
+                instances=desired.instances,
+                file_label=desired.source,
+                write_rate=rate,
+            ) as cloud:
+                cloud.check()
+                if cloud.embedded:
+                    note(f"Using the {cloud.endpoint_label}.")
+                for notice in cloud.notices:
+                    note(notice)
+                yield RunContext(
+                    desired, tuple(desired_inputs), backend, cloud, binding, loaded.declarations
+                )
+    finally:
+        if prefetched is not None:
+            prefetched.close()
 
 
 def run_binding(

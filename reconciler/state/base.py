@@ -16,11 +16,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from reconciler.errors import LockError, LockHeldError, LockLostError, StateConflictError
 from reconciler.models import FrozenModel, StateBinding, StateDocument, StateResource
 from reconciler.state.changes import JournalEntry, StateChanges, applied
+
+if TYPE_CHECKING:
+    from reconciler.state.prefetch import StatePrefetch
 
 # Backoff of ``StateBackend.lock`` when a timeout is given: first wait, growth, ceiling.
 FIRST_WAIT_SECONDS = 0.1
@@ -225,6 +228,11 @@ class StateBackend(ABC):
 
     @abstractmethod
     def describe(self) -> str: ...
+
+    def offer_prefetch(self, prefetch: StatePrefetch) -> None:
+        """A state read ahead in a child (``state.prefetch``) for the next ``read``: only the
+        local backend can take one."""
+        prefetch.close()
 
     def close(self) -> None:
         for lock_id in self._held_ids():

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.atomicfile import copy_atomic, fsync_directory, write_atomic
 from reconciler.errors import LockError, StateConflictError, StateError
@@ -54,6 +54,9 @@ from reconciler.state.document import (
     refuse_repeated_keys,
 )
 
+if TYPE_CHECKING:
+    from reconciler.state.prefetch import StatePrefetch
+
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 # How long a blocked caller waits for a new holder's info to appear before calling it unknown.
@@ -84,13 +87,23 @@ class LocalBackend(StateBackend):
         self._held: dict[str, int] = {}
         self._mutex = threading.Lock()
         self._writing = threading.Lock()
+        self._prefetch: StatePrefetch | None = None
 
     def describe(self) -> str:
         return f"local {self.path}"
 
     # --- the document ---------------------------------------------------------------------
 
+    def offer_prefetch(self, prefetch: StatePrefetch) -> None:
+        """Let the next ``read`` take ``prefetch``'s document, if it is this state as it is."""
+        self._prefetch = prefetch
+
     def read(self) -> StateDocument | None:
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            document = prefetch.take(self.path, self.journal_path)
+            if document is not None:
+                return document
         text = self._read_text()
         if text is None:
             return None
