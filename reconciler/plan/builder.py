@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from reconciler import __version__
 from reconciler.cloud.capabilities import GroupCapabilities, online_check
@@ -326,15 +327,20 @@ def lookup_pacing(deletes: Iterable[Change]) -> str:
     return f" ({', '.join(paces)})" if paces else ""
 
 
+_instance_api = attrgetter("region", "instance_id", "api")
+
+
 def instance_apis(desired: DesiredState, state: StateDocument | None) -> dict[InstanceRef, Api]:
     """The API of every declared instance (the file's word) and of every instance only in the
     state (the newest generation its resources were written with: an account that moved on
     may have lost the old API)."""
     apis: dict[InstanceRef, Api] = {}
     if state is not None:
-        for resource in state.resources:
-            ref = (resource.region, resource.instance_id)
-            apis[ref] = max(apis.get(ref, resource.api), resource.api, key=APIS.index)
+        # Each instance's few distinct APIs, gathered in C: a Python step per resource of a
+        # 100,000-resource state cost a plan a twentieth of a second, twice.
+        for region, instance_id, api in set(map(_instance_api, state.resources)):
+            ref = (region, instance_id)
+            apis[ref] = max(apis.get(ref, api), api, key=APIS.index)
     apis.update({(i.region, i.instance_id): i.api for i in desired.instances})
     return apis
 
