@@ -33,7 +33,10 @@ after each), and ``tracemalloc`` around ``parse_state`` of the bench's state fil
 two: tracemalloc sees Python objects only, so a VmRSS peak far above its figure is native
 memory (that is how pydantic-core's parse tree of the whole state document, 130 MB for 22 MB
 of JSON, was found: the state is now validated a piece at a time, ``state/document.py``).
-py-spy is not needed: all of it runs in the plan process as it is. To tell whether a merge
+py-spy is not needed: all of it runs in the plan process as it is, but for the state, which a
+forked child reads while the desired file is parsed (``state/prefetch.py``; the parent only
+rebuilds the child's values): profile ``parse_state`` on its own, or move ``backend:`` after
+``instances:`` in the bench's file to keep the read in the parent. To tell whether a merge
 made the plan slower (the ratio moves with the machine's load more than with most changes):
 `git archive REV reconciler | tar -x -C OLD`, then run the plan (and validate) of the same
 files with `PYTHONPATH=OLD` and with this checkout alternately, comparing their CPU times
