@@ -30,6 +30,7 @@ def reporting(self, path, journal_path):
     return taken
 
 prefetch.StatePrefetch.take = reporting
+prefetch.WORTH_FORKING_BYTES = 0  # the test's state is small
 main(sys.argv[1:])
 """
 

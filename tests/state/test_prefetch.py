@@ -27,8 +27,9 @@ DESIRED_HEAD = "version: 1\nbackend:\n  local:\n    path: {path}\ninstances:\n  
 @pytest.fixture(autouse=True)
 def forking_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     # The CLI forks with no other thread running; a pytest worker runs a few of its own,
-    # which the child (reading a file, then exiting) never touches.
+    # which the child (reading a file, then exiting) never touches. These states are small.
     monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(prefetch, "WORTH_FORKING_BYTES", 0)
 
 
 def resources(count: int) -> tuple[StateResource, ...]:
@@ -163,9 +164,14 @@ def test_a_corrupt_state_is_no_prefetch_and_the_read_reports_it(
         backend.read()
 
 
-def test_no_state_yet_is_no_prefetch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    started = start(tmp_path, monkeypatch)
-    assert started.take(tmp_path / "state.json", tmp_path / "state.json.journal") is None
+def test_no_prefetch_of_a_state_not_there_or_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert prefetch.start([desired_file(tmp_path)], None) is None
+    backend = stored(tmp_path)
+    monkeypatch.setattr(prefetch, "WORTH_FORKING_BYTES", backend.path.stat().st_size + 1)
+    assert prefetch.start([desired_file(tmp_path)], None) is None
 
 
 def test_state_option_names_the_file_to_prefetch(
