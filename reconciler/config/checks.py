@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from reconciler.config import schema
+from reconciler.config import plain_groups, schema
 from reconciler.config.access_checks import AccessFacts, check_access
 from reconciler.config.interpolate import INTERPOLATED_FIELDS, interpolate
 from reconciler.config.issues import Issue, Loc
@@ -66,6 +66,17 @@ class Expanded:
 
 
 def check_shape(data: Any) -> tuple[schema.DesiredFile | None, list[Issue]]:
+    """Validate the document: its group lists in their common shape apart (``plain_groups``,
+    kept as the file gave them), the rest in one pydantic call; when that finds a problem, the
+    whole document again (``check_whole_shape``), so the errors are always the same."""
+    aside = plain_groups.set_aside(data) if isinstance(data, dict) else None
+    doc = aside.validated() if aside is not None else None
+    if doc is not None:
+        return doc, []
+    return check_whole_shape(data)
+
+
+def check_whole_shape(data: Any) -> tuple[schema.DesiredFile | None, list[Issue]]:
     """Validate the whole document in one call; on failure translate every pydantic error."""
     try:
         return schema.DesiredFile.model_validate(data), []

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from reconciler.config.checks import Expanded
+from reconciler.config.plain_groups import CheckedGroup, PlainGroup
 from reconciler.config.schema import AccessSpec, DesiredFile, GroupSpec
 from reconciler.models import (
     BLACKLIST_KIND_NAME,
@@ -50,7 +51,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
 
     # The schema validated every value already (the same patterns and types): a file of
     # 100,000 groups skips validating them twice, and shares one fields set among them.
-    def build(entry: str | GroupSpec) -> DesiredGroup:
+    def build(entry: CheckedGroup) -> DesiredGroup:
         values: dict[str, object]
         if isinstance(entry, str):
             values = {
@@ -63,6 +64,8 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
                 "tags": None,
             }
             return construct_trusted(DesiredGroup, _SHORT_FORM_FIELDS, values)
+        if not isinstance(entry, GroupSpec):
+            return build_plain(entry)
         # A tombstone does not inherit defaults.protect: that would forbid every delete.
         protect = entry.protect
         if protect is None and not entry.absent:
@@ -76,6 +79,24 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
             "description": entry.description,
             "clients": tuple(entry.clients),
             "tags": None if entry.tags is None else _shared(tag_texts, tags_text(entry.tags)),
+        }
+        return construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values)
+
+    def build_plain(entry: PlainGroup) -> DesiredGroup:
+        # The long form as the file gave it (checked by ``plain_groups``): no clients, no tags.
+        absent = entry.get("absent", False)
+        protect = entry.get("protect")
+        if protect is None and not absent:
+            protect = protect_by_default
+        topic = entry.get("topic")
+        values = {
+            "group_id": entry["id"],
+            "topic": topic if topic is None else _shared(topics, topic),
+            "protect": protect,
+            "absent": absent,
+            "description": entry.get("description"),
+            "clients": (),
+            "tags": None,
         }
         return construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values)
 

@@ -1,0 +1,146 @@
+"""Group lists in their common shape, checked in one pass instead of a model per GID.
+
+A file of 100,000 GIDs is almost all group entries, and nearly all of them are a GID string or
+a mapping of a few scalar keys (``{id: GID_x, topic: orders}``). The schema would build a
+``GroupSpec`` for each (about 1 us apiece, most of the whole document's validation) only for
+``resolve`` to read it once and build the ``DesiredGroup``. So a list whose every entry is in
+that shape, and valid by the schema's own rules (its patterns, types and lengths), is checked
+here and kept as the file gave it: a ``str`` or a ``PlainGroup`` mapping. pydantic validates the
+rest of the document, and every list holding anything else (clients, tags, a wrong value),
+exactly as before. When the rest is not valid, the whole document is validated again
+(``checks.check_whole_shape``), so every error is worded and ordered as it always was.
+
+Nothing is accepted here that the schema refuses: each rule below is stricter than or equal to
+the schema's (exact ``str``, ``bool`` and ``dict`` types, the schema's own patterns matched
+whole), and ``tests/config/test_plain_groups.py`` proves the two agree on random entries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Required, TypedDict
+
+from pydantic import ValidationError
+
+from reconciler.config.schema import (
+    GROUP_DESCRIPTION_MAX_LENGTH,
+    TOPIC_PATTERN,
+    DesiredFile,
+    GroupSpec,
+)
+from reconciler.models import GROUP_ID_PATTERN
+
+
+class PlainGroup(TypedDict, total=False):
+    """A long-form group entry as the file gave it, checked here: only these keys, each valid
+    (the ``GroupSpec`` fields but ``clients`` and ``tags``, whose rules are the schema's)."""
+
+    id: Required[str]
+    topic: str | None
+    protect: bool | None
+    absent: bool
+    description: str | None
+
+
+# What a checked document's group lists hold: the schema's entries, or, for a list checked
+# here, the entries as the file gave them.
+CheckedGroup = str | GroupSpec | PlainGroup
+
+PLAIN_GROUP_KEYS = frozenset(PlainGroup.__annotations__)
+# fullmatch, not match: the schema's patterns end in '$', which Python's re (unlike the
+# pattern engine of pydantic-core) lets match before a final newline.
+_GID = re.compile(GROUP_ID_PATTERN).fullmatch
+_TOPIC = re.compile(TOPIC_PATTERN).fullmatch
+
+
+def is_plain(entries: list[Any]) -> bool:
+    """Whether every entry is a valid GID string or a valid ``PlainGroup`` mapping."""
+    gid_match = _GID
+    for entry in entries:
+        kind = type(entry)
+        if kind is str:
+            if gid_match(entry) is None:
+                return False
+        elif kind is not dict or not _plain_mapping(entry):
+            return False
+    return True
+
+
+def _plain_mapping(entry: dict[Any, Any]) -> bool:
+    if not PLAIN_GROUP_KEYS.issuperset(entry):
+        return False
+    gid = entry.get("id")
+    if type(gid) is not str or _GID(gid) is None:
+        return False
+    topic = entry.get("topic")
+    if topic is not None and (type(topic) is not str or _TOPIC(topic) is None):
+        return False
+    protect = entry.get("protect")
+    if protect is not None and type(protect) is not bool:
+        return False
+    # Unlike protect, absent may not be null.
+    if "absent" in entry and type(entry["absent"]) is not bool:
+        return False
+    description = entry.get("description")
+    return description is None or (
+        type(description) is str and len(description) <= GROUP_DESCRIPTION_MAX_LENGTH
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A document with its plain group lists emptied, and those lists."""
+
+    rest: dict[Any, Any]
+    instance_groups: dict[int, list[Any]]
+    set_groups: dict[str, list[Any]]
+
+    def validated(self) -> DesiredFile | None:
+        """The document validated, its plain lists put back; None when the rest is not valid
+        (the caller validates the whole document again to word every problem)."""
+        try:
+            doc = DesiredFile.model_validate(self.rest)
+        except ValidationError:
+            return None
+        update: dict[str, Any] = {}
+        if self.instance_groups:
+            update["instances"] = [
+                spec.model_copy(update={"groups": self.instance_groups[index]})
+                if index in self.instance_groups
+                else spec
+                for index, spec in enumerate(doc.instances)
+            ]
+        if self.set_groups:
+            update["group_sets"] = {
+                name: self.set_groups.get(name, entries) for name, entries in doc.group_sets.items()
+            }
+        return doc.model_copy(update=update)
+
+
+def set_aside(data: dict[Any, Any]) -> SetAside | None:
+    """``data`` with each plain group list replaced by an empty one (the lists themselves are
+    left as they are), or None when no list is plain."""
+    instance_groups: dict[int, list[Any]] = {}
+    set_groups: dict[str, list[Any]] = {}
+    rest = dict(data)
+    instances = data.get("instances")
+    if type(instances) is list:
+        copied = list(instances)
+        for index, instance in enumerate(instances):
+            groups = instance.get("groups") if type(instance) is dict else None
+            if type(groups) is list and groups and is_plain(groups):
+                instance_groups[index] = groups
+                copied[index] = {**instance, "groups": []}
+        rest["instances"] = copied
+    sets = data.get("group_sets")
+    if type(sets) is dict:
+        kept = dict(sets)
+        for name, entries in sets.items():
+            if type(name) is str and type(entries) is list and entries and is_plain(entries):
+                set_groups[name] = entries
+                kept[name] = []
+        rest["group_sets"] = kept
+    if not instance_groups and not set_groups:
+        return None
+    return SetAside(rest, instance_groups, set_groups)

@@ -1,0 +1,177 @@
+"""Group lists checked apart (``plain_groups``) give what the whole validation gives.
+
+The fast check keeps a list of GID strings and plain mappings as the file gave it, skipping a
+``GroupSpec`` per GID; ``resolve`` then builds each ``DesiredGroup`` from the mapping. Proved
+here against the whole-document validation (``check_whole_shape``) on random entries: the
+same problems, or the same resolved state and the same GIDs declared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from reconciler.config import merge, plain_groups
+from reconciler.config.checks import Expanded, check_shape, check_whole_shape
+from reconciler.config.resolve import resolve
+from reconciler.config.schema import GROUP_KEYS, GroupSpec
+
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+
+GIDS = st.sampled_from(
+    [
+        "GID_orders",
+        "GID-orders_2",
+        "GID_" + "a" * 60,
+        # Each refused by the schema.
+        "GID_" + "a" * 61,
+        "GID_ab",
+        "gid_orders",
+        "GID_orders\n",  # Python's '$' would match before the newline
+        "GID_ord\u0663rs",  # a digit, but not an ASCII one
+        "GID_ord ers",
+        "",
+    ]
+)
+VALUES = st.one_of(
+    GIDS,
+    st.sampled_from(["orders", "ab", "x" * 64, "x" * 65, "orders\n", "d" * 1024, "d" * 1025]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=0, max_value=1),
+    st.just(1.0),
+    st.just([]),
+    st.just(["GID_orders@@@device"]),
+    st.just({"team": "a"}),
+    st.text(max_size=6),
+)
+KEYS = st.sampled_from([*GROUP_KEYS, "other", 1])
+MAPPINGS = st.dictionaries(KEYS, VALUES, max_size=5) | st.fixed_dictionaries(
+    {"id": GIDS},
+    optional={
+        "topic": st.sampled_from(["orders", "ab", None, 3]),
+        "protect": st.sampled_from([True, False, None, "yes", 1]),
+        "absent": st.sampled_from([True, False, None, 0]),
+        "description": st.sampled_from(["d", "d" * 1024, "d" * 1025, None, 5]),
+    },
+)
+ENTRIES = st.one_of(GIDS, MAPPINGS, st.sampled_from([None, 1, True, [], ["GID_orders"]]))
+GROUP_LISTS = st.lists(ENTRIES, max_size=4)
+
+
+def _document(
+    groups: list[list[Any]], sets: list[list[Any]], protect: Any, extra: dict[str, Any]
+) -> dict[str, Any]:
+    names = [f"set{index}" for index in range(len(sets))]
+    instances = [
+        {"id": f"post-cn-{index}", "include": names if index == 0 else [], "groups": entries}
+        for index, entries in enumerate(groups)
+    ]
+    return {
+        "version": 1,
+        "defaults": {"protect": protect},
+        "group_sets": dict(zip(names, sets, strict=True)),
+        "instances": instances,
+        **extra,
+    }
+
+
+@FUZZ
+@given(
+    groups=st.lists(GROUP_LISTS, max_size=3),
+    sets=st.lists(GROUP_LISTS, max_size=2),
+    protect=st.sampled_from([True, False, "no"]),
+    extra=st.sampled_from([{}, {"regoin": "x"}, {"safety": {"max_deletes": -1}}]),
+)
+@example(
+    groups=[["GID_orders", {"id": "GID_other", "topic": "orders"}]], sets=[], protect=True, extra={}
+)
+@example(
+    groups=[[{"id": "GID_orders", "absent": True}]], sets=[["GID_set"]], protect=True, extra={}
+)
+@example(groups=[[{"id": "GID_orders\n"}]], sets=[], protect=False, extra={})
+@example(groups=[[{"id": "GID_orders", "absent": None}]], sets=[], protect=False, extra={})
+@example(groups=[["GID_orders"]], sets=[], protect=False, extra={"regoin": "x"})
+def test_checked_apart_or_whole_the_outcome_is_the_same(
+    groups: list[list[Any]], sets: list[list[Any]], protect: Any, extra: dict[str, Any]
+) -> None:
+    data = _document(groups, sets, protect, extra)
+    fast, fast_issues = check_shape(data)
+    whole, whole_issues = check_whole_shape(data)
+    assert fast_issues == whole_issues
+    assert (fast is None) == (whole is None)
+    if fast is None or whole is None:
+        return
+    fast_state = resolve(fast, Expanded(), source="f.yaml")
+    whole_state = resolve(whole, Expanded(), source="f.yaml")
+    assert fast_state == whole_state
+    fast_groups = [g for i in fast_state.instances for g in i.groups]
+    whole_groups = [g for i in whole_state.instances for g in i.groups]
+    assert [g.model_fields_set for g in fast_groups] == [g.model_fields_set for g in whole_groups]
+    # Where each GID is declared: the line of each entry stands for its place.
+    lines = merge.GroupLines(
+        [range(1000 * index, 1000 * index + len(entries)) for index, entries in enumerate(groups)],
+        {
+            f"set{index}": range(500 + 1000 * index, 500 + 1000 * index + len(entries))
+            for index, entries in enumerate(sets)
+        },
+    )
+    keys = [(i.instance_id, g.group_id) for i in whole_state.instances for g in i.groups]
+    assert _declared(fast, lines, keys) == _declared(whole, lines, keys)
+
+
+def _declared(doc: Any, lines: merge.GroupLines, keys: list[tuple[str, str]]) -> Any:
+    origins = merge.single_file_origins(doc)
+    return merge.declarations(doc, origins, ["f.yaml"], [""], lines).locate(keys)
+
+
+@FUZZ
+@given(entry=ENTRIES)
+def test_an_entry_taken_as_plain_is_one_the_schema_accepts(entry: Any) -> None:
+    data = {"version": 1, "instances": [{"id": "post-cn-1", "groups": [entry]}]}
+    if plain_groups.is_plain([entry]):
+        assert check_whole_shape(data)[0] is not None
+
+
+def test_plain_lists_are_kept_as_given_and_the_others_validated() -> None:
+    plain = ["GID_short", {"id": "GID_long", "topic": "orders", "protect": False}]
+    with_clients = [{"id": "GID_known", "clients": ["GID_known@@@device"]}, "GID_next"]
+    data = {
+        "version": 1,
+        "group_sets": {"base": [{"id": "GID_base", "absent": True}]},
+        "instances": [
+            {"id": "post-cn-1", "include": ["base"], "groups": plain},
+            {"id": "post-cn-2", "groups": with_clients},
+        ],
+    }
+    doc, issues = check_shape(data)
+    assert issues == []
+    assert doc is not None
+    assert doc.instances[0].groups is plain
+    assert doc.group_sets["base"] is data["group_sets"]["base"]
+    kept = doc.instances[1].groups
+    assert isinstance(kept[0], GroupSpec)
+    assert kept[0].clients == ["GID_known@@@device"]
+    assert kept[1] == "GID_next"
+
+
+def test_an_unusual_entry_leaves_its_list_to_the_schema() -> None:
+    assert plain_groups.is_plain(["GID_orders", {"id": "GID_other", "description": None}])
+    for unusual in (
+        {"id": "GID_orders", "tags": {"team": "a"}},
+        {"id": "GID_orders", "clients": []},
+        {"id": "GID_orders", "absent": None},
+        {"id": "GID_orders", "topic": "orders\n"},
+        {"id": "GID_orders", "description": "d" * 1025},
+        {"topic": "orders"},
+        "GID_orders\n",
+        None,
+    ):
+        assert not plain_groups.is_plain(["GID_fine", unusual]), unusual
+
+
+def test_the_plain_keys_are_the_group_fields_but_clients_and_tags() -> None:
+    assert set(GROUP_KEYS) - {"clients", "tags"} == plain_groups.PLAIN_GROUP_KEYS
+    assert set(GROUP_KEYS) == set(GroupSpec.model_fields)
