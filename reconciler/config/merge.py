@@ -31,7 +31,7 @@ from reconciler.config.access_checks import ACCESS_LISTS
 from reconciler.config.declared import Declarations, InstanceEntry, SetEntry
 from reconciler.config.issues import Issue, Loc
 from reconciler.config.plain_groups import CheckedGroup
-from reconciler.config.schema import AccessSpec, DesiredFile, GroupSpec, InstanceSpec
+from reconciler.config.schema import AccessSpec, DesiredFile, InstanceSpec
 
 # The top-level blocks that must be the same wherever they are given.
 SINGLE_BLOCKS = ("version", "provider", "backend", "defaults", "safety")
@@ -452,11 +452,7 @@ def declarations(
 
 def _group_ids(entries: Iterable[CheckedGroup]) -> tuple[str, ...]:
     return tuple(
-        entry
-        if isinstance(entry, str)
-        else entry.id
-        if isinstance(entry, GroupSpec)
-        else entry["id"]
+        entry if isinstance(entry, str) else entry["id"] if isinstance(entry, dict) else entry.id
         for entry in entries
     )
 

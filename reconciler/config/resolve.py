@@ -7,13 +7,14 @@ in. A set's groups are built once and shared by every instance that includes it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from operator import attrgetter
 from typing import Any
 
 from pydantic import SecretStr
 
 from reconciler.config.checks import Expanded
-from reconciler.config.plain_groups import CheckedGroup, PlainGroup
+from reconciler.config.plain_groups import CheckedGroup
 from reconciler.config.schema import AccessSpec, DesiredFile, GroupSpec
 from reconciler.models import (
     BLACKLIST_KIND_NAME,
@@ -49,24 +50,45 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
     topics: dict[str, str] = {}
     tag_texts: dict[str, str] = {}  # the same for the tags
 
-    # The schema validated every value already (the same patterns and types): a file of
-    # 100,000 groups skips validating them twice, and shares one fields set among them.
-    def build(entry: CheckedGroup) -> DesiredGroup:
-        values: dict[str, object]
-        if isinstance(entry, str):
-            values = {
-                "group_id": entry,
-                "topic": None,
-                "protect": protect_by_default,
-                "absent": False,
-                "description": None,
-                "clients": (),
-                "tags": None,
-            }
-            return construct_trusted(DesiredGroup, _SHORT_FORM_FIELDS, values)
-        if not isinstance(entry, GroupSpec):
-            return build_plain(entry)
-        # A tombstone does not inherit defaults.protect: that would forbid every delete.
+    # The schema (or ``plain_groups``) validated every value already (the same patterns and
+    # types): a file of 100,000 groups skips validating them twice, and shares one fields set
+    # among them. One loop per list, the common forms inline: a call per GID costs.
+    def build(entries: Iterable[CheckedGroup]) -> list[DesiredGroup]:
+        groups = []
+        for entry in entries:
+            if isinstance(entry, str):
+                values = {
+                    "group_id": entry,
+                    "topic": None,
+                    "protect": protect_by_default,
+                    "absent": False,
+                    "description": None,
+                    "clients": (),
+                    "tags": None,
+                }
+                groups.append(construct_trusted(DesiredGroup, _SHORT_FORM_FIELDS, values))
+            elif isinstance(entry, dict):  # a PlainGroup: no clients, no tags
+                absent = entry.get("absent", False)
+                protect = entry.get("protect")
+                # A tombstone does not inherit defaults.protect: that would forbid every delete.
+                if protect is None and not absent:
+                    protect = protect_by_default
+                topic = entry.get("topic")
+                values = {
+                    "group_id": entry["id"],
+                    "topic": topic if topic is None else topics.setdefault(topic, topic),
+                    "protect": protect,
+                    "absent": absent,
+                    "description": entry.get("description"),
+                    "clients": (),
+                    "tags": None,
+                }
+                groups.append(construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values))
+            else:
+                groups.append(build_spec(entry))
+        return groups
+
+    def build_spec(entry: GroupSpec) -> DesiredGroup:
         protect = entry.protect
         if protect is None and not entry.absent:
             protect = protect_by_default
@@ -82,29 +104,11 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
         }
         return construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values)
 
-    def build_plain(entry: PlainGroup) -> DesiredGroup:
-        # The long form as the file gave it (checked by ``plain_groups``): no clients, no tags.
-        absent = entry.get("absent", False)
-        protect = entry.get("protect")
-        if protect is None and not absent:
-            protect = protect_by_default
-        topic = entry.get("topic")
-        values = {
-            "group_id": entry["id"],
-            "topic": topic if topic is None else _shared(topics, topic),
-            "protect": protect,
-            "absent": absent,
-            "description": entry.get("description"),
-            "clients": (),
-            "tags": None,
-        }
-        return construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values)
-
-    sets = {name: [build(entry) for entry in entries] for name, entries in doc.group_sets.items()}
+    sets = {name: build(entries) for name, entries in doc.group_sets.items()}
     instances = []
     for spec in doc.instances:
         groups = [group for name in spec.include for group in sets[name]]
-        groups.extend(build(entry) for entry in spec.groups)
+        groups.extend(build(spec.groups))
         # Sorted so that reordering the file (fmt) never changes the plan digest.
         groups.sort(key=attrgetter("group_id"))
         # model_construct: the schema validated these values (validating again would also
