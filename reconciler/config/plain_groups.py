@@ -56,25 +56,34 @@ _TOPIC = re.compile(TOPIC_PATTERN).fullmatch
 def is_plain(entries: list[Any]) -> bool:
     """Whether every entry is a valid GID string or a valid ``PlainGroup`` mapping."""
     gid_match = _GID
+    topics: set[str] = set()  # the valid topics met (a file uses a handful, over and over)
     for entry in entries:
         kind = type(entry)
         if kind is str:
             if gid_match(entry) is None:
                 return False
-        elif kind is not dict or not _plain_mapping(entry):
+            continue
+        if kind is not dict or not PLAIN_GROUP_KEYS.issuperset(entry):
+            return False
+        gid = entry.get("id")
+        if type(gid) is not str or gid_match(gid) is None:
+            return False
+        topic = entry.get("topic")
+        if topic is not None:
+            if type(topic) is not str:
+                return False
+            if topic not in topics:
+                if _TOPIC(topic) is None:
+                    return False
+                topics.add(topic)
+        # One loop, no call per entry; the keys other than id and topic only when given.
+        if len(entry) > (1 if topic is None else 2) and not _plain_flags(entry):
             return False
     return True
 
 
-def _plain_mapping(entry: dict[Any, Any]) -> bool:
-    if not PLAIN_GROUP_KEYS.issuperset(entry):
-        return False
-    gid = entry.get("id")
-    if type(gid) is not str or _GID(gid) is None:
-        return False
-    topic = entry.get("topic")
-    if topic is not None and (type(topic) is not str or _TOPIC(topic) is None):
-        return False
+def _plain_flags(entry: dict[Any, Any]) -> bool:
+    """Whether protect, absent and description, where given, are valid."""
     protect = entry.get("protect")
     if protect is not None and type(protect) is not bool:
         return False

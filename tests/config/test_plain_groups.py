@@ -51,7 +51,7 @@ KEYS = st.sampled_from([*GROUP_KEYS, "other", 1])
 MAPPINGS = st.dictionaries(KEYS, VALUES, max_size=5) | st.fixed_dictionaries(
     {"id": GIDS},
     optional={
-        "topic": st.sampled_from(["orders", "ab", None, 3]),
+        "topic": st.sampled_from(["orders", "ab", None, 3, ["orders"]]),
         "protect": st.sampled_from([True, False, None, "yes", 1]),
         "absent": st.sampled_from([True, False, None, 0]),
         "description": st.sampled_from(["d", "d" * 1024, "d" * 1025, None, 5]),
@@ -164,6 +164,9 @@ def test_an_unusual_entry_leaves_its_list_to_the_schema() -> None:
         {"id": "GID_orders", "clients": []},
         {"id": "GID_orders", "absent": None},
         {"id": "GID_orders", "topic": "orders\n"},
+        {"id": "GID_orders", "topic": ["orders"]},
+        {"id": "GID_orders", "topic": {"orders": 1}},
+        {"id": "GID_orders", "protect": "yes"},
         {"id": "GID_orders", "description": "d" * 1025},
         {"topic": "orders"},
         "GID_orders\n",
