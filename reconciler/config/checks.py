@@ -437,6 +437,11 @@ def _group_facts(entry: Any) -> tuple[str, bool] | None:
     return None
 
 
+def _is_absent(entry: Any) -> bool:
+    """Whether a group entry is a tombstone (as ``_group_facts`` tells)."""
+    return isinstance(entry, dict) and entry.get("absent") is True
+
+
 def _check_contradictions(entry: Any, loc: Loc, issues: list[Issue]) -> None:
     if isinstance(entry, dict) and entry.get("absent") is True:
         if entry.get("protect") is True:
@@ -667,16 +672,14 @@ def _check_groups(
 ) -> None:
     """An instance's own groups: contradictions, client ids, and each GID declared once
     (after its sets, in ``merged``). Run per GID, so a GID with nothing to say allocates
-    nothing: its path is made only for an issue, and ``merged`` notes its position."""
-    first_at: dict[str, tuple[int, bool]] = {}
+    nothing: its path is made only for an issue, ``first_at`` notes its position (whether
+    the first was absent is asked only of a duplicate)."""
+    first_at: dict[str, int] = {}
     for position, entry in enumerate(groups):
         if isinstance(entry, str):
-            gid, absent = entry, False
-        else:
-            fact = _group_facts(entry)
-            if fact is None:
-                continue
-            gid, absent = fact
+            gid = entry
+        elif isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            gid = entry["id"]
             if entry.get("absent") is True or "clients" in entry or "tags" in entry:
                 loc = (*base, "groups", position)
                 _check_contradictions(entry, loc, issues)
@@ -686,13 +689,16 @@ def _check_groups(
                     issues.append(Issue((*loc, "clients"), _clients_ignored(label), warning=True))
                 if uses_ons and _has_tags(entry):
                     issues.append(Issue((*loc, "tags"), _tags_refused(label)))
+        else:
+            continue  # malformed: the shape check says so
         if gid not in merged:
-            seen = first_at.setdefault(gid, (position, absent))
-            if seen[0] == position:
+            first = first_at.setdefault(gid, position)
+            if first == position:
                 continue
-            origin = _Origin((*base, "groups", seen[0]), seen[1], None)
+            origin = _Origin((*base, "groups", first), _is_absent(groups[first]), None)
         else:
             origin = merged[gid]
+        absent = _is_absent(entry)
         loc = (*base, "groups", position)
         issues.append(_duplicate(gid, label, origin, absent=absent, loc=loc, via_set=None))
 
