@@ -1,18 +1,19 @@
-"""Group lists in their common shape, checked in one pass instead of a model per GID.
+"""Group lists checked in one pass instead of a model per GID.
 
-A file of 100,000 GIDs is almost all group entries, and nearly all of them are a GID string or
-a mapping of a few scalar keys (``{id: GID_x, topic: orders}``). The schema would build a
-``GroupSpec`` for each (about 1 us apiece, most of the whole document's validation) only for
-``resolve`` to read it once and build the ``DesiredGroup``. So a list whose every entry is in
-that shape, and valid by the schema's own rules (its patterns, types and lengths), is checked
-here and kept as the file gave it: a ``str`` or a ``PlainGroup`` mapping. pydantic validates the
-rest of the document, and every list holding anything else (clients, tags, a wrong value),
-exactly as before. When the rest is not valid, the whole document is validated again
-(``checks.check_whole_shape``), so every error is worded and ordered as it always was.
+A file of 100,000 GIDs is almost all group entries: GID strings, or mappings of a few keys
+(``{id: GID_x, topic: orders}``). The schema would build a ``GroupSpec`` for each (about 1 us
+apiece, most of the whole document's validation) only for ``resolve`` to read it once and
+build the ``DesiredGroup``. So a list whose every entry is valid by the schema's own rules (its
+patterns, types and lengths) is checked here and kept as the file gave it: a ``str`` or a
+``PlainGroup`` mapping. pydantic validates the rest of the document, and every list holding
+anything else (a wrong value, a type YAML does not build), exactly as before. When the rest is
+not valid, the whole document is validated again (``checks.check_whole_shape``), so every
+error is worded and ordered as it always was.
 
 Nothing is accepted here that the schema refuses: each rule below is stricter than or equal to
-the schema's (exact ``str``, ``bool`` and ``dict`` types, the schema's own patterns matched
-whole), and ``tests/config/test_plain_groups.py`` proves the two agree on random entries.
+the schema's (exact ``str``, ``bool``, ``list`` and ``dict`` types, the schema's own patterns
+matched whole, its lengths), and ``tests/config/test_plain_groups.py`` proves the two agree on
+random entries.
 """
 
 from __future__ import annotations
@@ -28,18 +29,26 @@ from reconciler.config.schema import (
     DesiredFile,
     GroupSpec,
 )
-from reconciler.models import GROUP_ID_RE
+from reconciler.models import (
+    CLIENT_ID_MAX_LENGTH,
+    GROUP_ID_RE,
+    MAX_TAGS,
+    TAG_KEY_MAX_LENGTH,
+    TAG_VALUE_MAX_LENGTH,
+)
 
 
 class PlainGroup(TypedDict, total=False):
-    """A long-form group entry as the file gave it, checked here: only these keys, each valid
-    (the ``GroupSpec`` fields but ``clients`` and ``tags``, whose rules are the schema's)."""
+    """A long-form group entry as the file gave it, checked here: the ``GroupSpec`` fields,
+    each valid."""
 
     id: Required[str]
     topic: str | None
     protect: bool | None
     absent: bool
     description: str | None
+    clients: list[str]
+    tags: dict[str, str] | None
 
 
 # What a checked document's group lists hold: the schema's entries, or, for a list checked
@@ -83,16 +92,41 @@ def is_plain(entries: list[Any]) -> bool:
 
 
 def _plain_flags(entry: dict[Any, Any]) -> bool:
-    """Whether protect, absent and description, where given, are valid."""
+    """Whether the keys but id and topic, where given, are valid."""
     protect = entry.get("protect")
     if protect is not None and type(protect) is not bool:
         return False
-    # Unlike protect, absent may not be null.
+    # Unlike protect, absent and clients may not be null.
     if "absent" in entry and type(entry["absent"]) is not bool:
         return False
     description = entry.get("description")
-    return description is None or (
-        type(description) is str and len(description) <= GROUP_DESCRIPTION_MAX_LENGTH
+    if description is not None and (
+        type(description) is not str or len(description) > GROUP_DESCRIPTION_MAX_LENGTH
+    ):
+        return False
+    if "clients" in entry and not _plain_clients(entry["clients"]):
+        return False
+    tags = entry.get("tags")
+    return tags is None or _plain_tags(tags)
+
+
+def _plain_clients(clients: Any) -> bool:
+    return type(clients) is list and all(
+        type(client) is str and 0 < len(client) <= CLIENT_ID_MAX_LENGTH for client in clients
+    )
+
+
+def _plain_tags(tags: Any) -> bool:
+    return (
+        type(tags) is dict
+        and len(tags) <= MAX_TAGS
+        and all(
+            type(key) is str
+            and 0 < len(key) <= TAG_KEY_MAX_LENGTH
+            and type(value) is str
+            and len(value) <= TAG_VALUE_MAX_LENGTH
+            for key, value in tags.items()
+        )
     )
 
 

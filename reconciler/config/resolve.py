@@ -55,6 +55,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
     # among them. One loop per list, the common forms inline: a call per GID costs.
     def build(entries: Iterable[CheckedGroup]) -> list[DesiredGroup]:
         groups = []
+        values: dict[str, object]
         for entry in entries:
             if isinstance(entry, str):
                 values = {
@@ -67,21 +68,22 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
                     "tags": None,
                 }
                 groups.append(construct_trusted(DesiredGroup, _SHORT_FORM_FIELDS, values))
-            elif isinstance(entry, dict):  # a PlainGroup: no clients, no tags
+            elif isinstance(entry, dict):  # a PlainGroup
                 absent = entry.get("absent", False)
                 protect = entry.get("protect")
                 # A tombstone does not inherit defaults.protect: that would forbid every delete.
                 if protect is None and not absent:
                     protect = protect_by_default
                 topic = entry.get("topic")
+                tags = entry.get("tags")
                 values = {
                     "group_id": entry["id"],
                     "topic": topic if topic is None else topics.setdefault(topic, topic),
                     "protect": protect,
                     "absent": absent,
                     "description": entry.get("description"),
-                    "clients": (),
-                    "tags": None,
+                    "clients": tuple(entry["clients"]) if "clients" in entry else (),
+                    "tags": None if tags is None else _shared(tag_texts, tags_text(tags)),
                 }
                 groups.append(construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values))
             else:

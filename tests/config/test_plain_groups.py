@@ -1,6 +1,6 @@
 """Group lists checked apart (``plain_groups``) give what the whole validation gives.
 
-The fast check keeps a list of GID strings and plain mappings as the file gave it, skipping a
+The fast check keeps a list of valid GID strings and mappings as the file gave it, skipping a
 ``GroupSpec`` per GID; ``resolve`` then builds each ``DesiredGroup`` from the mapping. Proved
 here against the whole-document validation (``check_whole_shape``) on random entries: the
 same problems, or the same resolved state and the same GIDs declared.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,7 @@ from reconciler.config.checks import Expanded, check_shape, check_whole_shape
 from reconciler.config.resolve import resolve
 from reconciler.config.schema import GROUP_KEYS, GroupSpec
 
-FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 GIDS = st.sampled_from(
     [
@@ -47,6 +48,16 @@ VALUES = st.one_of(
     st.just({"team": "a"}),
     st.text(max_size=6),
 )
+CLIENTS = st.lists(
+    st.sampled_from(["GID_orders@@@device", "GID_other@@@d", "", "c" * 64, "c" * 65, 1, None]),
+    max_size=3,
+)
+TAG_WORDS = st.sampled_from(["team", "env", "", "k" * 128, "k" * 129, "v" * 128, "v" * 129])
+TAGS = st.dictionaries(
+    st.one_of(TAG_WORDS, st.text(min_size=1, max_size=2), st.sampled_from([1, True, None])),
+    st.one_of(TAG_WORDS, st.sampled_from([1, None, True, ["a"]])),
+    max_size=22,  # at most 20
+)
 KEYS = st.sampled_from([*GROUP_KEYS, "other", 1])
 MAPPINGS = st.dictionaries(KEYS, VALUES, max_size=5) | st.fixed_dictionaries(
     {"id": GIDS},
@@ -55,6 +66,8 @@ MAPPINGS = st.dictionaries(KEYS, VALUES, max_size=5) | st.fixed_dictionaries(
         "protect": st.sampled_from([True, False, None, "yes", 1]),
         "absent": st.sampled_from([True, False, None, 0]),
         "description": st.sampled_from(["d", "d" * 1024, "d" * 1025, None, 5]),
+        "clients": CLIENTS | st.sampled_from([None, "GID_orders@@@device", ("x",)]),
+        "tags": TAGS | st.sampled_from([None, [], "team"]),
     },
 )
 ENTRIES = st.one_of(GIDS, MAPPINGS, st.sampled_from([None, 1, True, [], ["GID_orders"]]))
@@ -92,6 +105,17 @@ def _document(
     groups=[[{"id": "GID_orders", "absent": True}]], sets=[["GID_set"]], protect=True, extra={}
 )
 @example(groups=[[{"id": "GID_orders\n"}]], sets=[], protect=False, extra={})
+@example(
+    groups=[
+        [
+            {"id": "GID_known", "clients": ["GID_known@@@a", "GID_known@@@b"], "tags": {"t": "a"}},
+            {"id": "GID_other", "tags": {"team": "a", "env": "b"}, "description": "d"},
+        ]
+    ],
+    sets=[[{"id": "GID_set", "clients": [], "tags": None, "protect": False}]],
+    protect=True,
+    extra={},
+)
 @example(groups=[[{"id": "GID_orders", "absent": None}]], sets=[], protect=False, extra={})
 @example(groups=[["GID_orders"]], sets=[], protect=False, extra={"regoin": "x"})
 def test_checked_apart_or_whole_the_outcome_is_the_same(
@@ -135,15 +159,67 @@ def test_an_entry_taken_as_plain_is_one_the_schema_accepts(entry: Any) -> None:
         assert check_whole_shape(data)[0] is not None
 
 
+# Each key's edge values, and values of every kind YAML builds: the fast check takes exactly
+# what the schema takes.
+_ANY_KIND: list[Any] = [None, True, 0, 1, 1.0, "", "text", [], ["a"], {}, {"a": "b"}]
+EDGES: dict[str, list[Any]] = {
+    "topic": ["abc", "ab", "x" * 64, "x" * 65, "orders\n", "ord ers", "ord\u0663rs"],
+    "protect": [False],
+    "absent": [False],
+    "description": ["d" * 1024, "d" * 1025],
+    "clients": [
+        [""],
+        ["c" * 64],
+        ["c" * 65],
+        [1],
+        [None],
+        ["GID_orders@@@device", ""],
+        ["GID_orders@@@device", "GID_orders@@@device"],  # a duplicate: the meaning checks'
+    ],
+    "tags": [
+        {"": "v"},
+        {"k": ""},
+        {"k" * 128: "v"},
+        {"k" * 129: "v"},
+        {"k": "v" * 128},
+        {"k": "v" * 129},
+        {1: "v"},
+        {True: "v"},
+        {"k": 1},
+        {"k": None},
+        {"k": ["v"]},
+        {f"key{number}": "value" for number in range(20)},
+        {f"key{number}": "value" for number in range(21)},
+        {"aliyun:team": "v"},  # reserved: the meaning checks'
+    ],
+}
+ONE_KEY = [(key, value) for key, edges in EDGES.items() for value in [*edges, *_ANY_KIND]]
+
+
+@pytest.mark.parametrize(("key", "value"), ONE_KEY)
+def test_a_valid_entry_is_plain_and_an_invalid_one_is_not(key: str, value: Any) -> None:
+    entry = {"id": "GID_orders", key: value}
+    data = {"version": 1, "instances": [{"id": "post-cn-1", "groups": [entry]}]}
+    assert plain_groups.is_plain([entry]) == (check_whole_shape(data)[0] is not None)
+
+
+class _Text(str):
+    """A string YAML never builds: the schema takes it, the fast check leaves it to it."""
+
+
 def test_plain_lists_are_kept_as_given_and_the_others_validated() -> None:
-    plain = ["GID_short", {"id": "GID_long", "topic": "orders", "protect": False}]
-    with_clients = [{"id": "GID_known", "clients": ["GID_known@@@device"]}, "GID_next"]
+    plain = [
+        "GID_short",
+        {"id": "GID_long", "topic": "orders", "protect": False},
+        {"id": "GID_known", "clients": ["GID_known@@@device"], "tags": {"team": "a"}},
+    ]
+    unusual = [{"id": "GID_next", "topic": "orders"}, _Text("GID_text")]
     data = {
         "version": 1,
         "group_sets": {"base": [{"id": "GID_base", "absent": True}]},
         "instances": [
             {"id": "post-cn-1", "include": ["base"], "groups": plain},
-            {"id": "post-cn-2", "groups": with_clients},
+            {"id": "post-cn-2", "groups": unusual},
         ],
     }
     doc, issues = check_shape(data)
@@ -153,28 +229,34 @@ def test_plain_lists_are_kept_as_given_and_the_others_validated() -> None:
     assert doc.group_sets["base"] is data["group_sets"]["base"]
     kept = doc.instances[1].groups
     assert isinstance(kept[0], GroupSpec)
-    assert kept[0].clients == ["GID_known@@@device"]
-    assert kept[1] == "GID_next"
+    assert kept[0].topic == "orders"
+    assert kept[1] == "GID_text"
+    assert type(kept[1]) is str
 
 
 def test_an_unusual_entry_leaves_its_list_to_the_schema() -> None:
     assert plain_groups.is_plain(["GID_orders", {"id": "GID_other", "description": None}])
     for unusual in (
-        {"id": "GID_orders", "tags": {"team": "a"}},
-        {"id": "GID_orders", "clients": []},
+        {"id": "GID_orders", "tags": {"team": 1}},
+        {"id": "GID_orders", "tags": {f"k{n}": "v" for n in range(21)}},
+        {"id": "GID_orders", "tags": {"": "v"}},
+        {"id": "GID_orders", "clients": None},
+        {"id": "GID_orders", "clients": ["c" * 65]},
         {"id": "GID_orders", "absent": None},
         {"id": "GID_orders", "topic": "orders\n"},
         {"id": "GID_orders", "topic": ["orders"]},
         {"id": "GID_orders", "topic": {"orders": 1}},
         {"id": "GID_orders", "protect": "yes"},
         {"id": "GID_orders", "description": "d" * 1025},
+        {"id": "GID_orders", "other": 1},
         {"topic": "orders"},
         "GID_orders\n",
+        _Text("GID_orders"),
         None,
     ):
         assert not plain_groups.is_plain(["GID_fine", unusual]), unusual
 
 
-def test_the_plain_keys_are_the_group_fields_but_clients_and_tags() -> None:
-    assert set(GROUP_KEYS) - {"clients", "tags"} == plain_groups.PLAIN_GROUP_KEYS
+def test_the_plain_keys_are_the_group_fields() -> None:
+    assert set(GROUP_KEYS) == plain_groups.PLAIN_GROUP_KEYS
     assert set(GROUP_KEYS) == set(GroupSpec.model_fields)
