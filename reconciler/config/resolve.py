@@ -49,6 +49,16 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
     # One string per distinct topic, not one per group (100,000 groups share a handful).
     topics: dict[str, str] = {}
     tag_texts: dict[str, str] = {}  # the same for the tags
+    # Each set of tags made into text once, by its items as given (json.dumps per GID cost
+    # more than building the group).
+    texts_by_items: dict[tuple[tuple[str, str], ...], str] = {}
+
+    def text_of(tags: dict[str, str]) -> str:
+        items = tuple(tags.items())
+        text = texts_by_items.get(items)
+        if text is None:
+            text = texts_by_items[items] = _shared(tag_texts, tags_text(tags))
+        return text
 
     # The schema (or ``plain_groups``) validated every value already (the same patterns and
     # types): a file of 100,000 groups skips validating them twice, and shares one fields set
@@ -83,7 +93,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
                     "absent": absent,
                     "description": entry.get("description"),
                     "clients": tuple(entry["clients"]) if "clients" in entry else (),
-                    "tags": None if tags is None else _shared(tag_texts, tags_text(tags)),
+                    "tags": None if tags is None else text_of(tags),
                 }
                 groups.append(construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values))
             else:
@@ -102,7 +112,7 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
             "absent": entry.absent,
             "description": entry.description,
             "clients": tuple(entry.clients),
-            "tags": None if entry.tags is None else _shared(tag_texts, tags_text(entry.tags)),
+            "tags": None if entry.tags is None else text_of(entry.tags),
         }
         return construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values)
 

@@ -260,3 +260,25 @@ def test_an_unusual_entry_leaves_its_list_to_the_schema() -> None:
 def test_the_plain_keys_are_the_group_fields() -> None:
     assert set(GROUP_KEYS) == plain_groups.PLAIN_GROUP_KEYS
     assert set(GROUP_KEYS) == set(GroupSpec.model_fields)
+
+
+def test_each_set_of_tags_reads_the_same_whatever_its_order_or_path() -> None:
+    first = {"team": "a", "env": "b"}
+    again = {"env": "b", "team": "a"}
+    groups = [
+        {"id": "GID_one", "tags": first},
+        {"id": "GID_two", "tags": again},
+        {"id": "GID_three", "tags": dict(first)},
+        {"id": "GID_four", "tags": {"team": "c"}},
+    ]
+    data = {"version": 1, "provider": {"api": "onsmqtt"}, "instances": [{"id": "post-cn-1"}]}
+    for shaped in (groups, [*groups, _Text("GID_text")]):  # checked apart, and by the schema
+        data["instances"] = [{"id": "post-cn-1", "groups": shaped}]
+        doc, _ = check_shape(data)
+        assert doc is not None
+        state = resolve(doc, Expanded(), source="f.yaml")
+        tags = {group.group_id: group.tags for group in state.instances[0].groups}
+        assert (
+            tags["GID_one"] == tags["GID_two"] == tags["GID_three"] == '{"env": "b", "team": "a"}'
+        )
+        assert tags["GID_four"] == '{"team": "c"}'
