@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -462,6 +462,11 @@ def _check_contradictions(entry: Any, loc: Loc, issues: list[Issue]) -> None:
             )
 
 
+# A file tags thousands of GIDs with the same few tags: each key and value is judged once.
+_tag_key_problem = lru_cache(maxsize=1024)(tag_key_problem)
+_tag_value_problem = lru_cache(maxsize=1024)(tag_value_problem)
+
+
 def _check_tags(entry: Any, loc: Loc, issues: list[Issue]) -> None:
     """The service's rules for a tag that a schema cannot state (reserved prefixes, no URL);
     what is not a string, or too long, the shape check reports."""
@@ -471,11 +476,11 @@ def _check_tags(entry: Any, loc: Loc, issues: list[Issue]) -> None:
     for key, value in tags.items():
         if not isinstance(key, str) or not 0 < len(key) <= TAG_KEY_MAX_LENGTH:
             continue
-        problem = tag_key_problem(key)
+        problem = _tag_key_problem(key)
         if problem is not None:
             issues.append(Issue((*loc, "tags", key), problem, at_key=True))
         elif isinstance(value, str) and len(value) <= TAG_VALUE_MAX_LENGTH:
-            problem = tag_value_problem(key, value)
+            problem = _tag_value_problem(key, value)
             if problem is not None:
                 issues.append(Issue((*loc, "tags", key), problem))
 
