@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 
 from reconciler.config import merge, plain_groups
 from reconciler.config.checks import Expanded, check_shape, check_whole_shape
+from reconciler.config.loader import load_desired_text_result
 from reconciler.config.resolve import resolve
 from reconciler.config.schema import GROUP_KEYS, GroupSpec
+from reconciler.errors import ConfigErrors
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -282,3 +284,13 @@ def test_each_set_of_tags_reads_the_same_whatever_its_order_or_path() -> None:
             tags["GID_one"] == tags["GID_two"] == tags["GID_three"] == '{"env": "b", "team": "a"}'
         )
         assert tags["GID_four"] == '{"team": "c"}'
+
+
+def test_a_lone_surrogate_never_reaches_the_check() -> None:
+    # The fast check takes any characters in a description; pydantic refuses a lone
+    # surrogate, which libyaml (the only parser the loader uses) refuses first.
+    text = "version: 1\ninstances:\n  - id: post-cn-1\n    groups:\n"
+    text += '      - {id: GID_orders, description: "x\\ud800"}\n'
+    with pytest.raises(ConfigErrors) as caught:
+        load_desired_text_result(text, "f.yaml", env={})
+    assert "invalid Unicode character escape code" in caught.value.errors[0].format()
