@@ -1,11 +1,11 @@
 """Every check of a parsed desired-state document, returning ``Issue`` objects (never raising).
 
 Two kinds of checks run on the same plain data (dicts, lists, scalars) whatever parser built it:
-``check_shape`` is one pydantic validation of the whole document against ``schema.DesiredFile``
-(its errors translated into plain messages), ``check_meaning`` walks the raw data for what a
-schema cannot say (duplicates after group sets are merged, unknown set names, contradictions,
-``${VAR}`` references, unknown regions). Both tolerate any shape, so one load reports every
-problem at once.
+``check_shape`` is one pydantic validation of the document against ``schema.DesiredFile`` (its
+group lists checked apart by ``plain_groups``; its errors translated into plain messages),
+``check_meaning`` walks the raw data for what a schema cannot say (duplicates after group sets
+are merged, unknown set names, contradictions, ``${VAR}`` references, unknown regions). Both
+tolerate any shape, so one load reports every problem at once.
 """
 
 from __future__ import annotations

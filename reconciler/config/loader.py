@@ -1,7 +1,8 @@
 """Load a desired-state file: fast when it is right, precise when it is wrong.
 
-The happy path parses with libyaml and validates the whole document with one pydantic call
-(a 100,000-GID file costs little more than parsing it). Only when something is wrong, or a
+The happy path parses with libyaml and validates the document with one pydantic call, its
+group lists checked apart in one pass (``plain_groups``): a 100,000-GID file costs little more
+than parsing it. Only when something is wrong, or a
 warning must be located, is the text read again with libyaml's parser, keeping line and column
 (``locate``); every problem is then reported at once, each as
 ``FILE:LINE:COLUMN: message (at instances[2].groups[5].id)``. When the fast path parsed the
