@@ -130,7 +130,9 @@ def load_text(
             from reconciler.config.merge import group_lines  # noqa: PLC0415
 
             lines = group_lines(data, item_lines)
-        del data, item_lines  # free the raw tree (100,000 GIDs: tens of MB) before resolving
+        # Free the raw tree before resolving, but for the group entries the document keeps
+        # as given (``plain_groups``: smaller than a GroupSpec each).
+        del data, item_lines
         if doc is not None and expanded is not None and all(i.warning for i in issues):
             state = resolve(doc, expanded, source=source)
             warnings = _locate_warnings(text, source, issues) if issues else ()
