@@ -2,14 +2,14 @@
 
 The happy path parses with libyaml and validates the document with one pydantic call, its
 group lists checked apart in one pass (``plain_groups``): a 100,000-GID file costs little more
-than parsing it. Only when something is wrong, or a
-warning must be located, is the text read again with libyaml's parser, keeping line and column
-(``locate``); every problem is then reported at once, each as
-``FILE:LINE:COLUMN: message (at instances[2].groups[5].id)``. When the fast path parsed the
-file, only the nodes on the paths of the problems are composed: locating them costs about one
-libyaml scan of the text. When it could not (a duplicate key, a bad tag...), the whole tree is
-composed and the data rebuilt from it, noting every problem on the way. Text libyaml cannot read
-at all is one syntax error, in libyaml's words at the position it gives.
+than parsing it. Only when something is wrong, or a warning must be located, is the text read
+again with libyaml's parser, keeping line and column (``locate``); every problem is then
+reported at once, each as ``FILE:LINE:COLUMN: message (at instances[2].groups[5].id)``. When
+the fast path parsed the file, only the nodes on the paths of the problems are composed:
+locating them costs about one libyaml scan of the text. When it could not (a duplicate key, a
+bad tag...), the whole tree is composed and the data rebuilt from it, noting every problem on
+the way. Text libyaml cannot read at all is one syntax error, in libyaml's words at the
+position it gives.
 """
 
 from __future__ import annotations
