@@ -1,11 +1,11 @@
 """Every check of a parsed desired-state document, returning ``Issue`` objects (never raising).
 
 Two kinds of checks run on the same plain data (dicts, lists, scalars) whatever parser built it:
-``check_shape`` is one pydantic validation of the whole document against ``schema.DesiredFile``
-(its errors translated into plain messages), ``check_meaning`` walks the raw data for what a
-schema cannot say (duplicates after group sets are merged, unknown set names, contradictions,
-``${VAR}`` references, unknown regions). Both tolerate any shape, so one load reports every
-problem at once.
+``check_shape`` is one pydantic validation of the document against ``schema.DesiredFile`` (its
+group lists checked apart by ``plain_groups``; its errors translated into plain messages),
+``check_meaning`` walks the raw data for what a schema cannot say (duplicates after group sets
+are merged, unknown set names, contradictions, ``${VAR}`` references, unknown regions). Both
+tolerate any shape, so one load reports every problem at once.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from reconciler.config import schema
+from reconciler.config import plain_groups, schema
 from reconciler.config.access_checks import AccessFacts, check_access
 from reconciler.config.interpolate import INTERPOLATED_FIELDS, interpolate
 from reconciler.config.issues import Issue, Loc
@@ -66,6 +66,17 @@ class Expanded:
 
 
 def check_shape(data: Any) -> tuple[schema.DesiredFile | None, list[Issue]]:
+    """Validate the document: its group lists in their common shape apart (``plain_groups``,
+    kept as the file gave them), the rest in one pydantic call; when that finds a problem, the
+    whole document again (``check_whole_shape``), so the errors are always the same."""
+    aside = plain_groups.set_aside(data) if isinstance(data, dict) else None
+    doc = aside.validated() if aside is not None else None
+    if doc is not None:
+        return doc, []
+    return check_whole_shape(data)
+
+
+def check_whole_shape(data: Any) -> tuple[schema.DesiredFile | None, list[Issue]]:
     """Validate the whole document in one call; on failure translate every pydantic error."""
     try:
         return schema.DesiredFile.model_validate(data), []
@@ -426,6 +437,11 @@ def _group_facts(entry: Any) -> tuple[str, bool] | None:
     return None
 
 
+def _is_absent(entry: Any) -> bool:
+    """Whether a group entry is a tombstone (as ``_group_facts`` tells)."""
+    return isinstance(entry, dict) and entry.get("absent") is True
+
+
 def _check_contradictions(entry: Any, loc: Loc, issues: list[Issue]) -> None:
     if isinstance(entry, dict) and entry.get("absent") is True:
         if entry.get("protect") is True:
@@ -446,6 +462,11 @@ def _check_contradictions(entry: Any, loc: Loc, issues: list[Issue]) -> None:
             )
 
 
+# A file tags thousands of GIDs with the same few tags: each key and value is judged once.
+_tag_key_problem = lru_cache(maxsize=1024)(tag_key_problem)
+_tag_value_problem = lru_cache(maxsize=1024)(tag_value_problem)
+
+
 def _check_tags(entry: Any, loc: Loc, issues: list[Issue]) -> None:
     """The service's rules for a tag that a schema cannot state (reserved prefixes, no URL);
     what is not a string, or too long, the shape check reports."""
@@ -455,11 +476,11 @@ def _check_tags(entry: Any, loc: Loc, issues: list[Issue]) -> None:
     for key, value in tags.items():
         if not isinstance(key, str) or not 0 < len(key) <= TAG_KEY_MAX_LENGTH:
             continue
-        problem = tag_key_problem(key)
+        problem = _tag_key_problem(key)
         if problem is not None:
             issues.append(Issue((*loc, "tags", key), problem, at_key=True))
         elif isinstance(value, str) and len(value) <= TAG_VALUE_MAX_LENGTH:
-            problem = tag_value_problem(key, value)
+            problem = _tag_value_problem(key, value)
             if problem is not None:
                 issues.append(Issue((*loc, "tags", key), problem))
 
@@ -656,16 +677,14 @@ def _check_groups(
 ) -> None:
     """An instance's own groups: contradictions, client ids, and each GID declared once
     (after its sets, in ``merged``). Run per GID, so a GID with nothing to say allocates
-    nothing: its path is made only for an issue, and ``merged`` notes its position."""
-    first_at: dict[str, tuple[int, bool]] = {}
+    nothing: its path is made only for an issue, ``first_at`` notes its position (whether
+    the first was absent is asked only of a duplicate)."""
+    first_at: dict[str, int] = {}
     for position, entry in enumerate(groups):
         if isinstance(entry, str):
-            gid, absent = entry, False
-        else:
-            fact = _group_facts(entry)
-            if fact is None:
-                continue
-            gid, absent = fact
+            gid = entry
+        elif isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            gid = entry["id"]
             if entry.get("absent") is True or "clients" in entry or "tags" in entry:
                 loc = (*base, "groups", position)
                 _check_contradictions(entry, loc, issues)
@@ -675,13 +694,16 @@ def _check_groups(
                     issues.append(Issue((*loc, "clients"), _clients_ignored(label), warning=True))
                 if uses_ons and _has_tags(entry):
                     issues.append(Issue((*loc, "tags"), _tags_refused(label)))
+        else:
+            continue  # malformed: the shape check says so
         if gid not in merged:
-            seen = first_at.setdefault(gid, (position, absent))
-            if seen[0] == position:
+            first = first_at.setdefault(gid, position)
+            if first == position:
                 continue
-            origin = _Origin((*base, "groups", seen[0]), seen[1], None)
+            origin = _Origin((*base, "groups", first), _is_absent(groups[first]), None)
         else:
             origin = merged[gid]
+        absent = _is_absent(entry)
         loc = (*base, "groups", position)
         issues.append(_duplicate(gid, label, origin, absent=absent, loc=loc, via_set=None))
 

@@ -30,6 +30,7 @@ from reconciler.config import checks, fastyaml
 from reconciler.config.access_checks import ACCESS_LISTS
 from reconciler.config.declared import Declarations, InstanceEntry, SetEntry
 from reconciler.config.issues import Issue, Loc
+from reconciler.config.plain_groups import CheckedGroup
 from reconciler.config.schema import AccessSpec, DesiredFile, InstanceSpec
 
 # The top-level blocks that must be the same wherever they are given.
@@ -449,8 +450,11 @@ def declarations(
     return Declarations(names, texts, instances, sets)
 
 
-def _group_ids(entries: Iterable[Any]) -> tuple[str, ...]:
-    return tuple(entry if isinstance(entry, str) else entry.id for entry in entries)
+def _group_ids(entries: Iterable[CheckedGroup]) -> tuple[str, ...]:
+    return tuple(
+        entry if isinstance(entry, str) else entry["id"] if isinstance(entry, dict) else entry.id
+        for entry in entries
+    )
 
 
 def single_file_origins(doc: DesiredFile) -> Origins:

@@ -7,12 +7,14 @@ in. A set's groups are built once and shared by every instance that includes it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from operator import attrgetter
 from typing import Any
 
 from pydantic import SecretStr
 
 from reconciler.config.checks import Expanded
+from reconciler.config.plain_groups import CheckedGroup
 from reconciler.config.schema import AccessSpec, DesiredFile, GroupSpec
 from reconciler.models import (
     BLACKLIST_KIND_NAME,
@@ -47,23 +49,58 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
     # One string per distinct topic, not one per group (100,000 groups share a handful).
     topics: dict[str, str] = {}
     tag_texts: dict[str, str] = {}  # the same for the tags
+    # Each set of tags made into text once, by its items as given (json.dumps per GID cost
+    # more than building the group).
+    texts_by_items: dict[tuple[tuple[str, str], ...], str] = {}
 
-    # The schema validated every value already (the same patterns and types): a file of
-    # 100,000 groups skips validating them twice, and shares one fields set among them.
-    def build(entry: str | GroupSpec) -> DesiredGroup:
+    def text_of(tags: dict[str, str]) -> str:
+        items = tuple(tags.items())
+        text = texts_by_items.get(items)
+        if text is None:
+            text = texts_by_items[items] = _shared(tag_texts, tags_text(tags))
+        return text
+
+    # The schema (or ``plain_groups``) validated every value already (the same patterns and
+    # types): a file of 100,000 groups skips validating them twice, and shares one fields set
+    # among them. One loop per list, the common forms inline: a call per GID costs.
+    def build(entries: Iterable[CheckedGroup]) -> list[DesiredGroup]:
+        groups = []
         values: dict[str, object]
-        if isinstance(entry, str):
-            values = {
-                "group_id": entry,
-                "topic": None,
-                "protect": protect_by_default,
-                "absent": False,
-                "description": None,
-                "clients": (),
-                "tags": None,
-            }
-            return construct_trusted(DesiredGroup, _SHORT_FORM_FIELDS, values)
-        # A tombstone does not inherit defaults.protect: that would forbid every delete.
+        for entry in entries:
+            if isinstance(entry, str):
+                values = {
+                    "group_id": entry,
+                    "topic": None,
+                    "protect": protect_by_default,
+                    "absent": False,
+                    "description": None,
+                    "clients": (),
+                    "tags": None,
+                }
+                groups.append(construct_trusted(DesiredGroup, _SHORT_FORM_FIELDS, values))
+            elif isinstance(entry, dict):  # a PlainGroup
+                absent = entry.get("absent", False)
+                protect = entry.get("protect")
+                # A tombstone does not inherit defaults.protect: that would forbid every delete.
+                if protect is None and not absent:
+                    protect = protect_by_default
+                topic = entry.get("topic")
+                tags = entry.get("tags")
+                values = {
+                    "group_id": entry["id"],
+                    "topic": topic if topic is None else topics.setdefault(topic, topic),
+                    "protect": protect,
+                    "absent": absent,
+                    "description": entry.get("description"),
+                    "clients": tuple(entry["clients"]) if "clients" in entry else (),
+                    "tags": None if tags is None else text_of(tags),
+                }
+                groups.append(construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values))
+            else:
+                groups.append(build_spec(entry))
+        return groups
+
+    def build_spec(entry: GroupSpec) -> DesiredGroup:
         protect = entry.protect
         if protect is None and not entry.absent:
             protect = protect_by_default
@@ -75,15 +112,15 @@ def resolve(doc: DesiredFile, expanded: Expanded, *, source: str | None) -> Desi
             "absent": entry.absent,
             "description": entry.description,
             "clients": tuple(entry.clients),
-            "tags": None if entry.tags is None else _shared(tag_texts, tags_text(entry.tags)),
+            "tags": None if entry.tags is None else text_of(entry.tags),
         }
         return construct_trusted(DesiredGroup, _LONG_FORM_FIELDS, values)
 
-    sets = {name: [build(entry) for entry in entries] for name, entries in doc.group_sets.items()}
+    sets = {name: build(entries) for name, entries in doc.group_sets.items()}
     instances = []
     for spec in doc.instances:
         groups = [group for name in spec.include for group in sets[name]]
-        groups.extend(build(entry) for entry in spec.groups)
+        groups.extend(build(spec.groups))
         # Sorted so that reordering the file (fmt) never changes the plan digest.
         groups.sort(key=attrgetter("group_id"))
         # model_construct: the schema validated these values (validating again would also

@@ -40,6 +40,7 @@ REGION_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 # Parent topics: 3 to 64 letters, digits, "-" and "_" (the service's naming rule).
 TOPIC_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
 SET_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+GROUP_DESCRIPTION_MAX_LENGTH = 1024
 
 # Tags of the group union: they appear in pydantic error locations and are stripped from paths.
 GROUP_SHORTHAND_TAG = "id-string"
@@ -155,7 +156,7 @@ class GroupSpec(FileModel):
         "keeps the protection the state records; only protect: false removes it.",
     )
     absent: bool = Field(default=False, description="Tombstone: delete this GID if it exists.")
-    description: str | None = Field(default=None, max_length=1024)
+    description: str | None = Field(default=None, max_length=GROUP_DESCRIPTION_MAX_LENGTH)
     clients: list[Annotated[str, Field(min_length=1, max_length=CLIENT_ID_MAX_LENGTH)]] = Field(
         default_factory=list,
         description="Known client ids (GID@@@device) of this GID; on an onsmqtt instance a "

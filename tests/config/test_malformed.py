@@ -200,6 +200,18 @@ CASES = [
         ((6, 9), "is both present and absent in instance 'post-1': absent here, present at line 5"),
     ),
     Case(
+        "GID absent, then present",
+        HEAD + "instances:\n  - id: post-1\n    groups:\n      - {id: GID_orders, absent: true}\n"
+        "      - GID_orders\n",
+        ((6, 9), "is both present and absent in instance 'post-1': present here, absent at line 5"),
+    ),
+    Case(
+        "an absent GID twice",
+        HEAD + "instances:\n  - id: post-1\n    groups:\n      - {id: GID_orders, absent: true}\n"
+        "      - {id: GID_orders, absent: true}\n",
+        ((6, 9), "duplicate GID 'GID_orders' in instance 'post-1': already declared at line 5"),
+    ),
+    Case(
         "unknown group set",
         HEAD
         + "group_sets:\n  base: [GID_orders]\ninstances:\n  - id: post-1\n    include: [bsae]\n",
