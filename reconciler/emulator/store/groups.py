@@ -160,20 +160,31 @@ CREATE INDEX IF NOT EXISTS groups_by_name ON groups (group_id);
 
     def group_columns(self, instance_ids: Sequence[str]) -> GroupColumns:
         """What ``groups`` gives of the listed fields (no topic), as columns."""
-        if not instance_ids:
-            return GroupColumns((), (), (), (), ())
-        marks = ",".join("?" for _ in instance_ids)
-        rows = self._query(
-            "SELECT instance_id, group_id, create_time, update_time, tags FROM groups"  # noqa: S608
-            f" WHERE instance_id IN ({marks}) ORDER BY instance_id, group_id",
-            instance_ids,
-        )
-        if not rows:
-            return GroupColumns((), (), (), (), ())
-        owners, names, created, updated, tag_texts = zip(*rows, strict=True)
-        return GroupColumns(
-            owners, names, created, updated, [_tags(text) if text else () for text in tag_texts]
-        )
+        owners: Sequence[str]
+        if len(instance_ids) == 1:
+            # One instance's id is known: not read back for each of its GIDs.
+            rows = self._query(
+                "SELECT group_id, create_time, update_time, tags FROM groups"
+                " WHERE instance_id = ? ORDER BY group_id",
+                instance_ids,
+            )
+            if not rows:
+                return GroupColumns((), (), (), (), ())
+            names, created, updated, tag_texts = zip(*rows, strict=True)
+            owners = [instance_ids[0]] * len(rows)
+        else:
+            marks = ",".join("?" for _ in instance_ids)
+            rows = self._query(
+                "SELECT instance_id, group_id, create_time, update_time, tags"  # noqa: S608
+                f" FROM groups WHERE instance_id IN ({marks}) ORDER BY instance_id, group_id",
+                instance_ids,
+            )
+            if not rows:
+                return GroupColumns((), (), (), (), ())
+            owners, names, created, updated, tag_texts = zip(*rows, strict=True)
+        # Most GIDs have no tags: one empty tuple (a singleton) then stands for every row's.
+        tags = [_tags(text) for text in tag_texts] if any(tag_texts) else [()] * len(rows)
+        return GroupColumns(owners, names, created, updated, tags)
 
     @staticmethod
     def shared_namespace_holder(
