@@ -11,6 +11,7 @@ from reconciler.models import (
     StateDocument,
     StateResource,
     construct_trusted,
+    construct_trusted_all,
 )
 
 
@@ -24,6 +25,23 @@ def test_construct_trusted_equals_a_validated_model() -> None:
     assert built.model_dump_json() == validated.model_dump_json()
     assert repr(built) == repr(validated)
     assert built.model_fields_set == validated.model_fields_set
+
+
+def test_construct_trusted_all_builds_what_construct_trusted_builds_one_by_one() -> None:
+    fields = {"group_id", "instance_id", "independent_naming", "create_time", "update_time"}
+    every_values = [
+        {"group_id": f"GID_{n}", "instance_id": "i", "independent_naming": n % 2 == 0}
+        | {"create_time": n, "update_time": n + 1, "tags": None}
+        for n in range(3)
+    ]
+    built = construct_trusted_all(CloudGroup, fields, [dict(v) for v in every_values])
+    one_by_one = [construct_trusted(CloudGroup, fields, dict(v)) for v in every_values]
+    assert built == one_by_one
+    assert [g.model_dump_json() for g in built] == [g.model_dump_json() for g in one_by_one]
+    assert all(g.model_fields_set is fields for g in built)
+    with pytest.raises(ValidationError):
+        built[0].group_id = "GID_y"  # type: ignore[misc]
+    assert construct_trusted_all(CloudGroup, fields, []) == []
 
 
 def test_construct_trusted_keeps_the_models_frozen() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reconciler.emulator.group_listing import listing_records
 from reconciler.emulator.protocol import ApiError, invalid, missing, optional, required
 from reconciler.emulator.store import (
     EmulatorStore,
@@ -207,18 +208,12 @@ class OnsActions:
         return {}
 
     def group_id_list(self, params: Params, account: str) -> Body:
-        by_id = {inst.instance_id: inst for inst in self._addressed_instances(params, account)}
-        rows = [
-            {
-                "GroupId": group.group_id,
-                "InstanceId": group.instance_id,
-                "IndependentNaming": by_id[group.instance_id].independent_naming,
-                "CreateTime": group.create_time,
-                "UpdateTime": group.update_time,
-            }
-            for group in self.store.groups(list(by_id))
-        ]
-        return {"Data": {"MqttGroupIdDo": rows}}
+        naming = {
+            inst.instance_id: inst.independent_naming
+            for inst in self._addressed_instances(params, account)
+        }
+        columns = self.store.group_columns(list(naming))
+        return {"Data": {"MqttGroupIdDo": listing_records(columns, naming, with_tags=False)}}
 
     # --- device queries -------------------------------------------------------------------
 

@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from reconciler.emulator.custom_auth_actions import CUSTOM_AUTH_ACTIONS, CustomAuthActions
-from reconciler.emulator.group_tags import requested_tags, tags_body
+from reconciler.emulator.group_listing import listing_records
+from reconciler.emulator.group_tags import requested_tags
 from reconciler.emulator.protocol import ApiError, optional, required
 from reconciler.emulator.store import (
     DeviceCredentialRecord,
@@ -190,19 +191,13 @@ class OnsMqttActions:
         instance = self._instance(params, account)
         # ``Tags`` here is a filter: the GIDs holding every tag it names.
         wanted = set(requested_tags(params))
-        rows = [
-            {
-                "GroupId": group.group_id,
-                "InstanceId": group.instance_id,
-                "IndependentNaming": instance.independent_naming,
-                "CreateTime": group.create_time,
-                "UpdateTime": group.update_time,
-                "Tags": tags_body(group.tags),
-            }
-            for group in self.store.groups([instance.instance_id])
-            if wanted <= set(group.tags)
-        ]
-        return {"Data": rows}
+        columns = self.store.group_columns([instance.instance_id])
+        if wanted:
+            columns = columns.rows(
+                [n for n, tags in enumerate(columns.tags) if wanted <= set(tags)]
+            )
+        naming = {instance.instance_id: instance.independent_naming}
+        return {"Data": listing_records(columns, naming, with_tags=True)}
 
     # --- sessions -------------------------------------------------------------------------
 

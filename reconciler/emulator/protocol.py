@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from json.encoder import encode_basestring
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -130,8 +131,88 @@ def _encode(root: str, body: Mapping[str, Any], *, xml: bool) -> Encoded:
     """``body`` as JSON, or as XML under the element ``root``."""
     if xml:
         return Encoded(_xml_document(root, body), "text/xml;charset=utf-8")
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return Encoded(text.encode("utf-8"), "application/json;charset=utf-8")
+    return Encoded(_json_text(body).encode("utf-8"), "application/json;charset=utf-8")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Records:
+    """A list of records sharing one set of fields, held a column at a time, for a success
+    body: what a listing of thousands of rows answers.
+
+    Its JSON text is what ``json.dumps`` writes for the same list of dicts, byte for byte, at
+    a fraction of the cost (a 1,000-GID listing spent more on ``json.dumps`` walking a dict
+    per row than on everything else it did): each column goes through the encoder json itself
+    uses for its type, strings through ``json.encoder.encode_basestring`` and exact ints
+    through ``int.__repr__`` (what json's C encoder calls), booleans and empty lists as their
+    literals, and a column holding anything else through ``json.dumps`` a cell at a time.
+    The XML answer, and anything else that reads the body, sees the dicts (``dicts``).
+    """
+
+    def __init__(self, fields: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
+        if not fields or len(fields) != len(columns):
+            raise ValueError("Records needs one column per field, and at least one field")
+        if len({len(column) for column in columns}) != 1:
+            raise ValueError("the columns of Records differ in length")
+        self.fields = tuple(fields)
+        self.columns = tuple(columns)
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.fields, row, strict=True)) for row in zip(*self.columns, strict=True)]
+
+    def json_text(self) -> str:
+        """The JSON array of the records, as ``json.dumps(self.dicts(), ensure_ascii=False,
+        separators=(",", ":"))`` writes it."""
+        # One %-template per row: the field names between the cells, "%" escaped in them.
+        keys = [f"{encode_basestring(name)}:".replace("%", "%%") for name in self.fields]
+        template = "{" + ",".join(f"{key}%s" for key in keys) + "}"
+        cells = [_json_cells(column) for column in self.columns]
+        return "[" + ",".join([template % row for row in zip(*cells, strict=True)]) + "]"
+
+
+_BOOLEANS = {True: "true", False: "false"}
+
+
+def _json_cells(column: Sequence[Any]) -> list[str]:
+    """Each value of ``column`` as ``json.dumps`` (ensure_ascii off) writes it."""
+    # Exact types only (a bool is an int, and json writes it otherwise).
+    types = set(map(type, column))
+    if types == {str}:
+        return list(map(encode_basestring, column))
+    if types == {int}:
+        return list(map(int.__repr__, column))
+    if types == {bool}:
+        return [_BOOLEANS[value] for value in column]
+    if types == {list} and not any(column):
+        return ["[]"] * len(column)
+    return list(map(_dumps, column))
+
+
+def _json_text(value: Any) -> str:
+    """``value`` as ``json.dumps`` writes it (ensure_ascii off, no spaces), ``Records``
+    written by themselves wherever they sit among the body's nested objects."""
+    if isinstance(value, Records):
+        return value.json_text()
+    if type(value) is dict and _holds_records(value):
+        members = []
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError(f"an object holding Records has a key {key!r} that is no str")
+            members.append(f"{encode_basestring(key)}:{_json_text(item)}")
+        return "{" + ",".join(members) + "}"
+    return _dumps(value)
+
+
+def _holds_records(body: dict[Any, Any]) -> bool:
+    return any(
+        isinstance(item, Records) or (type(item) is dict and _holds_records(item))
+        for item in body.values()
+    )
 
 
 def _xml_document(root: str, body: Mapping[str, Any]) -> bytes:
@@ -141,6 +222,8 @@ def _xml_document(root: str, body: Mapping[str, Any]) -> bytes:
 
 
 def _xml_element(parts: list[str], name: str, value: Any) -> None:
+    if isinstance(value, Records):
+        value = value.dicts()
     # Lists repeat their element name, as the service's XML does: <Data><Item/><Item/></Data>.
     if isinstance(value, list):
         for item in value:

@@ -18,7 +18,7 @@ from reconciler.emulator.store.devices import (
     Devices,
     Subscription,
 )
-from reconciler.emulator.store.groups import GroupRecord, Groups
+from reconciler.emulator.store.groups import GroupColumns, GroupRecord, Groups
 from reconciler.emulator.store.history import History, MessageCount, StatsPoint
 from reconciler.emulator.store.instances import InstanceRecord, Instances
 from reconciler.emulator.store.issued import IssuedCredentials, IssuedRecord
@@ -30,6 +30,7 @@ __all__ = [
     "ClientRecord",
     "DeviceCredentialRecord",
     "EmulatorStore",
+    "GroupColumns",
     "GroupRecord",
     "IdentityRecord",
     "InstanceRecord",

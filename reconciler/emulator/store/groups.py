@@ -26,10 +26,39 @@ class GroupRecord:
     tags: Tags = ()
 
 
+@dataclass(frozen=True)
+class GroupColumns:
+    """What a listing answers of its GIDs, a column per field, the same row at the same index
+    in each: a listing of thousands is encoded a column at a time (``protocol.Records``),
+    without a ``GroupRecord`` per row."""
+
+    instance_ids: Sequence[str]
+    group_ids: Sequence[str]
+    create_times: Sequence[int]
+    update_times: Sequence[int]
+    tags: Sequence[Tags]
+
+    def __len__(self) -> int:
+        return len(self.group_ids)
+
+    def rows(self, indexes: Sequence[int]) -> GroupColumns:
+        """Only the rows at ``indexes``, in their order."""
+        return GroupColumns(
+            [self.instance_ids[i] for i in indexes],
+            [self.group_ids[i] for i in indexes],
+            [self.create_times[i] for i in indexes],
+            [self.update_times[i] for i in indexes],
+            [self.tags[i] for i in indexes],
+        )
+
+
+def _tags(text: str | None) -> Tags:
+    return tuple((str(key), str(value)) for key, value in json.loads(text)) if text else ()
+
+
 def _record(row: tuple[Any, ...]) -> GroupRecord:
     instance_id, group_id, topic, create_time, update_time, tags = row
-    pairs: Tags = tuple((str(key), str(value)) for key, value in json.loads(tags)) if tags else ()
-    return GroupRecord(instance_id, group_id, topic, create_time, update_time, pairs)
+    return GroupRecord(instance_id, group_id, topic, create_time, update_time, _tags(tags))
 
 
 class Groups(Database):
@@ -128,6 +157,34 @@ CREATE INDEX IF NOT EXISTS groups_by_name ON groups (group_id);
             instance_ids,
         )
         return [_record(row) for row in rows]
+
+    def group_columns(self, instance_ids: Sequence[str]) -> GroupColumns:
+        """What ``groups`` gives of the listed fields (no topic), as columns."""
+        owners: Sequence[str]
+        if len(instance_ids) == 1:
+            # One instance's id is known: not read back for each of its GIDs.
+            rows = self._query(
+                "SELECT group_id, create_time, update_time, tags FROM groups"
+                " WHERE instance_id = ? ORDER BY group_id",
+                instance_ids,
+            )
+            if not rows:
+                return GroupColumns((), (), (), (), ())
+            names, created, updated, tag_texts = zip(*rows, strict=True)
+            owners = [instance_ids[0]] * len(rows)
+        else:
+            marks = ",".join("?" for _ in instance_ids)
+            rows = self._query(
+                "SELECT instance_id, group_id, create_time, update_time, tags"  # noqa: S608
+                f" FROM groups WHERE instance_id IN ({marks}) ORDER BY instance_id, group_id",
+                instance_ids,
+            )
+            if not rows:
+                return GroupColumns((), (), (), (), ())
+            owners, names, created, updated, tag_texts = zip(*rows, strict=True)
+        # Most GIDs have no tags: one empty tuple (a singleton) then stands for every row's.
+        tags = [_tags(text) for text in tag_texts] if any(tag_texts) else [()] * len(rows)
+        return GroupColumns(owners, names, created, updated, tags)
 
     @staticmethod
     def shared_namespace_holder(
