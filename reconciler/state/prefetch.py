@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from reconciler.models import LocalBackendConfig, StateDocument, StateResource, construct_trusted
+from reconciler.models import (
+    LocalBackendConfig,
+    StateDocument,
+    StateResource,
+    construct_trusted_all,
+)
 
 if TYPE_CHECKING:
     from reconciler.state.local import LocalBackend
@@ -55,8 +60,8 @@ _BULK_KEYS = frozenset({"instances", "group_sets"})
 class _Payload:
     signature: Signature
     head: StateDocument
-    values: list[dict[str, Any]]
-    fields_sets: list[set[str]]
+    # The resources' values in order, in runs sharing one fields set (nearly always one run).
+    runs: list[tuple[set[str], list[dict[str, Any]]]]
 
 
 class StatePrefetch:
@@ -76,11 +81,10 @@ class StatePrefetch:
         payload = self._receive()
         if payload is None or payload.signature != signature(path, journal_path):
             return None
-        resources = tuple(
-            construct_trusted(StateResource, names, values)
-            for names, values in zip(payload.fields_sets, payload.values, strict=True)
-        )
-        return payload.head.model_copy(update={"resources": resources})
+        resources: list[StateResource] = []
+        for names, values in payload.runs:
+            resources.extend(construct_trusted_all(StateResource, names, values))
+        return payload.head.model_copy(update={"resources": tuple(resources)})
 
     def _receive(self) -> _Payload | None:
         reader, self._reader = self._reader, None
@@ -88,32 +92,46 @@ class StatePrefetch:
             return None
         chunks = []
         with open(reader, "rb", closefd=True) as pipe:
-            while chunk := pipe.read(1 << 20):
+            while chunk := pipe.read(1 << 24):
                 chunks.append(chunk)
-        status = self._reap()
-        if status != 0 or not chunks:
+        if not chunks:  # the child failed, or was killed
+            self.close()
             return None
-        # From this process's own forked child, on a pipe nothing else holds: no stranger's
-        # bytes are unpickled.
-        payload = pickle.loads(b"".join(chunks))  # noqa: S301
+        # The child is done; it may take a while yet to give its memory back, so it is not
+        # waited for here (``close`` reaps it if it has exited by then).
+        self._reap(wait=False)
+        try:
+            # From this process's own forked child, on a pipe nothing else holds: no
+            # stranger's bytes are unpickled. A child killed mid-write leaves a cut stream.
+            payload = pickle.loads(b"".join(chunks))  # noqa: S301
+        except Exception:  # a cut or garbled stream raises whatever it ran into
+            return None
         return payload if isinstance(payload, _Payload) else None
 
-    def _reap(self) -> int | None:
-        pid, self._pid = self._pid, None
-        if pid is None:
-            return None
-        _, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status)
+    def _reap(self, *, wait: bool) -> None:
+        if self._pid is None:
+            return
+        pid, _ = os.waitpid(self._pid, 0 if wait else os.WNOHANG)
+        if pid != 0:
+            self._pid = None
 
     def close(self) -> None:
-        """Stop the child if it still runs (its document was not needed)."""
+        """Stop the child if it still runs (its document was not needed), and reap it. A
+        child that answered and is still exiting is left to finish on its own: this
+        process's end hands it to init, which reaps it."""
+        # Its pipe read to the end: it has answered (or died), and is exiting if not gone.
+        answered = self._reader is None
         if self._reader is not None:
             os.close(self._reader)
             self._reader = None
-        if self._pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            self._reap()
+        if self._pid is None:
+            return
+        if answered:
+            self._reap(wait=False)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._pid, signal.SIGKILL)
+        self._reap(wait=True)
 
 
 def signature(path: Path, journal_path: Path) -> Signature:
@@ -164,14 +182,20 @@ def _child(backend: LocalBackend, writer: int) -> int:  # pragma: no cover - in 
     document = backend.read()
     if document is None or signature(backend.path, backend.journal_path) != before:
         return 1
+    runs: list[tuple[set[str], list[dict[str, Any]]]] = []
+    for resource in document.resources:
+        names = resource.__pydantic_fields_set__
+        if not runs or runs[-1][0] is not names:
+            runs.append((names, []))
+        runs[-1][1].append(resource.__dict__)
     payload = _Payload(
-        signature=before,
-        head=document.model_copy(update={"resources": ()}),
-        values=[resource.__dict__ for resource in document.resources],
-        fields_sets=[resource.__pydantic_fields_set__ for resource in document.resources],
+        signature=before, head=document.model_copy(update={"resources": ()}), runs=runs
     )
+    # Pickled whole before the first byte is written: the parent, reading, waits only for
+    # the copy through the pipe, not for the pickling.
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
     with open(writer, "wb", closefd=True) as pipe:
-        pickle.dump(payload, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+        pipe.write(data)
     return 0
 
 

@@ -164,6 +164,26 @@ def test_a_corrupt_state_is_no_prefetch_and_the_read_reports_it(
         backend.read()
 
 
+@pytest.mark.parametrize("answer", [b"", b"\x80\x05\x95garbage", b"\x80\x05N."])
+def test_a_child_that_fails_or_answers_nonsense_is_no_prefetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: bytes
+) -> None:
+    backend = stored(tmp_path)
+
+    def child(_: LocalBackend, writer: int) -> int:
+        os.write(writer, answer)
+        return 1
+
+    monkeypatch.setattr(prefetch, "_child", child)
+    started = start(tmp_path, monkeypatch)
+    assert started.take(backend.path, backend.journal_path) is None
+    started.close()
+    backend.offer_prefetch(start(tmp_path, monkeypatch))  # the same failing child
+    read = backend.read()  # so the backend reads itself
+    assert read is not None
+    assert len(read.resources) == 40
+
+
 def test_no_prefetch_of_a_state_not_there_or_small(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
