@@ -26,7 +26,7 @@ changed, never a value.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,11 +99,8 @@ def walk_kind(
     if not options.refresh_only:
         # The common case on a large estate, declared, listed and recorded alike: nothing to
         # say. Only the rest is walked one by one below.
-        names -= {
-            name
-            for name in present.keys() & cloud & in_state.keys()
-            if _settled(kind, present[name], in_state[name], reported.get(name))
-        }
+        everywhere = present.keys() & cloud & in_state.keys()
+        names -= _settled(kind, everywhere, present, in_state, reported)
     for name in names:
         exists = name in cloud
         recorded = in_state.get(name)
@@ -398,22 +395,49 @@ def _update_call(
 
 def _settled(
     kind: ResourceKind,
+    names: Iterable[str],
+    present: Mapping[str, Declared],
+    in_state: Mapping[str, StateResource],
+    reported: Mapping[str, Mapping[str, str]],
+) -> set[str]:
+    """Those of ``names`` (each declared, listed and recorded) with nothing to plan: the
+    planner's fast path over nearly every resource of a large estate, so one loop, not a
+    call per resource, for a kind without mutable or write-only attributes."""
+    has_protect = "protect" in kind.state_only
+    immutable = kind.immutable
+    compares_more = bool(kind.mutable or kind.write_only)
+    settled = set()
+    for name in names:
+        wanted, recorded = present[name], in_state[name]
+        if has_protect:
+            protect = wanted.protect
+            if protect is not None and protect != recorded.protect:
+                continue
+        values = reported.get(name)
+        for attribute in immutable:
+            desired = getattr(wanted, attribute)
+            if desired is None:
+                continue
+            # The listing's value, else the state's (``_current``, inline).
+            if values is not None and attribute in values:
+                current: str | None = values[attribute]
+            else:
+                current = recorded.value(attribute)
+            if current is not None and current != desired:
+                break
+        else:
+            if not compares_more or _unchanged(kind, wanted, recorded, values):
+                settled.add(name)
+    return settled
+
+
+def _unchanged(
+    kind: ResourceKind,
     wanted: Declared,
     recorded: StateResource,
     reported: Mapping[str, str] | None,
 ) -> bool:
-    """Nothing to plan for a resource declared, listed and recorded (asked per resource on
-    the planner's fast path: cheap for a kind without mutable or write-only attributes)."""
-    protect = _declared_protect(kind, wanted)
-    if protect is not None and protect != recorded.protect:
-        return False
-    for attribute in kind.immutable:
-        desired = getattr(wanted, attribute)
-        if desired is not None and _current(attribute, recorded, reported) not in (None, desired):
-            return False
-    if kind.mutable or kind.write_only:
-        return next(_attribute_changes(kind, wanted, recorded, reported), None) is None
-    return True
+    return next(_attribute_changes(kind, wanted, recorded, reported), None) is None
 
 
 def _changed_immutables(
