@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
-import signal
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,6 +98,8 @@ class StatePrefetch:
         # The child is done; it may take a while yet to give its memory back, so it is not
         # waited for here (``close`` reaps it if it has exited by then).
         self._reap(wait=False)
+        import pickle  # noqa: PLC0415  (a small plan forks no child: its start-up skips it)
+
         try:
             # From this process's own forked child, on a pipe nothing else holds: no
             # stranger's bytes are unpickled. A child killed mid-write leaves a cut stream.
@@ -129,6 +129,8 @@ class StatePrefetch:
         if answered:
             self._reap(wait=False)
             return
+        import signal  # noqa: PLC0415
+
         with contextlib.suppress(ProcessLookupError):
             os.kill(self._pid, signal.SIGKILL)
         self._reap(wait=True)
@@ -191,6 +193,8 @@ def _child(backend: LocalBackend, writer: int) -> int:  # pragma: no cover - in 
     payload = _Payload(
         signature=before, head=document.model_copy(update={"resources": ()}), runs=runs
     )
+    import pickle  # noqa: PLC0415
+
     # Pickled whole before the first byte is written: the parent, reading, waits only for
     # the copy through the pipe, not for the pickling.
     data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)

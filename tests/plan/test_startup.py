@@ -63,6 +63,8 @@ NOT_IMPORTED = (
     "rich",
     "ruamel.yaml",
     "difflib",
+    # Only a large state's read ahead hands its values over by pickle.
+    "pickle",
     "reconciler.emulator",
     "reconciler.state.postgres",
     "reconciler.render.json",
