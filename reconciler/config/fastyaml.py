@@ -52,7 +52,6 @@ from yaml.scanner import ScannerError
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 VALUE_TAG = "tag:yaml.org,2002:value"
-STR_TAG = "tag:yaml.org,2002:str"
 # The implicit scalar tags the event path constructs itself (with PyYAML's constructors).
 _PLAIN_SCALAR_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp")
@@ -116,6 +115,48 @@ class _Unusual(Exception):
     """The event path met something it leaves to PyYAML's composer (or a problem)."""
 
 
+class PlainScalars:
+    """Plain scalars typed as the safe loader types them: its implicit resolvers (picked by
+    the first character) and constructors. A file repeats its plain strings ("topic",
+    "orders" 100,000 times): each is matched against the resolvers and kept once. Quoted
+    scalars are strings whatever they say, and are not asked here."""
+
+    # What ``value`` gives for a scalar some other resolver claims ("<<", "="): left to
+    # PyYAML's composer and constructors.
+    UNUSUAL: Any = object()
+
+    def __init__(self) -> None:
+        loader = _FastLoader("")
+        # The resolvers must depend on nothing but the scalar's first character.
+        if None in loader.yaml_implicit_resolvers or loader.yaml_path_resolvers:
+            raise _Unusual
+        self._loader = loader
+        self._resolvers = loader.yaml_implicit_resolvers
+        self._strings: dict[str, str] = {}
+
+    def shared(self, text: str) -> str:
+        """A quoted scalar's text: the plain one's string when there is one."""
+        return self._strings.get(text, text)
+
+    def value(self, text: str) -> Any:
+        """The value of the plain scalar ``text`` (a constructor's error, such as a date
+        that is none, passes through)."""
+        known = self._strings.get(text)
+        if known is not None:
+            return known
+        candidates = self._resolvers.get(text[:1])
+        if not candidates:
+            return text  # a string, and likely unique (a GID): not kept
+        for tag, regexp in candidates:
+            if regexp.match(text):
+                if tag not in _PLAIN_SCALAR_TAGS:
+                    return self.UNUSUAL
+                node = ScalarNode(tag, text)
+                return self._loader.yaml_constructors[tag](self._loader, node)
+        self._strings[text] = text
+        return text
+
+
 # id() of each list built -> the 0-based line of each of its items, in order.
 ItemLines = dict[int, "array[int]"]
 
@@ -127,6 +168,13 @@ def load_fast(text: str, lines: ItemLines | None = None) -> Any:
     by the list's id(), valid while the data lives): where each GID is declared comes free
     with the parse. The fallback path (anchors, tags...) leaves it empty.
     """
+    # The plain block layout nearly every file keeps to is read from its lines, without
+    # libyaml's events; anything else from the events, and the rest by PyYAML's composer.
+    from reconciler.config.lines import parse_lines  # noqa: PLC0415  (it builds on this module)
+
+    value = parse_lines(text, lines)
+    if value is not None:
+        return value
     try:
         return _load_from_events(text, lines)
     except _Unusual:
@@ -164,9 +212,8 @@ def _load_from_events(text: str, lines: ItemLines | None = None) -> Any:
 
 def _build(loader: _FastLoader, lines: ItemLines | None = None) -> Any:
     get_event: Callable[[], Any] = loader.get_event
-    resolvers = loader.yaml_implicit_resolvers
-    if None in resolvers or loader.yaml_path_resolvers:
-        raise _Unusual  # resolution would depend on more than the scalar's first character
+    scalars = PlainScalars()
+    unusual = scalars.UNUSUAL
     if type(get_event()) is not StreamStartEvent:
         raise _Unusual
     event = get_event()
@@ -175,10 +222,6 @@ def _build(loader: _FastLoader, lines: ItemLines | None = None) -> Any:
     if type(event) is not DocumentStartEvent:
         raise _Unusual
     no_key = _NO_KEY
-    # Plain scalars a resolver could have claimed but did not, each kept once: a file repeats
-    # them ("topic", "orders" 100,000 times), each otherwise matched against the resolvers
-    # again and held as a string of its own. Quoted ones are strings too, whatever they say.
-    plain_strings: dict[str, str] = {}
     # Open collections, and for each the key waiting for its value (no_key in lists and
     # between a mapping's entries).
     stack: list[Any] = []
@@ -197,23 +240,12 @@ def _build(loader: _FastLoader, lines: ItemLines | None = None) -> Any:
                 raise _Unusual
             if collect:
                 line = event.start_mark.line
-            value = event.value
-            known = plain_strings.get(value)
-            if known is not None:
-                value = known
-            elif event.implicit[0] and (candidates := resolvers.get(value[:1])):
-                tag = STR_TAG
-                for candidate, regexp in candidates:
-                    if regexp.match(value):
-                        tag = candidate
-                        break
-                if tag == STR_TAG:
-                    plain_strings[value] = value
-                else:
-                    if tag not in _PLAIN_SCALAR_TAGS:
-                        raise _Unusual  # "<<", "=", ...
-                    node = ScalarNode(tag, value, event.start_mark, event.end_mark, event.style)
-                    value = loader.yaml_constructors[tag](loader, node)
+            if event.implicit[0]:
+                value = scalars.value(event.value)
+                if value is unusual:
+                    raise _Unusual  # "<<", "=", ...
+            else:
+                value = scalars.shared(event.value)
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
             if event.tag is not None or event.anchor is not None:
                 raise _Unusual
