@@ -2,7 +2,7 @@
 
 A plan of 100,000 GIDs spends about as long validating its state as parsing its desired
 file, one after the other on one core, since the file names where the state is. When the
-file says so before its instances (``backend: {local: {path: ...}}``, or ``--state``), a
+files say so before their instances (``backend: {local: {path: ...}}``, or ``--state``), a
 forked child reads that state meanwhile, through the same ``LocalBackend.read`` as ever (as
 strictly: a state that read refuses is no prefetch, and the parent's own read then reports
 it), and hands the parent the validated values, which cost a fifth of validating them.
@@ -149,10 +149,11 @@ def _file_signature(path: Path) -> _FileSignature:
 
 
 def start(inputs: Sequence[Path], state_path: Path | None) -> StatePrefetch | None:
-    """Fork a child reading the local state the desired ``inputs`` (or ``--state``
-    ``state_path``) seem to keep, relative to the working directory as the backend will be;
-    None when there is no guess, the state is small or absent, or this process cannot fork
-    safely (no fork, or threads that a fork would leave half-copied)."""
+    """Fork a child reading the local state the desired ``inputs`` (files and directories,
+    as given: relative to the working directory) or ``--state`` ``state_path`` seem to keep,
+    relative to the working directory as the backend will be; None when there is no guess,
+    the state is small or absent, or this process cannot fork safely (no fork, or threads
+    that a fork would leave half-copied)."""
     if not hasattr(os, "fork") or threading.active_count() > 1:
         return None
     path = str(state_path) if state_path is not None else _declared_path(inputs)
@@ -207,15 +208,31 @@ def _child(backend: LocalBackend, writer: int) -> int:  # pragma: no cover - in 
 
 
 def _declared_path(inputs: Sequence[Path]) -> str | None:
-    """``local_state_path`` of the single desired file ``inputs`` names (its head is enough)."""
-    if len(inputs) != 1 or not inputs[0].is_file():
-        return None
+    """The local state path the heads of the desired files ``inputs`` name: the one a file's
+    head gives (the default when none does); None when two give different ones or a file
+    cannot be read here."""
+    from reconciler.config.inputs import expand_inputs  # noqa: PLC0415
+    from reconciler.errors import ConfigErrors  # noqa: PLC0415
+
     try:
-        with inputs[0].open("rb") as handle:
-            head = handle.read(_HEAD_BYTES)
-    except OSError:
+        files = expand_inputs(inputs)
+    except ConfigErrors:
         return None
-    return local_state_path(head.decode("utf-8", errors="replace"))
+    named: set[str] = set()
+    for item in files:
+        try:
+            with item.path.open("rb") as handle:
+                head = handle.read(_HEAD_BYTES)
+        except OSError:
+            return None
+        path = _head_path(head.decode("utf-8", errors="replace"))
+        if path is None:
+            return None
+        if not isinstance(path, _NoBackend):
+            named.add(path)
+    if len(named) > 1:
+        return None
+    return named.pop() if named else _DEFAULT_PATH
 
 
 def local_state_path(text: str) -> str | None:
@@ -224,13 +241,19 @@ def local_state_path(text: str) -> str | None:
     is a plain string, the default when no backend comes before the bulk; None when the head
     says otherwise or cannot be read (another backend, a ``${VAR}``, anything unusual). A
     guess only: the full load decides."""
+    found = _head_path(text)
+    return _DEFAULT_PATH if isinstance(found, _NoBackend) else found
+
+
+def _head_path(text: str) -> str | _NoBackend | None:
+    """``local_state_path``, telling a head that names no backend apart (``_NO_BACKEND``)."""
     try:
         events = yaml.parse(text, Loader=yaml.CSafeLoader)
         head = _top_level_head(events)
     except yaml.YAMLError:
         return None
-    if head is _NO_BACKEND:
-        return LocalBackendConfig.model_construct().path
+    if isinstance(head, _NoBackend):
+        return head
     local = head.get("local") if isinstance(head, dict) and len(head) == 1 else None
     path = local.get("path") if isinstance(local, dict) else None
     if not isinstance(path, str) or "$" in path or not path:
@@ -238,11 +261,15 @@ def local_state_path(text: str) -> str | None:
     return path
 
 
-# What ``_top_level_head`` returns when the bulk comes first (or the document is just a head).
-_NO_BACKEND = object()
+class _NoBackend:
+    """A desired file's head names no backend (its bulk comes first, or it is all head)."""
 
 
-def _top_level_head(events: Any) -> object | None:
+_NO_BACKEND = _NoBackend()
+_DEFAULT_PATH = LocalBackendConfig.model_construct().path
+
+
+def _top_level_head(events: Any) -> object:
     """The value of the top-level ``backend`` key, if it comes before the bulk keys;
     _NO_BACKEND when they come first; None when the head cannot be read here."""
     count = 0

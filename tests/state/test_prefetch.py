@@ -213,13 +213,31 @@ def test_no_prefetch_with_other_threads_running(
 
 
 def test_no_prefetch_without_a_guess(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stored(tmp_path)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "dir").mkdir()
-    assert prefetch.start([tmp_path / "dir"], None) is None
-    assert prefetch.start([desired_file(tmp_path), desired_file(tmp_path)], None) is None
+    (tmp_path / "empty").mkdir()
+    assert prefetch.start([tmp_path / "empty"], None) is None
+    assert prefetch.start([tmp_path / "missing.yaml"], None) is None
     postgres = tmp_path / "pg.yaml"
     postgres.write_text("backend:\n  postgres:\n    dsn: x\ninstances: []\n", encoding="utf-8")
     assert prefetch.start([postgres], None) is None
+    other = tmp_path / "other.yaml"
+    other.write_text(DESIRED_HEAD.format(path="other.json"), encoding="utf-8")
+    assert prefetch.start([desired_file(tmp_path), other], None) is None  # two backends
+
+
+def test_the_files_of_a_split_desired_state_name_the_state_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = stored(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    split = tmp_path / "desired"
+    split.mkdir()
+    (split / "a.yaml").write_text("instances:\n  - id: post-cn-a\n", encoding="utf-8")
+    (split / "b.yaml").write_text(DESIRED_HEAD.format(path="state.json"), encoding="utf-8")
+    started = prefetch.start([Path("desired")], None)
+    assert started is not None
+    assert started.take(backend.path, backend.journal_path) == backend.read()
 
 
 @pytest.mark.parametrize(
