@@ -5,7 +5,8 @@ file, one after the other on one core, since the file names where the state is. 
 files say so before their instances (``backend: {local: {path: ...}}``, or ``--state``), a
 forked child reads that state meanwhile, through the same ``LocalBackend.read`` as ever (as
 strictly: a state that read refuses is no prefetch, and the parent's own read then reports
-it), and hands the parent the validated values, which cost a fifth of validating them.
+it), and hands the parent the validated values, which take less than half as long to
+rebuild as to validate.
 
 It is only ever a guess. The parent takes the child's document only for the very file its
 backend then opens, and only when that file and its journal are, under the lock, the ones
