@@ -32,9 +32,10 @@ _UNREADABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\u
 # And outside comments: quotes, anchors and aliases, tags, block scalars, directives, escapes.
 _UNUSUAL = re.compile("[\"'&*!|>%\\\\`]")
 # A plain scalar read here starts with no indicator of YAML's, holds no ": " or " #" and
-# ends in no space or colon; in a flow collection it holds no ",[]{}" either.
+# ends in no space or colon; in a flow collection it holds no ",[]{}" either, nor ":?"
+# (libyaml refuses a colon followed by any of ",?[]{}" there).
 _NOT_PLAIN_IN_BLOCK = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`]|: | #|[ :]$")
-_NOT_PLAIN_IN_FLOW = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`]|: | #|[ :]$|[,\[\]{}]")
+_NOT_PLAIN_IN_FLOW = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`]|: | #|[ :]$|[,\[\]{}]|:\?")
 
 
 # libyaml takes a key on one line for a key only if its ":" comes within 1,024 characters of
@@ -125,7 +126,7 @@ class _Reader:
                 raise _NotPlain
             self.at += 1
             rest = rest.lstrip(" ")
-            found[key] = self.inline(rest) if rest else self.nested(indent, depth)
+            found[key] = self.inline(rest, depth) if rest else self.nested(indent, depth)
             content = None
         return found
 
@@ -166,14 +167,17 @@ class _Reader:
                 items.append(self.mapping(column, item, depth + 1))
             else:
                 self.at += 1
-                items.append(self.inline(item, number))
+                items.append(self.inline(item, depth, number))
         self.rows[id(items)] = rows
         return items
 
-    def inline(self, text: str, number: int | None = None) -> Any:
-        """A value written on its key's or item's line: a one-line flow collection or a plain
-        scalar. ``number``: the line, for a flow sequence's item lines."""
+    def inline(self, text: str, depth: int, number: int | None = None) -> Any:
+        """A value written on its key's or item's line, in a collection at ``depth``: a
+        one-line flow collection or a plain scalar. ``number``: the line, for a flow
+        sequence's item lines."""
         start = text[0]
+        if start in "{[" and depth >= MAX_DEPTH:
+            raise _NotPlain  # as deep as the events path goes
         if start == "{":
             if text[-1] != "}":
                 raise _NotPlain
