@@ -10,6 +10,7 @@ Retries of transient errors are the client's job, not ours.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -74,7 +75,16 @@ def execute(
     run = _Run(
         client_for, journal, options, observer, stop or threading.Event(), check_lock=check_lock
     )
-    return run.execute(planned_calls(changes, client_for))
+    calls = planned_calls(changes, client_for)
+    # What is alive now (the desired state, the plan, the state, the calls: millions of
+    # objects in a large apply) outlives the calls, yet each full collection while they ran
+    # scanned it all, freeing nothing: seeding 10,000 creates spent 5% of the client's CPU so.
+    # Frozen out of the collector's sight for the calls, and handed back after.
+    gc.freeze()
+    try:
+        return run.execute(calls)
+    finally:
+        gc.unfreeze()
 
 
 class _Run:

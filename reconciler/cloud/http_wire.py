@@ -44,12 +44,22 @@ def request_bytes(
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", "Accept-Encoding: identity"]
     if body is not None or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {len(body or b'')}")
+    # Every name and value scanned at once (a call sends four headers, each checked for four
+    # marks): only a head that holds a mark is looked at header by header.
+    names = "".join(headers)
+    text = names + "".join(headers.values())
+    if ":" in names or "\r" in text or "\n" in text or "\0" in text:
+        _refuse_broken_header(headers)
+    lines.extend([f"{name}: {value}" for name, value in headers.items()])
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + body if body else head
+
+
+def _refuse_broken_header(headers: Mapping[str, str]) -> None:
+    """Raise for the first header that holds a line break (or a colon in its name)."""
     for name, value in headers.items():
         if any(mark in name or mark in value for mark in _FORBIDDEN_IN_HEADERS) or ":" in name:
             raise http.client.HTTPException(f"the {name.strip()!r} header holds a line break")
-        lines.append(f"{name}: {value}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head + body if body else head
 
 
 def read_answer(reader: BinaryIO, method: str) -> Answer:

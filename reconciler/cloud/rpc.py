@@ -38,7 +38,7 @@ from reconciler.cloud.error_codes import (
 )
 from reconciler.cloud.pacing import Pacing, RateLimits
 from reconciler.cloud.retry import RetryPolicy, is_retryable
-from reconciler.cloud.signing import percent_encode, signed_parameters
+from reconciler.cloud.signing import SignedForm, percent_encode, signed_form
 from reconciler.cloud.transport import Response, Transport
 from reconciler.errors import (
     AuthError,
@@ -298,7 +298,7 @@ class RpcClient:
     ) -> dict[str, Any]:
         """One POST signed with ``creds`` and its answer, reported in one DEBUG line however
         far it got."""
-        signed = self._signed(action, params, creds)
+        signed, body = self._signed(action, params, creds)
         seen = _AttemptReport()
         begun = time.perf_counter()
         # The call's own secret parameters are masked too, wherever a message might quote
@@ -307,7 +307,7 @@ class RpcClient:
             value for name, value in params.items() if name in SECRET_PARAMETERS
         )
         try:
-            response = self._post(action, signed, seen, sent_secrets)
+            response = self._post(action, body, seen, sent_secrets)
             return self._read(action, response, seen, sent_secrets)
         finally:
             if log.isEnabledFor(logging.DEBUG):
@@ -322,10 +322,11 @@ class RpcClient:
                     redacted_parameters(signed),
                 )
 
-    def _signed(self, action: str, params: Mapping[str, str], creds: Credentials) -> dict[str, str]:
-        """The parameters with the common ones and a fresh signature (new nonce, timestamp)."""
+    def _signed(self, action: str, params: Mapping[str, str], creds: Credentials) -> SignedForm:
+        """The parameters with the common ones and a fresh signature (new nonce, timestamp),
+        and their form body."""
         token = creds.security_token.get_secret_value() if creds.security_token else None
-        return signed_parameters(
+        return signed_form(
             "POST",
             action,
             params,
@@ -339,18 +340,18 @@ class RpcClient:
     def _post(
         self,
         action: str,
-        signed: Mapping[str, str],
+        body: bytes,
         seen: _AttemptReport,
         sent_secrets: tuple[str, ...] = (),
     ) -> Response:
-        """Send the form; a request that gets no HTTP answer is a CloudConnectionError."""
+        """Send the form ``body``; a request that gets no HTTP answer is a CloudConnectionError."""
         headers = {
             "Content-Type": _FORM_CONTENT_TYPE,
             "x-acs-action": action,
             "x-acs-version": self.product.version,
         }
         try:
-            return self._transport.post(_form_body(signed), headers)
+            return self._transport.post(body, headers)
         except TimeoutError as exc:
             seen.code = "Timeout"
             raise CloudConnectionError(
@@ -515,11 +516,3 @@ def _cause_chain(err: BaseException) -> Iterable[BaseException]:
             if isinstance(inner, BaseException):
                 pending.append(inner)
         pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-
-
-def _form_body(params: Mapping[str, str]) -> bytes:
-    """The form, RFC 3986 encoded (a space as ``%20``, which form decoding reads as ``+``):
-    the encoding the signature already uses, several times cheaper than ``urlencode``."""
-    return "&".join(
-        f"{percent_encode(name)}={percent_encode(value)}" for name, value in params.items()
-    ).encode("ascii")

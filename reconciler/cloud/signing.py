@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 from urllib.parse import quote
 
 API_VERSION = "2019-02-14"
@@ -38,17 +39,37 @@ def percent_encode(value: str) -> str:
     return quote(value, safe="-_.~", encoding="utf-8")
 
 
+def encoded_pairs(params: Mapping[str, str]) -> dict[str, str]:
+    """Each name's ``name=value``, both percent-encoded, in ``params``' order: what both the
+    canonical query and the form body are joined from, so a call encodes each pair once."""
+    # percent_encode inlined: a call is most of the cost of a name that needs no encoding.
+    unreserved = _UNRESERVED.fullmatch
+    return {
+        name: (name if unreserved(name) else quote(name, safe="-_.~", encoding="utf-8"))
+        + "="
+        + (value if unreserved(value) else quote(value, safe="-_.~", encoding="utf-8"))
+        for name, value in params.items()
+    }
+
+
 def canonical_query(params: Mapping[str, str]) -> str:
+    return _canonical_query(encoded_pairs(params))
+
+
+def _canonical_query(pairs: Mapping[str, str]) -> str:
     # Sorting str by code point equals sorting their UTF-8 bytes, which is what the service does.
-    return "&".join(
-        f"{percent_encode(name)}={percent_encode(params[name])}" for name in sorted(params)
-    )
+    return "&".join([pairs[name] for name in sorted(pairs)])
 
 
 def string_to_sign(method: str, params: Mapping[str, str]) -> str:
     """Every parameter but ``Signature``, canonicalised, behind the HTTP method and ``/``."""
     unsigned = {name: value for name, value in params.items() if name != "Signature"}
-    return f"{method.upper()}&%2F&{_encode_canonical(canonical_query(unsigned))}"
+    return _string_to_sign(method, encoded_pairs(unsigned))
+
+
+def _string_to_sign(method: str, pairs: Mapping[str, str]) -> str:
+    """``string_to_sign`` from the encoded pairs of every parameter but ``Signature``."""
+    return f"{method.upper()}&%2F&{_encode_canonical(_canonical_query(pairs))}"
 
 
 def _encode_canonical(query: str) -> str:
@@ -109,6 +130,50 @@ def signed_parameters(
     timestamp: str | None = None,
 ) -> dict[str, str]:
     """The action's parameters plus the common ones, with ``Signature`` added last."""
+    return signed_form(
+        method,
+        action,
+        params,
+        access_key_id=access_key_id,
+        access_key_secret=access_key_secret,
+        region_id=region_id,
+        security_token=security_token,
+        response_format=response_format,
+        version=version,
+        nonce=nonce,
+        timestamp=timestamp,
+    ).params
+
+
+class SignedForm(NamedTuple):
+    """A call's signed parameters and the same as a form body (RFC 3986 encoded, a space as
+    ``%20``, which form decoding reads as ``+``), in the parameters' order."""
+
+    params: dict[str, str]
+    body: bytes
+
+
+def form_body(params: Mapping[str, str]) -> bytes:
+    """``params`` as a form body, encoded as the signature encodes them (several times cheaper
+    than ``urlencode``)."""
+    return "&".join(encoded_pairs(params).values()).encode("ascii")
+
+
+def signed_form(
+    method: str,
+    action: str,
+    params: Mapping[str, str],
+    *,
+    access_key_id: str,
+    access_key_secret: str,
+    region_id: str | None = None,
+    security_token: str | None = None,
+    response_format: str = "JSON",
+    version: str = API_VERSION,
+    nonce: str | None = None,
+    timestamp: str | None = None,
+) -> SignedForm:
+    """``signed_parameters`` and their form body, each parameter encoded once for both."""
     signed: dict[str, str] = {
         "Action": action,
         "Format": response_format,
@@ -124,8 +189,15 @@ def signed_parameters(
     if security_token:
         signed["SecurityToken"] = security_token
     signed.update(params)
-    signed["Signature"] = sign(method, signed, access_key_secret)
-    return signed
+    if "Signature" in signed:
+        # A given one keeps its place and is left out of the text signed, as ``sign`` does.
+        signed["Signature"] = sign(method, signed, access_key_secret)
+        return SignedForm(signed, form_body(signed))
+    pairs = encoded_pairs(signed)
+    signature = signature_for(_string_to_sign(method, pairs), access_key_secret)
+    signed["Signature"] = signature
+    pairs["Signature"] = f"Signature={percent_encode(signature)}"
+    return SignedForm(signed, "&".join(pairs.values()).encode("ascii"))
 
 
 # -- V3: ACS3-HMAC-SHA256 in an Authorization header --------------------------------------------

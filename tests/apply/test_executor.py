@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
+
+import pytest
 
 from reconciler.apply import (
     ActionOutcome,
@@ -187,3 +190,51 @@ def test_rate_paces_calls_without_failures(emulator: RunningEmulator, tmp_path: 
         )
     assert result.ok
     assert len(state_group_ids(backend.read())) == 12
+
+
+class _FreezeWatcher(Recorder):
+    """Notes how many objects the collector had frozen when the calls began."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.frozen_at_start: int | None = None
+        self._fail = fail
+
+    def started(self, total: int) -> None:
+        super().started(total)
+        self.frozen_at_start = gc.get_freeze_count()
+        if self._fail:
+            raise RuntimeError("observer broke")
+
+
+def test_the_heap_is_frozen_during_the_calls_and_handed_back_after(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    backend = local_backend(tmp_path)
+    watcher = _FreezeWatcher()
+    before = gc.get_freeze_count()
+    with client_for_url(emulator.url) as client:
+        result = execute(
+            [change(Action.CREATE, "GID_frozen")],
+            client_for=lambda region, api: client,
+            journal=StateJournal(backend, new_state()),
+            observer=watcher,
+        )
+    assert result.ok
+    assert watcher.frozen_at_start is not None and watcher.frozen_at_start > before
+    assert gc.get_freeze_count() == before
+
+
+def test_the_heap_is_handed_back_when_the_run_raises(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    backend = local_backend(tmp_path)
+    before = gc.get_freeze_count()
+    with client_for_url(emulator.url) as client, pytest.raises(RuntimeError, match="broke"):
+        execute(
+            [change(Action.CREATE, "GID_frozen")],
+            client_for=lambda region, api: client,
+            journal=StateJournal(backend, new_state()),
+            observer=_FreezeWatcher(fail=True),
+        )
+    assert gc.get_freeze_count() == before

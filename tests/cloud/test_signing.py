@@ -163,3 +163,59 @@ def test_our_onsmqtt_parameters_verify_with_both_sdk_signers(group_id, client_id
     core = _core_signature(_core_string_to_sign("POST", dict(unsigned)), secret, _core_hmac)
     assert signed["Signature"] == core
     assert signed["Signature"] == _tea_utils.get_rpcsignature(dict(unsigned), "POST", secret)
+
+
+# -- the form body: each parameter encoded once for the signature and the body ----------------
+
+
+def _form_encoded_one_by_one(params):
+    """The form body as it was written before the pairs were shared: each name and value
+    through ``percent_encode``, in the parameters' order."""
+    return "&".join(
+        f"{signing.percent_encode(name)}={signing.percent_encode(value)}"
+        for name, value in params.items()
+    ).encode("ascii")
+
+
+@settings(deadline=None)
+@given(
+    params=st.dictionaries(_names, _text, max_size=12),
+    secret=_secrets,
+    token=st.one_of(st.none(), _text),
+)
+def test_signed_form_is_the_signed_parameters_and_their_encoding(params, secret, token):
+    # ``params`` may hold a ``Signature`` of its own: it keeps its place and is not signed.
+    kwargs = {
+        "access_key_id": "LTAI-id",
+        "access_key_secret": secret,
+        "region_id": "cn-hangzhou",
+        "security_token": token,
+        "nonce": "n-1",
+        "timestamp": "2024-01-02T03:04:05Z",
+    }
+    form = signing.signed_form("POST", "OnsMqttGroupIdCreate", params, **kwargs)
+    assert form.params == signing.signed_parameters(
+        "POST", "OnsMqttGroupIdCreate", params, **kwargs
+    )
+    unsigned = {name: value for name, value in form.params.items() if name != "Signature"}
+    assert form.params["Signature"] == _core_signature(
+        _core_string_to_sign("POST", unsigned), secret, _core_hmac
+    )
+    assert form.body == _form_encoded_one_by_one(form.params)
+    assert signing.form_body(form.params) == form.body
+    assert dict(parse_qsl(form.body.decode("ascii"), keep_blank_values=True)) == form.params
+
+
+def test_a_given_signature_keeps_its_place_and_is_replaced():
+    form = signing.signed_form(
+        "POST",
+        "OnsMqttGroupIdCreate",
+        {"Signature": "stale", "GroupId": "GID_a"},
+        access_key_id="id",
+        access_key_secret="secret",
+        nonce="n-1",
+        timestamp="2024-01-02T03:04:05Z",
+    )
+    assert list(form.params)[-2:] == ["Signature", "GroupId"]
+    assert form.params["Signature"] == signing.sign("POST", form.params, "secret") != "stale"
+    assert form.body == _form_encoded_one_by_one(form.params)

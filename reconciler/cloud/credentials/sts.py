@@ -26,7 +26,7 @@ from reconciler.cloud.credentials.refresh import RefreshingProvider, parse_expir
 from reconciler.cloud.endpoints import normalise_endpoint
 from reconciler.cloud.pacing import Pacing
 from reconciler.cloud.rpc import ApiProduct, RpcClient, present
-from reconciler.cloud.signing import format_timestamp, signed_parameters
+from reconciler.cloud.signing import SignedForm, form_body, format_timestamp, signed_form
 from reconciler.errors import CloudError, CredentialsError
 
 STS_VERSION = "2015-04-01"
@@ -141,18 +141,19 @@ class StsClient(RpcClient):
             expiration=parse_expiration(answer.Expiration, where=f"{action} at {self.endpoint}"),
         )
 
-    def _signed(self, action: str, params: Mapping[str, str], creds: Credentials) -> dict[str, str]:
+    def _signed(self, action: str, params: Mapping[str, str], creds: Credentials) -> SignedForm:
         if action == ASSUME_ROLE_WITH_OIDC:
-            return {
+            unsigned = {
                 "Action": action,
                 "Format": "JSON",
                 "Version": STS_VERSION,
                 "Timestamp": format_timestamp(),
                 **params,
             }
+            return SignedForm(unsigned, form_body(unsigned))
         token = creds.security_token.get_secret_value() if creds.security_token else None
         # No RegionId: STS is global, and the official library sends none.
-        return signed_parameters(
+        return signed_form(
             "POST",
             action,
             params,
