@@ -9,12 +9,11 @@ place, naming the others.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from reconciler.collector import collector_paused
 from reconciler.config import checks, fastyaml, merge
 from reconciler.config.inputs import InputFile, expand_inputs, inputs_label
 from reconciler.config.issues import ConfigWarning, Loc, format_loc
@@ -50,26 +49,10 @@ def load_desired_paths(
     working directory). The state's ``files`` records each file's digest."""
     files = expand_inputs(args, base=base)
     checking = Checking(environment(env, expand_env), warn_unset_env)
-    with _collector_paused():
+    with collector_paused():
         if len(files) == 1:
             return _load_one(files[0], checking)
         return _load_several(files, checking, inputs_label(args, files))
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A large file is parsed into a few hundred thousand small objects that all live until
-    the load ends (the raw tree) or longer (the state): the cyclic collector would scan them
-    again and again and free nothing (at 100,000 GIDs, about 0.15 s of validate's 1 s of CPU).
-    plan pauses it for its whole run (``commands.plan``); validate, apply and the rest pause it
-    here, for the load only."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _load_one(item: InputFile, checking: Checking) -> LoadResult:
