@@ -302,13 +302,17 @@ class StateJournal:
 
 def _difference(stored: StateDocument, document: StateDocument) -> list[_Mutation]:
     """The puts and drops that turn ``stored``'s resources into ``document``'s."""
-    before = stored.by_key()
+    if stored.resources is document.resources:
+        return []  # only the metadata differs (an apply's usual start)
+    # Keyed by plain tuples: a key model per resource of a 100,000-resource state, twice,
+    # cost an apply's start a few tenths of a second.
+    before = {_sort_key(resource): resource for resource in stored.resources}
     changes: list[_Mutation] = []
     for resource in document.resources:
-        old = before.pop(resource.key, None)
+        old = before.pop(_sort_key(resource), None)
         if old is not resource and old != resource:
             changes.append(_Put(resource))
-    changes.extend(_Drop(key) for key in before)
+    changes.extend(_Drop(old.key) for old in before.values())
     return changes
 
 

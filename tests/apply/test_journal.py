@@ -113,3 +113,55 @@ def test_flush_raises_when_the_state_still_cannot_be_written() -> None:
     journal.put(resource("GID_a"))
     with pytest.raises(StateConflictError):
         journal.flush()
+
+
+def test_a_journal_started_from_another_document_than_the_stored_one_writes_the_difference(
+    tmp_path: Path,
+) -> None:
+    # An apply starts from the stored state with the file's metadata: what differs from the
+    # stored resources (changed, added, gone) is written with its first batch.
+    backend = local_backend(tmp_path)
+    stored = backend.write(
+        new_state().model_copy(
+            update={"resources": (resource("GID_a"), resource("GID_b"), resource("GID_c"))}
+        ),
+        expected_serial=0,
+    )
+    changed = stored.resources[1].model_copy(update={"protect": True})
+    started = stored.model_copy(
+        update={"resources": (stored.resources[0], changed, resource("GID_d"))}
+    )
+    journal = StateJournal(backend, started, stored=stored)
+    journal.put(resource("GID_e"))
+    document = journal.flush()
+    read = backend.read()
+    assert read == document
+    assert state_group_ids(read) == {"GID_a", "GID_b", "GID_d", "GID_e"}
+    assert read is not None and read.by_key()[key("GID_b")].protect
+
+
+class RecordingWriter:
+    """Records what each append puts and drops."""
+
+    def __init__(self, serial: int) -> None:
+        self.serial = serial
+        self.appended: list[StateChanges] = []
+
+    def append(self, changes: StateChanges, *, expected_serial: int) -> int:
+        assert expected_serial == self.serial
+        self.appended.append(changes)
+        self.serial += 1
+        return self.serial
+
+    def fold_due(self, *, ending: bool = False) -> bool:
+        return False
+
+
+def test_a_journal_started_from_the_stored_resources_writes_only_what_it_records() -> None:
+    stored = new_state().model_copy(update={"serial": 3, "resources": (resource("GID_a"),)})
+    writer = RecordingWriter(3)
+    journal = StateJournal(writer, stored.model_copy(), stored=stored)
+    journal.put(resource("GID_b"))
+    journal.flush()
+    assert [[r.group_id for r in c.put] for c in writer.appended] == [["GID_b"]]
+    assert [c.drop for c in writer.appended] == [()]
