@@ -102,8 +102,8 @@ def run_context(
     from reconciler.state import prefetch  # noqa: PLC0415
 
     given = [base / path if base is not None else path for path in desired_inputs]
-    # A large state takes as long to read as its desired file: when the file's head says
-    # where it is, a child reads it meanwhile.
+    # A large state takes as long to read as its desired files: when their heads (or
+    # --state) say where it is, a child reads it meanwhile.
     prefetched = prefetch.start(given, state_path)
     try:
         loaded = load_desired_paths(desired_inputs, base=base)
