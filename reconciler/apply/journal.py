@@ -32,6 +32,7 @@ from reconciler.models import (
     StateResource,
     named,
     named_values,
+    resource_sort_key,
 )
 from reconciler.state.base import StateBackend
 from reconciler.state.changes import StateChanges
@@ -125,7 +126,7 @@ class StateJournal:
         resources is no cost to pay per batch)."""
         with self._lock:
             if self._materialised is None:
-                ordered = tuple(sorted(self._resources.values(), key=_sort_key))
+                ordered = tuple(sorted(self._resources.values(), key=resource_sort_key))
                 self._materialised = self._head.model_copy(
                     update={"serial": self._serial, "resources": ordered}
                 )
@@ -262,7 +263,7 @@ class StateJournal:
                     resources.pop(key, None)
                 else:
                     resources[key] = value
-            ordered = tuple(sorted(resources.values(), key=_sort_key))
+            ordered = tuple(sorted(resources.values(), key=resource_sort_key))
             candidate = self._head.model_copy(update={"resources": ordered})
             stored = self._writer.write(candidate, expected_serial=0)
             self._committed(touched, stored.serial, stored)
@@ -306,19 +307,14 @@ def _difference(stored: StateDocument, document: StateDocument) -> list[_Mutatio
         return []  # only the metadata differs (an apply's usual start)
     # Keyed by plain tuples: a key model per resource of a 100,000-resource state, twice,
     # cost an apply's start a few tenths of a second.
-    before = {_sort_key(resource): resource for resource in stored.resources}
+    before = {resource_sort_key(resource): resource for resource in stored.resources}
     changes: list[_Mutation] = []
     for resource in document.resources:
-        old = before.pop(_sort_key(resource), None)
+        old = before.pop(resource_sort_key(resource), None)
         if old is not resource and old != resource:
             changes.append(_Put(resource))
     changes.extend(_Drop(old.key) for old in before.values())
     return changes
-
-
-def _sort_key(resource: StateResource) -> tuple[str, str, str, str]:
-    # ResourceKey.sort_key() order, without building a key model per resource per write.
-    return (resource.region, resource.instance_id, resource.kind, resource.group_id)
 
 
 def _describe(exc: Exception) -> str:

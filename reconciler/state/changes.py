@@ -21,6 +21,7 @@ from reconciler.models import (
     StateBinding,
     StateDocument,
     StateResource,
+    resource_sort_key,
 )
 from reconciler.state.document import (
     StateFormatError,
@@ -112,9 +113,9 @@ def applied(document: StateDocument, entries: Iterable[tuple[str, JournalEntry]]
             )
         serial = entry.serial
         if resources is None:
-            resources = {_sort_key(r): r for r in document.resources}
+            resources = {resource_sort_key(r): r for r in document.resources}
         for resource in entry.put:
-            resources[_sort_key(resource)] = resource
+            resources[resource_sort_key(resource)] = resource
         for key in entry.drop:
             resources.pop(key.sort_key(), None)
         if entry.binding is not None:
@@ -123,8 +124,3 @@ def applied(document: StateDocument, entries: Iterable[tuple[str, JournalEntry]]
         return document
     ordered = tuple(resources[key] for key in sorted(resources))
     return document.model_copy(update={"serial": serial, "binding": binding, "resources": ordered})
-
-
-def _sort_key(resource: StateResource) -> tuple[str, str, str, str]:
-    # ResourceKey.sort_key() order, without building a key model per resource.
-    return (resource.region, resource.instance_id, resource.kind, resource.group_id)
