@@ -168,6 +168,48 @@ def test_dropped_connection_is_retried_as_connection_error(api_case: ApiCase) ->
     assert len(server.requests) == 3
 
 
+# Answers read straight from their bytes by pydantic-core, and what only Python's json
+# module reads (a byte order mark, UTF-16), read as before.
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"RequestId": "req-read", "Unknown": [1, {"x": null}]}',
+        b'\xef\xbb\xbf{"RequestId": "req-read"}',
+        '{"RequestId": "req-read"}'.encode("utf-16"),
+    ],
+    ids=["utf-8", "byte-order-mark", "utf-16"],
+)
+def test_a_success_answer_is_read_from_its_bytes(api_case: ApiCase, body: bytes) -> None:
+    with served([Reply(body=body)], api_case=api_case) as (_, client, _):
+        assert client.create_group_id("GID_a", instance_id="i", topic="t") == "req-read"
+
+
+# A success answer that is not what the action answers: one error naming what is wrong, never
+# retried.
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"<html>busy</html>", r"HTTP 200 from http://\S+ is not JSON"),
+        (b'["RequestId"]', "the answer is not a JSON object"),
+        (b"42", "the answer is not a JSON object"),
+        (b'{"RequestId": 5}', r"unexpected answer from http://\S+: RequestId: Input should be"),
+        (b'{"Data": 1}', r"unexpected answer from http://\S+: RequestId: Field required"),
+    ],
+    ids=["not-json", "array", "number", "wrong-type", "missing-field"],
+)
+def test_a_malformed_success_answer_is_one_error(
+    api_case: ApiCase, body: bytes, message: str
+) -> None:
+    with (
+        served([Reply(body=body)], api_case=api_case) as (server, client, _),
+        pytest.raises(CloudError, match=message) as caught,
+    ):
+        client.create_group_id("GID_a", instance_id="i", topic="t")
+    assert type(caught.value) is CloudError
+    assert caught.value.action == api_case.create_action
+    assert len(server.requests) == 1
+
+
 # Each API's hard errors: never retried, each a class of the error tree.
 HARD_ERRORS = {
     "ons": [

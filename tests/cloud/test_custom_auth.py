@@ -232,13 +232,12 @@ def test_a_repeated_next_token_stops_the_listing(
         emulator.store.add_blacklisted(inst, f"rogue-{n}")
     monkeypatch.setattr("reconciler.cloud.custom_auth.PAGE_SIZE", 1)
     with _client(emulator) as client:
-        real = client.call
+        real = client._typed
 
-        def replaying(action: str, params: Any) -> dict[str, Any]:
+        def replaying(action: str, params: Any, model: Any) -> Any:
             # A broken service: every page answers the first page's token.
-            body = real(action, {**params, "NextToken": ""})
-            return body
+            return real(action, {**params, "NextToken": ""}, model)
 
-        monkeypatch.setattr(client, "call", replaying)
+        monkeypatch.setattr(client, "_typed", replaying)
         with pytest.raises(CloudError, match="answered a NextToken it had already given"):
             client.list_connect_blacklist(inst)
