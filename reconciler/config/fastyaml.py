@@ -26,6 +26,7 @@ composer would only read the text again to meet it again.
 
 from __future__ import annotations
 
+import string
 from array import array
 from collections.abc import Callable
 from typing import Any
@@ -133,6 +134,11 @@ class PlainScalars:
         self._loader = loader
         self._resolvers = loader.yaml_implicit_resolvers
         self._strings: dict[str, str] = {}
+        # The first characters no resolver claims: a plain scalar starting with one is a
+        # string whatever follows.
+        self.unclaimed_starts = frozenset(
+            start for start in string.ascii_letters + "_" if not self._resolvers.get(start)
+        )
 
     def shared(self, text: str) -> str:
         """A quoted scalar's text: the plain one's string when there is one."""

@@ -36,6 +36,10 @@ _UNUSUAL = re.compile("[\"'&*!|>%\\\\`]")
 # (libyaml refuses a colon followed by any of ",?[]{}" there).
 _NOT_PLAIN_IN_BLOCK = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`]|: | #|[ :]$")
 _NOT_PLAIN_IN_FLOW = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`]|: | #|[ :]$|[,\[\]{}]|:\?")
+# A word of letters, digits and "_-./" starting with a letter or "_" is plain in block and
+# flow alike (the common GID or topic): one match tells so, where the two patterns above
+# search for what would not be.
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
 
 
 # libyaml takes a key on one line for a key only if its ":" comes within 1,024 characters of
@@ -82,6 +86,7 @@ class _Reader:
             self.scalars = PlainScalars()
         except Exception as exc:  # resolvers this path cannot follow
             raise _NotPlain from exc
+        self.unclaimed = self.scalars.unclaimed_starts
         # Each distinct scalar text met, block and flow apart, with its value.
         self.block: dict[str, Any] = {}
         self.flow: dict[str, Any] = {}
@@ -183,14 +188,23 @@ class _Reader:
                 raise _NotPlain
             found: dict[Any, Any] = {}
             inner = text[1:-1].strip(" ")
+            seen = self.flow
+            # The scalars met before (keys, repeated values) looked up here: a call each
+            # costs more than the look-up.
             for entry in inner.split(",") if inner else ():
                 key_text, colon, value_text = entry.strip(" ").partition(": ")
                 if not colon or len(key_text) > _LONGEST_KEY:
                     raise _NotPlain
-                key = self.scalar(key_text, self.flow, flow=True)
+                key = seen.get(key_text, _MISSING)
+                if key is _MISSING:
+                    key = self.scalar(key_text, seen, flow=True)
                 if key in found:
                     raise _NotPlain
-                found[key] = self.scalar(value_text.lstrip(" "), self.flow, flow=True)
+                value_text = value_text.lstrip(" ")
+                value = seen.get(value_text, _MISSING)
+                found[key] = (
+                    self.scalar(value_text, seen, flow=True) if value is _MISSING else value
+                )
             return found
         if start == "[":
             if text[-1] != "]":
@@ -211,6 +225,9 @@ class _Reader:
         known = seen.get(text, _MISSING)
         if known is not _MISSING:
             return known
+        if text[:1] in self.unclaimed and _WORD.fullmatch(text):
+            seen[text] = text  # a string, as ``PlainScalars.value`` would say
+            return text
         if not text or (_NOT_PLAIN_IN_FLOW if flow else _NOT_PLAIN_IN_BLOCK).search(text):
             raise _NotPlain
         try:

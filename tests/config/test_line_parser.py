@@ -11,6 +11,7 @@ line path, or the parser would be right only by never answering.
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 from array import array
 from collections.abc import Iterator
@@ -979,3 +980,20 @@ def test_random_yamlish_documents_mean_the_same(
     text: str, mutations: list[tuple[str, int, str]]
 ) -> None:
     assert_same(_mutated(text, mutations))
+
+
+def test_a_resolver_claiming_a_letter_is_followed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain word starting with a letter no resolver claims is a string without asking; one
+    a resolver (here an added one, for "G") claims must still be asked, on both paths."""
+    claimed = {
+        start: list(resolvers)
+        for start, resolvers in fastyaml._FastLoader.yaml_implicit_resolvers.items()
+    }
+    claimed.setdefault("G", []).append(("tag:yaml.org,2002:null", re.compile(r"^GONE$")))
+    monkeypatch.setattr(fastyaml._FastLoader, "yaml_implicit_resolvers", claimed)
+    text = "a: GONE\nb: [GONE, GONE_1, Hello_2]\nc:\n  - {x: GONE, y: GID_1}\n"
+    assert assert_fast(text) == {
+        "a": None,
+        "b": [None, "GONE_1", "Hello_2"],
+        "c": [{"x": None, "y": "GID_1"}],
+    }
