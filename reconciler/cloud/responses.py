@@ -7,9 +7,9 @@ fields at any time and that must not break a client.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reconciler.models import tags_text
+from reconciler.models import CloudGroup, tags_text
 
 
 class WireModel(BaseModel):
@@ -30,25 +30,38 @@ class GroupTag(WireModel):
 
 
 # What a GID without tags reports, shared by every such row.
-_NO_TAGS = tags_text({})
+NO_TAGS = tags_text({})
 
 
-class GroupIdRecord(WireModel):
+class GroupIdRecord(CloudGroup):
+    """A GID as a listing answers it: the inventory's ``CloudGroup`` itself, read from the
+    wire names with the tags made into their text. pydantic-core builds each row once,
+    straight from the answer's bytes; copying every row into a CloudGroup after cost a plan
+    of 100,000 GIDs a tenth of a second. Unknown fields are ignored, as in every answer."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
+
     group_id: str = Field(alias="GroupId")
     instance_id: str = Field(alias="InstanceId")
     independent_naming: bool = Field(alias="IndependentNaming")
     create_time: int = Field(alias="CreateTime")  # ms since the epoch
     update_time: int = Field(alias="UpdateTime")
-    # OnsMqtt 2020-04-20 only; None: the row says nothing of tags (ONS 2019-02-14).
-    tags: tuple[GroupTag, ...] | None = Field(default=None, alias="Tags")
+    # OnsMqtt 2020-04-20 only: the ``tags_text`` of the row's tags; None: the row says
+    # nothing of tags (ONS 2019-02-14).
+    tags: str | None = Field(default=None, alias="Tags")
 
-    def tags_text(self) -> str | None:
-        """``models.tags_text`` of its tags; None when the row does not report them."""
-        if self.tags is None:
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_as_text(cls, value: object) -> object:
+        """The wire's list of {TagKey, TagValue} as ``tags_text``; nothing else is taken."""
+        if value is None:
             return None
-        if not self.tags:
-            return _NO_TAGS
-        return tags_text({tag.key: tag.value for tag in self.tags})
+        if not isinstance(value, list | tuple):
+            raise ValueError("Tags should be a list of {TagKey, TagValue}")
+        if not value:
+            return NO_TAGS
+        tags = [GroupTag.model_validate(item) for item in value]
+        return tags_text({tag.key: tag.value for tag in tags})
 
     def belongs_to(self, instance_id: str) -> bool:
         """Whether the row is a GID of ``instance_id`` itself: a shared-namespace listing shows

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cloud.responses import NO_TAGS
 from reconciler.commands.options import (
     DEFAULT_CONFIG,
     config_option,
@@ -130,7 +131,7 @@ def export_command(
             records = client.list_group_ids(one)
             mine = [record for record in records if record.belongs_to(one)]
             naming = mine[0].independent_naming if mine else None
-            tags = {r.group_id: text for r in mine if r.tags and (text := r.tags_text())}
+            tags = {r.group_id: r.tags for r in mine if r.tags not in (None, NO_TAGS)}
             exported.append(
                 ExportedInstance(
                     one,

@@ -40,7 +40,6 @@ from reconciler.models import (
     ResourceKey,
     StateDocument,
     construct_trusted,
-    construct_trusted_all,
 )
 from reconciler.plan.diff import (
     InstanceRef,
@@ -57,8 +56,6 @@ from reconciler.plan.model import Change, ChangeSource, Guard, GuardKind, Plan
 from reconciler.plan.options import DEFAULT_PARALLELISM
 
 _SOURCE_FIELDS = {"file", "line"}  # shared by every ChangeSource built here; never mutated
-# Shared by every constructed CloudGroup: one set instead of one per row (100,000 rows).
-_CLOUD_GROUP_FIELDS = set(CloudGroup.model_fields)  # never mutated: the models are frozen
 
 
 # The client of a region for an API.
@@ -90,42 +87,26 @@ class BuiltPlan:
     refreshed: Refreshed
 
 
-def to_cloud_groups(
-    records: Iterable[GroupIdRecord], instance_id: str | None = None
-) -> list[CloudGroup]:
-    """Each listed record as a CloudGroup, of ``instance_id`` when given (a row of a shared
-    listing may leave its instance blank), else of the instance the row names."""
-    # The records were validated when parsed; constructing skips a second validation of what
-    # may be 100,000 rows. A record's fields are a CloudGroup's, by name and in order
-    # (tests/plan/test_listing_split.py), so its values are copied in one go and only the
-    # instance and the tags' text replaced.
-    every_values = []
-    for record in records:
-        values = record.__dict__.copy()
-        if instance_id:
-            values["instance_id"] = instance_id
-        if record.tags is not None:
-            values["tags"] = record.tags_text()
-        every_values.append(values)
-    return construct_trusted_all(CloudGroup, _CLOUD_GROUP_FIELDS, every_values)
-
-
 # An instance's own inventory, and the GIDs its listing showed of other instances.
 _Listing = tuple[InstanceInventory, dict[InstanceRef, list[CloudGroup]]]
 
 
 def split_listing(region: str, instance_id: str, records: Iterable[GroupIdRecord]) -> _Listing:
     """The instance's own GIDs, and those of other instances a shared-namespace listing may
-    include (the service lists across such instances): never count those as ours."""
-    own: list[GroupIdRecord] = []
-    foreign: list[GroupIdRecord] = []
-    for record in records:
-        (own if record.belongs_to(instance_id) else foreign).append(record)
+    include (the service lists across such instances): never count those as ours. The rows are
+    the inventory's groups as they are, but for a row naming no instance, which is the
+    listed one's."""
+    own: list[CloudGroup] = []
     others: dict[InstanceRef, list[CloudGroup]] = defaultdict(list)
-    for group in to_cloud_groups(foreign):
-        others[(region, group.instance_id)].append(group)
+    for record in records:
+        if record.instance_id == instance_id:
+            own.append(record)
+        elif not record.instance_id:
+            own.append(record.model_copy(update={"instance_id": instance_id}))
+        else:
+            others[(region, record.instance_id)].append(record)
     inventory = InstanceInventory.model_construct(
-        region=region, instance_id=instance_id, groups=tuple(to_cloud_groups(own, instance_id))
+        region=region, instance_id=instance_id, groups=tuple(own)
     )
     return inventory, others
 
@@ -274,8 +255,9 @@ def add_shared_namespace(
             notes.append(_unlisted_note(region, err))
             continue
         found: dict[InstanceRef, list[CloudGroup]] = defaultdict(list)
-        for group in to_cloud_groups(r for r in records if not r.independent_naming):
-            found[(region, group.instance_id)].append(group)
+        for record in records:
+            if not record.independent_naming:
+                found[(region, record.instance_id)].append(record)
         naming.update(dict.fromkeys(found, False))
         _add_foreign(inventories, found)
     return Refreshed(inventories=inventories, naming=naming, notes=tuple(notes))

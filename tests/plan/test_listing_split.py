@@ -1,21 +1,25 @@
-"""A listing's records become the inventory's CloudGroups without a second validation: built
-from the records' own values, they equal CloudGroups validated from the same fields, for rows
-of both APIs (no tags, tags, none), rows leaving their instance blank, and other instances'."""
+"""A listing's rows are the inventory's CloudGroups as validated from the answer: each holds the
+values a CloudGroup validated from the same fields would, for rows of both APIs (no tags,
+tags, none), rows leaving their instance blank (given the listed one), and other instances'
+(kept apart)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from reconciler.cloud.responses import GroupIdRecord
+import pytest
+
+from reconciler.cloud.responses import GroupIdListResponse, GroupIdRecord
 from reconciler.models import CloudGroup, tags_text
-from reconciler.plan.builder import split_listing, to_cloud_groups
+from reconciler.plan.builder import split_listing
 
 INSTANCE = "post-cn-own"
 OTHER = "post-cn-other"
 
 
-def _record(group_id: str, instance_id: str, **wire: Any) -> GroupIdRecord:
-    row = {
+def _row(group_id: str, instance_id: str, **wire: Any) -> dict[str, Any]:
+    return {
         "GroupId": group_id,
         "InstanceId": instance_id,
         "IndependentNaming": False,
@@ -24,68 +28,91 @@ def _record(group_id: str, instance_id: str, **wire: Any) -> GroupIdRecord:
         "Ignored": "an unknown field the service may add",
         **wire,
     }
-    return GroupIdRecord.model_validate(row)
 
 
-def _validated(record: GroupIdRecord, instance_id: str | None = None) -> CloudGroup:
-    """The slow path: every field named, validated."""
-    return CloudGroup(
-        group_id=record.group_id,
-        instance_id=instance_id or record.instance_id,
-        independent_naming=record.independent_naming,
-        create_time=record.create_time,
-        update_time=record.update_time,
-        tags=record.tags_text(),
-    )
-
-
-RECORDS = [
-    _record("GID_ons", INSTANCE),
-    _record("GID_blank", ""),
-    _record("GID_no_tags", INSTANCE, Tags=[]),
-    _record(
+ROWS = [
+    _row("GID_ons", INSTANCE),
+    _row("GID_blank", ""),
+    _row("GID_no_tags", INSTANCE, Tags=[]),
+    _row(
         "GID_tagged",
         INSTANCE,
         Tags=[{"TagKey": "team", "TagValue": "订单"}, {"TagKey": "env"}],
         IndependentNaming=True,
     ),
-    _record("GID_theirs", OTHER, Tags=[{"TagKey": "a", "TagValue": "b"}]),
+    _row("GID_theirs", OTHER, Tags=[{"TagKey": "a", "TagValue": "b"}]),
 ]
+RECORDS = [GroupIdRecord.model_validate(row) for row in ROWS]
 
 
-def test_a_listing_record_has_a_cloud_groups_fields_in_its_order() -> None:
-    # to_cloud_groups copies a record's values as they are: the names must match.
-    assert tuple(GroupIdRecord.model_fields) == tuple(CloudGroup.model_fields)
+def _validated(row: dict[str, Any], instance_id: str | None = None) -> CloudGroup:
+    """The slow path: a CloudGroup, every field named and validated."""
+    tags = row.get("Tags")
+    text = None if tags is None else tags_text({t["TagKey"]: t.get("TagValue", "") for t in tags})
+    return CloudGroup(
+        group_id=row["GroupId"],
+        instance_id=instance_id or row["InstanceId"],
+        independent_naming=row["IndependentNaming"],
+        create_time=row["CreateTime"],
+        update_time=row["UpdateTime"],
+        tags=text,
+    )
 
 
-def test_cloud_groups_built_from_records_equal_validated_ones() -> None:
-    for instance_id in (None, INSTANCE):
-        built = to_cloud_groups(RECORDS, instance_id)
-        expected = [_validated(record, instance_id) for record in RECORDS]
-        assert built == expected
-        assert [g.model_dump_json() for g in built] == [g.model_dump_json() for g in expected]
-        assert [g.model_fields_set for g in built] == [g.model_fields_set for g in expected]
-    tagged = to_cloud_groups(RECORDS[2:4])
-    assert [g.tags for g in tagged] == [tags_text({}), tags_text({"team": "订单", "env": ""})]
-    assert to_cloud_groups(RECORDS[:1])[0].tags is None
+def _same(group: CloudGroup, expected: CloudGroup) -> None:
+    assert isinstance(group, CloudGroup)
+    assert group.model_dump() == expected.model_dump()
+    assert group.model_dump_json() == expected.model_dump_json()
 
 
-def test_a_built_cloud_group_holds_its_own_values() -> None:
-    record = RECORDS[1]
-    (group,) = to_cloud_groups([record], INSTANCE)
-    assert group.__dict__ is not record.__dict__
-    assert record.instance_id == ""
-    assert group.instance_id == INSTANCE
+def test_a_listing_record_is_a_cloud_group_of_the_rows_values() -> None:
+    for row, record in zip(ROWS, RECORDS, strict=True):
+        _same(record, _validated(row))
+    assert [r.tags for r in RECORDS[:4]] == [
+        None,
+        None,
+        tags_text({}),
+        tags_text({"team": "订单", "env": ""}),
+    ]
+
+
+def test_records_read_from_an_answers_bytes_are_the_same() -> None:
+    body = json.dumps({"RequestId": "r", "Data": {"MqttGroupIdDo": ROWS}})
+    read = GroupIdListResponse.model_validate_json(body).data.items
+    assert [r.model_dump() for r in read] == [r.model_dump() for r in RECORDS]
+
+
+@pytest.mark.parametrize(
+    "tags",
+    ["a=b", {"TagKey": "a"}, [{"TagValue": "no key"}], ["a"], 3],
+    ids=["text", "one-object", "no-key", "not-an-object", "number"],
+)
+def test_tags_other_than_a_list_of_tag_objects_are_refused(tags: object) -> None:
+    with pytest.raises(ValueError, match="Tags"):
+        GroupIdRecord.model_validate(_row("GID_x", INSTANCE, Tags=tags))
 
 
 def test_split_listing_keeps_other_instances_rows_apart_in_listing_order() -> None:
-    extra = _record("GID_theirs_too", OTHER)
+    extra_row = _row("GID_theirs_too", OTHER)
+    extra = GroupIdRecord.model_validate(extra_row)
     inventory, others = split_listing("cn-x", INSTANCE, [*RECORDS, extra])
     assert inventory.region == "cn-x"
     assert inventory.instance_id == INSTANCE
-    assert list(inventory.groups) == [_validated(r, INSTANCE) for r in RECORDS[:4]]
+    assert len(inventory.groups) == 4
+    for group, row in zip(inventory.groups, ROWS[:4], strict=True):
+        _same(group, _validated(row, INSTANCE))
     assert list(others) == [("cn-x", OTHER)]
-    assert others[("cn-x", OTHER)] == [_validated(RECORDS[4]), _validated(extra)]
+    theirs = others[("cn-x", OTHER)]
+    assert len(theirs) == 2
+    _same(theirs[0], _validated(ROWS[4]))
+    _same(theirs[1], _validated(extra_row))
+
+
+def test_a_row_naming_no_instance_is_given_the_listed_one_and_left_as_it_was() -> None:
+    inventory, _ = split_listing("cn-x", INSTANCE, [RECORDS[1]])
+    (group,) = inventory.groups
+    assert group.instance_id == INSTANCE
+    assert RECORDS[1].instance_id == ""
 
 
 def test_an_empty_listing_is_an_empty_inventory() -> None:
