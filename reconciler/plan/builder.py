@@ -45,9 +45,10 @@ from reconciler.plan.diff import (
     InstanceRef,
     PlanMeta,
     PlanOptions,
+    Prepared,
     diff_plan,
     inventory_label,
-    planned_instances,
+    prepare,
     with_online_counts,
 )
 from reconciler.plan.guards import online_check_changes
@@ -374,10 +375,13 @@ def build_plan(
         )
         try:
             current = state() if callable(state) else state
+            # What the file and the state alone give the diff, made while the listings are
+            # in flight (the main thread would only wait for them).
+            prepared = prepare(desired, current, targets)
         finally:
             refreshed = listing.result()
     needed = needed_listings(desired, current, targets)
-    refs = planned_instances(desired, current, targets)
+    refs = prepared.refs
     listed = set(early)
     apis = instance_apis(desired, current)
     refreshed = add_listings(
@@ -411,6 +415,7 @@ def build_plan(
         meta=meta,
         online=look_up,
         locate=locate,
+        prepared=prepared,
     )
 
 
@@ -424,11 +429,15 @@ def plan_from_listings(
     meta: PlanMeta,
     online: OnlineCounts,
     locate: LocateDeclarations | None = None,
+    prepared: Prepared | None = None,
 ) -> BuiltPlan:
     """The plan once every planned instance is listed (``refreshed``): the shared namespaces'
     listings, the diff, the online counts ``online`` gives for the deletes that need them
-    (a look-up, or what a saved plan recorded), and where each change is declared."""
-    refs = planned_instances(desired, state, options.targets)
+    (a look-up, or what a saved plan recorded), and where each change is declared.
+    ``prepared``: ``diff.prepare`` of the same inputs, if made already."""
+    if prepared is None:
+        prepared = prepare(desired, state, options.targets)
+    refs = prepared.refs
     shared_regions = _shared_regions(desired, refreshed, refs)
     if shared_regions:
         apis = instance_apis(desired, state)
@@ -436,7 +445,15 @@ def plan_from_listings(
             client_for, refreshed, _listing_apis(shared_regions, refs, apis)
         )
 
-    plan = diff_plan(desired, refreshed.inventories, state, options, meta, naming=refreshed.naming)
+    plan = diff_plan(
+        desired,
+        refreshed.inventories,
+        state,
+        options,
+        meta,
+        naming=refreshed.naming,
+        prepared=prepared,
+    )
     if refreshed.notes:
         plan = plan.model_copy(update={"guards": (*plan.guards, *refreshed.notes)})
     deletes = online_check_changes(plan, options)

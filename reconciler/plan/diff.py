@@ -1,6 +1,8 @@
 """The planner: a pure function of desired state, inventory, state and options -> Plan.
 
-``diff_plan`` runs in named phases: index the state by instance and kind, walk each planned
+``diff_plan`` runs in named phases: ``prepare`` what the desired state and the state alone
+give (the planned instances, the state indexed by instance and kind, the desired state's
+digest and summary: ``builder`` makes it while the listings are in flight), walk each planned
 instance kind by kind (``walk``: the semantics table, one function for every kind), keep what
 the targets cover, add the guards that look across resources, assemble the plan. Instances
 only in the state (gone from the file) plan their state resources like "not declared", but
@@ -30,7 +32,7 @@ from reconciler.models import (
     StateResource,
     inventory_fingerprint,
 )
-from reconciler.plan.desired_summary import summarize_desired
+from reconciler.plan.desired_summary import DesiredInstanceSummary, summarize_desired
 from reconciler.plan.guards import (
     circuit_breaker,
     effective_naming,
@@ -61,11 +63,13 @@ __all__ = [
     "InstanceRef",
     "PlanMeta",
     "PlanOptions",
+    "Prepared",
     "Target",
     "diff_plan",
     "inventory_label",
     "online_check_keys",
     "planned_instances",
+    "prepare",
     "with_online_counts",
 ]
 
@@ -86,6 +90,33 @@ def planned_instances(
 _instance_of = attrgetter("region", "instance_id")
 
 
+# The state's resources by instance, then by kind, then by key.
+_StateIndex = dict[InstanceRef, dict[str, dict[str, StateResource]]]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a plan takes from the desired state and the state alone, before any listing."""
+
+    refs: list[InstanceRef]  # ``planned_instances``
+    state_index: _StateIndex
+    desired_digest: str
+    desired_summary: dict[str, DesiredInstanceSummary]
+
+
+def prepare(
+    desired: DesiredState, state: StateDocument | None, targets: tuple[Target, ...] = ()
+) -> Prepared:
+    """Each a pass over 100,000 GIDs or state resources: made while the listings are in
+    flight, they cost a large plan nothing it would not spend waiting."""
+    return Prepared(
+        refs=planned_instances(desired, state, targets),
+        state_index=_state_by_instance(state),
+        desired_digest=desired.digest(),
+        desired_summary=summarize_desired(desired),
+    )
+
+
 # --- the diff ---------------------------------------------------------------------------------
 
 
@@ -97,23 +128,27 @@ def diff_plan(
     meta: PlanMeta,
     *,
     naming: Mapping[InstanceRef, bool] | None = None,
+    prepared: Prepared | None = None,
 ) -> Plan:
     """Plan every instance in ``planned_instances``; ``inventories`` must hold each of them.
 
     ``inventories`` may hold more instances (seen in listings of shared-namespace instances):
     they only serve the cross-instance naming check. ``naming`` gives a listing's
     IndependentNaming where the inventory alone cannot tell (an empty instance).
+    ``prepared``: ``prepare`` of the same desired state, state and targets, if made already.
 
     Phases: walk each planned instance (the semantics table), keep what the targets cover,
     add the guards that look across resources, then assemble the plan.
     """
-    refs = planned_instances(desired, state, options.targets)
+    if prepared is None:
+        prepared = prepare(desired, state, options.targets)
+    refs = prepared.refs
     namings = effective_naming(inventories, naming or {})
     walked = _walk_instances(
         desired,
         refs,
         inventories=inventories,
-        state_by_instance=_state_by_instance(state),
+        state_by_instance=prepared.state_index,
         namings=namings,
         options=options,
     )
@@ -128,13 +163,10 @@ def diff_plan(
         inventories=inventories,
         desired=desired,
         state=state,
+        prepared=prepared,
         options=options,
         meta=meta,
     )
-
-
-# The state's resources by instance, then by kind, then by key.
-_StateIndex = dict[InstanceRef, dict[str, dict[str, StateResource]]]
 
 
 def _state_by_instance(state: StateDocument | None) -> _StateIndex:
@@ -260,6 +292,7 @@ def _assemble(
     inventories: Mapping[InstanceRef, InstanceInventory],
     desired: DesiredState,
     state: StateDocument | None,
+    prepared: Prepared,
     options: PlanOptions,
     meta: PlanMeta,
 ) -> Plan:
@@ -280,7 +313,7 @@ def _assemble(
         desired_files=dict(desired.files),
         state_source=state_source(desired),
         state_backend=meta.state_backend,
-        desired_digest=desired.digest(),
+        desired_digest=prepared.desired_digest,
         workspace=meta.workspace,
         state_lineage=state.lineage if state is not None else None,
         state_serial=state.serial if state is not None else 0,
@@ -289,7 +322,7 @@ def _assemble(
             for ref, label in labels.items()
         },
         inventory_group_ids=listed_sorted,
-        desired_instances=summarize_desired(desired),
+        desired_instances=prepared.desired_summary,
         desired_safety=desired.safety,
         changes=tuple(changes),
         not_in_place=tuple(not_in_place),
