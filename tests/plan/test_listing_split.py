@@ -119,3 +119,19 @@ def test_an_empty_listing_is_an_empty_inventory() -> None:
     inventory, others = split_listing("cn-x", INSTANCE, [])
     assert inventory.groups == ()
     assert others == {}
+
+
+def test_rows_given_the_same_fields_share_one_set_of_their_names() -> None:
+    # 100,000 rows each holding their own set of the same names cost a plan 70 MB.
+    first, again = (GroupIdRecord.model_validate(_row(f"GID_{n}", INSTANCE)) for n in (1, 2))
+    assert first.model_fields_set == {
+        "group_id",
+        "instance_id",
+        "independent_naming",
+        "create_time",
+        "update_time",
+    }
+    assert first.model_fields_set is again.model_fields_set
+    tagged = GroupIdRecord.model_validate(_row("GID_3", INSTANCE, Tags=[]))
+    assert "tags" in tagged.model_fields_set
+    assert tagged.model_fields_set is not first.model_fields_set
