@@ -375,15 +375,15 @@ def build_plan(
         )
         try:
             current = state() if callable(state) else state
-            # What the file and the state alone give the diff, made while the listings are
+            # What the file and the state alone give the rest, made while the listings are
             # in flight (the main thread would only wait for them).
             prepared = prepare(desired, current, targets)
+            needed = needed_listings(desired, current, targets)
+            apis = instance_apis(desired, current)
         finally:
             refreshed = listing.result()
-    needed = needed_listings(desired, current, targets)
     refs = prepared.refs
     listed = set(early)
-    apis = instance_apis(desired, current)
     refreshed = add_listings(
         client_for,
         refreshed,
