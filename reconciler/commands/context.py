@@ -61,8 +61,10 @@ class RunContext:
         *,
         progress: Progress,
         parallelism: int | None = None,
+        recorded: bool = True,
     ) -> BuiltPlan:
-        """Plan the desired state against ``state`` (or the state ``backend.read`` returns)."""
+        """Plan the desired state against ``state`` (or the state ``backend.read`` returns);
+        ``recorded`` as ``PlanMeta.recorded``."""
         from reconciler.plan.builder import make_plan  # noqa: PLC0415
         from reconciler.plan.options import DEFAULT_PARALLELISM  # noqa: PLC0415
 
@@ -78,6 +80,7 @@ class RunContext:
             parallelism=DEFAULT_PARALLELISM if parallelism is None else parallelism,
             progress=progress,
             locate=None if self.declarations is None else self.declarations.locate,
+            recorded=recorded,
         )
 
 

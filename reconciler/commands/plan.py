@@ -92,7 +92,12 @@ def plan_command(
             )
             with held:
                 plan = run.make_plan(
-                    options, run.read_state, progress=_say, parallelism=parallelism
+                    options,
+                    run.read_state,
+                    progress=_say,
+                    parallelism=parallelism,
+                    # Only a saved or JSON plan carries what a stale plan is judged by.
+                    recorded=out is not None or output_format == "json",
                 ).plan
         color = output_format == "text" and use_color(no_color)
         click.echo(render_plan(plan, output_format, color=color, plan_file=out), nl=False)

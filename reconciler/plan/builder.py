@@ -377,7 +377,7 @@ def build_plan(
             current = state() if callable(state) else state
             # What the file and the state alone give the rest, made while the listings are
             # in flight (the main thread would only wait for them).
-            prepared = prepare(desired, current, targets)
+            prepared = prepare(desired, current, targets, recorded=meta.recorded)
             needed = needed_listings(desired, current, targets)
             apis = instance_apis(desired, current)
         finally:
@@ -436,7 +436,7 @@ def plan_from_listings(
     (a look-up, or what a saved plan recorded), and where each change is declared.
     ``prepared``: ``diff.prepare`` of the same inputs, if made already."""
     if prepared is None:
-        prepared = prepare(desired, state, options.targets)
+        prepared = prepare(desired, state, options.targets, recorded=meta.recorded)
     refs = prepared.refs
     shared_regions = _shared_regions(desired, refreshed, refs)
     if shared_regions:
@@ -523,8 +523,10 @@ def make_plan(
     parallelism: int = DEFAULT_PARALLELISM,
     progress: Progress | None = None,
     locate: LocateDeclarations | None = None,
+    recorded: bool = True,
 ) -> BuiltPlan:
-    """``build_plan`` stamped with this tool's version and the current time."""
+    """``build_plan`` stamped with this tool's version and the current time; ``recorded``
+    as ``PlanMeta.recorded``."""
     meta = PlanMeta(
         tool_version=__version__,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -532,6 +534,7 @@ def make_plan(
         desired_source=desired_source,
         desired_inputs=tuple(desired_inputs),
         state_backend=state_backend,
+        recorded=recorded,
     )
     return build_plan(
         desired,

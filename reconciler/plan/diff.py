@@ -100,20 +100,26 @@ class Prepared:
 
     refs: list[InstanceRef]  # ``planned_instances``
     state_index: _StateIndex
+    # Empty for a plan only shown (``PlanMeta.recorded`` false).
     desired_digest: str
     desired_summary: dict[str, DesiredInstanceSummary]
 
 
 def prepare(
-    desired: DesiredState, state: StateDocument | None, targets: tuple[Target, ...] = ()
+    desired: DesiredState,
+    state: StateDocument | None,
+    targets: tuple[Target, ...] = (),
+    *,
+    recorded: bool = True,
 ) -> Prepared:
     """Each a pass over 100,000 GIDs or state resources: made while the listings are in
-    flight, they cost a large plan nothing it would not spend waiting."""
+    flight, they cost a large plan little it would not spend waiting. The desired state's
+    digest and summary only when the plan is ``recorded``."""
     return Prepared(
         refs=planned_instances(desired, state, targets),
         state_index=_state_by_instance(state),
-        desired_digest=desired.digest(),
-        desired_summary=summarize_desired(desired),
+        desired_digest=desired.digest() if recorded else "",
+        desired_summary=summarize_desired(desired) if recorded else {},
     )
 
 
@@ -141,7 +147,7 @@ def diff_plan(
     add the guards that look across resources, then assemble the plan.
     """
     if prepared is None:
-        prepared = prepare(desired, state, options.targets)
+        prepared = prepare(desired, state, options.targets, recorded=meta.recorded)
     refs = prepared.refs
     namings = effective_naming(inventories, naming or {})
     walked = _walk_instances(

@@ -43,6 +43,9 @@ class PlanMeta:
     desired_inputs: tuple[str, ...] = ()
     # ``StateBackend.describe()`` of the state planned against.
     state_backend: str | None = None
+    # False: the plan is only shown, never saved nor rendered as JSON, so it leaves out the
+    # desired state's digest and summary (only a saved plan's staleness check reads them).
+    recorded: bool = True
 
 
 def inventory_label(region: str, instance_id: str) -> str:

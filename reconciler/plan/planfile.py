@@ -37,6 +37,10 @@ SCHEMA_ID = "urn:reconciler:schema:plan"
 def plan_document(plan: Plan, *, include_inventory: bool = True) -> dict[str, Any]:
     """The saved-plan JSON as a dict; ``include_inventory=False`` leaves out the listed and
     declared GIDs (``--format json`` on stdout), which only serve to explain a stale plan."""
+    if not plan.desired_digest:
+        # A plan made only to be shown (``PlanMeta.recorded`` false): as a document it would
+        # be a saved plan no staleness check could judge.
+        raise ValueError("a plan made only to be shown has no document")
     exclude = {DIGEST_FIELD} if include_inventory else {DIGEST_FIELD, *EXPLANATION_FIELDS}
     document = plan.model_dump(mode="json", exclude=exclude)
     if include_inventory:

@@ -14,7 +14,8 @@ import jsonschema
 import pytest
 
 from reconciler.commands.options import use_color
-from reconciler.models import LocalBackendConfig, StateResource
+from reconciler.models import DesiredState, LocalBackendConfig, StateResource
+from reconciler.plan import diff
 from reconciler.state.local import LocalBackend
 from reconciler.state.locking import new_lock_info
 from tests.fixtures.emulator import RunningEmulator
@@ -437,3 +438,49 @@ def test_the_files_located_warnings_are_shown_once_on_stderr(
     assert applied.code == 0, applied.err
     assert json.loads(applied.out)["result"]["status"] == "ok"
     assert [line for line in applied.err.splitlines() if "warning:" in line] == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "recorded"),
+    [
+        ((), False),
+        (("--format", "markdown"), False),
+        (("--format", "json"), True),
+        (("-o", "saved.json"), True),
+    ],
+    ids=["text", "markdown", "json", "saved"],
+)
+def test_only_a_saved_or_json_plan_digests_and_summarises_the_desired_state(
+    workdir: Path,
+    emulator: RunningEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    recorded: bool,
+) -> None:
+    # Only a saved plan's staleness check reads them: a plan only shown skips both passes
+    # over every declared GID.
+    seed(emulator, "GID_kept")
+    write_desired(groups_yaml("GID_kept", "GID_new"))
+    calls: list[str] = []
+    digest = DesiredState.digest
+    summarize = diff.summarize_desired
+
+    def counted_digest(desired: DesiredState) -> str:
+        calls.append("digest")
+        return digest(desired)
+
+    def counted_summary(desired: DesiredState) -> Any:
+        calls.append("summary")
+        return summarize(desired)
+
+    monkeypatch.setattr(DesiredState, "digest", counted_digest)
+    monkeypatch.setattr(diff, "summarize_desired", counted_summary)
+    result = run(capsys, "plan", "desired.yaml", "--no-color", *args)
+    assert result.code == 0, result.err
+    assert "GID_new" in result.out or Path("saved.json").exists()
+    assert sorted(calls) == (["digest", "summary"] if recorded else [])
+    if "-o" in args:
+        saved = json.loads(Path("saved.json").read_text())
+        assert saved["desired_digest"]
+        assert saved["desired_instances"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from reconciler.errors import PlanError, PlanRefusedError
 from reconciler.models import DesiredState, SafetyConfig
+from reconciler.plan.diff import PlanOptions, diff_plan
 from reconciler.plan.planfile import (
     check_fresh,
     content_digest,
@@ -27,6 +29,7 @@ from reconciler.render.json import render_json
 from tests.fixtures.plan_models import (
     INST,
     LABEL,
+    META,
     OTHER,
     REGION,
     desired,
@@ -314,3 +317,22 @@ def test_a_fresh_plan_is_checked_without_loading_deepdiff() -> None:
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_plan_made_only_to_be_shown_has_no_document() -> None:
+    want, have, inv, recorded = fresh_world()
+    shown = diff_plan(
+        want,
+        {(inv.region, inv.instance_id): inv},
+        have,
+        PlanOptions(),
+        dataclasses.replace(META, recorded=False),
+    )
+    assert (shown.desired_digest, shown.desired_instances) == ("", {})
+    assert shown.changes == recorded.changes
+    assert shown.guards == recorded.guards
+    assert recorded.desired_digest == want.digest()
+    with pytest.raises(ValueError, match="only to be shown"):
+        dumps_plan(shown)
+    with pytest.raises(ValueError, match="only to be shown"):
+        render_json(shown)
