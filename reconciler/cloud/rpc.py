@@ -74,7 +74,7 @@ PACING_NOTE_INTERVAL = 10.0
 ModelT = TypeVar("ModelT", bound=BaseModel)
 AnswerT = TypeVar("AnswerT")
 # Turns a success answer's body into what the call returns; raises ValueError (not JSON),
-# TypeError (not a JSON object) or pydantic's ValidationError (not the expected shape).
+# _NotAnObject or pydantic's ValidationError (not the expected shape).
 Decode = Callable[[bytes], AnswerT]
 
 
@@ -417,7 +417,7 @@ class RpcClient:
                 f"{action}: unexpected answer from {self.endpoint}: {where}: {problem['msg']}",
                 action=action,
             ) from exc
-        except TypeError as exc:
+        except _NotAnObject as exc:
             seen.code = "NotObject"
             raise CloudError(f"{action}: the answer is not a JSON object", action=action) from exc
         except ValueError as exc:
@@ -443,10 +443,14 @@ class RpcClient:
         return text
 
 
+class _NotAnObject(Exception):
+    """The answer is JSON, but not an object."""
+
+
 def _json_object(content: bytes) -> dict[str, Any]:
     body = json.loads(content)
     if not isinstance(body, dict):
-        raise TypeError("not a JSON object")
+        raise _NotAnObject
     return body
 
 
