@@ -72,6 +72,8 @@ NOT_IMPORTED = (
     "reconciler.plan.planfile",
     "reconciler.config.locate",
     "reconciler.apply",
+    # The CustomAuth answers: only a listing of an onsmqtt instance's access entries reads them.
+    "reconciler.cloud.access_responses",
     # A static key: none of the chain's network sources, nor STS's client.
     "reconciler.cloud.credentials.sts",
     "reconciler.cloud.credentials.ecs_metadata",
