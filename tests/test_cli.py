@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import click
 import pytest
@@ -123,3 +126,18 @@ def test_root_help_imports_no_command_module() -> None:
     )
     assert "LOADED []" in done.stderr
     assert "Make the cloud match PATHS" in done.stdout
+
+
+def test_a_command_is_imported_with_the_collector_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    import_module = importlib.import_module
+
+    def spy(name: str) -> ModuleType:
+        seen.append(gc.isenabled())
+        return import_module(name)
+
+    monkeypatch.setattr(importlib, "import_module", spy)
+    gc.enable()
+    cli.get_command(click.Context(cli), "plan")
+    assert seen == [False]
+    assert gc.isenabled()
