@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import textwrap
+import types
 from collections.abc import Callable
 from typing import IO, Any, NamedTuple
 
@@ -234,13 +235,40 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Declarative reconciler for the Group IDs of Alibaba Cloud MQTT instances."""
     if ctx.invoked_subcommand is None:
         raise MissingCommandError(ctx.get_help())
-    # pydantic scans the entry points of every installed distribution for plugins when it
-    # builds its first validator (about a tenth of a small plan's run); this tool uses none.
-    # Setting the variable, even empty, keeps the user's choice.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    disable_pydantic_plugins()
     ctx.call_on_close(show_cloud_log(logging.INFO))
     if debug:
         enable_debug()
+
+
+# pydantic's plugin loader, imported when the first validator is built.
+PYDANTIC_PLUGIN_LOADER = "pydantic.plugin._loader"
+# The values of PYDANTIC_DISABLE_PLUGINS by which pydantic's loader finds no plugin.
+ALL_PLUGINS_DISABLED = frozenset({"__all__", "1", "true"})
+
+
+def disable_pydantic_plugins() -> None:
+    """No pydantic plugins for this tool (it uses none), unless the user says otherwise.
+
+    pydantic scans the entry points of every installed distribution for plugins when it
+    builds its first validator (about a tenth of a small plan's run): the variable, set here
+    unless already set (even empty: the user's choice), skips the scan. Its loader module is
+    imported even so, and imports importlib.metadata (with zipfile, csv and
+    importlib.resources: some 5 ms of a small plan) for nothing; with every plugin disabled its
+    one function answers "no plugins" without reading anything, so a module answering just
+    that stands in for it (tests/plan/test_startup.py builds validators through it).
+    """
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if os.environ["PYDANTIC_DISABLE_PLUGINS"] not in ALL_PLUGINS_DISABLED:
+        return
+    if PYDANTIC_PLUGIN_LOADER not in sys.modules:
+        loader = types.ModuleType(PYDANTIC_PLUGIN_LOADER, "No pydantic plugins (reconciler.cli).")
+        vars(loader)["get_plugins"] = _no_plugins
+        sys.modules[PYDANTIC_PLUGIN_LOADER] = loader
+
+
+def _no_plugins() -> tuple[()]:
+    return ()
 
 
 class _StderrLines(logging.Handler):

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import COMMANDS, cli
-from tests.fixtures.runs import ROOT, run_cli
+from tests.fixtures.runs import ROOT, child_env, run_cli
 
 
 def test_every_registered_command_loads_and_is_listed() -> None:
@@ -141,3 +141,47 @@ def test_a_command_is_imported_with_the_collector_paused(monkeypatch: pytest.Mon
     cli.get_command(click.Context(cli), "plan")
     assert seen == [False]
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    ("setting", "loader"),
+    [
+        (None, "stand-in"),  # unset: the CLI disables every plugin
+        ("1", "stand-in"),
+        ("", "pydantic's"),  # set, even empty: the user's choice
+        ("some_plugin", "pydantic's"),
+    ],
+)
+def test_pydantic_plugins_are_disabled_unless_the_user_chose(
+    tmp_path: Path, setting: str | None, loader: str
+) -> None:
+    (tmp_path / "d.yaml").write_text("version: 1\ninstances: []\n", encoding="utf-8")
+    script = (
+        "import sys\n"
+        "from pydantic import BaseModel\n"
+        "from reconciler.cli import main\n"
+        "try:\n"
+        "    main(['validate', 'd.yaml'])\n"
+        "except SystemExit as exited:\n"
+        "    print('CODE', exited.code, file=sys.stderr)\n"
+        "class Probe(BaseModel):\n"
+        "    value: int\n"
+        "assert Probe.model_validate({'value': 1}).value == 1\n"
+        "found = sys.modules['pydantic.plugin._loader']\n"
+        "print('LOADER', 'stand-in' if getattr(found, '__file__', None) is None else"
+        ' "pydantic\'s", file=sys.stderr)\n'
+    )
+    env = child_env()
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert "CODE 0" in done.stderr, done.stderr
+    assert f"LOADER {loader}" in done.stderr, done.stderr

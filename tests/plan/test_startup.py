@@ -82,6 +82,8 @@ NOT_IMPORTED = (
     "reconciler.cloud.credentials.refresh",
     "alibabacloud_credentials",
     "jwt",
+    # pydantic's plugin loader would import it; with every plugin disabled it is not asked.
+    "importlib.metadata",
 )
 
 # Answers of the query and instance actions: a plan without deletes asks none of them, so their
