@@ -74,7 +74,10 @@ NOT_IMPORTED = (
     "reconciler.apply",
     # The CustomAuth answers: only a listing of an onsmqtt instance's access entries reads them.
     "reconciler.cloud.access_responses",
-    # A static key: none of the chain's network sources, nor STS's client.
+    # A static key: none of the chain's later sources (profile files, roles), nor STS's client.
+    "reconciler.cloud.credentials.cli_profile",
+    "reconciler.cloud.credentials.ini_file",
+    "reconciler.cloud.credentials.roles",
     "reconciler.cloud.credentials.sts",
     "reconciler.cloud.credentials.ecs_metadata",
     "reconciler.cloud.credentials.uri",
