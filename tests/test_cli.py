@@ -185,3 +185,17 @@ def test_pydantic_plugins_are_disabled_unless_the_user_chose(
     )
     assert "CODE 0" in done.stderr, done.stderr
     assert f"LOADER {loader}" in done.stderr, done.stderr
+
+
+def test_the_script_imports_the_cli_without_a_collection() -> None:
+    script = (
+        "import gc, sys\n"
+        "before = [generation['collections'] for generation in gc.get_stats()]\n"
+        "from reconciler.__main__ import main\n"
+        "after = [generation['collections'] for generation in gc.get_stats()]\n"
+        "print('CLI', 'click' in sys.modules, gc.isenabled(), after == before, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert "CLI True True True" in done.stderr, done.stderr
