@@ -188,14 +188,19 @@ def test_pydantic_plugins_are_disabled_unless_the_user_chose(
 
 
 def test_the_script_imports_the_cli_without_a_collection() -> None:
+    # Each collection notes whether reconciler.cli was being imported (compiling a stale
+    # __main__.py from source, before the pause, may collect, and is no concern here).
     script = (
         "import gc, sys\n"
-        "before = [generation['collections'] for generation in gc.get_stats()]\n"
+        "during = []\n"
+        "def seen(phase, info):\n"
+        "    cli = sys.modules.get('reconciler.cli')\n"
+        "    during.append(cli is not None and not hasattr(cli, 'main'))\n"
+        "gc.callbacks.append(seen)\n"
         "from reconciler.__main__ import main\n"
-        "after = [generation['collections'] for generation in gc.get_stats()]\n"
-        "print('CLI', 'click' in sys.modules, gc.isenabled(), after == before, file=sys.stderr)\n"
+        "print('CLI', 'click' in sys.modules, gc.isenabled(), any(during), file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
     )
-    assert "CLI True True True" in done.stderr, done.stderr
+    assert "CLI True True False" in done.stderr, done.stderr
