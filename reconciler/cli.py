@@ -263,12 +263,23 @@ def disable_pydantic_plugins() -> None:
         return
     if PYDANTIC_PLUGIN_LOADER not in sys.modules:
         loader = types.ModuleType(PYDANTIC_PLUGIN_LOADER, "No pydantic plugins (reconciler.cli).")
-        vars(loader)["get_plugins"] = _no_plugins
+        vars(loader).update(get_plugins=_no_plugins, __getattr__=_pydantic_loader_attribute)
         sys.modules[PYDANTIC_PLUGIN_LOADER] = loader
 
 
 def _no_plugins() -> tuple[()]:
     return ()
+
+
+def _pydantic_loader_attribute(name: str) -> Any:
+    """Anything else a pydantic release asks of its loader: from pydantic's own, imported in
+    place of the stand-in (a newer release's needs cost the import, never a failure). The
+    import system's own questions (``__path__``...) get the plain module's answers."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    if getattr(sys.modules.get(PYDANTIC_PLUGIN_LOADER), "get_plugins", None) is _no_plugins:
+        del sys.modules[PYDANTIC_PLUGIN_LOADER]  # the stand-in, not pydantic's already there
+    return getattr(importlib.import_module(PYDANTIC_PLUGIN_LOADER), name)
 
 
 class _StderrLines(logging.Handler):

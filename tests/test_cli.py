@@ -204,3 +204,26 @@ def test_the_script_imports_the_cli_without_a_collection() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert "CLI True True False" in done.stderr, done.stderr
+
+
+def test_the_plugin_loader_stand_in_hands_anything_else_to_pydantic_s() -> None:
+    script = (
+        "import sys\n"
+        "from reconciler.cli import disable_pydantic_plugins\n"
+        "disable_pydantic_plugins()\n"
+        "from pydantic.plugin._loader import get_plugins\n"
+        "assert tuple(get_plugins()) == ()\n"
+        "stand_in = sys.modules['pydantic.plugin._loader']\n"
+        "from pydantic.plugin._loader import PYDANTIC_ENTRY_POINT_GROUP\n"
+        "real = sys.modules['pydantic.plugin._loader']\n"
+        "assert stand_in.PYDANTIC_ENTRY_POINT_GROUP == 'pydantic'\n"
+        "assert sys.modules['pydantic.plugin._loader'] is real\n"
+        "print('GROUP', PYDANTIC_ENTRY_POINT_GROUP, real.__file__.endswith('_loader.py'),"
+        " file=sys.stderr)\n"
+    )
+    env = child_env()
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert "GROUP pydantic True" in done.stderr, done.stderr
