@@ -138,7 +138,7 @@ def _secret_options(argv: Sequence[str]) -> list[str]:
 
 def _profile_secrets() -> list[str]:
     """Secret values of every profile in the aliyun CLI config, not only the one in use."""
-    from reconciler.cloud.credentials import default_config_path  # noqa: PLC0415
+    from reconciler.cloud.credentials.cli_profile import default_config_path  # noqa: PLC0415
 
     try:
         document = json.loads(default_config_path().read_text(encoding="utf-8"))

@@ -13,12 +13,14 @@ import logging
 import os
 import sys
 import textwrap
+import types
 from collections.abc import Callable
 from typing import IO, Any, NamedTuple
 
 import click
 
 from reconciler import __version__
+from reconciler.collector import collector_paused
 from reconciler.errors import ReconcilerError
 from reconciler.exit_codes import ExitCode
 
@@ -180,7 +182,10 @@ class LazyGroup(click.Group):
             return None
         target = entry.target
         module_name, _, attribute = target.partition(":")
-        command = getattr(importlib.import_module(module_name), attribute)
+        # A command's modules live until exit: the collector would scan them as they are
+        # imported (a small plan's start-up spent some 7 ms so) and find nothing to free.
+        with collector_paused():
+            command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{target} is not a click command")
         _accept_debug(command)
@@ -230,13 +235,51 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Declarative reconciler for the Group IDs of Alibaba Cloud MQTT instances."""
     if ctx.invoked_subcommand is None:
         raise MissingCommandError(ctx.get_help())
-    # pydantic scans the entry points of every installed distribution for plugins when it
-    # builds its first validator (about a tenth of a small plan's run); this tool uses none.
-    # Setting the variable, even empty, keeps the user's choice.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    disable_pydantic_plugins()
     ctx.call_on_close(show_cloud_log(logging.INFO))
     if debug:
         enable_debug()
+
+
+# pydantic's plugin loader, imported when the first validator is built.
+PYDANTIC_PLUGIN_LOADER = "pydantic.plugin._loader"
+# The values of PYDANTIC_DISABLE_PLUGINS by which pydantic's loader finds no plugin.
+ALL_PLUGINS_DISABLED = frozenset({"__all__", "1", "true"})
+
+
+def disable_pydantic_plugins() -> None:
+    """No pydantic plugins for this tool (it uses none), unless the user says otherwise.
+
+    pydantic scans the entry points of every installed distribution for plugins when it
+    builds its first validator (about a tenth of a small plan's run): the variable, set here
+    unless already set (even empty: the user's choice), skips the scan. Its loader module is
+    imported even so, and imports importlib.metadata (with zipfile, csv and
+    importlib.resources: some 5 ms of a small plan) for nothing; with every plugin disabled its
+    one function answers "no plugins" without reading anything, so a module answering just
+    that stands in for it (tests/plan/test_startup.py builds validators through it).
+    """
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if os.environ["PYDANTIC_DISABLE_PLUGINS"] not in ALL_PLUGINS_DISABLED:
+        return
+    if PYDANTIC_PLUGIN_LOADER not in sys.modules:
+        loader = types.ModuleType(PYDANTIC_PLUGIN_LOADER, "No pydantic plugins (reconciler.cli).")
+        vars(loader).update(get_plugins=_no_plugins, __getattr__=_pydantic_loader_attribute)
+        sys.modules[PYDANTIC_PLUGIN_LOADER] = loader
+
+
+def _no_plugins() -> tuple[()]:
+    return ()
+
+
+def _pydantic_loader_attribute(name: str) -> Any:
+    """Anything else a pydantic release asks of its loader: from pydantic's own, imported in
+    place of the stand-in (a newer release's needs cost the import, never a failure). The
+    import system's own questions (``__path__``...) get the plain module's answers."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    if getattr(sys.modules.get(PYDANTIC_PLUGIN_LOADER), "get_plugins", None) is _no_plugins:
+        del sys.modules[PYDANTIC_PLUGIN_LOADER]  # the stand-in, not pydantic's already there
+    return getattr(importlib.import_module(PYDANTIC_PLUGIN_LOADER), name)
 
 
 class _StderrLines(logging.Handler):

@@ -70,6 +70,17 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
+def empty_list() -> list[Any]:
+    """A new empty list: the default factory of the models' list fields, for ``list``.
+
+    Building a validator, pydantic reads each default factory's signature; a builtin's is
+    parsed from its text by the tokenize module, whose patterns take some 2 ms to compile (at
+    every start-up: a small plan's validators had four ``list`` factories), and 0.1 ms a
+    factory after. A Python function's signature is read directly.
+    """
+    return []
+
+
 FrozenT = TypeVar("FrozenT", bound="FrozenModel")
 
 

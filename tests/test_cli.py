@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import click
 import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import COMMANDS, cli
-from tests.fixtures.runs import ROOT, run_cli
+from tests.fixtures.runs import ROOT, child_env, run_cli
 
 
 def test_every_registered_command_loads_and_is_listed() -> None:
@@ -123,3 +126,104 @@ def test_root_help_imports_no_command_module() -> None:
     )
     assert "LOADED []" in done.stderr
     assert "Make the cloud match PATHS" in done.stdout
+
+
+def test_a_command_is_imported_with_the_collector_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    import_module = importlib.import_module
+
+    def spy(name: str) -> ModuleType:
+        seen.append(gc.isenabled())
+        return import_module(name)
+
+    monkeypatch.setattr(importlib, "import_module", spy)
+    gc.enable()
+    cli.get_command(click.Context(cli), "plan")
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    ("setting", "loader"),
+    [
+        (None, "stand-in"),  # unset: the CLI disables every plugin
+        ("1", "stand-in"),
+        ("", "pydantic's"),  # set, even empty: the user's choice
+        ("some_plugin", "pydantic's"),
+    ],
+)
+def test_pydantic_plugins_are_disabled_unless_the_user_chose(
+    tmp_path: Path, setting: str | None, loader: str
+) -> None:
+    (tmp_path / "d.yaml").write_text("version: 1\ninstances: []\n", encoding="utf-8")
+    script = (
+        "import sys\n"
+        "from pydantic import BaseModel\n"
+        "from reconciler.cli import main\n"
+        "try:\n"
+        "    main(['validate', 'd.yaml'])\n"
+        "except SystemExit as exited:\n"
+        "    print('CODE', exited.code, file=sys.stderr)\n"
+        "class Probe(BaseModel):\n"
+        "    value: int\n"
+        "assert Probe.model_validate({'value': 1}).value == 1\n"
+        "found = sys.modules['pydantic.plugin._loader']\n"
+        "print('LOADER', 'stand-in' if getattr(found, '__file__', None) is None else"
+        ' "pydantic\'s", file=sys.stderr)\n'
+    )
+    env = child_env()
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert "CODE 0" in done.stderr, done.stderr
+    assert f"LOADER {loader}" in done.stderr, done.stderr
+
+
+def test_the_script_imports_the_cli_without_a_collection() -> None:
+    # Each collection notes whether reconciler.cli was being imported (compiling a stale
+    # __main__.py from source, before the pause, may collect, and is no concern here).
+    script = (
+        "import gc, sys\n"
+        "during = []\n"
+        "def seen(phase, info):\n"
+        "    cli = sys.modules.get('reconciler.cli')\n"
+        "    during.append(cli is not None and not hasattr(cli, 'main'))\n"
+        "gc.callbacks.append(seen)\n"
+        "from reconciler.__main__ import main\n"
+        "print('CLI', 'click' in sys.modules, gc.isenabled(), any(during), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert "CLI True True False" in done.stderr, done.stderr
+
+
+def test_the_plugin_loader_stand_in_hands_anything_else_to_pydantic_s() -> None:
+    script = (
+        "import sys\n"
+        "from reconciler.cli import disable_pydantic_plugins\n"
+        "disable_pydantic_plugins()\n"
+        "from pydantic.plugin._loader import get_plugins\n"
+        "assert tuple(get_plugins()) == ()\n"
+        "stand_in = sys.modules['pydantic.plugin._loader']\n"
+        "from pydantic.plugin._loader import PYDANTIC_ENTRY_POINT_GROUP\n"
+        "real = sys.modules['pydantic.plugin._loader']\n"
+        "assert stand_in.PYDANTIC_ENTRY_POINT_GROUP == 'pydantic'\n"
+        "assert sys.modules['pydantic.plugin._loader'] is real\n"
+        "print('GROUP', PYDANTIC_ENTRY_POINT_GROUP, real.__file__.endswith('_loader.py'),"
+        " file=sys.stderr)\n"
+    )
+    env = child_env()
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert "GROUP pydantic True" in done.stderr, done.stderr

@@ -47,7 +47,7 @@ def allowed(target: str) -> bool:
 def test_the_distribution_is_not_the_index_s_reconciler() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["name"] == DISTRIBUTION
-    assert project["scripts"] == {"reconciler": "reconciler.cli:main"}
+    assert project["scripts"] == {"reconciler": "reconciler.__main__:main"}
     assert project["license"] == "Apache-2.0"
 
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from reconciler.cloud.responses import RequestIdResponse, WireModel
+from reconciler.models import empty_list
 
 IdentityType = Literal["USER", "CLIENT"]
 SignMode = Literal["SIGNED", "ORIGIN"]
@@ -59,15 +60,15 @@ class _PageData(WireModel):
 
 
 class IdentityData(_PageData):
-    results: list[AuthIdentity] = Field(default_factory=list, alias="Results")
+    results: list[AuthIdentity] = Field(default_factory=empty_list, alias="Results")
 
 
 class PermissionData(_PageData):
-    results: list[AuthPermission] = Field(default_factory=list, alias="Results")
+    results: list[AuthPermission] = Field(default_factory=empty_list, alias="Results")
 
 
 class BlacklistData(_PageData):
-    results: list[BlacklistEntry] = Field(default_factory=list, alias="Results")
+    results: list[BlacklistEntry] = Field(default_factory=empty_list, alias="Results")
 
 
 class IdentityPage(RequestIdResponse):

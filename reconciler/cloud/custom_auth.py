@@ -16,26 +16,31 @@ without custom authentication answers ``ApiNotSupport``, raised as ``FeatureNotS
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import SecretStr
 
-from reconciler.cloud.access_responses import (
-    AuthIdentity,
-    AuthPermission,
-    BlacklistEntry,
-    BlacklistPage,
-    Effect,
-    IdentityPage,
-    IdentityType,
-    PermissionPage,
-    PermitAction,
-    SignMode,
-)
 from reconciler.cloud.capabilities import WireCall
 from reconciler.cloud.responses import RequestIdResponse
 from reconciler.cloud.rpc import RpcClient
 from reconciler.errors import CloudError
+
+if TYPE_CHECKING:
+    # The answers' models are imported by the listings that read them (as the query
+    # answers are, ``cloud.query_responses``): a run that lists no access entries, every
+    # plan of an ons instance among them, never creates their classes.
+    from reconciler.cloud.access_responses import (
+        AuthIdentity,
+        AuthPermission,
+        BlacklistEntry,
+        BlacklistPage,
+        Effect,
+        IdentityPage,
+        IdentityType,
+        PermissionPage,
+        PermitAction,
+        SignMode,
+    )
 
 ADD_IDENTITY = "AddCustomAuthIdentity"
 UPDATE_IDENTITY = "UpdateCustomAuthIdentity"
@@ -65,7 +70,7 @@ CUSTOM_AUTH_ACTIONS = CUSTOM_AUTH_WRITES | {QUERY_IDENTITY, QUERY_PERMISSION, QU
 # The largest page the service answers.
 PAGE_SIZE = 100
 
-_PageT = TypeVar("_PageT", IdentityPage, PermissionPage, BlacklistPage)
+_PageT = TypeVar("_PageT", "IdentityPage", "PermissionPage", "BlacklistPage")
 
 
 class CustomAuthCalls(RpcClient):
@@ -75,6 +80,8 @@ class CustomAuthCalls(RpcClient):
 
     def list_auth_identities(self, instance_id: str) -> list[AuthIdentity]:
         """Every identity of the instance (never a secret)."""
+        from reconciler.cloud.access_responses import IdentityPage  # noqa: PLC0415
+
         return [
             item
             for page in self._pages(QUERY_IDENTITY, instance_id, IdentityPage)
@@ -82,6 +89,8 @@ class CustomAuthCalls(RpcClient):
         ]
 
     def list_auth_permissions(self, instance_id: str) -> list[AuthPermission]:
+        from reconciler.cloud.access_responses import PermissionPage  # noqa: PLC0415
+
         return [
             item
             for page in self._pages(QUERY_PERMISSION, instance_id, PermissionPage)
@@ -89,6 +98,8 @@ class CustomAuthCalls(RpcClient):
         ]
 
     def list_connect_blacklist(self, instance_id: str) -> list[BlacklistEntry]:
+        from reconciler.cloud.access_responses import BlacklistPage  # noqa: PLC0415
+
         return [
             item
             for page in self._pages(QUERY_BLACKLIST, instance_id, BlacklistPage)

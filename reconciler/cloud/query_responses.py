@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from reconciler.cloud.responses import RequestIdResponse, WireModel
+from reconciler.models import empty_list
 
 
 class ClientSet(WireModel):
@@ -25,7 +26,7 @@ class Subscription(WireModel):
 
 
 class SubscriptionList(WireModel):
-    items: list[Subscription] = Field(default_factory=list, alias="SubscriptionDo")
+    items: list[Subscription] = Field(default_factory=empty_list, alias="SubscriptionDo")
 
 
 class ClientInfo(WireModel):
@@ -49,7 +50,7 @@ class StatsPoint(WireModel):
 
 
 class StatsRecords(WireModel):
-    items: list[StatsPoint] = Field(default_factory=list, alias="StatsDataDo")
+    items: list[StatsPoint] = Field(default_factory=empty_list, alias="StatsDataDo")
 
 
 class StatsData(WireModel):
@@ -80,7 +81,7 @@ class SessionStatus(WireModel):
 
 
 class SessionListResponse(RequestIdResponse):
-    items: list[SessionStatus] = Field(default_factory=list, alias="OnlineStatusList")
+    items: list[SessionStatus] = Field(default_factory=empty_list, alias="OnlineStatusList")
 
 
 class InstanceTag(WireModel):
@@ -99,8 +100,8 @@ class MqttInstance(WireModel):
     kernel_version: str | None = Field(default=None, alias="KernelVersion")
     create_time: int | None = Field(default=None, alias="CreateTime")  # ms since the epoch
     expire_time: int | None = Field(default=None, alias="ExpireTime")
-    tags: list[InstanceTag] = Field(default_factory=list, alias="MqttTags")
+    tags: list[InstanceTag] = Field(default_factory=empty_list, alias="MqttTags")
 
 
 class InstanceListResponse(RequestIdResponse):
-    items: list[MqttInstance] = Field(default_factory=list, alias="Instances")
+    items: list[MqttInstance] = Field(default_factory=empty_list, alias="Instances")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reconciler.models import CloudGroup, share_fields_set, tags_text
+from reconciler.models import CloudGroup, empty_list, share_fields_set, tags_text
 
 
 class WireModel(BaseModel):
@@ -76,7 +76,7 @@ class GroupIdRecord(CloudGroup):
 
 
 class GroupIdList(WireModel):
-    items: list[GroupIdRecord] = Field(default_factory=list, alias="MqttGroupIdDo")
+    items: list[GroupIdRecord] = Field(default_factory=empty_list, alias="MqttGroupIdDo")
 
 
 class GroupIdListResponse(RequestIdResponse):
@@ -90,4 +90,4 @@ class GroupIdListResponse(RequestIdResponse):
 
 
 class GroupIdDataResponse(RequestIdResponse):
-    items: list[GroupIdRecord] = Field(default_factory=list, alias="Data")
+    items: list[GroupIdRecord] = Field(default_factory=empty_list, alias="Data")

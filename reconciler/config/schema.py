@@ -34,6 +34,7 @@ from reconciler.models import (
     Ownership,
     PermitAction,
     SignMode,
+    empty_list,
 )
 
 REGION_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -158,7 +159,7 @@ class GroupSpec(FileModel):
     absent: bool = Field(default=False, description="Tombstone: delete this GID if it exists.")
     description: str | None = Field(default=None, max_length=GROUP_DESCRIPTION_MAX_LENGTH)
     clients: list[Annotated[str, Field(min_length=1, max_length=CLIENT_ID_MAX_LENGTH)]] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="Known client ids (GID@@@device) of this GID; on an onsmqtt instance a "
         "delete asks whether they are online. Ignored on an ons instance.",
     )
@@ -292,10 +293,10 @@ class AccessSpec(FileModel):
     ownership: AccessOwnershipSpec | None = Field(
         default=None, description="Per kind; default: the instance's ownership."
     )
-    identities: list[IdentitySpec] = Field(default_factory=list)
-    permissions: list[PermissionSpec] = Field(default_factory=list)
+    identities: list[IdentitySpec] = Field(default_factory=empty_list)
+    permissions: list[PermissionSpec] = Field(default_factory=empty_list)
     blacklist: list[BlacklistEntry] = Field(
-        default_factory=list, description="Client ids refused at connect."
+        default_factory=empty_list, description="Client ids refused at connect."
     )
 
 
@@ -308,8 +309,10 @@ class InstanceSpec(FileModel):
         default=None,
         description="Whether the instance has its own GID namespace; checked against the cloud.",
     )
-    include: list[SetName] = Field(default_factory=list, description="Group sets to stamp in.")
-    groups: list[GroupEntry] = Field(default_factory=list)
+    include: list[SetName] = Field(
+        default_factory=empty_list, description="Group sets to stamp in."
+    )
+    groups: list[GroupEntry] = Field(default_factory=empty_list)
     access: AccessSpec | None = Field(
         default=None,
         description="Identities, topic permissions and connect blacklist (api: onsmqtt only).",
@@ -333,7 +336,7 @@ class DesiredFile(FileModel):
     group_sets: dict[SetName, list[GroupEntry]] = Field(
         default_factory=dict, description="Named lists of groups, stamped in with 'include'."
     )
-    instances: list[InstanceSpec] = Field(default_factory=list)
+    instances: list[InstanceSpec] = Field(default_factory=empty_list)
 
 
 # Canonical key order per kind of mapping, used by fmt and by the did-you-mean suggestions.

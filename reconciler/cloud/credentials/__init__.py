@@ -3,13 +3,13 @@ fresh (``refresh``): a key pair given outright (``static``), the aliyun CLI prof
 (``cli_profile``), the SDKs' INI file (``ini_file``), a role assumed through STS (``sts``), the
 ECS instance's role (``ecs_metadata``) or a credentials URI (``uri``).
 
-Clients sign with a ``CredentialsProvider``: ``current()`` before each attempt. The network
-sources are imported only when a profile or the environment names them, so a static key costs a
-small plan nothing more than before.
+Clients sign with a ``CredentialsProvider``: ``current()`` before each attempt. The sources
+after the environment's key (the files, the roles) are imported only when the chain gets to
+them, and the network sources only when a profile or the environment names them, so a static
+key costs a small plan nothing more than itself.
 """
 
 from reconciler.cloud.credentials.chain import resolve_credentials, resolve_provider
-from reconciler.cloud.credentials.cli_profile import default_config_path
 from reconciler.cloud.credentials.model import (
     Credentials,
     CredentialsProvider,
@@ -22,7 +22,6 @@ __all__ = [
     "CredentialsProvider",
     "StaticProvider",
     "as_provider",
-    "default_config_path",
     "resolve_credentials",
     "resolve_provider",
 ]

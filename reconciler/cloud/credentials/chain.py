@@ -21,30 +21,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reconciler.cloud.credentials.cli_profile import (
-    ENV_DISABLED as CLI_PROFILE_DISABLED,
-)
-from reconciler.cloud.credentials.cli_profile import (
-    ENV_PROFILE,
-    UnknownProfileError,
-    cli_profile_provider,
-    default_config_path,
-)
-from reconciler.cloud.credentials.ini_file import (
-    ENV_CREDENTIALS_FILE,
-    default_credentials_file,
-    ini_provider,
-)
 from reconciler.cloud.credentials.model import Credentials, CredentialsProvider, StaticProvider
-from reconciler.cloud.credentials.roles import (
-    RoleSettings,
-    SourceContext,
-    credentials_uri,
-    ecs_role,
-    oidc_role,
-)
 from reconciler.cloud.credentials.static import (
     ENV_ACCESS_KEY_ID,
     ENV_ACCESS_KEY_SECRET,
@@ -53,6 +34,11 @@ from reconciler.cloud.credentials.static import (
     pair,
 )
 from reconciler.errors import CredentialsError
+
+# The sources after the environment's key are imported when the chain gets to them: a key in
+# the arguments or the environment, a small plan's usual start, never creates their classes.
+if TYPE_CHECKING:
+    from reconciler.cloud.credentials.roles import SourceContext
 
 log = logging.getLogger("reconciler.cloud")
 
@@ -79,7 +65,7 @@ def resolve_provider(
 ) -> CredentialsProvider:
     """The first source of the chain that is set; CredentialsError naming every place looked.
     ``metadata_url`` replaces the ECS metadata service's address (tests only)."""
-    provider = _Chain(env, profile, SourceContext(env, metadata_url)).resolve(
+    provider = _Chain(env, profile, metadata_url).resolve(
         pair(
             access_key_id,
             access_key_secret,
@@ -87,7 +73,7 @@ def resolve_provider(
             names=("access_key_id argument", "access_key_secret argument"),
             source="arguments",
         ),
-        Path(config_path) if config_path is not None else default_config_path(),
+        Path(config_path) if config_path is not None else None,
         Path(credentials_file) if credentials_file is not None else None,
     )
     log.debug("credentials: %s", provider.source)
@@ -119,15 +105,24 @@ def resolve_credentials(
 
 
 class _Chain:
-    def __init__(self, env: Mapping[str, str], profile: str | None, ctx: SourceContext) -> None:
+    def __init__(
+        self, env: Mapping[str, str], profile: str | None, metadata_url: str | None
+    ) -> None:
         self._env = env
-        self._chosen = nonblank(profile) or nonblank(env.get(ENV_PROFILE))
-        self._ctx = ctx
+        self._profile = profile
+        self._metadata_url = metadata_url
         self.looked: list[str] = []
 
+    @cached_property
+    def _ctx(self) -> SourceContext:
+        from reconciler.cloud.credentials.roles import SourceContext  # noqa: PLC0415
+
+        return SourceContext(self._env, self._metadata_url)
+
     def resolve(
-        self, arguments: Credentials | None, config: Path, credentials_file: Path | None
+        self, arguments: Credentials | None, config: Path | None, credentials_file: Path | None
     ) -> CredentialsProvider:
+        """``config``: the aliyun CLI file (None: its default place)."""
         if arguments:
             return StaticProvider(arguments)
         self.looked.append("arguments (none given)")
@@ -153,6 +148,8 @@ class _Chain:
         )
 
     def _oidc(self) -> CredentialsProvider | None:
+        from reconciler.cloud.credentials.roles import RoleSettings, oidc_role  # noqa: PLC0415
+
         values = {name: nonblank(self._env.get(name)) for name in OIDC_VARIABLES}
         if all(values.values()):
             where = f"environment {ENV_ROLE_ARN}"
@@ -171,15 +168,35 @@ class _Chain:
         self.looked.append(f"OIDC {'/'.join(OIDC_VARIABLES)} (unset)")
         return None
 
-    def _profiles(self, config: Path, credentials_file: Path | None) -> CredentialsProvider | None:
+    def _profiles(
+        self, config: Path | None, credentials_file: Path | None
+    ) -> CredentialsProvider | None:
+        from reconciler.cloud.credentials.cli_profile import (  # noqa: PLC0415
+            ENV_DISABLED as CLI_PROFILE_DISABLED,
+        )
+        from reconciler.cloud.credentials.cli_profile import (  # noqa: PLC0415
+            ENV_PROFILE,
+            UnknownProfileError,
+            cli_profile_provider,
+            default_config_path,
+        )
+        from reconciler.cloud.credentials.ini_file import (  # noqa: PLC0415
+            ENV_CREDENTIALS_FILE,
+            default_credentials_file,
+            ini_provider,
+        )
+
+        chosen = nonblank(self._profile) or nonblank(self._env.get(ENV_PROFILE))
+        if config is None:
+            config = default_config_path()
         unknown: UnknownProfileError | None = None
         if _is_true(self._env.get(CLI_PROFILE_DISABLED)):
             self.looked.append(f"aliyun CLI config ({CLI_PROFILE_DISABLED} is true)")
         elif config.is_file():
             try:
-                return cli_profile_provider(config, self._chosen, self._ctx)
+                return cli_profile_provider(config, chosen, self._ctx)
             except UnknownProfileError as exc:
-                if self._chosen is None:
+                if chosen is None:
                     raise
                 unknown = exc  # the INI file may hold it
         else:
@@ -187,7 +204,7 @@ class _Chain:
         named = nonblank(self._env.get(ENV_CREDENTIALS_FILE))
         path = Path(named) if named else credentials_file or default_credentials_file()
         if path.is_file():
-            section = self._chosen or "default"
+            section = chosen or "default"
             found = ini_provider(path, section, self._ctx)
             if found is not None:
                 return found
@@ -198,14 +215,16 @@ class _Chain:
             self.looked.append(f"credentials file {path} (not found)")
         if unknown is not None:
             raise unknown
-        if self._chosen:
+        if chosen:
             raise CredentialsError(
-                f"profile {self._chosen!r} was asked for but neither the aliyun CLI config "
+                f"profile {chosen!r} was asked for but neither the aliyun CLI config "
                 f"{config} nor the credentials file {path} has it"
             )
         return None
 
     def _ecs(self) -> CredentialsProvider | None:
+        from reconciler.cloud.credentials.roles import ecs_role  # noqa: PLC0415
+
         if _is_true(self._env.get(ENV_ECS_METADATA_DISABLED)):
             self.looked.append(f"ECS RAM role ({ENV_ECS_METADATA_DISABLED} is true)")
             return None
@@ -221,6 +240,8 @@ class _Chain:
         return provider
 
     def _uri(self) -> CredentialsProvider | None:
+        from reconciler.cloud.credentials.roles import credentials_uri  # noqa: PLC0415
+
         uri = nonblank(self._env.get(ENV_CREDENTIALS_URI))
         if uri is None:
             self.looked.append(f"{ENV_CREDENTIALS_URI} (unset)")
