@@ -29,6 +29,8 @@ class Database:
     def __init__(self, path: str | None = None) -> None:
         self.path = path
         self._lock = threading.RLock()
+        # Transactions committed through this connection (see ``data_stamp``).
+        self._commits = 0
         self._db = sqlite3.connect(
             path or ":memory:", check_same_thread=False, isolation_level=None
         )
@@ -56,6 +58,15 @@ class Database:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._commits += 1
+
+    def data_stamp(self) -> tuple[int, int]:
+        """A value that differs whenever the data may have changed since it was taken: this
+        store's commits, and SQLite's ``data_version``, which counts the commits of every other
+        connection to the same file (another emulator process, ``emulator reset``)."""
+        with self._lock:
+            (version,) = self._db.execute("PRAGMA data_version").fetchone()
+            return self._commits, version
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
