@@ -997,3 +997,15 @@ def test_a_resolver_claiming_a_letter_is_followed(monkeypatch: pytest.MonkeyPatc
         "b": [None, "GONE_1", "Hello_2"],
         "c": [{"x": None, "y": "GID_1"}],
     }
+
+
+def test_the_ascii_shortcuts_name_the_patterns_own_characters() -> None:
+    # An ASCII text is searched character by character instead of by the patterns.
+    for character in map(chr, range(0x80)):
+        unreadable = line_parser._UNREADABLE.search(character) is not None
+        assert (character in line_parser._UNREADABLE_ASCII) == unreadable, repr(character)
+        assert line_parser._unreadable(f"a: b{character}\n") == unreadable, repr(character)
+        unusual = line_parser._UNUSUAL.search(character) is not None
+        assert (character in line_parser._UNUSUAL_CHARACTERS) == unusual, repr(character)
+    assert line_parser._unreadable("a: é\u2028\n")
+    assert not line_parser._unreadable("a: é\n")
