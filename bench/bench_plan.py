@@ -33,10 +33,14 @@ after each), and ``tracemalloc`` around ``parse_state`` of the bench's state fil
 two: tracemalloc sees Python objects only, so a VmRSS peak far above its figure is native
 memory (that is how pydantic-core's parse tree of the whole state document, 130 MB for 22 MB
 of JSON, was found: the state is now validated a piece at a time, ``state/document.py``).
-py-spy is not needed: all of it runs in the plan process as it is, but for the state, which a
-forked child reads while the desired file is parsed (``state/prefetch.py``; the parent only
-rebuilds the child's values): profile ``parse_state`` on its own, or move ``backend:`` after
-``instances:`` in the bench's file to keep the read in the parent. To tell whether a merge
+The state is read by a forked child while the desired file is parsed (``state/prefetch.py``;
+the parent only rebuilds the child's values): profile ``parse_state`` on its own, or move
+``backend:`` after ``instances:`` in the bench's file to keep the read in the parent. Since the
+plan became bound by its main thread (the child and the emulator on the other core), the most
+telling profile is of the GIL: ``py-spy record --gil --nonblocking -r 500 -f raw -o plan.raw
+-- python -m reconciler plan ...`` samples only the thread holding it (without
+``--nonblocking`` its pauses inflate long C calls such as ``pickle.loads``); sum the raw stacks
+by leaf line and by frame. To tell whether a merge
 made the plan slower (the ratio moves with the machine's load more than with most changes):
 `git archive REV reconciler | tar -x -C OLD`, then run the plan (and validate) of the same
 files with `PYTHONPATH=OLD` and with this checkout alternately, comparing their CPU times
