@@ -110,6 +110,15 @@ def test_registry_short_help_equals_each_commands_own() -> None:
         assert entry.short_help == command.get_short_help_str(limit=1000), name
 
 
+def _python(
+    script: str, *, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``script`` run by this interpreter in a process of its own; it must exit 0."""
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=cwd, env=env
+    )
+
+
 def test_root_help_imports_no_command_module() -> None:
     script = (
         "import sys\n"
@@ -121,9 +130,7 @@ def test_root_help_imports_no_command_module() -> None:
         "loaded = sorted(m for m in sys.modules if m.startswith('reconciler.commands.'))\n"
         "print('LOADED', loaded, file=sys.stderr)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
-    )
+    done = _python(script)
     assert "LOADED []" in done.stderr
     assert "Make the cloud match PATHS" in done.stdout
 
@@ -175,14 +182,7 @@ def test_pydantic_plugins_are_disabled_unless_the_user_chose(
     env.pop("PYDANTIC_DISABLE_PLUGINS", None)
     if setting is not None:
         env["PYDANTIC_DISABLE_PLUGINS"] = setting
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=True,
-    )
+    done = _python(script, cwd=tmp_path, env=env)
     assert "CODE 0" in done.stderr, done.stderr
     assert f"LOADER {loader}" in done.stderr, done.stderr
 
@@ -200,9 +200,7 @@ def test_the_script_imports_the_cli_without_a_collection() -> None:
         "from reconciler.__main__ import main\n"
         "print('CLI', 'click' in sys.modules, gc.isenabled(), any(during), file=sys.stderr)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
-    )
+    done = _python(script)
     assert "CLI True True False" in done.stderr, done.stderr
 
 
@@ -223,7 +221,5 @@ def test_the_plugin_loader_stand_in_hands_anything_else_to_pydantic_s() -> None:
     )
     env = child_env()
     env.pop("PYDANTIC_DISABLE_PLUGINS", None)
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-    )
+    done = _python(script, env=env)
     assert "GROUP pydantic True" in done.stderr, done.stderr
