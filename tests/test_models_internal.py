@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 from pydantic import ValidationError
 
+from reconciler.cli import COMMANDS, cli
 from reconciler.models import (
     CloudGroup,
     DesiredGroup,
+    FrozenModel,
     StateDocument,
     StateResource,
     construct_trusted,
@@ -74,3 +77,18 @@ def test_validated_state_resources_share_one_fields_set_that_copies_do_not_leak(
     assert "protect" in copied.model_fields_set
     assert "protect" not in second.model_fields_set
     assert second.model_fields_set == {"region", "instance_id", "group_id"}
+
+
+def test_no_frozen_model_has_a_new_of_its_own() -> None:
+    # construct_trusted makes its instances with object.__new__. Every command imported, so
+    # that every module's models are defined.
+    for name in COMMANDS:
+        cli.get_command(click.Context(cli), name)
+    found: list[type] = []
+    pending: list[type] = [FrozenModel]
+    while pending:
+        model = pending.pop()
+        found.append(model)
+        pending.extend(model.__subclasses__())
+    assert len(found) > 20
+    assert [m.__qualname__ for m in found if m.__new__ is not object.__new__] == []
