@@ -115,36 +115,6 @@ def _fresh_nonce() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
-def signed_parameters(
-    method: str,
-    action: str,
-    params: Mapping[str, str],
-    *,
-    access_key_id: str,
-    access_key_secret: str,
-    region_id: str | None = None,
-    security_token: str | None = None,
-    response_format: str = "JSON",
-    version: str = API_VERSION,
-    nonce: str | None = None,
-    timestamp: str | None = None,
-) -> dict[str, str]:
-    """The action's parameters plus the common ones, with ``Signature`` added last."""
-    return signed_form(
-        method,
-        action,
-        params,
-        access_key_id=access_key_id,
-        access_key_secret=access_key_secret,
-        region_id=region_id,
-        security_token=security_token,
-        response_format=response_format,
-        version=version,
-        nonce=nonce,
-        timestamp=timestamp,
-    ).params
-
-
 class SignedForm(NamedTuple):
     """A call's signed parameters and the same as a form body (RFC 3986 encoded, a space as
     ``%20``, which form decoding reads as ``+``), in the parameters' order."""
@@ -173,7 +143,8 @@ def signed_form(
     nonce: str | None = None,
     timestamp: str | None = None,
 ) -> SignedForm:
-    """``signed_parameters`` and their form body, each parameter encoded once for both."""
+    """The action's parameters plus the common ones, with ``Signature`` added last, and their
+    form body: each parameter encoded once for both."""
     signed: dict[str, str] = {
         "Action": action,
         "Format": response_format,

@@ -79,8 +79,8 @@ def test_signer_agrees_with_the_tea_sdk(params, secret, method):
     )
 
 
-def test_signed_parameters_verify_with_the_core_sdk_string_to_sign():
-    signed = signing.signed_parameters(
+def test_signed_form_parameters_verify_with_the_core_sdk_string_to_sign():
+    signed = signing.signed_form(
         "POST",
         "OnsMqttGroupIdCreate",
         {"GroupId": "GID_a b*c~", "Topic": "订单"},
@@ -90,7 +90,7 @@ def test_signed_parameters_verify_with_the_core_sdk_string_to_sign():
         security_token="tok/en+=",
         nonce="n-1",
         timestamp="2024-01-02T03:04:05Z",
-    )
+    ).params
     unsigned = {name: value for name, value in signed.items() if name != "Signature"}
     expected = _core_signature(_core_string_to_sign("POST", unsigned), "secret", _core_hmac)
     assert signed["Signature"] == expected
@@ -150,7 +150,7 @@ def test_core_sdk_onsmqtt_requests_carry_the_signature_we_compute(
 def test_our_onsmqtt_parameters_verify_with_both_sdk_signers(group_id, client_ids, secret):
     params = {f"ClientIdList.{n}": cid for n, cid in enumerate(client_ids, 1)}
     params.update(GroupId=group_id, InstanceId="mqtt-cn-1")
-    signed = signing.signed_parameters(
+    signed = signing.signed_form(
         "POST",
         "BatchQuerySessionByClientIds",
         params,
@@ -158,7 +158,7 @@ def test_our_onsmqtt_parameters_verify_with_both_sdk_signers(group_id, client_id
         access_key_secret=secret,
         region_id="cn-hangzhou",
         version="2020-04-20",
-    )
+    ).params
     unsigned = {name: value for name, value in signed.items() if name != "Signature"}
     core = _core_signature(_core_string_to_sign("POST", dict(unsigned)), secret, _core_hmac)
     assert signed["Signature"] == core
@@ -194,8 +194,8 @@ def test_signed_form_is_the_signed_parameters_and_their_encoding(params, secret,
         "timestamp": "2024-01-02T03:04:05Z",
     }
     form = signing.signed_form("POST", "OnsMqttGroupIdCreate", params, **kwargs)
-    assert form.params == signing.signed_parameters(
-        "POST", "OnsMqttGroupIdCreate", params, **kwargs
+    assert (
+        form.params == signing.signed_form("POST", "OnsMqttGroupIdCreate", params, **kwargs).params
     )
     unsigned = {name: value for name, value in form.params.items() if name != "Signature"}
     assert form.params["Signature"] == _core_signature(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from reconciler.cloud.signing import format_timestamp, signed_parameters, string_to_sign
+from reconciler.cloud.signing import format_timestamp, signed_form, string_to_sign
 from tests.fixtures.wire import call, error_code, ok
 
 LIST = "OnsMqttGroupIdList"
@@ -20,13 +20,13 @@ def _params(emulator):
 
 def _signed_post(emulator):
     """The list call's parameters, signed for POST with the test account."""
-    return signed_parameters(
+    return signed_form(
         "POST",
         LIST,
         _params(emulator),
         access_key_id=emulator.access_key_id,
         access_key_secret=emulator.access_key_secret,
-    )
+    ).params
 
 
 @pytest.mark.parametrize(("method", "in_body"), [("POST", True), ("POST", False), ("GET", False)])
@@ -63,7 +63,7 @@ def test_wrong_secret_names_the_server_string_to_sign_after_a_colon(emulator):
 def test_server_string_to_sign_matches_the_signer(emulator):
     timestamp = format_timestamp()
     response = call(emulator, LIST, _params(emulator), secret="x", nonce="abc", timestamp=timestamp)
-    expected = signed_parameters(
+    expected = signed_form(
         "POST",
         LIST,
         _params(emulator),
@@ -71,7 +71,7 @@ def test_server_string_to_sign_matches_the_signer(emulator):
         access_key_secret="x",
         nonce="abc",
         timestamp=timestamp,
-    )
+    ).params
     assert response.json()["Message"].split(":")[1] == string_to_sign("POST", expected)
 
 

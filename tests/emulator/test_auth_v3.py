@@ -19,7 +19,7 @@ from reconciler.cloud.signing import (
     canonical_request_v3,
     format_timestamp,
     must_sign,
-    signed_parameters,
+    signed_form,
     string_to_sign_v3,
 )
 from tests.fixtures.sdk import tea_config
@@ -348,13 +348,13 @@ def test_sts_token_is_checked(emulator, token, code):
 
 
 def test_a_non_acs3_authorization_header_leaves_v1_in_charge(emulator):
-    signed = signed_parameters(
+    signed = signed_form(
         "POST",
         LIST,
         {"InstanceId": emulator.instance_id},
         access_key_id=emulator.access_key_id,
         access_key_secret=emulator.access_key_secret,
-    )
+    ).params
     response = requests.post(
         emulator.url + "/", data=signed, headers={"Authorization": "Bearer x"}, timeout=10
     )
